@@ -1,0 +1,63 @@
+//! Snapline's dashboard: routes, components and server functions.
+//!
+//! Data flows one way: browser -> server functions (here) -> a [`backend::Backend`] provided by
+//! the server crate through Leptos context. Nothing in this crate touches the disk or SQL; the
+//! `ssr` feature only adds the server-side halves of the server functions.
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod backend;
+pub mod error;
+mod layout;
+mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    StaticSegment,
+    components::{Route, Router, Routes},
+};
+
+pub use error::AppError;
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The dashboard: navigation around one page per route.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/snapline.css"/>
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
+        <Meta name="description" content="Snapline: time travel for containers"/>
+        <Meta name="color-scheme" content="light dark"/>
+        <Title formatter=|page: String| {
+            if page.is_empty() { "Snapline".to_string() } else { format!("{page} · Snapline") }
+        }/>
+        <Router>
+            <layout::Frame>
+                <Routes fallback=pages::not_found::NotFound>
+                    <Route path=StaticSegment("") view=pages::containers::ContainersPage/>
+                    <Route path=StaticSegment("docs") view=pages::docs::DocsPage/>
+                </Routes>
+            </layout::Frame>
+        </Router>
+    }
+}

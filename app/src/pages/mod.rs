@@ -1,0 +1,5 @@
+//! One module per route.
+
+pub mod containers;
+pub mod docs;
+pub mod not_found;

@@ -1,0 +1,87 @@
+//! The metadata database: connection and migrations.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+/// Embedded migrations; they run at every start and are append-only.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The default database URL: `snapline.db` inside the data directory.
+pub fn default_url(data_dir: &Path) -> String {
+    format!("sqlite://{}", data_dir.join("snapline.db").display())
+}
+
+/// Opens the database and brings its schema up to date.
+///
+/// SQLite runs in WAL mode with `synchronous=FULL`: what garbage collection and acknowledged
+/// snapshots rely on must survive a power cut, and NORMAL may lose the last commits.
+pub async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        bail!(
+            "PostgreSQL is not supported by this build yet; use an SQLite URL \
+             (sqlite://PATH) or leave --database-url unset"
+        );
+    }
+    if !url.starts_with("sqlite:") {
+        bail!("unsupported database URL {url:?}: expected sqlite://PATH");
+    }
+    let memory = url.contains(":memory:") || url.contains("mode=memory");
+    let options = SqliteConnectOptions::from_str(url)
+        .with_context(|| format!("invalid database URL {url:?}"))?
+        .create_if_missing(true)
+        .journal_mode(if memory {
+            SqliteJournalMode::Memory
+        } else {
+            SqliteJournalMode::Wal
+        })
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+    // An in-memory database exists per connection, so it must have exactly one.
+    let pool = SqlitePoolOptions::new()
+        .max_connections(if memory { 1 } else { 8 })
+        .connect_with(options)
+        .await
+        .with_context(|| format!("cannot open the database {url:?}"))?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .with_context(|| format!("cannot migrate the database {url:?}"))?;
+    Ok(pool)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn migrates_a_new_file_and_reopens_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let url = default_url(tmp.path());
+        let pool = connect(&url).await.unwrap();
+        sqlx::query("INSERT INTO system_checks (checked_at, database_ms, free_bytes, ok, summary) VALUES ('t', 1.0, 1, 1, 's')")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let pool = connect(&url).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM system_checks")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[tokio::test]
+    async fn refuses_unsupported_urls_clearly() {
+        let err = connect("postgres://localhost/x").await.unwrap_err().to_string();
+        assert!(err.contains("PostgreSQL"), "{err}");
+        let err = connect("mysql://x").await.unwrap_err().to_string();
+        assert!(err.contains("sqlite://"), "{err}");
+    }
+}

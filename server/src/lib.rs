@@ -1,0 +1,69 @@
+//! Snapline's server: the REST API, the dashboard's server side, and the CLI.
+//!
+//! [`app`] builds the whole HTTP surface from an [`AppState`] without a socket, so tests drive
+//! it with `tower::ServiceExt::oneshot`; [`serve::run`] adds the socket, signals and startup.
+
+pub mod api;
+pub mod config;
+pub mod csrf;
+pub mod dashboard;
+pub mod db;
+pub mod logging;
+pub mod serve;
+pub mod startup;
+pub mod tokens;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use app::backend::SharedBackend;
+use axum::Router;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use sqlx::SqlitePool;
+
+/// Everything a request handler may need. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Where the dashboard's compiled assets are, and their names.
+    pub leptos_options: LeptosOptions,
+    /// The metadata database.
+    pub db: SqlitePool,
+    /// The data directory (containers, store, database by default).
+    pub data_dir: Arc<PathBuf>,
+    /// What the dashboard's server functions call.
+    pub backend: SharedBackend,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl AppState {
+    /// Builds the state, with the embedded backend over the same database and data directory.
+    pub fn new(leptos_options: LeptosOptions, db: SqlitePool, data_dir: PathBuf) -> Self {
+        let data_dir = Arc::new(data_dir);
+        let backend: SharedBackend = Arc::new(dashboard::EmbeddedBackend::new(
+            db.clone(),
+            data_dir.clone(),
+        ));
+        AppState {
+            leptos_options,
+            db,
+            data_dir,
+            backend,
+        }
+    }
+}
+
+/// The whole HTTP surface: `/api/v1` (REST), `/rpc` (server functions) and the dashboard.
+pub fn app(state: AppState) -> Router {
+    let api = api::router(state.clone());
+    dashboard::router(state).merge(api).layer(
+        tower_http::trace::TraceLayer::new_for_http()
+            .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO))
+            .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG)),
+    )
+}

@@ -1,0 +1,92 @@
+//! `snapline serve`: startup checks, database, admin token, socket, graceful shutdown.
+
+use anyhow::Context;
+use leptos::config::{Env, LeptosOptions};
+
+use crate::config::ServeArgs;
+use crate::tokens::{self, Bootstrap};
+use crate::{AppState, app, db, startup};
+
+/// Name of the compiled wasm/js/css bundle (`output-name` in the workspace's Leptos metadata).
+pub const OUTPUT_NAME: &str = "snapline";
+
+/// Leptos options for a site root, independent of cargo-leptos's environment variables so the
+/// release binary runs on its own.
+pub fn leptos_options(site_root: &std::path::Path, addr: std::net::SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name(OUTPUT_NAME)
+        .site_root(site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .env(Env::PROD)
+        .build()
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let data_dir = startup::prepare_data_dir(&args.data_dir)?;
+    let url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| db::default_url(&data_dir));
+    let pool = db::connect(&url).await?;
+
+    // Bind before announcing anything, so a taken port fails fast and clearly.
+    let listener = startup::bind(args.listen).await?;
+    let addr = listener.local_addr().context("cannot read the bound address")?;
+
+    let env_token = std::env::var("SNAPLINE_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    match tokens::bootstrap(&pool, &data_dir, env_token.as_deref()).await? {
+        Bootstrap::Generated { token, file } => {
+            // Printed once, on stdout, outside the log stream: it is the operator's key.
+            println!(
+                "\n  Snapline admin token (shown once, also saved in {}):\n\n    {token}\n",
+                file.display()
+            );
+        }
+        Bootstrap::FromEnv => tracing::info!("admin token taken from SNAPLINE_ADMIN_TOKEN"),
+        Bootstrap::Existing => tracing::info!(
+            "an admin token exists; it was printed at first start and saved in {}",
+            data_dir.join(tokens::ADMIN_TOKEN_FILE).display()
+        ),
+    }
+
+    let site_root = startup::resolve_site_root(args.site_root.clone());
+    if !site_root.join("pkg").is_dir() {
+        tracing::warn!(
+            site_root = %site_root.display(),
+            "the dashboard's assets are missing; build them with `cargo leptos build --release` \
+             or point --site-root at them. The API works without them."
+        );
+    }
+    let state = AppState::new(leptos_options(&site_root, addr), pool.clone(), data_dir.clone());
+
+    let shutdown = shutdown_signal()?;
+    tracing::info!(%addr, data_dir = %data_dir.display(), database = %url, "Snapline is serving");
+    println!("Snapline is serving on http://{addr}");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("the HTTP server failed")?;
+    pool.close().await;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// Installs the SIGINT and SIGTERM handlers now and returns a future that resolves on either.
+///
+/// The handlers must exist before the server announces itself: a supervisor that sends
+/// SIGTERM right after "serving" would otherwise kill the process with the default action.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => tracing::info!("SIGINT received, shutting down"),
+            _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
+        }
+    })
+}

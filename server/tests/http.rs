@@ -1,0 +1,141 @@
+//! The HTTP surface without a socket: `app()` plus `oneshot`.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use common::{app_in, json, send};
+use serde_json::json;
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn health_answers_in_the_vendor_envelope() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, _) = app_in(tmp.path()).await;
+    let (resp, body) = send(&app, get("/api/v1/health")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.headers()[header::CONTENT_TYPE],
+        "application/json",
+        "JSON content type"
+    );
+    assert_eq!(
+        json(&body),
+        json!({"statusCode": 200, "message": "ok", "data": {"version": env!("CARGO_PKG_VERSION")}})
+    );
+}
+
+#[tokio::test]
+async fn unknown_api_routes_answer_json_never_html() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, _) = app_in(tmp.path()).await;
+    for uri in ["/api/v1/nope", "/api/v2/health", "/api", "/api/v1/../../etc/passwd"] {
+        let (resp, body) = send(&app, get(uri)).await;
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{uri}");
+        let v = json(&body);
+        assert_eq!(v["statusCode"], 404, "{uri}");
+        assert_eq!(v["error"], "Not Found", "{uri}");
+        assert!(v["message"].as_str().unwrap().contains("openapi.json"), "{uri}");
+    }
+    let (resp, body) = send(
+        &app,
+        Request::delete("/api/v1/health").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(json(&body)["statusCode"], 405);
+}
+
+#[tokio::test]
+async fn openapi_document_is_3_1_and_lists_health() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, _) = app_in(tmp.path()).await;
+    let (resp, body) = send(&app, get("/api/v1/openapi.json")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let v = json(&body);
+    assert!(v["openapi"].as_str().unwrap().starts_with("3.1"), "{v}");
+    assert!(v["paths"]["/api/v1/health"]["get"].is_object(), "{v}");
+}
+
+#[tokio::test]
+async fn dashboard_pages_render_on_the_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, _) = app_in(tmp.path()).await;
+    let (resp, body) = send(&app, get("/")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let html = String::from_utf8(body).unwrap();
+    assert!(html.contains("<h1>Containers</h1>"), "{html}");
+    assert!(html.contains("Run system check"), "{html}");
+    assert!(html.contains("/pkg/snapline.js"), "hydration script: {html}");
+
+    let (resp, body) = send(&app, get("/docs")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let html = String::from_utf8(body).unwrap();
+    assert!(html.contains("/api/v1/health"), "docs list the API from OpenAPI: {html}");
+
+    let (resp, body) = send(&app, get("/no/such/page")).await;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert!(String::from_utf8(body).unwrap().contains("Page not found"));
+}
+
+async fn check_count(pool: &sqlx::SqlitePool) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM system_checks")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+fn rpc_post(path: &str, extra: &[(&str, &str)]) -> Request<Body> {
+    let mut req = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json")
+        .header(header::HOST, "127.0.0.1:3000");
+    for (k, v) in extra {
+        req = req.header(*k, *v);
+    }
+    req.body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn system_check_server_function_writes_sqlite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, pool) = app_in(tmp.path()).await;
+    let (resp, body) = send(
+        &app,
+        rpc_post(
+            "/rpc/run_system_check",
+            &[("sec-fetch-site", "same-origin"), ("origin", "http://127.0.0.1:3000")],
+        ),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let v = json(&body);
+    assert_eq!(v["id"], 1);
+    assert!(v["summary"].as_str().unwrap().contains("Database write"), "{v}");
+    assert_eq!(check_count(&pool).await, 1);
+
+    let (resp, body) = send(&app, rpc_post("/rpc/system_status", &[])).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let v = json(&body);
+    assert_eq!(v["total_checks"], 1);
+    assert_eq!(v["recent"][0]["id"], 1);
+}
+
+#[tokio::test]
+async fn cross_site_server_function_calls_are_refused_and_change_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, pool) = app_in(tmp.path()).await;
+    let attacks: [&[(&str, &str)]; 3] = [
+        &[("sec-fetch-site", "cross-site"), ("origin", "https://evil.example")],
+        &[("origin", "https://evil.example")],
+        &[("origin", "null")],
+    ];
+    for headers in attacks {
+        let (resp, _) = send(&app, rpc_post("/rpc/run_system_check", headers)).await;
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{headers:?}");
+    }
+    assert_eq!(check_count(&pool).await, 0);
+}
