@@ -58,7 +58,9 @@ impl FromServerFnError for AppError {
                 AppError::BadRequest(format!("The request could not be read: {m}"))
             }
             // Anything else is the connection or an answer that could not be read.
-            other => AppError::Transport(format!("The server could not be reached or its answer could not be read ({other})")),
+            other => AppError::Transport(format!(
+                "The server could not be reached or its answer could not be read ({other})"
+            )),
         }
     }
 }

@@ -14,7 +14,7 @@ mod pages;
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -53,9 +53,11 @@ pub fn App() -> impl IntoView {
         }/>
         <Router>
             <layout::Frame>
+                // Async SSR: the server waits for the data and sends complete HTML, so lists
+                // render (and forms work) before and without JavaScript.
                 <Routes fallback=pages::not_found::NotFound>
-                    <Route path=StaticSegment("") view=pages::containers::ContainersPage/>
-                    <Route path=StaticSegment("docs") view=pages::docs::DocsPage/>
+                    <Route path=StaticSegment("") view=pages::containers::ContainersPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("docs") view=pages::docs::DocsPage ssr=SsrMode::Async/>
                 </Routes>
             </layout::Frame>
         </Router>

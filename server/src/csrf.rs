@@ -66,11 +66,17 @@ mod tests {
     #[test]
     fn same_origin_and_non_browser_requests_pass() {
         let post = Method::POST;
-        assert!(!is_cross_site(&post, &headers(&[("sec-fetch-site", "same-origin")])));
+        assert!(!is_cross_site(
+            &post,
+            &headers(&[("sec-fetch-site", "same-origin")])
+        ));
         assert!(!is_cross_site(&post, &headers(&[])));
         assert!(!is_cross_site(
             &post,
-            &headers(&[("origin", "http://127.0.0.1:3000"), ("host", "127.0.0.1:3000")])
+            &headers(&[
+                ("origin", "http://127.0.0.1:3000"),
+                ("host", "127.0.0.1:3000")
+            ])
         ));
     }
 
@@ -83,7 +89,10 @@ mod tests {
         }
         assert!(is_cross_site(
             &post,
-            &headers(&[("origin", "https://evil.example"), ("host", "127.0.0.1:3000")])
+            &headers(&[
+                ("origin", "https://evil.example"),
+                ("host", "127.0.0.1:3000")
+            ])
         ));
         assert!(is_cross_site(
             &post,

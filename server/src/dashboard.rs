@@ -127,7 +127,9 @@ impl Backend for EmbeddedBackend {
                 "warning. The database works ({database_ms:.1} ms), but only {} is free in the data directory: free some space before taking snapshots.",
                 human_bytes(free_bytes)
             ),
-            (false, _) => "failed. The database returned something other than what was written.".to_string(),
+            (false, _) => {
+                "failed. The database returned something other than what was written.".to_string()
+            }
         };
         sqlx::query("UPDATE system_checks SET database_ms = ?, ok = ?, summary = ? WHERE id = ?")
             .bind(database_ms)
@@ -198,10 +200,10 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             app::shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
-            context,
-            app::shell,
-        ))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, app::shell))
         .layer(rpc_guard)
         .with_state(state)
 }

@@ -79,7 +79,10 @@ mod tests {
 
     #[tokio::test]
     async fn refuses_unsupported_urls_clearly() {
-        let err = connect("postgres://localhost/x").await.unwrap_err().to_string();
+        let err = connect("postgres://localhost/x")
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("PostgreSQL"), "{err}");
         let err = connect("mysql://x").await.unwrap_err().to_string();
         assert!(err.contains("sqlite://"), "{err}");

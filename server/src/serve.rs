@@ -33,7 +33,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     // Bind before announcing anything, so a taken port fails fast and clearly.
     let listener = startup::bind(args.listen).await?;
-    let addr = listener.local_addr().context("cannot read the bound address")?;
+    let addr = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
 
     let env_token = std::env::var("SNAPLINE_ADMIN_TOKEN")
         .ok()
@@ -61,7 +63,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
              or point --site-root at them. The API works without them."
         );
     }
-    let state = AppState::new(leptos_options(&site_root, addr), pool.clone(), data_dir.clone());
+    let state = AppState::new(
+        leptos_options(&site_root, addr),
+        pool.clone(),
+        data_dir.clone(),
+    );
 
     let shutdown = shutdown_signal()?;
     tracing::info!(%addr, data_dir = %data_dir.display(), database = %url, "Snapline is serving");

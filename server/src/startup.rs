@@ -122,7 +122,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("file");
         fs::write(&file, b"x").unwrap();
-        let err = prepare_data_dir(&file.join("data")).unwrap_err().to_string();
+        let err = prepare_data_dir(&file.join("data"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cannot"), "{err}");
     }
 

@@ -108,11 +108,10 @@ pub async fn bootstrap(
         return Ok(Bootstrap::FromEnv);
     }
 
-    let existing: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM tokens WHERE is_admin = 1 AND revoked_at IS NULL",
-    )
-    .fetch_one(db)
-    .await?;
+    let existing: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM tokens WHERE is_admin = 1 AND revoked_at IS NULL")
+            .fetch_one(db)
+            .await?;
     if existing > 0 {
         return Ok(Bootstrap::Existing);
     }
@@ -177,7 +176,9 @@ mod tests {
     }
 
     async fn fresh_db(dir: &Path) -> SqlitePool {
-        crate::db::connect(&crate::db::default_url(dir)).await.unwrap()
+        crate::db::connect(&crate::db::default_url(dir))
+            .await
+            .unwrap()
     }
 
     #[tokio::test]
@@ -189,7 +190,10 @@ mod tests {
             panic!("expected a generated token");
         };
         assert_eq!(fs::read_to_string(&file).unwrap().trim(), token);
-        assert_eq!(fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let stored: String = sqlx::query_scalar("SELECT token_hash FROM tokens")
             .fetch_one(&db)
             .await
@@ -208,15 +212,20 @@ mod tests {
         let db = fresh_db(tmp.path()).await;
         let first = "hdy_first-token-0123456789";
         let second = "hdy_second-token-0123456789";
-        assert_eq!(bootstrap(&db, tmp.path(), Some(first)).await.unwrap(), Bootstrap::FromEnv);
-        assert_eq!(bootstrap(&db, tmp.path(), Some(first)).await.unwrap(), Bootstrap::FromEnv);
+        assert_eq!(
+            bootstrap(&db, tmp.path(), Some(first)).await.unwrap(),
+            Bootstrap::FromEnv
+        );
+        assert_eq!(
+            bootstrap(&db, tmp.path(), Some(first)).await.unwrap(),
+            Bootstrap::FromEnv
+        );
         bootstrap(&db, tmp.path(), Some(second)).await.unwrap();
-        let active: Vec<String> = sqlx::query_scalar(
-            "SELECT token_hash FROM tokens WHERE revoked_at IS NULL",
-        )
-        .fetch_all(&db)
-        .await
-        .unwrap();
+        let active: Vec<String> =
+            sqlx::query_scalar("SELECT token_hash FROM tokens WHERE revoked_at IS NULL")
+                .fetch_all(&db)
+                .await
+                .unwrap();
         assert_eq!(active, vec![hash(second)]);
         assert!(!tmp.path().join(ADMIN_TOKEN_FILE).exists());
     }

@@ -21,7 +21,11 @@ fn snapline(args: &[&str]) -> Command {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[test]
@@ -89,7 +93,12 @@ struct Server {
 fn start(data_dir: &Path, env_token: Option<&str>) -> Server {
     std::fs::create_dir_all(data_dir.parent().unwrap()).unwrap();
     let port = free_port();
-    let mut cmd = snapline(&["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"]);
+    let mut cmd = snapline(&[
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--data-dir",
+    ]);
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -111,7 +120,10 @@ fn start(data_dir: &Path, env_token: Option<&str>) -> Server {
         if done {
             break;
         }
-        assert!(Instant::now() < deadline, "server did not start: {stdout:?}");
+        assert!(
+            Instant::now() < deadline,
+            "server did not start: {stdout:?}"
+        );
     }
     Server {
         child,
@@ -133,7 +145,13 @@ fn health(port: u16) -> String {
 
 fn sigterm_and_wait(mut server: Server) -> std::process::ExitStatus {
     let pid = server.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(status) = server.child.try_wait().unwrap() {
@@ -153,19 +171,33 @@ fn first_start_prints_the_admin_token_once_and_sigterm_stops_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let server = start(&data, None);
-    let printed: Vec<&String> = server.stdout.iter().filter(|l| l.contains("hdy_")).collect();
+    let printed: Vec<&String> = server
+        .stdout
+        .iter()
+        .filter(|l| l.contains("hdy_"))
+        .collect();
     assert_eq!(printed.len(), 1, "{:?}", server.stdout);
     let token = printed[0].trim().to_string();
     let file = data.join("admin-token");
     assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), token);
-    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
-    assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        std::fs::metadata(&data).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
     assert!(health(server.port).contains("\"statusCode\":200"));
     assert!(sigterm_and_wait(server).success());
 
     // Second start: the token is not printed again.
     let server = start(&data, None);
-    assert!(server.stdout.iter().all(|l| !l.contains("hdy_")), "{:?}", server.stdout);
+    assert!(
+        server.stdout.iter().all(|l| !l.contains("hdy_")),
+        "{:?}",
+        server.stdout
+    );
     assert!(sigterm_and_wait(server).success());
 }
 
@@ -174,7 +206,11 @@ fn env_admin_token_is_used_and_never_printed() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let server = start(&data, Some("hdy_automation-token-0123456789"));
-    assert!(server.stdout.iter().all(|l| !l.contains("hdy_")), "{:?}", server.stdout);
+    assert!(
+        server.stdout.iter().all(|l| !l.contains("hdy_")),
+        "{:?}",
+        server.stdout
+    );
     assert!(!data.join("admin-token").exists());
     assert!(sigterm_and_wait(server).success());
 }

@@ -32,17 +32,27 @@ async fn health_answers_in_the_vendor_envelope() {
 async fn unknown_api_routes_answer_json_never_html() {
     let tmp = tempfile::tempdir().unwrap();
     let (app, _) = app_in(tmp.path()).await;
-    for uri in ["/api/v1/nope", "/api/v2/health", "/api", "/api/v1/../../etc/passwd"] {
+    for uri in [
+        "/api/v1/nope",
+        "/api/v2/health",
+        "/api",
+        "/api/v1/../../etc/passwd",
+    ] {
         let (resp, body) = send(&app, get(uri)).await;
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{uri}");
         let v = json(&body);
         assert_eq!(v["statusCode"], 404, "{uri}");
         assert_eq!(v["error"], "Not Found", "{uri}");
-        assert!(v["message"].as_str().unwrap().contains("openapi.json"), "{uri}");
+        assert!(
+            v["message"].as_str().unwrap().contains("openapi.json"),
+            "{uri}"
+        );
     }
     let (resp, body) = send(
         &app,
-        Request::delete("/api/v1/health").body(Body::empty()).unwrap(),
+        Request::delete("/api/v1/health")
+            .body(Body::empty())
+            .unwrap(),
     )
     .await;
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
@@ -69,12 +79,18 @@ async fn dashboard_pages_render_on_the_server() {
     let html = String::from_utf8(body).unwrap();
     assert!(html.contains("<h1>Containers</h1>"), "{html}");
     assert!(html.contains("Run system check"), "{html}");
-    assert!(html.contains("/pkg/snapline.js"), "hydration script: {html}");
+    assert!(
+        html.contains("/pkg/snapline.js"),
+        "hydration script: {html}"
+    );
 
     let (resp, body) = send(&app, get("/docs")).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let html = String::from_utf8(body).unwrap();
-    assert!(html.contains("/api/v1/health"), "docs list the API from OpenAPI: {html}");
+    assert!(
+        html.contains("/api/v1/health"),
+        "docs list the API from OpenAPI: {html}"
+    );
 
     let (resp, body) = send(&app, get("/no/such/page")).await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
@@ -107,14 +123,25 @@ async fn system_check_server_function_writes_sqlite() {
         &app,
         rpc_post(
             "/rpc/run_system_check",
-            &[("sec-fetch-site", "same-origin"), ("origin", "http://127.0.0.1:3000")],
+            &[
+                ("sec-fetch-site", "same-origin"),
+                ("origin", "http://127.0.0.1:3000"),
+            ],
         ),
     )
     .await;
-    assert_eq!(resp.status(), StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
     let v = json(&body);
     assert_eq!(v["id"], 1);
-    assert!(v["summary"].as_str().unwrap().contains("Database write"), "{v}");
+    assert!(
+        v["summary"].as_str().unwrap().contains("Database write"),
+        "{v}"
+    );
     assert_eq!(check_count(&pool).await, 1);
 
     let (resp, body) = send(&app, rpc_post("/rpc/system_status", &[])).await;
@@ -129,7 +156,10 @@ async fn cross_site_server_function_calls_are_refused_and_change_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let (app, pool) = app_in(tmp.path()).await;
     let attacks: [&[(&str, &str)]; 3] = [
-        &[("sec-fetch-site", "cross-site"), ("origin", "https://evil.example")],
+        &[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "https://evil.example"),
+        ],
         &[("origin", "https://evil.example")],
         &[("origin", "null")],
     ];

@@ -100,7 +100,7 @@ fn render_status(s: SystemStatus) -> impl IntoView {
     }
     view! {
         <p class="muted" data-testid="check-count" data-count=total>
-            {format!("{total} checks recorded · Snapline {version}")}
+            {format!("{total} {} recorded · Snapline {version}", if total == 1 { "check" } else { "checks" })}
         </p>
         <ul class="check-list">
             {s.recent.into_iter().map(|c| view! {

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, lints, the Rust tests of every crate, a release build, and
+# the browser tests against a real `snapline serve`. Ends with the test runners' summaries.
+set -euo pipefail
+source "$(dirname "$0")/.ci/setup.sh"
+cd "$SNAPLINE_ROOT"
+
+logs="$(mktemp -d)"
+trap 'rm -rf "$logs"' EXIT
+
+say "cargo fmt --check"
+cargo fmt --all --check
+
+say "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+# `frontend` is the wasm entry and has no tests; leaving it out keeps `app` compiled with
+# `ssr` only, exactly as the server ships (with `hydrate` unified in, Effects would run on
+# the server).
+say "cargo test (every crate)"
+cargo test --workspace --exclude frontend 2>&1 | tee "$logs/cargo-test.log"
+
+say "release build (server and wasm)"
+cargo leptos build --release
+
+say "browser tests against a real snapline serve"
+"$SNAPLINE_ROOT/.ci/e2e.sh" 2>&1 | tee "$logs/e2e.log"
+
+echo
+echo "==================== test summary ===================="
+awk '/^test result:/ { n++; passed += $4; failed += $6; ignored += $8 }
+     END { printf "cargo test: %d suites, %d passed, %d failed, %d ignored\n", n, passed, failed, ignored }' \
+  "$logs/cargo-test.log"
+grep -E "^test result:" "$logs/cargo-test.log" | sort | uniq -c | sed 's/^ */  /'
+echo "playwright:"
+grep -E "^\s+[0-9]+ (passed|failed|flaky|skipped)" "$logs/e2e.log" | sed 's/^ */  /'
