@@ -28,9 +28,11 @@ say "browser tests against a real snapline serve"
 
 echo
 echo "==================== test summary ===================="
-awk '/^test result:/ { n++; passed += $4; failed += $6; ignored += $8 }
-     END { printf "cargo test: %d suites, %d passed, %d failed, %d ignored\n", n, passed, failed, ignored }' \
-  "$logs/cargo-test.log"
-grep -E "^test result:" "$logs/cargo-test.log" | sort | uniq -c | sed 's/^ */  /'
+echo "cargo test:"
+awk '/^ *Running / { crate = $0; sub(/.*deps\//, "", crate); sub(/-[0-9a-f]+\)$/, "", crate);
+                    what = $0; sub(/^ *Running (unittests )?/, "", what); sub(/ \(.*$/, "", what); suite = crate " " what }
+     /^ *Doc-tests / { suite = $2 " doc-tests" }
+     /^test result:/ { printf "  %-30s %s\n", suite, $0; n++; passed += $4; failed += $6 }
+     END { printf "  total: %d suites, %d passed, %d failed\n", n, passed, failed }' "$logs/cargo-test.log"
 echo "playwright:"
 grep -E "^\s+[0-9]+ (passed|failed|flaky|skipped)" "$logs/e2e.log" | sed 's/^ */  /'
