@@ -132,3 +132,94 @@ mod tests {
         assert!(ContainerId::deserialize(bad).is_err());
     }
 }
+
+/// The id of a stored object (a chunk of file data or a tree): the BLAKE3 hash of its
+/// uncompressed bytes.
+///
+/// Invariant: reading an object back always re-hashes it and compares with its id, so an
+/// `ObjectId` is also the checksum of what it names.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectId([u8; 32]);
+
+impl ObjectId {
+    /// The id of these bytes.
+    pub fn of(bytes: &[u8]) -> Self {
+        ObjectId(*blake3::hash(bytes).as_bytes())
+    }
+
+    /// Wraps 32 raw bytes (for example read from a pack or the database).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        ObjectId(bytes)
+    }
+
+    /// The raw 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Parses 64 lowercase hex characters.
+    pub fn from_hex(s: &str) -> Result<Self, IdError> {
+        if s.len() != 64 {
+            return Err(IdError::Length(s.chars().count()));
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in s.as_bytes().chunks(2).enumerate() {
+            let hi = hex_val(pair[0])?;
+            let lo = hex_val(pair[1])?;
+            out[i] = (hi << 4) | lo;
+        }
+        Ok(ObjectId(out))
+    }
+
+    /// 64 lowercase hex characters.
+    pub fn to_hex(&self) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut s = String::with_capacity(64);
+        for b in self.0 {
+            s.push(HEX[(b >> 4) as usize] as char);
+            s.push(HEX[(b & 0x0f) as usize] as char);
+        }
+        s
+    }
+}
+
+fn hex_val(c: u8) -> Result<u8, IdError> {
+    match c {
+        b'0'..=b'9' => Ok(c - b'0'),
+        b'a'..=b'f' => Ok(c - b'a' + 10),
+        other => Err(IdError::Character(other as char)),
+    }
+}
+
+impl fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Twelve characters identify an object in logs, as short git hashes do.
+        write!(f, "ObjectId({})", &self.to_hex()[..12])
+    }
+}
+
+#[cfg(test)]
+mod object_id_tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip_and_hash() {
+        let id = ObjectId::of(b"snapline");
+        assert_eq!(id, ObjectId::from_hex(&id.to_hex()).unwrap());
+        assert_eq!(id.as_bytes(), blake3::hash(b"snapline").as_bytes());
+        assert_ne!(id, ObjectId::of(b"snapline!"));
+    }
+
+    #[test]
+    fn malformed_hex_is_refused() {
+        assert!(ObjectId::from_hex("ab").is_err());
+        assert!(ObjectId::from_hex(&"G".repeat(64)).is_err());
+        assert!(ObjectId::from_hex(&"A".repeat(64)).is_err());
+    }
+}

@@ -1,13 +1,17 @@
 //! Snapline's snapshot engine.
 //!
 //! The engine captures a container's root filesystem into a content-addressed store and
-//! restores it exactly. It knows nothing about HTTP, tokens or the dashboard: the server and
-//! the CLI drive it through one front type (added with the engine issue), and every command
-//! lives in its own module.
+//! restores it exactly. It knows nothing about HTTP, tokens or the dashboard.
 //!
-//! For now the crate holds the typed identifiers that every layer above shares, so that no
-//! layer passes bare strings around.
+//! Building blocks, one module per noun:
+//! - [`ids`]: typed identifiers ([`ContainerId`], [`ObjectId`]);
+//! - [`chunker`]: content-defined chunking of file data (FastCDC);
+//! - [`pack`]: immutable pack files of compressed, hash-checked objects;
+//! - [`tree`]: the canonical encoding of one directory (a Merkle tree node).
 
+pub mod chunker;
 pub mod ids;
+pub mod pack;
+pub mod tree;
 
-pub use ids::{ContainerId, IdError};
+pub use ids::{ContainerId, IdError, ObjectId};

@@ -143,11 +143,11 @@ fn health(port: u16) -> String {
     out
 }
 
-fn sigterm_and_wait(mut server: Server) -> std::process::ExitStatus {
+fn signal_and_wait(mut server: Server, signal: &str) -> std::process::ExitStatus {
     let pid = server.child.id().to_string();
     assert!(
         Command::new("kill")
-            .args(["-TERM", &pid])
+            .args([signal, &pid])
             .status()
             .unwrap()
             .success()
@@ -161,13 +161,13 @@ fn sigterm_and_wait(mut server: Server) -> std::process::ExitStatus {
             }
             return status;
         }
-        assert!(Instant::now() < deadline, "server ignored SIGTERM");
+        assert!(Instant::now() < deadline, "server ignored {signal}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
 #[test]
-fn first_start_prints_the_admin_token_once_and_sigterm_stops_cleanly() {
+fn first_start_prints_the_admin_token_once_and_signals_stop_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let server = start(&data, None);
@@ -189,16 +189,17 @@ fn first_start_prints_the_admin_token_once_and_sigterm_stops_cleanly() {
         0o700
     );
     assert!(health(server.port).contains("\"statusCode\":200"));
-    assert!(sigterm_and_wait(server).success());
+    assert!(signal_and_wait(server, "-TERM").success());
 
-    // Second start: the token is not printed again.
+    // Second start: the token is not printed again, and Ctrl-C (SIGINT) also stops cleanly.
     let server = start(&data, None);
     assert!(
         server.stdout.iter().all(|l| !l.contains("hdy_")),
         "{:?}",
         server.stdout
     );
-    assert!(sigterm_and_wait(server).success());
+    assert!(health(server.port).contains("\"statusCode\":200"));
+    assert!(signal_and_wait(server, "-INT").success());
 }
 
 #[test]
@@ -212,7 +213,7 @@ fn env_admin_token_is_used_and_never_printed() {
         server.stdout
     );
     assert!(!data.join("admin-token").exists());
-    assert!(sigterm_and_wait(server).success());
+    assert!(signal_and_wait(server, "-TERM").success());
 }
 
 #[test]
