@@ -7,11 +7,15 @@
 //! - [`ids`]: typed identifiers ([`ContainerId`], [`ObjectId`]);
 //! - [`chunker`]: content-defined chunking of file data (FastCDC);
 //! - [`pack`]: immutable pack files of compressed, hash-checked objects;
-//! - [`tree`]: the canonical encoding of one directory (a Merkle tree node).
+//! - [`tree`]: the canonical encoding of one directory (a Merkle tree node);
+//! - [`storage`]: where pack files live ([`storage::PackStorage`]);
+//! - [`store`]: the object store, packs plus their index.
 
 pub mod chunker;
 pub mod ids;
 pub mod pack;
+pub mod storage;
+pub mod store;
 pub mod tree;
 
 pub use ids::{ContainerId, IdError, ObjectId};

@@ -1,0 +1,211 @@
+//! Where pack files live, behind a narrow trait.
+//!
+//! The engine only ever puts a whole pack (atomically and durably), reads ranges of it,
+//! lists, and deletes. That small surface is what makes the in-memory and fault-injecting
+//! implementations for tests possible.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::ids::ObjectId;
+
+/// Storage of immutable pack files, named by the hash of their bytes.
+pub trait PackStorage: Send + Sync {
+    /// Stores a pack. When this returns `Ok`, the pack survives a crash or power cut; on
+    /// error, no partial pack is visible under its name.
+    fn put(&self, id: &ObjectId, bytes: &[u8]) -> io::Result<()>;
+    /// Reads `len` bytes at `offset`. A short pack is an error, never a short read.
+    fn read_at(&self, id: &ObjectId, offset: u64, len: usize) -> io::Result<Vec<u8>>;
+    /// Reads a whole pack.
+    fn read_all(&self, id: &ObjectId) -> io::Result<Vec<u8>>;
+    /// The ids of all packs.
+    fn list(&self) -> io::Result<Vec<ObjectId>>;
+    /// Removes a pack (missing is not an error).
+    fn delete(&self, id: &ObjectId) -> io::Result<()>;
+}
+
+/// Packs as files under a directory: `packs/<first two hex digits>/<id>.pack`.
+pub struct LocalPackStorage {
+    root: PathBuf,
+}
+
+impl LocalPackStorage {
+    /// Opens (and creates, mode 0700) the pack directory under `root`.
+    pub fn open(root: &Path) -> io::Result<Self> {
+        use std::os::unix::fs::DirBuilderExt;
+        let packs = root.join("packs");
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(packs.join("tmp"))?;
+        Ok(LocalPackStorage { root: packs })
+    }
+
+    fn path(&self, id: &ObjectId) -> PathBuf {
+        let hex = id.to_hex();
+        self.root.join(&hex[..2]).join(format!("{hex}.pack"))
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
+impl PackStorage for LocalPackStorage {
+    fn put(&self, id: &ObjectId, bytes: &[u8]) -> io::Result<()> {
+        let dest = self.path(id);
+        if dest.exists() {
+            // Content-addressed: an existing pack with this name has these bytes.
+            return Ok(());
+        }
+        let dir = dest.parent().unwrap_or(&self.root).to_path_buf();
+        fs::create_dir_all(&dir)?;
+        // Write under a temporary name, sync, then rename: never a half pack under its name.
+        let tmp = self
+            .root
+            .join("tmp")
+            .join(format!("{}.{}", id.to_hex(), std::process::id()));
+        let result = (|| {
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(bytes)?;
+            // An fsync error is final for this write: the pack is abandoned, never retried.
+            f.sync_all()?;
+            fs::rename(&tmp, &dest)?;
+            sync_dir(&dir)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    fn read_at(&self, id: &ObjectId, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let f = fs::File::open(self.path(id))?;
+        let mut buf = vec![0u8; len];
+        f.read_exact_at(&mut buf, offset)?;
+        Ok(buf)
+    }
+
+    fn read_all(&self, id: &ObjectId) -> io::Result<Vec<u8>> {
+        fs::read(self.path(id))
+    }
+
+    fn list(&self) -> io::Result<Vec<ObjectId>> {
+        let mut out = Vec::new();
+        for dir in fs::read_dir(&self.root)? {
+            let dir = dir?;
+            if dir.file_name() == "tmp" || !dir.file_type()?.is_dir() {
+                continue;
+            }
+            for f in fs::read_dir(dir.path())? {
+                let name = f?.file_name();
+                let name = name.to_string_lossy();
+                if let Some(hex) = name.strip_suffix(".pack")
+                    && let Ok(id) = ObjectId::from_hex(hex)
+                {
+                    out.push(id);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn delete(&self, id: &ObjectId) -> io::Result<()> {
+        match fs::remove_file(self.path(id)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Packs in memory, for tests. Tests may reach in to damage packs.
+#[derive(Default)]
+pub struct MemoryPackStorage {
+    /// The packs by id.
+    pub packs: Mutex<BTreeMap<ObjectId, Vec<u8>>>,
+}
+
+impl MemoryPackStorage {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<ObjectId, Vec<u8>>> {
+        self.packs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl PackStorage for MemoryPackStorage {
+    fn put(&self, id: &ObjectId, bytes: &[u8]) -> io::Result<()> {
+        self.lock().insert(*id, bytes.to_vec());
+        Ok(())
+    }
+
+    fn read_at(&self, id: &ObjectId, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let packs = self.lock();
+        let p = packs
+            .get(id)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such pack"))?;
+        let start = usize::try_from(offset).map_err(io::Error::other)?;
+        p.get(start..start.saturating_add(len))
+            .map(<[u8]>::to_vec)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "pack too short"))
+    }
+
+    fn read_all(&self, id: &ObjectId) -> io::Result<Vec<u8>> {
+        self.lock()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such pack"))
+    }
+
+    fn list(&self) -> io::Result<Vec<ObjectId>> {
+        Ok(self.lock().keys().copied().collect())
+    }
+
+    fn delete(&self, id: &ObjectId) -> io::Result<()> {
+        self.lock().remove(id);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exercise(s: &dyn PackStorage) {
+        let a = ObjectId::of(b"pack a");
+        let b = ObjectId::of(b"pack b");
+        s.put(&a, b"pack a bytes").unwrap();
+        s.put(&b, b"pack b").unwrap();
+        s.put(&a, b"pack a bytes").unwrap();
+        let mut ids = vec![a, b];
+        ids.sort();
+        assert_eq!(s.list().unwrap(), ids);
+        assert_eq!(s.read_at(&a, 5, 1).unwrap(), b"a");
+        assert!(s.read_at(&b, 4, 10).is_err(), "short read must fail");
+        assert_eq!(s.read_all(&b).unwrap(), b"pack b");
+        s.delete(&a).unwrap();
+        s.delete(&a).unwrap();
+        assert_eq!(s.list().unwrap(), vec![b]);
+        assert!(s.read_all(&a).is_err());
+    }
+
+    #[test]
+    fn local_storage_contract() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = LocalPackStorage::open(tmp.path()).unwrap();
+        exercise(&s);
+        // No temporary files are left behind.
+        assert_eq!(
+            fs::read_dir(tmp.path().join("packs/tmp")).unwrap().count(),
+            0
+        );
+    }
+
+    #[test]
+    fn memory_storage_contract() {
+        exercise(&MemoryPackStorage::default());
+    }
+}

@@ -1,0 +1,296 @@
+//! The content-addressed object store: packs plus an index of where each object lives.
+//!
+//! The index is rebuilt from the packs' footers when the store opens, so it can never
+//! disagree with the packs: an object is known exactly when a complete pack holding it
+//! exists. New objects become visible only after their pack is durably stored.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::ids::ObjectId;
+use crate::pack::{self, BlobEntry, ObjectKind, PackBuilder, PackError};
+use crate::storage::PackStorage;
+
+/// Where an object is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    /// The pack holding it.
+    pub pack: ObjectId,
+    /// Its entry in that pack.
+    pub entry: BlobEntry,
+}
+
+/// Why the store could not do something.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The storage failed (disk full, permissions, I/O error).
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// No pack holds this object.
+    #[error("object {0} is missing from the store")]
+    Missing(ObjectId),
+    /// The object is not of the expected kind.
+    #[error("object {id} is a {found:?}, expected a {expected:?}")]
+    WrongKind {
+        id: ObjectId,
+        expected: ObjectKind,
+        found: ObjectKind,
+    },
+    /// A pack or object failed its checks.
+    #[error(transparent)]
+    Damaged(#[from] PackError),
+}
+
+impl StoreError {
+    fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StoreError {
+        let context = context.into();
+        move |source| StoreError::Io { context, source }
+    }
+}
+
+/// Packs and their index.
+pub struct ObjectStore {
+    storage: Arc<dyn PackStorage>,
+    index: RwLock<HashMap<ObjectId, Location>>,
+    damaged: RwLock<Vec<(ObjectId, PackError)>>,
+}
+
+impl ObjectStore {
+    /// Opens a store, reading every pack's footer. Packs whose footer is damaged are left
+    /// out of the index and listed by [`ObjectStore::damaged_packs`]; they never make the
+    /// open fail, so a damaged store can still be verified and partly restored.
+    pub fn open(storage: Arc<dyn PackStorage>) -> Result<Self, StoreError> {
+        let mut index = HashMap::new();
+        let mut damaged = Vec::new();
+        for pack_id in storage
+            .list()
+            .map_err(StoreError::io("cannot list packs"))?
+        {
+            let bytes = storage
+                .read_all(&pack_id)
+                .map_err(StoreError::io(format!("cannot read pack {pack_id}")))?;
+            if ObjectId::of(&bytes) != pack_id {
+                damaged.push((
+                    pack_id,
+                    PackError::Damaged {
+                        pack: pack_id.to_hex(),
+                        reason: "content does not match its name".into(),
+                    },
+                ));
+            }
+            match pack::read_footer(&pack_id.to_hex(), &bytes) {
+                Ok(entries) => {
+                    for entry in entries {
+                        index.entry(entry.id).or_insert(Location {
+                            pack: pack_id,
+                            entry,
+                        });
+                    }
+                }
+                Err(e) => damaged.push((pack_id, e)),
+            }
+        }
+        Ok(ObjectStore {
+            storage,
+            index: RwLock::new(index),
+            damaged: RwLock::new(damaged),
+        })
+    }
+
+    /// Packs found damaged when the store opened.
+    pub fn damaged_packs(&self) -> Vec<(ObjectId, PackError)> {
+        self.damaged
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Where an object is, if the store has it.
+    pub fn locate(&self, id: &ObjectId) -> Option<Location> {
+        self.index
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .copied()
+    }
+
+    /// Whether the store has an object.
+    pub fn contains(&self, id: &ObjectId) -> bool {
+        self.locate(id).is_some()
+    }
+
+    /// Number of objects known.
+    pub fn object_count(&self) -> usize {
+        self.index.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Reads an object and checks its kind, length and hash.
+    pub fn read(&self, id: &ObjectId, kind: ObjectKind) -> Result<Vec<u8>, StoreError> {
+        let loc = self.locate(id).ok_or(StoreError::Missing(*id))?;
+        if loc.entry.kind != kind {
+            return Err(StoreError::WrongKind {
+                id: *id,
+                expected: kind,
+                found: loc.entry.kind,
+            });
+        }
+        let stored = self
+            .storage
+            .read_at(&loc.pack, loc.entry.offset, loc.entry.stored_len as usize)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::NotFound => {
+                    StoreError::Damaged(PackError::BadObject {
+                        id: *id,
+                        reason: format!("its pack {} is missing or truncated ({e})", loc.pack),
+                    })
+                }
+                _ => StoreError::Io {
+                    context: format!("cannot read object {id} from pack {}", loc.pack),
+                    source: e,
+                },
+            })?;
+        Ok(pack::decode_blob(&loc.entry, &stored)?)
+    }
+
+    /// A writer that adds objects through new packs.
+    pub fn writer(&self) -> StoreWriter<'_> {
+        StoreWriter {
+            store: self,
+            pack: PackBuilder::new(),
+            pending: HashMap::new(),
+            written_bytes: 0,
+        }
+    }
+}
+
+/// Adds objects to the store. Objects the store (or this writer) already has are skipped.
+///
+/// Invariant: an object added here is readable from the store only after the pack holding it
+/// was stored durably ([`StoreWriter::flush`] or [`StoreWriter::finish`]).
+pub struct StoreWriter<'a> {
+    store: &'a ObjectStore,
+    pack: PackBuilder,
+    pending: HashMap<ObjectId, ObjectKind>,
+    written_bytes: u64,
+}
+
+impl StoreWriter<'_> {
+    /// Adds an object unless it is already stored; returns whether it was new.
+    /// Writes a pack when the current one is full.
+    pub fn add(&mut self, kind: ObjectKind, id: ObjectId, raw: &[u8]) -> Result<bool, StoreError> {
+        if self.pending.contains_key(&id) || self.store.contains(&id) {
+            return Ok(false);
+        }
+        self.pack.add(kind, id, raw);
+        self.pending.insert(id, kind);
+        if self.pack.is_full() {
+            self.flush()?;
+        }
+        Ok(true)
+    }
+
+    /// Stores the current pack durably and makes its objects visible.
+    pub fn flush(&mut self) -> Result<(), StoreError> {
+        if self.pack.is_empty() {
+            return Ok(());
+        }
+        let builder = std::mem::take(&mut self.pack);
+        let (pack_id, bytes, entries) = builder.finish();
+        self.store
+            .storage
+            .put(&pack_id, &bytes)
+            .map_err(StoreError::io(format!("cannot store pack {pack_id}")))?;
+        self.written_bytes += bytes.len() as u64;
+        let mut index = self.store.index.write().unwrap_or_else(|p| p.into_inner());
+        for entry in entries {
+            self.pending.remove(&entry.id);
+            index.entry(entry.id).or_insert(Location {
+                pack: pack_id,
+                entry,
+            });
+        }
+        Ok(())
+    }
+
+    /// Flushes and returns the bytes of packs written.
+    pub fn finish(mut self) -> Result<u64, StoreError> {
+        self.flush()?;
+        Ok(self.written_bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{LocalPackStorage, MemoryPackStorage};
+
+    fn put_some(store: &ObjectStore, n: usize) -> Vec<(ObjectId, Vec<u8>)> {
+        let mut w = store.writer();
+        let objs: Vec<(ObjectId, Vec<u8>)> = (0..n)
+            .map(|i| {
+                let data = format!("object number {i}").repeat(i % 7 + 1).into_bytes();
+                (ObjectId::of(&data), data)
+            })
+            .collect();
+        for (id, data) in &objs {
+            w.add(ObjectKind::Chunk, *id, data).unwrap();
+        }
+        // Not visible before the pack is stored.
+        assert!(n == 0 || !store.contains(&objs[0].0));
+        w.finish().unwrap();
+        objs
+    }
+
+    #[test]
+    fn objects_survive_reopen_and_dedupe() {
+        let tmp = tempfile::tempdir().unwrap();
+        let storage = Arc::new(LocalPackStorage::open(tmp.path()).unwrap());
+        let store = ObjectStore::open(storage.clone()).unwrap();
+        let objs = put_some(&store, 50);
+        let mut w = store.writer();
+        assert!(!w.add(ObjectKind::Chunk, objs[3].0, &objs[3].1).unwrap());
+        assert_eq!(w.finish().unwrap(), 0);
+
+        let reopened = ObjectStore::open(storage).unwrap();
+        assert_eq!(reopened.object_count(), 50);
+        for (id, data) in &objs {
+            assert_eq!(&reopened.read(id, ObjectKind::Chunk).unwrap(), data);
+        }
+        assert!(matches!(
+            reopened.read(&objs[0].0, ObjectKind::Tree),
+            Err(StoreError::WrongKind { .. })
+        ));
+        assert!(matches!(
+            reopened.read(&ObjectId::of(b"nope"), ObjectKind::Chunk),
+            Err(StoreError::Missing(_))
+        ));
+    }
+
+    #[test]
+    fn damage_is_reported_not_returned() {
+        let storage = Arc::new(MemoryPackStorage::default());
+        let store = ObjectStore::open(storage.clone()).unwrap();
+        let objs = put_some(&store, 5);
+        let loc = store.locate(&objs[2].0).unwrap();
+        // Flip one bit inside the stored object.
+        storage.packs.lock().unwrap().get_mut(&loc.pack).unwrap()[loc.entry.offset as usize] ^= 1;
+        assert!(matches!(
+            store.read(&objs[2].0, ObjectKind::Chunk),
+            Err(StoreError::Damaged(_))
+        ));
+        // Reopening notices that the pack no longer matches its name.
+        let reopened = ObjectStore::open(storage.clone()).unwrap();
+        assert_eq!(reopened.damaged_packs().len(), 1);
+
+        // A missing pack makes its objects unreadable with a clear error.
+        storage.packs.lock().unwrap().clear();
+        assert!(matches!(
+            store.read(&objs[0].0, ObjectKind::Chunk),
+            Err(StoreError::Damaged(_))
+        ));
+    }
+}
