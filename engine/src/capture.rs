@@ -1,0 +1,309 @@
+//! Reading a live directory tree into tree and chunk objects.
+//!
+//! The walk holds one directory descriptor per level and opens each child relative to it with
+//! `O_NOFOLLOW`; a directory swapped for a symlink mid-walk fails to open instead of being
+//! followed, so nothing outside the root is ever read into a snapshot. FIFOs and devices are
+//! recorded from `lstat`, never opened. Sparse files are read extent by extent
+//! (`SEEK_DATA`/`SEEK_HOLE`), so holes cost nothing.
+
+use std::ffi::CStr;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::chunker;
+use crate::fsops::{self, FileType, Stat};
+use crate::ids::ObjectId;
+use crate::pack::ObjectKind;
+use crate::store::{StoreError, StoreWriter};
+use crate::tree::{Entry, EntryKind, Extent, Tree, TreeError};
+
+/// Name of the single entry of a snapshot's top tree, which carries the root directory's
+/// own metadata.
+pub const ROOT_NAME: &[u8] = b"root";
+
+/// What a capture saw and stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// Regular files recorded.
+    pub files: u64,
+    /// Directories recorded (the root included).
+    pub dirs: u64,
+    /// Symlinks, devices and FIFOs recorded.
+    pub specials: u64,
+    /// Sockets skipped (they cannot be restored meaningfully).
+    pub sockets_skipped: u64,
+    /// Logical bytes of regular files.
+    pub logical_bytes: u64,
+    /// Objects that were new to the store.
+    pub new_objects: u64,
+    /// Raw bytes of the new objects.
+    pub new_bytes: u64,
+}
+
+/// Why a capture failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    /// Reading the live tree failed.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// Storing objects failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The tree could not be encoded (a name the encoding refuses).
+    #[error("cannot record {path}: {source}")]
+    Tree {
+        path: PathBuf,
+        #[source]
+        source: TreeError,
+    },
+}
+
+struct Walker<'w, 's> {
+    writer: &'w mut StoreWriter<'s>,
+    stats: CaptureStats,
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> CaptureError + '_ {
+    move |source| CaptureError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn vanished(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound
+}
+
+/// Captures the directory at `root` and everything below it. Returns the id of the top tree:
+/// one entry named [`ROOT_NAME`] describing the root directory itself.
+pub fn capture(
+    root: &Path,
+    writer: &mut StoreWriter<'_>,
+) -> Result<(ObjectId, CaptureStats), CaptureError> {
+    let fd = fsops::open_root(root).map_err(io_at(root))?;
+    let mut w = Walker {
+        writer,
+        stats: CaptureStats::default(),
+    };
+    let st = fsops::fstat(fd.as_fd()).map_err(io_at(root))?;
+    let subtree = w.dir(fd.as_fd(), root)?;
+    let xattrs = fsops::xattrs_fd(fd.as_fd()).map_err(io_at(root))?;
+    let top = Tree {
+        entries: vec![meta_entry(
+            ROOT_NAME.to_vec(),
+            &st,
+            xattrs,
+            EntryKind::Dir { tree: subtree },
+        )],
+    };
+    let id = w.put_tree(top, root)?;
+    Ok((id, w.stats))
+}
+
+fn meta_entry(name: Vec<u8>, st: &Stat, xattrs: Vec<(Vec<u8>, Vec<u8>)>, kind: EntryKind) -> Entry {
+    let link_group = if matches!(kind, EntryKind::File { .. }) && st.st_nlink > 1 {
+        st.st_ino
+    } else {
+        0
+    };
+    Entry {
+        name,
+        kind,
+        mode: st.st_mode & 0o7777,
+        uid: st.st_uid,
+        gid: st.st_gid,
+        mtime_sec: st.st_mtime,
+        mtime_nsec: st.st_mtime_nsec as u32,
+        xattrs,
+        link_group,
+    }
+}
+
+impl Walker<'_, '_> {
+    fn put_tree(&mut self, mut tree: Tree, path: &Path) -> Result<ObjectId, CaptureError> {
+        tree.canonicalize();
+        let bytes = tree.encode();
+        // Decoding what we encode keeps hostile names out of the store at the source.
+        Tree::decode(&bytes).map_err(|source| CaptureError::Tree {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let id = ObjectId::of(&bytes);
+        if self.writer.add(ObjectKind::Tree, id, &bytes)? {
+            self.stats.new_objects += 1;
+            self.stats.new_bytes += bytes.len() as u64;
+        }
+        self.stats.dirs += 1;
+        Ok(id)
+    }
+
+    fn dir(&mut self, dir: BorrowedFd<'_>, path: &Path) -> Result<ObjectId, CaptureError> {
+        let mut tree = Tree::default();
+        for name in fsops::list_dir(dir).map_err(io_at(path))? {
+            let child = path.join(std::ffi::OsStr::from_bytes(name.to_bytes()));
+            if let Some(entry) = self.entry(dir, &name, &child)? {
+                tree.entries.push(entry);
+            }
+        }
+        self.put_tree(tree, path)
+    }
+
+    /// Records one name of `dir`; `None` when it vanished or is a socket.
+    fn entry(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &CStr,
+        path: &Path,
+    ) -> Result<Option<Entry>, CaptureError> {
+        let st = match fsops::lstat_at(dir, name) {
+            Ok(st) => st,
+            Err(e) if vanished(&e) => return Ok(None),
+            Err(e) => return Err(io_at(path)(e)),
+        };
+        let bytes = name.to_bytes().to_vec();
+        let entry = match fsops::file_type(&st) {
+            FileType::Directory => {
+                let fd = match fsops::open_dir_at(dir, name) {
+                    Ok(fd) => fd,
+                    // Replaced by something else since the lstat: record what is there now.
+                    Err(e) if vanished(&e) => return Ok(None),
+                    Err(e) if matches!(e.raw_os_error(), Some(20) | Some(40)) => {
+                        return self.entry(dir, name, path);
+                    }
+                    Err(e) => return Err(io_at(path)(e)),
+                };
+                let st = fsops::fstat(fd.as_fd()).map_err(io_at(path))?;
+                let tree = self.dir(fd.as_fd(), path)?;
+                let xattrs = fsops::xattrs_fd(fd.as_fd()).map_err(io_at(path))?;
+                meta_entry(bytes, &st, xattrs, EntryKind::Dir { tree })
+            }
+            FileType::RegularFile => {
+                let file = match fsops::open_file_at(dir, name) {
+                    Ok(f) => f,
+                    Err(e) if vanished(&e) => return Ok(None),
+                    Err(e) if e.raw_os_error() == Some(40) => return self.entry(dir, name, path),
+                    Err(e) => return Err(io_at(path)(e)),
+                };
+                let st = fsops::fstat(file.as_fd()).map_err(io_at(path))?;
+                if fsops::file_type(&st) != FileType::RegularFile {
+                    // Swapped for a FIFO or device after the lstat: look again, never read it.
+                    return self.entry(dir, name, path);
+                }
+                let (size, extents) = self.file_content(&file, st.st_size as u64, path)?;
+                let xattrs = fsops::xattrs_fd(file.as_fd()).map_err(io_at(path))?;
+                self.stats.files += 1;
+                self.stats.logical_bytes += size;
+                meta_entry(bytes, &st, xattrs, EntryKind::File { size, extents })
+            }
+            FileType::Symlink => {
+                let target = match fsops::read_link_at(dir, name) {
+                    Ok(t) => t,
+                    Err(e) if vanished(&e) => return Ok(None),
+                    Err(e) => return Err(io_at(path)(e)),
+                };
+                let xattrs = fsops::xattrs_at(dir, name).map_err(io_at(path))?;
+                self.stats.specials += 1;
+                meta_entry(bytes, &st, xattrs, EntryKind::Symlink { target })
+            }
+            kind @ (FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo) => {
+                let xattrs = fsops::xattrs_at(dir, name).map_err(io_at(path))?;
+                let kind = match kind {
+                    FileType::CharacterDevice => EntryKind::CharDevice { rdev: st.st_rdev },
+                    FileType::BlockDevice => EntryKind::BlockDevice { rdev: st.st_rdev },
+                    _ => EntryKind::Fifo,
+                };
+                self.stats.specials += 1;
+                meta_entry(bytes, &st, xattrs, kind)
+            }
+            _ => {
+                self.stats.sockets_skipped += 1;
+                return Ok(None);
+            }
+        };
+        Ok(Some(entry))
+    }
+
+    /// Reads a regular file's data extents, recording holes as holes. Returns the size the
+    /// extents cover (the file may shrink while it is read).
+    fn file_content(
+        &mut self,
+        file: &File,
+        size: u64,
+        path: &Path,
+    ) -> Result<(u64, Vec<Extent>), CaptureError> {
+        let mut extents = Vec::new();
+        let mut pos = 0u64;
+        while pos < size {
+            let data = fsops::seek_data(file, pos).map_err(io_at(path))?;
+            let start = match data {
+                Some(d) if d < size => d,
+                _ => size,
+            };
+            if start > pos {
+                extents.push(Extent::Hole { len: start - pos });
+                pos = start;
+            }
+            if pos >= size {
+                break;
+            }
+            let end = fsops::seek_hole(file, pos).map_err(io_at(path))?.min(size);
+            let reader = RangeReader { file, pos, end };
+            let mut read = 0u64;
+            let writer = &mut *self.writer;
+            let stats = &mut self.stats;
+            chunker::chunk_stream::<_, CaptureError>(reader, |chunk| {
+                let len = chunk.data.len() as u32;
+                if writer.add(ObjectKind::Chunk, chunk.id, &chunk.data)? {
+                    stats.new_objects += 1;
+                    stats.new_bytes += u64::from(len);
+                }
+                read += u64::from(len);
+                extents.push(Extent::Data { id: chunk.id, len });
+                Ok(())
+            })?;
+            pos += read;
+            if pos < end {
+                // The file shrank while we read it.
+                break;
+            }
+        }
+        Ok((pos, extents))
+    }
+}
+
+impl From<io::Error> for CaptureError {
+    fn from(source: io::Error) -> Self {
+        CaptureError::Io {
+            path: PathBuf::new(),
+            source,
+        }
+    }
+}
+
+/// Reads `file` from `pos` up to `end` with positioned reads (the descriptor's offset is
+/// shared with the SEEK_DATA/SEEK_HOLE calls, so it is never used for data).
+struct RangeReader<'a> {
+    file: &'a File,
+    pos: u64,
+    end: u64,
+}
+
+impl Read for RangeReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = (self.end - self.pos).min(buf.len() as u64) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}

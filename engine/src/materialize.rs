@@ -1,0 +1,231 @@
+//! Writing a snapshot's tree into an empty directory (the core of `copy`, and of restore
+//! for whatever is missing in the live tree).
+//!
+//! Every object is read through the store, which checks its hash. Everything is created
+//! relative to directory descriptors with `O_EXCL`/`O_NOFOLLOW`, so a name that already
+//! exists (or a planted symlink) makes the operation fail rather than write through it.
+//! Directory metadata is applied after the directory's children (so their creation does not
+//! change its mtime), through the directory's own descriptor.
+
+use std::collections::HashMap;
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::capture::ROOT_NAME;
+use crate::fsops::{self, FileType};
+use crate::ids::ObjectId;
+use crate::pack::ObjectKind;
+use crate::store::{ObjectStore, StoreError};
+use crate::tree::{Entry, EntryKind, Extent, Tree, TreeError, validate_name};
+
+/// Why materializing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MaterializeError {
+    /// Writing to the target failed.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// An object is missing or damaged.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A tree object is malformed (for example a hostile name).
+    #[error("tree object {id} is invalid: {source}")]
+    Tree {
+        id: ObjectId,
+        #[source]
+        source: TreeError,
+    },
+    /// The top tree is not a snapshot root.
+    #[error("object {0} is not a snapshot root")]
+    NotARoot(ObjectId),
+}
+
+/// What was written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MaterializeStats {
+    /// Regular files written (hard links not counted twice).
+    pub files: u64,
+    /// Directories created.
+    pub dirs: u64,
+    /// Bytes of file data written.
+    pub bytes: u64,
+}
+
+/// Reads and validates a tree object.
+pub fn load_tree(store: &ObjectStore, id: &ObjectId) -> Result<Tree, MaterializeError> {
+    let bytes = store.read(id, ObjectKind::Tree)?;
+    Tree::decode(&bytes).map_err(|source| MaterializeError::Tree { id: *id, source })
+}
+
+/// The root entry of a snapshot's top tree.
+pub fn load_root(store: &ObjectStore, top: &ObjectId) -> Result<Entry, MaterializeError> {
+    let tree = load_tree(store, top)?;
+    match tree.entries.as_slice() {
+        [e] if e.name == ROOT_NAME && matches!(e.kind, EntryKind::Dir { .. }) => Ok(e.clone()),
+        _ => Err(MaterializeError::NotARoot(*top)),
+    }
+}
+
+fn meta(e: &Entry) -> fsops::Meta<'_> {
+    fsops::Meta {
+        uid: e.uid,
+        gid: e.gid,
+        mode: e.mode,
+        xattrs: &e.xattrs,
+        mtime: (e.mtime_sec, e.mtime_nsec),
+    }
+}
+
+struct Writer<'a> {
+    store: &'a ObjectStore,
+    stats: MaterializeStats,
+    /// First name written for each hardlink group: its directory and name.
+    links: HashMap<u64, (std::sync::Arc<OwnedFd>, CString)>,
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> MaterializeError + '_ {
+    move |source| MaterializeError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes the snapshot `top` into the existing, empty directory `target`, and gives
+/// `target` the root directory's metadata.
+pub fn materialize(
+    store: &ObjectStore,
+    top: &ObjectId,
+    target: &Path,
+) -> Result<MaterializeStats, MaterializeError> {
+    let root = load_root(store, top)?;
+    let EntryKind::Dir { tree } = root.kind else {
+        return Err(MaterializeError::NotARoot(*top));
+    };
+    let fd = std::sync::Arc::new(fsops::open_root(target).map_err(io_at(target))?);
+    let mut w = Writer {
+        store,
+        stats: MaterializeStats::default(),
+        links: HashMap::new(),
+    };
+    w.dir(&fd, &tree, target)?;
+    fsops::apply_meta_fd(fd.as_fd(), &meta(&root)).map_err(io_at(target))?;
+    w.stats.dirs += 1;
+    Ok(w.stats)
+}
+
+impl Writer<'_> {
+    fn dir(
+        &mut self,
+        dir: &std::sync::Arc<OwnedFd>,
+        tree_id: &ObjectId,
+        path: &Path,
+    ) -> Result<(), MaterializeError> {
+        let tree = load_tree(self.store, tree_id)?;
+        for e in &tree.entries {
+            // Decoding validated the name already; checking again here costs nothing and
+            // keeps this function safe on its own.
+            validate_name(&e.name).map_err(|source| MaterializeError::Tree {
+                id: *tree_id,
+                source,
+            })?;
+            let name =
+                CString::new(e.name.clone()).map_err(|e| io_at(path)(io::Error::other(e)))?;
+            let child = path.join(std::ffi::OsStr::from_bytes(&e.name));
+            self.entry(dir, &name, e, &child)?;
+        }
+        Ok(())
+    }
+
+    fn entry(
+        &mut self,
+        dir: &std::sync::Arc<OwnedFd>,
+        name: &CStr,
+        e: &Entry,
+        path: &Path,
+    ) -> Result<(), MaterializeError> {
+        let d = dir.as_fd();
+        match &e.kind {
+            EntryKind::Dir { tree } => {
+                fsops::mkdir_at(d, name).map_err(io_at(path))?;
+                let sub = std::sync::Arc::new(fsops::open_dir_at(d, name).map_err(io_at(path))?);
+                self.dir(&sub, tree, path)?;
+                fsops::apply_meta_fd(sub.as_fd(), &meta(e)).map_err(io_at(path))?;
+                self.stats.dirs += 1;
+            }
+            EntryKind::File { size, extents } => {
+                if e.link_group != 0
+                    && let Some((first_dir, first_name)) = self.links.get(&e.link_group)
+                {
+                    fsops::link_at(first_dir.as_fd(), first_name, d, name).map_err(io_at(path))?;
+                    return Ok(());
+                }
+                let file = fsops::create_file_at(d, name).map_err(io_at(path))?;
+                self.write_extents(&file, extents, path)?;
+                file.set_len(*size).map_err(io_at(path))?;
+                fsops::apply_meta_fd(file.as_fd(), &meta(e)).map_err(io_at(path))?;
+                self.stats.files += 1;
+                if e.link_group != 0 {
+                    self.links
+                        .insert(e.link_group, (dir.clone(), name.to_owned()));
+                }
+            }
+            EntryKind::Symlink { target } => {
+                fsops::symlink_at(target, d, name).map_err(io_at(path))?;
+                self.meta_at(d, name, true, e, path)?;
+            }
+            EntryKind::CharDevice { rdev } => {
+                fsops::mknod_at(d, name, FileType::CharacterDevice, *rdev).map_err(io_at(path))?;
+                self.meta_at(d, name, false, e, path)?;
+            }
+            EntryKind::BlockDevice { rdev } => {
+                fsops::mknod_at(d, name, FileType::BlockDevice, *rdev).map_err(io_at(path))?;
+                self.meta_at(d, name, false, e, path)?;
+            }
+            EntryKind::Fifo => {
+                fsops::mknod_at(d, name, FileType::Fifo, 0).map_err(io_at(path))?;
+                self.meta_at(d, name, false, e, path)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn meta_at(
+        &self,
+        d: BorrowedFd<'_>,
+        name: &CStr,
+        symlink: bool,
+        e: &Entry,
+        path: &Path,
+    ) -> Result<(), MaterializeError> {
+        fsops::apply_meta_at(d, name, symlink, &meta(e)).map_err(io_at(path))
+    }
+
+    fn write_extents(
+        &mut self,
+        file: &std::fs::File,
+        extents: &[Extent],
+        path: &Path,
+    ) -> Result<(), MaterializeError> {
+        let mut offset = 0u64;
+        for x in extents {
+            match x {
+                Extent::Data { id, len } => {
+                    let data = self.store.read(id, ObjectKind::Chunk)?;
+                    file.write_all_at(&data, offset).map_err(io_at(path))?;
+                    offset += u64::from(*len);
+                    self.stats.bytes += u64::from(*len);
+                }
+                // Not writing a hole leaves it a hole; set_len covers a trailing one.
+                Extent::Hole { len } => offset += len,
+            }
+        }
+        Ok(())
+    }
+}
