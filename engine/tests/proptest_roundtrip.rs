@@ -163,7 +163,7 @@ fn build(
             Kind::Fifo => {
                 rustix::fs::mknodat(
                     rustix::fs::CWD,
-                    &cpath(&path),
+                    cpath(&path),
                     rustix::fs::FileType::Fifo,
                     rustix::fs::Mode::from_raw_mode(0o600),
                     0,
@@ -173,7 +173,7 @@ fn build(
             Kind::CharDev(a, b) => {
                 rustix::fs::mknodat(
                     rustix::fs::CWD,
-                    &cpath(&path),
+                    cpath(&path),
                     rustix::fs::FileType::CharacterDevice,
                     rustix::fs::Mode::from_raw_mode(0o600),
                     rustix::fs::makedev(*a, *b),
