@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::ffi::CString;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -112,10 +111,6 @@ fn tree() -> impl Strategy<Value = Vec<Node>> {
         })
 }
 
-fn cpath(p: &Path) -> CString {
-    CString::new(p.as_os_str().as_bytes()).unwrap()
-}
-
 fn build(
     dir: &Path,
     nodes: &[Node],
@@ -161,24 +156,15 @@ fn build(
                 .unwrap();
             }
             Kind::Fifo => {
-                rustix::fs::mknodat(
-                    rustix::fs::CWD,
-                    cpath(&path),
-                    rustix::fs::FileType::Fifo,
-                    rustix::fs::Mode::from_raw_mode(0o600),
-                    0,
-                )
-                .unwrap();
+                common::mknod(&path, rustix::fs::FileType::Fifo, 0o600, 0);
             }
             Kind::CharDev(a, b) => {
-                rustix::fs::mknodat(
-                    rustix::fs::CWD,
-                    cpath(&path),
+                common::mknod(
+                    &path,
                     rustix::fs::FileType::CharacterDevice,
-                    rustix::fs::Mode::from_raw_mode(0o600),
+                    0o600,
                     rustix::fs::makedev(*a, *b),
-                )
-                .unwrap();
+                );
             }
             Kind::Hardlink(i) => {
                 match files.get(*i) {

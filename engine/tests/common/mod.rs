@@ -193,6 +193,12 @@ pub fn lchown(path: &Path, uid: u32, gid: u32) {
     std::os::unix::fs::lchown(path, Some(uid), Some(gid)).unwrap();
 }
 
+/// Creates a device node or FIFO.
+pub fn mknod(path: &Path, kind: rustix::fs::FileType, mode: u32, dev: u64) {
+    let c = CString::new(path.as_os_str().as_bytes()).unwrap();
+    rustix::fs::mknodat(rustix::fs::CWD, &c, kind, Mode::from_raw_mode(mode), dev).unwrap();
+}
+
 /// A deterministic pseudo-random byte string.
 pub fn noise(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
@@ -253,33 +259,19 @@ pub fn build_fixture(root: &Path) {
     fs::hard_link(root.join("etc/hostname"), root.join("usr/hostname-link")).unwrap();
     fs::hard_link(root.join("etc/hostname"), root.join("hostname-link-2")).unwrap();
 
-    let fifo = CString::new(root.join("etc/fifo").as_os_str().as_bytes()).unwrap();
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        &fifo,
-        rustix::fs::FileType::Fifo,
-        rustix::fs::Mode::from_raw_mode(0o640),
-        0,
-    )
-    .unwrap();
-    let null = CString::new(root.join("null").as_os_str().as_bytes()).unwrap();
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        &null,
+    mknod(&root.join("etc/fifo"), rustix::fs::FileType::Fifo, 0o640, 0);
+    mknod(
+        &root.join("null"),
         rustix::fs::FileType::CharacterDevice,
-        rustix::fs::Mode::from_raw_mode(0o666),
+        0o666,
         rustix::fs::makedev(1, 3),
-    )
-    .unwrap();
-    let loop0 = CString::new(root.join("loop0").as_os_str().as_bytes()).unwrap();
-    rustix::fs::mknodat(
-        rustix::fs::CWD,
-        &loop0,
+    );
+    mknod(
+        &root.join("loop0"),
         rustix::fs::FileType::BlockDevice,
-        rustix::fs::Mode::from_raw_mode(0o660),
+        0o660,
         rustix::fs::makedev(7, 0),
-    )
-    .unwrap();
+    );
 
     let odd = root.join("names");
     fs::create_dir(&odd).unwrap();
