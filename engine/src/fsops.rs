@@ -322,3 +322,18 @@ pub fn link_at(
 ) -> io::Result<()> {
     rfs::linkat(old_dir, old_name, new_dir, new_name, AtFlags::empty()).map_err(err)
 }
+
+/// Removes `name` in `dir` and, if it is a directory, everything below it. Symlinks are
+/// removed, never followed.
+pub fn remove_all_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
+    let st = lstat_at(dir, name)?;
+    if file_type(&st) == FileType::Directory {
+        let sub = open_dir_at(dir, name)?;
+        for child in list_dir(sub.as_fd())? {
+            remove_all_at(sub.as_fd(), &child)?;
+        }
+        rfs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(err)
+    } else {
+        rfs::unlinkat(dir, name, AtFlags::empty()).map_err(err)
+    }
+}

@@ -1,7 +1,8 @@
 //! Snapline's snapshot engine.
 //!
 //! The engine captures a container's root filesystem into a content-addressed store and
-//! restores it exactly. It knows nothing about HTTP, tokens or the dashboard.
+//! restores it exactly. It knows nothing about HTTP, tokens or the dashboard. The front type
+//! is [`Engine`]; each command lives in its own module.
 //!
 //! Building blocks, one module per noun:
 //! - [`ids`]: typed identifiers ([`ContainerId`], [`ObjectId`]);
@@ -12,16 +13,36 @@
 //! - [`store`]: the object store, packs plus their index;
 //! - [`fsops`]: descriptor-relative filesystem calls that never follow a symlink;
 //! - [`capture`]: reading a live tree into objects;
-//! - [`materialize`]: writing a snapshot into an empty directory.
+//! - [`materialize`]: writing a snapshot into an empty directory;
+//! - [`catalog`]: snapshots, roots and the restore journal in the metadata database.
+//!
+//! Commands: [`roots`] (create and delete container roots), [`snapshot`], [`copy`],
+//! [`delete`] (delete and expire), [`gc`] (plan and collect).
 
 pub mod capture;
+pub mod catalog;
 pub mod chunker;
+pub mod copy;
+pub mod delete;
+mod engine;
+pub mod error;
 pub mod fsops;
+pub mod gc;
 pub mod ids;
 pub mod materialize;
 pub mod pack;
+pub mod roots;
+pub mod snapshot;
 pub mod storage;
 pub mod store;
 pub mod tree;
 
+pub use catalog::SnapshotInfo;
+pub use copy::CopySource;
+pub use delete::Deleted;
+pub use engine::{DEFAULT_LOCK_WAIT, Engine, migrate};
+pub use error::EngineError;
+pub use gc::{GcPlan, GcReport};
 pub use ids::{ContainerId, IdError, ObjectId};
+pub use roots::RootSource;
+pub use snapshot::SnapshotOptions;

@@ -163,7 +163,53 @@ impl ObjectStore {
             pack: PackBuilder::new(),
             pending: HashMap::new(),
             written_bytes: 0,
+            relocate: false,
         }
+    }
+
+    /// A writer for repacking: it stores objects even when the store has them, and points
+    /// the index at the new copies once they are durable.
+    pub(crate) fn relocating_writer(&self) -> StoreWriter<'_> {
+        StoreWriter {
+            relocate: true,
+            ..self.writer()
+        }
+    }
+
+    /// Every indexed object, grouped by the pack the index reads it from.
+    pub fn objects_by_pack(&self) -> HashMap<ObjectId, Vec<BlobEntry>> {
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        let mut out: HashMap<ObjectId, Vec<BlobEntry>> = HashMap::new();
+        for loc in index.values() {
+            out.entry(loc.pack).or_default().push(loc.entry);
+        }
+        out
+    }
+
+    /// Every pack in storage, including ones the index no longer reads from.
+    pub fn list_packs(&self) -> Result<Vec<ObjectId>, StoreError> {
+        self.storage
+            .list()
+            .map_err(StoreError::io("cannot list packs"))
+    }
+
+    /// Reads a whole pack (verification).
+    pub fn read_pack(&self, pack: &ObjectId) -> Result<Vec<u8>, StoreError> {
+        self.storage
+            .read_all(pack)
+            .map_err(StoreError::io(format!("cannot read pack {pack}")))
+    }
+
+    /// Forgets every object the index reads from `pack`, then deletes the pack. The caller
+    /// guarantees that nothing live needs those objects (or that they were relocated).
+    pub(crate) fn remove_pack(&self, pack: &ObjectId) -> Result<(), StoreError> {
+        {
+            let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+            index.retain(|_, loc| loc.pack != *pack);
+        }
+        self.storage
+            .delete(pack)
+            .map_err(StoreError::io(format!("cannot delete pack {pack}")))
     }
 }
 
@@ -176,13 +222,14 @@ pub struct StoreWriter<'a> {
     pack: PackBuilder,
     pending: HashMap<ObjectId, ObjectKind>,
     written_bytes: u64,
+    relocate: bool,
 }
 
 impl StoreWriter<'_> {
     /// Adds an object unless it is already stored; returns whether it was new.
     /// Writes a pack when the current one is full.
     pub fn add(&mut self, kind: ObjectKind, id: ObjectId, raw: &[u8]) -> Result<bool, StoreError> {
-        if self.pending.contains_key(&id) || self.store.contains(&id) {
+        if self.pending.contains_key(&id) || (!self.relocate && self.store.contains(&id)) {
             return Ok(false);
         }
         self.pack.add(kind, id, raw);
@@ -208,10 +255,15 @@ impl StoreWriter<'_> {
         let mut index = self.store.index.write().unwrap_or_else(|p| p.into_inner());
         for entry in entries {
             self.pending.remove(&entry.id);
-            index.entry(entry.id).or_insert(Location {
+            let loc = Location {
                 pack: pack_id,
                 entry,
-            });
+            };
+            if self.relocate {
+                index.insert(entry.id, loc);
+            } else {
+                index.entry(entry.id).or_insert(loc);
+            }
         }
         Ok(())
     }

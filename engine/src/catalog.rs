@@ -1,0 +1,282 @@
+//! The snapshot catalog in the metadata database: roots, snapshots and the restore journal.
+//!
+//! Durability: the database runs with `synchronous=FULL` (the caller's pool settings); a
+//! snapshot row is inserted only after every object it references is in a durable pack.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Row, SqlitePool};
+
+use crate::error::EngineError;
+use crate::ids::{ContainerId, ObjectId};
+
+/// A snapshot as the catalog records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    /// The container it was taken of.
+    pub container: ContainerId,
+    /// `snap-YYYYMMDD-HHMMSS`, with `-2`, `-3`, ... when taken twice in one second.
+    pub name: String,
+    /// Optional human name.
+    pub alias: Option<String>,
+    /// When it was taken (UTC).
+    pub created_at: DateTime<Utc>,
+    /// When it expires, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was last restored or copied from.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// The top tree in the object store.
+    pub top_tree: ObjectId,
+    /// Logical size: bytes of its regular files.
+    pub size: u64,
+    /// Number of regular files.
+    pub file_count: u64,
+    /// Bytes of objects this snapshot added to the store when it was taken.
+    pub added_bytes: u64,
+}
+
+/// Formats a time as the API and the catalog store it: RFC 3339, milliseconds, `Z`.
+pub fn fmt_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>, EngineError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| EngineError::Invalid(format!("bad timestamp {s:?} in the catalog: {e}")))
+}
+
+fn opt_time(s: Option<String>) -> Result<Option<DateTime<Utc>>, EngineError> {
+    s.as_deref().map(parse_time).transpose()
+}
+
+fn row_to_info(row: &sqlx::sqlite::SqliteRow) -> Result<SnapshotInfo, EngineError> {
+    let container: String = row.try_get("container_id")?;
+    let top: String = row.try_get("top_tree")?;
+    Ok(SnapshotInfo {
+        container: container
+            .parse()
+            .map_err(|e| EngineError::Invalid(format!("bad container id in the catalog: {e}")))?,
+        name: row.try_get("name")?,
+        alias: row.try_get("alias")?,
+        created_at: parse_time(&row.try_get::<String, _>("created_at")?)?,
+        expires_at: opt_time(row.try_get("expires_at")?)?,
+        last_used_at: opt_time(row.try_get("last_used_at")?)?,
+        top_tree: ObjectId::from_hex(&top)
+            .map_err(|e| EngineError::Invalid(format!("bad tree id in the catalog: {e}")))?,
+        size: row.try_get::<i64, _>("size")?.max(0) as u64,
+        file_count: row.try_get::<i64, _>("file_count")?.max(0) as u64,
+        added_bytes: row.try_get::<i64, _>("added_bytes")?.max(0) as u64,
+    })
+}
+
+/// The catalog over a database pool.
+#[derive(Clone)]
+pub struct Catalog {
+    db: SqlitePool,
+}
+
+impl Catalog {
+    /// Wraps a pool whose schema is migrated.
+    pub fn new(db: SqlitePool) -> Self {
+        Catalog { db }
+    }
+
+    /// Records a new live root.
+    pub async fn add_root(&self, c: &ContainerId, now: DateTime<Utc>) -> Result<(), EngineError> {
+        sqlx::query(
+            "INSERT INTO engine_roots (container_id, created_at) VALUES (?, ?) \
+             ON CONFLICT (container_id) DO UPDATE SET created_at = excluded.created_at, deleted_at = NULL",
+        )
+        .bind(c.as_str())
+        .bind(fmt_time(now))
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether the container has a live root.
+    pub async fn root_exists(&self, c: &ContainerId) -> Result<bool, EngineError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM engine_roots WHERE container_id = ? AND deleted_at IS NULL",
+        )
+        .bind(c.as_str())
+        .fetch_one(&self.db)
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// Marks a root deleted (its snapshots stay).
+    pub async fn mark_root_deleted(
+        &self,
+        c: &ContainerId,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        sqlx::query("UPDATE engine_roots SET deleted_at = ? WHERE container_id = ?")
+            .bind(fmt_time(now))
+            .bind(c.as_str())
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// The first free snapshot name for a creation time in this container.
+    pub async fn free_name(
+        &self,
+        c: &ContainerId,
+        at: DateTime<Utc>,
+    ) -> Result<String, EngineError> {
+        let base = at.format("snap-%Y%m%d-%H%M%S").to_string();
+        let taken: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM engine_snapshots WHERE container_id = ? AND (name = ? OR name LIKE ?)",
+        )
+        .bind(c.as_str())
+        .bind(&base)
+        .bind(format!("{base}-%"))
+        .fetch_all(&self.db)
+        .await?;
+        if !taken.contains(&base) {
+            return Ok(base);
+        }
+        let mut n = 2;
+        loop {
+            let candidate = format!("{base}-{n}");
+            if !taken.contains(&candidate) {
+                return Ok(candidate);
+            }
+            n += 1;
+        }
+    }
+
+    /// Inserts a snapshot row.
+    pub async fn insert(&self, s: &SnapshotInfo) -> Result<(), EngineError> {
+        sqlx::query(
+            "INSERT INTO engine_snapshots (container_id, name, alias, created_at, expires_at, \
+             last_used_at, top_tree, size, file_count, added_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(s.container.as_str())
+        .bind(&s.name)
+        .bind(&s.alias)
+        .bind(fmt_time(s.created_at))
+        .bind(s.expires_at.map(fmt_time))
+        .bind(s.last_used_at.map(fmt_time))
+        .bind(s.top_tree.to_hex())
+        .bind(i64::try_from(s.size).unwrap_or(i64::MAX))
+        .bind(i64::try_from(s.file_count).unwrap_or(i64::MAX))
+        .bind(i64::try_from(s.added_bytes).unwrap_or(i64::MAX))
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// The container's snapshots that have not expired at `now`, newest first.
+    pub async fn list(
+        &self,
+        c: &ContainerId,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SnapshotInfo>, EngineError> {
+        let rows = sqlx::query(
+            "SELECT * FROM engine_snapshots WHERE container_id = ? \
+             AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at DESC, name DESC",
+        )
+        .bind(c.as_str())
+        .bind(fmt_time(now))
+        .fetch_all(&self.db)
+        .await?;
+        rows.iter().map(row_to_info).collect()
+    }
+
+    /// Every snapshot row, expired or not (for GC marking: an expired snapshot keeps its
+    /// objects until its row is gone).
+    pub async fn all_top_trees(&self) -> Result<Vec<ObjectId>, EngineError> {
+        let rows: Vec<String> = sqlx::query_scalar("SELECT top_tree FROM engine_snapshots")
+            .fetch_all(&self.db)
+            .await?;
+        rows.iter()
+            .map(|h| {
+                ObjectId::from_hex(h)
+                    .map_err(|e| EngineError::Invalid(format!("bad tree id in the catalog: {e}")))
+            })
+            .collect()
+    }
+
+    /// Finds a live (unexpired) snapshot by name, or by alias when no name matches and
+    /// exactly one snapshot has that alias.
+    pub async fn resolve(
+        &self,
+        c: &ContainerId,
+        name_or_alias: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SnapshotInfo, EngineError> {
+        let live = self.list(c, now).await?;
+        if let Some(s) = live.iter().find(|s| s.name == name_or_alias) {
+            return Ok(s.clone());
+        }
+        let by_alias: Vec<&SnapshotInfo> = live
+            .iter()
+            .filter(|s| s.alias.as_deref() == Some(name_or_alias))
+            .collect();
+        match by_alias.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(EngineError::NoSuchSnapshot {
+                container: *c,
+                name: name_or_alias.to_string(),
+            }),
+            many => Err(EngineError::AmbiguousAlias {
+                container: *c,
+                alias: name_or_alias.to_string(),
+                names: many.iter().map(|s| s.name.clone()).collect(),
+            }),
+        }
+    }
+
+    /// Sets `last_used_at`.
+    pub async fn touch(
+        &self,
+        c: &ContainerId,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        sqlx::query(
+            "UPDATE engine_snapshots SET last_used_at = ? WHERE container_id = ? AND name = ?",
+        )
+        .bind(fmt_time(now))
+        .bind(c.as_str())
+        .bind(name)
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes one snapshot row; returns whether it existed.
+    pub async fn delete(&self, c: &ContainerId, name: &str) -> Result<bool, EngineError> {
+        let r = sqlx::query("DELETE FROM engine_snapshots WHERE container_id = ? AND name = ?")
+            .bind(c.as_str())
+            .bind(name)
+            .execute(&self.db)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Deletes every snapshot that expired at or before `now`; returns them.
+    pub async fn delete_expired(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SnapshotInfo>, EngineError> {
+        let mut tx = self.db.begin().await?;
+        let rows = sqlx::query(
+            "SELECT * FROM engine_snapshots WHERE expires_at IS NOT NULL AND expires_at <= ?",
+        )
+        .bind(fmt_time(now))
+        .fetch_all(&mut *tx)
+        .await?;
+        let due: Vec<SnapshotInfo> = rows.iter().map(row_to_info).collect::<Result<_, _>>()?;
+        sqlx::query(
+            "DELETE FROM engine_snapshots WHERE expires_at IS NOT NULL AND expires_at <= ?",
+        )
+        .bind(fmt_time(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(due)
+    }
+}

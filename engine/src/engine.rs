@@ -1,0 +1,159 @@
+//! The engine's front type. Its methods are thin: each command lives in its own module.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use tokio::sync::{OwnedMutexGuard, OwnedRwLockReadGuard, RwLock};
+
+use crate::catalog::{Catalog, SnapshotInfo};
+use crate::error::EngineError;
+use crate::ids::ContainerId;
+use crate::storage::LocalPackStorage;
+use crate::store::ObjectStore;
+
+/// How long a second operation on the same container waits for the first before it is
+/// refused as busy.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// Runs the engine's migrations on `db`. They share the database with the server's own
+/// migrations, so each side ignores the other's applied versions.
+pub async fn migrate(db: &SqlitePool) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut m = sqlx::migrate!("./migrations");
+    m.set_ignore_missing(true);
+    m.run(db).await
+}
+
+pub(crate) struct Inner {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) catalog: Catalog,
+    pub(crate) store: ObjectStore,
+    locks: Mutex<HashMap<ContainerId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Held shared by every operation that may rely on objects already in the store (it
+    /// found them present and did not write them); held exclusively by GC's sweep. So GC can
+    /// never delete an object that a running snapshot decided to reuse.
+    pub(crate) gc_lease: Arc<RwLock<()>>,
+    pub(crate) lock_wait: Duration,
+}
+
+/// The snapshot engine over one data directory and one metadata database.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// Opens the engine: creates `containers/` and `store/` under `data_dir` (mode 0700:
+    /// container roots hold setuid files and device nodes that host users must not reach),
+    /// migrates the database and reads the store's index.
+    pub async fn open(data_dir: &Path, db: SqlitePool) -> Result<Engine, EngineError> {
+        use std::os::unix::fs::DirBuilderExt;
+        for sub in ["containers", "store"] {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(data_dir.join(sub))
+                .map_err(EngineError::io(format!(
+                    "cannot create {}",
+                    data_dir.join(sub).display()
+                )))?;
+        }
+        migrate(&db)
+            .await
+            .map_err(|e| EngineError::Db(sqlx::Error::Migrate(Box::new(e))))?;
+        let store_dir = data_dir.join("store");
+        let store = tokio::task::spawn_blocking(move || -> Result<ObjectStore, EngineError> {
+            let storage = LocalPackStorage::open(&store_dir).map_err(EngineError::io(format!(
+                "cannot open the store in {}",
+                store_dir.display()
+            )))?;
+            Ok(ObjectStore::open(Arc::new(storage))?)
+        })
+        .await
+        .map_err(|e| EngineError::Invalid(format!("opening the store panicked: {e}")))??;
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                data_dir: data_dir.to_path_buf(),
+                catalog: Catalog::new(db),
+                store,
+                locks: Mutex::new(HashMap::new()),
+                gc_lease: Arc::new(RwLock::new(())),
+                lock_wait: DEFAULT_LOCK_WAIT,
+            }),
+        })
+    }
+
+    /// Sets how long an operation waits for another on the same container.
+    pub fn with_lock_wait(self, wait: Duration) -> Self {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.lock_wait = wait;
+                Engine {
+                    inner: Arc::new(inner),
+                }
+            }
+            Err(inner) => Engine { inner },
+        }
+    }
+
+    /// The directory holding a container's root filesystem.
+    pub fn root_path(&self, c: &ContainerId) -> PathBuf {
+        self.inner
+            .data_dir
+            .join("containers")
+            .join(c.as_str())
+            .join("root")
+    }
+
+    /// The object store (for verification and tests).
+    pub fn store(&self) -> &ObjectStore {
+        &self.inner.store
+    }
+
+    /// The container's unexpired snapshots, newest first. Works after the container was
+    /// deleted.
+    pub async fn list(&self, c: &ContainerId) -> Result<Vec<SnapshotInfo>, EngineError> {
+        self.inner.catalog.list(c, chrono::Utc::now()).await
+    }
+
+    /// One unexpired snapshot, by name or (if unambiguous) alias.
+    pub async fn get(
+        &self,
+        c: &ContainerId,
+        name_or_alias: &str,
+    ) -> Result<SnapshotInfo, EngineError> {
+        self.inner
+            .catalog
+            .resolve(c, name_or_alias, chrono::Utc::now())
+            .await
+    }
+
+    /// Serializes operations on one container: waits up to the lock wait, then refuses.
+    pub(crate) async fn lock(&self, c: &ContainerId) -> Result<OwnedMutexGuard<()>, EngineError> {
+        let m = {
+            let mut locks = self.inner.locks.lock().unwrap_or_else(|p| p.into_inner());
+            locks.entry(*c).or_default().clone()
+        };
+        tokio::time::timeout(self.inner.lock_wait, m.lock_owned())
+            .await
+            .map_err(|_| EngineError::Busy(*c))
+    }
+
+    /// A shared GC lease (see [`Inner::gc_lease`]).
+    pub(crate) async fn lease(&self) -> OwnedRwLockReadGuard<()> {
+        self.inner.gc_lease.clone().read_owned().await
+    }
+
+    /// Runs blocking filesystem work off the async threads.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Engine) -> Result<T, EngineError> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || f(&me))
+            .await
+            .map_err(|e| EngineError::Invalid(format!("a worker thread failed: {e}")))?
+    }
+}

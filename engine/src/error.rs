@@ -1,0 +1,94 @@
+//! The engine's error: what went wrong, and for which container, snapshot or path.
+
+use crate::capture::CaptureError;
+use crate::ids::ContainerId;
+use crate::materialize::MaterializeError;
+use crate::store::StoreError;
+
+/// Why an engine operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The container has no live root filesystem (never created, or deleted).
+    #[error("container {0} has no root filesystem")]
+    NoSuchRoot(ContainerId),
+    /// A root filesystem already exists for this container.
+    #[error("container {0} already has a root filesystem")]
+    RootExists(ContainerId),
+    /// No snapshot of this container has that name (or, uniquely, that alias).
+    #[error("container {container} has no snapshot named {name:?}")]
+    NoSuchSnapshot {
+        container: ContainerId,
+        name: String,
+    },
+    /// Several snapshots share the alias used as a name.
+    #[error(
+        "alias {alias:?} of container {container} names several snapshots ({}); use one of their names",
+        names.join(", ")
+    )]
+    AmbiguousAlias {
+        container: ContainerId,
+        alias: String,
+        names: Vec<String>,
+    },
+    /// Another operation holds the container.
+    #[error("another operation is running on container {0}; try again when it finishes")]
+    Busy(ContainerId),
+    /// The disk holding the data directory is full.
+    #[error(
+        "out of disk space while {0}; free some space (delete snapshots, then run GC) and retry"
+    )]
+    NoSpace(String),
+    /// The caller passed something unusable.
+    #[error("{0}")]
+    Invalid(String),
+    /// Reading the live tree failed.
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    /// Writing a tree failed.
+    #[error(transparent)]
+    Materialize(#[from] MaterializeError),
+    /// The object store failed or found damage.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The metadata database failed.
+    #[error("metadata database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A filesystem operation outside capture and materialize failed.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl EngineError {
+    /// Whether the root cause is a full disk (ENOSPC or EDQUOT) anywhere in the chain.
+    pub fn is_out_of_space(&self) -> bool {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = cur {
+            if let Some(io) = e.downcast_ref::<std::io::Error>()
+                && matches!(io.raw_os_error(), Some(28) | Some(122))
+            {
+                return true;
+            }
+            cur = e.source();
+        }
+        false
+    }
+
+    /// Turns an error whose cause is a full disk into [`EngineError::NoSpace`], naming what
+    /// was being done.
+    pub fn classify(self, doing: &str) -> Self {
+        if self.is_out_of_space() && !matches!(self, EngineError::NoSpace(_)) {
+            EngineError::NoSpace(doing.to_string())
+        } else {
+            self
+        }
+    }
+
+    pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
+        let context = context.into();
+        move |source| EngineError::Io { context, source }
+    }
+}

@@ -1,0 +1,184 @@
+//! Garbage collection: mark every object reachable from a snapshot, then delete packs that
+//! hold nothing live and repack packs that are mostly garbage.
+//!
+//! Safety: the whole collection (mark and sweep) runs under the exclusive GC lease. Every
+//! operation that may reuse objects already in the store (snapshot, copy, restore, root
+//! creation) holds the lease shared from before its first reuse decision until its catalog
+//! row is committed, so no object a running operation relies on can be swept. A repacked
+//! object's new pack is durable before its old pack is deleted, so a crash at any point
+//! leaves every live object in at least one complete pack.
+
+use std::collections::HashSet;
+
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::ids::ObjectId;
+use crate::materialize::load_tree;
+use crate::pack::BlobEntry;
+use crate::store::ObjectStore;
+use crate::tree::{EntryKind, Extent};
+
+/// A pack is repacked when at least this share of its stored bytes is garbage.
+const REPACK_DEAD_SHARE: f64 = 0.3;
+
+/// What a collection would do.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcPlan {
+    /// Objects reachable from some snapshot.
+    pub live_objects: u64,
+    /// Objects no snapshot reaches.
+    pub dead_objects: u64,
+    /// Stored bytes of the dead objects.
+    pub dead_bytes: u64,
+    /// Packs holding only dead objects: deleted.
+    pub delete_packs: Vec<ObjectId>,
+    /// Packs mostly dead: their live objects are rewritten, then they are deleted.
+    pub repack_packs: Vec<ObjectId>,
+    /// Stored bytes the collection frees.
+    pub reclaimable_bytes: u64,
+}
+
+/// What a collection did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcReport {
+    /// The plan it executed.
+    pub plan: GcPlan,
+    /// Bytes of new packs written by repacking.
+    pub repacked_bytes: u64,
+}
+
+/// Every object reachable from `tops`: trees and chunks. Shared subtrees are walked once.
+/// Fails if a tree cannot be read: sweeping with an incomplete mark could delete live data.
+pub fn mark(store: &ObjectStore, tops: &[ObjectId]) -> Result<HashSet<ObjectId>, EngineError> {
+    let mut seen: HashSet<ObjectId> = HashSet::new();
+    let mut stack: Vec<ObjectId> = tops.to_vec();
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        let tree = load_tree(store, &id)?;
+        for e in tree.entries {
+            match e.kind {
+                EntryKind::Dir { tree } => stack.push(tree),
+                EntryKind::File { extents, .. } => {
+                    for x in extents {
+                        if let Extent::Data { id, .. } = x {
+                            seen.insert(id);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(seen)
+}
+
+/// Stored bytes of the objects in `ids` (those the store has).
+pub fn stored_bytes(store: &ObjectStore, ids: &HashSet<ObjectId>) -> u64 {
+    ids.iter()
+        .filter_map(|id| store.locate(id))
+        .map(|l| u64::from(l.entry.stored_len))
+        .sum()
+}
+
+fn plan_with(store: &ObjectStore, live: &HashSet<ObjectId>) -> Result<GcPlan, EngineError> {
+    let by_pack = store.objects_by_pack();
+    let mut plan = GcPlan::default();
+    let mut indexed: HashSet<ObjectId> = HashSet::new();
+    for (pack, entries) in &by_pack {
+        indexed.insert(*pack);
+        let (alive, dead): (Vec<&BlobEntry>, Vec<&BlobEntry>) =
+            entries.iter().partition(|e| live.contains(&e.id));
+        let dead_bytes: u64 = dead.iter().map(|e| u64::from(e.stored_len)).sum();
+        let total: u64 = entries.iter().map(|e| u64::from(e.stored_len)).sum();
+        plan.live_objects += alive.len() as u64;
+        plan.dead_objects += dead.len() as u64;
+        plan.dead_bytes += dead_bytes;
+        if alive.is_empty() {
+            plan.delete_packs.push(*pack);
+            plan.reclaimable_bytes += total;
+        } else if total > 0 && dead_bytes as f64 / total as f64 >= REPACK_DEAD_SHARE {
+            plan.repack_packs.push(*pack);
+            plan.reclaimable_bytes += dead_bytes;
+        }
+    }
+    // Packs the index never reads from (duplicates left by an interrupted repack or by two
+    // snapshots storing the same object at once) hold nothing needed.
+    for pack in store.list_packs()? {
+        if !indexed.contains(&pack) {
+            plan.delete_packs.push(pack);
+        }
+    }
+    plan.delete_packs.sort();
+    plan.repack_packs.sort();
+    Ok(plan)
+}
+
+impl Engine {
+    /// What a collection would do now (a dry run).
+    pub async fn gc_plan(&self) -> Result<GcPlan, EngineError> {
+        let _lease = self.lease().await;
+        let tops = self.inner.catalog.all_top_trees().await?;
+        self.blocking(move |e| {
+            let live = mark(&e.inner.store, &tops)?;
+            plan_with(&e.inner.store, &live)
+        })
+        .await
+    }
+
+    /// Collects garbage. Waits for running snapshots to commit and holds new ones back
+    /// until it is done.
+    pub async fn gc(&self) -> Result<GcReport, EngineError> {
+        let _exclusive = self.inner.gc_lease.clone().write_owned().await;
+        let tops = self.inner.catalog.all_top_trees().await?;
+        self.blocking(move |e| {
+            let store = &e.inner.store;
+            let live = mark(store, &tops)?;
+            let plan = plan_with(store, &live)?;
+            let by_pack = store.objects_by_pack();
+            let mut w = store.relocating_writer();
+            for pack in &plan.repack_packs {
+                for entry in by_pack.get(pack).into_iter().flatten() {
+                    if live.contains(&entry.id) {
+                        let raw = store.read(&entry.id, entry.kind)?;
+                        w.add(entry.kind, entry.id, &raw)?;
+                    }
+                }
+            }
+            let repacked_bytes = w.finish()?;
+            for pack in plan.delete_packs.iter().chain(&plan.repack_packs) {
+                store.remove_pack(pack)?;
+            }
+            Ok(GcReport {
+                plan,
+                repacked_bytes,
+            })
+        })
+        .await
+        .map_err(|e| e.classify("collecting garbage"))
+    }
+
+    /// Bytes that deleting this snapshot would free: the stored bytes of objects that no
+    /// other snapshot (of any container) reaches.
+    pub async fn exclusive_bytes(
+        &self,
+        c: &crate::ids::ContainerId,
+        name: &str,
+    ) -> Result<u64, EngineError> {
+        let target = self.get(c, name).await?;
+        let all = self.inner.catalog.all_top_trees().await?;
+        self.blocking(move |e| {
+            let mut others: Vec<ObjectId> = all;
+            // Remove one occurrence: another snapshot with the same top tree shares it all.
+            if let Some(i) = others.iter().position(|t| *t == target.top_tree) {
+                others.remove(i);
+            }
+            let mine = mark(&e.inner.store, &[target.top_tree])?;
+            let rest = mark(&e.inner.store, &others)?;
+            let only: HashSet<ObjectId> = mine.difference(&rest).copied().collect();
+            Ok(stored_bytes(&e.inner.store, &only))
+        })
+        .await
+    }
+}

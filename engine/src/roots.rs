@@ -1,0 +1,111 @@
+//! Creating and deleting container roots.
+
+use std::path::{Path, PathBuf};
+
+use crate::capture::capture;
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::fsops;
+use crate::ids::ContainerId;
+use crate::materialize::materialize;
+
+/// What a new root starts from.
+#[derive(Debug, Clone)]
+pub enum RootSource {
+    /// An empty directory (mode 0755, owned by root).
+    Empty,
+    /// A copy of a host directory (an unpacked image). It is read through descriptors and
+    /// never followed outside itself.
+    Directory(PathBuf),
+}
+
+impl Engine {
+    /// Creates the container's root filesystem.
+    pub async fn create_root(
+        &self,
+        c: &ContainerId,
+        source: RootSource,
+    ) -> Result<(), EngineError> {
+        let _guard = self.lock(c).await?;
+        if self.inner.catalog.root_exists(c).await? {
+            return Err(EngineError::RootExists(*c));
+        }
+        let root = self.root_path(c);
+        let _lease = self.lease().await;
+        self.blocking(move |e| {
+            prepare_empty_root(&root)?;
+            if let RootSource::Directory(dir) = source {
+                // Images go through the store: the image's objects are shared with every
+                // snapshot of every container made from it.
+                let mut w = e.inner.store.writer();
+                let (top, _) = capture(&dir, &mut w)?;
+                w.finish()?;
+                materialize(&e.inner.store, &top, &root)?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| e.classify("creating the container's root filesystem"))?;
+        self.inner.catalog.add_root(c, chrono::Utc::now()).await
+    }
+
+    /// Deletes the container's live root filesystem. Its snapshots stay.
+    pub async fn delete_root(&self, c: &ContainerId) -> Result<(), EngineError> {
+        let _guard = self.lock(c).await?;
+        if !self.inner.catalog.root_exists(c).await? {
+            return Err(EngineError::NoSuchRoot(*c));
+        }
+        // Mark first: a crash halfway leaves a deleted container with leftover files (swept
+        // again on the next delete), never a live container with half its files.
+        self.inner
+            .catalog
+            .mark_root_deleted(c, chrono::Utc::now())
+            .await?;
+        let dir = self.root_path(c).parent().map(Path::to_path_buf);
+        self.blocking(move |_| {
+            if let Some(dir) = dir {
+                remove_tree(&dir)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Creates `root` (and its parent, mode 0700) empty; an existing leftover is removed first.
+pub(crate) fn prepare_empty_root(root: &Path) -> Result<(), EngineError> {
+    use std::os::unix::fs::DirBuilderExt;
+    if let Some(parent) = root.parent() {
+        if parent.exists() {
+            remove_tree(parent)?;
+        }
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(EngineError::io(format!(
+                "cannot create {}",
+                parent.display()
+            )))?;
+    }
+    std::fs::DirBuilder::new()
+        .mode(0o755)
+        .create(root)
+        .map_err(EngineError::io(format!("cannot create {}", root.display())))
+}
+
+/// Removes a directory tree through descriptors, never following a symlink inside it.
+pub(crate) fn remove_tree(path: &Path) -> Result<(), EngineError> {
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    let name = path
+        .file_name()
+        .ok_or_else(|| EngineError::Invalid(format!("cannot remove {}", path.display())))?;
+    let pfd = fsops::open_root(parent)
+        .map_err(EngineError::io(format!("cannot open {}", parent.display())))?;
+    let cname = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(name))
+        .map_err(|e| EngineError::Invalid(e.to_string()))?;
+    match fsops::remove_all_at(std::os::fd::AsFd::as_fd(&pfd), &cname) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        r => r.map_err(EngineError::io(format!("cannot remove {}", path.display()))),
+    }
+}

@@ -1,0 +1,89 @@
+//! `snapshot`: capture a container's live root into the store and record it.
+
+use chrono::{DateTime, Utc};
+
+use crate::capture::capture;
+use crate::catalog::SnapshotInfo;
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::ids::ContainerId;
+
+/// Longest alias, in characters (the vendor API's limit).
+pub const MAX_ALIAS_CHARS: usize = 100;
+
+/// Options of [`Engine::snapshot`].
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotOptions {
+    /// A human name (at most 100 characters, no control characters).
+    pub alias: Option<String>,
+    /// When the snapshot expires; `None` keeps it until deleted.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Checks an alias: at most [`MAX_ALIAS_CHARS`] characters, none of them control characters,
+/// not empty.
+pub fn validate_alias(alias: &str) -> Result<(), EngineError> {
+    if alias.is_empty() {
+        return Err(EngineError::Invalid(
+            "the alias is empty; omit it or give a name".into(),
+        ));
+    }
+    let n = alias.chars().count();
+    if n > MAX_ALIAS_CHARS {
+        return Err(EngineError::Invalid(format!(
+            "the alias has {n} characters; at most {MAX_ALIAS_CHARS} are allowed"
+        )));
+    }
+    if alias.chars().any(char::is_control) {
+        return Err(EngineError::Invalid(
+            "the alias contains a control character (newline, tab, ...)".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// Takes a snapshot of the container's live root. The row is written only after every
+    /// object it needs is durable, so a crash leaves either no snapshot or a complete one.
+    pub async fn snapshot(
+        &self,
+        c: &ContainerId,
+        opts: SnapshotOptions,
+    ) -> Result<SnapshotInfo, EngineError> {
+        if let Some(a) = &opts.alias {
+            validate_alias(a)?;
+        }
+        let _guard = self.lock(c).await?;
+        if !self.inner.catalog.root_exists(c).await? {
+            return Err(EngineError::NoSuchRoot(*c));
+        }
+        // Held until the row is committed: the objects this snapshot found already present
+        // must outlive any concurrent GC.
+        let _lease = self.lease().await;
+        let root = self.root_path(c);
+        let (top, stats, written) = self
+            .blocking(move |e| {
+                let mut w = e.inner.store.writer();
+                let (top, stats) = capture(&root, &mut w)?;
+                let written = w.finish()?;
+                Ok((top, stats, written))
+            })
+            .await
+            .map_err(|e| e.classify("taking a snapshot"))?;
+        let created_at = Utc::now();
+        let info = SnapshotInfo {
+            container: *c,
+            name: self.inner.catalog.free_name(c, created_at).await?,
+            alias: opts.alias,
+            created_at,
+            expires_at: opts.expires_at,
+            last_used_at: None,
+            top_tree: top,
+            size: stats.logical_bytes,
+            file_count: stats.files,
+            added_bytes: written,
+        };
+        self.inner.catalog.insert(&info).await?;
+        Ok(info)
+    }
+}

@@ -1,0 +1,331 @@
+//! The engine's commands on real directories and a real SQLite file.
+
+mod common;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use engine::{ContainerId, CopySource, Engine, EngineError, RootSource, SnapshotOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+async fn open(dir: &Path) -> Engine {
+    let opts =
+        SqliteConnectOptions::from_str(&format!("sqlite://{}", dir.join("meta.db").display()))
+            .unwrap()
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(opts)
+        .await
+        .unwrap();
+    Engine::open(&dir.join("data"), pool).await.unwrap()
+}
+
+fn id(n: u8) -> ContainerId {
+    ContainerId::from_bytes([n; 12])
+}
+
+async fn fixture_engine(tmp: &Path) -> (Engine, std::path::PathBuf) {
+    let image = tmp.join("image");
+    std::fs::create_dir(&image).unwrap();
+    common::build_fixture(&image);
+    let e = open(tmp).await;
+    e.create_root(&id(1), RootSource::Directory(image.clone()))
+        .await
+        .unwrap();
+    (e, image)
+}
+
+#[tokio::test]
+async fn create_snapshot_copy_round_trip_and_incremental_storage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (e, image) = fixture_engine(tmp.path()).await;
+    let root = e.root_path(&id(1));
+    assert_eq!(
+        common::describe(&image),
+        common::describe(&root),
+        "root made from the image"
+    );
+
+    let s1 = e
+        .snapshot(
+            &id(1),
+            SnapshotOptions {
+                alias: Some("before".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(s1.name.starts_with("snap-"), "{}", s1.name);
+    assert!(s1.size > 3_000_000, "{s1:?}");
+    // The image's objects were already stored when the root was made.
+    assert!(s1.added_bytes < 100_000, "{s1:?}");
+    let before = common::describe(&root);
+
+    // Change one small file and add 1 MiB.
+    std::fs::write(root.join("etc/hostname-new"), b"changed").unwrap();
+    std::fs::write(root.join("added.bin"), common::noise(1 << 20, 77)).unwrap();
+    let s2 = e
+        .snapshot(&id(1), SnapshotOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        s2.added_bytes < (1 << 20) + 200_000,
+        "incremental stored {} bytes",
+        s2.added_bytes
+    );
+    assert_ne!(s1.name, s2.name);
+
+    let list = e.list(&id(1)).await.unwrap();
+    assert_eq!(
+        list.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
+        vec![s2.name.clone(), s1.name.clone()]
+    );
+
+    // Copy from the first snapshot, by alias: exactly the tree as it was.
+    e.copy(&id(1), CopySource::Snapshot("before".into()), &id(2))
+        .await
+        .unwrap();
+    assert_eq!(common::describe(&e.root_path(&id(2))), before);
+    assert!(
+        e.get(&id(1), &s1.name)
+            .await
+            .unwrap()
+            .last_used_at
+            .is_some()
+    );
+
+    // Copy of the live state.
+    e.copy(&id(1), CopySource::Live, &id(3)).await.unwrap();
+    assert_eq!(
+        common::describe(&e.root_path(&id(3))),
+        common::describe(&root)
+    );
+}
+
+#[tokio::test]
+async fn snapshots_outlive_their_container_and_gc_reclaims_space() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (e, _) = fixture_engine(tmp.path()).await;
+    let root = e.root_path(&id(1));
+    std::fs::write(root.join("unique.bin"), common::noise(2 << 20, 9)).unwrap();
+    let s = e
+        .snapshot(&id(1), SnapshotOptions::default())
+        .await
+        .unwrap();
+    let want = common::describe(&root);
+
+    e.delete_root(&id(1)).await.unwrap();
+    assert!(!root.exists());
+    assert!(matches!(
+        e.snapshot(&id(1), SnapshotOptions::default()).await,
+        Err(EngineError::NoSuchRoot(_))
+    ));
+    assert_eq!(e.list(&id(1)).await.unwrap().len(), 1);
+    e.copy(&id(1), CopySource::Snapshot(s.name.clone()), &id(5))
+        .await
+        .unwrap();
+    assert_eq!(common::describe(&e.root_path(&id(5))), want);
+
+    // The image's own tree objects are garbage (the image is not a snapshot) but too small
+    // to be worth a repack; nothing the snapshot needs is garbage.
+    let plan = e.gc_plan().await.unwrap();
+    assert!(plan.dead_bytes < 4096, "{plan:?}");
+    e.gc().await.unwrap();
+    e.copy(&id(1), CopySource::Snapshot(s.name.clone()), &id(6))
+        .await
+        .unwrap();
+    assert_eq!(common::describe(&e.root_path(&id(6))), want);
+
+    let deleted = e.delete(&id(1), &s.name).await.unwrap();
+    // The 2 MiB of noise is reachable only from this snapshot (the image's objects are
+    // still referenced by nothing either: no other snapshot exists).
+    assert!(deleted.freed_bytes >= 2 << 20, "{deleted:?}");
+    let report = e.gc().await.unwrap();
+    assert!(report.plan.reclaimable_bytes >= 2 << 20, "{report:?}");
+    let after = e.gc_plan().await.unwrap();
+    assert_eq!(after.reclaimable_bytes, 0, "{after:?}");
+    assert!(after.delete_packs.is_empty(), "{after:?}");
+    assert!(matches!(
+        e.delete(&id(1), &s.name).await,
+        Err(EngineError::NoSuchSnapshot { .. })
+    ));
+
+    // The copy made earlier is independent of the deleted snapshot.
+    assert_eq!(common::describe(&e.root_path(&id(5))), want);
+}
+
+#[tokio::test]
+async fn gc_keeps_what_other_snapshots_need_and_survives_reopen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (e, _) = fixture_engine(tmp.path()).await;
+    let root = e.root_path(&id(1));
+    let keep = e
+        .snapshot(&id(1), SnapshotOptions::default())
+        .await
+        .unwrap();
+    let keep_tree = common::describe(&root);
+    std::fs::write(root.join("temp.bin"), common::noise(3 << 20, 3)).unwrap();
+    let drop = e
+        .snapshot(&id(1), SnapshotOptions::default())
+        .await
+        .unwrap();
+    e.delete(&id(1), &drop.name).await.unwrap();
+    e.gc().await.unwrap();
+
+    drop_engine_and_reopen(&e, tmp.path(), |e2| async move {
+        e2.copy(&id(1), CopySource::Snapshot(keep.name.clone()), &id(9))
+            .await
+            .unwrap();
+        assert_eq!(common::describe(&e2.root_path(&id(9))), keep_tree);
+    })
+    .await;
+}
+
+async fn drop_engine_and_reopen<F, Fut>(e: &Engine, dir: &Path, f: F)
+where
+    F: FnOnce(Engine) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let _ = e;
+    let e2 = open(dir).await;
+    f(e2).await;
+}
+
+#[tokio::test]
+async fn aliases_expiry_and_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = open(tmp.path()).await;
+    e.create_root(&id(1), RootSource::Empty).await.unwrap();
+    let a = e
+        .snapshot(
+            &id(1),
+            SnapshotOptions {
+                alias: Some("twin".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let b = e
+        .snapshot(
+            &id(1),
+            SnapshotOptions {
+                alias: Some("twin".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    match e.get(&id(1), "twin").await {
+        Err(EngineError::AmbiguousAlias { names, .. }) => {
+            assert!(
+                names.contains(&a.name) && names.contains(&b.name),
+                "{names:?}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        e.get(&id(1), "nope").await,
+        Err(EngineError::NoSuchSnapshot { .. })
+    ));
+
+    for bad in ["", &"x".repeat(101), "line\nbreak", "tab\there"] {
+        let r = e
+            .snapshot(
+                &id(1),
+                SnapshotOptions {
+                    alias: Some(bad.to_string()),
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert!(matches!(r, Err(EngineError::Invalid(_))), "{bad:?}: {r:?}");
+    }
+    // Exactly 100 characters, multi-byte, is fine.
+    e.snapshot(
+        &id(1),
+        SnapshotOptions {
+            alias: Some("é".repeat(100)),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    let past = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let soon = e
+        .snapshot(
+            &id(1),
+            SnapshotOptions {
+                alias: None,
+                expires_at: Some(past),
+            },
+        )
+        .await
+        .unwrap();
+    // Expired snapshots never appear, even before the expiry job runs.
+    assert!(
+        e.list(&id(1))
+            .await
+            .unwrap()
+            .iter()
+            .all(|s| s.name != soon.name)
+    );
+    let expired = e.expire(chrono::Utc::now()).await.unwrap();
+    assert_eq!(
+        expired.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
+        vec![soon.name]
+    );
+    assert_eq!(e.list(&id(1)).await.unwrap().len(), 3);
+
+    assert!(matches!(
+        e.create_root(&id(1), RootSource::Empty).await,
+        Err(EngineError::RootExists(_))
+    ));
+    assert!(matches!(
+        e.copy(&id(1), CopySource::Live, &id(1)).await,
+        Err(EngineError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_second_operation_on_a_busy_container_is_refused_after_the_wait() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = open(tmp.path())
+        .await
+        .with_lock_wait(Duration::from_millis(50));
+    e.create_root(&id(1), RootSource::Empty).await.unwrap();
+    e.create_root(&id(2), RootSource::Empty).await.unwrap();
+    // Hold container 1 through a live copy's source lock by holding its lock directly:
+    // a snapshot of 1 must be refused, one of 2 must go through.
+    let big = e.root_path(&id(1)).join("big");
+    std::fs::write(&big, common::noise(64 << 20, 1)).unwrap();
+    let e1 = e.clone();
+    let slow = tokio::spawn(async move { e1.snapshot(&id(1), SnapshotOptions::default()).await });
+    let mut refused = false;
+    for _ in 0..200 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        if slow.is_finished() {
+            break;
+        }
+        if let Err(EngineError::Busy(c)) = e.snapshot(&id(1), SnapshotOptions::default()).await {
+            assert_eq!(c, id(1));
+            refused = true;
+            break;
+        }
+    }
+    e.snapshot(&id(2), SnapshotOptions::default())
+        .await
+        .unwrap();
+    slow.await.unwrap().unwrap();
+    assert!(
+        refused,
+        "the 64 MiB snapshot finished before a second one could collide; machine too fast for this check"
+    );
+}
