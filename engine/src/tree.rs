@@ -20,6 +20,11 @@ use crate::ids::ObjectId;
 const MAGIC: &[u8; 4] = b"SLTR";
 const VERSION: u8 = 1;
 
+/// Bytes of the smallest possible encoded entry: a FIFO with a one-byte name and no xattrs
+/// (name length 4 + name 1 + kind 1 + mode, uid, gid 12 + mtime 12 + link group 8 +
+/// xattr count 4).
+const MIN_ENTRY_LEN: usize = 42;
+
 /// Longest entry name Linux allows.
 pub const MAX_NAME: usize = 255;
 /// Longest symlink target accepted (PATH_MAX).
@@ -235,8 +240,8 @@ impl Tree {
             return Err(TreeError::Header(version));
         }
         let count = r.u32()? as usize;
-        // Every entry takes at least 45 bytes: bound the allocation by the input.
-        if count > r.buf.len() / 45 {
+        // Bound the allocation by the input: no entry is shorter than MIN_ENTRY_LEN.
+        if count > r.buf.len() / MIN_ENTRY_LEN {
             return Err(TreeError::Truncated);
         }
         let mut entries: Vec<Entry> = Vec::with_capacity(count);
@@ -516,6 +521,24 @@ mod tests {
         let mut more = bytes.clone();
         more.push(0);
         assert_eq!(Tree::decode(&more), Err(TreeError::Trailing(1)));
+    }
+
+    #[test]
+    fn the_smallest_entries_decode() {
+        // Found by the property test: a directory of FIFOs with one-letter names.
+        let mut t = Tree {
+            entries: (b'a'..=b'z')
+                .map(|c| {
+                    let mut e = entry(&[c], EntryKind::Fifo);
+                    e.xattrs.clear();
+                    e
+                })
+                .collect(),
+        };
+        t.canonicalize();
+        let bytes = t.encode();
+        assert_eq!(bytes.len(), 9 + 26 * MIN_ENTRY_LEN);
+        assert_eq!(Tree::decode(&bytes).unwrap(), t);
     }
 
     #[test]
