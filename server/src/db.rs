@@ -8,8 +8,16 @@ use anyhow::{Context, bail};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-/// Embedded migrations; they run at every start and are append-only.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// Runs the server's embedded migrations, then the engine's. Both sets share the database
+/// (distinct timestamped versions), so each ignores the versions the other applied.
+/// Migrations are append-only.
+pub async fn migrate(pool: &SqlitePool) -> anyhow::Result<()> {
+    let mut server = sqlx::migrate!("./migrations");
+    server.set_ignore_missing(true);
+    server.run(pool).await.context("server schema")?;
+    engine::migrate(pool).await.context("engine schema")?;
+    Ok(())
+}
 
 /// The default database URL: `snapline.db` inside the data directory.
 pub fn default_url(data_dir: &Path) -> String {
@@ -48,8 +56,7 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
         .connect_with(options)
         .await
         .with_context(|| format!("cannot open the database {url:?}"))?;
-    MIGRATOR
-        .run(&pool)
+    migrate(&pool)
         .await
         .with_context(|| format!("cannot migrate the database {url:?}"))?;
     Ok(pool)
@@ -75,6 +82,12 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 1);
+        // Both schemas are there.
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM engine_snapshots")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
     }
 
     #[tokio::test]
