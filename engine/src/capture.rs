@@ -18,6 +18,7 @@ use crate::chunker;
 use crate::fsops::{self, FileType, Stat};
 use crate::ids::ObjectId;
 use crate::pack::ObjectKind;
+use crate::statcache::{Cached, Stamp, StatCache};
 use crate::store::{StoreError, StoreWriter};
 use crate::tree::{Entry, EntryKind, Extent, Tree, TreeError};
 
@@ -38,6 +39,8 @@ pub struct CaptureStats {
     pub sockets_skipped: u64,
     /// Logical bytes of regular files.
     pub logical_bytes: u64,
+    /// Regular files whose content was read (the others came from the stat cache).
+    pub files_read: u64,
     /// Objects that were new to the store.
     pub new_objects: u64,
     /// Raw bytes of the new objects.
@@ -69,6 +72,8 @@ pub enum CaptureError {
 struct Walker<'w, 's> {
     writer: &'w mut StoreWriter<'s>,
     stats: CaptureStats,
+    old: &'w StatCache,
+    new: StatCache,
 }
 
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> CaptureError + '_ {
@@ -82,19 +87,35 @@ fn vanished(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::NotFound
 }
 
-/// Captures the directory at `root` and everything below it. Returns the id of the top tree:
-/// one entry named [`ROOT_NAME`] describing the root directory itself.
+/// Captures the directory at `root` and everything below it, without a stat cache. Returns
+/// the id of the top tree: one entry named [`ROOT_NAME`] describing the root directory
+/// itself.
 pub fn capture(
     root: &Path,
     writer: &mut StoreWriter<'_>,
 ) -> Result<(ObjectId, CaptureStats), CaptureError> {
+    capture_cached(root, writer, &StatCache::default()).map(|(id, stats, _)| (id, stats))
+}
+
+/// Captures like [`capture`], reading only files whose identity differs from `old`, and
+/// returns the stat cache for the next capture.
+///
+/// The caller must hold the GC lease until the snapshot is recorded: content taken from the
+/// cache refers to objects that are only checked to exist, not rewritten.
+pub fn capture_cached(
+    root: &Path,
+    writer: &mut StoreWriter<'_>,
+    old: &StatCache,
+) -> Result<(ObjectId, CaptureStats, StatCache), CaptureError> {
     let fd = fsops::open_root(root).map_err(io_at(root))?;
     let mut w = Walker {
         writer,
         stats: CaptureStats::default(),
+        old,
+        new: StatCache::starting_now(),
     };
     let st = fsops::fstat(fd.as_fd()).map_err(io_at(root))?;
-    let subtree = w.dir(fd.as_fd(), root)?;
+    let subtree = w.dir(fd.as_fd(), root, b"")?;
     let xattrs = fsops::xattrs_fd(fd.as_fd()).map_err(io_at(root))?;
     let top = Tree {
         entries: vec![meta_entry(
@@ -105,7 +126,7 @@ pub fn capture(
         )],
     };
     let id = w.put_tree(top, root)?;
-    Ok((id, w.stats))
+    Ok((id, w.stats, w.new))
 }
 
 fn meta_entry(name: Vec<u8>, st: &Stat, xattrs: Vec<(Vec<u8>, Vec<u8>)>, kind: EntryKind) -> Entry {
@@ -145,11 +166,16 @@ impl Walker<'_, '_> {
         Ok(id)
     }
 
-    fn dir(&mut self, dir: BorrowedFd<'_>, path: &Path) -> Result<ObjectId, CaptureError> {
+    fn dir(&mut self, dir: BorrowedFd<'_>, path: &Path, rel: &[u8]) -> Result<ObjectId, CaptureError> {
         let mut tree = Tree::default();
         for name in fsops::list_dir(dir).map_err(io_at(path))? {
             let child = path.join(std::ffi::OsStr::from_bytes(name.to_bytes()));
-            if let Some(entry) = self.entry(dir, &name, &child)? {
+            let mut child_rel = rel.to_vec();
+            if !child_rel.is_empty() {
+                child_rel.push(b'/');
+            }
+            child_rel.extend_from_slice(name.to_bytes());
+            if let Some(entry) = self.entry(dir, &name, &child, &child_rel)? {
                 tree.entries.push(entry);
             }
         }
@@ -162,6 +188,7 @@ impl Walker<'_, '_> {
         dir: BorrowedFd<'_>,
         name: &CStr,
         path: &Path,
+        rel: &[u8],
     ) -> Result<Option<Entry>, CaptureError> {
         let st = match fsops::lstat_at(dir, name) {
             Ok(st) => st,
@@ -176,12 +203,12 @@ impl Walker<'_, '_> {
                     // Replaced by something else since the lstat: record what is there now.
                     Err(e) if vanished(&e) => return Ok(None),
                     Err(e) if matches!(e.raw_os_error(), Some(20) | Some(40)) => {
-                        return self.entry(dir, name, path);
+                        return self.entry(dir, name, path, rel);
                     }
                     Err(e) => return Err(io_at(path)(e)),
                 };
                 let st = fsops::fstat(fd.as_fd()).map_err(io_at(path))?;
-                let tree = self.dir(fd.as_fd(), path)?;
+                let tree = self.dir(fd.as_fd(), path, rel)?;
                 let xattrs = fsops::xattrs_fd(fd.as_fd()).map_err(io_at(path))?;
                 meta_entry(bytes, &st, xattrs, EntryKind::Dir { tree })
             }
@@ -189,15 +216,30 @@ impl Walker<'_, '_> {
                 let file = match fsops::open_file_at(dir, name) {
                     Ok(f) => f,
                     Err(e) if vanished(&e) => return Ok(None),
-                    Err(e) if e.raw_os_error() == Some(40) => return self.entry(dir, name, path),
+                    Err(e) if e.raw_os_error() == Some(40) => return self.entry(dir, name, path, rel),
                     Err(e) => return Err(io_at(path)(e)),
                 };
                 let st = fsops::fstat(file.as_fd()).map_err(io_at(path))?;
                 if fsops::file_type(&st) != FileType::RegularFile {
                     // Swapped for a FIFO or device after the lstat: look again, never read it.
-                    return self.entry(dir, name, path);
+                    return self.entry(dir, name, path, rel);
                 }
-                let (size, extents) = self.file_content(&file, st.st_size as u64, path)?;
+                let stamp = Stamp::of(&st);
+                let cached = self
+                    .old
+                    .lookup(rel, &stamp)
+                    .filter(|x| self.all_stored(x))
+                    .map(<[Extent]>::to_vec);
+                let (size, extents) = match cached {
+                    Some(x) => (x.iter().map(Extent::len).sum(), x),
+                    None => {
+                        self.stats.files_read += 1;
+                        self.file_content(&file, st.st_size as u64, path)?
+                    }
+                };
+                if size == stamp.size {
+                    self.new.files.insert(rel.to_vec(), Cached { stamp, extents: extents.clone() });
+                }
                 let xattrs = fsops::xattrs_fd(file.as_fd()).map_err(io_at(path))?;
                 self.stats.files += 1;
                 self.stats.logical_bytes += size;
@@ -229,6 +271,15 @@ impl Walker<'_, '_> {
             }
         };
         Ok(Some(entry))
+    }
+
+    /// Whether every data extent's chunk is in the store (GC may have removed chunks of
+    /// deleted snapshots that the cache still names).
+    fn all_stored(&self, extents: &[Extent]) -> bool {
+        extents.iter().all(|x| match x {
+            Extent::Data { id, .. } => self.writer.has(id),
+            Extent::Hole { .. } => true,
+        })
     }
 
     /// Reads a regular file's data extents, recording holes as holes. Returns the size the

@@ -14,6 +14,7 @@
 //! - [`fsops`]: descriptor-relative filesystem calls that never follow a symlink;
 //! - [`capture`]: reading a live tree into objects;
 //! - [`materialize`]: writing a snapshot into an empty directory;
+//! - [`statcache`]: per-container file identities, so snapshots read only what changed;
 //! - [`catalog`]: snapshots, roots and the restore journal in the metadata database.
 //!
 //! Commands: [`roots`] (create and delete container roots), [`snapshot`], [`copy`],
@@ -33,6 +34,7 @@ pub mod materialize;
 pub mod pack;
 pub mod roots;
 pub mod snapshot;
+pub mod statcache;
 pub mod storage;
 pub mod store;
 pub mod tree;

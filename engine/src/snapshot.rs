@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::capture::capture;
+use crate::capture::capture_cached;
+use crate::statcache::StatCache;
 use crate::catalog::SnapshotInfo;
 use crate::engine::Engine;
 use crate::error::EngineError;
@@ -61,11 +62,18 @@ impl Engine {
         // must outlive any concurrent GC.
         let _lease = self.lease().await;
         let root = self.root_path(c);
+        let cache_path = self.stat_cache_path(c);
         let (top, stats, written) = self
             .blocking(move |e| {
+                let old = StatCache::load(&cache_path);
                 let mut w = e.inner.store.writer();
-                let (top, stats) = capture(&root, &mut w)?;
+                let (top, stats, new) = capture_cached(&root, &mut w, &old)?;
                 let written = w.finish()?;
+                // Best effort: a cache that cannot be saved only costs a full read next time.
+                if let Err(err) = new.save(&cache_path) {
+                    let _ = std::fs::remove_file(&cache_path);
+                    let _ = err;
+                }
                 Ok((top, stats, written))
             })
             .await

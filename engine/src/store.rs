@@ -240,6 +240,11 @@ impl StoreWriter<'_> {
         Ok(true)
     }
 
+    /// Whether the store or this writer already has the object.
+    pub fn has(&self, id: &ObjectId) -> bool {
+        self.pending.contains_key(id) || self.store.contains(id)
+    }
+
     /// Stores the current pack durably and makes its objects visible.
     pub fn flush(&mut self) -> Result<(), StoreError> {
         if self.pack.is_empty() {
