@@ -166,7 +166,12 @@ impl Walker<'_, '_> {
         Ok(id)
     }
 
-    fn dir(&mut self, dir: BorrowedFd<'_>, path: &Path, rel: &[u8]) -> Result<ObjectId, CaptureError> {
+    fn dir(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        path: &Path,
+        rel: &[u8],
+    ) -> Result<ObjectId, CaptureError> {
         let mut tree = Tree::default();
         for name in fsops::list_dir(dir).map_err(io_at(path))? {
             let child = path.join(std::ffi::OsStr::from_bytes(name.to_bytes()));
@@ -213,10 +218,32 @@ impl Walker<'_, '_> {
                 meta_entry(bytes, &st, xattrs, EntryKind::Dir { tree })
             }
             FileType::RegularFile => {
+                // A file whose identity matches the cache is not even opened: any change to
+                // its content, mode, owner, times or xattrs would have changed its ctime.
+                let stamp = Stamp::of(&st);
+                if let Some(c) = self
+                    .old
+                    .lookup(rel, &stamp)
+                    .filter(|c| self.all_stored(&c.extents))
+                {
+                    let (extents, xattrs) = (c.extents.clone(), c.xattrs.clone());
+                    let size = extents.iter().map(Extent::len).sum();
+                    self.new.files.insert(rel.to_vec(), c.clone());
+                    self.stats.files += 1;
+                    self.stats.logical_bytes += size;
+                    return Ok(Some(meta_entry(
+                        bytes,
+                        &st,
+                        xattrs,
+                        EntryKind::File { size, extents },
+                    )));
+                }
                 let file = match fsops::open_file_at(dir, name) {
                     Ok(f) => f,
                     Err(e) if vanished(&e) => return Ok(None),
-                    Err(e) if e.raw_os_error() == Some(40) => return self.entry(dir, name, path, rel),
+                    Err(e) if e.raw_os_error() == Some(40) => {
+                        return self.entry(dir, name, path, rel);
+                    }
                     Err(e) => return Err(io_at(path)(e)),
                 };
                 let st = fsops::fstat(file.as_fd()).map_err(io_at(path))?;
@@ -225,22 +252,19 @@ impl Walker<'_, '_> {
                     return self.entry(dir, name, path, rel);
                 }
                 let stamp = Stamp::of(&st);
-                let cached = self
-                    .old
-                    .lookup(rel, &stamp)
-                    .filter(|x| self.all_stored(x))
-                    .map(<[Extent]>::to_vec);
-                let (size, extents) = match cached {
-                    Some(x) => (x.iter().map(Extent::len).sum(), x),
-                    None => {
-                        self.stats.files_read += 1;
-                        self.file_content(&file, st.st_size as u64, path)?
-                    }
-                };
-                if size == stamp.size {
-                    self.new.files.insert(rel.to_vec(), Cached { stamp, extents: extents.clone() });
-                }
+                self.stats.files_read += 1;
+                let (size, extents) = self.file_content(&file, st.st_size as u64, path)?;
                 let xattrs = fsops::xattrs_fd(file.as_fd()).map_err(io_at(path))?;
+                if size == stamp.size {
+                    self.new.files.insert(
+                        rel.to_vec(),
+                        Cached {
+                            stamp,
+                            extents: extents.clone(),
+                            xattrs: xattrs.clone(),
+                        },
+                    );
+                }
                 self.stats.files += 1;
                 self.stats.logical_bytes += size;
                 meta_entry(bytes, &st, xattrs, EntryKind::File { size, extents })

@@ -109,7 +109,11 @@ impl Engine {
 
     /// The stat cache file of a container (beside its root, never inside it).
     pub(crate) fn stat_cache_path(&self, c: &ContainerId) -> PathBuf {
-        self.inner.data_dir.join("containers").join(c.as_str()).join("statcache")
+        self.inner
+            .data_dir
+            .join("containers")
+            .join(c.as_str())
+            .join("statcache")
     }
 
     /// The object store (for verification and tests).

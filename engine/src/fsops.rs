@@ -337,3 +337,41 @@ pub fn remove_all_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
         rfs::unlinkat(dir, name, AtFlags::empty()).map_err(err)
     }
 }
+
+/// Renames `old_dir/old_name` to `new_dir/new_name`, atomically replacing a non-directory
+/// there. Neither name is resolved through a symlink.
+pub fn rename_at(
+    old_dir: BorrowedFd<'_>,
+    old_name: &CStr,
+    new_dir: BorrowedFd<'_>,
+    new_name: &CStr,
+) -> io::Result<()> {
+    rfs::renameat(old_dir, old_name, new_dir, new_name).map_err(err)
+}
+
+/// Removes extended attributes that are not in `want` from an open file or directory.
+pub fn remove_other_xattrs_fd(fd: BorrowedFd<'_>, want: &[(Vec<u8>, Vec<u8>)]) -> io::Result<()> {
+    for (k, _) in xattrs_fd(fd)? {
+        if !want.iter().any(|(w, _)| *w == k) {
+            let k = CString::new(k).map_err(io::Error::other)?;
+            rfs::fremovexattr(fd, &k).map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes extended attributes that are not in `want` from `name` in `dir` (not followed).
+pub fn remove_other_xattrs_at(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    want: &[(Vec<u8>, Vec<u8>)],
+) -> io::Result<()> {
+    let path = proc_path(dir, name);
+    for (k, _) in xattrs_at(dir, name)? {
+        if !want.iter().any(|(w, _)| *w == k) {
+            let k = CString::new(k).map_err(io::Error::other)?;
+            rfs::lremovexattr(&path, &k).map_err(err)?;
+        }
+    }
+    Ok(())
+}

@@ -73,7 +73,7 @@ pub fn load_root(store: &ObjectStore, top: &ObjectId) -> Result<Entry, Materiali
     }
 }
 
-fn meta(e: &Entry) -> fsops::Meta<'_> {
+pub(crate) fn meta(e: &Entry) -> fsops::Meta<'_> {
     fsops::Meta {
         uid: e.uid,
         gid: e.gid,
@@ -90,7 +90,7 @@ struct Writer<'a> {
     links: HashMap<u64, (std::sync::Arc<OwnedFd>, CString)>,
 }
 
-fn io_at(path: &Path) -> impl FnOnce(io::Error) -> MaterializeError + '_ {
+pub(crate) fn io_at(path: &Path) -> impl FnOnce(io::Error) -> MaterializeError + '_ {
     move |source| MaterializeError::Io {
         path: path.to_path_buf(),
         source,
@@ -213,19 +213,32 @@ impl Writer<'_> {
         extents: &[Extent],
         path: &Path,
     ) -> Result<(), MaterializeError> {
-        let mut offset = 0u64;
-        for x in extents {
-            match x {
-                Extent::Data { id, len } => {
-                    let data = self.store.read(id, ObjectKind::Chunk)?;
-                    file.write_all_at(&data, offset).map_err(io_at(path))?;
-                    offset += u64::from(*len);
-                    self.stats.bytes += u64::from(*len);
-                }
-                // Not writing a hole leaves it a hole; set_len covers a trailing one.
-                Extent::Hole { len } => offset += len,
-            }
-        }
+        self.stats.bytes += write_content(self.store, file, extents, path)?;
         Ok(())
     }
+}
+
+/// Writes a file's extents into an empty file through the store (every chunk hash-checked);
+/// holes are skipped so they stay holes. Returns the data bytes written. The caller sets the
+/// final length.
+pub(crate) fn write_content(
+    store: &ObjectStore,
+    file: &std::fs::File,
+    extents: &[Extent],
+    path: &Path,
+) -> Result<u64, MaterializeError> {
+    let mut offset = 0u64;
+    let mut written = 0u64;
+    for x in extents {
+        match x {
+            Extent::Data { id, len } => {
+                let data = store.read(id, ObjectKind::Chunk)?;
+                file.write_all_at(&data, offset).map_err(io_at(path))?;
+                offset += u64::from(*len);
+                written += u64::from(*len);
+            }
+            Extent::Hole { len } => offset += len,
+        }
+    }
+    Ok(written)
 }

@@ -3,11 +3,11 @@
 use chrono::{DateTime, Utc};
 
 use crate::capture::capture_cached;
-use crate::statcache::StatCache;
 use crate::catalog::SnapshotInfo;
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::ids::ContainerId;
+use crate::statcache::StatCache;
 
 /// Longest alias, in characters (the vendor API's limit).
 pub const MAX_ALIAS_CHARS: usize = 100;

@@ -19,7 +19,7 @@ use crate::fsops::Stat;
 use crate::ids::ObjectId;
 use crate::tree::Extent;
 
-const MAGIC: &[u8; 8] = b"SLSTAT01";
+const MAGIC: &[u8; 8] = b"SLSTAT02";
 
 /// Files modified less than this before a capture started are re-read (coarse kernel
 /// timestamps can make two different writes share one mtime).
@@ -48,11 +48,13 @@ impl Stamp {
     }
 }
 
-/// One cached file.
+/// One cached file: its content and its xattrs (any xattr change updates ctime, so a stamp
+/// match covers them too).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cached {
     pub stamp: Stamp,
     pub extents: Vec<Extent>,
+    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// Path (relative to the root, `/`-separated bytes) to cached content.
@@ -76,12 +78,11 @@ impl StatCache {
         }
     }
 
-    /// The cached extents of `path` if the file still has exactly the recorded identity and
+    /// The cached content of `path` if the file still has exactly the recorded identity and
     /// was not modified too close to the capture that recorded it.
-    pub fn lookup(&self, path: &[u8], stamp: &Stamp) -> Option<&[Extent]> {
+    pub fn lookup(&self, path: &[u8], stamp: &Stamp) -> Option<&Cached> {
         let c = self.files.get(path)?;
-        (c.stamp == *stamp && stamp.mtime_ns < self.started_ns - RACY_MARGIN_NS)
-            .then_some(c.extents.as_slice())
+        (c.stamp == *stamp && stamp.mtime_ns < self.started_ns - RACY_MARGIN_NS).then_some(c)
     }
 
     /// Loads a cache; anything unreadable gives an empty cache.
@@ -127,6 +128,13 @@ fn encode(c: &StatCache) -> Vec<u8> {
                 }
             }
         }
+        out.extend_from_slice(&(f.xattrs.len() as u32).to_le_bytes());
+        for (k, v) in &f.xattrs {
+            out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+            out.extend_from_slice(k);
+            out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            out.extend_from_slice(v);
+        }
     }
     out
 }
@@ -141,9 +149,12 @@ fn decode(b: &[u8]) -> Option<StatCache> {
         *r = t;
         Some(h)
     }
-    let u32_ = |r: &mut &[u8]| take(r, 4).map(|s| u32::from_le_bytes(s.try_into().unwrap_or_default()));
-    let u64_ = |r: &mut &[u8]| take(r, 8).map(|s| u64::from_le_bytes(s.try_into().unwrap_or_default()));
-    let i128_ = |r: &mut &[u8]| take(r, 16).map(|s| i128::from_le_bytes(s.try_into().unwrap_or_default()));
+    let u32_ =
+        |r: &mut &[u8]| take(r, 4).map(|s| u32::from_le_bytes(s.try_into().unwrap_or_default()));
+    let u64_ =
+        |r: &mut &[u8]| take(r, 8).map(|s| u64::from_le_bytes(s.try_into().unwrap_or_default()));
+    let i128_ =
+        |r: &mut &[u8]| take(r, 16).map(|s| i128::from_le_bytes(s.try_into().unwrap_or_default()));
     let started_ns = i128_(&mut r)?;
     let count = u64_(&mut r)? as usize;
     let mut files = HashMap::with_capacity(count.min(r.len() / 64));
@@ -164,12 +175,31 @@ fn decode(b: &[u8]) -> Option<StatCache> {
             let id = ObjectId::from_bytes(take(&mut r, 32)?.try_into().ok()?);
             let len = u64_(&mut r)?;
             extents.push(match tag {
-                0 => Extent::Data { id, len: u32::try_from(len).ok()? },
+                0 => Extent::Data {
+                    id,
+                    len: u32::try_from(len).ok()?,
+                },
                 1 => Extent::Hole { len },
                 _ => return None,
             });
         }
-        files.insert(path, Cached { stamp, extents });
+        let nx = u32_(&mut r)? as usize;
+        let mut xattrs = Vec::with_capacity(nx.min(r.len() / 8));
+        for _ in 0..nx {
+            let kl = u32_(&mut r)? as usize;
+            let k = take(&mut r, kl)?.to_vec();
+            let vl = u32_(&mut r)? as usize;
+            let v = take(&mut r, vl)?.to_vec();
+            xattrs.push((k, v));
+        }
+        files.insert(
+            path,
+            Cached {
+                stamp,
+                extents,
+                xattrs,
+            },
+        );
     }
     r.is_empty().then_some(StatCache { started_ns, files })
 }
@@ -179,17 +209,33 @@ mod tests {
     use super::*;
 
     fn stamp(mtime_ns: i128) -> Stamp {
-        Stamp { ino: 7, size: 10, mode: 0o100644, mtime_ns, ctime_ns: mtime_ns }
+        Stamp {
+            ino: 7,
+            size: 10,
+            mode: 0o100644,
+            mtime_ns,
+            ctime_ns: mtime_ns,
+        }
     }
 
     #[test]
     fn round_trips_and_garbage_is_empty() {
-        let mut c = StatCache { started_ns: 5_000_000_000, files: HashMap::new() };
+        let mut c = StatCache {
+            started_ns: 5_000_000_000,
+            files: HashMap::new(),
+        };
         c.files.insert(
             b"etc/hostname".to_vec(),
             Cached {
                 stamp: stamp(1),
-                extents: vec![Extent::Data { id: ObjectId::of(b"x"), len: 10 }, Extent::Hole { len: 99 }],
+                extents: vec![
+                    Extent::Data {
+                        id: ObjectId::of(b"x"),
+                        len: 10,
+                    },
+                    Extent::Hole { len: 99 },
+                ],
+                xattrs: vec![(b"user.a".to_vec(), b"1".to_vec())],
             },
         );
         let bytes = encode(&c);
@@ -207,9 +253,26 @@ mod tests {
 
     #[test]
     fn racily_clean_and_changed_files_miss() {
-        let mut c = StatCache { started_ns: 10_000_000_000, files: HashMap::new() };
-        c.files.insert(b"old".to_vec(), Cached { stamp: stamp(1_000_000_000), extents: vec![] });
-        c.files.insert(b"racy".to_vec(), Cached { stamp: stamp(9_990_000_000), extents: vec![] });
+        let mut c = StatCache {
+            started_ns: 10_000_000_000,
+            files: HashMap::new(),
+        };
+        c.files.insert(
+            b"old".to_vec(),
+            Cached {
+                stamp: stamp(1_000_000_000),
+                extents: vec![],
+                xattrs: vec![],
+            },
+        );
+        c.files.insert(
+            b"racy".to_vec(),
+            Cached {
+                stamp: stamp(9_990_000_000),
+                extents: vec![],
+                xattrs: vec![],
+            },
+        );
         assert!(c.lookup(b"old", &stamp(1_000_000_000)).is_some());
         assert!(c.lookup(b"racy", &stamp(9_990_000_000)).is_none());
         let mut changed = stamp(1_000_000_000);

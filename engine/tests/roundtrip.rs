@@ -90,7 +90,10 @@ fn the_stat_cache_skips_unchanged_files_and_never_hides_a_change() {
     std::fs::create_dir(&src).unwrap();
     common::build_fixture(&src);
     std::thread::sleep(std::time::Duration::from_millis(120));
-    let store = ObjectStore::open(Arc::new(LocalPackStorage::open(&tmp.path().join("store")).unwrap())).unwrap();
+    let store = ObjectStore::open(Arc::new(
+        LocalPackStorage::open(&tmp.path().join("store")).unwrap(),
+    ))
+    .unwrap();
 
     let mut w = store.writer();
     let (_, first, cache) = capture_cached(&src, &mut w, &StatCache::default()).unwrap();
@@ -133,7 +136,10 @@ fn a_file_changed_just_before_the_capture_is_read_again() {
     let src = tmp.path().join("src");
     std::fs::create_dir(&src).unwrap();
     std::fs::write(src.join("racy"), b"one").unwrap();
-    let store = ObjectStore::open(Arc::new(LocalPackStorage::open(&tmp.path().join("store")).unwrap())).unwrap();
+    let store = ObjectStore::open(Arc::new(
+        LocalPackStorage::open(&tmp.path().join("store")).unwrap(),
+    ))
+    .unwrap();
     let mut w = store.writer();
     // Written within the racy margin of this capture: recorded, but not trusted later.
     let (_, _, cache) = capture_cached(&src, &mut w, &StatCache::default()).unwrap();
