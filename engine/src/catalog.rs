@@ -279,4 +279,81 @@ impl Catalog {
         tx.commit().await?;
         Ok(due)
     }
+
+    /// Records that a restore is about to change the live tree.
+    pub async fn journal_begin(
+        &self,
+        c: &ContainerId,
+        name: &str,
+        top: &ObjectId,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        sqlx::query(
+            "INSERT INTO engine_restore_journal (container_id, snapshot_name, top_tree, started_at) \
+             VALUES (?, ?, ?, ?) ON CONFLICT (container_id) DO UPDATE SET \
+             snapshot_name = excluded.snapshot_name, top_tree = excluded.top_tree, started_at = excluded.started_at",
+        )
+        .bind(c.as_str())
+        .bind(name)
+        .bind(top.to_hex())
+        .bind(fmt_time(now))
+        .execute(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Clears the journal of a container after its restore completed.
+    pub async fn journal_end(&self, c: &ContainerId) -> Result<(), EngineError> {
+        sqlx::query("DELETE FROM engine_restore_journal WHERE container_id = ?")
+            .bind(c.as_str())
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// The pending restore of a container, if any: snapshot name and top tree.
+    pub async fn journal_get(
+        &self,
+        c: &ContainerId,
+    ) -> Result<Option<(String, ObjectId)>, EngineError> {
+        let row = sqlx::query(
+            "SELECT snapshot_name, top_tree FROM engine_restore_journal WHERE container_id = ?",
+        )
+        .bind(c.as_str())
+        .fetch_optional(&self.db)
+        .await?;
+        row.map(|r| {
+            let top: String = r.try_get("top_tree")?;
+            Ok((
+                r.try_get("snapshot_name")?,
+                ObjectId::from_hex(&top).map_err(|e| {
+                    EngineError::Invalid(format!("bad tree id in the journal: {e}"))
+                })?,
+            ))
+        })
+        .transpose()
+    }
+
+    /// Every pending restore.
+    pub async fn journal_all(&self) -> Result<Vec<(ContainerId, String, ObjectId)>, EngineError> {
+        let rows =
+            sqlx::query("SELECT container_id, snapshot_name, top_tree FROM engine_restore_journal")
+                .fetch_all(&self.db)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                let c: String = r.try_get("container_id")?;
+                let top: String = r.try_get("top_tree")?;
+                Ok((
+                    c.parse().map_err(|e| {
+                        EngineError::Invalid(format!("bad container id in the journal: {e}"))
+                    })?,
+                    r.try_get("snapshot_name")?,
+                    ObjectId::from_hex(&top).map_err(|e| {
+                        EngineError::Invalid(format!("bad tree id in the journal: {e}"))
+                    })?,
+                ))
+            })
+            .collect()
+    }
 }

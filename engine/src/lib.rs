@@ -17,7 +17,7 @@
 //! - [`statcache`]: per-container file identities, so snapshots read only what changed;
 //! - [`catalog`]: snapshots, roots and the restore journal in the metadata database.
 //!
-//! Commands: [`roots`] (create and delete container roots), [`snapshot`], [`copy`],
+//! Commands: [`roots`] (create and delete container roots), [`snapshot`], [`restore`], [`copy`],
 //! [`delete`] (delete and expire), [`gc`] (plan and collect).
 
 pub mod capture;
@@ -32,6 +32,7 @@ pub mod gc;
 pub mod ids;
 pub mod materialize;
 pub mod pack;
+pub mod restore;
 pub mod roots;
 pub mod snapshot;
 pub mod statcache;
@@ -46,5 +47,6 @@ pub use engine::{DEFAULT_LOCK_WAIT, Engine, migrate};
 pub use error::EngineError;
 pub use gc::{GcPlan, GcReport};
 pub use ids::{ContainerId, IdError, ObjectId};
+pub use restore::RestoreStats;
 pub use roots::RootSource;
 pub use snapshot::SnapshotOptions;

@@ -109,3 +109,15 @@ pub(crate) fn remove_tree(path: &Path) -> Result<(), EngineError> {
         r => r.map_err(EngineError::io(format!("cannot remove {}", path.display()))),
     }
 }
+
+/// Creates an empty staging directory (mode 0700), removing any leftover of an earlier run.
+pub(crate) fn prepare_staging(path: &Path) -> Result<(), EngineError> {
+    use std::os::unix::fs::DirBuilderExt;
+    if path.exists() {
+        remove_tree(path)?;
+    }
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(path)
+        .map_err(EngineError::io(format!("cannot create {}", path.display())))
+}

@@ -15,7 +15,7 @@ use rustix::fs::{AtFlags, Mode, OFlags};
 /// keyed by relative path. Hardlinks are described by the first path of their inode, in
 /// sorted order, so two trees with the same link structure describe the same. Works through
 /// directory descriptors, so paths longer than PATH_MAX are fine.
-pub fn describe(root: &Path) -> BTreeMap<PathBuf, String> {
+pub fn describe(root: &Path) -> Tree {
     let fd = rustix::fs::open(root, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
     let mut raw = Vec::new();
     let st = rustix::fs::fstat(&fd).unwrap();
@@ -57,6 +57,9 @@ pub fn describe(root: &Path) -> BTreeMap<PathBuf, String> {
     }
     out
 }
+
+/// A described tree: relative path to everything seen about it.
+pub type Tree = BTreeMap<PathBuf, String>;
 
 type Raw = (PathBuf, rustix::fs::Stat, String, Vec<(String, Vec<u8>)>);
 

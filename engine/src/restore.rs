@@ -1,0 +1,515 @@
+//! `restore`: make a container's live root exactly a snapshot, changing only what differs.
+//!
+//! Three phases:
+//! 1. **Stage.** Walk the snapshot and the live tree side by side (reading only). Every file
+//!    whose content differs is written, with its metadata, into a staging directory beside
+//!    the root, reading each chunk through the store (hash-checked). Every tree object is
+//!    decoded and validated. A missing or damaged object fails the restore here, before the
+//!    live tree is touched.
+//! 2. **Journal.** A journal row records the restore before the first change; while it exists
+//!    the container must not start, and [`Engine::recover`] finishes it after a crash.
+//! 3. **Apply.** Walk again: remove what the snapshot lacks, replace what has the wrong type,
+//!    rename staged files into place (atomic per file), create links, devices and FIFOs, and
+//!    fix metadata that differs; directories last, through their own descriptors.
+//!
+//! Apply is idempotent: running it again after a crash converges on the same tree.
+//! Everything works through directory descriptors opened with `O_NOFOLLOW`; a symlink in the
+//! live tree is removed or replaced, never followed.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::{CStr, CString};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::catalog::SnapshotInfo;
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::fsops::{self, FileType, Stat};
+use crate::ids::{ContainerId, ObjectId};
+use crate::materialize::{MaterializeError, io_at, load_root, load_tree, meta, write_content};
+use crate::statcache::{Cached, Stamp, StatCache};
+use crate::tree::{Entry, EntryKind, Extent};
+
+/// What a restore changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RestoreStats {
+    /// Files whose content was written.
+    pub files_written: u64,
+    /// Bytes of file data written.
+    pub bytes_written: u64,
+    /// Entries removed from the live tree (a directory counts once).
+    pub removed: u64,
+    /// Entries whose metadata alone was fixed.
+    pub metadata_fixed: u64,
+}
+
+struct Staged {
+    /// Staged file name (in the staging directory) per relative path.
+    files: HashMap<Vec<u8>, CString>,
+    stats: RestoreStats,
+}
+
+fn child_rel(rel: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut r = rel.to_vec();
+    if !r.is_empty() {
+        r.push(b'/');
+    }
+    r.extend_from_slice(name);
+    r
+}
+
+fn cname(name: &[u8], path: &Path) -> Result<CString, MaterializeError> {
+    CString::new(name).map_err(|e| io_at(path)(std::io::Error::other(e)))
+}
+
+fn lstat_opt(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    path: &Path,
+) -> Result<Option<Stat>, MaterializeError> {
+    match fsops::lstat_at(dir, name) {
+        Ok(st) => Ok(Some(st)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_at(path)(e)),
+    }
+}
+
+/// Whether a live regular file already has the entry's content (by the stat cache).
+fn content_matches(cache: &StatCache, rel: &[u8], st: &Stat, extents: &[Extent]) -> bool {
+    fsops::file_type(st) == FileType::RegularFile
+        && cache
+            .lookup(rel, &Stamp::of(st))
+            .is_some_and(|c| c.extents == extents)
+}
+
+/// Whether a live entry's stat shows the entry's owner, mode and mtime.
+fn stat_meta_matches(st: &Stat, e: &Entry) -> bool {
+    st.st_mode & 0o7777 == e.mode
+        && st.st_uid == e.uid
+        && st.st_gid == e.gid
+        && st.st_mtime == e.mtime_sec
+        && st.st_mtime_nsec as u32 == e.mtime_nsec
+}
+
+struct Stager<'a> {
+    engine: &'a Engine,
+    cache: &'a StatCache,
+    staging: OwnedFd,
+    staging_path: PathBuf,
+    staged: Staged,
+    seen_groups: HashSet<u64>,
+    next: u64,
+}
+
+impl Stager<'_> {
+    fn dir(
+        &mut self,
+        live: Option<&OwnedFd>,
+        tree: &ObjectId,
+        path: &Path,
+        rel: &[u8],
+    ) -> Result<(), MaterializeError> {
+        let tree = load_tree(&self.engine.inner.store, tree)?;
+        for e in &tree.entries {
+            let name = cname(&e.name, path)?;
+            let child = path.join(std::ffi::OsStr::new(
+                &String::from_utf8_lossy(&e.name).into_owned(),
+            ));
+            let rel = child_rel(rel, &e.name);
+            let st = match live {
+                Some(fd) => lstat_opt(fd.as_fd(), &name, &child)?,
+                None => None,
+            };
+            match &e.kind {
+                EntryKind::Dir { tree } => {
+                    let sub = match (&st, live) {
+                        (Some(st), Some(fd)) if fsops::file_type(st) == FileType::Directory => {
+                            fsops::open_dir_at(fd.as_fd(), &name).ok()
+                        }
+                        _ => None,
+                    };
+                    self.dir(sub.as_ref(), tree, &child, &rel)?;
+                }
+                EntryKind::File { size, extents } => {
+                    if e.link_group != 0 && !self.seen_groups.insert(e.link_group) {
+                        continue; // a later name of the same inode: linked at apply time
+                    }
+                    let unchanged = st
+                        .as_ref()
+                        .is_some_and(|st| content_matches(self.cache, &rel, st, extents));
+                    if !unchanged {
+                        self.stage_file(e, *size, extents, &child, rel)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn stage_file(
+        &mut self,
+        e: &Entry,
+        size: u64,
+        extents: &[Extent],
+        path: &Path,
+        rel: Vec<u8>,
+    ) -> Result<(), MaterializeError> {
+        self.next += 1;
+        let sname = CString::new(format!("f{}", self.next))
+            .map_err(|err| io_at(path)(std::io::Error::other(err)))?;
+        let file = fsops::create_file_at(self.staging.as_fd(), &sname)
+            .map_err(io_at(&self.staging_path))?;
+        self.staged.stats.bytes_written +=
+            write_content(&self.engine.inner.store, &file, extents, path)?;
+        file.set_len(size).map_err(io_at(path))?;
+        fsops::apply_meta_fd(file.as_fd(), &meta(e)).map_err(io_at(path))?;
+        self.staged.stats.files_written += 1;
+        self.staged.files.insert(rel, sname);
+        Ok(())
+    }
+}
+
+struct Applier<'a> {
+    engine: &'a Engine,
+    staging: OwnedFd,
+    staged: &'a HashMap<Vec<u8>, CString>,
+    /// First name placed for each hardlink group: directory, name, inode.
+    links: HashMap<u64, (Arc<OwnedFd>, CString, u64)>,
+    cache_in: &'a StatCache,
+    cache_out: StatCache,
+    stats: RestoreStats,
+}
+
+impl Applier<'_> {
+    fn remove(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &CStr,
+        path: &Path,
+    ) -> Result<(), MaterializeError> {
+        match fsops::remove_all_at(dir, name) {
+            Ok(()) => {
+                self.stats.removed += 1;
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_at(path)(e)),
+        }
+    }
+
+    fn dir(
+        &mut self,
+        dir: &Arc<OwnedFd>,
+        tree: &ObjectId,
+        path: &Path,
+        rel: &[u8],
+    ) -> Result<(), MaterializeError> {
+        let tree = load_tree(&self.engine.inner.store, tree)?;
+        let wanted: HashSet<&[u8]> = tree.entries.iter().map(|e| e.name.as_slice()).collect();
+        for live in fsops::list_dir(dir.as_fd()).map_err(io_at(path))? {
+            if !wanted.contains(live.to_bytes()) {
+                self.remove(dir.as_fd(), &live, path)?;
+            }
+        }
+        for e in &tree.entries {
+            let name = cname(&e.name, path)?;
+            let child = path.join(std::ffi::OsStr::new(
+                &String::from_utf8_lossy(&e.name).into_owned(),
+            ));
+            let rel = child_rel(rel, &e.name);
+            self.entry(dir, &name, e, &child, &rel)?;
+        }
+        Ok(())
+    }
+
+    fn entry(
+        &mut self,
+        dir: &Arc<OwnedFd>,
+        name: &CStr,
+        e: &Entry,
+        path: &Path,
+        rel: &[u8],
+    ) -> Result<(), MaterializeError> {
+        let d = dir.as_fd();
+        let mut st = lstat_opt(d, name, path)?;
+        let compatible = match (&st, &e.kind) {
+            (None, _) => false,
+            (Some(st), EntryKind::Dir { .. }) => fsops::file_type(st) == FileType::Directory,
+            (Some(st), EntryKind::File { .. }) => fsops::file_type(st) == FileType::RegularFile,
+            (Some(st), EntryKind::Symlink { target }) => {
+                fsops::file_type(st) == FileType::Symlink
+                    && fsops::read_link_at(d, name).ok().as_ref() == Some(target)
+            }
+            (Some(st), EntryKind::CharDevice { rdev }) => {
+                fsops::file_type(st) == FileType::CharacterDevice && st.st_rdev == *rdev
+            }
+            (Some(st), EntryKind::BlockDevice { rdev }) => {
+                fsops::file_type(st) == FileType::BlockDevice && st.st_rdev == *rdev
+            }
+            (Some(st), EntryKind::Fifo) => fsops::file_type(st) == FileType::Fifo,
+        };
+        if st.is_some() && !compatible {
+            self.remove(d, name, path)?;
+            st = None;
+        }
+        match &e.kind {
+            EntryKind::Dir { tree } => {
+                if st.is_none() {
+                    fsops::mkdir_at(d, name).map_err(io_at(path))?;
+                }
+                let sub = Arc::new(fsops::open_dir_at(d, name).map_err(io_at(path))?);
+                self.dir(&sub, tree, path, rel)?;
+                let now = fsops::fstat(sub.as_fd()).map_err(io_at(path))?;
+                let xattrs = fsops::xattrs_fd(sub.as_fd()).map_err(io_at(path))?;
+                if !stat_meta_matches(&now, e) || xattrs != e.xattrs {
+                    fsops::remove_other_xattrs_fd(sub.as_fd(), &e.xattrs).map_err(io_at(path))?;
+                    fsops::apply_meta_fd(sub.as_fd(), &meta(e)).map_err(io_at(path))?;
+                    self.stats.metadata_fixed += 1;
+                }
+            }
+            EntryKind::File { extents, .. } => {
+                if e.link_group != 0
+                    && let Some((first_dir, first_name, ino)) =
+                        self.links.get(&e.link_group).cloned()
+                {
+                    // Already a name of the right inode: nothing to do.
+                    if st.as_ref().is_some_and(|st| st.st_ino == ino) {
+                        return Ok(());
+                    }
+                    if st.is_some() {
+                        self.remove(d, name, path)?;
+                    }
+                    fsops::link_at(first_dir.as_fd(), &first_name, d, name).map_err(io_at(path))?;
+                    return Ok(());
+                }
+                if let Some(sname) = self.staged.get(rel) {
+                    // Atomic replacement; the staged file already has its metadata.
+                    fsops::rename_at(self.staging.as_fd(), sname, d, name).map_err(io_at(path))?;
+                } else {
+                    let live = st.as_ref().ok_or_else(|| {
+                        io_at(path)(std::io::Error::other("file vanished during the restore"))
+                    })?;
+                    let cached = self.cache_in.lookup(rel, &Stamp::of(live));
+                    let xattrs_ok = cached.is_some_and(|c| c.xattrs == e.xattrs);
+                    if !stat_meta_matches(live, e) || !xattrs_ok {
+                        let f = fsops::open_file_at(d, name).map_err(io_at(path))?;
+                        fsops::remove_other_xattrs_fd(f.as_fd(), &e.xattrs).map_err(io_at(path))?;
+                        fsops::apply_meta_fd(f.as_fd(), &meta(e)).map_err(io_at(path))?;
+                        self.stats.metadata_fixed += 1;
+                    }
+                }
+                let now = fsops::lstat_at(d, name).map_err(io_at(path))?;
+                if e.link_group != 0 {
+                    self.links
+                        .insert(e.link_group, (dir.clone(), name.to_owned(), now.st_ino));
+                }
+                self.cache_out.files.insert(
+                    rel.to_vec(),
+                    Cached {
+                        stamp: Stamp::of(&now),
+                        extents: extents.clone(),
+                        xattrs: e.xattrs.clone(),
+                    },
+                );
+            }
+            EntryKind::Symlink { target } => {
+                if st.is_none() {
+                    fsops::symlink_at(target, d, name).map_err(io_at(path))?;
+                }
+                self.special_meta(d, name, true, st.as_ref(), e, path)?;
+            }
+            EntryKind::CharDevice { rdev } | EntryKind::BlockDevice { rdev } => {
+                if st.is_none() {
+                    let t = if matches!(e.kind, EntryKind::CharDevice { .. }) {
+                        FileType::CharacterDevice
+                    } else {
+                        FileType::BlockDevice
+                    };
+                    fsops::mknod_at(d, name, t, *rdev).map_err(io_at(path))?;
+                }
+                self.special_meta(d, name, false, st.as_ref(), e, path)?;
+            }
+            EntryKind::Fifo => {
+                if st.is_none() {
+                    fsops::mknod_at(d, name, FileType::Fifo, 0).map_err(io_at(path))?;
+                }
+                self.special_meta(d, name, false, st.as_ref(), e, path)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn special_meta(
+        &mut self,
+        d: BorrowedFd<'_>,
+        name: &CStr,
+        symlink: bool,
+        st: Option<&Stat>,
+        e: &Entry,
+        path: &Path,
+    ) -> Result<(), MaterializeError> {
+        let xattrs = fsops::xattrs_at(d, name).map_err(io_at(path))?;
+        // Symlinks have no permission bits of their own: compare everything else.
+        let meta_ok = st.is_some_and(|st| {
+            if symlink {
+                st.st_uid == e.uid
+                    && st.st_gid == e.gid
+                    && st.st_mtime == e.mtime_sec
+                    && st.st_mtime_nsec as u32 == e.mtime_nsec
+            } else {
+                stat_meta_matches(st, e)
+            }
+        });
+        if !meta_ok || xattrs != e.xattrs {
+            fsops::remove_other_xattrs_at(d, name, &e.xattrs).map_err(io_at(path))?;
+            fsops::apply_meta_at(d, name, symlink, &meta(e)).map_err(io_at(path))?;
+            self.stats.metadata_fixed += 1;
+        }
+        Ok(())
+    }
+}
+
+impl Engine {
+    /// The staging directory of a container: beside its root, on the same filesystem.
+    fn staging_path(&self, c: &ContainerId) -> PathBuf {
+        self.inner
+            .data_dir
+            .join("containers")
+            .join(c.as_str())
+            .join("staging")
+    }
+
+    /// Restores the container's live root to a snapshot (by name, or unambiguous alias).
+    /// The caller stops the container first; while the restore runs (and, after a crash,
+    /// until [`Engine::recover`] finishes it) [`Engine::restore_pending`] is true.
+    pub async fn restore(
+        &self,
+        c: &ContainerId,
+        name_or_alias: &str,
+    ) -> Result<(SnapshotInfo, RestoreStats), EngineError> {
+        let _guard = self.lock(c).await?;
+        if !self.inner.catalog.root_exists(c).await? {
+            return Err(EngineError::NoSuchRoot(*c));
+        }
+        let snap = self.get(c, name_or_alias).await?;
+        let _lease = self.lease().await;
+        let stats = self.restore_locked(c, &snap.name, snap.top_tree).await?;
+        self.inner
+            .catalog
+            .touch(c, &snap.name, chrono::Utc::now())
+            .await?;
+        Ok((snap, stats))
+    }
+
+    /// Whether a restore of the container is in progress or was interrupted.
+    pub async fn restore_pending(&self, c: &ContainerId) -> Result<bool, EngineError> {
+        Ok(self.inner.catalog.journal_get(c).await?.is_some())
+    }
+
+    /// Finishes every restore that a crash interrupted. Returns the containers it finished.
+    pub async fn recover(&self) -> Result<Vec<ContainerId>, EngineError> {
+        let mut done = Vec::new();
+        for (c, name, top) in self.inner.catalog.journal_all().await? {
+            let _guard = self.lock(&c).await?;
+            let _lease = self.lease().await;
+            self.restore_locked(&c, &name, top).await?;
+            done.push(c);
+        }
+        Ok(done)
+    }
+
+    /// The three phases; the caller holds the container lock and the GC lease.
+    async fn restore_locked(
+        &self,
+        c: &ContainerId,
+        name: &str,
+        top: ObjectId,
+    ) -> Result<RestoreStats, EngineError> {
+        let root = self.root_path(c);
+        let staging = self.staging_path(c);
+        let cache_path = self.stat_cache_path(c);
+
+        // Phase 1: stage. Nothing in the live tree changes.
+        let (root2, staging2, cache_path2) = (root.clone(), staging.clone(), cache_path.clone());
+        let staged = self
+            .blocking(move |e| {
+                crate::roots::prepare_staging(&staging2)?;
+                let cache = StatCache::load(&cache_path2);
+                let root_entry = load_root(&e.inner.store, &top)?;
+                let EntryKind::Dir { tree } = root_entry.kind else {
+                    return Err(MaterializeError::NotARoot(top).into());
+                };
+                let live = fsops::open_root(&root2)
+                    .map_err(EngineError::io(format!("cannot open {}", root2.display())))?;
+                let mut s = Stager {
+                    engine: e,
+                    cache: &cache,
+                    staging: fsops::open_root(&staging2)
+                        .map_err(EngineError::io("cannot open the staging directory"))?,
+                    staging_path: staging2.clone(),
+                    staged: Staged {
+                        files: HashMap::new(),
+                        stats: RestoreStats::default(),
+                    },
+                    seen_groups: HashSet::new(),
+                    next: 0,
+                };
+                s.dir(Some(&live), &tree, &root2, b"")?;
+                Ok(s.staged)
+            })
+            .await
+            .map_err(|e| e.classify("staging a restore"))?;
+
+        // Phase 2: journal.
+        self.inner
+            .catalog
+            .journal_begin(c, name, &top, chrono::Utc::now())
+            .await?;
+
+        // Phase 3: apply.
+        let stats = self
+            .blocking(move |e| {
+                let cache_in = StatCache::load(&cache_path);
+                let root_entry = load_root(&e.inner.store, &top)?;
+                let EntryKind::Dir { tree } = root_entry.kind else {
+                    return Err(MaterializeError::NotARoot(top).into());
+                };
+                let live = Arc::new(
+                    fsops::open_root(&root)
+                        .map_err(EngineError::io(format!("cannot open {}", root.display())))?,
+                );
+                let mut a = Applier {
+                    engine: e,
+                    staging: fsops::open_root(&staging)
+                        .map_err(EngineError::io("cannot open the staging directory"))?,
+                    staged: &staged.files,
+                    links: HashMap::new(),
+                    cache_in: &cache_in,
+                    cache_out: StatCache::starting_now(),
+                    stats: staged.stats.clone(),
+                };
+                a.dir(&live, &tree, &root, b"")?;
+                let now =
+                    fsops::fstat(live.as_fd()).map_err(EngineError::io("cannot stat the root"))?;
+                let xattrs = fsops::xattrs_fd(live.as_fd())
+                    .map_err(EngineError::io("cannot read the root's xattrs"))?;
+                if !stat_meta_matches(&now, &root_entry) || xattrs != root_entry.xattrs {
+                    fsops::remove_other_xattrs_fd(live.as_fd(), &root_entry.xattrs)
+                        .map_err(EngineError::io("cannot fix the root's xattrs"))?;
+                    fsops::apply_meta_fd(live.as_fd(), &meta(&root_entry))
+                        .map_err(EngineError::io("cannot fix the root's metadata"))?;
+                }
+                // The cache now describes the restored tree: the next snapshot reads nothing.
+                let _ = a.cache_out.save(&cache_path);
+                let _ = crate::roots::remove_tree(&staging);
+                Ok(a.stats)
+            })
+            .await
+            .map_err(|e| e.classify("applying a restore"))?;
+
+        self.inner.catalog.journal_end(c).await?;
+        Ok(stats)
+    }
+}
