@@ -185,6 +185,14 @@ impl Catalog {
         rows.iter().map(row_to_info).collect()
     }
 
+    /// Every snapshot row, expired or not.
+    pub async fn all_snapshots(&self) -> Result<Vec<SnapshotInfo>, EngineError> {
+        let rows = sqlx::query("SELECT * FROM engine_snapshots ORDER BY container_id, created_at")
+            .fetch_all(&self.db)
+            .await?;
+        rows.iter().map(row_to_info).collect()
+    }
+
     /// Every snapshot row, expired or not (for GC marking: an expired snapshot keeps its
     /// objects until its row is gone).
     pub async fn all_top_trees(&self) -> Result<Vec<ObjectId>, EngineError> {

@@ -18,7 +18,7 @@
 //! - [`catalog`]: snapshots, roots and the restore journal in the metadata database.
 //!
 //! Commands: [`roots`] (create and delete container roots), [`snapshot`], [`restore`], [`copy`],
-//! [`delete`] (delete and expire), [`gc`] (plan and collect).
+//! [`delete`] (delete and expire), [`gc`] (plan and collect), [`verify`].
 
 pub mod capture;
 pub mod catalog;
@@ -39,6 +39,7 @@ pub mod statcache;
 pub mod storage;
 pub mod store;
 pub mod tree;
+pub mod verify;
 
 pub use catalog::SnapshotInfo;
 pub use copy::CopySource;
@@ -50,3 +51,4 @@ pub use ids::{ContainerId, IdError, ObjectId};
 pub use restore::RestoreStats;
 pub use roots::RootSource;
 pub use snapshot::SnapshotOptions;
+pub use verify::{Damage, VerifyReport};
