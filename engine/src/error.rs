@@ -20,6 +20,13 @@ pub enum EngineError {
         container: ContainerId,
         name: String,
     },
+    /// No entry at this path in the snapshot.
+    #[error("snapshot {snapshot} of container {container} has nothing at {path:?}")]
+    NoSuchPath {
+        container: ContainerId,
+        snapshot: String,
+        path: String,
+    },
     /// Several snapshots share the alias used as a name.
     #[error(
         "alias {alias:?} of container {container} names several snapshots ({}); use one of their names",

@@ -18,13 +18,16 @@
 //! - [`catalog`]: snapshots, roots and the restore journal in the metadata database.
 //!
 //! Commands: [`roots`] (create and delete container roots), [`snapshot`], [`restore`], [`copy`],
-//! [`delete`] (delete and expire), [`gc`] (plan and collect), [`verify`].
+//! [`delete`] (delete and expire), [`gc`] (plan and collect), [`verify`], [`diff`],
+//! [`browse`] (list a directory, read a file).
 
+pub mod browse;
 pub mod capture;
 pub mod catalog;
 pub mod chunker;
 pub mod copy;
 pub mod delete;
+pub mod diff;
 mod engine;
 pub mod error;
 pub mod fsops;
@@ -41,9 +44,11 @@ pub mod store;
 pub mod tree;
 pub mod verify;
 
+pub use browse::{EntryInfo, FileReader};
 pub use catalog::SnapshotInfo;
 pub use copy::CopySource;
 pub use delete::Deleted;
+pub use diff::{Change, ChangeKind, Diff, DiffTarget};
 pub use engine::{DEFAULT_LOCK_WAIT, Engine, migrate};
 pub use error::EngineError;
 pub use gc::{GcPlan, GcReport};

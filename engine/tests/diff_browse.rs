@@ -1,0 +1,207 @@
+//! Diff between snapshots and against the live tree; browsing and reading snapshot files.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::str::FromStr;
+
+use engine::{
+    ChangeKind, ContainerId, DiffTarget, Engine, EngineError, RootSource, SnapshotOptions,
+};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+async fn open(dir: &Path) -> Engine {
+    let opts =
+        SqliteConnectOptions::from_str(&format!("sqlite://{}", dir.join("meta.db").display()))
+            .unwrap()
+            .create_if_missing(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(2)
+        .connect_with(opts)
+        .await
+        .unwrap();
+    Engine::open(&dir.join("data"), pool).await.unwrap()
+}
+
+fn id() -> ContainerId {
+    ContainerId::from_bytes([4; 12])
+}
+
+async fn setup(tmp: &Path) -> (Engine, String) {
+    let image = tmp.join("image");
+    fs::create_dir(&image).unwrap();
+    common::build_fixture(&image);
+    let e = open(tmp).await;
+    e.create_root(&id(), RootSource::Directory(image))
+        .await
+        .unwrap();
+    let s = e.snapshot(&id(), SnapshotOptions::default()).await.unwrap();
+    (e, s.name)
+}
+
+#[tokio::test]
+async fn diff_reports_each_kind_of_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (e, s1) = setup(tmp.path()).await;
+    let root = e.root_path(&id());
+    fs::write(root.join("usr/bin/big"), b"smaller now").unwrap();
+    fs::set_permissions(root.join("usr/bin/sudo"), fs::Permissions::from_mode(0o700)).unwrap();
+    fs::write(root.join("etc/added"), b"+").unwrap();
+    fs::remove_file(root.join("etc/dangling")).unwrap();
+    fs::remove_file(root.join("etc/empty-file")).unwrap();
+    fs::create_dir(root.join("etc/empty-file")).unwrap();
+    let s2 = e.snapshot(&id(), SnapshotOptions::default()).await.unwrap();
+
+    let d = e
+        .diff(&id(), &s1, DiffTarget::Snapshot(s2.name.clone()), 1000)
+        .await
+        .unwrap();
+    let got: BTreeMap<String, ChangeKind> =
+        d.changes.iter().map(|c| (c.path.clone(), c.kind)).collect();
+    assert_eq!(
+        got.get("usr/bin/big"),
+        Some(&ChangeKind::Modified),
+        "{got:?}"
+    );
+    assert_eq!(
+        got.get("usr/bin/sudo"),
+        Some(&ChangeKind::MetadataOnly),
+        "{got:?}"
+    );
+    assert_eq!(got.get("etc/added"), Some(&ChangeKind::Added), "{got:?}");
+    assert_eq!(
+        got.get("etc/dangling"),
+        Some(&ChangeKind::Removed),
+        "{got:?}"
+    );
+    assert_eq!(
+        got.get("etc/empty-file"),
+        Some(&ChangeKind::TypeChanged),
+        "{got:?}"
+    );
+    // Anything else is a directory whose mtime changed with its entries.
+    for c in &d.changes {
+        if ![
+            "usr/bin/big",
+            "usr/bin/sudo",
+            "etc/added",
+            "etc/dangling",
+            "etc/empty-file",
+        ]
+        .contains(&c.path.as_str())
+        {
+            assert_eq!(
+                (c.kind, c.entry_type),
+                (ChangeKind::MetadataOnly, "dir"),
+                "{c:?}"
+            );
+        }
+    }
+    assert!(!d.truncated);
+
+    // Same snapshot: nothing. A limit cuts the list and says so.
+    assert!(
+        e.diff(&id(), &s1, DiffTarget::Snapshot(s1.clone()), 10)
+            .await
+            .unwrap()
+            .changes
+            .is_empty()
+    );
+    let cut = e
+        .diff(&id(), &s1, DiffTarget::Snapshot(s2.name.clone()), 2)
+        .await
+        .unwrap();
+    assert_eq!(cut.changes.len(), 2);
+    assert!(cut.truncated);
+
+    // Against the live tree.
+    fs::write(root.join("live-only"), b"now").unwrap();
+    let live = e
+        .diff(&id(), &s2.name, DiffTarget::Live, 100)
+        .await
+        .unwrap();
+    assert!(
+        live.changes
+            .iter()
+            .any(|c| c.path == "live-only" && c.kind == ChangeKind::Added),
+        "{live:?}"
+    );
+    assert!(
+        live.changes
+            .iter()
+            .all(|c| c.path == "live-only" || c.entry_type == "dir"),
+        "{live:?}"
+    );
+}
+
+#[tokio::test]
+async fn browse_lists_and_streams_files_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (e, s) = setup(tmp.path()).await;
+    let top = e.list_dir(&id(), &s, "/").await.unwrap();
+    let names: Vec<&str> = top.iter().map(|x| x.name.as_str()).collect();
+    assert!(
+        names.contains(&"etc") && names.contains(&"sparse.img"),
+        "{names:?}"
+    );
+    let etc = e.list_dir(&id(), &s, "etc").await.unwrap();
+    let host = etc.iter().find(|x| x.name == "hostname").unwrap();
+    assert_eq!((host.entry_type, host.size), ("file", 9));
+    let link = top.iter().find(|x| x.name == "abs-link").unwrap();
+    assert_eq!(link.link_target.as_deref(), Some("/etc/passwd"));
+
+    let mut data = Vec::new();
+    e.read_file(&id(), &s, "/usr/bin/big")
+        .await
+        .unwrap()
+        .read_to_end(&mut data)
+        .unwrap();
+    assert_eq!(data, common::noise(3 * 1024 * 1024 + 5, 1));
+
+    // The sparse gigabyte streams its data at the right offset, holes as zeros.
+    let mut r = e.read_file(&id(), &s, "sparse.img").await.unwrap();
+    assert_eq!(r.size, 1 << 30);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut offset = 0u64;
+    let mut found = None;
+    loop {
+        let n = r.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        if found.is_none()
+            && let Some(i) = buf[..n].iter().position(|b| *b != 0)
+        {
+            found = Some(offset + i as u64);
+        }
+        offset += n as u64;
+    }
+    assert_eq!(offset, 1 << 30);
+    assert!(
+        found.is_some_and(|f| (512 << 20..(512 << 20) + 65536).contains(&f)),
+        "{found:?}"
+    );
+
+    for (bad, want_invalid) in [
+        ("../etc", true),
+        ("etc/../..", true),
+        ("nope", false),
+        ("abs-link/x", true),
+        ("etc/hostname/x", true),
+    ] {
+        let r = e.list_dir(&id(), &s, bad).await;
+        match r {
+            Err(EngineError::Invalid(_)) if want_invalid => {}
+            Err(EngineError::NoSuchPath { .. }) if !want_invalid => {}
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        e.read_file(&id(), &s, "etc").await,
+        Err(EngineError::Invalid(_))
+    ));
+}
