@@ -28,6 +28,9 @@ impl Engine {
         let _guard = self.lock(c).await?;
         let s = self.get(c, name_or_alias).await?;
         let freed_bytes = self.exclusive_bytes(c, &s.name).await?;
+        fail::fail_point!("delete::before_row", |_| Err(EngineError::Injected(
+            "delete::before_row".into()
+        )));
         if !self.inner.catalog.delete(c, &s.name).await? {
             return Err(EngineError::NoSuchSnapshot {
                 container: *c,
@@ -45,6 +48,9 @@ impl Engine {
     /// their space. An operation already running from an expiring snapshot keeps its objects
     /// (it holds the GC lease) and completes.
     pub async fn expire(&self, now: DateTime<Utc>) -> Result<Vec<SnapshotInfo>, EngineError> {
+        fail::fail_point!("expire::before_delete", |_| Err(EngineError::Injected(
+            "expire::before_delete".into()
+        )));
         self.inner.catalog.delete_expired(now).await
     }
 }

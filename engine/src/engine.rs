@@ -27,6 +27,9 @@ pub async fn migrate(db: &SqlitePool) -> Result<(), sqlx::migrate::MigrateError>
 }
 
 pub(crate) struct Inner {
+    /// Exclusive `flock` on the store directory, held for the engine's lifetime: a second
+    /// engine (or process) on the same data directory would work from a stale index.
+    _dir_lock: std::os::fd::OwnedFd,
     pub(crate) data_dir: PathBuf,
     pub(crate) catalog: Catalog,
     pub(crate) store: ObjectStore,
@@ -42,6 +45,22 @@ pub(crate) struct Inner {
 #[derive(Clone)]
 pub struct Engine {
     pub(crate) inner: Arc<Inner>,
+}
+
+/// Takes the exclusive lock of a store directory, or explains who holds it.
+fn lock_data_dir(store: &Path) -> Result<std::os::fd::OwnedFd, EngineError> {
+    let fd = crate::fsops::open_root(store)
+        .map_err(EngineError::io(format!("cannot open {}", store.display())))?;
+    match rustix::fs::flock(&fd, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(fd),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(EngineError::Invalid(format!(
+            "the data directory {} is in use by another Snapline process; stop it or choose another data directory",
+            store.parent().unwrap_or(store).display()
+        ))),
+        Err(e) => Err(EngineError::io(format!("cannot lock {}", store.display()))(
+            std::io::Error::from_raw_os_error(e.raw_os_error()),
+        )),
+    }
 }
 
 impl Engine {
@@ -60,6 +79,7 @@ impl Engine {
                     data_dir.join(sub).display()
                 )))?;
         }
+        let dir_lock = lock_data_dir(&data_dir.join("store"))?;
         migrate(&db)
             .await
             .map_err(|e| EngineError::Db(sqlx::Error::Migrate(Box::new(e))))?;
@@ -75,6 +95,7 @@ impl Engine {
         .map_err(|e| EngineError::Invalid(format!("opening the store panicked: {e}")))??;
         Ok(Engine {
             inner: Arc::new(Inner {
+                _dir_lock: dir_lock,
                 data_dir: data_dir.to_path_buf(),
                 catalog: Catalog::new(db),
                 store,

@@ -60,6 +60,9 @@ pub enum EngineError {
     /// The metadata database failed.
     #[error("metadata database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// A fail point fired (tests only: the `failpoints` feature).
+    #[error("fail point {0} fired")]
+    Injected(String),
     /// A filesystem operation outside capture and materialize failed.
     #[error("{context}: {source}")]
     Io {

@@ -147,7 +147,13 @@ impl Engine {
                 }
             }
             let repacked_bytes = w.finish()?;
+            fail::fail_point!("gc::after_repack", |_| Err(EngineError::Injected(
+                "gc::after_repack".into()
+            )));
             for pack in plan.delete_packs.iter().chain(&plan.repack_packs) {
+                fail::fail_point!("gc::between_deletes", |_| Err(EngineError::Injected(
+                    "gc::between_deletes".into()
+                )));
                 store.remove_pack(pack)?;
             }
             Ok(GcReport {

@@ -151,6 +151,9 @@ impl Writer<'_> {
         path: &Path,
     ) -> Result<(), MaterializeError> {
         let d = dir.as_fd();
+        fail::fail_point!("materialize::entry", |_| Err(io_at(path)(
+            io::Error::other("fail point materialize::entry")
+        )));
         match &e.kind {
             EntryKind::Dir { tree } => {
                 fsops::mkdir_at(d, name).map_err(io_at(path))?;

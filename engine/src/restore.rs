@@ -233,6 +233,9 @@ impl Applier<'_> {
         rel: &[u8],
     ) -> Result<(), MaterializeError> {
         let d = dir.as_fd();
+        fail::fail_point!("restore::apply_entry", |_| Err(io_at(path)(
+            std::io::Error::other("fail point restore::apply_entry")
+        )));
         let mut st = lstat_opt(d, name, path)?;
         let compatible = match (&st, &e.kind) {
             (None, _) => false,
@@ -462,6 +465,9 @@ impl Engine {
             .await
             .map_err(|e| e.classify("staging a restore"))?;
 
+        fail::fail_point!("restore::after_stage", |_| Err(EngineError::Injected(
+            "restore::after_stage".into()
+        )));
         // Phase 2: journal.
         self.inner
             .catalog

@@ -65,10 +65,16 @@ impl Engine {
         let cache_path = self.stat_cache_path(c);
         let (top, stats, written) = self
             .blocking(move |e| {
+                fail::fail_point!("snapshot::before_capture", |_| Err(EngineError::Injected(
+                    "snapshot::before_capture".into()
+                )));
                 let old = StatCache::load(&cache_path);
                 let mut w = e.inner.store.writer();
                 let (top, stats, new) = capture_cached(&root, &mut w, &old)?;
                 let written = w.finish()?;
+                fail::fail_point!("snapshot::after_packs", |_| Err(EngineError::Injected(
+                    "snapshot::after_packs".into()
+                )));
                 // Best effort: a cache that cannot be saved only costs a full read next time.
                 if let Err(err) = new.save(&cache_path) {
                     let _ = std::fs::remove_file(&cache_path);
@@ -78,6 +84,9 @@ impl Engine {
             })
             .await
             .map_err(|e| e.classify("taking a snapshot"))?;
+        fail::fail_point!("snapshot::before_row", |_| Err(EngineError::Injected(
+            "snapshot::before_row".into()
+        )));
         let created_at = Utc::now();
         let info = SnapshotInfo {
             container: *c,

@@ -74,6 +74,9 @@ impl PackStorage for LocalPackStorage {
             f.write_all(bytes)?;
             // An fsync error is final for this write: the pack is abandoned, never retried.
             f.sync_all()?;
+            fail::fail_point!("storage::before_rename", |_| Err(io::Error::other(
+                "fail point storage::before_rename"
+            )));
             fs::rename(&tmp, &dest)?;
             sync_dir(&dir)
         })();

@@ -10,6 +10,10 @@ use engine::{ContainerId, CopySource, Engine, EngineError, RootSource, SnapshotO
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 async fn open(dir: &Path) -> Engine {
+    open_result(dir).await.unwrap()
+}
+
+async fn open_result(dir: &Path) -> Result<Engine, EngineError> {
     let opts =
         SqliteConnectOptions::from_str(&format!("sqlite://{}", dir.join("meta.db").display()))
             .unwrap()
@@ -21,7 +25,7 @@ async fn open(dir: &Path) -> Engine {
         .connect_with(opts)
         .await
         .unwrap();
-    Engine::open(&dir.join("data"), pool).await.unwrap()
+    Engine::open(&dir.join("data"), pool).await
 }
 
 fn id(n: u8) -> ContainerId {
@@ -170,30 +174,27 @@ async fn gc_keeps_what_other_snapshots_need_and_survives_reopen() {
         .unwrap();
     let keep_tree = common::describe(&root);
     std::fs::write(root.join("temp.bin"), common::noise(3 << 20, 3)).unwrap();
-    let drop = e
+    let doomed = e
         .snapshot(&id(1), SnapshotOptions::default())
         .await
         .unwrap();
-    e.delete(&id(1), &drop.name).await.unwrap();
+    e.delete(&id(1), &doomed.name).await.unwrap();
     e.gc().await.unwrap();
 
-    drop_engine_and_reopen(&e, tmp.path(), |e2| async move {
-        e2.copy(&id(1), CopySource::Snapshot(keep.name.clone()), &id(9))
-            .await
-            .unwrap();
-        assert_eq!(common::describe(&e2.root_path(&id(9))), keep_tree);
-    })
-    .await;
-}
-
-async fn drop_engine_and_reopen<F, Fut>(e: &Engine, dir: &Path, f: F)
-where
-    F: FnOnce(Engine) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let _ = e;
-    let e2 = open(dir).await;
-    f(e2).await;
+    // A fresh engine rebuilds its index from the packs that GC left. The data directory is
+    // locked: a second engine cannot open it while the first lives.
+    let second = open_result(tmp.path()).await;
+    assert!(
+        matches!(second, Err(EngineError::Invalid(ref m)) if m.contains("in use")),
+        "{:?}",
+        second.err()
+    );
+    drop(e);
+    let e2 = open(tmp.path()).await;
+    e2.copy(&id(1), CopySource::Snapshot(keep.name.clone()), &id(9))
+        .await
+        .unwrap();
+    assert_eq!(common::describe(&e2.root_path(&id(9))), keep_tree);
 }
 
 #[tokio::test]
