@@ -375,3 +375,18 @@ pub fn remove_other_xattrs_at(
     }
     Ok(())
 }
+
+/// A second descriptor for the same open directory.
+pub fn dup(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    fd.try_clone_to_owned()
+}
+
+/// Creates a directory with the given permission bits.
+pub fn mkdir_mode_at(dir: BorrowedFd<'_>, name: &CStr, mode: u32) -> io::Result<()> {
+    rfs::mkdirat(dir, name, Mode::from_raw_mode(mode)).map_err(err)
+}
+
+/// Removes a non-directory entry.
+pub fn unlink_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
+    rfs::unlinkat(dir, name, AtFlags::empty()).map_err(err)
+}

@@ -15,7 +15,8 @@
 //! - [`capture`]: reading a live tree into objects;
 //! - [`materialize`]: writing a snapshot into an empty directory;
 //! - [`statcache`]: per-container file identities, so snapshots read only what changed;
-//! - [`catalog`]: snapshots, roots and the restore journal in the metadata database.
+//! - [`catalog`]: snapshots, roots and the restore journal in the metadata database;
+//! - [`unpack`]: safe unpacking of image tar streams.
 //!
 //! Commands: [`roots`] (create and delete container roots), [`snapshot`], [`restore`], [`copy`],
 //! [`delete`] (delete and expire), [`gc`] (plan and collect), [`verify`], [`diff`],
@@ -42,6 +43,7 @@ pub mod statcache;
 pub mod storage;
 pub mod store;
 pub mod tree;
+pub mod unpack;
 pub mod verify;
 
 pub use browse::{EntryInfo, FileReader};

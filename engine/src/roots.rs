@@ -10,13 +10,25 @@ use crate::ids::ContainerId;
 use crate::materialize::materialize;
 
 /// What a new root starts from.
-#[derive(Debug, Clone)]
 pub enum RootSource {
     /// An empty directory (mode 0755, owned by root).
     Empty,
     /// A copy of a host directory (an unpacked image). It is read through descriptors and
     /// never followed outside itself.
     Directory(PathBuf),
+    /// A tar stream of a root filesystem (the output of `docker export`), unpacked safely
+    /// (see [`crate::unpack`]).
+    Tar(Box<dyn std::io::Read + Send>),
+}
+
+impl std::fmt::Debug for RootSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RootSource::Empty => f.write_str("Empty"),
+            RootSource::Directory(p) => write!(f, "Directory({})", p.display()),
+            RootSource::Tar(_) => f.write_str("Tar(..)"),
+        }
+    }
 }
 
 impl Engine {
@@ -32,20 +44,41 @@ impl Engine {
         }
         let root = self.root_path(c);
         let _lease = self.lease().await;
-        self.blocking(move |e| {
-            prepare_empty_root(&root)?;
-            if let RootSource::Directory(dir) = source {
-                // Images go through the store: the image's objects are shared with every
-                // snapshot of every container made from it.
-                let mut w = e.inner.store.writer();
-                let (top, _) = capture(&dir, &mut w)?;
-                w.finish()?;
-                materialize(&e.inner.store, &top, &root)?;
-            }
-            Ok(())
-        })
-        .await
-        .map_err(|e| e.classify("creating the container's root filesystem"))?;
+        let root2 = root.clone();
+        let made = self
+            .blocking(move |e| {
+                prepare_empty_root(&root)?;
+                match source {
+                    RootSource::Empty => {}
+                    RootSource::Directory(dir) => {
+                        // Images go through the store: the image's objects are shared with
+                        // every snapshot of every container made from it.
+                        let mut w = e.inner.store.writer();
+                        let (top, _) = capture(&dir, &mut w)?;
+                        w.finish()?;
+                        materialize(&e.inner.store, &top, &root)?;
+                    }
+                    RootSource::Tar(reader) => {
+                        crate::unpack::unpack_tar(reader, &root)?;
+                    }
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|e| e.classify("creating the container's root filesystem"));
+        if let Err(err) = made {
+            // Nothing half-made stays behind.
+            let dir = root2.parent().map(Path::to_path_buf);
+            let _ = self
+                .blocking(move |_| {
+                    if let Some(dir) = dir {
+                        remove_tree(&dir)?;
+                    }
+                    Ok(())
+                })
+                .await;
+            return Err(err);
+        }
         self.inner.catalog.add_root(c, chrono::Utc::now()).await
     }
 
