@@ -273,7 +273,7 @@ pub fn unpack_tar<R: Read>(reader: R, root: &Path) -> Result<UnpackStats, Engine
             other => return Err(refused(&path, format!("unsupported entry type {other:?}"))),
         }
     }
-    dirs.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.0.len()));
     for (parts, a) in dirs {
         let fd = open_dirs(root_fd.as_fd(), &parts, false, b"(directory metadata)")?;
         fsops::apply_meta_fd(fd.as_fd(), &a.meta()).map_err(io_err(b"(directory metadata)"))?;
