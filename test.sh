@@ -14,6 +14,9 @@ cargo fmt --all --check
 say "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+say "cargo doc (engine: every public item documented, no broken links)"
+RUSTDOCFLAGS="-D warnings" cargo doc -p engine --no-deps --quiet
+
 # `frontend` is the wasm entry and has no tests; leaving it out keeps `app` compiled with
 # `ssr` only, exactly as the server ships (with `hydrate` unified in, Effects would run on
 # the server).

@@ -23,7 +23,9 @@ pub struct EntryInfo {
     pub size: u64,
     /// Permission bits.
     pub mode: u32,
+    /// Owner.
     pub uid: u32,
+    /// Group.
     pub gid: u32,
     /// Modification time.
     pub mtime: DateTime<Utc>,

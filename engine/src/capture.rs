@@ -53,7 +53,9 @@ pub enum CaptureError {
     /// Reading the live tree failed.
     #[error("cannot read {path}: {source}")]
     Io {
+        /// The path concerned.
         path: PathBuf,
+        /// The underlying error.
         #[source]
         source: io::Error,
     },
@@ -63,7 +65,9 @@ pub enum CaptureError {
     /// The tree could not be encoded (a name the encoding refuses).
     #[error("cannot record {path}: {source}")]
     Tree {
+        /// The path concerned.
         path: PathBuf,
+        /// Why the tree is invalid.
         #[source]
         source: TreeError,
     },

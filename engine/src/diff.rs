@@ -42,6 +42,7 @@ pub struct Change {
 /// The changes, in path order, possibly cut at a limit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Diff {
+    /// The changes, in path order.
     pub changes: Vec<Change>,
     /// Whether more changes exist than were returned.
     pub truncated: bool,

@@ -17,14 +17,19 @@ pub enum EngineError {
     /// No snapshot of this container has that name (or, uniquely, that alias).
     #[error("container {container} has no snapshot named {name:?}")]
     NoSuchSnapshot {
+        /// The container.
         container: ContainerId,
+        /// The name asked for.
         name: String,
     },
     /// No entry at this path in the snapshot.
     #[error("snapshot {snapshot} of container {container} has nothing at {path:?}")]
     NoSuchPath {
+        /// The container.
         container: ContainerId,
+        /// The snapshot.
         snapshot: String,
+        /// The path asked for.
         path: String,
     },
     /// Several snapshots share the alias used as a name.
@@ -33,8 +38,11 @@ pub enum EngineError {
         names.join(", ")
     )]
     AmbiguousAlias {
+        /// The container.
         container: ContainerId,
+        /// The alias.
         alias: String,
+        /// The snapshots that have it.
         names: Vec<String>,
     },
     /// Another operation holds the container.
@@ -66,7 +74,9 @@ pub enum EngineError {
     /// A filesystem operation outside capture and materialize failed.
     #[error("{context}: {source}")]
     Io {
+        /// What was being done.
         context: String,
+        /// The underlying error.
         #[source]
         source: std::io::Error,
     },

@@ -22,6 +22,8 @@
 //! [`delete`] (delete and expire), [`gc`] (plan and collect), [`verify`], [`diff`],
 //! [`browse`] (list a directory, read a file).
 
+#![deny(missing_docs)]
+
 pub mod browse;
 pub mod capture;
 pub mod catalog;

@@ -28,7 +28,9 @@ pub enum MaterializeError {
     /// Writing to the target failed.
     #[error("cannot write {path}: {source}")]
     Io {
+        /// The path concerned.
         path: PathBuf,
+        /// The underlying error.
         #[source]
         source: io::Error,
     },
@@ -38,7 +40,9 @@ pub enum MaterializeError {
     /// A tree object is malformed (for example a hostile name).
     #[error("tree object {id} is invalid: {source}")]
     Tree {
+        /// The object.
         id: ObjectId,
+        /// Why the tree is invalid.
         #[source]
         source: TreeError,
     },

@@ -86,10 +86,22 @@ pub struct BlobEntry {
 /// Why a pack or blob cannot be trusted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PackError {
+    /// The pack file as a whole is unusable.
     #[error("pack {pack} is damaged: {reason}")]
-    Damaged { pack: String, reason: String },
+    Damaged {
+        /// The pack's id (hex).
+        pack: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// One object fails its checks.
     #[error("object {id} is damaged: {reason}")]
-    BadObject { id: ObjectId, reason: String },
+    BadObject {
+        /// The object.
+        id: ObjectId,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// Builds one pack in memory (bounded by [`TARGET_PACK_SIZE`] plus one object).

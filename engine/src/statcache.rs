@@ -28,10 +28,15 @@ pub const RACY_MARGIN_NS: i128 = 50_000_000;
 /// The identity of a file at the moment its content was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamp {
+    /// Inode number.
     pub ino: u64,
+    /// Size in bytes.
     pub size: u64,
+    /// Type and permission bits (`st_mode`).
     pub mode: u32,
+    /// Modification time, ns since the epoch.
     pub mtime_ns: i128,
+    /// Status change time, ns since the epoch (no user can set it).
     pub ctime_ns: i128,
 }
 
@@ -52,8 +57,11 @@ impl Stamp {
 /// match covers them too).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cached {
+    /// The identity the file had when read.
     pub stamp: Stamp,
+    /// Its content.
     pub extents: Vec<Extent>,
+    /// Its extended attributes, sorted.
     pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
@@ -62,6 +70,7 @@ pub struct Cached {
 pub struct StatCache {
     /// When the capture that produced this cache started, in ns since the epoch.
     pub started_ns: i128,
+    /// Relative path to cached file.
     pub files: HashMap<Vec<u8>, Cached>,
 }
 

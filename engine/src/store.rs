@@ -26,7 +26,9 @@ pub enum StoreError {
     /// The storage failed (disk full, permissions, I/O error).
     #[error("{context}: {source}")]
     Io {
+        /// What was being done.
         context: String,
+        /// The underlying error.
         #[source]
         source: std::io::Error,
     },
@@ -36,8 +38,11 @@ pub enum StoreError {
     /// The object is not of the expected kind.
     #[error("object {id} is a {found:?}, expected a {expected:?}")]
     WrongKind {
+        /// The object.
         id: ObjectId,
+        /// The kind the caller asked for.
         expected: ObjectKind,
+        /// The kind the store holds.
         found: ObjectKind,
     },
     /// A pack or object failed its checks.

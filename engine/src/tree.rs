@@ -37,20 +37,37 @@ pub const MAX_XATTR_VALUE: usize = 64 * 1024;
 /// Why bytes are not a valid tree, or an entry name is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TreeError {
+    /// Wrong magic or an unknown encoding version.
     #[error("not a tree object (bad magic or unknown version {0})")]
     Header(u8),
+    /// The bytes end early, or a length exceeds what remains.
     #[error("tree object is truncated")]
     Truncated,
+    /// Bytes follow the last entry.
     #[error("tree object has {0} trailing bytes")]
     Trailing(usize),
+    /// A name that cannot be a path component.
     #[error("invalid entry name {name:?}: {reason}")]
-    BadName { name: String, reason: &'static str },
+    BadName {
+        /// The name (lossy).
+        name: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// Entries out of order or duplicated.
     #[error("entries are not in strictly increasing name order at {0:?}")]
     Order(String),
+    /// An unknown entry type tag.
     #[error("unknown entry kind {0}")]
     Kind(u8),
+    /// A field out of range.
     #[error("invalid field in entry {name:?}: {reason}")]
-    Field { name: String, reason: &'static str },
+    Field {
+        /// The entry's name (lossy).
+        name: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
 }
 
 /// Checks that `name` can be one component of a path inside a root: non-empty, at most 255
@@ -82,9 +99,17 @@ pub fn validate_name(name: &[u8]) -> Result<(), TreeError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Extent {
     /// Bytes stored as a chunk object.
-    Data { id: ObjectId, len: u32 },
+    Data {
+        /// The chunk.
+        id: ObjectId,
+        /// Its length.
+        len: u32,
+    },
     /// A hole: `len` bytes of zeros that occupy no disk blocks.
-    Hole { len: u64 },
+    Hole {
+        /// Bytes of the hole.
+        len: u64,
+    },
 }
 
 impl Extent {
@@ -106,15 +131,32 @@ impl Extent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryKind {
     /// A regular file; its extents cover exactly `size` bytes.
-    File { size: u64, extents: Vec<Extent> },
+    File {
+        /// Logical size in bytes.
+        size: u64,
+        /// Data and holes, in order, covering `size` bytes.
+        extents: Vec<Extent>,
+    },
     /// A directory and the id of its tree.
-    Dir { tree: ObjectId },
+    Dir {
+        /// The directory's tree object.
+        tree: ObjectId,
+    },
     /// A symbolic link; the target is stored as bytes and never resolved.
-    Symlink { target: Vec<u8> },
+    Symlink {
+        /// The target, as stored by the filesystem.
+        target: Vec<u8>,
+    },
     /// A character device.
-    CharDevice { rdev: u64 },
+    CharDevice {
+        /// Device number (`makedev(major, minor)`).
+        rdev: u64,
+    },
     /// A block device.
-    BlockDevice { rdev: u64 },
+    BlockDevice {
+        /// Device number (`makedev(major, minor)`).
+        rdev: u64,
+    },
     /// A named pipe (recorded, never opened).
     Fifo,
 }

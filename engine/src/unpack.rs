@@ -26,9 +26,13 @@ use crate::tree::validate_name;
 /// What an unpack created.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UnpackStats {
+    /// Regular files created.
     pub files: u64,
+    /// Directories created.
     pub dirs: u64,
+    /// Symlinks and hard links created.
     pub links: u64,
+    /// Bytes of file data written.
     pub bytes: u64,
 }
 
