@@ -279,12 +279,22 @@ impl Walker<'_, '_> {
                     Err(e) if vanished(&e) => return Ok(None),
                     Err(e) => return Err(io_at(path)(e)),
                 };
-                let xattrs = fsops::xattrs_at(dir, name).map_err(io_at(path))?;
+                let xattrs = match fsops::xattrs_at(dir, name) {
+                    Ok(x) => x,
+                    // Removed since the lstat: a running container may do that.
+                    Err(e) if vanished(&e) => return Ok(None),
+                    Err(e) => return Err(io_at(path)(e)),
+                };
                 self.stats.specials += 1;
                 meta_entry(bytes, &st, xattrs, EntryKind::Symlink { target })
             }
             kind @ (FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo) => {
-                let xattrs = fsops::xattrs_at(dir, name).map_err(io_at(path))?;
+                let xattrs = match fsops::xattrs_at(dir, name) {
+                    Ok(x) => x,
+                    // Removed since the lstat: a running container may do that.
+                    Err(e) if vanished(&e) => return Ok(None),
+                    Err(e) => return Err(io_at(path)(e)),
+                };
                 let kind = match kind {
                     FileType::CharacterDevice => EntryKind::CharDevice { rdev: st.st_rdev },
                     FileType::BlockDevice => EntryKind::BlockDevice { rdev: st.st_rdev },

@@ -52,22 +52,28 @@ impl Engine {
         let top = snapshot.as_ref().map(|s| s.top_tree);
         let src_root = self.root_path(from);
         let dst_root = self.root_path(to);
-        self.blocking(move |e| {
-            let top = match top {
-                Some(t) => t,
-                None => {
-                    let mut w = e.inner.store.writer();
-                    let (t, _) = capture(&src_root, &mut w)?;
-                    w.finish()?;
-                    t
-                }
-            };
-            prepare_empty_root(&dst_root)?;
-            materialize(&e.inner.store, &top, &dst_root)?;
-            Ok(())
-        })
-        .await
-        .map_err(|e| e.classify("copying a container"))?;
+        let dst_root2 = dst_root.clone();
+        let made = self
+            .blocking(move |e| {
+                let top = match top {
+                    Some(t) => t,
+                    None => {
+                        let mut w = e.inner.store.writer();
+                        let (t, _) = capture(&src_root, &mut w)?;
+                        w.finish()?;
+                        t
+                    }
+                };
+                prepare_empty_root(&dst_root)?;
+                materialize(&e.inner.store, &top, &dst_root)?;
+                Ok(())
+            })
+            .await
+            .map_err(|e| e.classify("copying a container"));
+        if let Err(err) = made {
+            self.discard_partial_root(&dst_root2).await;
+            return Err(err);
+        }
         let now = chrono::Utc::now();
         self.inner.catalog.add_root(to, now).await?;
         if let Some(s) = snapshot {

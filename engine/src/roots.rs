@@ -67,19 +67,24 @@ impl Engine {
             .await
             .map_err(|e| e.classify("creating the container's root filesystem"));
         if let Err(err) = made {
-            // Nothing half-made stays behind.
-            let dir = root2.parent().map(Path::to_path_buf);
-            let _ = self
-                .blocking(move |_| {
-                    if let Some(dir) = dir {
-                        remove_tree(&dir)?;
-                    }
-                    Ok(())
-                })
-                .await;
+            self.discard_partial_root(&root2).await;
             return Err(err);
         }
         self.inner.catalog.add_root(c, chrono::Utc::now()).await
+    }
+
+    /// Removes the directory of a root whose creation failed: nothing half-made stays
+    /// behind. Best effort: a leftover is also cleared by the next creation.
+    pub(crate) async fn discard_partial_root(&self, root: &Path) {
+        let dir = root.parent().map(Path::to_path_buf);
+        let _ = self
+            .blocking(move |_| {
+                if let Some(dir) = dir {
+                    remove_tree(&dir)?;
+                }
+                Ok(())
+            })
+            .await;
     }
 
     /// Deletes the container's live root filesystem. Its snapshots stay.
