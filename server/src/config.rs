@@ -20,6 +20,34 @@ pub enum Command {
     /// On first start an admin token is created, printed once and saved in the data
     /// directory (file `admin-token`, mode 0600), unless SNAPLINE_ADMIN_TOKEN sets it.
     Serve(ServeArgs),
+    /// Benchmark the snapshot engine side by side with cp -a, tar --listed-incremental and
+    /// restic on the same tree, and print medians and ratios.
+    ///
+    /// The tree is a Debian minimal root made with debootstrap when it is installed (cached
+    /// in the cache directory), else a generated tree of the same shape.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Make the tree this many times larger (copies of the base tree side by side).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub scale: u32,
+    /// Runs per tool; the table shows medians.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub runs: u32,
+    /// Print the results as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Where the bench tree is cached between runs.
+    #[arg(long, env = "SNAPLINE_BENCH_CACHE", default_value = "~/.cache/snapline-bench")]
+    pub cache_dir: String,
+    /// Use this directory as the base tree instead of Debian or a generated one.
+    #[arg(long)]
+    pub tree: Option<PathBuf>,
+    /// Scratch directory for the runs (needs about 8x the tree's size).
+    #[arg(long, default_value = "/tmp")]
+    pub work_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -58,7 +86,9 @@ mod tests {
     #[test]
     fn serve_defaults_match_the_readme() {
         let cli = Cli::try_parse_from(["snapline", "serve"]).unwrap();
-        let Command::Serve(args) = cli.command;
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve");
+        };
         assert_eq!(args.listen.to_string(), "127.0.0.1:3000");
         assert_eq!(args.data_dir, PathBuf::from("./data"));
     }

@@ -4,6 +4,7 @@
 //! it with `tower::ServiceExt::oneshot`; [`serve::run`] adds the socket, signals and startup.
 
 pub mod api;
+pub mod bench;
 pub mod config;
 pub mod csrf;
 pub mod dashboard;

@@ -11,6 +11,7 @@ async fn main() -> ExitCode {
     snapline_server::logging::init();
     let result = match cli.command {
         Command::Serve(args) => snapline_server::serve::run(args).await,
+        Command::Bench(args) => snapline_server::bench::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
