@@ -31,7 +31,14 @@ pub trait PackStorage: Send + Sync {
 /// Packs as files under a directory: `packs/<first two hex digits>/<id>.pack`.
 pub struct LocalPackStorage {
     root: PathBuf,
+    /// Open pack files, so reading thousands of chunks does not open thousands of files.
+    /// Packs are immutable, so a cached handle never sees stale bytes; a deleted pack's
+    /// handle is dropped with it.
+    open: Mutex<std::collections::HashMap<ObjectId, std::sync::Arc<fs::File>>>,
 }
+
+/// Open pack handles kept at most (each pack is ~16 MiB, so this covers ~4 GiB of packs).
+const MAX_OPEN_PACKS: usize = 256;
 
 impl LocalPackStorage {
     /// Opens (and creates, mode 0700) the pack directory under `root`.
@@ -42,7 +49,23 @@ impl LocalPackStorage {
             .recursive(true)
             .mode(0o700)
             .create(packs.join("tmp"))?;
-        Ok(LocalPackStorage { root: packs })
+        Ok(LocalPackStorage {
+            root: packs,
+            open: Mutex::new(std::collections::HashMap::new()),
+        })
+    }
+
+    fn handle(&self, id: &ObjectId) -> io::Result<std::sync::Arc<fs::File>> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = open.get(id) {
+            return Ok(f.clone());
+        }
+        let f = std::sync::Arc::new(fs::File::open(self.path(id))?);
+        if open.len() >= MAX_OPEN_PACKS {
+            open.clear();
+        }
+        open.insert(*id, f.clone());
+        Ok(f)
     }
 
     fn path(&self, id: &ObjectId) -> PathBuf {
@@ -87,7 +110,7 @@ impl PackStorage for LocalPackStorage {
     }
 
     fn read_at(&self, id: &ObjectId, offset: u64, len: usize) -> io::Result<Vec<u8>> {
-        let f = fs::File::open(self.path(id))?;
+        let f = self.handle(id)?;
         let mut buf = vec![0u8; len];
         f.read_exact_at(&mut buf, offset)?;
         Ok(buf)
@@ -119,6 +142,10 @@ impl PackStorage for LocalPackStorage {
     }
 
     fn delete(&self, id: &ObjectId) -> io::Result<()> {
+        self.open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
         match fs::remove_file(self.path(id)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),

@@ -4,7 +4,7 @@
 //! disagree with the packs: an object is known exactly when a complete pack holding it
 //! exists. New objects become visible only after their pack is durably stored.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use crate::ids::ObjectId;
@@ -58,10 +58,11 @@ impl StoreError {
 }
 
 /// Packs and their index.
+#[derive(Clone)]
 pub struct ObjectStore {
     storage: Arc<dyn PackStorage>,
-    index: RwLock<HashMap<ObjectId, Location>>,
-    damaged: RwLock<Vec<(ObjectId, PackError)>>,
+    index: Arc<RwLock<HashMap<ObjectId, Location>>>,
+    damaged: Arc<RwLock<Vec<(ObjectId, PackError)>>>,
 }
 
 impl ObjectStore {
@@ -101,8 +102,8 @@ impl ObjectStore {
         }
         Ok(ObjectStore {
             storage,
-            index: RwLock::new(index),
-            damaged: RwLock::new(damaged),
+            index: Arc::new(RwLock::new(index)),
+            damaged: Arc::new(RwLock::new(damaged)),
         })
     }
 
@@ -163,22 +164,34 @@ impl ObjectStore {
 
     /// A writer that adds objects through new packs.
     pub fn writer(&self) -> StoreWriter<'_> {
-        StoreWriter {
-            store: self,
-            pack: PackBuilder::new(),
-            pending: HashMap::new(),
-            written_bytes: 0,
-            relocate: false,
-        }
+        StoreWriter::new(self, false)
     }
 
     /// A writer for repacking: it stores objects even when the store has them, and points
     /// the index at the new copies once they are durable.
     pub(crate) fn relocating_writer(&self) -> StoreWriter<'_> {
-        StoreWriter {
-            relocate: true,
-            ..self.writer()
+        StoreWriter::new(self, true)
+    }
+
+    /// Stores one pack durably and makes its objects visible.
+    fn store_pack(&self, builder: PackBuilder, relocate: bool) -> Result<u64, StoreError> {
+        let (pack_id, bytes, entries) = builder.finish();
+        self.storage
+            .put(&pack_id, &bytes)
+            .map_err(StoreError::io(format!("cannot store pack {pack_id}")))?;
+        let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+        for entry in entries {
+            let loc = Location {
+                pack: pack_id,
+                entry,
+            };
+            if relocate {
+                index.insert(entry.id, loc);
+            } else {
+                index.entry(entry.id).or_insert(loc);
+            }
         }
+        Ok(bytes.len() as u64)
     }
 
     /// Every indexed object, grouped by the pack the index reads it from.
@@ -220,68 +233,119 @@ impl ObjectStore {
 
 /// Adds objects to the store. Objects the store (or this writer) already has are skipped.
 ///
+/// Compression and pack writing run on worker threads (one per core), each filling its own
+/// packs, while the caller goes on reading and hashing: a snapshot is as fast as the slower
+/// of the two, not their sum. Memory is bounded by the queue (64 objects of at most one chunk
+/// each) plus one pack per worker.
+///
 /// Invariant: an object added here is readable from the store only after the pack holding it
-/// was stored durably ([`StoreWriter::flush`] or [`StoreWriter::finish`]).
+/// was stored durably, which [`StoreWriter::finish`] guarantees for every object added.
 pub struct StoreWriter<'a> {
     store: &'a ObjectStore,
-    pack: PackBuilder,
-    pending: HashMap<ObjectId, ObjectKind>,
-    written_bytes: u64,
+    pending: HashSet<ObjectId>,
     relocate: bool,
+    tx: Option<std::sync::mpsc::SyncSender<(ObjectKind, ObjectId, Vec<u8>)>>,
+    workers: Vec<std::thread::JoinHandle<Result<u64, StoreError>>>,
+}
+
+impl<'a> StoreWriter<'a> {
+    fn new(store: &'a ObjectStore, relocate: bool) -> Self {
+        let n = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(1, 8);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(ObjectKind, ObjectId, Vec<u8>)>(64);
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        let workers = (0..n)
+            .map(|_| {
+                let (store, rx) = (store.clone(), rx.clone());
+                std::thread::spawn(move || -> Result<u64, StoreError> {
+                    let mut pack = PackBuilder::new();
+                    let mut written = 0;
+                    loop {
+                        let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        let Ok((kind, id, raw)) = job else { break };
+                        pack.add(kind, id, &raw);
+                        if pack.is_full() {
+                            written += store.store_pack(std::mem::take(&mut pack), relocate)?;
+                        }
+                    }
+                    if !pack.is_empty() {
+                        written += store.store_pack(pack, relocate)?;
+                    }
+                    Ok(written)
+                })
+            })
+            .collect();
+        StoreWriter {
+            store,
+            pending: HashSet::new(),
+            relocate,
+            tx: Some(tx),
+            workers,
+        }
+    }
 }
 
 impl StoreWriter<'_> {
     /// Adds an object unless it is already stored; returns whether it was new.
-    /// Writes a pack when the current one is full.
     pub fn add(&mut self, kind: ObjectKind, id: ObjectId, raw: &[u8]) -> Result<bool, StoreError> {
-        if self.pending.contains_key(&id) || (!self.relocate && self.store.contains(&id)) {
+        if self.pending.contains(&id) || (!self.relocate && self.store.contains(&id)) {
             return Ok(false);
         }
-        self.pack.add(kind, id, raw);
-        self.pending.insert(id, kind);
-        if self.pack.is_full() {
-            self.flush()?;
+        let sent = self.tx.as_ref().map(|tx| tx.send((kind, id, raw.to_vec())));
+        if !matches!(sent, Some(Ok(()))) {
+            // A worker failed (disk full, say): stop and report its error.
+            return Err(self.join().err().unwrap_or_else(|| StoreError::Io {
+                context: "the pack writers stopped".into(),
+                source: std::io::Error::other("pack writer gone"),
+            }));
         }
+        self.pending.insert(id);
         Ok(true)
     }
 
     /// Whether the store or this writer already has the object.
     pub fn has(&self, id: &ObjectId) -> bool {
-        self.pending.contains_key(id) || self.store.contains(id)
+        self.pending.contains(id) || self.store.contains(id)
     }
 
-    /// Stores the current pack durably and makes its objects visible.
-    pub fn flush(&mut self) -> Result<(), StoreError> {
-        if self.pack.is_empty() {
-            return Ok(());
-        }
-        let builder = std::mem::take(&mut self.pack);
-        let (pack_id, bytes, entries) = builder.finish();
-        self.store
-            .storage
-            .put(&pack_id, &bytes)
-            .map_err(StoreError::io(format!("cannot store pack {pack_id}")))?;
-        self.written_bytes += bytes.len() as u64;
-        let mut index = self.store.index.write().unwrap_or_else(|p| p.into_inner());
-        for entry in entries {
-            self.pending.remove(&entry.id);
-            let loc = Location {
-                pack: pack_id,
-                entry,
-            };
-            if self.relocate {
-                index.insert(entry.id, loc);
-            } else {
-                index.entry(entry.id).or_insert(loc);
+    fn join(&mut self) -> Result<u64, StoreError> {
+        self.tx = None;
+        let mut total = 0;
+        let mut first_err = None;
+        for w in self.workers.drain(..) {
+            match w.join() {
+                Ok(Ok(n)) => total += n,
+                Ok(Err(e)) => {
+                    first_err.get_or_insert(e);
+                }
+                Err(_) => {
+                    first_err.get_or_insert(StoreError::Io {
+                        context: "a pack writer thread panicked".into(),
+                        source: std::io::Error::other("panic"),
+                    });
+                }
             }
         }
-        Ok(())
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(total),
+        }
     }
 
-    /// Flushes and returns the bytes of packs written.
+    /// Waits until every added object is in a durable pack; returns the bytes of packs
+    /// written.
     pub fn finish(mut self) -> Result<u64, StoreError> {
-        self.flush()?;
-        Ok(self.written_bytes)
+        self.join()
+    }
+}
+
+impl Drop for StoreWriter<'_> {
+    fn drop(&mut self) {
+        // An abandoned writer still stops its threads (their packs may be stored; nothing
+        // references them, so GC removes them).
+        let _ = self.join();
     }
 }
 

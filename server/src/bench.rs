@@ -72,14 +72,18 @@ fn say(msg: impl AsRef<str>) {
 
 fn expand(p: &str) -> PathBuf {
     match p.strip_prefix("~/") {
-        Some(rest) => PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(rest),
+        Some(rest) => {
+            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(rest)
+        }
         None => PathBuf::from(p),
     }
 }
 
 /// Disk usage (allocated blocks) of a path.
 fn du(p: &Path) -> u64 {
-    let Ok(m) = fs::symlink_metadata(p) else { return 0 };
+    let Ok(m) = fs::symlink_metadata(p) else {
+        return 0;
+    };
     let mut n = m.blocks() * 512;
     if m.is_dir()
         && let Ok(rd) = fs::read_dir(p)
@@ -92,10 +96,14 @@ fn du(p: &Path) -> u64 {
 }
 
 fn regular_files(root: &Path, rel: &Path, out: &mut Vec<(PathBuf, u64)>) {
-    let Ok(rd) = fs::read_dir(root.join(rel)) else { return };
+    let Ok(rd) = fs::read_dir(root.join(rel)) else {
+        return;
+    };
     for e in rd.flatten() {
         let r = rel.join(e.file_name());
-        let Ok(m) = fs::symlink_metadata(root.join(&r)) else { continue };
+        let Ok(m) = fs::symlink_metadata(root.join(&r)) else {
+            continue;
+        };
         if m.is_dir() {
             regular_files(root, &r, out);
         } else if m.is_file() {
@@ -121,7 +129,14 @@ impl XorShift {
 /// small, a few large, about half compressible, some symlinks.
 fn generate_tree(dir: &Path) -> anyhow::Result<()> {
     let mut r = XorShift(0x5eed_1234_abcd_ef01);
-    let words: Vec<&[u8]> = vec![b"config ", b"usr/share ", b"libc.so.6 ", b"# comment\n", b"Package: ", b"0x00 "];
+    let words: Vec<&[u8]> = vec![
+        b"config ",
+        b"usr/share ",
+        b"libc.so.6 ",
+        b"# comment\n",
+        b"Package: ",
+        b"0x00 ",
+    ];
     let mut dirs = vec![PathBuf::new()];
     for i in 0..1500 {
         let parent = dirs[(r.next() as usize) % dirs.len()].clone();
@@ -138,7 +153,7 @@ fn generate_tree(dir: &Path) -> anyhow::Result<()> {
             950..=997 => 65_536 + (r.next() % 458_752) as usize,
             _ => (1 << 20) + (r.next() % (3 << 20)) as usize,
         };
-        let data = if r.next() % 2 == 0 {
+        let data = if r.next().is_multiple_of(2) {
             r.bytes(size)
         } else {
             let mut v = Vec::with_capacity(size);
@@ -149,7 +164,7 @@ fn generate_tree(dir: &Path) -> anyhow::Result<()> {
             v
         };
         fs::write(dir.join(d).join(format!("f{i}")), data)?;
-        if i % 40 == 0 {
+        if i.is_multiple_of(40) {
             let _ = std::os::unix::fs::symlink(format!("f{i}"), dir.join(d).join(format!("l{i}")));
         }
     }
@@ -166,7 +181,10 @@ fn base_tree(args: &BenchArgs, cache: &Path) -> anyhow::Result<(PathBuf, String)
     if debian.join("etc/debian_version").exists() {
         return Ok((debian, "debian bookworm minbase (debootstrap)".into()));
     }
-    let have_debootstrap = Command::new("debootstrap").arg("--version").output().is_ok();
+    let have_debootstrap = Command::new("debootstrap")
+        .arg("--version")
+        .output()
+        .is_ok();
     if have_debootstrap {
         say("building a Debian minimal root with debootstrap (once; cached)");
         let tmp = cache.join("debian-minbase.tmp");
@@ -196,7 +214,11 @@ fn base_tree(args: &BenchArgs, cache: &Path) -> anyhow::Result<(PathBuf, String)
 
 fn cp_a(from: &Path, to: &Path) -> anyhow::Result<()> {
     fs::create_dir_all(to)?;
-    let st = Command::new("cp").arg("-a").arg(format!("{}/.", from.display())).arg(to).status()?;
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", from.display()))
+        .arg(to)
+        .status()?;
     if !st.success() {
         bail!("cp -a {} {} failed", from.display(), to.display());
     }
@@ -208,7 +230,10 @@ fn scaled_tree(base: &Path, scale: u32, cache: &Path) -> anyhow::Result<PathBuf>
     if scale == 1 {
         return Ok(base.to_path_buf());
     }
-    let name = format!("{}-x{scale}", base.file_name().and_then(|n| n.to_str()).unwrap_or("tree"));
+    let name = format!(
+        "{}-x{scale}",
+        base.file_name().and_then(|n| n.to_str()).unwrap_or("tree")
+    );
     let dir = cache.join(name);
     if !dir.join(".complete").exists() {
         say(format!("building the {scale}x tree (once; cached)"));
@@ -232,13 +257,23 @@ fn plan_change(tree: &Path) -> anyhow::Result<Change> {
     let mut files = Vec::new();
     regular_files(tree, Path::new(""), &mut files);
     files.sort();
-    let big: Vec<&PathBuf> = files.iter().filter(|(_, s)| *s >= MODIFY_BYTES as u64 * 2).map(|(p, _)| p).collect();
+    let big: Vec<&PathBuf> = files
+        .iter()
+        .filter(|(_, s)| *s >= MODIFY_BYTES as u64 * 2)
+        .map(|(p, _)| p)
+        .collect();
     if big.len() < MODIFIED_FILES || files.len() < MODIFIED_FILES + DELETED_FILES * 3 {
         bail!("the tree is too small for the bench's change");
     }
-    let modify: Vec<PathBuf> = (0..MODIFIED_FILES).map(|i| big[i * big.len() / MODIFIED_FILES].clone()).collect();
+    let modify: Vec<PathBuf> = (0..MODIFIED_FILES)
+        .map(|i| big[i * big.len() / MODIFIED_FILES].clone())
+        .collect();
     let delete: Vec<PathBuf> = (0..DELETED_FILES)
-        .map(|i| files[(i * files.len() / DELETED_FILES + files.len() / 20) % files.len()].0.clone())
+        .map(|i| {
+            files[(i * files.len() / DELETED_FILES + files.len() / 20) % files.len()]
+                .0
+                .clone()
+        })
         .filter(|p| !modify.contains(p))
         .collect();
     Ok(Change {
@@ -253,7 +288,11 @@ fn apply_change(live: &Path, change: &Change) -> anyhow::Result<()> {
     for p in &change.modify {
         let f = fs::OpenOptions::new().write(true).open(live.join(p))?;
         let len = f.metadata()?.len();
-        std::os::unix::fs::FileExt::write_all_at(&f, &r.bytes(MODIFY_BYTES), len / 2 - MODIFY_BYTES as u64 / 2)?;
+        std::os::unix::fs::FileExt::write_all_at(
+            &f,
+            &r.bytes(MODIFY_BYTES),
+            len / 2 - MODIFY_BYTES as u64 / 2,
+        )?;
     }
     for p in &change.delete {
         let _ = fs::remove_file(live.join(p));
@@ -263,7 +302,11 @@ fn apply_change(live: &Path, change: &Change) -> anyhow::Result<()> {
 }
 
 /// Runs a command, returning (seconds, peak RSS KiB) with GNU time when it is installed.
-fn timed(cmd: &str, args: &[&std::ffi::OsStr], envs: &[(&str, &str)]) -> anyhow::Result<(f64, u64)> {
+fn timed(
+    cmd: &str,
+    args: &[&std::ffi::OsStr],
+    envs: &[(&str, &str)],
+) -> anyhow::Result<(f64, u64)> {
     let gnu_time = Path::new("/usr/bin/time").exists();
     let mut c = if gnu_time {
         let mut c = Command::new("/usr/bin/time");
@@ -272,7 +315,9 @@ fn timed(cmd: &str, args: &[&std::ffi::OsStr], envs: &[(&str, &str)]) -> anyhow:
     } else {
         Command::new(cmd)
     };
-    c.args(args).envs(envs.iter().copied()).stdout(std::process::Stdio::null());
+    c.args(args)
+        .envs(envs.iter().copied())
+        .stdout(std::process::Stdio::null());
     let t = Instant::now();
     let out = c.output().with_context(|| format!("cannot run {cmd}"))?;
     let secs = t.elapsed().as_secs_f64();
@@ -295,7 +340,11 @@ fn os(s: &str) -> &std::ffi::OsStr {
 fn peak_rss_self() -> u64 {
     fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmHWM:")).map(|v| v.trim().trim_end_matches("kB").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .map(|v| v.trim().trim_end_matches("kB").trim().to_string())
+        })
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }
@@ -303,13 +352,22 @@ fn peak_rss_self() -> u64 {
 async fn run_snapline(tree: &Path, work: &Path, change: &Change) -> anyhow::Result<Measures> {
     let data = work.join("data");
     fs::create_dir_all(&data)?;
-    let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&format!("sqlite://{}", data.join("meta.db").display()))?
-        .create_if_missing(true)
-        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-        .synchronous(sqlx::sqlite::SqliteSynchronous::Full);
-    let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
+    let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&format!(
+        "sqlite://{}",
+        data.join("meta.db").display()
+    ))?
+    .create_if_missing(true)
+    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+    .synchronous(sqlx::sqlite::SqliteSynchronous::Full);
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(opts)
+        .await?;
     let e = Engine::open(&data, pool).await?;
-    let (c, c2) = (ContainerId::from_bytes([1; 12]), ContainerId::from_bytes([2; 12]));
+    let (c, c2) = (
+        ContainerId::from_bytes([1; 12]),
+        ContainerId::from_bytes([2; 12]),
+    );
     e.create_root(&c, RootSource::Empty).await?;
     let root = e.root_path(&c);
     cp_a(tree, &root)?;
@@ -328,7 +386,8 @@ async fn run_snapline(tree: &Path, work: &Path, change: &Change) -> anyhow::Resu
     e.restore(&c, &s1.name).await?;
     m.restore_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    e.copy(&c, CopySource::Snapshot(s1.name.clone()), &c2).await?;
+    e.copy(&c, CopySource::Snapshot(s1.name.clone()), &c2)
+        .await?;
     m.copy_s = t.elapsed().as_secs_f64();
     m.peak_rss_kib = peak_rss_self();
     Ok(m)
@@ -359,21 +418,62 @@ fn run_tar(tree: &Path, work: &Path, change: &Change) -> anyhow::Result<Measures
     let live = work.join("live");
     cp_a(tree, &live)?;
     let mut m = Measures::default();
-    let (snar, full, inc, copy) = (work.join("snar"), work.join("full.tar"), work.join("inc.tar"), work.join("copy"));
+    let (snar, full, inc, copy) = (
+        work.join("snar"),
+        work.join("full.tar"),
+        work.join("inc.tar"),
+        work.join("copy"),
+    );
     let snar_arg = format!("--listed-incremental={}", snar.display());
-    let (s, r1) = timed("tar", &[os(&snar_arg), os("-cf"), full.as_os_str(), os("-C"), live.as_os_str(), os(".")], &[])?;
+    let (s, r1) = timed(
+        "tar",
+        &[
+            os(&snar_arg),
+            os("-cf"),
+            full.as_os_str(),
+            os("-C"),
+            live.as_os_str(),
+            os("."),
+        ],
+        &[],
+    )?;
     m.first_s = s;
     m.stored_after_first = du(&full);
     apply_change(&live, change)?;
-    let (s, r2) = timed("tar", &[os(&snar_arg), os("-cf"), inc.as_os_str(), os("-C"), live.as_os_str(), os(".")], &[])?;
+    let (s, r2) = timed(
+        "tar",
+        &[
+            os(&snar_arg),
+            os("-cf"),
+            inc.as_os_str(),
+            os("-C"),
+            live.as_os_str(),
+            os("."),
+        ],
+        &[],
+    )?;
     m.incremental_s = s;
     m.added_by_incremental = du(&inc);
     let (s1, r3) = timed("rm", &[os("-rf"), live.as_os_str()], &[])?;
     fs::create_dir(&live)?;
-    let (s2, r4) = timed("tar", &[os("--listed-incremental=/dev/null"), os("-xf"), full.as_os_str(), os("-C"), live.as_os_str()], &[])?;
+    let (s2, r4) = timed(
+        "tar",
+        &[
+            os("--listed-incremental=/dev/null"),
+            os("-xf"),
+            full.as_os_str(),
+            os("-C"),
+            live.as_os_str(),
+        ],
+        &[],
+    )?;
     m.restore_s = s1 + s2;
     fs::create_dir(&copy)?;
-    let (s, r5) = timed("tar", &[os("-xf"), full.as_os_str(), os("-C"), copy.as_os_str()], &[])?;
+    let (s, r5) = timed(
+        "tar",
+        &[os("-xf"), full.as_os_str(), os("-C"), copy.as_os_str()],
+        &[],
+    )?;
     m.copy_s = s;
     m.peak_rss_kib = [r1, r2, r3, r4, r5].into_iter().max().unwrap_or(0);
     Ok(m)
@@ -385,28 +485,114 @@ fn run_restic(tree: &Path, work: &Path, change: &Change) -> anyhow::Result<Measu
     let repo = work.join("repo");
     let cache = work.join("restic-cache");
     let (repo_s, cache_s) = (repo.display().to_string(), cache.display().to_string());
-    let env = [("RESTIC_REPOSITORY", repo_s.as_str()), ("RESTIC_PASSWORD", "bench"), ("RESTIC_CACHE_DIR", cache_s.as_str())];
+    let env = [
+        ("RESTIC_REPOSITORY", repo_s.as_str()),
+        ("RESTIC_PASSWORD", "bench"),
+        ("RESTIC_CACHE_DIR", cache_s.as_str()),
+    ];
     timed("restic", &[os("init"), os("--quiet")], &env)?;
     let mut m = Measures::default();
-    let (s, r1) = timed("restic", &[os("backup"), os("--quiet"), live.as_os_str()], &env)?;
+    let (s, r1) = timed(
+        "restic",
+        &[os("backup"), os("--quiet"), live.as_os_str()],
+        &env,
+    )?;
     m.first_s = s;
     m.stored_after_first = du(&repo);
-    let out = Command::new("restic").args(["snapshots", "--json"]).envs(env).output()?;
-    let snaps: serde_json::Value = serde_json::from_slice(&out.stdout).context("restic snapshots --json")?;
-    let first = snaps[0]["short_id"].as_str().context("no restic snapshot id")?.to_string();
+    let out = Command::new("restic")
+        .args(["snapshots", "--json"])
+        .envs(env)
+        .output()?;
+    let snaps: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("restic snapshots --json")?;
+    let first = snaps[0]["short_id"]
+        .as_str()
+        .context("no restic snapshot id")?
+        .to_string();
     apply_change(&live, change)?;
-    let (s, r2) = timed("restic", &[os("backup"), os("--quiet"), live.as_os_str()], &env)?;
+    let (s, r2) = timed(
+        "restic",
+        &[os("backup"), os("--quiet"), live.as_os_str()],
+        &env,
+    )?;
     m.incremental_s = s;
     m.added_by_incremental = du(&repo).saturating_sub(m.stored_after_first);
     let (s1, r3) = timed("rm", &[os("-rf"), live.as_os_str()], &[])?;
     let restored = work.join("restored");
-    let (s2, r4) = timed("restic", &[os("restore"), os("--quiet"), os(&first), os("--target"), restored.as_os_str()], &env)?;
+    let (s2, r4) = timed(
+        "restic",
+        &[
+            os("restore"),
+            os("--quiet"),
+            os(&first),
+            os("--target"),
+            restored.as_os_str(),
+        ],
+        &env,
+    )?;
     m.restore_s = s1 + s2;
     let copy = work.join("copy");
-    let (s, r5) = timed("restic", &[os("restore"), os("--quiet"), os(&first), os("--target"), copy.as_os_str()], &env)?;
+    let (s, r5) = timed(
+        "restic",
+        &[
+            os("restore"),
+            os("--quiet"),
+            os(&first),
+            os("--target"),
+            copy.as_os_str(),
+        ],
+        &env,
+    )?;
     m.copy_s = s;
     m.peak_rss_kib = [r1, r2, r3, r4, r5].into_iter().max().unwrap_or(0);
     Ok(m)
+}
+
+/// A fresh ext4 filesystem in a sparse image, loop-mounted on a directory; unmounted and
+/// deleted on drop.
+struct FreshFs {
+    mount: PathBuf,
+    image: PathBuf,
+}
+
+impl FreshFs {
+    fn available() -> bool {
+        rustix::process::geteuid().is_root() && Command::new("mkfs.ext4").arg("-V").output().is_ok()
+    }
+
+    fn make(dir: &Path, bytes: u64) -> anyhow::Result<FreshFs> {
+        let image = dir.with_extension("img");
+        fs::File::create(&image)?.set_len(bytes)?;
+        let ok = Command::new("mkfs.ext4")
+            .args(["-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0"])
+            .arg(&image)
+            .status()?
+            .success()
+            && Command::new("mount")
+                .args(["-o", "loop"])
+                .arg(&image)
+                .arg(dir)
+                .status()?
+                .success();
+        if !ok {
+            let _ = fs::remove_file(&image);
+            bail!(
+                "cannot make a fresh filesystem for the bench in {}",
+                dir.display()
+            );
+        }
+        Ok(FreshFs {
+            mount: dir.to_path_buf(),
+            image,
+        })
+    }
+}
+
+impl Drop for FreshFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.mount).status();
+        let _ = fs::remove_file(&self.image);
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -436,7 +622,9 @@ fn mb(b: u64) -> String {
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     for tool in ["cp", "tar", "restic"] {
         if Command::new(tool).arg("--version").output().is_err() {
-            bail!("{tool} is needed for the side-by-side benchmark; install it (apt-get install {tool})");
+            bail!(
+                "{tool} is needed for the side-by-side benchmark; install it (apt-get install {tool})"
+            );
         }
     }
     let cache = expand(&args.cache_dir);
@@ -446,29 +634,66 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     regular_files(&tree, Path::new(""), &mut files);
     let logical: u64 = files.iter().map(|(_, s)| s).sum();
     let change = plan_change(&tree)?;
-    say(format!("tree: {} ({kind}), {} files, {}", tree.display(), files.len(), mb(logical)));
+    say(format!(
+        "tree: {} ({kind}), {} files, {}",
+        tree.display(),
+        files.len(),
+        mb(logical)
+    ));
 
-    let work_root = args.work_dir.join(format!("snapline-bench-{}", std::process::id()));
+    let work_root = args
+        .work_dir
+        .join(format!("snapline-bench-{}", std::process::id()));
+    // Every tool runs on its own freshly made ext4 filesystem (a loop-mounted image), so no
+    // tool inherits another's deleted inodes or dirty journal: on ext4, creating files soon
+    // after mass deletions is several times slower, which would make the order decide.
+    let fs_bytes = logical * 6 + (1 << 30);
+    let fresh = FreshFs::available();
+    if !fresh {
+        say(
+            "cannot mount loop filesystems here (needs root and mkfs.ext4); tools share the work directory",
+        );
+    }
+    let wanted =
+        |tool: &str| args.only.is_empty() || args.only.iter().any(|o| tool.starts_with(o.trim()));
     let mut results: BTreeMap<&str, Vec<Measures>> = BTreeMap::new();
     for run in 0..args.runs as usize {
         for k in 0..TOOLS.len() {
             let tool = TOOLS[(k + run) % TOOLS.len()];
+            if !wanted(tool) {
+                continue;
+            }
             let work = work_root.join(format!("{}-{run}", tool.replace(' ', "")));
             fs::create_dir_all(&work)?;
+            let mounted = if fresh {
+                Some(FreshFs::make(&work, fs_bytes)?)
+            } else {
+                None
+            };
+            let inner = work.join("w");
+            fs::create_dir_all(&inner)?;
             say(format!("run {} of {}: {tool}", run + 1, args.runs));
             let m = match tool {
-                "snapline" => run_snapline(&tree, &work, &change).await?,
-                "cp -a" => run_cp(&tree, &work, &change)?,
-                "tar" => run_tar(&tree, &work, &change)?,
-                _ => run_restic(&tree, &work, &change)?,
+                "snapline" => run_snapline(&tree, &inner, &change).await,
+                "cp -a" => run_cp(&tree, &inner, &change),
+                "tar" => run_tar(&tree, &inner, &change),
+                _ => run_restic(&tree, &inner, &change),
             };
-            results.entry(tool).or_default().push(m);
+            drop(mounted);
             let _ = fs::remove_dir_all(&work);
+            results.entry(tool).or_default().push(m?);
         }
     }
     let _ = fs::remove_dir_all(&work_root);
 
-    let med: BTreeMap<String, Measures> = results.iter().map(|(k, v)| (k.to_string(), medians(v))).collect();
+    let mut med: BTreeMap<String, Measures> = results
+        .iter()
+        .map(|(k, v)| (k.to_string(), medians(v)))
+        .collect();
+    // Tools left out show as zeros (and their ratios as inf or NaN).
+    for t in TOOLS {
+        med.entry(t.to_string()).or_default();
+    }
     let s = &med["snapline"];
     let (cp, tar) = (&med["cp -a"], &med["tar"]);
     let bar = |measure: &str, bar: &str, value: String, met: bool| Bar {
@@ -478,12 +703,49 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         met,
     };
     let bars = vec![
-        bar("incremental snapshot", "<= 0.10 s and <= 0.5x tar", format!("{:.3} s, {:.2}x tar", s.incremental_s, s.incremental_s / tar.incremental_s), s.incremental_s <= 0.10 && s.incremental_s <= 0.5 * tar.incremental_s),
-        bar("restore of that change", "<= 0.15 s", format!("{:.3} s", s.restore_s), s.restore_s <= 0.15),
-        bar("first snapshot", "<= 1.0x cp -a", format!("{:.2}x cp -a", s.first_s / cp.first_s), s.first_s <= cp.first_s),
-        bar("stored after first", "<= 0.6x logical", format!("{:.2}x", s.stored_after_first as f64 / logical as f64), (s.stored_after_first as f64) <= 0.6 * logical as f64),
-        bar("added by incremental", "<= 1.2x changed bytes", format!("{:.2}x", s.added_by_incremental as f64 / change.changed_bytes as f64), (s.added_by_incremental as f64) <= 1.2 * change.changed_bytes as f64),
-        bar("copy", "<= 1.5x cp -a", format!("{:.2}x cp -a", s.copy_s / cp.copy_s), s.copy_s <= 1.5 * cp.copy_s),
+        bar(
+            "incremental snapshot",
+            "<= 0.10 s and <= 0.5x tar",
+            format!(
+                "{:.3} s, {:.2}x tar",
+                s.incremental_s,
+                s.incremental_s / tar.incremental_s
+            ),
+            s.incremental_s <= 0.10 && s.incremental_s <= 0.5 * tar.incremental_s,
+        ),
+        bar(
+            "restore of that change",
+            "<= 0.15 s",
+            format!("{:.3} s", s.restore_s),
+            s.restore_s <= 0.15,
+        ),
+        bar(
+            "first snapshot",
+            "<= 1.0x cp -a",
+            format!("{:.2}x cp -a", s.first_s / cp.first_s),
+            s.first_s <= cp.first_s,
+        ),
+        bar(
+            "stored after first",
+            "<= 0.6x logical",
+            format!("{:.2}x", s.stored_after_first as f64 / logical as f64),
+            (s.stored_after_first as f64) <= 0.6 * logical as f64,
+        ),
+        bar(
+            "added by incremental",
+            "<= 1.2x changed bytes",
+            format!(
+                "{:.2}x",
+                s.added_by_incremental as f64 / change.changed_bytes as f64
+            ),
+            (s.added_by_incremental as f64) <= 1.2 * change.changed_bytes as f64,
+        ),
+        bar(
+            "copy",
+            "<= 1.5x cp -a",
+            format!("{:.2}x cp -a", s.copy_s / cp.copy_s),
+            s.copy_s <= 1.5 * cp.copy_s,
+        ),
     ];
     let report = Report {
         tree: TreeInfo {
@@ -504,17 +766,34 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     println!(
         "Tree: {} ({}), scale {}, {} files, {} logical; change: {} files modified, {} deleted, 5 MiB added ({} changed)",
-        report.tree.path, report.tree.kind, args.scale, report.tree.files, mb(logical), MODIFIED_FILES, change.delete.len(), mb(change.changed_bytes)
+        report.tree.path,
+        report.tree.kind,
+        args.scale,
+        report.tree.files,
+        mb(logical),
+        MODIFIED_FILES,
+        change.delete.len(),
+        mb(change.changed_bytes)
     );
     println!("Medians of {} runs (ratio = tool / snapline):\n", args.runs);
-    println!("{:<24}{:>16}{:>22}{:>22}{:>22}", "measure", "snapline", "cp -a", "tar", "restic");
+    println!(
+        "{:<24}{:>16}{:>22}{:>22}{:>22}",
+        "measure", "snapline", "cp -a", "tar", "restic"
+    );
     let row_s = |name: &str, g: fn(&Measures) -> f64| {
         let base = g(s);
         let cell = |t: &str| {
             let v = g(&med[t]);
             format!("{v:.3} s ({:.1}x)", v / base)
         };
-        println!("{:<24}{:>16}{:>22}{:>22}{:>22}", name, format!("{base:.3} s"), cell("cp -a"), cell("tar"), cell("restic"));
+        println!(
+            "{:<24}{:>16}{:>22}{:>22}{:>22}",
+            name,
+            format!("{base:.3} s"),
+            cell("cp -a"),
+            cell("tar"),
+            cell("restic")
+        );
     };
     row_s("first snapshot", |m| m.first_s);
     row_s("incremental snapshot", |m| m.incremental_s);
@@ -535,7 +814,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     row_b("peak RSS", |m| m.peak_rss_kib * 1024);
     println!("\nBars:");
     for b in &report.bars {
-        println!("  [{}] {:<24} {:<28} measured {}", if b.met { "met" } else { "NOT MET" }, b.measure, b.bar, b.value);
+        println!(
+            "  [{}] {:<24} {:<28} measured {}",
+            if b.met { "met" } else { "NOT MET" },
+            b.measure,
+            b.bar,
+            b.value
+        );
     }
     Ok(())
 }

@@ -40,11 +40,19 @@ pub struct BenchArgs {
     #[arg(long)]
     pub json: bool,
     /// Where the bench tree is cached between runs.
-    #[arg(long, env = "SNAPLINE_BENCH_CACHE", default_value = "~/.cache/snapline-bench")]
+    #[arg(
+        long,
+        env = "SNAPLINE_BENCH_CACHE",
+        default_value = "~/.cache/snapline-bench"
+    )]
     pub cache_dir: String,
     /// Use this directory as the base tree instead of Debian or a generated one.
     #[arg(long)]
     pub tree: Option<PathBuf>,
+    /// Run only these tools (comma-separated: snapline, cp, tar, restic); bars that need
+    /// a tool left out are reported as not measured.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
     /// Scratch directory for the runs (needs about 8x the tree's size).
     #[arg(long, default_value = "/tmp")]
     pub work_dir: PathBuf,
