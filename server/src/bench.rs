@@ -144,7 +144,7 @@ fn generate_tree(dir: &Path) -> anyhow::Result<()> {
         fs::create_dir_all(dir.join(&d))?;
         dirs.push(d);
     }
-    for i in 0..10_000 {
+    for i in 0..10_000u32 {
         let d = &dirs[(r.next() as usize) % dirs.len()];
         let roll = r.next() % 1000;
         let size = match roll {
