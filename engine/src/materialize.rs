@@ -14,6 +14,8 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::capture::ROOT_NAME;
 use crate::fsops::{self, FileType};
@@ -91,7 +93,7 @@ struct Writer<'a> {
     store: &'a ObjectStore,
     stats: MaterializeStats,
     /// First name written for each hardlink group: its directory and name.
-    links: HashMap<u64, (std::sync::Arc<OwnedFd>, CString)>,
+    links: HashMap<u64, (Arc<OwnedFd>, CString)>,
 }
 
 pub(crate) fn io_at(path: &Path) -> impl FnOnce(io::Error) -> MaterializeError + '_ {
@@ -103,6 +105,12 @@ pub(crate) fn io_at(path: &Path) -> impl FnOnce(io::Error) -> MaterializeError +
 
 /// Writes the snapshot `top` into the existing, empty directory `target`, and gives
 /// `target` the root directory's metadata.
+///
+/// Two phases. First, directories are filled in parallel (one task per directory): every
+/// entry except hard-linked files is created with its content and metadata. Second, one
+/// ordered pass creates the hard-linked files (the first name with content, the others as
+/// links) and applies each directory's metadata after its children, so creating entries
+/// cannot disturb a directory's restored mtime.
 pub fn materialize(
     store: &ObjectStore,
     top: &ObjectId,
@@ -112,115 +120,186 @@ pub fn materialize(
     let EntryKind::Dir { tree } = root.kind else {
         return Err(MaterializeError::NotARoot(*top));
     };
-    let fd = std::sync::Arc::new(fsops::open_root(target).map_err(io_at(target))?);
+    let fd = Arc::new(fsops::open_root(target).map_err(io_at(target))?);
+    let shared = Shared {
+        store,
+        files: AtomicU64::new(0),
+        dirs: AtomicU64::new(0),
+        bytes: AtomicU64::new(0),
+        error: Mutex::new(None),
+        failed: AtomicBool::new(false),
+    };
+    rayon::scope(|s| fill_dir(&shared, s, fd.clone(), tree, target.to_path_buf()));
+    if let Some(e) = shared.error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
     let mut w = Writer {
         store,
         stats: MaterializeStats::default(),
         links: HashMap::new(),
     };
-    w.dir(&fd, &tree, target)?;
+    w.finish_dir(&fd, &tree, target)?;
     fsops::apply_meta_fd(fd.as_fd(), &meta(&root)).map_err(io_at(target))?;
-    w.stats.dirs += 1;
-    Ok(w.stats)
+    Ok(MaterializeStats {
+        files: shared.files.into_inner() + w.stats.files,
+        dirs: shared.dirs.into_inner() + 1,
+        bytes: shared.bytes.into_inner() + w.stats.bytes,
+    })
+}
+
+/// State shared by the parallel fill tasks.
+struct Shared<'a> {
+    store: &'a ObjectStore,
+    files: AtomicU64,
+    dirs: AtomicU64,
+    bytes: AtomicU64,
+    /// The first error; once set, the remaining tasks stop early.
+    error: Mutex<Option<MaterializeError>>,
+    failed: AtomicBool,
+}
+
+impl Shared<'_> {
+    fn fail(&self, e: MaterializeError) {
+        self.failed.store(true, Ordering::Relaxed);
+        self.error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(e);
+    }
+}
+
+/// Phase one for one directory: creates its entries (not hard-linked files) and spawns a
+/// task per subdirectory.
+fn fill_dir<'s>(
+    sh: &'s Shared<'s>,
+    scope: &rayon::Scope<'s>,
+    dir: Arc<OwnedFd>,
+    tree_id: ObjectId,
+    path: PathBuf,
+) {
+    if sh.failed.load(Ordering::Relaxed) {
+        return;
+    }
+    let result = (|| -> Result<(), MaterializeError> {
+        let tree = load_tree(sh.store, &tree_id)?;
+        let d = dir.as_fd();
+        for e in tree.entries {
+            // Decoding validated the name already; checking again here costs nothing and
+            // keeps this function safe on its own.
+            validate_name(&e.name).map_err(|source| MaterializeError::Tree {
+                id: tree_id,
+                source,
+            })?;
+            let name =
+                CString::new(e.name.clone()).map_err(|err| io_at(&path)(io::Error::other(err)))?;
+            let child = path.join(std::ffi::OsStr::from_bytes(&e.name));
+            fail::fail_point!("materialize::entry", |_| Err(io_at(&child)(
+                io::Error::other("fail point materialize::entry")
+            )));
+            match &e.kind {
+                EntryKind::Dir { tree } => {
+                    fsops::mkdir_at(d, &name).map_err(io_at(&child))?;
+                    let sub = Arc::new(fsops::open_dir_at(d, &name).map_err(io_at(&child))?);
+                    sh.dirs.fetch_add(1, Ordering::Relaxed);
+                    let tree = *tree;
+                    scope.spawn(move |s| fill_dir(sh, s, sub, tree, child));
+                }
+                EntryKind::File { .. } if e.link_group != 0 => {}
+                _ => {
+                    let bytes = create_entry(sh.store, d, &name, &e, &child)?;
+                    if matches!(e.kind, EntryKind::File { .. }) {
+                        sh.files.fetch_add(1, Ordering::Relaxed);
+                        sh.bytes.fetch_add(bytes, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        sh.fail(e);
+    }
+}
+
+/// Creates one non-directory entry with its content and metadata; returns the data bytes
+/// written.
+fn create_entry(
+    store: &ObjectStore,
+    d: BorrowedFd<'_>,
+    name: &CStr,
+    e: &Entry,
+    path: &Path,
+) -> Result<u64, MaterializeError> {
+    let meta_at =
+        |symlink: bool| fsops::apply_meta_at(d, name, symlink, &meta(e)).map_err(io_at(path));
+    match &e.kind {
+        EntryKind::File { size, extents } => {
+            let file = fsops::create_file_at(d, name).map_err(io_at(path))?;
+            let bytes = write_content(store, &file, extents, path)?;
+            file.set_len(*size).map_err(io_at(path))?;
+            fsops::apply_meta_fd(file.as_fd(), &meta(e)).map_err(io_at(path))?;
+            Ok(bytes)
+        }
+        EntryKind::Symlink { target } => {
+            fsops::symlink_at(target, d, name).map_err(io_at(path))?;
+            meta_at(true)?;
+            Ok(0)
+        }
+        EntryKind::CharDevice { rdev } => {
+            fsops::mknod_at(d, name, FileType::CharacterDevice, *rdev).map_err(io_at(path))?;
+            meta_at(false)?;
+            Ok(0)
+        }
+        EntryKind::BlockDevice { rdev } => {
+            fsops::mknod_at(d, name, FileType::BlockDevice, *rdev).map_err(io_at(path))?;
+            meta_at(false)?;
+            Ok(0)
+        }
+        EntryKind::Fifo => {
+            fsops::mknod_at(d, name, FileType::Fifo, 0).map_err(io_at(path))?;
+            meta_at(false)?;
+            Ok(0)
+        }
+        EntryKind::Dir { .. } => Err(io_at(path)(io::Error::other(
+            "directories are created by fill_dir",
+        ))),
+    }
 }
 
 impl Writer<'_> {
-    fn dir(
+    /// Phase two for one directory, recursively: hard-linked files, then each
+    /// subdirectory's metadata after its own children.
+    fn finish_dir(
         &mut self,
-        dir: &std::sync::Arc<OwnedFd>,
+        dir: &Arc<OwnedFd>,
         tree_id: &ObjectId,
         path: &Path,
     ) -> Result<(), MaterializeError> {
         let tree = load_tree(self.store, tree_id)?;
-        for e in &tree.entries {
-            // Decoding validated the name already; checking again here costs nothing and
-            // keeps this function safe on its own.
-            validate_name(&e.name).map_err(|source| MaterializeError::Tree {
-                id: *tree_id,
-                source,
-            })?;
-            let name =
-                CString::new(e.name.clone()).map_err(|e| io_at(path)(io::Error::other(e)))?;
-            let child = path.join(std::ffi::OsStr::from_bytes(&e.name));
-            self.entry(dir, &name, e, &child)?;
-        }
-        Ok(())
-    }
-
-    fn entry(
-        &mut self,
-        dir: &std::sync::Arc<OwnedFd>,
-        name: &CStr,
-        e: &Entry,
-        path: &Path,
-    ) -> Result<(), MaterializeError> {
         let d = dir.as_fd();
-        fail::fail_point!("materialize::entry", |_| Err(io_at(path)(
-            io::Error::other("fail point materialize::entry")
-        )));
-        match &e.kind {
-            EntryKind::Dir { tree } => {
-                fsops::mkdir_at(d, name).map_err(io_at(path))?;
-                let sub = std::sync::Arc::new(fsops::open_dir_at(d, name).map_err(io_at(path))?);
-                self.dir(&sub, tree, path)?;
-                fsops::apply_meta_fd(sub.as_fd(), &meta(e)).map_err(io_at(path))?;
-                self.stats.dirs += 1;
-            }
-            EntryKind::File { size, extents } => {
-                if e.link_group != 0
-                    && let Some((first_dir, first_name)) = self.links.get(&e.link_group)
-                {
-                    fsops::link_at(first_dir.as_fd(), first_name, d, name).map_err(io_at(path))?;
-                    return Ok(());
+        for e in &tree.entries {
+            let name =
+                CString::new(e.name.clone()).map_err(|err| io_at(path)(io::Error::other(err)))?;
+            let child = path.join(std::ffi::OsStr::from_bytes(&e.name));
+            match &e.kind {
+                EntryKind::Dir { tree } => {
+                    let sub = Arc::new(fsops::open_dir_at(d, &name).map_err(io_at(&child))?);
+                    self.finish_dir(&sub, tree, &child)?;
+                    fsops::apply_meta_fd(sub.as_fd(), &meta(e)).map_err(io_at(&child))?;
                 }
-                let file = fsops::create_file_at(d, name).map_err(io_at(path))?;
-                self.write_extents(&file, extents, path)?;
-                file.set_len(*size).map_err(io_at(path))?;
-                fsops::apply_meta_fd(file.as_fd(), &meta(e)).map_err(io_at(path))?;
-                self.stats.files += 1;
-                if e.link_group != 0 {
-                    self.links
-                        .insert(e.link_group, (dir.clone(), name.to_owned()));
+                EntryKind::File { .. } if e.link_group != 0 => {
+                    if let Some((first_dir, first_name)) = self.links.get(&e.link_group) {
+                        fsops::link_at(first_dir.as_fd(), first_name, d, &name)
+                            .map_err(io_at(&child))?;
+                    } else {
+                        self.stats.bytes += create_entry(self.store, d, &name, e, &child)?;
+                        self.stats.files += 1;
+                        self.links.insert(e.link_group, (dir.clone(), name.clone()));
+                    }
                 }
-            }
-            EntryKind::Symlink { target } => {
-                fsops::symlink_at(target, d, name).map_err(io_at(path))?;
-                self.meta_at(d, name, true, e, path)?;
-            }
-            EntryKind::CharDevice { rdev } => {
-                fsops::mknod_at(d, name, FileType::CharacterDevice, *rdev).map_err(io_at(path))?;
-                self.meta_at(d, name, false, e, path)?;
-            }
-            EntryKind::BlockDevice { rdev } => {
-                fsops::mknod_at(d, name, FileType::BlockDevice, *rdev).map_err(io_at(path))?;
-                self.meta_at(d, name, false, e, path)?;
-            }
-            EntryKind::Fifo => {
-                fsops::mknod_at(d, name, FileType::Fifo, 0).map_err(io_at(path))?;
-                self.meta_at(d, name, false, e, path)?;
+                _ => {}
             }
         }
-        Ok(())
-    }
-
-    fn meta_at(
-        &self,
-        d: BorrowedFd<'_>,
-        name: &CStr,
-        symlink: bool,
-        e: &Entry,
-        path: &Path,
-    ) -> Result<(), MaterializeError> {
-        fsops::apply_meta_at(d, name, symlink, &meta(e)).map_err(io_at(path))
-    }
-
-    fn write_extents(
-        &mut self,
-        file: &std::fs::File,
-        extents: &[Extent],
-        path: &Path,
-    ) -> Result<(), MaterializeError> {
-        self.stats.bytes += write_content(self.store, file, extents, path)?;
         Ok(())
     }
 }
