@@ -22,6 +22,9 @@ use crate::statcache::{Cached, Stamp, StatCache};
 use crate::store::{StoreError, StoreWriter};
 use crate::tree::{Entry, EntryKind, Extent, Tree, TreeError};
 
+/// Files between two progress reports.
+pub const PROGRESS_EVERY: u64 = 256;
+
 /// Name of the single entry of a snapshot's top tree, which carries the root directory's
 /// own metadata.
 pub const ROOT_NAME: &[u8] = b"root";
@@ -78,6 +81,7 @@ struct Walker<'w, 's> {
     stats: CaptureStats,
     old: &'w StatCache,
     new: StatCache,
+    progress: Option<&'w dyn crate::snapshot::Progress>,
 }
 
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> CaptureError + '_ {
@@ -111,12 +115,23 @@ pub fn capture_cached(
     writer: &mut StoreWriter<'_>,
     old: &StatCache,
 ) -> Result<(ObjectId, CaptureStats, StatCache), CaptureError> {
+    capture_with_progress(root, writer, old, None)
+}
+
+/// Captures like [`capture_cached`], reporting progress every [`PROGRESS_EVERY`] files.
+pub fn capture_with_progress(
+    root: &Path,
+    writer: &mut StoreWriter<'_>,
+    old: &StatCache,
+    progress: Option<&dyn crate::snapshot::Progress>,
+) -> Result<(ObjectId, CaptureStats, StatCache), CaptureError> {
     let fd = fsops::open_root(root).map_err(io_at(root))?;
     let mut w = Walker {
         writer,
         stats: CaptureStats::default(),
         old,
         new: StatCache::starting_now(),
+        progress,
     };
     let st = fsops::fstat(fd.as_fd()).map_err(io_at(root))?;
     let subtree = w.dir(fd.as_fd(), root, b"")?;
@@ -130,6 +145,7 @@ pub fn capture_cached(
         )],
     };
     let id = w.put_tree(top, root)?;
+    w.report();
     Ok((id, w.stats, w.new))
 }
 
@@ -153,6 +169,24 @@ fn meta_entry(name: Vec<u8>, st: &Stat, xattrs: Vec<(Vec<u8>, Vec<u8>)>, kind: E
 }
 
 impl Walker<'_, '_> {
+    fn report(&self) {
+        if let Some(p) = self.progress {
+            p.update(crate::snapshot::ProgressUpdate {
+                phase: "snapshot",
+                files: self.stats.files,
+                bytes: self.stats.logical_bytes,
+            });
+        }
+    }
+
+    fn file_done(&mut self, size: u64) {
+        self.stats.files += 1;
+        self.stats.logical_bytes += size;
+        if self.stats.files.is_multiple_of(PROGRESS_EVERY) {
+            self.report();
+        }
+    }
+
     fn put_tree(&mut self, mut tree: Tree, path: &Path) -> Result<ObjectId, CaptureError> {
         tree.canonicalize();
         let bytes = tree.encode();
@@ -233,8 +267,7 @@ impl Walker<'_, '_> {
                     let (extents, xattrs) = (c.extents.clone(), c.xattrs.clone());
                     let size = extents.iter().map(Extent::len).sum();
                     self.new.files.insert(rel.to_vec(), c.clone());
-                    self.stats.files += 1;
-                    self.stats.logical_bytes += size;
+                    self.file_done(size);
                     return Ok(Some(meta_entry(
                         bytes,
                         &st,
@@ -269,8 +302,7 @@ impl Walker<'_, '_> {
                         },
                     );
                 }
-                self.stats.files += 1;
-                self.stats.logical_bytes += size;
+                self.file_done(size);
                 meta_entry(bytes, &st, xattrs, EntryKind::File { size, extents })
             }
             FileType::Symlink => {

@@ -59,5 +59,5 @@ pub use gc::{GcPlan, GcReport};
 pub use ids::{ContainerId, IdError, ObjectId};
 pub use restore::RestoreStats;
 pub use roots::RootSource;
-pub use snapshot::SnapshotOptions;
+pub use snapshot::{Progress, ProgressUpdate, SnapshotOptions};
 pub use verify::{Damage, VerifyReport};

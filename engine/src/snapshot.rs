@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::capture::capture_cached;
+use crate::capture::capture_with_progress;
 use crate::catalog::SnapshotInfo;
 use crate::engine::Engine;
 use crate::error::EngineError;
@@ -12,13 +12,43 @@ use crate::statcache::StatCache;
 /// Longest alias, in characters (the vendor API's limit).
 pub const MAX_ALIAS_CHARS: usize = 100;
 
+/// Receives the progress of a long operation. Called from a worker thread now and then
+/// (every few hundred files), never for every file.
+pub trait Progress: Send + Sync {
+    /// What is done so far.
+    fn update(&self, update: ProgressUpdate);
+}
+
+/// One progress report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgressUpdate {
+    /// What is running: `snapshot`.
+    pub phase: &'static str,
+    /// Regular files handled so far.
+    pub files: u64,
+    /// Logical bytes of those files.
+    pub bytes: u64,
+}
+
 /// Options of [`Engine::snapshot`].
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct SnapshotOptions {
     /// A human name (at most 100 characters, no control characters).
     pub alias: Option<String>,
     /// When the snapshot expires; `None` keeps it until deleted.
     pub expires_at: Option<DateTime<Utc>>,
+    /// Where to report progress, if anywhere.
+    pub progress: Option<std::sync::Arc<dyn Progress>>,
+}
+
+impl std::fmt::Debug for SnapshotOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SnapshotOptions")
+            .field("alias", &self.alias)
+            .field("expires_at", &self.expires_at)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 /// Checks an alias: at most [`MAX_ALIAS_CHARS`] characters, none of them control characters,
@@ -63,6 +93,7 @@ impl Engine {
         let _lease = self.lease().await;
         let root = self.root_path(c);
         let cache_path = self.stat_cache_path(c);
+        let progress = opts.progress.clone();
         let (top, stats, written) = self
             .blocking(move |e| {
                 fail::fail_point!("snapshot::before_capture", |_| Err(EngineError::Injected(
@@ -70,7 +101,8 @@ impl Engine {
                 )));
                 let old = StatCache::load(&cache_path);
                 let mut w = e.inner.store.writer();
-                let (top, stats, new) = capture_cached(&root, &mut w, &old)?;
+                let (top, stats, new) =
+                    capture_with_progress(&root, &mut w, &old, progress.as_deref())?;
                 let written = w.finish()?;
                 fail::fail_point!("snapshot::after_packs", |_| Err(EngineError::Injected(
                     "snapshot::after_packs".into()

@@ -5,7 +5,7 @@
 //! which no user can set, so a file cannot be changed without missing the cache. A file
 //! modified within the timestamp granularity before the cache was taken ("racily clean") is
 //! never trusted: its entry is only used when its mtime is older than the capture start by
-//! more than [`RACY_MARGIN_NS`].
+//! more than [`RACY_MARGIN_NS`], and the same holds for its ctime.
 //!
 //! The cache is an optimization: it is written without fsync, and a missing, truncated or
 //! garbled cache is simply empty. An entry is only ever used when the file's whole identity
@@ -91,7 +91,11 @@ impl StatCache {
     /// was not modified too close to the capture that recorded it.
     pub fn lookup(&self, path: &[u8], stamp: &Stamp) -> Option<&Cached> {
         let c = self.files.get(path)?;
-        (c.stamp == *stamp && stamp.mtime_ns < self.started_ns - RACY_MARGIN_NS).then_some(c)
+        // Both times must predate the capture by the margin: a file deleted and recreated
+        // in the same coarse clock tick can reuse the inode and show the same mtime, size
+        // and mode, but then its ctime is recent.
+        let settled = self.started_ns - RACY_MARGIN_NS;
+        (c.stamp == *stamp && stamp.mtime_ns < settled && stamp.ctime_ns < settled).then_some(c)
     }
 
     /// Loads a cache; anything unreadable gives an empty cache.

@@ -266,6 +266,7 @@ async fn aliases_expiry_and_bad_input() {
             SnapshotOptions {
                 alias: None,
                 expires_at: Some(past),
+                ..Default::default()
             },
         )
         .await
@@ -329,4 +330,47 @@ async fn a_second_operation_on_a_busy_container_is_refused_after_the_wait() {
         refused,
         "the 64 MiB snapshot finished before a second one could collide; machine too fast for this check"
     );
+}
+
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<engine::ProgressUpdate>>);
+
+impl engine::Progress for Recorder {
+    fn update(&self, u: engine::ProgressUpdate) {
+        self.0.lock().unwrap().push(u);
+    }
+}
+
+#[tokio::test]
+async fn snapshots_report_progress_and_roots_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let e = open(tmp.path()).await;
+    e.create_root(&id(1), RootSource::Empty).await.unwrap();
+    // Device nodes and setuid files live only below a directory host users cannot enter.
+    let containers = tmp.path().join("data/containers");
+    assert_eq!(
+        std::fs::metadata(&containers).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let root = e.root_path(&id(1));
+    for i in 0..600 {
+        std::fs::write(root.join(format!("f{i}")), format!("file {i}")).unwrap();
+    }
+    let rec = std::sync::Arc::new(Recorder::default());
+    let s = e
+        .snapshot(
+            &id(1),
+            SnapshotOptions {
+                progress: Some(rec.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let updates = rec.0.lock().unwrap().clone();
+    let files: Vec<u64> = updates.iter().map(|u| u.files).collect();
+    assert_eq!(files, vec![256, 512, 600], "{updates:?}");
+    assert_eq!(updates.last().unwrap().bytes, s.size);
+    assert!(updates.iter().all(|u| u.phase == "snapshot"));
 }

@@ -231,6 +231,7 @@ async fn delete_gc_and_expire_interrupted() {
             SnapshotOptions {
                 alias: None,
                 expires_at: Some(chrono::Utc::now() - chrono::Duration::seconds(1)),
+                ..Default::default()
             },
         )
         .await

@@ -216,3 +216,53 @@ proptest! {
         prop_assert_eq!(common::describe(&src), common::describe(&dst));
     }
 }
+
+/// Removes everything inside `dir`.
+fn wipe(dir: &Path) {
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if fs::symlink_metadata(&p).unwrap().is_dir() {
+            fs::remove_dir_all(&p).unwrap();
+        } else {
+            fs::remove_file(&p).unwrap();
+        }
+    }
+}
+
+fn build_tree(root: &Path, nodes: &[Node]) {
+    let mut dirs = Vec::new();
+    build(root, nodes, &mut Vec::new(), &mut dirs);
+    for (d, (s, ns)) in dirs.iter().rev() {
+        common::set_mtime(d, *s, *ns);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Restoring a snapshot over any other tree gives exactly what copying it gives.
+    #[test]
+    fn restore_over_any_other_tree_equals_a_copy(a in tree(), b in tree()) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            use engine::{ContainerId, CopySource, Engine, RootSource, SnapshotOptions};
+            use std::str::FromStr;
+            let tmp = tempfile::tempdir().unwrap();
+            let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&format!("sqlite://{}", tmp.path().join("m.db").display()))
+                .unwrap()
+                .create_if_missing(true);
+            let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(2).connect_with(opts).await.unwrap();
+            let e = Engine::open(&tmp.path().join("data"), pool).await.unwrap();
+            let (c, c2) = (ContainerId::from_bytes([1; 12]), ContainerId::from_bytes([2; 12]));
+            e.create_root(&c, RootSource::Empty).await.unwrap();
+            let root = e.root_path(&c);
+            build_tree(&root, &a);
+            let s = e.snapshot(&c, SnapshotOptions::default()).await.unwrap();
+            wipe(&root);
+            build_tree(&root, &b);
+            e.restore(&c, &s.name).await.unwrap();
+            e.copy(&c, CopySource::Snapshot(s.name.clone()), &c2).await.unwrap();
+            assert_eq!(common::describe(&root), common::describe(&e.root_path(&c2)));
+        });
+    }
+}
