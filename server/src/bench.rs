@@ -363,7 +363,7 @@ async fn run_snapline(tree: &Path, work: &Path, change: &Change) -> anyhow::Resu
         .max_connections(4)
         .connect_with(opts)
         .await?;
-    let e = Engine::open(&data, pool).await?;
+    let e = Engine::open(&data, pool.clone()).await?;
     let (c, c2) = (
         ContainerId::from_bytes([1; 12]),
         ContainerId::from_bytes([2; 12]),
@@ -390,7 +390,29 @@ async fn run_snapline(tree: &Path, work: &Path, change: &Change) -> anyhow::Resu
         .await?;
     m.copy_s = t.elapsed().as_secs_f64();
     m.peak_rss_kib = peak_rss_self();
+    // Close everything on the bench filesystem so that it can be unmounted.
+    drop(e);
+    pool.close().await;
+    sqlx_close(&data).await;
     Ok(m)
+}
+
+/// Waits until no SQLite connection to the bench database remains open (the pool closes its
+/// connections in the background).
+async fn sqlx_close(data: &Path) {
+    for _ in 0..50 {
+        let busy = fs::read_dir("/proc/self/fd")
+            .map(|fds| {
+                fds.flatten()
+                    .filter_map(|f| fs::read_link(f.path()).ok())
+                    .any(|t| t.starts_with(data))
+            })
+            .unwrap_or(false);
+        if !busy {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 fn run_cp(tree: &Path, work: &Path, change: &Change) -> anyhow::Result<Measures> {
@@ -590,7 +612,15 @@ impl FreshFs {
 
 impl Drop for FreshFs {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.mount).status();
+        let unmounted = Command::new("umount")
+            .arg(&self.mount)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !unmounted {
+            // Still busy: detach it now; the kernel frees it when the last user goes.
+            let _ = Command::new("umount").arg("-l").arg(&self.mount).status();
+        }
         let _ = fs::remove_file(&self.image);
     }
 }
