@@ -4,26 +4,12 @@
 
 mod common;
 
+use common::open_engine as open;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
-use engine::{ContainerId, Engine, RootSource, SnapshotOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
-
-async fn open(dir: &Path) -> Engine {
-    let opts =
-        SqliteConnectOptions::from_str(&format!("sqlite://{}", dir.join("meta.db").display()))
-            .unwrap()
-            .create_if_missing(true)
-            .synchronous(SqliteSynchronous::Full);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(2)
-        .connect_with(opts)
-        .await
-        .unwrap();
-    Engine::open(&dir.join("data"), pool).await.unwrap()
-}
+use engine::{ContainerId, RootSource, SnapshotOptions};
 
 fn id() -> ContainerId {
     ContainerId::from_bytes([3; 12])

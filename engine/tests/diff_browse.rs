@@ -2,30 +2,17 @@
 
 mod common;
 
+use common::open_engine as open;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::str::FromStr;
 
 use engine::{
     ChangeKind, ContainerId, DiffTarget, Engine, EngineError, RootSource, SnapshotOptions,
 };
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-
-async fn open(dir: &Path) -> Engine {
-    let opts =
-        SqliteConnectOptions::from_str(&format!("sqlite://{}", dir.join("meta.db").display()))
-            .unwrap()
-            .create_if_missing(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(2)
-        .connect_with(opts)
-        .await
-        .unwrap();
-    Engine::open(&dir.join("data"), pool).await.unwrap()
-}
 
 fn id() -> ContainerId {
     ContainerId::from_bytes([4; 12])

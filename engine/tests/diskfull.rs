@@ -4,12 +4,12 @@
 
 mod common;
 
+use common::open_engine as open;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::str::FromStr;
 
-use engine::{ContainerId, CopySource, Engine, EngineError, RootSource, SnapshotOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use engine::{ContainerId, CopySource, EngineError, RootSource, SnapshotOptions};
 
 /// A tmpfs mounted for the test's lifetime (unmounted on drop, even after a failure).
 struct SmallDisk {
@@ -39,19 +39,6 @@ impl Drop for SmallDisk {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.path).status();
     }
-}
-
-async fn open(dir: &Path) -> Engine {
-    let opts =
-        SqliteConnectOptions::from_str(&format!("sqlite://{}", dir.join("meta.db").display()))
-            .unwrap()
-            .create_if_missing(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(2)
-        .connect_with(opts)
-        .await
-        .unwrap();
-    Engine::open(&dir.join("data"), pool).await.unwrap()
 }
 
 /// Fills the filesystem with incompressible data until it is full; returns the filler path.

@@ -2,31 +2,12 @@
 
 mod common;
 
+use common::{open_engine as open, try_open_engine as open_result};
+
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 use engine::{ContainerId, CopySource, Engine, EngineError, RootSource, SnapshotOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-
-async fn open(dir: &Path) -> Engine {
-    open_result(dir).await.unwrap()
-}
-
-async fn open_result(dir: &Path) -> Result<Engine, EngineError> {
-    let opts =
-        SqliteConnectOptions::from_str(&format!("sqlite://{}", dir.join("meta.db").display()))
-            .unwrap()
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(opts)
-        .await
-        .unwrap();
-    Engine::open(&dir.join("data"), pool).await
-}
 
 fn id(n: u8) -> ContainerId {
     ContainerId::from_bytes([n; 12])

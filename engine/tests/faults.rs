@@ -8,28 +8,13 @@
 
 mod common;
 
+use common::open_engine as open;
+
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use engine::{ContainerId, CopySource, Engine, RootSource, SnapshotOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-
-async fn open(dir: &Path) -> Engine {
-    let opts =
-        SqliteConnectOptions::from_str(&format!("sqlite://{}", dir.join("meta.db").display()))
-            .unwrap()
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(opts)
-        .await
-        .unwrap();
-    Engine::open(&dir.join("data"), pool).await.unwrap()
-}
 
 fn cid(n: u8) -> ContainerId {
     ContainerId::from_bytes([n; 12])

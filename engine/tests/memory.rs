@@ -1,12 +1,13 @@
 //! Memory stays bounded: snapshotting and copying a 2 GiB file keeps peak RSS under 200 MB.
 //! (Its own test binary, so no other test's allocations count.)
 
-use std::io::Write;
-use std::path::Path;
-use std::str::FromStr;
+mod common;
 
-use engine::{ContainerId, CopySource, Engine, RootSource, SnapshotOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use common::open_engine as open;
+
+use std::io::Write;
+
+use engine::{ContainerId, CopySource, RootSource, SnapshotOptions};
 
 fn peak_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -20,19 +21,6 @@ fn peak_rss_kib() -> u64 {
 fn reset_peak_rss() {
     // Writing 5 to clear_refs resets VmHWM to the current RSS (Linux >= 4.0).
     std::fs::write("/proc/self/clear_refs", b"5").unwrap();
-}
-
-async fn open(dir: &Path) -> Engine {
-    let opts =
-        SqliteConnectOptions::from_str(&format!("sqlite://{}", dir.join("meta.db").display()))
-            .unwrap()
-            .create_if_missing(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(2)
-        .connect_with(opts)
-        .await
-        .unwrap();
-    Engine::open(&dir.join("data"), pool).await.unwrap()
 }
 
 #[tokio::test]

@@ -3,31 +3,19 @@
 
 mod common;
 
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
-use std::str::FromStr;
-
-use engine::{ContainerId, Engine, EngineError, RootSource, SnapshotOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-
 async fn open(dir: &Path) -> (Engine, sqlx::SqlitePool) {
-    let opts =
-        SqliteConnectOptions::from_str(&format!("sqlite://{}", dir.join("meta.db").display()))
-            .unwrap()
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(opts)
-        .await
-        .unwrap();
+    let pool = common::pool(dir).await;
     (
         Engine::open(&dir.join("data"), pool.clone()).await.unwrap(),
         pool,
     )
 }
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use engine::{ContainerId, Engine, EngineError, RootSource, SnapshotOptions};
 
 fn id() -> ContainerId {
     ContainerId::from_bytes([7; 12])

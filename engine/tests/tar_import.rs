@@ -3,26 +3,13 @@
 
 mod common;
 
+use common::open_engine as open;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::str::FromStr;
 
-use engine::{ContainerId, Engine, EngineError, RootSource};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-
-async fn open(dir: &Path) -> Engine {
-    let opts =
-        SqliteConnectOptions::from_str(&format!("sqlite://{}", dir.join("meta.db").display()))
-            .unwrap()
-            .create_if_missing(true);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(2)
-        .connect_with(opts)
-        .await
-        .unwrap();
-    Engine::open(&dir.join("data"), pool).await.unwrap()
-}
+use engine::{ContainerId, EngineError, RootSource};
 
 fn cid(n: u8) -> ContainerId {
     ContainerId::from_bytes([n; 12])

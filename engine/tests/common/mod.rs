@@ -322,3 +322,32 @@ pub fn build_fixture(root: &Path) {
     set_mtime(&root.join("etc"), 1_500_000_000, 1);
     set_mtime(root, 1_650_000_000, 42);
 }
+
+/// A real SQLite file in `dir` (WAL, synchronous=FULL, as the server runs it).
+pub async fn pool(dir: &Path) -> sqlx::SqlitePool {
+    use std::str::FromStr;
+    let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&format!(
+        "sqlite://{}",
+        dir.join("meta.db").display()
+    ))
+    .unwrap()
+    .create_if_missing(true)
+    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+    .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+    .busy_timeout(std::time::Duration::from_secs(30));
+    sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(opts)
+        .await
+        .unwrap()
+}
+
+/// Opens the engine on `dir/data` with the database `dir/meta.db`.
+pub async fn try_open_engine(dir: &Path) -> Result<engine::Engine, engine::EngineError> {
+    engine::Engine::open(&dir.join("data"), pool(dir).await).await
+}
+
+/// Opens the engine on `dir/data` with the database `dir/meta.db`.
+pub async fn open_engine(dir: &Path) -> engine::Engine {
+    try_open_engine(dir).await.unwrap()
+}
