@@ -41,7 +41,8 @@ pub struct LocalPackStorage {
 const MAX_OPEN_PACKS: usize = 256;
 
 impl LocalPackStorage {
-    /// Opens (and creates, mode 0700) the pack directory under `root`.
+    /// Opens (and creates, mode 0700) the pack directory under `root`, removing temporary
+    /// files that a crash left half-written (no pack is ever read from `tmp/`).
     pub fn open(root: &Path) -> io::Result<Self> {
         use std::os::unix::fs::DirBuilderExt;
         let packs = root.join("packs");
@@ -49,6 +50,9 @@ impl LocalPackStorage {
             .recursive(true)
             .mode(0o700)
             .create(packs.join("tmp"))?;
+        for leftover in fs::read_dir(packs.join("tmp"))? {
+            let _ = fs::remove_file(leftover?.path());
+        }
         Ok(LocalPackStorage {
             root: packs,
             open: Mutex::new(std::collections::HashMap::new()),
@@ -232,6 +236,17 @@ mod tests {
             fs::read_dir(tmp.path().join("packs/tmp")).unwrap().count(),
             0
         );
+    }
+
+    #[test]
+    fn a_crash_leftover_in_tmp_is_removed_at_open() {
+        let tmp = tempfile::tempdir().unwrap();
+        LocalPackStorage::open(tmp.path()).unwrap();
+        let leftover = tmp.path().join("packs/tmp/abc.123");
+        fs::write(&leftover, b"half a pack").unwrap();
+        let s = LocalPackStorage::open(tmp.path()).unwrap();
+        assert!(!leftover.exists());
+        assert!(s.list().unwrap().is_empty());
     }
 
     #[test]
