@@ -298,3 +298,72 @@ async fn gc_cannot_delete_a_chunk_a_running_snapshot_reuses() {
     assert_eq!(common::describe(&e.root_path(&cid(120))), want);
     scenario.teardown();
 }
+
+/// RELIABILITY fault 3: a snapshot that expires while it is being restored. The restore
+/// completes exactly; GC waits for it; afterwards the store is clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn expiry_during_a_restore_does_not_break_it() {
+    let scenario = fail::FailScenario::setup();
+    let tmp = tempfile::tempdir().unwrap();
+    let (e, snaps) = setup(tmp.path()).await;
+    let root = e.root_path(&cid(1));
+    // Only this snapshot holds the tree; it expires in an hour.
+    for (name, _) in &snaps {
+        e.delete(&cid(1), name).await.unwrap();
+    }
+    std::fs::write(root.join("only-here.bin"), common::noise(800_000, 11)).unwrap();
+    let s = e
+        .snapshot(
+            &cid(1),
+            SnapshotOptions {
+                expires_at: Some(chrono::Utc::now() + chrono::Duration::hours(1)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let want = common::describe(&root);
+    std::fs::remove_file(root.join("only-here.bin")).unwrap();
+    std::fs::write(root.join("etc/hostname"), b"drifted\n").unwrap();
+
+    let (reached_tx, reached_rx) = mpsc::channel::<()>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (reached_tx, release_rx) = (Mutex::new(reached_tx), Arc::new(Mutex::new(release_rx)));
+    fail::cfg_callback("restore::after_stage", move || {
+        reached_tx.lock().unwrap().send(()).unwrap();
+        release_rx.lock().unwrap().recv().unwrap();
+    })
+    .unwrap();
+    let e1 = e.clone();
+    let name = s.name.clone();
+    let restore = tokio::spawn(async move { e1.restore(&cid(1), &name).await });
+    tokio::task::spawn_blocking(move || reached_rx.recv_timeout(Duration::from_secs(60)).unwrap())
+        .await
+        .unwrap();
+
+    // Two hours later: the expiry job removes the row, and GC would reclaim its objects.
+    let expired = e
+        .expire(chrono::Utc::now() + chrono::Duration::hours(2))
+        .await
+        .unwrap();
+    assert_eq!(expired.len(), 1);
+    let e2 = e.clone();
+    let gc = tokio::spawn(async move { e2.gc().await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !gc.is_finished(),
+        "GC ran while a restore from the expiring snapshot was in flight"
+    );
+
+    release_tx.send(()).unwrap();
+    restore.await.unwrap().unwrap();
+    fail::remove("restore::after_stage");
+    gc.await.unwrap().unwrap();
+    assert_eq!(
+        common::describe(&root),
+        want,
+        "the restore was not completed exactly"
+    );
+    assert!(e.verify(true).await.unwrap().is_clean());
+    scenario.teardown();
+}
