@@ -169,3 +169,16 @@ async fn cross_site_server_function_calls_are_refused_and_change_nothing() {
     }
     assert_eq!(check_count(&pool).await, 0);
 }
+
+#[tokio::test]
+async fn responses_are_compressed_when_the_client_accepts_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, _) = app_in(tmp.path()).await;
+    let req = Request::get("/api/v1/openapi.json")
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .body(Body::empty())
+        .unwrap();
+    let (resp, _) = send(&app, req).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()[header::CONTENT_ENCODING], "gzip");
+}
