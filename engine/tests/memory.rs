@@ -31,19 +31,7 @@ async fn a_two_gib_file_is_streamed_not_held() {
     e.create_root(&c, RootSource::Empty).await.unwrap();
     // 2 GiB: 64 different 1 MiB blocks in turn, so content-defined chunks repeat and the
     // store stays small while every byte is still read, chunked and hashed.
-    let mut x = 0x9e3779b97f4a7c15u64;
-    let blocks: Vec<Vec<u8>> = (0..64)
-        .map(|_| {
-            (0..1 << 20)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect()
-        })
-        .collect();
+    let blocks: Vec<Vec<u8>> = (0..64).map(|i| common::noise(1 << 20, 1000 + i)).collect();
     let mut f =
         std::io::BufWriter::new(std::fs::File::create(e.root_path(&c).join("big.img")).unwrap());
     for i in 0..2048 {
