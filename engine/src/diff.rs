@@ -2,12 +2,10 @@
 //!
 //! Equal subtrees have equal ids, so only the parts that differ are read.
 
-use crate::capture::capture_cached;
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::ids::{ContainerId, ObjectId};
 use crate::materialize::{load_root, load_tree};
-use crate::statcache::StatCache;
 use crate::store::ObjectStore;
 use crate::tree::{Entry, EntryKind};
 
@@ -222,17 +220,12 @@ impl Engine {
                     return Err(EngineError::NoSuchRoot(*c));
                 }
                 let _lease = self.lease().await;
-                let root = self.root_path(c);
-                let cache_path = self.stat_cache_path(c);
+                let c2 = *c;
                 // The live tree is captured like a snapshot (only changed files are read);
                 // its new objects become garbage unless a snapshot keeps them.
                 return self
                     .blocking(move |e| {
-                        let old = StatCache::load(&cache_path);
-                        let mut w = e.inner.store.writer();
-                        let (top, _, new) = capture_cached(&root, &mut w, &old)?;
-                        w.finish()?;
-                        let _ = new.save(&cache_path);
+                        let (top, _, _) = e.capture_live(&c2, None)?;
                         diff_tops(&e.inner.store, &a.top_tree, &top, limit)
                     })
                     .await

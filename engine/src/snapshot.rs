@@ -2,11 +2,12 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::capture::capture_with_progress;
+use crate::capture::{CaptureStats, capture_with_progress};
 use crate::catalog::SnapshotInfo;
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::ids::ContainerId;
+use crate::ids::ObjectId;
 use crate::statcache::StatCache;
 
 /// Longest alias, in characters (the vendor API's limit).
@@ -74,6 +75,27 @@ pub fn validate_alias(alias: &str) -> Result<(), EngineError> {
 }
 
 impl Engine {
+    /// Captures the container's live root into the store, reading only what the stat cache
+    /// cannot vouch for, and saves the new cache. Returns the top tree, what was seen and the
+    /// bytes of packs written. Blocking; the caller holds the container lock and the GC lease
+    /// (the capture may reuse objects already stored).
+    pub(crate) fn capture_live(
+        &self,
+        c: &ContainerId,
+        progress: Option<&dyn Progress>,
+    ) -> Result<(ObjectId, CaptureStats, u64), EngineError> {
+        let cache_path = self.stat_cache_path(c);
+        let old = StatCache::load(&cache_path);
+        let mut w = self.inner.store.writer();
+        let (top, stats, new) = capture_with_progress(&self.root_path(c), &mut w, &old, progress)?;
+        let written = w.finish()?;
+        // Best effort: a cache that cannot be saved only costs a full read next time.
+        if new.save(&cache_path).is_err() {
+            let _ = std::fs::remove_file(&cache_path);
+        }
+        Ok((top, stats, written))
+    }
+
     /// Takes a snapshot of the container's live root. The row is written only after every
     /// object it needs is durable, so a crash leaves either no snapshot or a complete one.
     pub async fn snapshot(
@@ -91,28 +113,17 @@ impl Engine {
         // Held until the row is committed: the objects this snapshot found already present
         // must outlive any concurrent GC.
         let _lease = self.lease().await;
-        let root = self.root_path(c);
-        let cache_path = self.stat_cache_path(c);
-        let progress = opts.progress.clone();
+        let (c2, progress) = (*c, opts.progress.clone());
         let (top, stats, written) = self
             .blocking(move |e| {
                 fail::fail_point!("snapshot::before_capture", |_| Err(EngineError::Injected(
                     "snapshot::before_capture".into()
                 )));
-                let old = StatCache::load(&cache_path);
-                let mut w = e.inner.store.writer();
-                let (top, stats, new) =
-                    capture_with_progress(&root, &mut w, &old, progress.as_deref())?;
-                let written = w.finish()?;
+                let captured = e.capture_live(&c2, progress.as_deref())?;
                 fail::fail_point!("snapshot::after_packs", |_| Err(EngineError::Injected(
                     "snapshot::after_packs".into()
                 )));
-                // Best effort: a cache that cannot be saved only costs a full read next time.
-                if let Err(err) = new.save(&cache_path) {
-                    let _ = std::fs::remove_file(&cache_path);
-                    let _ = err;
-                }
-                Ok((top, stats, written))
+                Ok(captured)
             })
             .await
             .map_err(|e| e.classify("taking a snapshot"))?;

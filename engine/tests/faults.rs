@@ -240,6 +240,20 @@ async fn delete_gc_and_expire_interrupted() {
     scenario.teardown();
 }
 
+/// Makes the fail point `point` block the thread that reaches it. Returns a receiver that
+/// gets a message when the point is reached, and a sender that lets it go on.
+fn pause_at(point: &str) -> (mpsc::Receiver<()>, mpsc::Sender<()>) {
+    let (reached_tx, reached_rx) = mpsc::channel::<()>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (reached_tx, release_rx) = (Mutex::new(reached_tx), Arc::new(Mutex::new(release_rx)));
+    fail::cfg_callback(point, move || {
+        reached_tx.lock().unwrap().send(()).unwrap();
+        release_rx.lock().unwrap().recv().unwrap();
+    })
+    .unwrap();
+    (reached_rx, release_tx)
+}
+
 /// RELIABILITY fault 2: a snapshot that found a chunk already stored (and did not write it)
 /// must not lose it to a GC that runs before the snapshot is recorded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
@@ -262,14 +276,7 @@ async fn gc_cannot_delete_a_chunk_a_running_snapshot_reuses() {
     let want = common::describe(&root);
 
     // Pause snapshot B after its objects are decided, before its row exists.
-    let (reached_tx, reached_rx) = mpsc::channel::<()>();
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    let (reached_tx, release_rx) = (Mutex::new(reached_tx), Arc::new(Mutex::new(release_rx)));
-    fail::cfg_callback("snapshot::after_packs", move || {
-        reached_tx.lock().unwrap().send(()).unwrap();
-        release_rx.lock().unwrap().recv().unwrap();
-    })
-    .unwrap();
+    let (reached_rx, release_tx) = pause_at("snapshot::after_packs");
     let e1 = e.clone();
     let snap_b =
         tokio::spawn(async move { e1.snapshot(&cid(1), SnapshotOptions::default()).await });
@@ -326,14 +333,7 @@ async fn expiry_during_a_restore_does_not_break_it() {
     std::fs::remove_file(root.join("only-here.bin")).unwrap();
     std::fs::write(root.join("etc/hostname"), b"drifted\n").unwrap();
 
-    let (reached_tx, reached_rx) = mpsc::channel::<()>();
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    let (reached_tx, release_rx) = (Mutex::new(reached_tx), Arc::new(Mutex::new(release_rx)));
-    fail::cfg_callback("restore::after_stage", move || {
-        reached_tx.lock().unwrap().send(()).unwrap();
-        release_rx.lock().unwrap().recv().unwrap();
-    })
-    .unwrap();
+    let (reached_rx, release_tx) = pause_at("restore::after_stage");
     let e1 = e.clone();
     let name = s.name.clone();
     let restore = tokio::spawn(async move { e1.restore(&cid(1), &name).await });
