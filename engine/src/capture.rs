@@ -8,11 +8,15 @@
 
 use std::ffi::CStr;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use rayon::prelude::*;
 
 use crate::chunker;
 use crate::fsops::{self, FileType, Stat};
@@ -76,17 +80,63 @@ pub enum CaptureError {
     },
 }
 
+/// Counters shared by the threads of one capture.
+#[derive(Default)]
+struct Counters {
+    files: AtomicU64,
+    dirs: AtomicU64,
+    specials: AtomicU64,
+    sockets_skipped: AtomicU64,
+    logical_bytes: AtomicU64,
+    files_read: AtomicU64,
+    new_objects: AtomicU64,
+    new_bytes: AtomicU64,
+}
+
+impl Counters {
+    fn stats(&self) -> CaptureStats {
+        CaptureStats {
+            files: self.files.load(Relaxed),
+            dirs: self.dirs.load(Relaxed),
+            specials: self.specials.load(Relaxed),
+            sockets_skipped: self.sockets_skipped.load(Relaxed),
+            logical_bytes: self.logical_bytes.load(Relaxed),
+            files_read: self.files_read.load(Relaxed),
+            new_objects: self.new_objects.load(Relaxed),
+            new_bytes: self.new_bytes.load(Relaxed),
+        }
+    }
+}
+
+/// One capture. The entries of each directory are handled in parallel (rayon), and so are
+/// sibling directories: reading, chunking and hashing use every core while the store's
+/// workers compress. Each directory's tree is built once all its entries are done, so the
+/// result does not depend on the order the threads finish in (trees are canonicalised).
 struct Walker<'w, 's> {
-    writer: &'w mut StoreWriter<'s>,
-    stats: CaptureStats,
+    writer: &'w StoreWriter<'s>,
+    counters: Counters,
     old: &'w StatCache,
-    new: StatCache,
+    new: Mutex<StatCache>,
     progress: Option<&'w dyn crate::snapshot::Progress>,
+}
+
+thread_local! {
+    // The chunker's window, one per thread, reused for every file that thread reads.
+    static CHUNK_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> CaptureError + '_ {
     move |source| CaptureError::Io {
         path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Like [`io_at`] for the child `name` of `dir`; the path is only built when there is an
+/// error to report.
+fn io_child<'p>(dir: &'p Path, name: &'p CStr) -> impl FnOnce(io::Error) -> CaptureError + 'p {
+    move |source| CaptureError::Io {
+        path: dir.join(std::ffi::OsStr::from_bytes(name.to_bytes())),
         source,
     }
 }
@@ -100,7 +150,7 @@ fn vanished(e: &io::Error) -> bool {
 /// itself.
 pub fn capture(
     root: &Path,
-    writer: &mut StoreWriter<'_>,
+    writer: &StoreWriter<'_>,
 ) -> Result<(ObjectId, CaptureStats), CaptureError> {
     capture_cached(root, writer, &StatCache::default()).map(|(id, stats, _)| (id, stats))
 }
@@ -112,7 +162,7 @@ pub fn capture(
 /// cache refers to objects that are only checked to exist, not rewritten.
 pub fn capture_cached(
     root: &Path,
-    writer: &mut StoreWriter<'_>,
+    writer: &StoreWriter<'_>,
     old: &StatCache,
 ) -> Result<(ObjectId, CaptureStats, StatCache), CaptureError> {
     capture_with_progress(root, writer, old, None)
@@ -121,16 +171,16 @@ pub fn capture_cached(
 /// Captures like [`capture_cached`], reporting progress every [`PROGRESS_EVERY`] files.
 pub fn capture_with_progress(
     root: &Path,
-    writer: &mut StoreWriter<'_>,
+    writer: &StoreWriter<'_>,
     old: &StatCache,
     progress: Option<&dyn crate::snapshot::Progress>,
 ) -> Result<(ObjectId, CaptureStats, StatCache), CaptureError> {
     let fd = fsops::open_root(root).map_err(io_at(root))?;
-    let mut w = Walker {
+    let w = Walker {
         writer,
-        stats: CaptureStats::default(),
+        counters: Counters::default(),
         old,
-        new: StatCache::starting_now(),
+        new: Mutex::new(StatCache::starting_now()),
         progress,
     };
     let st = fsops::fstat(fd.as_fd()).map_err(io_at(root))?;
@@ -146,7 +196,8 @@ pub fn capture_with_progress(
     };
     let id = w.put_tree(top, root)?;
     w.report();
-    Ok((id, w.stats, w.new))
+    let new = w.new.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok((id, w.counters.stats(), new))
 }
 
 fn meta_entry(name: Vec<u8>, st: &Stat, xattrs: Vec<(Vec<u8>, Vec<u8>)>, kind: EntryKind) -> Entry {
@@ -173,21 +224,34 @@ impl Walker<'_, '_> {
         if let Some(p) = self.progress {
             p.update(crate::snapshot::ProgressUpdate {
                 phase: "snapshot",
-                files: self.stats.files,
-                bytes: self.stats.logical_bytes,
+                files: self.counters.files.load(Relaxed),
+                bytes: self.counters.logical_bytes.load(Relaxed),
             });
         }
     }
 
-    fn file_done(&mut self, size: u64) {
-        self.stats.files += 1;
-        self.stats.logical_bytes += size;
-        if self.stats.files.is_multiple_of(PROGRESS_EVERY) {
+    fn file_done(&self, size: u64) {
+        self.counters.logical_bytes.fetch_add(size, Relaxed);
+        let files = self.counters.files.fetch_add(1, Relaxed) + 1;
+        if files.is_multiple_of(PROGRESS_EVERY) {
             self.report();
         }
     }
 
-    fn put_tree(&mut self, mut tree: Tree, path: &Path) -> Result<ObjectId, CaptureError> {
+    fn stored(&self, len: u64) {
+        self.counters.new_objects.fetch_add(1, Relaxed);
+        self.counters.new_bytes.fetch_add(len, Relaxed);
+    }
+
+    fn remember(&self, rel: &[u8], cached: Cached) {
+        self.new
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .files
+            .insert(rel.to_vec(), cached);
+    }
+
+    fn put_tree(&self, mut tree: Tree, path: &Path) -> Result<ObjectId, CaptureError> {
         tree.canonicalize();
         let bytes = tree.encode();
         // Decoding what we encode keeps hostile names out of the store at the source.
@@ -196,38 +260,38 @@ impl Walker<'_, '_> {
             source,
         })?;
         let id = ObjectId::of(&bytes);
+        let len = bytes.len() as u64;
         if self.writer.add(ObjectKind::Tree, id, &bytes)? {
-            self.stats.new_objects += 1;
-            self.stats.new_bytes += bytes.len() as u64;
+            self.stored(len);
         }
-        self.stats.dirs += 1;
+        self.counters.dirs.fetch_add(1, Relaxed);
         Ok(id)
     }
 
-    fn dir(
-        &mut self,
-        dir: BorrowedFd<'_>,
-        path: &Path,
-        rel: &[u8],
-    ) -> Result<ObjectId, CaptureError> {
-        let mut tree = Tree::default();
-        for name in fsops::list_dir(dir).map_err(io_at(path))? {
-            let child = path.join(std::ffi::OsStr::from_bytes(name.to_bytes()));
-            let mut child_rel = rel.to_vec();
-            if !child_rel.is_empty() {
-                child_rel.push(b'/');
-            }
-            child_rel.extend_from_slice(name.to_bytes());
-            if let Some(entry) = self.entry(dir, &name, &child, &child_rel)? {
-                tree.entries.push(entry);
-            }
-        }
+    fn dir(&self, dir: BorrowedFd<'_>, path: &Path, rel: &[u8]) -> Result<ObjectId, CaptureError> {
+        let names = fsops::list_dir(dir).map_err(io_at(path))?;
+        let entries = names
+            .par_iter()
+            .map(|name| {
+                let mut child_rel = Vec::with_capacity(rel.len() + 1 + name.to_bytes().len());
+                child_rel.extend_from_slice(rel);
+                if !child_rel.is_empty() {
+                    child_rel.push(b'/');
+                }
+                child_rel.extend_from_slice(name.to_bytes());
+                self.entry(dir, name, path, &child_rel)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let tree = Tree {
+            entries: entries.into_iter().flatten().collect(),
+        };
         self.put_tree(tree, path)
     }
 
-    /// Records one name of `dir`; `None` when it vanished or is a socket.
+    /// Records the entry `name` of `dir` (whose path is `path`); `None` when it vanished or
+    /// is a socket.
     fn entry(
-        &mut self,
+        &self,
         dir: BorrowedFd<'_>,
         name: &CStr,
         path: &Path,
@@ -236,7 +300,7 @@ impl Walker<'_, '_> {
         let st = match fsops::lstat_at(dir, name) {
             Ok(st) => st,
             Err(e) if vanished(&e) => return Ok(None),
-            Err(e) => return Err(io_at(path)(e)),
+            Err(e) => return Err(io_child(path, name)(e)),
         };
         let bytes = name.to_bytes().to_vec();
         let entry = match fsops::file_type(&st) {
@@ -248,11 +312,12 @@ impl Walker<'_, '_> {
                     Err(e) if matches!(e.raw_os_error(), Some(20) | Some(40)) => {
                         return self.entry(dir, name, path, rel);
                     }
-                    Err(e) => return Err(io_at(path)(e)),
+                    Err(e) => return Err(io_child(path, name)(e)),
                 };
-                let st = fsops::fstat(fd.as_fd()).map_err(io_at(path))?;
-                let tree = self.dir(fd.as_fd(), path, rel)?;
-                let xattrs = fsops::xattrs_fd(fd.as_fd()).map_err(io_at(path))?;
+                let child = path.join(std::ffi::OsStr::from_bytes(name.to_bytes()));
+                let st = fsops::fstat(fd.as_fd()).map_err(io_at(&child))?;
+                let tree = self.dir(fd.as_fd(), &child, rel)?;
+                let xattrs = fsops::xattrs_fd(fd.as_fd()).map_err(io_at(&child))?;
                 meta_entry(bytes, &st, xattrs, EntryKind::Dir { tree })
             }
             FileType::RegularFile => {
@@ -266,7 +331,7 @@ impl Walker<'_, '_> {
                 {
                     let (extents, xattrs) = (c.extents.clone(), c.xattrs.clone());
                     let size = extents.iter().map(Extent::len).sum();
-                    self.new.files.insert(rel.to_vec(), c.clone());
+                    self.remember(rel, c.clone());
                     self.file_done(size);
                     return Ok(Some(meta_entry(
                         bytes,
@@ -281,20 +346,25 @@ impl Walker<'_, '_> {
                     Err(e) if e.raw_os_error() == Some(40) => {
                         return self.entry(dir, name, path, rel);
                     }
-                    Err(e) => return Err(io_at(path)(e)),
+                    Err(e) => return Err(io_child(path, name)(e)),
                 };
-                let st = fsops::fstat(file.as_fd()).map_err(io_at(path))?;
+                let st = fsops::fstat(file.as_fd()).map_err(io_child(path, name))?;
                 if fsops::file_type(&st) != FileType::RegularFile {
                     // Swapped for a FIFO or device after the lstat: look again, never read it.
                     return self.entry(dir, name, path, rel);
                 }
                 let stamp = Stamp::of(&st);
-                self.stats.files_read += 1;
-                let (size, extents) = self.file_content(&file, st.st_size as u64, path)?;
-                let xattrs = fsops::xattrs_fd(file.as_fd()).map_err(io_at(path))?;
+                self.counters.files_read.fetch_add(1, Relaxed);
+                let (size, extents) =
+                    self.file_content(&file, st.st_size as u64)
+                        .map_err(|e| match e {
+                            CaptureError::Io { source, .. } => io_child(path, name)(source),
+                            other => other,
+                        })?;
+                let xattrs = fsops::xattrs_fd(file.as_fd()).map_err(io_child(path, name))?;
                 if size == stamp.size {
-                    self.new.files.insert(
-                        rel.to_vec(),
+                    self.remember(
+                        rel,
                         Cached {
                             stamp,
                             extents: extents.clone(),
@@ -309,15 +379,15 @@ impl Walker<'_, '_> {
                 let target = match fsops::read_link_at(dir, name) {
                     Ok(t) => t,
                     Err(e) if vanished(&e) => return Ok(None),
-                    Err(e) => return Err(io_at(path)(e)),
+                    Err(e) => return Err(io_child(path, name)(e)),
                 };
                 let xattrs = match fsops::xattrs_at(dir, name) {
                     Ok(x) => x,
                     // Removed since the lstat: a running container may do that.
                     Err(e) if vanished(&e) => return Ok(None),
-                    Err(e) => return Err(io_at(path)(e)),
+                    Err(e) => return Err(io_child(path, name)(e)),
                 };
-                self.stats.specials += 1;
+                self.counters.specials.fetch_add(1, Relaxed);
                 meta_entry(bytes, &st, xattrs, EntryKind::Symlink { target })
             }
             kind @ (FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo) => {
@@ -325,18 +395,18 @@ impl Walker<'_, '_> {
                     Ok(x) => x,
                     // Removed since the lstat: a running container may do that.
                     Err(e) if vanished(&e) => return Ok(None),
-                    Err(e) => return Err(io_at(path)(e)),
+                    Err(e) => return Err(io_child(path, name)(e)),
                 };
                 let kind = match kind {
                     FileType::CharacterDevice => EntryKind::CharDevice { rdev: st.st_rdev },
                     FileType::BlockDevice => EntryKind::BlockDevice { rdev: st.st_rdev },
                     _ => EntryKind::Fifo,
                 };
-                self.stats.specials += 1;
+                self.counters.specials.fetch_add(1, Relaxed);
                 meta_entry(bytes, &st, xattrs, kind)
             }
             _ => {
-                self.stats.sockets_skipped += 1;
+                self.counters.sockets_skipped.fetch_add(1, Relaxed);
                 return Ok(None);
             }
         };
@@ -354,16 +424,11 @@ impl Walker<'_, '_> {
 
     /// Reads a regular file's data extents, recording holes as holes. Returns the size the
     /// extents cover (the file may shrink while it is read).
-    fn file_content(
-        &mut self,
-        file: &File,
-        size: u64,
-        path: &Path,
-    ) -> Result<(u64, Vec<Extent>), CaptureError> {
+    fn file_content(&self, file: &File, size: u64) -> Result<(u64, Vec<Extent>), CaptureError> {
         let mut extents = Vec::new();
         let mut pos = 0u64;
         while pos < size {
-            let data = fsops::seek_data(file, pos).map_err(io_at(path))?;
+            let data = fsops::seek_data(file, pos)?;
             let start = match data {
                 Some(d) if d < size => d,
                 _ => size,
@@ -375,20 +440,28 @@ impl Walker<'_, '_> {
             if pos >= size {
                 break;
             }
-            let end = fsops::seek_hole(file, pos).map_err(io_at(path))?.min(size);
-            let reader = RangeReader { file, pos, end };
-            let mut read = 0u64;
-            let writer = &mut *self.writer;
-            let stats = &mut self.stats;
-            chunker::chunk_stream::<_, CaptureError>(reader, |chunk| {
-                let len = chunk.data.len() as u32;
-                if writer.add(ObjectKind::Chunk, chunk.id, &chunk.data)? {
-                    stats.new_objects += 1;
-                    stats.new_bytes += u64::from(len);
-                }
-                read += u64::from(len);
-                extents.push(Extent::Data { id: chunk.id, len });
-                Ok(())
+            let end = fsops::seek_hole(file, pos)?.min(size);
+            let mut at = pos;
+            let read = CHUNK_BUF.with_borrow_mut(|buf| {
+                chunker::chunk_read::<CaptureError>(
+                    |b| {
+                        // Positioned reads: the descriptor's offset is shared with the
+                        // SEEK_DATA/SEEK_HOLE calls, so it is never used for data.
+                        let want = (end - at).min(b.len() as u64) as usize;
+                        let n = file.read_at(&mut b[..want], at)?;
+                        at += n as u64;
+                        Ok(n)
+                    },
+                    buf,
+                    |id, data| {
+                        let len = data.len() as u32;
+                        if self.writer.add(ObjectKind::Chunk, id, data)? {
+                            self.stored(u64::from(len));
+                        }
+                        extents.push(Extent::Data { id, len });
+                        Ok(())
+                    },
+                )
             })?;
             pos += read;
             if pos < end {
@@ -406,25 +479,5 @@ impl From<io::Error> for CaptureError {
             path: PathBuf::new(),
             source,
         }
-    }
-}
-
-/// Reads `file` from `pos` up to `end` with positioned reads (the descriptor's offset is
-/// shared with the SEEK_DATA/SEEK_HOLE calls, so it is never used for data).
-struct RangeReader<'a> {
-    file: &'a File,
-    pos: u64,
-    end: u64,
-}
-
-impl Read for RangeReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let want = (self.end - self.pos).min(buf.len() as u64) as usize;
-        if want == 0 {
-            return Ok(0);
-        }
-        let n = self.file.read_at(&mut buf[..want], self.pos)?;
-        self.pos += n as u64;
-        Ok(n)
     }
 }

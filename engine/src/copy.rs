@@ -58,8 +58,8 @@ impl Engine {
                 let top = match top {
                     Some(t) => t,
                     None => {
-                        let mut w = e.inner.store.writer();
-                        let (t, _) = capture(&src_root, &mut w)?;
+                        let w = e.inner.store.writer();
+                        let (t, _) = capture(&src_root, &w)?;
                         w.finish()?;
                         t
                     }

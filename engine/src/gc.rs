@@ -137,7 +137,7 @@ impl Engine {
             let live = mark(store, &tops)?;
             let plan = plan_with(store, &live)?;
             let by_pack = store.objects_by_pack();
-            let mut w = store.relocating_writer();
+            let w = store.relocating_writer();
             for pack in &plan.repack_packs {
                 for entry in by_pack.get(pack).into_iter().flatten() {
                     if live.contains(&entry.id) {

@@ -131,7 +131,7 @@ impl PackBuilder {
     /// Compresses and appends an object whose id the caller computed from `raw`.
     pub fn add(&mut self, kind: ObjectKind, id: ObjectId, raw: &[u8]) -> BlobEntry {
         debug_assert_eq!(id, ObjectId::of(raw));
-        let compressed = zstd::bulk::compress(raw, ZSTD_LEVEL).ok();
+        let compressed = compress(raw);
         let (compression, stored): (Compression, &[u8]) = match &compressed {
             Some(c) if c.len() < raw.len() => (Compression::Zstd, c),
             _ => (Compression::None, raw),
@@ -184,6 +184,39 @@ impl PackBuilder {
         let id = ObjectId::of(&self.buf);
         (id, self.buf, self.entries)
     }
+}
+
+thread_local! {
+    // One zstd context per thread, reused: creating a context costs more than compressing
+    // a small file, and snapshots store thousands of them.
+    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// zstd at [`ZSTD_LEVEL`] with this thread's context; `None` if zstd fails (the object is
+/// then stored as is).
+fn compress(raw: &[u8]) -> Option<Vec<u8>> {
+    COMPRESSOR.with_borrow_mut(|c| {
+        if c.is_none() {
+            *c = zstd::bulk::Compressor::new(ZSTD_LEVEL).ok();
+        }
+        c.as_mut()?.compress(raw).ok()
+    })
+}
+
+/// Decompresses at most `capacity` bytes with this thread's context.
+fn decompress(stored: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
+    DECOMPRESSOR.with_borrow_mut(|d| {
+        if d.is_none() {
+            *d = Some(zstd::bulk::Decompressor::new()?);
+        }
+        match d.as_mut() {
+            Some(d) => d.decompress(stored, capacity),
+            None => Err(std::io::Error::other("no zstd context")),
+        }
+    })
 }
 
 fn write_header(out: &mut Vec<u8>, e: &BlobEntry) {
@@ -276,7 +309,7 @@ pub fn decode_blob(entry: &BlobEntry, stored: &[u8]) -> Result<Vec<u8>, PackErro
     }
     let raw = match entry.compression {
         Compression::None => stored.to_vec(),
-        Compression::Zstd => zstd::bulk::decompress(stored, entry.raw_len as usize)
+        Compression::Zstd => decompress(stored, entry.raw_len as usize)
             .map_err(|e| bad(format!("cannot decompress: {e}")))?,
     };
     if raw.len() != entry.raw_len as usize {

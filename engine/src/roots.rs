@@ -53,8 +53,8 @@ impl Engine {
                     RootSource::Directory(dir) => {
                         // Images go through the store: the image's objects are shared with
                         // every snapshot of every container made from it.
-                        let mut w = e.inner.store.writer();
-                        let (top, _) = capture(&dir, &mut w)?;
+                        let w = e.inner.store.writer();
+                        let (top, _) = capture(&dir, &w)?;
                         w.finish()?;
                         materialize(&e.inner.store, &top, &root)?;
                     }

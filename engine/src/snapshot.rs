@@ -86,8 +86,8 @@ impl Engine {
     ) -> Result<(ObjectId, CaptureStats, u64), EngineError> {
         let cache_path = self.stat_cache_path(c);
         let old = StatCache::load(&cache_path);
-        let mut w = self.inner.store.writer();
-        let (top, stats, new) = capture_with_progress(&self.root_path(c), &mut w, &old, progress)?;
+        let w = self.inner.store.writer();
+        let (top, stats, new) = capture_with_progress(&self.root_path(c), &w, &old, progress)?;
         let written = w.finish()?;
         // Best effort: a cache that cannot be saved only costs a full read next time.
         if new.save(&cache_path).is_err() {

@@ -234,18 +234,23 @@ impl ObjectStore {
 /// Adds objects to the store. Objects the store (or this writer) already has are skipped.
 ///
 /// Compression and pack writing run on worker threads (one per core), each filling its own
-/// packs, while the caller goes on reading and hashing: a snapshot is as fast as the slower
-/// of the two, not their sum. Memory is bounded by the queue (64 objects of at most one chunk
-/// each) plus one pack per worker.
+/// packs, while the callers go on reading and hashing: a snapshot is as fast as the slower
+/// of the two, not their sum. The writer is shared by reference, so several threads may add
+/// at once (the capture reads files in parallel). Memory is bounded by the queue (64 objects
+/// of at most one chunk each) plus one pack per worker.
 ///
 /// Invariant: an object added here is readable from the store only after the pack holding it
 /// was stored durably, which [`StoreWriter::finish`] guarantees for every object added.
 pub struct StoreWriter<'a> {
     store: &'a ObjectStore,
-    pending: HashSet<ObjectId>,
+    pending: std::sync::Mutex<HashSet<ObjectId>>,
     relocate: bool,
     tx: Option<std::sync::mpsc::SyncSender<(ObjectKind, ObjectId, Vec<u8>)>>,
-    workers: Vec<std::thread::JoinHandle<Result<u64, StoreError>>>,
+    workers: Vec<std::thread::JoinHandle<u64>>,
+    /// The first error of a worker; the worker stops, and the next `add` or `finish` reports it.
+    failed: Arc<std::sync::Mutex<Option<StoreError>>>,
+    /// Set once a failure was reported by `add`: `finish` must not then claim success.
+    broken: std::sync::atomic::AtomicBool,
 }
 
 impl<'a> StoreWriter<'a> {
@@ -256,82 +261,122 @@ impl<'a> StoreWriter<'a> {
             .clamp(1, 8);
         let (tx, rx) = std::sync::mpsc::sync_channel::<(ObjectKind, ObjectId, Vec<u8>)>(64);
         let rx = Arc::new(std::sync::Mutex::new(rx));
+        let failed = Arc::new(std::sync::Mutex::new(None));
         let workers = (0..n)
             .map(|_| {
-                let (store, rx) = (store.clone(), rx.clone());
-                std::thread::spawn(move || -> Result<u64, StoreError> {
-                    let mut pack = PackBuilder::new();
-                    let mut written = 0;
-                    loop {
-                        let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                        let Ok((kind, id, raw)) = job else { break };
-                        pack.add(kind, id, &raw);
-                        if pack.is_full() {
-                            written += store.store_pack(std::mem::take(&mut pack), relocate)?;
+                let (store, rx, failed) = (store.clone(), rx.clone(), failed.clone());
+                std::thread::spawn(move || {
+                    let run = || -> Result<u64, StoreError> {
+                        let mut pack = PackBuilder::new();
+                        let mut written = 0;
+                        loop {
+                            let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                            let Ok((kind, id, raw)) = job else { break };
+                            pack.add(kind, id, &raw);
+                            if pack.is_full() {
+                                written += store.store_pack(std::mem::take(&mut pack), relocate)?;
+                            }
                         }
-                    }
-                    if !pack.is_empty() {
-                        written += store.store_pack(pack, relocate)?;
-                    }
-                    Ok(written)
+                        if !pack.is_empty() {
+                            written += store.store_pack(pack, relocate)?;
+                        }
+                        Ok(written)
+                    };
+                    run().unwrap_or_else(|e| {
+                        failed
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get_or_insert(e);
+                        0
+                    })
                 })
             })
             .collect();
         StoreWriter {
             store,
-            pending: HashSet::new(),
+            pending: std::sync::Mutex::new(HashSet::new()),
             relocate,
             tx: Some(tx),
             workers,
+            failed,
+            broken: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
 
 impl StoreWriter<'_> {
-    /// Adds an object unless it is already stored; returns whether it was new.
-    pub fn add(&mut self, kind: ObjectKind, id: ObjectId, raw: &[u8]) -> Result<bool, StoreError> {
-        if self.pending.contains(&id) || (!self.relocate && self.store.contains(&id)) {
+    /// Adds an object unless it is already stored; returns whether it was new. `raw` is only
+    /// copied when the object is new.
+    pub fn add(&self, kind: ObjectKind, id: ObjectId, raw: &[u8]) -> Result<bool, StoreError> {
+        if !self.relocate && self.store.contains(&id) {
             return Ok(false);
         }
-        let sent = self.tx.as_ref().map(|tx| tx.send((kind, id, raw.to_vec())));
-        if !matches!(sent, Some(Ok(()))) {
-            // A worker failed (disk full, say): stop and report its error.
-            return Err(self.join().err().unwrap_or_else(|| StoreError::Io {
-                context: "the pack writers stopped".into(),
-                source: std::io::Error::other("pack writer gone"),
-            }));
+        if !self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id)
+        {
+            return Ok(false);
         }
-        self.pending.insert(id);
+        let failed = self
+            .failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        let sent = (!failed)
+            .then(|| self.tx.as_ref().map(|tx| tx.send((kind, id, raw.to_vec()))))
+            .flatten();
+        if !matches!(sent, Some(Ok(()))) {
+            // A worker failed (disk full, say) and the others stopped with it.
+            return Err(self.take_failure());
+        }
         Ok(true)
     }
 
     /// Whether the store or this writer already has the object.
     pub fn has(&self, id: &ObjectId) -> bool {
-        self.pending.contains(id) || self.store.contains(id)
+        self.store.contains(id)
+            || self
+                .pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(id)
+    }
+
+    fn take_failure(&self) -> StoreError {
+        self.broken
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or_else(|| StoreError::Io {
+                context: "the pack writers stopped".into(),
+                source: std::io::Error::other("pack writer gone"),
+            })
     }
 
     fn join(&mut self) -> Result<u64, StoreError> {
         self.tx = None;
         let mut total = 0;
-        let mut first_err = None;
+        let mut panicked = false;
         for w in self.workers.drain(..) {
             match w.join() {
-                Ok(Ok(n)) => total += n,
-                Ok(Err(e)) => {
-                    first_err.get_or_insert(e);
-                }
-                Err(_) => {
-                    first_err.get_or_insert(StoreError::Io {
-                        context: "a pack writer thread panicked".into(),
-                        source: std::io::Error::other("panic"),
-                    });
-                }
+                Ok(n) => total += n,
+                Err(_) => panicked = true,
             }
         }
-        match first_err {
-            Some(e) => Err(e),
-            None => Ok(total),
+        if let Some(e) = self.failed.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return Err(e);
         }
+        if panicked || self.broken.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(StoreError::Io {
+                context: "a pack writer failed or panicked".into(),
+                source: std::io::Error::other("pack writer stopped"),
+            });
+        }
+        Ok(total)
     }
 
     /// Waits until every added object is in a durable pack; returns the bytes of packs
@@ -355,7 +400,7 @@ mod tests {
     use crate::storage::{LocalPackStorage, MemoryPackStorage};
 
     fn put_some(store: &ObjectStore, n: usize) -> Vec<(ObjectId, Vec<u8>)> {
-        let mut w = store.writer();
+        let w = store.writer();
         let objs: Vec<(ObjectId, Vec<u8>)> = (0..n)
             .map(|i| {
                 let data = format!("object number {i}").repeat(i % 7 + 1).into_bytes();
@@ -377,7 +422,7 @@ mod tests {
         let storage = Arc::new(LocalPackStorage::open(tmp.path()).unwrap());
         let store = ObjectStore::open(storage.clone()).unwrap();
         let objs = put_some(&store, 50);
-        let mut w = store.writer();
+        let w = store.writer();
         assert!(!w.add(ObjectKind::Chunk, objs[3].0, &objs[3].1).unwrap());
         assert_eq!(w.finish().unwrap(), 0);
 

@@ -207,8 +207,8 @@ proptest! {
         }
 
         let store = ObjectStore::open(Arc::new(MemoryPackStorage::default())).unwrap();
-        let mut w = store.writer();
-        let (top, _) = capture(&src, &mut w).unwrap();
+        let w = store.writer();
+        let (top, _) = capture(&src, &w).unwrap();
         w.finish().unwrap();
         let dst = tmp.path().join("dst");
         fs::create_dir(&dst).unwrap();

@@ -20,8 +20,8 @@ fn fixture_round_trips_exactly() {
         LocalPackStorage::open(&tmp.path().join("store")).unwrap(),
     ))
     .unwrap();
-    let mut w = store.writer();
-    let (top, stats) = capture(&src, &mut w).unwrap();
+    let w = store.writer();
+    let (top, stats) = capture(&src, &w).unwrap();
     w.finish().unwrap();
     assert!(stats.files >= 10, "{stats:?}");
     assert_eq!(stats.sockets_skipped, 0);
@@ -47,8 +47,8 @@ fn fixture_round_trips_exactly() {
     assert_ne!(common::describe(&dst), a);
 
     // A second capture of the unchanged tree stores nothing new and has the same id.
-    let mut w = store.writer();
-    let (again, stats) = capture(&src, &mut w).unwrap();
+    let w = store.writer();
+    let (again, stats) = capture(&src, &w).unwrap();
     assert_eq!(w.finish().unwrap(), 0);
     assert_eq!(stats.new_objects, 0);
     assert_eq!(again, top);
@@ -66,8 +66,8 @@ fn the_sparse_gigabyte_stays_sparse_in_the_store() {
         LocalPackStorage::open(&tmp.path().join("store")).unwrap(),
     ))
     .unwrap();
-    let mut w = store.writer();
-    let (top, stats) = capture(&src, &mut w).unwrap();
+    let w = store.writer();
+    let (top, stats) = capture(&src, &w).unwrap();
     let written = w.finish().unwrap();
     assert_eq!(stats.logical_bytes, 1 << 40);
     assert!(
@@ -95,15 +95,15 @@ fn the_stat_cache_skips_unchanged_files_and_never_hides_a_change() {
     ))
     .unwrap();
 
-    let mut w = store.writer();
-    let (_, first, cache) = capture_cached(&src, &mut w, &StatCache::default()).unwrap();
+    let w = store.writer();
+    let (_, first, cache) = capture_cached(&src, &w, &StatCache::default()).unwrap();
     w.finish().unwrap();
     assert_eq!(first.files_read, first.files);
 
     // Nothing changed: nothing is read.
     std::thread::sleep(std::time::Duration::from_millis(120));
-    let mut w = store.writer();
-    let (top2, second, cache) = capture_cached(&src, &mut w, &cache).unwrap();
+    let w = store.writer();
+    let (top2, second, cache) = capture_cached(&src, &w, &cache).unwrap();
     w.finish().unwrap();
     assert_eq!(second.files_read, 0, "{second:?}");
 
@@ -114,8 +114,8 @@ fn the_stat_cache_skips_unchanged_files_and_never_hides_a_change() {
     use std::os::unix::fs::MetadataExt;
     common::set_mtime(&f, before.mtime(), before.mtime_nsec());
     std::thread::sleep(std::time::Duration::from_millis(120));
-    let mut w = store.writer();
-    let (top3, third, _) = capture_cached(&src, &mut w, &cache).unwrap();
+    let w = store.writer();
+    let (top3, third, _) = capture_cached(&src, &w, &cache).unwrap();
     w.finish().unwrap();
     assert_eq!(third.files_read, 1, "{third:?}");
     assert_ne!(top3, top2);
@@ -140,11 +140,11 @@ fn a_file_changed_just_before_the_capture_is_read_again() {
         LocalPackStorage::open(&tmp.path().join("store")).unwrap(),
     ))
     .unwrap();
-    let mut w = store.writer();
+    let w = store.writer();
     // Written within the racy margin of this capture: recorded, but not trusted later.
-    let (_, _, cache) = capture_cached(&src, &mut w, &StatCache::default()).unwrap();
+    let (_, _, cache) = capture_cached(&src, &w, &StatCache::default()).unwrap();
     w.finish().unwrap();
-    let mut w = store.writer();
-    let (_, again, _) = capture_cached(&src, &mut w, &cache).unwrap();
+    let w = store.writer();
+    let (_, again, _) = capture_cached(&src, &w, &cache).unwrap();
     assert_eq!(again.files_read, 1);
 }
