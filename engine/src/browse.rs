@@ -64,6 +64,13 @@ pub struct FileReader {
     pub size: u64,
 }
 
+impl FileReader {
+    /// The file's logical size (holes included).
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
 impl Read for FileReader {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         loop {

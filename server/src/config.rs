@@ -79,6 +79,54 @@ pub struct ServeArgs {
     /// then `./target/site`.
     #[arg(long, env = "LEPTOS_SITE_ROOT")]
     pub site_root: Option<PathBuf>,
+
+    /// Requests per second allowed per token (sustained); more get 429.
+    #[arg(long, env = "SNAPLINE_RATE_LIMIT", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub rate_limit: u32,
+
+    /// Requests a token may send at once above the sustained rate.
+    #[arg(long, env = "SNAPLINE_RATE_BURST", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate_burst: u32,
+
+    /// Snapshots, copies and imports are refused (507) when less than this many MiB are free.
+    #[arg(long, env = "SNAPLINE_MIN_FREE_MB", default_value_t = 256)]
+    pub min_free_mb: u64,
+
+    /// Largest image tar accepted, in MiB.
+    #[arg(long, env = "SNAPLINE_MAX_IMAGE_MB", default_value_t = 8192)]
+    pub max_image_mb: u64,
+
+    /// Seconds a second operation on a busy container waits before answering 409.
+    #[arg(long, env = "SNAPLINE_LOCK_WAIT_S", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub lock_wait_s: u64,
+
+    /// Seconds `stop` waits after SIGTERM before SIGKILL.
+    #[arg(long, env = "SNAPLINE_STOP_TIMEOUT_S", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub stop_timeout_s: u64,
+
+    /// Seconds between runs of the background jobs (expiry, GC, schedules).
+    #[arg(long, env = "SNAPLINE_JOB_INTERVAL_S", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub job_interval_s: u64,
+}
+
+impl ServeArgs {
+    /// The service limits these options set.
+    pub fn limits(&self) -> crate::service::Limits {
+        crate::service::Limits {
+            lock_wait: std::time::Duration::from_secs(self.lock_wait_s),
+            min_free_bytes: self.min_free_mb << 20,
+            max_image_bytes: self.max_image_mb << 20,
+            rate_per_second: self.rate_limit,
+            rate_burst: self.rate_burst,
+            stop_timeout: std::time::Duration::from_secs(self.stop_timeout_s),
+            ..Default::default()
+        }
+    }
+
+    /// How often the background jobs run.
+    pub fn job_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.job_interval_s)
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod dashboard;
 pub mod db;
 pub mod logging;
 pub mod serve;
+pub mod service;
 pub mod startup;
 pub mod tokens;
 
@@ -34,6 +35,8 @@ pub struct AppState {
     pub data_dir: Arc<PathBuf>,
     /// What the dashboard's server functions call.
     pub backend: SharedBackend,
+    /// Projects, containers, snapshots, jobs and events over the engine.
+    pub service: service::Service,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -43,19 +46,27 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 impl AppState {
-    /// Builds the state, with the embedded backend over the same database and data directory.
-    pub fn new(leptos_options: LeptosOptions, db: SqlitePool, data_dir: PathBuf) -> Self {
+    /// Builds the state: opens the engine and the service over the database and data
+    /// directory, and the dashboard's embedded backend over the same.
+    pub async fn build(
+        leptos_options: LeptosOptions,
+        db: SqlitePool,
+        data_dir: PathBuf,
+        limits: service::Limits,
+    ) -> anyhow::Result<Self> {
+        let service = service::Service::open(db.clone(), data_dir.clone(), limits).await?;
         let data_dir = Arc::new(data_dir);
         let backend: SharedBackend = Arc::new(dashboard::EmbeddedBackend::new(
             db.clone(),
             data_dir.clone(),
         ));
-        AppState {
+        Ok(AppState {
             leptos_options,
             db,
             data_dir,
             backend,
-        }
+            service,
+        })
     }
 }
 

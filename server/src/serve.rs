@@ -63,11 +63,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
              or point --site-root at them. The API works without them."
         );
     }
-    let state = AppState::new(
+    let state = AppState::build(
         leptos_options(&site_root, addr),
         pool.clone(),
         data_dir.clone(),
-    );
+        args.limits(),
+    )
+    .await?;
+    let jobs = state.service.spawn_jobs(args.job_interval());
 
     let shutdown = shutdown_signal()?;
     tracing::info!(%addr, data_dir = %data_dir.display(), database = %url, "Snapline is serving");
@@ -76,6 +79,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown)
         .await
         .context("the HTTP server failed")?;
+    jobs.abort();
     pool.close().await;
     tracing::info!("stopped cleanly");
     Ok(())

@@ -1,11 +1,16 @@
 //! The REST API under `/api/v1`, in the vendor's envelope.
 
+pub mod body;
+pub mod containers;
 pub mod error;
+pub mod resources;
+pub mod snapshots;
 mod system;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::Uri;
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use serde::Serialize;
 use utoipa::OpenApi;
 
@@ -33,25 +38,146 @@ impl<T: Serialize> Envelope<T> {
     }
 }
 
+/// Declares the OpenAPI schema of a success envelope around `$data`.
+macro_rules! envelope_schema {
+    ($name:ident, $data:ty, $message:literal) => {
+        #[derive(Debug, utoipa::ToSchema)]
+        #[allow(dead_code)]
+        pub struct $name {
+            /// Equal to the HTTP status.
+            #[schema(rename = "statusCode", example = 200)]
+            pub status_code: u16,
+            #[schema(example = $message)]
+            pub message: String,
+            pub data: $data,
+        }
+    };
+}
+pub(crate) use envelope_schema;
+
+/// Adds the bearer-token security scheme to the document.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                utoipa::openapi::security::HttpBuilder::from(Http::new(HttpAuthScheme::Bearer))
+                    .bearer_format("hdy_...")
+                    .build(),
+            ),
+        );
+    }
+}
+
 /// The OpenAPI document, generated from the handlers' annotations.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Snapline API",
         description = "Time travel for containers: snapshot, restore, copy and expire container \
-                       filesystems. Compatible with the Hoody snapshots API.",
+                       filesystems. Compatible with the Hoody snapshots API. Every route except \
+                       health and this document needs `Authorization: Bearer hdy_...`.",
     ),
-    paths(system::health, system::openapi_json),
+    modifiers(&BearerAuth),
+    paths(
+        system::health,
+        system::openapi_json,
+        snapshots::create,
+        snapshots::list,
+        snapshots::get,
+        snapshots::restore,
+        snapshots::delete,
+        snapshots::diff,
+        snapshots::files,
+        snapshots::file_content,
+        snapshots::verify,
+        containers::list,
+        containers::create,
+        containers::get,
+        containers::delete,
+        containers::start,
+        containers::stop,
+        containers::exec,
+        containers::copy,
+        containers::get_schedule,
+        containers::put_schedule,
+        containers::delete_schedule,
+        resources::list_images,
+        resources::import_image,
+        resources::list_projects,
+        resources::create_project,
+        resources::list_servers,
+        resources::get_server,
+        resources::list_tokens,
+        resources::create_token,
+        resources::revoke_token,
+        resources::events,
+    ),
     components(schemas(ErrorBody)),
-    tags((name = "System", description = "Health and the API description itself")),
+    tags(
+        (name = "Snapshots", description = "Capture, list, restore and delete snapshots; diff, browse, download and verify them"),
+        (name = "Containers", description = "Create, run, stop, exec into, copy and delete containers"),
+        (name = "Images", description = "Root filesystems containers start from"),
+        (name = "Projects", description = "Groups of containers; tokens see projects"),
+        (name = "Servers", description = "The nodes and their storage"),
+        (name = "Tokens", description = "API tokens (shown once, stored hashed)"),
+        (name = "Schedules", description = "Automatic snapshots per container"),
+        (name = "Events", description = "A live stream of what happens"),
+        (name = "System", description = "Health and the API description itself"),
+    ),
 )]
 pub struct ApiDoc;
 
 /// The `/api` routes. Anything unmatched under `/api` answers in JSON, never HTML.
 pub fn router(state: AppState) -> Router {
+    use containers as c;
+    use resources as r;
+    use snapshots as s;
     let v1 = Router::new()
         .route("/health", get(system::health))
         .route("/openapi.json", get(system::openapi_json))
+        .route("/containers", get(c::list).post(c::create))
+        .route("/containers/{id}", get(c::get).delete(c::delete))
+        .route("/containers/{id}/start", post(c::start))
+        .route("/containers/{id}/stop", post(c::stop))
+        .route("/containers/{id}/exec", post(c::exec))
+        .route("/containers/{id}/copy", post(c::copy))
+        .route(
+            "/containers/{id}/schedule",
+            get(c::get_schedule)
+                .put(c::put_schedule)
+                .delete(c::delete_schedule),
+        )
+        .route("/containers/{id}/snapshots", get(s::list).post(s::create))
+        .route(
+            "/containers/{id}/snapshots/{name}",
+            get(s::get).patch(s::restore).delete(s::delete),
+        )
+        .route("/containers/{id}/snapshots/{name}/diff", get(s::diff))
+        .route("/containers/{id}/snapshots/{name}/files", get(s::files))
+        .route(
+            "/containers/{id}/snapshots/{name}/files/content",
+            get(s::file_content),
+        )
+        .route("/containers/{id}/snapshots/{name}/verify", post(s::verify))
+        .route("/projects", get(r::list_projects).post(r::create_project))
+        .route("/servers", get(r::list_servers))
+        .route("/servers/{id}", get(r::get_server))
+        .route("/tokens", get(r::list_tokens).post(r::create_token))
+        .route("/tokens/{id}", axum::routing::delete(r::revoke_token))
+        .route("/events", get(r::events))
+        .layer(DefaultBodyLimit::max(body::MAX_JSON_BODY))
+        // Image tars stream through their own size limit.
+        .route(
+            "/images",
+            get(r::list_images)
+                .post(r::import_image)
+                .layer(DefaultBodyLimit::disable()),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);

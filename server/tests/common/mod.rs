@@ -18,7 +18,14 @@ pub async fn app_in(dir: &Path) -> (Router, sqlx::SqlitePool) {
         &dir.join("site"),
         "127.0.0.1:3000".parse().unwrap(),
     );
-    let state = snapline_server::AppState::new(options, pool.clone(), dir.to_path_buf());
+    let state = snapline_server::AppState::build(
+        options,
+        pool.clone(),
+        dir.to_path_buf(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
     (snapline_server::app(state), pool)
 }
 

@@ -1,0 +1,637 @@
+//! `/api/v1/containers/{id}/snapshots...`: the vendor's four calls, plus single-snapshot
+//! details, diff, browse, download and verify.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::body::{OptionalJson, Path, Query};
+use super::{ApiError, Envelope, ErrorBody, envelope_schema};
+use crate::AppState;
+use crate::service::Caller;
+use crate::service::snapshots::Snapshot;
+
+/// Body of `POST /api/v1/containers/{id}/snapshots`. Both fields are optional; an empty body
+/// is allowed.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"alias": "before-ai-refactor", "expiry": 30}))]
+pub struct CreateSnapshot {
+    /// A human name, at most 100 characters, no control characters.
+    #[schema(example = "before-ai-refactor")]
+    pub alias: Option<String>,
+    /// Days until the snapshot is deleted automatically (1 to 3650); omit it to keep the
+    /// snapshot until you delete it.
+    #[schema(example = 30)]
+    pub expiry: Option<i64>,
+}
+
+/// Body of `PATCH /api/v1/containers/{id}/snapshots/{name}` (optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"safety_snapshot": true}))]
+pub struct RestoreSnapshot {
+    /// First snapshot the current state (alias `before-restore-<name>`, expiry 7 days), so
+    /// the restore can be undone.
+    pub safety_snapshot: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SnapshotCreated {
+    #[schema(example = "890abcdef12345678901cdef")]
+    pub container_id: String,
+    #[schema(example = "67e89abc123def456789abcd")]
+    pub project_id: String,
+    pub snapshot: Snapshot,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SnapshotList {
+    #[schema(example = "890abcdef12345678901cdef")]
+    pub container_id: String,
+    #[schema(example = "67e89abc123def456789abcd")]
+    pub project_id: String,
+    /// Newest first; expired snapshots never appear.
+    pub snapshots: Vec<Snapshot>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SnapshotRestored {
+    #[schema(example = "890abcdef12345678901cdef")]
+    pub container_id: String,
+    #[schema(example = "67e89abc123def456789abcd")]
+    pub project_id: String,
+    pub snapshot: Snapshot,
+    /// Present when `safety_snapshot` was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub safety_snapshot: Option<Snapshot>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SnapshotDeleted {
+    #[schema(example = "snap-20251109-143045")]
+    pub name: String,
+    /// Stored bytes the background GC frees because of this deletion.
+    #[schema(example = 52428800)]
+    pub freed_bytes: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DiffChange {
+    #[schema(example = "etc/nginx/nginx.conf")]
+    pub path: String,
+    /// `added`, `removed`, `modified`, `metadata` or `type_changed`.
+    #[schema(example = "modified")]
+    pub kind: String,
+    /// `file`, `dir`, `symlink`, `char-device`, `block-device` or `fifo`.
+    #[schema(example = "file")]
+    pub entry_type: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SnapshotDiff {
+    #[schema(example = "snap-20251108-100000")]
+    pub from: String,
+    /// Another snapshot's name, or `live`.
+    #[schema(example = "live")]
+    pub against: String,
+    pub changes: Vec<DiffChange>,
+    /// More changes exist than `limit` allowed.
+    pub truncated: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FileEntry {
+    #[schema(example = "hostname")]
+    pub name: String,
+    #[schema(example = "file")]
+    pub entry_type: String,
+    pub size: u64,
+    /// Permission bits, octal.
+    #[schema(example = "0644")]
+    pub mode: String,
+    pub uid: u32,
+    pub gid: u32,
+    #[schema(example = "2025-11-09T14:30:45.000Z")]
+    pub mtime: String,
+    pub link_target: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SnapshotFiles {
+    #[schema(example = "/etc")]
+    pub path: String,
+    pub entries: Vec<FileEntry>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DamageInfo {
+    pub object: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SnapshotVerified {
+    /// No damage found.
+    pub clean: bool,
+    /// Data was re-read and re-hashed (`deep=true`), not only the structure checked.
+    pub deep: bool,
+    pub trees: u64,
+    pub chunks: u64,
+    pub damaged: Vec<DamageInfo>,
+}
+
+envelope_schema!(
+    SnapshotCreatedResponse,
+    SnapshotCreated,
+    "Snapshot created successfully"
+);
+envelope_schema!(
+    SnapshotListResponse,
+    SnapshotList,
+    "Snapshots retrieved successfully"
+);
+envelope_schema!(
+    SnapshotDetailResponse,
+    SnapshotCreated,
+    "Snapshot retrieved successfully"
+);
+envelope_schema!(
+    SnapshotRestoredResponse,
+    SnapshotRestored,
+    "Snapshot restored successfully"
+);
+envelope_schema!(
+    SnapshotDeletedResponse,
+    SnapshotDeleted,
+    "Snapshot deleted successfully"
+);
+envelope_schema!(
+    SnapshotDiffResponse,
+    SnapshotDiff,
+    "Diff computed successfully"
+);
+envelope_schema!(
+    SnapshotFilesResponse,
+    SnapshotFiles,
+    "Directory listed successfully"
+);
+envelope_schema!(
+    SnapshotVerifiedResponse,
+    SnapshotVerified,
+    "Snapshot verified"
+);
+
+/// Takes a snapshot of the container's filesystem, running or stopped.
+#[utoipa::path(
+    post,
+    path = "/api/v1/containers/{container_id}/snapshots",
+    tag = "Snapshots",
+    params(("container_id" = String, Path, description = "The container's id", example = "890abcdef12345678901cdef")),
+    request_body(content = Option<CreateSnapshot>, description = "Optional alias and expiry; an empty body is allowed"),
+    responses(
+        (status = 200, description = "Snapshot created", body = SnapshotCreatedResponse),
+        (status = 400, description = "Alias too long, expiry out of range, unknown field or bad JSON", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container in your projects", body = ErrorBody),
+        (status = 409, description = "Another operation is running on the container, or it was deleted", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 507, description = "Not enough free disk space", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<CreateSnapshot>,
+) -> Result<Response, ApiError> {
+    let (c, snapshot) = state
+        .service
+        .create_snapshot(&caller, &id, body.alias, body.expiry)
+        .await?;
+    Ok(Envelope::ok(
+        "Snapshot created successfully",
+        SnapshotCreated {
+            container_id: c.id.to_string(),
+            project_id: c.project_id,
+            snapshot,
+        },
+    )
+    .into_response())
+}
+
+/// Lists the container's snapshots, newest first. Expired snapshots never appear. Works
+/// after the container was deleted.
+#[utoipa::path(
+    get,
+    path = "/api/v1/containers/{container_id}/snapshots",
+    tag = "Snapshots",
+    params(("container_id" = String, Path, description = "The container's id", example = "890abcdef12345678901cdef")),
+    responses(
+        (status = 200, description = "The snapshots", body = SnapshotListResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container in your projects", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (c, snapshots) = state.service.list_snapshots(&caller, &id).await?;
+    Ok(Envelope::ok(
+        "Snapshots retrieved successfully",
+        SnapshotList {
+            container_id: c.id.to_string(),
+            project_id: c.project_id,
+            snapshots,
+        },
+    )
+    .into_response())
+}
+
+/// One snapshot, with `exclusive_bytes`: what deleting it would free.
+#[utoipa::path(
+    get,
+    path = "/api/v1/containers/{container_id}/snapshots/{snapshot_name}",
+    tag = "Snapshots",
+    params(
+        ("container_id" = String, Path, description = "The container's id", example = "890abcdef12345678901cdef"),
+        ("snapshot_name" = String, Path, description = "The snapshot's name (or its alias, when exactly one snapshot has it)", example = "snap-20251109-143045"),
+    ),
+    responses(
+        (status = 200, description = "The snapshot", body = SnapshotDetailResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container or snapshot", body = ErrorBody),
+        (status = 409, description = "The alias names several snapshots", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (c, snapshot) = state.service.get_snapshot(&caller, &id, &name).await?;
+    Ok(Envelope::ok(
+        "Snapshot retrieved successfully",
+        SnapshotCreated {
+            container_id: c.id.to_string(),
+            project_id: c.project_id,
+            snapshot,
+        },
+    )
+    .into_response())
+}
+
+/// Restores the container's filesystem to the snapshot, exactly. A running container is
+/// stopped first and started fresh afterwards.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/containers/{container_id}/snapshots/{snapshot_name}",
+    tag = "Snapshots",
+    params(
+        ("container_id" = String, Path, description = "The container's id", example = "890abcdef12345678901cdef"),
+        ("snapshot_name" = String, Path, description = "The snapshot's name (or its alias, when exactly one snapshot has it)", example = "snap-20251109-143045"),
+    ),
+    request_body(content = Option<RestoreSnapshot>, description = "Optional; an empty body is allowed"),
+    responses(
+        (status = 200, description = "Restored", body = SnapshotRestoredResponse),
+        (status = 400, description = "Unknown field or bad JSON", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container or snapshot", body = ErrorBody),
+        (status = 409, description = "Another operation is running, the alias is ambiguous, or the container was deleted", body = ErrorBody),
+        (status = 500, description = "The snapshot's data is damaged; nothing was changed", body = ErrorBody),
+        (status = 507, description = "Not enough disk space", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn restore(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, name)): Path<(String, String)>,
+    OptionalJson(body): OptionalJson<RestoreSnapshot>,
+) -> Result<Response, ApiError> {
+    let r = state
+        .service
+        .restore_snapshot(&caller, &id, &name, body.safety_snapshot.unwrap_or(false))
+        .await?;
+    Ok(Envelope::ok(
+        "Snapshot restored successfully",
+        SnapshotRestored {
+            container_id: r.container.id.to_string(),
+            project_id: r.container.project_id,
+            snapshot: r.snapshot,
+            safety_snapshot: r.safety_snapshot,
+        },
+    )
+    .into_response())
+}
+
+/// Deletes a snapshot. Its space is reclaimed by the background garbage collection.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/containers/{container_id}/snapshots/{snapshot_name}",
+    tag = "Snapshots",
+    params(
+        ("container_id" = String, Path, description = "The container's id", example = "890abcdef12345678901cdef"),
+        ("snapshot_name" = String, Path, description = "The snapshot's name (or its alias, when exactly one snapshot has it)", example = "snap-20251109-143045"),
+    ),
+    responses(
+        (status = 200, description = "Deleted", body = SnapshotDeletedResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container or snapshot", body = ErrorBody),
+        (status = 409, description = "Another operation is running, or the alias is ambiguous", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (_, d) = state.service.delete_snapshot(&caller, &id, &name).await?;
+    Ok(Envelope::ok(
+        "Snapshot deleted successfully",
+        SnapshotDeleted {
+            name: d.name,
+            freed_bytes: d.freed_bytes,
+        },
+    )
+    .into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DiffQuery {
+    /// Another snapshot's name, or `live` for the container's filesystem now.
+    #[param(example = "live")]
+    pub against: String,
+    /// Most changes returned (1 to 10000, default 1000).
+    pub limit: Option<usize>,
+}
+
+/// What changed between this snapshot and another one, or the live filesystem.
+#[utoipa::path(
+    get,
+    path = "/api/v1/containers/{container_id}/snapshots/{snapshot_name}/diff",
+    tag = "Snapshots",
+    params(
+        ("container_id" = String, Path, description = "The container's id"),
+        ("snapshot_name" = String, Path, description = "The older side"),
+        DiffQuery,
+    ),
+    responses(
+        (status = 200, description = "The changes, in path order", body = SnapshotDiffResponse),
+        (status = 400, description = "Bad query", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container or snapshot", body = ErrorBody),
+        (status = 409, description = "Another operation is running", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn diff(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, name)): Path<(String, String)>,
+    Query(q): Query<DiffQuery>,
+) -> Result<Response, ApiError> {
+    let limit = q.limit.unwrap_or(1000);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and 10000 (got {limit})"
+        )));
+    }
+    let d = state
+        .service
+        .diff_snapshot(&caller, &id, &name, &q.against, limit)
+        .await?;
+    let changes = d
+        .changes
+        .into_iter()
+        .map(|c| DiffChange {
+            path: c.path,
+            kind: match c.kind {
+                engine::ChangeKind::Added => "added",
+                engine::ChangeKind::Removed => "removed",
+                engine::ChangeKind::Modified => "modified",
+                engine::ChangeKind::MetadataOnly => "metadata",
+                engine::ChangeKind::TypeChanged => "type_changed",
+            }
+            .into(),
+            entry_type: c.entry_type.into(),
+        })
+        .collect();
+    Ok(Envelope::ok(
+        "Diff computed successfully",
+        SnapshotDiff {
+            from: name,
+            against: q.against,
+            changes,
+            truncated: d.truncated,
+        },
+    )
+    .into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PathQuery {
+    /// A path inside the snapshot, like `/etc` (default `/`).
+    #[param(example = "/etc")]
+    pub path: Option<String>,
+}
+
+/// Lists a directory of a snapshot.
+#[utoipa::path(
+    get,
+    path = "/api/v1/containers/{container_id}/snapshots/{snapshot_name}/files",
+    tag = "Snapshots",
+    params(
+        ("container_id" = String, Path, description = "The container's id"),
+        ("snapshot_name" = String, Path, description = "The snapshot's name"),
+        PathQuery,
+    ),
+    responses(
+        (status = 200, description = "The directory's entries, by name", body = SnapshotFilesResponse),
+        (status = 400, description = "Not a directory", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container, snapshot or path", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn files(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, name)): Path<(String, String)>,
+    Query(q): Query<PathQuery>,
+) -> Result<Response, ApiError> {
+    let path = q.path.unwrap_or_else(|| "/".into());
+    let entries = state
+        .service
+        .browse_snapshot(&caller, &id, &name, &path)
+        .await?
+        .into_iter()
+        .map(|e| FileEntry {
+            name: e.name,
+            entry_type: e.entry_type.into(),
+            size: e.size,
+            mode: format!("{:04o}", e.mode),
+            uid: e.uid,
+            gid: e.gid,
+            mtime: crate::service::fmt_time(e.mtime),
+            link_target: e.link_target,
+        })
+        .collect();
+    Ok(Envelope::ok(
+        "Directory listed successfully",
+        SnapshotFiles { path, entries },
+    )
+    .into_response())
+}
+
+/// Downloads one regular file of a snapshot (every chunk is hash-checked as it streams).
+#[utoipa::path(
+    get,
+    path = "/api/v1/containers/{container_id}/snapshots/{snapshot_name}/files/content",
+    tag = "Snapshots",
+    params(
+        ("container_id" = String, Path, description = "The container's id"),
+        ("snapshot_name" = String, Path, description = "The snapshot's name"),
+        PathQuery,
+    ),
+    responses(
+        (status = 200, description = "The file's bytes", content_type = "application/octet-stream"),
+        (status = 400, description = "Not a regular file", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container, snapshot or path", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn file_content(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, name)): Path<(String, String)>,
+    Query(q): Query<PathQuery>,
+) -> Result<Response, ApiError> {
+    use std::io::Read;
+    let path = q.path.unwrap_or_default();
+    let (size, mut reader) = state
+        .service
+        .read_snapshot_file(&caller, &id, &name, &path)
+        .await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if tx.blocking_send(Ok(buf[..n].to_vec())).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    // The stream breaks: a client never mistakes damaged data for the file.
+                    let _ = tx.blocking_send(Err(e));
+                    break;
+                }
+            }
+        }
+    });
+    let file_name = path
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty())
+        .unwrap_or("file")
+        .replace(
+            |c: char| !c.is_ascii_alphanumeric() && !".-_".contains(c),
+            "_",
+        );
+    let body = axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/octet-stream".to_string(),
+            ),
+            (axum::http::header::CONTENT_LENGTH, size.to_string()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyQuery {
+    /// Re-read and re-hash all the snapshot's data, not only its structure.
+    pub deep: Option<bool>,
+}
+
+/// Checks that every object the snapshot needs is present and intact.
+#[utoipa::path(
+    post,
+    path = "/api/v1/containers/{container_id}/snapshots/{snapshot_name}/verify",
+    tag = "Snapshots",
+    params(
+        ("container_id" = String, Path, description = "The container's id"),
+        ("snapshot_name" = String, Path, description = "The snapshot's name"),
+        VerifyQuery,
+    ),
+    responses(
+        (status = 200, description = "The report (clean or not)", body = SnapshotVerifiedResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container or snapshot", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn verify(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, name)): Path<(String, String)>,
+    Query(q): Query<VerifyQuery>,
+) -> Result<Response, ApiError> {
+    let deep = q.deep.unwrap_or(false);
+    let r = state
+        .service
+        .verify_snapshot(&caller, &id, &name, deep)
+        .await?;
+    let mut damaged: Vec<DamageInfo> = r
+        .damaged
+        .iter()
+        .map(|d| DamageInfo {
+            object: d.object.to_string(),
+            reason: d.reason.clone(),
+        })
+        .collect();
+    damaged.extend(r.damaged_packs.iter().map(|(p, why)| DamageInfo {
+        object: format!("pack {p}"),
+        reason: why.clone(),
+    }));
+    let clean = damaged.is_empty();
+    Ok(Envelope::ok(
+        if clean {
+            "Snapshot verified: no damage found"
+        } else {
+            "Snapshot verified: damage found"
+        },
+        SnapshotVerified {
+            clean,
+            deep,
+            trees: r.trees,
+            chunks: r.chunks,
+            damaged,
+        },
+    )
+    .into_response())
+}
