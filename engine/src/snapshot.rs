@@ -38,6 +38,9 @@ pub struct SnapshotOptions {
     pub alias: Option<String>,
     /// When the snapshot expires; `None` keeps it until deleted.
     pub expires_at: Option<DateTime<Utc>>,
+    /// Expire this long after the snapshot's creation time (used when `expires_at` is
+    /// `None`), so that "30 days" means exactly 30 days after `created_at`.
+    pub expires_after: Option<chrono::Duration>,
     /// Where to report progress, if anywhere.
     pub progress: Option<std::sync::Arc<dyn Progress>>,
 }
@@ -47,6 +50,7 @@ impl std::fmt::Debug for SnapshotOptions {
         f.debug_struct("SnapshotOptions")
             .field("alias", &self.alias)
             .field("expires_at", &self.expires_at)
+            .field("expires_after", &self.expires_after)
             .field("progress", &self.progress.is_some())
             .finish()
     }
@@ -136,7 +140,9 @@ impl Engine {
             name: self.inner.catalog.free_name(c, created_at).await?,
             alias: opts.alias,
             created_at,
-            expires_at: opts.expires_at,
+            expires_at: opts
+                .expires_at
+                .or(opts.expires_after.map(|d| created_at + d)),
             last_used_at: None,
             top_tree: top,
             size: stats.logical_bytes,

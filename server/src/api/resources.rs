@@ -225,22 +225,31 @@ pub async fn create_project(
     Ok(Envelope::ok("Project created successfully", ProjectData { project }).into_response())
 }
 
+/// Bytes of the regular files below `dir` (symlinks are not followed).
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.flatten()
+        .filter_map(|e| Some((e.path(), e.file_type().ok()?, e.metadata().ok()?)))
+        .map(|(path, ty, md)| {
+            if ty.is_dir() {
+                dir_bytes(&path)
+            } else if ty.is_file() {
+                md.len()
+            } else {
+                0
+            }
+        })
+        .sum()
+}
+
 async fn this_server(state: &AppState) -> Result<Server, ApiError> {
     let data = state.service.data_dir().to_path_buf();
     let store = data.join("store");
-    let store_bytes = tokio::task::spawn_blocking(move || {
-        std::fs::read_dir(store)
-            .map(|d| {
-                d.flatten()
-                    .filter_map(|e| e.metadata().ok())
-                    .filter(|m| m.is_file())
-                    .map(|m| m.len())
-                    .sum()
-            })
-            .unwrap_or(0)
-    })
-    .await
-    .unwrap_or(0);
+    let store_bytes = tokio::task::spawn_blocking(move || dir_bytes(&store))
+        .await
+        .unwrap_or(0);
     let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "localhost".into());

@@ -132,8 +132,9 @@ impl Service {
         };
         let opts = SnapshotOptions {
             alias,
-            expires_at: expiry_days.map(|d| super::now() + ChronoDuration::days(d)),
+            expires_after: expiry_days.map(ChronoDuration::days),
             progress: Some(Arc::new(progress)),
+            ..Default::default()
         };
         let info = self.engine().snapshot(&c.id, opts).await?;
         let snap = Snapshot::from(&info);

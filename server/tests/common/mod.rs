@@ -41,3 +41,151 @@ pub fn json(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_slice(bytes)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
 }
+
+/// The admin token the live servers of the tests use.
+pub const ADMIN: &str = "hdy_testadmintoken0123456789abcdef";
+
+/// A real `snapline serve` on a free port of 127.0.0.1, over a temporary data directory.
+/// Stopped with SIGTERM when dropped.
+pub struct LiveServer {
+    pub child: std::process::Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    pub client: reqwest::Client,
+}
+
+impl LiveServer {
+    /// Starts a server with extra environment variables (limits, say).
+    pub fn start(env: &[(&str, &str)]) -> LiveServer {
+        use std::io::{BufRead, BufReader};
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapline"));
+        cmd.args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .env("SNAPLINE_ADMIN_TOKEN", ADMIN)
+        .env("SNAPLINE_JOB_INTERVAL_S", "1")
+        .env_remove("SNAPLINE_DATABASE_URL")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(log);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut seen = Vec::new();
+        for line in lines {
+            let line = line.unwrap();
+            let done = line.contains("Snapline is serving");
+            seen.push(line);
+            if done {
+                break;
+            }
+        }
+        assert!(
+            seen.iter().any(|l| l.contains("Snapline is serving")),
+            "the server did not start: {seen:?}\n{}",
+            std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default()
+        );
+        LiveServer {
+            child,
+            port,
+            dir,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn data(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Sends a request with a token (or none) and a JSON body (or none); returns the status
+    /// and the JSON answer.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self.client.request(method.parse().unwrap(), self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.unwrap();
+        let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+        });
+        (status, value)
+    }
+
+    /// `call` as the admin, asserting a 200; returns `data`.
+    pub async fn admin(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let (status, v) = self.call(method, path, Some(ADMIN), body).await;
+        assert_eq!(status, 200, "{method} {path}: {v}");
+        assert_eq!(v["statusCode"], 200);
+        v["data"].clone()
+    }
+
+    /// Creates a container from the demo image in `project`; returns its id.
+    pub async fn container(&self, project: &str, name: &str) -> String {
+        let d = self
+            .admin(
+                "POST",
+                "/api/v1/containers",
+                Some(serde_json::json!({"project_id": project, "name": name, "image": "demo"})),
+            )
+            .await;
+        d["container"]["id"].as_str().unwrap().to_string()
+    }
+
+    /// The live root of a container on disk.
+    pub fn root(&self, id: &str) -> std::path::PathBuf {
+        self.data().join("containers").join(id).join("root")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for LiveServer {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..200 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
