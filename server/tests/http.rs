@@ -70,6 +70,89 @@ async fn openapi_document_is_3_1_and_lists_health() {
     assert!(v["paths"]["/api/v1/health"]["get"].is_object(), "{v}");
 }
 
+/// The routes `api::router` declares, read from its source: `("/containers/{id}", "get")`.
+fn routed() -> std::collections::BTreeSet<(String, String)> {
+    let src = include_str!("../src/api/mod.rs");
+    let router = &src[src.find("pub fn router").unwrap()..];
+    let mut out = std::collections::BTreeSet::new();
+    for chunk in router.split(".route(").skip(1) {
+        let path = chunk.split('"').nth(1).unwrap();
+        let handlers = &chunk[..chunk.find("\n        .").unwrap_or(chunk.len())];
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if handlers.contains(&format!("{method}(")) || handlers.contains(&format!(".{method}(")) {
+                // Path parameters are named differently in the document.
+                let path = path
+                    .replace("{id}", "{x}")
+                    .replace("{name}", "{y}");
+                out.insert((format!("/api/v1{path}"), method.to_string()));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_route_is_documented_with_schemas_examples_and_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (app, _) = app_in(tmp.path()).await;
+    let (_, body) = send(&app, get("/api/v1/openapi.json")).await;
+    let doc = json(&body);
+    let schemas = &doc["components"]["schemas"];
+    let resolve = |v: &serde_json::Value| -> serde_json::Value {
+        match v["$ref"].as_str() {
+            Some(r) => schemas[r.rsplit('/').next().unwrap()].clone(),
+            None => v.clone(),
+        }
+    };
+    let mut documented = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let normalized = path
+                .replace("{container_id}", "{x}")
+                .replace("{server_id}", "{x}")
+                .replace("{token_id}", "{x}")
+                .replace("{snapshot_name}", "{y}");
+            documented.insert((normalized, method.clone()));
+            let what = format!("{method} {path}");
+            assert!(op["summary"].is_string() || op["description"].is_string(), "{what}");
+            let ok = &op["responses"]["200"];
+            assert!(ok.is_object(), "{what} has no 200 response");
+            let content = ok["content"].as_object().unwrap_or_else(|| panic!("{what}: no content"));
+            if let Some(json_body) = content.get("application/json") {
+                let schema = resolve(&json_body["schema"]);
+                if path != "/api/v1/openapi.json" {
+                    assert!(
+                        schema["properties"]["message"]["example"].is_string(),
+                        "{what}: the 200 envelope has no example message"
+                    );
+                }
+            }
+            if path != "/api/v1/health" && path != "/api/v1/openapi.json" {
+                let codes: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
+                assert!(codes.iter().any(|c| c.as_str() == "401"), "{what}: no 401");
+                assert!(
+                    codes.iter().any(|c| c.starts_with('4') && c.as_str() != "401"),
+                    "{what}: no other error response"
+                );
+                assert!(op["security"].is_array(), "{what}: no security");
+            }
+            if let Some(body) = op["requestBody"]["content"]["application/json"].as_object() {
+                let schema = resolve(&body["schema"]);
+                let schema = if schema["oneOf"].is_array() {
+                    resolve(&schema["oneOf"][1])
+                } else {
+                    schema
+                };
+                assert!(
+                    schema["example"].is_object() || body.get("example").is_some(),
+                    "{what}: the request body has no example"
+                );
+            }
+        }
+    }
+    assert_eq!(routed(), documented, "routes and document differ");
+}
+
 #[tokio::test]
 async fn dashboard_pages_render_on_the_server() {
     let tmp = tempfile::tempdir().unwrap();

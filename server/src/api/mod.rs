@@ -70,6 +70,35 @@ impl utoipa::Modify for BearerAuth {
                     .build(),
             ),
         );
+        // Every route behind a token can also be rate limited.
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if op.security.is_some() {
+                    op.responses.responses.entry("429".into()).or_insert_with(|| {
+                        utoipa::openapi::ResponseBuilder::new()
+                            .description("Too many requests with this token")
+                            .content(
+                                "application/json",
+                                utoipa::openapi::ContentBuilder::new()
+                                    .schema(Some(utoipa::openapi::Ref::from_schema_name(
+                                        "ErrorBody",
+                                    )))
+                                    .build(),
+                            )
+                            .into()
+                    });
+                }
+            }
+        }
     }
 }
 
