@@ -11,6 +11,8 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub remote: crate::cli::Remote,
 }
 
 #[derive(Debug, Subcommand)]
@@ -26,6 +28,21 @@ pub enum Command {
     /// The tree is a Debian minimal root made with debootstrap when it is installed (cached
     /// in the cache directory), else a generated tree of the same shape.
     Bench(BenchArgs),
+    /// Snapshots of a container: create, list, restore, delete (talks to a server).
+    #[command(subcommand)]
+    Snapshots(crate::cli::SnapshotsCmd),
+    /// Containers: list, create, get, start, stop, delete, exec, copy (talks to a server).
+    #[command(subcommand)]
+    Containers(crate::cli::ContainersCmd),
+    /// Images: list, import a root filesystem tar (talks to a server).
+    #[command(subcommand)]
+    Images(crate::cli::ImagesCmd),
+    /// Projects: list, create (talks to a server).
+    #[command(subcommand)]
+    Projects(crate::cli::ProjectsCmd),
+    /// API tokens: create, list, revoke (on the server's own database).
+    #[command(subcommand)]
+    Token(crate::cli::TokenCmd),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -12,6 +12,11 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => snapline_server::serve::run(args).await,
         Command::Bench(args) => snapline_server::bench::run(args).await,
+        Command::Snapshots(c) => snapline_server::cli::snapshots(cli.remote, c).await,
+        Command::Containers(c) => snapline_server::cli::containers(cli.remote, c).await,
+        Command::Images(c) => snapline_server::cli::images(cli.remote, c).await,
+        Command::Projects(c) => snapline_server::cli::projects(cli.remote, c).await,
+        Command::Token(c) => snapline_server::cli::token(c).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

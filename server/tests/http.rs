@@ -79,11 +79,10 @@ fn routed() -> std::collections::BTreeSet<(String, String)> {
         let path = chunk.split('"').nth(1).unwrap();
         let handlers = &chunk[..chunk.find("\n        .").unwrap_or(chunk.len())];
         for method in ["get", "post", "put", "patch", "delete"] {
-            if handlers.contains(&format!("{method}(")) || handlers.contains(&format!(".{method}(")) {
+            if handlers.contains(&format!("{method}(")) || handlers.contains(&format!(".{method}("))
+            {
                 // Path parameters are named differently in the document.
-                let path = path
-                    .replace("{id}", "{x}")
-                    .replace("{name}", "{y}");
+                let path = path.replace("{id}", "{x}").replace("{name}", "{y}");
                 out.insert((format!("/api/v1{path}"), method.to_string()));
             }
         }
@@ -114,10 +113,15 @@ async fn every_route_is_documented_with_schemas_examples_and_errors() {
                 .replace("{snapshot_name}", "{y}");
             documented.insert((normalized, method.clone()));
             let what = format!("{method} {path}");
-            assert!(op["summary"].is_string() || op["description"].is_string(), "{what}");
+            assert!(
+                op["summary"].is_string() || op["description"].is_string(),
+                "{what}"
+            );
             let ok = &op["responses"]["200"];
             assert!(ok.is_object(), "{what} has no 200 response");
-            let content = ok["content"].as_object().unwrap_or_else(|| panic!("{what}: no content"));
+            let content = ok["content"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{what}: no content"));
             if let Some(json_body) = content.get("application/json") {
                 let schema = resolve(&json_body["schema"]);
                 if path != "/api/v1/openapi.json" {
@@ -131,7 +135,9 @@ async fn every_route_is_documented_with_schemas_examples_and_errors() {
                 let codes: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
                 assert!(codes.iter().any(|c| c.as_str() == "401"), "{what}: no 401");
                 assert!(
-                    codes.iter().any(|c| c.starts_with('4') && c.as_str() != "401"),
+                    codes
+                        .iter()
+                        .any(|c| c.starts_with('4') && c.as_str() != "401"),
                     "{what}: no other error response"
                 );
                 assert!(op["security"].is_array(), "{what}: no security");

@@ -42,17 +42,28 @@ async fn schedules_fire_when_due_and_their_snapshots_expire() {
         include_stopped: Some(include_stopped),
     };
     let sa = svc.set_schedule(&admin(), &a.id, spec(true)).await.unwrap();
-    svc.set_schedule(&admin(), &b.id, spec(false)).await.unwrap();
+    svc.set_schedule(&admin(), &b.id, spec(false))
+        .await
+        .unwrap();
     let due = chrono::DateTime::parse_from_rfc3339(&sa.next_run_at)
         .unwrap()
         .with_timezone(&Utc);
 
     // Not yet due: nothing.
-    assert_eq!(svc.run_due_schedules(due - Duration::seconds(1)).await.unwrap(), 0);
+    assert_eq!(
+        svc.run_due_schedules(due - Duration::seconds(1))
+            .await
+            .unwrap(),
+        0
+    );
     // Due (and long overdue): one snapshot for the container that includes stopped ones.
     let later = due + Duration::minutes(150);
     assert_eq!(svc.run_due_schedules(later).await.unwrap(), 1);
-    assert_eq!(svc.run_due_schedules(later).await.unwrap(), 0, "fired twice");
+    assert_eq!(
+        svc.run_due_schedules(later).await.unwrap(),
+        0,
+        "fired twice"
+    );
     let (_, snaps) = svc.list_snapshots(&admin(), &a.id).await.unwrap();
     assert_eq!(snaps.len(), 1);
     assert_eq!(
@@ -61,7 +72,10 @@ async fn schedules_fire_when_due_and_their_snapshots_expire() {
     );
     assert!(snaps[0].expires_at.is_some());
     let (_, none) = svc.list_snapshots(&admin(), &b.id).await.unwrap();
-    assert!(none.is_empty(), "a stopped container without include_stopped was snapshotted");
+    assert!(
+        none.is_empty(),
+        "a stopped container without include_stopped was snapshotted"
+    );
     let after = svc.get_schedule(&admin(), &a.id).await.unwrap();
     assert!(after.next_run_at > fmt(later), "{after:?}");
     assert!(after.last_error.is_none());

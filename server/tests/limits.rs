@@ -17,7 +17,10 @@ async fn strict_bodies_and_size_limits() {
         (json!({"alias": "x", "id": "y"}), "unknown field `id`"),
         (json!({"project_id": "p"}), "unknown field `project_id`"),
         (json!({"size": 1}), "unknown field `size`"),
-        (json!({"created_at": "2025-01-01"}), "unknown field `created_at`"),
+        (
+            json!({"created_at": "2025-01-01"}),
+            "unknown field `created_at`",
+        ),
         (json!({"expiry": "30"}), "invalid type"),
         (json!({"expiry": 30.5}), "invalid type"),
         (json!({"expiry": 3651}), "1 to 3650"),
@@ -25,10 +28,15 @@ async fn strict_bodies_and_size_limits() {
         (json!({"alias": "two\nlines"}), "control character"),
         (json!(["not", "an", "object"]), "invalid type"),
     ] {
-        let (status, v) = s.call("POST", &snaps, Some(ADMIN), Some(body.clone())).await;
+        let (status, v) = s
+            .call("POST", &snaps, Some(ADMIN), Some(body.clone()))
+            .await;
         assert_eq!(status, 400, "{body}: {v}");
         assert_eq!(v["error"], "Bad Request");
-        assert!(v["message"].as_str().unwrap().contains(needle), "{body}: {v}");
+        assert!(
+            v["message"].as_str().unwrap().contains(needle),
+            "{body}: {v}"
+        );
     }
     let raw = |body: &'static str| {
         s.client
@@ -42,24 +50,54 @@ async fn strict_bodies_and_size_limits() {
     assert!(r.text().await.unwrap().contains("not valid JSON"));
     // Other routes are strict too.
     for (method, path, body) in [
-        ("POST", "/api/v1/containers".to_string(), json!({"project_id": "default", "name": "n", "image": "demo", "status": "running"})),
-        ("POST", format!("/api/v1/containers/{id}/copy"), json!({"target_project_id": "default", "name": "c", "size": 0})),
-        ("POST", format!("/api/v1/containers/{id}/exec"), json!({"command": ["true"], "user": "root"})),
-        ("PUT", format!("/api/v1/containers/{id}/schedule"), json!({"schedule": "@daily", "at": "now"})),
-        ("POST", "/api/v1/projects".to_string(), json!({"name": "p", "id": "0123456789abcdef01234567"})),
+        (
+            "POST",
+            "/api/v1/containers".to_string(),
+            json!({"project_id": "default", "name": "n", "image": "demo", "status": "running"}),
+        ),
+        (
+            "POST",
+            format!("/api/v1/containers/{id}/copy"),
+            json!({"target_project_id": "default", "name": "c", "size": 0}),
+        ),
+        (
+            "POST",
+            format!("/api/v1/containers/{id}/exec"),
+            json!({"command": ["true"], "user": "root"}),
+        ),
+        (
+            "PUT",
+            format!("/api/v1/containers/{id}/schedule"),
+            json!({"schedule": "@daily", "at": "now"}),
+        ),
+        (
+            "POST",
+            "/api/v1/projects".to_string(),
+            json!({"name": "p", "id": "0123456789abcdef01234567"}),
+        ),
     ] {
         let (status, v) = s.call(method, &path, Some(ADMIN), Some(body)).await;
         assert_eq!(status, 400, "{method} {path}: {v}");
-        assert!(v["message"].as_str().unwrap().contains("unknown field"), "{v}");
+        assert!(
+            v["message"].as_str().unwrap().contains("unknown field"),
+            "{v}"
+        );
     }
     // Too large: 413 in the envelope, nothing created.
     let big = json!({"alias": "x".repeat(100_000)});
     let (status, v) = s.call("POST", &snaps, Some(ADMIN), Some(big)).await;
     assert_eq!(status, 413, "{v}");
     assert_eq!(v["statusCode"], 413);
-    assert!(s.admin("GET", &snaps, None).await["snapshots"].as_array().unwrap().is_empty());
+    assert!(
+        s.admin("GET", &snaps, None).await["snapshots"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     // Bad ids are 400s that say what an id looks like.
-    let (status, v) = s.call("GET", "/api/v1/containers/not-an-id", Some(ADMIN), None).await;
+    let (status, v) = s
+        .call("GET", "/api/v1/containers/not-an-id", Some(ADMIN), None)
+        .await;
     assert_eq!(status, 400);
     assert!(v["message"].as_str().unwrap().contains("24 lowercase hex"));
 }
@@ -117,8 +155,13 @@ async fn operations_on_one_container_are_serialized_with_a_bounded_wait() {
     let calls = (0..4).map(|i| {
         let (s, path) = (&s, path.clone());
         async move {
-            s.call("POST", &path, Some(ADMIN), Some(json!({"alias": format!("n{i}")})))
-                .await
+            s.call(
+                "POST",
+                &path,
+                Some(ADMIN),
+                Some(json!({"alias": format!("n{i}")})),
+            )
+            .await
         }
     });
     let results = futures_util::future::join_all(calls).await;
@@ -127,8 +170,16 @@ async fn operations_on_one_container_are_serialized_with_a_bounded_wait() {
     assert!(ok >= 1, "{results:?}");
     assert!(!busy.is_empty(), "nothing waited: {results:?}");
     assert_eq!(ok + busy.len(), 4, "{results:?}");
-    assert!(busy[0].1["message"].as_str().unwrap().contains("another operation"));
-    let listed = s.admin("GET", &path, None).await["snapshots"].as_array().unwrap().len();
+    assert!(
+        busy[0].1["message"]
+            .as_str()
+            .unwrap()
+            .contains("another operation")
+    );
+    let listed = s.admin("GET", &path, None).await["snapshots"]
+        .as_array()
+        .unwrap()
+        .len();
     assert_eq!(listed, ok);
 }
 
@@ -180,15 +231,27 @@ async fn without_bubblewrap_start_and_exec_explain_and_the_rest_works() {
     let id = s.container("default", "norun").await;
     for (path, body) in [
         (format!("/api/v1/containers/{id}/start"), None),
-        (format!("/api/v1/containers/{id}/exec"), Some(json!({"command": ["true"]}))),
+        (
+            format!("/api/v1/containers/{id}/exec"),
+            Some(json!({"command": ["true"]})),
+        ),
     ] {
         let (status, v) = s.call("POST", &path, Some(ADMIN), body).await;
         assert_eq!(status, 503, "{v}");
-        assert!(v["message"].as_str().unwrap().contains("apt-get install bubblewrap"), "{v}");
+        assert!(
+            v["message"]
+                .as_str()
+                .unwrap()
+                .contains("apt-get install bubblewrap"),
+            "{v}"
+        );
     }
-    let c = s.admin("GET", &format!("/api/v1/containers/{id}"), None).await;
+    let c = s
+        .admin("GET", &format!("/api/v1/containers/{id}"), None)
+        .await;
     assert_eq!(c["container"]["status"], "stopped");
-    s.admin("POST", &format!("/api/v1/containers/{id}/snapshots"), None).await;
+    s.admin("POST", &format!("/api/v1/containers/{id}/snapshots"), None)
+        .await;
     let server = s.admin("GET", "/api/v1/servers", None).await;
     assert_eq!(server["servers"][0]["can_run_containers"], false);
 }
@@ -205,12 +268,15 @@ async fn status_follows_the_real_process() {
         )
         .await;
     let id = d["container"]["id"].as_str().unwrap().to_string();
-    let started = s.admin("POST", &format!("/api/v1/containers/{id}/start"), None).await;
+    let started = s
+        .admin("POST", &format!("/api/v1/containers/{id}/start"), None)
+        .await;
     assert_eq!(started["container"]["status"], "running");
     let mut status = String::new();
     for _ in 0..100 {
-        status = s.admin("GET", &format!("/api/v1/containers/{id}"), None).await["container"]
-            ["status"]
+        status = s
+            .admin("GET", &format!("/api/v1/containers/{id}"), None)
+            .await["container"]["status"]
             .as_str()
             .unwrap()
             .to_string();
@@ -229,12 +295,22 @@ async fn status_follows_the_real_process() {
         )
         .await;
     let id = d["container"]["id"].as_str().unwrap().to_string();
-    s.admin("POST", &format!("/api/v1/containers/{id}/start"), None).await;
+    s.admin("POST", &format!("/api/v1/containers/{id}/start"), None)
+        .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let stopped = s.admin("POST", &format!("/api/v1/containers/{id}/stop"), None).await;
+    let stopped = s
+        .admin("POST", &format!("/api/v1/containers/{id}/stop"), None)
+        .await;
     assert_eq!(stopped["container"]["status"], "stopped");
-    let out = std::process::Command::new("pgrep").args(["-f", "trap '' TERM"]).output().unwrap();
-    assert!(out.stdout.is_empty(), "processes left: {}", String::from_utf8_lossy(&out.stdout));
+    let out = std::process::Command::new("pgrep")
+        .args(["-f", "trap '' TERM"])
+        .output()
+        .unwrap();
+    assert!(
+        out.stdout.is_empty(),
+        "processes left: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     // exec: exit code, bounded output, timeout.
     let e = s
         .admin(
@@ -258,9 +334,15 @@ async fn status_follows_the_real_process() {
     assert!(e["exit_code"].is_null());
     // Start is refused while a restore runs (the status says restoring): covered by the
     // restore flow; here, a deleted container cannot start.
-    s.admin("DELETE", &format!("/api/v1/containers/{id}"), None).await;
+    s.admin("DELETE", &format!("/api/v1/containers/{id}"), None)
+        .await;
     let (status, _) = s
-        .call("POST", &format!("/api/v1/containers/{id}/start"), Some(ADMIN), None)
+        .call(
+            "POST",
+            &format!("/api/v1/containers/{id}/start"),
+            Some(ADMIN),
+            None,
+        )
         .await;
     assert_eq!(status, 409);
 }
@@ -335,7 +417,9 @@ async fn image_import_is_safe_and_bounded() {
     }
     assert_eq!(std::fs::read_dir(&sentinel).unwrap().count(), 0);
     // An absolute name is taken relative to the image's root, as GNU tar does.
-    let r = import("abs", tar_of(&[("/etc/pwned-abs", b"inside")])).await.unwrap();
+    let r = import("abs", tar_of(&[("/etc/pwned-abs", b"inside")]))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(!std::path::Path::new("/etc/pwned-abs").exists());
     let abs = s
@@ -348,7 +432,10 @@ async fn image_import_is_safe_and_bounded() {
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(std::fs::read(s.root(&abs).join("etc/pwned-abs")).unwrap(), b"inside");
+    assert_eq!(
+        std::fs::read(s.root(&abs).join("etc/pwned-abs")).unwrap(),
+        b"inside"
+    );
     // Too large: 413.
     let big = tar_of(&[("big", &vec![7u8; 2 << 20])]);
     let r = import("big", big).await.unwrap();

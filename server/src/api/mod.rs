@@ -83,19 +83,22 @@ impl utoipa::Modify for BearerAuth {
             .flatten()
             {
                 if op.security.is_some() {
-                    op.responses.responses.entry("429".into()).or_insert_with(|| {
-                        utoipa::openapi::ResponseBuilder::new()
-                            .description("Too many requests with this token")
-                            .content(
-                                "application/json",
-                                utoipa::openapi::ContentBuilder::new()
-                                    .schema(Some(utoipa::openapi::Ref::from_schema_name(
-                                        "ErrorBody",
-                                    )))
-                                    .build(),
-                            )
-                            .into()
-                    });
+                    op.responses
+                        .responses
+                        .entry("429".into())
+                        .or_insert_with(|| {
+                            utoipa::openapi::ResponseBuilder::new()
+                                .description("Too many requests with this token")
+                                .content(
+                                    "application/json",
+                                    utoipa::openapi::ContentBuilder::new()
+                                        .schema(Some(utoipa::openapi::Ref::from_schema_name(
+                                            "ErrorBody",
+                                        )))
+                                        .build(),
+                                )
+                                .into()
+                        });
                 }
             }
         }

@@ -1,0 +1,160 @@
+//! The HTTP side of the client commands.
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use futures_util::StreamExt;
+use serde_json::Value;
+
+use super::Remote;
+
+/// A client of one server with one token.
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    /// Reads the token from `--token`, `SNAPLINE_TOKEN` or `HOODY_TOKEN`.
+    pub fn new(remote: &Remote) -> anyhow::Result<Self> {
+        let token = remote
+            .token
+            .clone()
+            .or_else(|| std::env::var("HOODY_TOKEN").ok())
+            .filter(|t| !t.is_empty())
+            .context(
+                "no token: set SNAPLINE_TOKEN (or HOODY_TOKEN) or pass --token; the admin token \
+                 was printed when the server first started and is saved in data/admin-token",
+            )?;
+        let base = remote.url.trim_end_matches('/').to_string();
+        if !base.starts_with("http://") && !base.starts_with("https://") {
+            bail!("SNAPLINE_URL must start with http:// or https:// (got {base:?})");
+        }
+        Ok(Client {
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .build()?,
+            base,
+            token,
+        })
+    }
+
+    async fn answer(&self, resp: reqwest::Response) -> anyhow::Result<Value> {
+        let status = resp.status();
+        let text = resp
+            .text()
+            .await
+            .context("cannot read the server's answer")?;
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
+        if !status.is_success() {
+            let message = v["message"].as_str().unwrap_or(text.as_str());
+            bail!("{} ({})", message, status);
+        }
+        Ok(v["data"].clone())
+    }
+
+    /// Sends a request; returns the answer's `data`, or the server's message as the error.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let mut req = self
+            .http
+            .request(method.parse()?, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the Snapline server at {}", self.base))?;
+        self.answer(resp).await
+    }
+
+    /// Streams a tar file (or stdin for `-`) to `POST /api/v1/images`.
+    pub async fn import(&self, name: &str, file: &std::path::Path) -> anyhow::Result<Value> {
+        let body = if file.as_os_str() == "-" {
+            reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(tokio::io::stdin()))
+        } else {
+            let f = tokio::fs::File::open(file)
+                .await
+                .with_context(|| format!("cannot open {}", file.display()))?;
+            reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(f))
+        };
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/api/v1/images", self.base),
+            &[("name", name)],
+        )?;
+        let resp = self
+            .http
+            .post(url)
+            .bearer_auth(&self.token)
+            .header("content-type", "application/x-tar")
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the Snapline server at {}", self.base))?;
+        self.answer(resp).await
+    }
+
+    /// Runs `op` with a spinner on stderr that shows the server's progress events for
+    /// `container` (files and bytes done). Silent when stderr is not a terminal.
+    pub async fn with_progress(
+        &self,
+        container: &str,
+        label: &str,
+        op: impl Future<Output = anyhow::Result<Value>>,
+    ) -> anyhow::Result<Value> {
+        use std::io::IsTerminal;
+        if !std::io::stderr().is_terminal() {
+            return op.await;
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.set_message(label.to_string());
+        bar.enable_steady_tick(Duration::from_millis(100));
+        let events = self
+            .http
+            .get(format!("{}/api/v1/events", self.base))
+            .bearer_auth(&self.token)
+            .send();
+        let (bar2, label, container) = (bar.clone(), label.to_string(), container.to_string());
+        let watcher = tokio::spawn(async move {
+            let Ok(resp) = events.await else { return };
+            let mut stream = resp.bytes_stream();
+            let mut buf = String::new();
+            while let Some(Ok(chunk)) = stream.next().await {
+                buf.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buf.find("\n\n") {
+                    let event: String = buf.drain(..end + 2).collect();
+                    let data = event
+                        .lines()
+                        .find_map(|l| l.strip_prefix("data:"))
+                        .and_then(|d| serde_json::from_str::<Value>(d.trim()).ok());
+                    if let Some(e) = data.filter(|e| {
+                        e["type"] == "progress" && e["container_id"] == container.as_str()
+                    }) {
+                        let d = &e["data"];
+                        bar2.set_message(format!(
+                            "{label}: {} files, {}",
+                            d["files"].as_u64().unwrap_or(0),
+                            super::table::bytes(d["bytes"].as_u64().unwrap_or(0))
+                        ));
+                    }
+                }
+            }
+        });
+        let result = op.await;
+        watcher.abort();
+        bar.finish_and_clear();
+        result
+    }
+}

@@ -1,0 +1,499 @@
+//! The `snapline` client commands: the vendor document's `hoody snapshots ...` and
+//! `hoody containers ...` calls against a Snapline server, plus `token` management on the
+//! server's own database.
+//!
+//! Output is a table for people and `--json` (the API's `data`) for scripts; an error exits
+//! non-zero with the server's message.
+
+mod client;
+mod table;
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+pub use client::Client;
+
+/// Where the server is and who is calling.
+#[derive(Debug, Clone, Args)]
+pub struct Remote {
+    /// The server's base URL.
+    #[arg(
+        long,
+        env = "SNAPLINE_URL",
+        default_value = "http://127.0.0.1:3000",
+        global = true
+    )]
+    pub url: String,
+    /// API token (hdy_...). Also read from HOODY_TOKEN.
+    #[arg(long, env = "SNAPLINE_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print the answer's data as JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotsCmd {
+    /// Take a snapshot of a container (running or stopped).
+    Create {
+        #[arg(long)]
+        container: String,
+        #[arg(long)]
+        alias: Option<String>,
+        /// Days until it expires (1 to 3650); omit it to keep it.
+        #[arg(long)]
+        expiry: Option<i64>,
+    },
+    /// List a container's snapshots, newest first.
+    List {
+        #[arg(long)]
+        container: String,
+    },
+    /// Restore a container to a snapshot (by name, or by alias when unambiguous).
+    Restore {
+        #[arg(long)]
+        container: String,
+        #[arg(long)]
+        name: String,
+        /// Snapshot the current state first, so the restore can be undone.
+        #[arg(long)]
+        safety_snapshot: bool,
+    },
+    /// Delete a snapshot.
+    Delete {
+        #[arg(long)]
+        container: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainersCmd {
+    /// List containers.
+    List {
+        /// Only this project (id or name).
+        #[arg(long)]
+        project: Option<String>,
+        /// Also deleted containers whose snapshots remain.
+        #[arg(long)]
+        include_deleted: bool,
+    },
+    /// Create a container from an image.
+    Create {
+        /// Project id or name.
+        #[arg(long, default_value = "default")]
+        project: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "demo")]
+        image: String,
+        /// The command `start` runs (after `--`), instead of the image's default.
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+    /// Show one container.
+    Get { id: String },
+    /// Start a container's command.
+    Start { id: String },
+    /// Stop a container (SIGTERM, then SIGKILL).
+    Stop { id: String },
+    /// Delete a container (its snapshots stay).
+    Delete { id: String },
+    /// Run a command in a container: `snapline containers exec ID -- ls /`.
+    Exec {
+        id: String,
+        #[arg(long)]
+        timeout_s: Option<u64>,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Make a new container from a snapshot (or the live state).
+    Copy {
+        id: String,
+        #[arg(long)]
+        target_project_id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        source_snapshot: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImagesCmd {
+    /// List images.
+    List,
+    /// Import a root filesystem tar (for example `docker export`); `-` reads stdin.
+    Import {
+        #[arg(long)]
+        name: String,
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectsCmd {
+    /// List projects.
+    List,
+    /// Create a project (admin token).
+    Create { name: String },
+}
+
+/// Token management works on the server's database directly (run it on the server).
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Create a token for one or more projects (or an admin token); it is printed once.
+    Create {
+        /// Project id or name (repeat for several).
+        #[arg(long = "project")]
+        projects: Vec<String>,
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// An admin token (sees every project).
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List tokens (never the tokens themselves).
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// Which database `token` commands open.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    #[arg(long, env = "SNAPLINE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    #[arg(long, env = "SNAPLINE_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+pub async fn snapshots(remote: Remote, cmd: SnapshotsCmd) -> anyhow::Result<()> {
+    let c = Client::new(&remote)?;
+    let path = |id: &str| format!("/api/v1/containers/{id}/snapshots");
+    let data = match &cmd {
+        SnapshotsCmd::Create {
+            container,
+            alias,
+            expiry,
+        } => {
+            let mut body = serde_json::Map::new();
+            if let Some(a) = alias {
+                body.insert("alias".into(), a.clone().into());
+            }
+            if let Some(e) = expiry {
+                body.insert("expiry".into(), (*e).into());
+            }
+            let p = path(container);
+            c.with_progress(
+                container,
+                "Taking a snapshot",
+                c.send("POST", &p, Some(body.into())),
+            )
+            .await?
+        }
+        SnapshotsCmd::List { container } => c.send("GET", &path(container), None).await?,
+        SnapshotsCmd::Restore {
+            container,
+            name,
+            safety_snapshot,
+        } => {
+            let body = safety_snapshot.then(|| serde_json::json!({"safety_snapshot": true}));
+            let p = format!("{}/{}", path(container), enc(name));
+            c.with_progress(container, "Restoring", c.send("PATCH", &p, body))
+                .await?
+        }
+        SnapshotsCmd::Delete { container, name } => {
+            c.send(
+                "DELETE",
+                &format!("{}/{}", path(container), enc(name)),
+                None,
+            )
+            .await?
+        }
+    };
+    if remote.json {
+        return table::print_json(&data);
+    }
+    match cmd {
+        SnapshotsCmd::List { .. } => table::snapshots(&data["snapshots"]),
+        SnapshotsCmd::Delete { .. } => println!(
+            "Deleted {} (frees {} when the background GC runs)",
+            data["name"].as_str().unwrap_or_default(),
+            table::bytes(data["freed_bytes"].as_u64().unwrap_or(0))
+        ),
+        SnapshotsCmd::Restore { .. } => {
+            if let Some(s) = data.get("safety_snapshot") {
+                println!(
+                    "Safety snapshot: {} ({})",
+                    s["name"].as_str().unwrap_or_default(),
+                    s["alias"].as_str().unwrap_or_default()
+                );
+            }
+            println!("Restored to:");
+            table::snapshots(&serde_json::json!([data["snapshot"]]));
+        }
+        SnapshotsCmd::Create { .. } => table::snapshots(&serde_json::json!([data["snapshot"]])),
+    }
+    Ok(())
+}
+
+pub async fn containers(remote: Remote, cmd: ContainersCmd) -> anyhow::Result<()> {
+    let c = Client::new(&remote)?;
+    let data = match &cmd {
+        ContainersCmd::List {
+            project,
+            include_deleted,
+        } => {
+            let mut q = vec![];
+            if let Some(p) = project {
+                q.push(format!("project_id={}", enc(p)));
+            }
+            if *include_deleted {
+                q.push("include_deleted=true".into());
+            }
+            let query = if q.is_empty() {
+                String::new()
+            } else {
+                format!("?{}", q.join("&"))
+            };
+            c.send("GET", &format!("/api/v1/containers{query}"), None)
+                .await?
+        }
+        ContainersCmd::Create {
+            project,
+            name,
+            image,
+            command,
+        } => {
+            let mut body = serde_json::json!({"project_id": project, "name": name, "image": image});
+            if !command.is_empty() {
+                body["command"] = serde_json::json!(command);
+            }
+            c.send("POST", "/api/v1/containers", Some(body)).await?
+        }
+        ContainersCmd::Get { id } => {
+            c.send("GET", &format!("/api/v1/containers/{id}"), None)
+                .await?
+        }
+        ContainersCmd::Start { id } => {
+            c.send("POST", &format!("/api/v1/containers/{id}/start"), None)
+                .await?
+        }
+        ContainersCmd::Stop { id } => {
+            c.send("POST", &format!("/api/v1/containers/{id}/stop"), None)
+                .await?
+        }
+        ContainersCmd::Delete { id } => {
+            c.send("DELETE", &format!("/api/v1/containers/{id}"), None)
+                .await?
+        }
+        ContainersCmd::Exec {
+            id,
+            timeout_s,
+            command,
+        } => {
+            let mut body = serde_json::json!({"command": command});
+            if let Some(t) = timeout_s {
+                body["timeout_s"] = (*t).into();
+            }
+            c.send("POST", &format!("/api/v1/containers/{id}/exec"), Some(body))
+                .await?
+        }
+        ContainersCmd::Copy {
+            id,
+            target_project_id,
+            name,
+            source_snapshot,
+        } => {
+            let mut body =
+                serde_json::json!({"target_project_id": target_project_id, "name": name});
+            if let Some(s) = source_snapshot {
+                body["source_snapshot"] = s.clone().into();
+            }
+            let p = format!("/api/v1/containers/{id}/copy");
+            c.with_progress(id, "Copying", c.send("POST", &p, Some(body)))
+                .await?
+        }
+    };
+    if remote.json {
+        return table::print_json(&data);
+    }
+    match cmd {
+        ContainersCmd::List { .. } => table::containers(&data["containers"]),
+        ContainersCmd::Delete { id } => {
+            println!(
+                "Deleted container {id}; its snapshots remain (`snapline snapshots list --container {id}`)"
+            )
+        }
+        ContainersCmd::Exec { .. } => {
+            print!("{}", data["stdout"].as_str().unwrap_or_default());
+            eprint!("{}", data["stderr"].as_str().unwrap_or_default());
+            if data["timed_out"] == true {
+                anyhow::bail!("the command timed out");
+            }
+            let code = data["exit_code"].as_i64().unwrap_or(1);
+            if code != 0 {
+                std::process::exit(code.clamp(1, 255) as i32);
+            }
+        }
+        _ => table::containers(&serde_json::json!([data["container"]])),
+    }
+    Ok(())
+}
+
+pub async fn images(remote: Remote, cmd: ImagesCmd) -> anyhow::Result<()> {
+    let c = Client::new(&remote)?;
+    let data = match &cmd {
+        ImagesCmd::List => c.send("GET", "/api/v1/images", None).await?,
+        ImagesCmd::Import { name, file } => c.import(name, file).await?,
+    };
+    if remote.json {
+        return table::print_json(&data);
+    }
+    match cmd {
+        ImagesCmd::List => table::images(&data["images"]),
+        ImagesCmd::Import { .. } => table::images(&serde_json::json!([data["image"]])),
+    }
+    Ok(())
+}
+
+pub async fn projects(remote: Remote, cmd: ProjectsCmd) -> anyhow::Result<()> {
+    let c = Client::new(&remote)?;
+    let data = match &cmd {
+        ProjectsCmd::List => c.send("GET", "/api/v1/projects", None).await?,
+        ProjectsCmd::Create { name } => {
+            c.send(
+                "POST",
+                "/api/v1/projects",
+                Some(serde_json::json!({"name": name})),
+            )
+            .await?
+        }
+    };
+    if remote.json {
+        return table::print_json(&data);
+    }
+    match cmd {
+        ProjectsCmd::List => table::projects(&data["projects"]),
+        ProjectsCmd::Create { .. } => table::projects(&serde_json::json!([data["project"]])),
+    }
+    Ok(())
+}
+
+async fn open_db(db: &DbArgs) -> anyhow::Result<sqlx::SqlitePool> {
+    use anyhow::Context;
+    if db.database_url.is_none() && !db.data_dir.join("snapline.db").exists() {
+        anyhow::bail!(
+            "no Snapline database in {}; pass the server's --data-dir (or SNAPLINE_DATA_DIR)",
+            db.data_dir.display()
+        );
+    }
+    let url = db
+        .database_url
+        .clone()
+        .unwrap_or_else(|| crate::db::default_url(&db.data_dir));
+    crate::db::connect(&url)
+        .await
+        .with_context(|| format!("cannot open {url}"))
+}
+
+pub async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
+    use crate::service::{Caller, auth};
+    match cmd {
+        TokenCmd::Create {
+            projects,
+            name,
+            admin,
+            db,
+        } => {
+            let pool = open_db(&db).await?;
+            let root = Caller {
+                token_id: "cli".into(),
+                admin: true,
+                projects: vec![],
+            };
+            let mut ids = Vec::new();
+            for p in &projects {
+                ids.push(project_id(&pool, &root, p).await?);
+            }
+            let (token, info) = auth::create_token(&pool, &name, admin, &ids)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{token}");
+            eprintln!(
+                "Token {} ({}) created for {}. It is shown only now; store it safely.",
+                info.id,
+                info.name,
+                if admin {
+                    "every project (admin)".to_string()
+                } else {
+                    projects.join(", ")
+                }
+            );
+        }
+        TokenCmd::List { db, json } => {
+            let pool = open_db(&db).await?;
+            let list = auth::list_tokens(&pool)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let v = serde_json::to_value(&list)?;
+            if json {
+                table::print_json(&v)?;
+            } else {
+                table::tokens(&v);
+            }
+        }
+        TokenCmd::Revoke { id, db } => {
+            let pool = open_db(&db).await?;
+            auth::revoke_token(&pool, &id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("Revoked token {id}");
+        }
+    }
+    Ok(())
+}
+
+async fn project_id(
+    pool: &sqlx::SqlitePool,
+    _root: &crate::service::Caller,
+    p: &str,
+) -> anyhow::Result<String> {
+    sqlx::query_scalar("SELECT id FROM projects WHERE id = ? OR name = ?")
+        .bind(p)
+        .bind(p)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no project {p:?}; create it with `snapline projects create {p}` or POST /api/v1/projects"
+            )
+        })
+}
+
+/// Percent-encodes a path segment (aliases may hold spaces and slashes).
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,304 @@
+//! The client commands as the vendor document's `hoody` examples use them, against a live
+//! server: the real binary, real processes, `HOODY_TOKEN` / `SNAPLINE_URL` from the
+//! environment.
+
+mod common;
+
+use common::{ADMIN, LiveServer};
+use serde_json::Value;
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn snapline(s: &LiveServer, token: Option<&str>, args: &[&str]) -> Out {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapline"));
+    cmd.args(args)
+        .env("SNAPLINE_URL", s.url(""))
+        .env_remove("SNAPLINE_TOKEN")
+        .env_remove("HOODY_TOKEN")
+        .env("SNAPLINE_DATA_DIR", s.data())
+        .stdin(std::process::Stdio::null());
+    if let Some(t) = token {
+        cmd.env("HOODY_TOKEN", t);
+    }
+    let o = cmd.output().unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+fn ok(s: &LiveServer, args: &[&str]) -> String {
+    let o = snapline(s, Some(ADMIN), args);
+    assert_eq!(o.code, 0, "{args:?}: {}\n{}", o.stderr, o.stdout);
+    o.stdout
+}
+
+fn json(s: &LiveServer, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    serde_json::from_str(&ok(s, &all)).unwrap()
+}
+
+#[tokio::test]
+async fn the_documents_hoody_scenarios_work_with_snapline() {
+    let s = LiveServer::start(&[]);
+    let dev = json(&s, &["containers", "create", "--name", "dev"])["container"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ok(
+        &s,
+        &[
+            "containers",
+            "exec",
+            &dev,
+            "--",
+            "sh",
+            "-c",
+            "echo baseline > /root/code.txt",
+        ],
+    );
+
+    // Scenario 1: snapshot, let an "AI" change things, restore the baseline by its alias.
+    let table = ok(
+        &s,
+        &[
+            "snapshots",
+            "create",
+            "--container",
+            &dev,
+            "--alias",
+            "working-baseline",
+        ],
+    );
+    assert!(
+        table.contains("working-baseline") && table.contains("NAME"),
+        "{table}"
+    );
+    ok(
+        &s,
+        &[
+            "containers",
+            "exec",
+            &dev,
+            "--",
+            "sh",
+            "-c",
+            "echo ai-rewrite > /root/code.txt",
+        ],
+    );
+    ok(
+        &s,
+        &[
+            "snapshots",
+            "restore",
+            "--container",
+            &dev,
+            "--name",
+            "working-baseline",
+        ],
+    );
+    assert_eq!(
+        ok(
+            &s,
+            &["containers", "exec", &dev, "--", "cat", "/root/code.txt"]
+        ),
+        "baseline\n"
+    );
+
+    // Scenario 2: pre-deploy snapshot with expiry, then roll back.
+    let created = json(
+        &s,
+        &[
+            "snapshots",
+            "create",
+            "--container",
+            &dev,
+            "--alias",
+            "pre-deploy-v2.1.0",
+            "--expiry",
+            "30",
+        ],
+    );
+    assert!(created["snapshot"]["expires_at"].is_string());
+    ok(
+        &s,
+        &[
+            "containers",
+            "exec",
+            &dev,
+            "--",
+            "sh",
+            "-c",
+            "echo v2.1.0 > /root/code.txt",
+        ],
+    );
+    ok(
+        &s,
+        &[
+            "snapshots",
+            "restore",
+            "--container",
+            &dev,
+            "--name",
+            "pre-deploy-v2.1.0",
+        ],
+    );
+    assert_eq!(
+        ok(
+            &s,
+            &["containers", "exec", &dev, "--", "cat", "/root/code.txt"]
+        ),
+        "baseline\n"
+    );
+
+    // Template: copy from a snapshot into another project.
+    let team = json(&s, &["projects", "create", "their-project"])["project"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let name = created["snapshot"]["name"].as_str().unwrap();
+    let copy = json(
+        &s,
+        &[
+            "containers",
+            "copy",
+            &dev,
+            "--target-project-id",
+            &team,
+            "--name",
+            "new-dev-env",
+            "--source-snapshot",
+            name,
+        ],
+    );
+    assert_eq!(copy["container"]["project_id"], team.as_str());
+    let listed = json(&s, &["snapshots", "list", "--container", &dev]);
+    assert_eq!(listed["snapshots"].as_array().unwrap().len(), 2);
+
+    // Delete, with the freed bytes reported.
+    let out = ok(
+        &s,
+        &[
+            "snapshots",
+            "delete",
+            "--container",
+            &dev,
+            "--name",
+            "working-baseline",
+        ],
+    );
+    assert!(out.starts_with("Deleted snap-"), "{out}");
+
+    // Errors: the server's message, a non-zero exit.
+    let o = snapline(
+        &s,
+        Some(ADMIN),
+        &[
+            "snapshots",
+            "restore",
+            "--container",
+            &dev,
+            "--name",
+            "nope",
+        ],
+    );
+    assert_ne!(o.code, 0);
+    assert!(
+        o.stderr.contains("no snapshot named \"nope\"") && o.stderr.contains("404"),
+        "{}",
+        o.stderr
+    );
+    let o = snapline(&s, None, &["containers", "list"]);
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("HOODY_TOKEN"), "{}", o.stderr);
+    let o = snapline(
+        &s,
+        Some("hdy_wrongwrongwrongwrongwrong"),
+        &["containers", "list"],
+    );
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("401"), "{}", o.stderr);
+    // exec passes the command's exit code through.
+    let o = snapline(
+        &s,
+        Some(ADMIN),
+        &["containers", "exec", &dev, "--", "sh", "-c", "exit 4"],
+    );
+    assert_eq!(o.code, 4);
+}
+
+#[tokio::test]
+async fn tokens_are_managed_on_the_server_and_scoped() {
+    let s = LiveServer::start(&[]);
+    let id = s.container("default", "scoped").await;
+    s.admin(
+        "POST",
+        "/api/v1/projects",
+        Some(serde_json::json!({"name": "other"})),
+    )
+    .await;
+    let o = snapline(
+        &s,
+        None,
+        &["token", "create", "--project", "other", "--name", "ci"],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let token = o.stdout.trim().to_string();
+    assert!(token.starts_with("hdy_") && token.len() == 44, "{token}");
+    assert!(o.stderr.contains("shown only now"));
+    // The token works, and sees only its project.
+    let o = snapline(&s, Some(&token), &["containers", "list", "--json"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!o.stdout.contains(&id));
+    let o = snapline(&s, Some(&token), &["snapshots", "list", "--container", &id]);
+    assert!(o.stderr.contains("404"), "{}", o.stderr);
+    // Listed without the secret; revoked, it stops working at once.
+    let list = snapline(&s, None, &["token", "list", "--json"]);
+    let tokens: Value = serde_json::from_str(&list.stdout).unwrap();
+    assert!(!list.stdout.contains(&token));
+    let ci = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "ci")
+        .unwrap();
+    let o = snapline(&s, None, &["token", "revoke", ci["id"].as_str().unwrap()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = snapline(&s, Some(&token), &["containers", "list"]);
+    assert!(o.stderr.contains("401"), "{}", o.stderr);
+    // A missing project is a clear error.
+    let o = snapline(&s, None, &["token", "create", "--project", "nowhere"]);
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("no project \"nowhere\""), "{}", o.stderr);
+}
+
+#[tokio::test]
+async fn images_import_from_a_file_with_the_cli() {
+    let s = LiveServer::start(&[]);
+    let src = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(src.path().join("srv")).unwrap();
+    std::fs::write(src.path().join("srv/index.html"), "hi\n").unwrap();
+    let tar = s.dir.path().join("image.tar");
+    let st = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(src.path())
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = ok(
+        &s,
+        &["images", "import", "--name", "site", tar.to_str().unwrap()],
+    );
+    assert!(out.contains("site") && out.contains("import"), "{out}");
+    let images = json(&s, &["images", "list"]);
+    assert_eq!(images["images"].as_array().unwrap().len(), 2);
+}
