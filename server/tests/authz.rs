@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{ADMIN, LiveServer};
+use common::LiveServer;
 use serde_json::{Value, json};
 
 const MISSING_ID: &str = "0123456789abcdef01234567";
@@ -183,13 +183,19 @@ async fn every_route_hides_other_projects_and_needs_a_token() {
         .len();
 
     let mut checked = 0;
+    let ops: Vec<(String, String, Option<Value>)> = ops
+        .into_iter()
+        .map(|(m, p, b)| {
+            let b = b.map(|b| {
+                serde_json::from_str::<Value>(
+                    &b.to_string().replace("snap-20251109-143045", &w.a_snapshot),
+                )
+                .unwrap()
+            });
+            (m, p, b)
+        })
+        .collect();
     for (method, template, body) in &ops {
-        let body = &body.as_ref().map(|b| {
-            serde_json::from_str::<Value>(
-                &b.to_string().replace("snap-20251109-143045", &w.a_snapshot),
-            )
-            .unwrap()
-        });
         let own = fill(template, &w.a_container, &w.a_snapshot, &w);
         if PUBLIC.iter().any(|p| template.starts_with(p)) {
             assert_eq!(outcome(&s, method, &own, None, body, &[]).await.0, 200);
@@ -217,37 +223,58 @@ async fn every_route_hides_other_projects_and_needs_a_token() {
         .await;
         assert_eq!(other, missing, "{method} {template}");
         assert_eq!(other.0, 404, "{method} {template}: {}", other.1);
-        // Project A's token reaches its own container (the call may still be refused for
-        // other reasons, such as a missing query parameter, but never as unknown).
-        if !template.contains("/events") {
-            let mine = outcome(&s, method, &own, Some(&w.token_a), body, &[]).await;
-            assert!(
-                ![401, 404].contains(&mine.0),
-                "{method} {template} with its own token: {mine:?}"
-            );
-        }
         checked += 1;
     }
     assert!(checked >= 15, "only {checked} container routes checked");
 
-    // Nothing changed for project A, and nothing appeared in project B. (The own-token pass
-    // above may have added snapshots and copies to A; B must still be empty.)
-    let after_b = s
-        .call("GET", "/api/v1/containers", Some(&w.token_b), None)
-        .await
-        .1;
-    assert_eq!(after_b["data"]["containers"], json!([]), "{after_b}");
-    let (status, _) = s
-        .call(
+    // None of those calls changed anything: A's container, snapshots and schedule are as
+    // they were, and project B is still empty.
+    let after_list = s
+        .admin(
             "GET",
-            &format!("/api/v1/containers/{}", w.a_container),
-            Some(ADMIN),
+            &format!("/api/v1/containers/{}/snapshots", w.a_container),
             None,
         )
         .await;
-    assert_eq!(status, 200);
-    assert!(before_list["snapshots"].as_array().unwrap().len() >= 1);
-    let _ = before_containers;
+    assert_eq!(before_list, after_list);
+    let after_containers = s.admin("GET", "/api/v1/containers", None).await["containers"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(before_containers, after_containers);
+    let c = s
+        .admin(
+            "GET",
+            &format!("/api/v1/containers/{}", w.a_container),
+            None,
+        )
+        .await;
+    assert_eq!(c["container"]["status"], "stopped");
+    s.admin(
+        "GET",
+        &format!("/api/v1/containers/{}/schedule", w.a_container),
+        None,
+    )
+    .await;
+    let b_view = s
+        .call("GET", "/api/v1/containers", Some(&w.token_b), None)
+        .await
+        .1;
+    assert_eq!(b_view["data"]["containers"], json!([]), "{b_view}");
+
+    // Project A's token reaches its own container on every route (a call may still be
+    // refused for another reason, a missing parameter say, but never as unknown).
+    for (method, template, body) in &ops {
+        if !template.contains("{container_id}") || template.contains("/events") {
+            continue;
+        }
+        let own = fill(template, &w.a_container, &w.a_snapshot, &w);
+        let mine = outcome(&s, method, &own, Some(&w.token_a), body, &[]).await;
+        assert!(
+            ![401, 404].contains(&mine.0),
+            "{method} {template} with its own token: {mine:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -453,3 +453,71 @@ async fn image_import_is_safe_and_bounded() {
         .collect();
     assert_eq!(names, ["abs", "demo", "mini"]);
 }
+
+#[tokio::test]
+async fn start_is_refused_while_a_restore_runs() {
+    let s = LiveServer::start(&[]);
+    let id = s.container("default", "restoring").await;
+    let exec = |script: &'static str| {
+        let (s, id) = (&s, id.clone());
+        async move {
+            s.admin(
+                "POST",
+                &format!("/api/v1/containers/{id}/exec"),
+                Some(json!({"command": ["sh", "-c", script], "timeout_s": 120})),
+            )
+            .await
+        }
+    };
+    exec("head -c 200000000 /dev/urandom > /root/big").await;
+    let snap = s
+        .admin("POST", &format!("/api/v1/containers/{id}/snapshots"), None)
+        .await["snapshot"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    exec("rm /root/big").await;
+    // The restore rewrites 200 MB; meanwhile the status says so and start is refused.
+    let restore_path = format!("/api/v1/containers/{id}/snapshots/{snap}");
+    let restore = s.call("PATCH", &restore_path, Some(ADMIN), None);
+    let watch = async {
+        for _ in 0..2000 {
+            let c = s
+                .admin("GET", &format!("/api/v1/containers/{id}"), None)
+                .await;
+            if c["container"]["status"] == "restoring" {
+                return Some(
+                    s.call(
+                        "POST",
+                        &format!("/api/v1/containers/{id}/start"),
+                        Some(ADMIN),
+                        None,
+                    )
+                    .await,
+                );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        None
+    };
+    let ((status, v), seen) = tokio::join!(restore, watch);
+    assert_eq!(status, 200, "{v}");
+    let (start_status, start) = seen.expect("the status never showed restoring");
+    assert_eq!(start_status, 409, "{start}");
+    assert!(
+        start["message"]
+            .as_str()
+            .unwrap()
+            .contains("being restored")
+    );
+    let c = s
+        .admin("GET", &format!("/api/v1/containers/{id}"), None)
+        .await;
+    assert_eq!(c["container"]["status"], "stopped");
+    assert_eq!(
+        std::fs::metadata(s.root(&id).join("root/big"))
+            .unwrap()
+            .len(),
+        200_000_000
+    );
+}

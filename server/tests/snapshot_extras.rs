@@ -1,0 +1,175 @@
+//! Diff, browse, download, verify and `exclusive_bytes`, against a live server.
+
+mod common;
+
+use common::{ADMIN, LiveServer};
+use serde_json::json;
+
+#[tokio::test]
+async fn diff_browse_download_verify_and_sizes() {
+    let s = LiveServer::start(&[]);
+    let id = s.container("default", "x").await;
+    let root = s.root(&id);
+    std::fs::write(root.join("etc/app.conf"), "v1\n").unwrap();
+    std::fs::write(root.join("root/old.txt"), "old\n").unwrap();
+    let snap = |alias: &'static str| {
+        let (s, id) = (&s, id.clone());
+        async move {
+            s.admin(
+                "POST",
+                &format!("/api/v1/containers/{id}/snapshots"),
+                Some(json!({"alias": alias})),
+            )
+            .await["snapshot"]["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let a = snap("a").await;
+    std::fs::write(root.join("etc/app.conf"), "v2\n").unwrap();
+    std::fs::remove_file(root.join("root/old.txt")).unwrap();
+    std::fs::write(root.join("root/new.txt"), "new\n").unwrap();
+    // Incompressible bytes (xorshift), so that what b alone holds is large once stored.
+    let mut x = 0x9e3779b97f4a7c15u64;
+    let unique: Vec<u8> = (0..500_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    std::fs::write(root.join("root/unique.bin"), &unique).unwrap();
+    let b = snap("b").await;
+
+    // Diff between snapshots.
+    let d = s
+        .admin(
+            "GET",
+            &format!("/api/v1/containers/{id}/snapshots/{a}/diff?against={b}"),
+            None,
+        )
+        .await;
+    let kinds: Vec<(String, String)> = d["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["path"].as_str().unwrap().to_string(),
+                c["kind"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("etc/app.conf", "modified"),
+        ("root/old.txt", "removed"),
+        ("root/new.txt", "added"),
+    ] {
+        assert!(
+            kinds.contains(&(expected.0.to_string(), expected.1.to_string())),
+            "{expected:?} not in {kinds:?}"
+        );
+    }
+    // Diff against the live tree.
+    std::fs::write(root.join("etc/app.conf"), "v3\n").unwrap();
+    let d = s
+        .admin(
+            "GET",
+            &format!("/api/v1/containers/{id}/snapshots/{b}/diff?against=live"),
+            None,
+        )
+        .await;
+    assert_eq!(d["changes"][0]["path"], "etc/app.conf");
+    assert_eq!(d["truncated"], false);
+    let (status, _) = s
+        .call(
+            "GET",
+            &format!("/api/v1/containers/{id}/snapshots/{a}/diff?against={b}&limit=0"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+
+    // Browse and download.
+    let files = s
+        .admin(
+            "GET",
+            &format!("/api/v1/containers/{id}/snapshots/{a}/files?path=/etc"),
+            None,
+        )
+        .await;
+    let entry = files["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "app.conf")
+        .unwrap()
+        .clone();
+    assert_eq!(entry["entry_type"], "file");
+    assert_eq!(entry["size"], 3);
+    let body = s
+        .client
+        .get(s.url(&format!(
+            "/api/v1/containers/{id}/snapshots/{a}/files/content?path=/etc/app.conf"
+        )))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        body.headers()["content-disposition"],
+        "attachment; filename=\"app.conf\""
+    );
+    assert_eq!(body.text().await.unwrap(), "v1\n");
+    for (path, status) in [("/etc/nope", 404), ("/etc", 400)] {
+        let (st, v) = s
+            .call(
+                "GET",
+                &format!("/api/v1/containers/{id}/snapshots/{a}/files/content?path={path}"),
+                Some(ADMIN),
+                None,
+            )
+            .await;
+        assert_eq!(st, status, "{path}: {v}");
+    }
+
+    // Verify, structurally and deeply.
+    for deep in [false, true] {
+        let v = s
+            .admin(
+                "POST",
+                &format!("/api/v1/containers/{id}/snapshots/{b}/verify?deep={deep}"),
+                None,
+            )
+            .await;
+        assert_eq!(v["clean"], true, "{v}");
+        assert_eq!(v["deep"], deep);
+        assert!(v["chunks"].as_u64().unwrap() > 0);
+    }
+
+    // Exclusive bytes: b alone holds the unique file.
+    let one = s
+        .admin(
+            "GET",
+            &format!("/api/v1/containers/{id}/snapshots/{b}"),
+            None,
+        )
+        .await;
+    let exclusive = one["snapshot"]["exclusive_bytes"].as_u64().unwrap();
+    assert!(exclusive > 100_000, "{one}");
+    let listed = s
+        .admin("GET", &format!("/api/v1/containers/{id}/snapshots"), None)
+        .await;
+    assert!(listed["snapshots"][0].get("exclusive_bytes").is_none());
+    let deleted = s
+        .admin(
+            "DELETE",
+            &format!("/api/v1/containers/{id}/snapshots/{b}"),
+            None,
+        )
+        .await;
+    assert_eq!(deleted["freed_bytes"].as_u64().unwrap(), exclusive);
+}
