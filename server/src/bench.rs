@@ -114,15 +114,18 @@ fn regular_files(root: &Path, rel: &Path, out: &mut Vec<(PathBuf, u64)>) {
     }
 }
 
-struct XorShift(u64);
+/// A small deterministic generator (xorshift64) for reproducible bench trees and test data.
+pub struct XorShift(pub u64);
 impl XorShift {
-    fn next(&mut self) -> u64 {
+    /// The next number.
+    pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
+    /// `n` pseudo-random bytes.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
         (0..n).map(|_| self.next() as u8).collect()
     }
 }

@@ -30,16 +30,8 @@ async fn diff_browse_download_verify_and_sizes() {
     std::fs::write(root.join("etc/app.conf"), "v2\n").unwrap();
     std::fs::remove_file(root.join("root/old.txt")).unwrap();
     std::fs::write(root.join("root/new.txt"), "new\n").unwrap();
-    // Incompressible bytes (xorshift), so that what b alone holds is large once stored.
-    let mut x = 0x9e3779b97f4a7c15u64;
-    let unique: Vec<u8> = (0..500_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect();
+    // Incompressible bytes, so that what b alone holds is large once stored.
+    let unique = snapline_server::bench::XorShift(0x9e37_79b9_7f4a_7c15).bytes(500_000);
     std::fs::write(root.join("root/unique.bin"), &unique).unwrap();
     let b = snap("b").await;
 

@@ -57,14 +57,30 @@ pub struct LiveServer {
 impl LiveServer {
     /// Starts a server with extra environment variables (limits, say).
     pub fn start(env: &[(&str, &str)]) -> LiveServer {
+        Self::start_in(tempfile::tempdir().unwrap(), env)
+    }
+
+    /// Kills the server with SIGKILL (no cleanup of any kind) and hands back its directory,
+    /// to start another server on the same data.
+    pub fn kill9(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
+    }
+
+    /// Starts a server over an existing directory (its `data` inside).
+    pub fn start_in(dir: tempfile::TempDir, env: &[(&str, &str)]) -> LiveServer {
         use std::io::{BufRead, BufReader};
-        let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join("server.log"))
+            .unwrap();
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapline"));
         cmd.args([
             "serve",
