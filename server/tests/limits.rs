@@ -521,3 +521,48 @@ async fn start_is_refused_while_a_restore_runs() {
         200_000_000
     );
 }
+
+#[tokio::test]
+async fn schedules_through_the_api() {
+    let s = LiveServer::start(&[]);
+    let id = s.container("default", "sched").await;
+    let path = format!("/api/v1/containers/{id}/schedule");
+    let (status, v) = s.call("GET", &path, Some(ADMIN), None).await;
+    assert_eq!(status, 404, "{v}");
+    for (body, needle) in [
+        (json!({"schedule": "every day"}), "five cron fields"),
+        (json!({"schedule": "* * * * * *"}), "five cron fields"),
+        (json!({"schedule": "@daily", "expiry": 0}), "1 to 3650"),
+        (
+            json!({"schedule": "@daily", "alias_pattern": "%Q"}),
+            "strftime",
+        ),
+    ] {
+        let (status, v) = s.call("PUT", &path, Some(ADMIN), Some(body.clone())).await;
+        assert_eq!(status, 400, "{body}: {v}");
+        assert!(
+            v["message"].as_str().unwrap().contains(needle),
+            "{body}: {v}"
+        );
+    }
+    let set = s
+        .admin(
+            "PUT",
+            &path,
+            Some(json!({"schedule": "0 3 * * *", "expiry": 7, "include_stopped": true})),
+        )
+        .await;
+    let sched = &set["schedule"];
+    assert_eq!(sched["schedule"], "0 3 * * *");
+    assert_eq!(sched["alias_pattern"], "auto-%Y%m%d-%H%M");
+    assert!(
+        sched["next_run_at"]
+            .as_str()
+            .unwrap()
+            .contains("T03:00:00.000Z"),
+        "{sched}"
+    );
+    assert_eq!(s.admin("GET", &path, None).await["schedule"], *sched);
+    s.admin("DELETE", &path, None).await;
+    assert_eq!(s.call("GET", &path, Some(ADMIN), None).await.0, 404);
+}

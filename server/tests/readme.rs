@@ -1,0 +1,85 @@
+//! The README's copy-paste examples, run as they are against a live server (only the host
+//! differs): the curl walkthrough and the CLI walkthrough.
+
+mod common;
+
+use common::{ADMIN, LiveServer};
+
+/// The first ```sh block after `heading` in the README.
+fn block_after(heading: &str) -> String {
+    let readme = include_str!("../../README.md");
+    let from = readme
+        .find(heading)
+        .unwrap_or_else(|| panic!("no {heading:?} in README"));
+    let start = readme[from..].find("```sh\n").unwrap() + from + 6;
+    let end = readme[start..].find("```").unwrap() + start;
+    readme[start..end].to_string()
+}
+
+/// Runs a README block with bash (`set -e`, pipefail) in a directory that has the admin
+/// token where the README says (`data/admin-token`); returns stdout.
+fn run(s: &LiveServer, script: &str) -> String {
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::create_dir(cwd.path().join("data")).unwrap();
+    std::fs::write(cwd.path().join("data/admin-token"), format!("{ADMIN}\n")).unwrap();
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_snapline"))
+        .parent()
+        .unwrap();
+    let script = script.replace("http://127.0.0.1:3000", &s.url("")).replace(
+        "PATH=$PWD/target/release:$PATH",
+        &format!("PATH={}:$PATH", bin_dir.display()),
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(cwd.path())
+        .env_remove("SNAPLINE_TOKEN")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "the README block failed:\n{script}\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test]
+async fn the_readme_api_walkthrough_works() {
+    let s = LiveServer::start(&[]);
+    let out = run(&s, &block_after("## Using the API"));
+    // Every call answered in the envelope with 200, none with an error.
+    assert!(!out.contains("\"error\""), "{out}");
+    for message in [
+        "Container started successfully",
+        "Snapshot created successfully",
+        "Snapshot restored successfully",
+        "Project created successfully",
+        "Container copied successfully",
+        "Snapshot deleted successfully",
+    ] {
+        assert!(out.contains(message), "{message} missing from:\n{out}");
+    }
+    // The restore brought the note back, and the copy has it too.
+    let all = s.admin("GET", "/api/v1/containers", None).await;
+    for c in all["containers"].as_array().unwrap() {
+        let id = c["id"].as_str().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(s.root(id).join("root/note")).unwrap(),
+            "hello\n",
+            "{c}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_readme_cli_walkthrough_works() {
+    let s = LiveServer::start(&[]);
+    let out = run(&s, &block_after("### The CLI"));
+    assert!(out.contains("working\n"), "{out}");
+    assert!(
+        out.contains("new-dev-env") || out.contains("Deleted snap-"),
+        "{out}"
+    );
+    assert!(out.contains("demo"), "{out}");
+}
