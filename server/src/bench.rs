@@ -118,7 +118,7 @@ fn regular_files(root: &Path, rel: &Path, out: &mut Vec<(PathBuf, u64)>) {
 pub struct XorShift(pub u64);
 impl XorShift {
     /// The next number.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
@@ -126,7 +126,7 @@ impl XorShift {
     }
     /// `n` pseudo-random bytes.
     pub fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
+        (0..n).map(|_| self.next_u64() as u8).collect()
     }
 }
 
@@ -144,26 +144,26 @@ fn generate_tree(dir: &Path) -> anyhow::Result<()> {
     ];
     let mut dirs = vec![PathBuf::new()];
     for i in 0..1500 {
-        let parent = dirs[(r.next() as usize) % dirs.len()].clone();
+        let parent = dirs[(r.next_u64() as usize) % dirs.len()].clone();
         let d = parent.join(format!("d{i}"));
         fs::create_dir_all(dir.join(&d))?;
         dirs.push(d);
     }
     for i in 0..10_000u32 {
-        let d = &dirs[(r.next() as usize) % dirs.len()];
-        let roll = r.next() % 1000;
+        let d = &dirs[(r.next_u64() as usize) % dirs.len()];
+        let roll = r.next_u64() % 1000;
         let size = match roll {
-            0..=649 => (r.next() % 4096) as usize,
-            650..=949 => 4096 + (r.next() % 61_440) as usize,
-            950..=997 => 65_536 + (r.next() % 458_752) as usize,
-            _ => (1 << 20) + (r.next() % (3 << 20)) as usize,
+            0..=649 => (r.next_u64() % 4096) as usize,
+            650..=949 => 4096 + (r.next_u64() % 61_440) as usize,
+            950..=997 => 65_536 + (r.next_u64() % 458_752) as usize,
+            _ => (1 << 20) + (r.next_u64() % (3 << 20)) as usize,
         };
-        let data = if r.next().is_multiple_of(2) {
+        let data = if r.next_u64().is_multiple_of(2) {
             r.bytes(size)
         } else {
             let mut v = Vec::with_capacity(size);
             while v.len() < size {
-                v.extend_from_slice(words[(r.next() as usize) % words.len()]);
+                v.extend_from_slice(words[(r.next_u64() as usize) % words.len()]);
             }
             v.truncate(size);
             v

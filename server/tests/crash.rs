@@ -122,7 +122,7 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged() {
                     None,
                 ),
             };
-            let delay = Duration::from_millis(rng.next() % 250);
+            let delay = Duration::from_millis(rng.next_u64() % 250);
             let url = s.url(&path);
             let request = tokio::spawn(async move {
                 let c = reqwest::Client::new();
