@@ -26,6 +26,9 @@ use crate::statcache::{Cached, Stamp, StatCache};
 use crate::store::{StoreError, StoreWriter};
 use crate::tree::{Entry, EntryKind, Extent, Tree, TreeError};
 
+/// How often one entry is looked at again when its type changes under the capture.
+const MAX_RETRIES: u32 = 16;
+
 /// Files between two progress reports.
 pub const PROGRESS_EVERY: u64 = 256;
 
@@ -279,7 +282,7 @@ impl Walker<'_, '_> {
                     child_rel.push(b'/');
                 }
                 child_rel.extend_from_slice(name.to_bytes());
-                self.entry(dir, name, path, &child_rel)
+                self.entry(dir, name, path, &child_rel, 0)
             })
             .collect::<Result<Vec<_>, _>>()?;
         let tree = Tree {
@@ -289,14 +292,23 @@ impl Walker<'_, '_> {
     }
 
     /// Records the entry `name` of `dir` (whose path is `path`); `None` when it vanished or
-    /// is a socket.
+    /// is a socket. An entry whose type changes between the `lstat` and the next call is
+    /// looked at again, at most [`MAX_RETRIES`] times (a running container may replace files,
+    /// but one that swaps a path in a tight loop must not recurse without bound).
     fn entry(
         &self,
         dir: BorrowedFd<'_>,
         name: &CStr,
         path: &Path,
         rel: &[u8],
+        retries: u32,
     ) -> Result<Option<Entry>, CaptureError> {
+        if retries > MAX_RETRIES {
+            return Err(io_child(path, name)(io::Error::other(
+                "it kept changing type while being read; retry the snapshot when the \
+                 container is quieter",
+            )));
+        }
         let st = match fsops::lstat_at(dir, name) {
             Ok(st) => st,
             Err(e) if vanished(&e) => return Ok(None),
@@ -310,7 +322,7 @@ impl Walker<'_, '_> {
                     // Replaced by something else since the lstat: record what is there now.
                     Err(e) if vanished(&e) => return Ok(None),
                     Err(e) if matches!(e.raw_os_error(), Some(20) | Some(40)) => {
-                        return self.entry(dir, name, path, rel);
+                        return self.entry(dir, name, path, rel, retries + 1);
                     }
                     Err(e) => return Err(io_child(path, name)(e)),
                 };
@@ -344,14 +356,14 @@ impl Walker<'_, '_> {
                     Ok(f) => f,
                     Err(e) if vanished(&e) => return Ok(None),
                     Err(e) if e.raw_os_error() == Some(40) => {
-                        return self.entry(dir, name, path, rel);
+                        return self.entry(dir, name, path, rel, retries + 1);
                     }
                     Err(e) => return Err(io_child(path, name)(e)),
                 };
                 let st = fsops::fstat(file.as_fd()).map_err(io_child(path, name))?;
                 if fsops::file_type(&st) != FileType::RegularFile {
                     // Swapped for a FIFO or device after the lstat: look again, never read it.
-                    return self.entry(dir, name, path, rel);
+                    return self.entry(dir, name, path, rel, retries + 1);
                 }
                 let stamp = Stamp::of(&st);
                 self.counters.files_read.fetch_add(1, Relaxed);
@@ -379,6 +391,10 @@ impl Walker<'_, '_> {
                 let target = match fsops::read_link_at(dir, name) {
                     Ok(t) => t,
                     Err(e) if vanished(&e) => return Ok(None),
+                    // EINVAL: no longer a symlink since the lstat; look again.
+                    Err(e) if e.raw_os_error() == Some(22) => {
+                        return self.entry(dir, name, path, rel, retries + 1);
+                    }
                     Err(e) => return Err(io_child(path, name)(e)),
                 };
                 let xattrs = match fsops::xattrs_at(dir, name) {

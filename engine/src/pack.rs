@@ -254,24 +254,48 @@ fn read_header(b: &[u8], offset: u64) -> Option<BlobEntry> {
 /// in errors. Checks the magic, the trailer, the footer's hash and that every blob lies
 /// inside the pack.
 pub fn read_footer(pack: &str, bytes: &[u8]) -> Result<Vec<BlobEntry>, PackError> {
+    read_footer_with(pack, bytes.len() as u64, |offset, len| {
+        let start = usize::try_from(offset).ok()?;
+        bytes
+            .get(start..start.checked_add(len)?)
+            .map(<[u8]>::to_vec)
+    })
+}
+
+/// Reads a pack's index from its header, trailer and footer only, through `read_at`
+/// (`None` when the range is beyond the pack). Opening a store reads just these few KiB per
+/// pack; the objects themselves are checked whenever they are read, and `verify` re-hashes
+/// whole packs.
+pub fn read_footer_with(
+    pack: &str,
+    total: u64,
+    read_at: impl Fn(u64, usize) -> Option<Vec<u8>>,
+) -> Result<Vec<BlobEntry>, PackError> {
     let damaged = |reason: &str| PackError::Damaged {
         pack: pack.to_string(),
         reason: reason.to_string(),
     };
-    if bytes.len() < MAGIC.len() + 4 + TRAILER_LEN || &bytes[..8] != MAGIC {
+    let total = usize::try_from(total).map_err(|_| damaged("too large"))?;
+    if total < MAGIC.len() + 4 + TRAILER_LEN {
         return Err(damaged("missing header or too short"));
     }
-    let trailer = &bytes[bytes.len() - TRAILER_LEN..];
+    let head = read_at(0, MAGIC.len()).ok_or_else(|| damaged("unreadable header"))?;
+    if head != MAGIC {
+        return Err(damaged("missing header or too short"));
+    }
+    let trailer = read_at((total - TRAILER_LEN) as u64, TRAILER_LEN)
+        .ok_or_else(|| damaged("unreadable trailer"))?;
     if &trailer[36..] != END_MAGIC {
         return Err(damaged("missing end marker (truncated?)"));
     }
     let footer_len = u32::from_le_bytes(trailer[..4].try_into().unwrap_or_default()) as usize;
-    let body_end = bytes.len() - TRAILER_LEN;
+    let body_end = total - TRAILER_LEN;
     if footer_len < 4 || footer_len > body_end - MAGIC.len() {
         return Err(damaged("footer length out of range"));
     }
-    let footer = &bytes[body_end - footer_len..body_end];
-    if blake3::hash(footer).as_bytes() != &trailer[4..36] {
+    let footer = read_at((body_end - footer_len) as u64, footer_len)
+        .ok_or_else(|| damaged("unreadable footer"))?;
+    if blake3::hash(&footer).as_bytes() != &trailer[4..36] {
         return Err(damaged("footer checksum mismatch"));
     }
     let count = u32::from_le_bytes(footer[..4].try_into().unwrap_or_default()) as usize;

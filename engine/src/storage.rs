@@ -22,6 +22,8 @@ pub trait PackStorage: Send + Sync {
     fn read_at(&self, id: &ObjectId, offset: u64, len: usize) -> io::Result<Vec<u8>>;
     /// Reads a whole pack.
     fn read_all(&self, id: &ObjectId) -> io::Result<Vec<u8>>;
+    /// A pack's size in bytes.
+    fn len(&self, id: &ObjectId) -> io::Result<u64>;
     /// The ids of all packs.
     fn list(&self) -> io::Result<Vec<ObjectId>>;
     /// Removes a pack (missing is not an error).
@@ -92,10 +94,15 @@ impl PackStorage for LocalPackStorage {
         let dir = dest.parent().unwrap_or(&self.root).to_path_buf();
         fs::create_dir_all(&dir)?;
         // Write under a temporary name, sync, then rename: never a half pack under its name.
-        let tmp = self
-            .root
-            .join("tmp")
-            .join(format!("{}.{}", id.to_hex(), std::process::id()));
+        // The temporary name is unique per write: two writers may store the same pack (the
+        // same bytes) at once, and each must have its own file until the rename.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let tmp = self.root.join("tmp").join(format!(
+            "{}.{}.{}",
+            id.to_hex(),
+            std::process::id(),
+            WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
         let result = (|| {
             let mut f = fs::File::create(&tmp)?;
             f.write_all(bytes)?;
@@ -122,6 +129,10 @@ impl PackStorage for LocalPackStorage {
 
     fn read_all(&self, id: &ObjectId) -> io::Result<Vec<u8>> {
         fs::read(self.path(id))
+    }
+
+    fn len(&self, id: &ObjectId) -> io::Result<u64> {
+        Ok(self.handle(id)?.metadata()?.len())
     }
 
     fn list(&self) -> io::Result<Vec<ObjectId>> {
@@ -194,6 +205,13 @@ impl PackStorage for MemoryPackStorage {
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such pack"))
     }
 
+    fn len(&self, id: &ObjectId) -> io::Result<u64> {
+        self.lock()
+            .get(id)
+            .map(|p| p.len() as u64)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such pack"))
+    }
+
     fn list(&self) -> io::Result<Vec<ObjectId>> {
         Ok(self.lock().keys().copied().collect())
     }
@@ -224,6 +242,24 @@ mod tests {
         s.delete(&a).unwrap();
         assert_eq!(s.list().unwrap(), vec![b]);
         assert!(s.read_all(&a).is_err());
+    }
+
+    #[test]
+    fn the_same_pack_stored_by_many_threads_at_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = std::sync::Arc::new(LocalPackStorage::open(tmp.path()).unwrap());
+        let bytes = vec![42u8; 1 << 20];
+        let id = ObjectId::of(&bytes);
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| s.put(&id, &bytes).unwrap());
+            }
+        });
+        assert_eq!(s.read_all(&id).unwrap(), bytes);
+        assert_eq!(
+            fs::read_dir(tmp.path().join("packs/tmp")).unwrap().count(),
+            0
+        );
     }
 
     #[test]

@@ -125,7 +125,11 @@ async fn swapped_objects_are_found() {
     let (name, _) = setup(tmp.path()).await;
     // Swap the stored bytes of two same-sized regions inside one pack: each object's bytes
     // now sit where the other's header says.
-    let p = packs(tmp.path()).into_iter().next().unwrap();
+    // The largest pack (the writers spread objects over several packs, some tiny).
+    let p = packs(tmp.path())
+        .into_iter()
+        .max_by_key(|p| fs::metadata(p).unwrap().len())
+        .unwrap();
     let mut b = fs::read(&p).unwrap();
     let half = b.len() / 2;
     let (a, c) = (half / 2, half + half / 2);
