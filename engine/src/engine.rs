@@ -93,7 +93,7 @@ impl Engine {
         })
         .await
         .map_err(|e| EngineError::Invalid(format!("opening the store panicked: {e}")))??;
-        Ok(Engine {
+        let engine = Engine {
             inner: Arc::new(Inner {
                 _dir_lock: dir_lock,
                 data_dir: data_dir.to_path_buf(),
@@ -103,7 +103,37 @@ impl Engine {
                 gc_lease: Arc::new(RwLock::new(())),
                 lock_wait: DEFAULT_LOCK_WAIT,
             }),
-        })
+        };
+        engine.sweep_orphans().await?;
+        Ok(engine)
+    }
+
+    /// Removes container directories that no live root owns: a creation or copy that a
+    /// crash interrupted (its row was never written), or a deletion that a crash cut short
+    /// (its row says deleted). Runs at open, under the data-directory lock, before any
+    /// operation can start. Returns the ids removed.
+    async fn sweep_orphans(&self) -> Result<Vec<ContainerId>, EngineError> {
+        let dir = self.inner.data_dir.join("containers");
+        let entries = std::fs::read_dir(&dir)
+            .map_err(EngineError::io(format!("cannot list {}", dir.display())))?;
+        let mut removed = Vec::new();
+        for e in entries.flatten() {
+            let Some(id) = e
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<ContainerId>().ok())
+            else {
+                continue; // Not ours: leave it alone.
+            };
+            if self.inner.catalog.root_exists(&id).await? {
+                continue;
+            }
+            let path = e.path();
+            self.blocking(move |_| crate::roots::remove_tree(&path))
+                .await?;
+            removed.push(id);
+        }
+        Ok(removed)
     }
 
     /// Sets how long an operation waits for another on the same container.

@@ -355,3 +355,34 @@ async fn snapshots_report_progress_and_roots_are_private() {
     assert_eq!(updates.last().unwrap().bytes, s.size);
     assert!(updates.iter().all(|u| u.phase == "snapshot"));
 }
+
+#[tokio::test]
+async fn leftovers_of_interrupted_creations_and_deletions_are_swept_at_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let live = ContainerId::from_bytes([7; 12]);
+    let deleted = ContainerId::from_bytes([8; 12]);
+    {
+        let e = open(tmp.path()).await;
+        e.create_root(&live, RootSource::Empty).await.unwrap();
+        std::fs::write(e.root_path(&live).join("keep"), b"live data").unwrap();
+        e.create_root(&deleted, RootSource::Empty).await.unwrap();
+        e.delete_root(&deleted).await.unwrap();
+    }
+    let containers = tmp.path().join("data/containers");
+    // A creation cut short by a crash: files, no row. A deletion cut short: row says deleted.
+    let orphan = containers.join("0123456789abcdef01234567/root/etc");
+    std::fs::create_dir_all(&orphan).unwrap();
+    std::fs::write(orphan.join("half-written"), b"x").unwrap();
+    std::fs::create_dir_all(containers.join(deleted.as_str()).join("root/left")).unwrap();
+    // Not a container id: not ours to remove.
+    std::fs::create_dir_all(containers.join("lost+found")).unwrap();
+
+    let e = open(tmp.path()).await;
+    assert!(!containers.join("0123456789abcdef01234567").exists());
+    assert!(!containers.join(deleted.as_str()).exists());
+    assert!(containers.join("lost+found").exists());
+    assert_eq!(
+        std::fs::read(e.root_path(&live).join("keep")).unwrap(),
+        b"live data"
+    );
+}
