@@ -3,6 +3,8 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
+use crate::api::{SignOut, whoami};
+
 /// The page frame. It also marks the document as hydrated once the wasm has taken over,
 /// so tests (and styles) can tell a live page from server-rendered HTML.
 #[component]
@@ -23,11 +25,36 @@ pub fn Frame(children: Children) -> impl IntoView {
                     <A href="/" exact=true>"Containers"</A>
                     <A href="/docs">"API docs"</A>
                 </nav>
+                <Account/>
             </header>
             <main id="main" class="content" tabindex="-1">{children()}</main>
             <footer class="footer">
                 <span>"Snapline · time travel for containers"</span>
             </footer>
+        </div>
+    }
+}
+
+/// Who is signed in, with a sign-out button (a POST form: no state changes over GET).
+#[component]
+fn Account() -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
+    let me = Resource::new(|| (), |_| whoami());
+    view! {
+        <div class="account">
+            <Transition fallback=|| ()>
+                {move || me.get().map(|r| match r {
+                    Ok(Some(i)) => view! {
+                        <span class="muted small">{if i.admin { "admin".to_string() } else {
+                            i.projects.iter().map(|p| p.name.clone()).collect::<Vec<_>>().join(", ")
+                        }}</span>
+                        <ActionForm action=sign_out attr:class="inline-form">
+                            <button type="submit" class="button small">"Sign out"</button>
+                        </ActionForm>
+                    }.into_any(),
+                    _ => view! { <A href="/signin" attr:class="button small">"Sign in"</A> }.into_any(),
+                })}
+            </Transition>
         </div>
     }
 }

@@ -7,14 +7,18 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
+mod components;
 pub mod error;
 mod layout;
+pub mod model;
 mod pages;
+#[cfg(feature = "ssr")]
+pub mod session;
 
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -58,6 +62,8 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=pages::not_found::NotFound>
                     <Route path=StaticSegment("") view=pages::containers::ContainersPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("docs") view=pages::docs::DocsPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("signin") view=pages::signin::SignInPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("containers"), ParamSegment("id")) view=pages::timeline::TimelinePage ssr=SsrMode::Async/>
                 </Routes>
             </layout::Frame>
         </Router>

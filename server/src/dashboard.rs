@@ -8,6 +8,14 @@ use std::time::Instant;
 use app::AppError;
 use app::api::{EndpointSummary, SystemCheck, SystemStatus};
 use app::backend::{Backend, SharedBackend};
+use app::model::{
+    ContainerView, Identity, Overview, ProjectView, RestoreOutcome, SnapshotView, Timeline,
+};
+
+use crate::api::ApiError;
+use crate::service::containers::Container;
+use crate::service::snapshots::Snapshot;
+use crate::service::{Caller, Service, auth};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -23,17 +31,117 @@ const KEEP_CHECKS: i64 = 100;
 /// How many self-checks the dashboard lists.
 const LIST_CHECKS: i64 = 10;
 
-/// The backend that runs in the same process as the server.
+/// The backend that runs in the same process as the server: the service itself, acting as
+/// the holder of the signed-in user's token.
 pub struct EmbeddedBackend {
     db: SqlitePool,
     data_dir: Arc<PathBuf>,
+    service: Service,
 }
 
 impl EmbeddedBackend {
-    pub fn new(db: SqlitePool, data_dir: Arc<PathBuf>) -> Self {
-        EmbeddedBackend { db, data_dir }
+    pub fn new(db: SqlitePool, data_dir: Arc<PathBuf>, service: Service) -> Self {
+        EmbeddedBackend {
+            db,
+            data_dir,
+            service,
+        }
+    }
+
+    /// The caller a session token stands for, rate limited like the REST API.
+    async fn caller(&self, token: &str) -> Result<Caller, AppError> {
+        let caller = auth::authenticate(self.service.db(), token)
+            .await
+            .map_err(app_error)?
+            .ok_or_else(|| {
+                AppError::Unauthorized(
+                    "Your token is unknown or was revoked; sign in again.".into(),
+                )
+            })?;
+        self.service
+            .rate()
+            .check(&caller.token_id)
+            .map_err(app_error)?;
+        Ok(caller)
+    }
+
+    async fn projects(&self, caller: &Caller) -> Result<Vec<ProjectView>, AppError> {
+        Ok(self
+            .service
+            .list_projects(caller)
+            .await
+            .map_err(app_error)?
+            .into_iter()
+            .map(|p| ProjectView {
+                id: p.id,
+                name: p.name,
+            })
+            .collect())
+    }
+
+    async fn container_view(
+        &self,
+        c: Container,
+        projects: &[ProjectView],
+    ) -> Result<ContainerView, AppError> {
+        let last = self
+            .service
+            .engine()
+            .list(&crate::service::parse_id("container id", &c.id).map_err(app_error)?)
+            .await
+            .map_err(|e| app_error(e.into()))?
+            .first()
+            .map(|s| crate::service::fmt_time(s.created_at));
+        Ok(ContainerView {
+            project_name: projects
+                .iter()
+                .find(|p| p.id == c.project_id)
+                .map(|p| p.name.clone())
+                .unwrap_or_else(|| c.project_id.clone()),
+            id: c.id,
+            project_id: c.project_id,
+            name: c.name,
+            image: c.image,
+            status: c.status,
+            created_at: c.created_at,
+            size: c.size,
+            snapshot_count: c.snapshot_count,
+            last_snapshot_at: last,
+        })
     }
 }
+
+/// The service's errors, kept by kind for the dashboard.
+fn app_error(e: ApiError) -> AppError {
+    match e {
+        ApiError::BadRequest(m)
+        | ApiError::PayloadTooLarge(m)
+        | ApiError::TooManyRequests(m)
+        | ApiError::Unavailable(m) => AppError::BadRequest(m),
+        ApiError::Unauthorized(m) | ApiError::Forbidden(m) => AppError::Unauthorized(m),
+        ApiError::NotFound(m) | ApiError::MethodNotAllowed(m) => AppError::NotFound(m),
+        ApiError::Conflict(m) => AppError::Conflict(m),
+        ApiError::InsufficientStorage(m) => AppError::OutOfDisk(m),
+        ApiError::Damaged(m) => AppError::Internal(m),
+        ApiError::Internal(e) => internal(format!("{e:#}")),
+    }
+}
+
+fn snapshot_view(s: &Snapshot) -> SnapshotView {
+    SnapshotView {
+        name: s.name.clone(),
+        alias: s.alias.clone(),
+        created_at: s.created_at.clone(),
+        expires_at: s.expires_at.clone(),
+        last_used_at: s.last_used_at.clone(),
+        size: s.size,
+        added_bytes: s.added_bytes,
+        exclusive_bytes: s.exclusive_bytes,
+    }
+}
+
+/// Snapshots whose "frees X if deleted" the timeline computes (each is a walk of the store).
+const EXCLUSIVE_FOR_NEWEST: usize = 10;
 
 fn internal(e: impl std::fmt::Display) -> AppError {
     tracing::error!(error = %e, "dashboard backend error");
@@ -158,6 +266,179 @@ impl Backend for EmbeddedBackend {
     async fn api_endpoints(&self) -> Result<Vec<EndpointSummary>, AppError> {
         Ok(endpoints_of(&crate::api::ApiDoc::openapi()))
     }
+
+    async fn identity(&self, token: &str) -> Result<Identity, AppError> {
+        let caller = self.caller(token).await?;
+        Ok(Identity {
+            admin: caller.admin,
+            projects: self.projects(&caller).await?,
+        })
+    }
+
+    async fn overview(&self, token: &str) -> Result<Overview, AppError> {
+        let caller = self.caller(token).await?;
+        let projects = self.projects(&caller).await?;
+        let all = self
+            .service
+            .list_containers(&caller, None, true)
+            .await
+            .map_err(app_error)?;
+        let (mut containers, mut deleted) = (Vec::new(), Vec::new());
+        for c in all {
+            let view = self.container_view(c, &projects).await?;
+            if view.status == "deleted" {
+                if view.snapshot_count > 0 {
+                    let (_, snaps) = self
+                        .service
+                        .list_snapshots(&caller, &view.id)
+                        .await
+                        .map_err(app_error)?;
+                    deleted.push((view, snaps.iter().map(snapshot_view).collect()));
+                }
+            } else {
+                containers.push(view);
+            }
+        }
+        let images = self
+            .service
+            .list_images()
+            .await
+            .map_err(app_error)?
+            .into_iter()
+            .map(|i| i.name)
+            .collect();
+        Ok(Overview {
+            identity: Identity {
+                admin: caller.admin,
+                projects,
+            },
+            containers,
+            deleted,
+            images,
+            now: crate::service::fmt_time(crate::service::now()),
+        })
+    }
+
+    async fn create_container(
+        &self,
+        token: &str,
+        project: &str,
+        name: &str,
+        image: &str,
+    ) -> Result<ContainerView, AppError> {
+        let caller = self.caller(token).await?;
+        let c = self
+            .service
+            .create_container(&caller, project, name, image, None)
+            .await
+            .map_err(app_error)?;
+        let projects = self.projects(&caller).await?;
+        self.container_view(c, &projects).await
+    }
+
+    async fn container_action(&self, token: &str, id: &str, action: &str) -> Result<(), AppError> {
+        let caller = self.caller(token).await?;
+        match action {
+            "start" => self.service.start_container(&caller, id).await.map(|_| ()),
+            "stop" => self.service.stop_container(&caller, id).await.map(|_| ()),
+            "delete" => self.service.delete_container(&caller, id).await,
+            other => Err(ApiError::BadRequest(format!("unknown action {other:?}"))),
+        }
+        .map_err(app_error)
+    }
+
+    async fn timeline(&self, token: &str, id: &str) -> Result<Timeline, AppError> {
+        let caller = self.caller(token).await?;
+        let projects = self.projects(&caller).await?;
+        let c = self
+            .service
+            .get_container(&caller, id)
+            .await
+            .map_err(app_error)?;
+        let container = self.container_view(c, &projects).await?;
+        let (row, snaps) = self
+            .service
+            .list_snapshots(&caller, id)
+            .await
+            .map_err(app_error)?;
+        let mut snapshots: Vec<SnapshotView> = snaps.iter().map(snapshot_view).collect();
+        for s in snapshots.iter_mut().take(EXCLUSIVE_FOR_NEWEST) {
+            s.exclusive_bytes = self
+                .service
+                .engine()
+                .exclusive_bytes(&row.id, &s.name)
+                .await
+                .ok();
+        }
+        Ok(Timeline {
+            container,
+            snapshots,
+            projects,
+            now: crate::service::fmt_time(crate::service::now()),
+        })
+    }
+
+    async fn create_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        alias: Option<String>,
+        expiry_days: Option<i64>,
+    ) -> Result<SnapshotView, AppError> {
+        let caller = self.caller(token).await?;
+        let (_, s) = self
+            .service
+            .create_snapshot(&caller, id, alias, expiry_days)
+            .await
+            .map_err(app_error)?;
+        Ok(snapshot_view(&s))
+    }
+
+    async fn restore_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        safety: bool,
+    ) -> Result<RestoreOutcome, AppError> {
+        let caller = self.caller(token).await?;
+        let r = self
+            .service
+            .restore_snapshot(&caller, id, name, safety)
+            .await
+            .map_err(app_error)?;
+        Ok(RestoreOutcome {
+            restored: snapshot_view(&r.snapshot),
+            safety: r.safety_snapshot.as_ref().map(snapshot_view),
+        })
+    }
+
+    async fn delete_snapshot(&self, token: &str, id: &str, name: &str) -> Result<(), AppError> {
+        let caller = self.caller(token).await?;
+        self.service
+            .delete_snapshot(&caller, id, name)
+            .await
+            .map(|_| ())
+            .map_err(app_error)
+    }
+
+    async fn copy_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        project: &str,
+        new_name: &str,
+    ) -> Result<ContainerView, AppError> {
+        let caller = self.caller(token).await?;
+        let c = self
+            .service
+            .copy_container(&caller, id, project, new_name, Some(name))
+            .await
+            .map_err(app_error)?;
+        let projects = self.projects(&caller).await?;
+        self.container_view(c, &projects).await
+    }
 }
 
 /// Flattens an OpenAPI document into one summary per operation, in document order.
@@ -189,11 +470,34 @@ pub fn endpoints_of(doc: &utoipa::openapi::OpenApi) -> Vec<EndpointSummary> {
     out
 }
 
+/// Sends a Content-Security-Policy without inline script: the hydration scripts carry a
+/// fresh per-response nonce, and nothing else may run.
+fn content_security_policy() {
+    use leptos::prelude::use_context;
+    let Some(res) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    let nonce = leptos::nonce::Nonce::new();
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        &*nonce
+    );
+    if let Ok(v) = http::HeaderValue::from_str(&policy) {
+        res.insert_header(http::header::CONTENT_SECURITY_POLICY, v);
+    }
+    provide_context(nonce);
+}
+
 /// SSR pages, server functions and static assets.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let backend: SharedBackend = state.backend.clone();
-    let context = move || provide_context(backend.clone());
+    let context = move || {
+        provide_context(backend.clone());
+        content_security_policy();
+    };
     let options = state.leptos_options.clone();
     let rpc_guard = axum::middleware::from_fn(crate::csrf::refuse_cross_site);
     Router::new()

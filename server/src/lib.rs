@@ -60,6 +60,7 @@ impl AppState {
         let backend: SharedBackend = Arc::new(dashboard::EmbeddedBackend::new(
             db.clone(),
             data_dir.clone(),
+            service.clone(),
         ));
         Ok(AppState {
             leptos_options,

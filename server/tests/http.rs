@@ -13,6 +13,7 @@ fn get(uri: &str) -> Request<Body> {
 
 #[tokio::test]
 async fn health_answers_in_the_vendor_envelope() {
+    let _serial = common::SERIAL.lock().await;
     let tmp = tempfile::tempdir().unwrap();
     let (app, _) = app_in(tmp.path()).await;
     let (resp, body) = send(&app, get("/api/v1/health")).await;
@@ -30,6 +31,7 @@ async fn health_answers_in_the_vendor_envelope() {
 
 #[tokio::test]
 async fn unknown_api_routes_answer_json_never_html() {
+    let _serial = common::SERIAL.lock().await;
     let tmp = tempfile::tempdir().unwrap();
     let (app, _) = app_in(tmp.path()).await;
     for uri in [
@@ -61,6 +63,7 @@ async fn unknown_api_routes_answer_json_never_html() {
 
 #[tokio::test]
 async fn openapi_document_is_3_1_and_lists_health() {
+    let _serial = common::SERIAL.lock().await;
     let tmp = tempfile::tempdir().unwrap();
     let (app, _) = app_in(tmp.path()).await;
     let (resp, body) = send(&app, get("/api/v1/openapi.json")).await;
@@ -92,6 +95,7 @@ fn routed() -> std::collections::BTreeSet<(String, String)> {
 
 #[tokio::test]
 async fn every_route_is_documented_with_schemas_examples_and_errors() {
+    let _serial = common::SERIAL.lock().await;
     let tmp = tempfile::tempdir().unwrap();
     let (app, _) = app_in(tmp.path()).await;
     let (_, body) = send(&app, get("/api/v1/openapi.json")).await;
@@ -159,14 +163,56 @@ async fn every_route_is_documented_with_schemas_examples_and_errors() {
     assert_eq!(routed(), documented, "routes and document differ");
 }
 
+/// A session cookie for a new admin token.
+async fn admin_cookie(pool: &sqlx::SqlitePool) -> String {
+    let (token, _) = snapline_server::service::auth::create_token(pool, "test", true, &[])
+        .await
+        .unwrap();
+    format!("snapline_session={token}")
+}
+
+fn get_with_cookie(uri: &str, cookie: &str) -> Request<Body> {
+    Request::get(uri)
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .unwrap()
+}
+
 #[tokio::test]
 async fn dashboard_pages_render_on_the_server() {
+    let _serial = common::SERIAL.lock().await;
     let tmp = tempfile::tempdir().unwrap();
-    let (app, _) = app_in(tmp.path()).await;
+    let (app, pool) = app_in(tmp.path()).await;
+    // Signed out: the page asks for a token instead of showing anything.
     let (resp, body) = send(&app, get("/")).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let html = String::from_utf8(body).unwrap();
     assert!(html.contains("<h1>Containers</h1>"), "{html}");
+    assert!(html.contains("Your API token"), "{html}");
+    assert!(!html.contains("Run system check"), "{html}");
+    // The policy forbids inline script except the hydration script's nonce.
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|r| r.split('\'').next())
+        .unwrap()
+        .to_string();
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        html.contains(&format!("<script type=\"module\" nonce=\"{nonce}\">")),
+        "{html}"
+    );
+    // Signed in: the containers, the create form and the system check.
+    let cookie = admin_cookie(&pool).await;
+    let (resp, body) = send(&app, get_with_cookie("/", &cookie)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let html = String::from_utf8(body).unwrap();
+    assert!(html.contains("No containers yet"), "{html}");
+    assert!(html.contains("Create a container"), "{html}");
     assert!(html.contains("Run system check"), "{html}");
     assert!(
         html.contains("/pkg/snapline.js"),
@@ -206,8 +252,21 @@ fn rpc_post(path: &str, extra: &[(&str, &str)]) -> Request<Body> {
 
 #[tokio::test]
 async fn system_check_server_function_writes_sqlite() {
+    let _serial = common::SERIAL.lock().await;
     let tmp = tempfile::tempdir().unwrap();
     let (app, pool) = app_in(tmp.path()).await;
+    // Without a session: refused, nothing written.
+    let (resp, _) = send(
+        &app,
+        rpc_post(
+            "/rpc/run_system_check",
+            &[("sec-fetch-site", "same-origin")],
+        ),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(check_count(&pool).await, 0);
+    let cookie = admin_cookie(&pool).await;
     let (resp, body) = send(
         &app,
         rpc_post(
@@ -215,6 +274,7 @@ async fn system_check_server_function_writes_sqlite() {
             &[
                 ("sec-fetch-site", "same-origin"),
                 ("origin", "http://127.0.0.1:3000"),
+                ("cookie", &cookie),
             ],
         ),
     )
@@ -233,7 +293,7 @@ async fn system_check_server_function_writes_sqlite() {
     );
     assert_eq!(check_count(&pool).await, 1);
 
-    let (resp, body) = send(&app, rpc_post("/rpc/system_status", &[])).await;
+    let (resp, body) = send(&app, rpc_post("/rpc/system_status", &[("cookie", &cookie)])).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let v = json(&body);
     assert_eq!(v["total_checks"], 1);
@@ -242,6 +302,7 @@ async fn system_check_server_function_writes_sqlite() {
 
 #[tokio::test]
 async fn cross_site_server_function_calls_are_refused_and_change_nothing() {
+    let _serial = common::SERIAL.lock().await;
     let tmp = tempfile::tempdir().unwrap();
     let (app, pool) = app_in(tmp.path()).await;
     let attacks: [&[(&str, &str)]; 3] = [
@@ -261,6 +322,7 @@ async fn cross_site_server_function_calls_are_refused_and_change_nothing() {
 
 #[tokio::test]
 async fn responses_are_compressed_when_the_client_accepts_it() {
+    let _serial = common::SERIAL.lock().await;
     let tmp = tempfile::tempdir().unwrap();
     let (app, _) = app_in(tmp.path()).await;
     let req = Request::get("/api/v1/openapi.json")

@@ -1,32 +1,199 @@
-//! The Containers page. Until the snapshot service lands it shows the empty state and this
-//! node's self-check, which exercises the whole path: browser -> server function -> SQLite.
+//! The Containers page: every container the signed-in token sees, with its status, size,
+//! snapshot count and last snapshot; create, start, stop and delete; deleted containers whose
+//! snapshots remain, shown apart. Everything renders on the server and every form works
+//! before (and without) JavaScript.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::A;
 
-use crate::api::{RunSystemCheck, SystemCheck, SystemStatus, load_system_status};
+use crate::api::{
+    ContainerAction, CreateContainer, RunSystemCheck, SystemCheck, SystemStatus, load_overview,
+    load_system_status,
+};
+use crate::components::{ErrorNotice, StatusBadge};
 use crate::error::AppError;
+use crate::model::{ContainerView, Overview, SnapshotView, human_bytes, relative, short_time};
+use crate::pages::signin::SignInForm;
 
 #[component]
 pub fn ContainersPage() -> impl IntoView {
+    let create = ServerAction::<CreateContainer>::new();
+    let act = ServerAction::<ContainerAction>::new();
+    let data = Resource::new(
+        move || (create.version().get(), act.version().get()),
+        |_| load_overview(),
+    );
     view! {
         <Title text="Containers"/>
         <div class="page-head">
             <h1>"Containers"</h1>
             <p class="lede">
-                "Each container's snapshot timeline lives here: snapshot before a risky change, "
-                "and restore in one click when it goes wrong."
+                "Snapshot before a risky change, and restore in one click when it goes wrong. "
+                "Open a container to see its timeline."
             </p>
         </div>
-        <section class="card empty-state" aria-labelledby="no-containers">
-            <h2 id="no-containers">"No containers yet"</h2>
-            <p>
-                "Containers and their snapshots appear here once they exist. "
-                "Meanwhile, check that this node is healthy."
-            </p>
-        </section>
-        <SystemCheckPanel/>
+        <Transition fallback=|| view! { <p class="muted">"Loading containers…"</p> }>
+            {move || data.get().map(|r| match r {
+                Ok(o) => view! {
+                    <ContainerList o=o.clone() act=act/>
+                    <CreateContainerForm o=o.clone() create=create/>
+                    <DeletedContainers o=o/>
+                    <SystemCheckPanel/>
+                }.into_any(),
+                Err(AppError::Unauthorized(_)) => view! { <SignInForm/> }.into_any(),
+                Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+            })}
+        </Transition>
+        <div role="status" aria-live="polite" class="result">
+            {move || act.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNotice error=e/> })}
+        </div>
     }
+}
+
+#[component]
+fn ContainerList(o: Overview, act: ServerAction<ContainerAction>) -> impl IntoView {
+    if o.containers.is_empty() {
+        return view! {
+            <section class="card empty-state" aria-labelledby="no-containers">
+                <h2 id="no-containers">"No containers yet"</h2>
+                <p>"Create one below from an image; the "<code>"demo"</code>" image is a small busybox system."</p>
+            </section>
+        }
+        .into_any();
+    }
+    let now = o.now.clone();
+    view! {
+        <section class="card" aria-labelledby="container-list-title">
+            <h2 id="container-list-title" class="visually-hidden">"Your containers"</h2>
+            <ul class="container-list">
+                {o.containers.into_iter().map(|c| view! {
+                    <ContainerRow c=c now=now.clone() act=act/>
+                }).collect_view()}
+            </ul>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn ContainerRow(
+    c: ContainerView,
+    now: String,
+    act: ServerAction<ContainerAction>,
+) -> impl IntoView {
+    let href = format!("/containers/{}", c.id);
+    let last = match &c.last_snapshot_at {
+        Some(t) => format!("last snapshot {}", relative(t, &now)),
+        None => "no snapshot yet".to_string(),
+    };
+    let running = c.status == "running";
+    let id = c.id.clone();
+    let id2 = c.id.clone();
+    let delete_message = format!(
+        "Delete {} and its live filesystem? Its snapshots stay and can be copied into a new container.",
+        c.name
+    );
+    view! {
+        <li class="container-row" data-container-id=c.id.clone()>
+            <div class="container-main">
+                <A href=href attr:class="container-name">{c.name.clone()}</A>
+                <StatusBadge status=c.status.clone()/>
+                <span class="muted">{format!("{} · {}", c.project_name, c.image)}</span>
+            </div>
+            <div class="container-facts">
+                <span>{human_bytes(c.size)}</span>
+                <span>{format!("{} snapshot{}", c.snapshot_count, if c.snapshot_count == 1 { "" } else { "s" })}</span>
+                <span class="muted">{last}</span>
+            </div>
+            <div class="container-actions">
+                <ActionForm action=act attr:class="inline-form">
+                    <input type="hidden" name="id" value=id/>
+                    <input type="hidden" name="action" value=if running { "stop" } else { "start" }/>
+                    <button type="submit" class="button">{if running { "Stop" } else { "Start" }}</button>
+                </ActionForm>
+                <details class="confirm">
+                    <summary class="button danger-outline">"Delete…"</summary>
+                    <div class="confirm-body">
+                        <p>{delete_message}</p>
+                        <ActionForm action=act attr:class="inline-form">
+                            <input type="hidden" name="id" value=id2/>
+                            <input type="hidden" name="action" value="delete"/>
+                            <button type="submit" class="button danger">"Delete container"</button>
+                        </ActionForm>
+                    </div>
+                </details>
+            </div>
+        </li>
+    }
+}
+
+#[component]
+fn CreateContainerForm(o: Overview, create: ServerAction<CreateContainer>) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="create-container-title">
+            <h2 id="create-container-title">"Create a container"</h2>
+            <ActionForm action=create attr:class="grid-form">
+                <label for="new-name">"Name"</label>
+                <input id="new-name" name="name" required=true maxlength="63" pattern="[A-Za-z0-9][A-Za-z0-9._-]*"
+                    title="Letters, digits, '.', '_' or '-', starting with a letter or digit" placeholder="web"/>
+                <label for="new-image">"Image"</label>
+                <select id="new-image" name="image">
+                    {o.images.into_iter().map(|i| view! { <option value=i.clone()>{i.clone()}</option> }).collect_view()}
+                </select>
+                <label for="new-project">"Project"</label>
+                <select id="new-project" name="project">
+                    {o.identity.projects.into_iter().map(|p| view! { <option value=p.id.clone()>{p.name.clone()}</option> }).collect_view()}
+                </select>
+                <span></span>
+                <button type="submit" class="button primary" disabled=move || create.pending().get()>
+                    {move || if create.pending().get() { "Creating…" } else { "Create container" }}
+                </button>
+            </ActionForm>
+            <div role="status" aria-live="polite">
+                {move || create.value().get().map(|r| match r {
+                    Ok(c) => view! { <p class="notice ok">{format!("Created {}.", c.name)}</p> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                })}
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn DeletedContainers(o: Overview) -> impl IntoView {
+    if o.deleted.is_empty() {
+        return ().into_any();
+    }
+    let now = o.now.clone();
+    view! {
+        <section class="card" aria-labelledby="deleted-title">
+            <h2 id="deleted-title">"Deleted containers with snapshots"</h2>
+            <p class="muted">"Their snapshots remain: open one to copy a snapshot into a new container, or delete them."</p>
+            <ul class="container-list">
+                {o.deleted.into_iter().map(|(c, snaps)| {
+                    let href = format!("/containers/{}", c.id);
+                    view! {
+                        <li class="container-row deleted" data-container-id=c.id.clone()>
+                            <div class="container-main">
+                                <A href=href attr:class="container-name">{c.name.clone()}</A>
+                                <StatusBadge status=c.status.clone()/>
+                            </div>
+                            <ul class="snapshot-chips">
+                                {snaps.into_iter().map(|s: SnapshotView| view! {
+                                    <li title=short_time(&s.created_at)>
+                                        {s.alias.clone().unwrap_or_else(|| s.name.clone())}
+                                        <span class="muted">{format!(" · {}", relative(&s.created_at, &now))}</span>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        </section>
+    }
+    .into_any()
 }
 
 /// Runs and lists self-checks. The form works as a plain HTML form before hydration
@@ -42,7 +209,7 @@ fn SystemCheckPanel() -> impl IntoView {
             <div class="card-head">
                 <h2 id="system-check-title">"System check"</h2>
                 <ActionForm action=check attr:class="inline-form">
-                    <button type="submit" class="button primary" disabled=move || check.pending().get()>
+                    <button type="submit" class="button" disabled=move || check.pending().get()>
                         {move || if check.pending().get() { "Checking…" } else { "Run system check" }}
                     </button>
                 </ActionForm>
@@ -57,7 +224,7 @@ fn SystemCheckPanel() -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted">"Loading recent checks…"</p> }>
                 {move || status.get().map(|s| match s {
                     Ok(s) => render_status(s).into_any(),
-                    Err(e) => render_error(&e).into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                 })}
             </Transition>
         </section>
@@ -75,15 +242,7 @@ fn render_outcome(outcome: Result<SystemCheck, AppError>) -> impl IntoView {
             }
             .into_any()
         }
-        Err(e) => render_error(&e).into_any(),
-    }
-}
-
-fn render_error(e: &AppError) -> impl IntoView {
-    view! {
-        <p class="notice error" role="alert">
-            <strong>{e.title()}</strong>": "{e.to_string()}
-        </p>
+        Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
     }
 }
 

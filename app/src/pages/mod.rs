@@ -3,3 +3,5 @@
 pub mod containers;
 pub mod docs;
 pub mod not_found;
+pub mod signin;
+pub mod timeline;

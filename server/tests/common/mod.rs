@@ -9,6 +9,13 @@ use axum::http::{Request, Response};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+/// Serializes the in-process app tests of one test binary. Each `#[tokio::test]` has its own
+/// runtime; several whole apps (engine, rayon pool, Leptos renderer) side by side in one
+/// process were seen to leave a server-rendered page waiting forever now and then, which
+/// the real server (one runtime) never does. The lock is a tokio Mutex, which works across
+/// runtimes.
+pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The whole app over a fresh SQLite file in `dir`, without a socket.
 pub async fn app_in(dir: &Path) -> (Router, sqlx::SqlitePool) {
     let pool = snapline_server::db::connect(&snapline_server::db::default_url(dir))

@@ -1,0 +1,205 @@
+//! What the dashboard's server functions carry, and small helpers both sides share (times and
+//! sizes are formatted the same on the server and in the browser, so hydration matches).
+
+use serde::{Deserialize, Serialize};
+
+/// A project the signed-in user sees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectView {
+    pub id: String,
+    pub name: String,
+}
+
+/// Who is signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// Admin tokens see every project.
+    pub admin: bool,
+    pub projects: Vec<ProjectView>,
+}
+
+/// A container as the dashboard lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerView {
+    pub id: String,
+    pub project_id: String,
+    pub project_name: String,
+    pub name: String,
+    pub image: String,
+    /// `creating`, `running`, `stopped`, `restoring`, `failed` or `deleted`.
+    pub status: String,
+    pub created_at: String,
+    pub size: u64,
+    pub snapshot_count: u64,
+    /// When its newest snapshot was taken.
+    pub last_snapshot_at: Option<String>,
+}
+
+/// A snapshot as the timeline shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotView {
+    pub name: String,
+    pub alias: Option<String>,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+    /// Logical bytes.
+    pub size: u64,
+    /// Stored bytes it added when taken.
+    pub added_bytes: u64,
+    /// Stored bytes deleting it would free.
+    pub exclusive_bytes: Option<u64>,
+}
+
+/// The Containers page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overview {
+    pub identity: Identity,
+    /// Live containers.
+    pub containers: Vec<ContainerView>,
+    /// Deleted containers whose snapshots remain, with those snapshots.
+    pub deleted: Vec<(ContainerView, Vec<SnapshotView>)>,
+    pub images: Vec<String>,
+    /// The server's clock when this was read (relative times are computed against it).
+    pub now: String,
+}
+
+/// The timeline page of one container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeline {
+    pub container: ContainerView,
+    /// Newest first.
+    pub snapshots: Vec<SnapshotView>,
+    /// Where a copy may go.
+    pub projects: Vec<ProjectView>,
+    pub now: String,
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreOutcome {
+    pub restored: SnapshotView,
+    /// The snapshot of the state before the restore, when one was asked for: "Undo restore"
+    /// restores it.
+    pub safety: Option<SnapshotView>,
+}
+
+/// Seconds since the Unix epoch of an RFC 3339 UTC time as the API writes it
+/// (`2025-11-09T14:30:45.000Z`); `None` for anything else.
+pub fn epoch_seconds(t: &str) -> Option<i64> {
+    let b = t.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || !t.ends_with('Z') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// "3 hours ago", "in 29 days", "just now".
+pub fn relative(t: &str, now: &str) -> String {
+    let (Some(t), Some(now)) = (epoch_seconds(t), epoch_seconds(now)) else {
+        return t.to_string();
+    };
+    let d = now - t;
+    let (future, s) = (d < 0, d.unsigned_abs());
+    let (n, unit) = match s {
+        0..45 => return "just now".into(),
+        45..5_400 => (s.div_ceil(60).max(1), "minute"),
+        5_400..129_600 => (s / 3600, "hour"),
+        129_600..5_184_000 => (s / 86_400, "day"),
+        5_184_000..63_072_000 => (s / 2_592_000, "month"),
+        _ => (s / 31_536_000, "year"),
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    if future {
+        format!("in {n} {unit}{plural}")
+    } else {
+        format!("{n} {unit}{plural} ago")
+    }
+}
+
+/// `2025-11-09 14:30 UTC`.
+pub fn short_time(t: &str) -> String {
+    match (t.get(0..10), t.get(11..16)) {
+        (Some(d), Some(hm)) => format!("{d} {hm} UTC"),
+        _ => t.to_string(),
+    }
+}
+
+/// Bytes as people read them: `1.5 GB`, `320 MB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Checks an alias as the server will, so the form can say what is wrong before sending.
+pub fn alias_problem(alias: &str) -> Option<String> {
+    let n = alias.chars().count();
+    if n > 100 {
+        return Some(format!(
+            "An alias has at most 100 characters; this one has {n}."
+        ));
+    }
+    if alias.chars().any(char::is_control) {
+        return Some("An alias cannot contain line breaks or other control characters.".into());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_parse_and_read_naturally() {
+        assert_eq!(epoch_seconds("1970-01-01T00:00:00.000Z"), Some(0));
+        assert_eq!(
+            epoch_seconds("2025-11-09T14:30:45.000Z"),
+            Some(1_762_698_645)
+        );
+        assert_eq!(epoch_seconds("2024-02-29T00:00:00Z"), Some(1_709_164_800));
+        assert_eq!(epoch_seconds("yesterday"), None);
+        let now = "2025-11-09T14:30:45.000Z";
+        assert_eq!(relative("2025-11-09T14:30:40.000Z", now), "just now");
+        assert_eq!(relative("2025-11-09T11:30:45.000Z", now), "3 hours ago");
+        assert_eq!(relative("2025-11-08T14:30:45.000Z", now), "1 day ago");
+        assert_eq!(relative("2025-12-09T14:30:45.000Z", now), "in 30 days");
+        assert_eq!(short_time(now), "2025-11-09 14:30 UTC");
+    }
+
+    #[test]
+    fn aliases_are_checked_like_the_server_does() {
+        assert!(alias_problem("before-deploy").is_none());
+        assert!(alias_problem(&"x".repeat(101)).unwrap().contains("101"));
+        assert!(alias_problem("a\nb").is_some());
+    }
+
+    #[test]
+    fn bytes_read_naturally() {
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1_500_000), "1.5 MB");
+    }
+}

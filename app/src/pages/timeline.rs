@@ -1,0 +1,382 @@
+//! A container's timeline: a time axis from the oldest snapshot to NOW, and a card per
+//! snapshot with restore (with a safety snapshot and undo), delete and copy. Confirmations are
+//! `<details>` disclosures, so they work before and without JavaScript.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::{
+    ContainerAction, CopySnapshot, CreateSnapshot, DeleteSnapshot, RestoreSnapshot, load_timeline,
+};
+use crate::components::{ErrorNotice, StatusBadge};
+use crate::error::AppError;
+use crate::model::{
+    ProjectView, SnapshotView, Timeline, alias_problem, epoch_seconds, human_bytes, relative,
+    short_time,
+};
+use crate::pages::signin::SignInForm;
+
+#[component]
+pub fn TimelinePage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let create = ServerAction::<CreateSnapshot>::new();
+    let restore = ServerAction::<RestoreSnapshot>::new();
+    let delete = ServerAction::<DeleteSnapshot>::new();
+    let copy = ServerAction::<CopySnapshot>::new();
+    let act = ServerAction::<ContainerAction>::new();
+    let data = Resource::new(
+        move || {
+            (
+                id(),
+                create.version().get(),
+                restore.version().get(),
+                delete.version().get(),
+                copy.version().get(),
+                act.version().get(),
+            )
+        },
+        |(id, ..)| load_timeline(id),
+    );
+    let actions = Actions {
+        restore,
+        delete,
+        copy,
+    };
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading the timeline…"</p> }>
+            {move || data.get().map(|r| match r {
+                Ok(t) => view! { <TimelineView t=t create=create act=act actions=actions/> }.into_any(),
+                Err(AppError::Unauthorized(_)) => view! { <Title text="Sign in"/><SignInForm/> }.into_any(),
+                Err(e) => view! {
+                    <Title text="Timeline"/>
+                    <div class="page-head"><h1>"Timeline"</h1></div>
+                    <ErrorNotice error=e/>
+                    <p><A href="/">"Back to containers"</A></p>
+                }.into_any(),
+            })}
+        </Transition>
+        <Outcomes create=create restore=restore delete=delete copy=copy act=act/>
+    }
+}
+
+/// The per-snapshot actions, shared by every card.
+#[derive(Clone, Copy)]
+struct Actions {
+    restore: ServerAction<RestoreSnapshot>,
+    delete: ServerAction<DeleteSnapshot>,
+    copy: ServerAction<CopySnapshot>,
+}
+
+#[component]
+fn TimelineView(
+    t: Timeline,
+    create: ServerAction<CreateSnapshot>,
+    act: ServerAction<ContainerAction>,
+    actions: Actions,
+) -> impl IntoView {
+    let c = t.container.clone();
+    let deleted = c.status == "deleted";
+    let running = c.status == "running";
+    let title = c.name.clone();
+    let cid = c.id.clone();
+    let form_id = c.id.clone();
+    let (list_id, now, projects) = (t.container.id.clone(), t.now.clone(), t.projects.clone());
+    view! {
+        <Title text=title/>
+        <div class="page-head timeline-head">
+            <p class="crumbs"><A href="/">"Containers"</A>" / "</p>
+            <h1>{c.name.clone()}" "<StatusBadge status=c.status.clone()/></h1>
+            <p class="lede">
+                {format!("{} · image {} · {} · {} snapshot{}", c.project_name, c.image, human_bytes(c.size),
+                    t.snapshots.len(), if t.snapshots.len() == 1 { "" } else { "s" })}
+            </p>
+            <Show when=move || !deleted>
+                <StartStop id=cid.clone() running=running act=act/>
+            </Show>
+        </div>
+        <Axis snapshots=t.snapshots.clone() now=t.now.clone()/>
+        <Show when=move || !deleted fallback=|| view! {
+            <p class="notice warn">"This container was deleted. Its snapshots remain: copy one into a new container, or delete them."</p>
+        }>
+            <CreateSnapshotForm id=form_id.clone() create=create/>
+        </Show>
+        <section aria-labelledby="snapshots-title">
+            <h2 id="snapshots-title">"Snapshots"</h2>
+            {if t.snapshots.is_empty() {
+                view! { <p class="card empty-state">"No snapshots yet. Take one before your next risky change."</p> }.into_any()
+            } else {
+                let (id, now, projects) = (list_id, now, projects);
+                view! {
+                    <ol class="snapshot-cards">
+                        {t.snapshots.into_iter().map(|s| view! {
+                            <SnapshotCard s=s id=id.clone() now=now.clone() projects=projects.clone()
+                                deleted=deleted actions=actions/>
+                        }).collect_view()}
+                    </ol>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+/// A horizontal time axis from the oldest snapshot to NOW, one point per snapshot (SVG, so
+/// the positions need no inline styles under the Content-Security-Policy).
+#[component]
+fn Axis(snapshots: Vec<SnapshotView>, now: String) -> impl IntoView {
+    let now_s = epoch_seconds(&now).unwrap_or(0);
+    let oldest = snapshots
+        .iter()
+        .filter_map(|s| epoch_seconds(&s.created_at))
+        .min()
+        .unwrap_or(now_s);
+    let span = (now_s - oldest).max(1) as f64;
+    // The line runs from x=20 to x=980 of a 1000-wide box.
+    let x = move |t: i64| 20.0 + 940.0 * ((t - oldest) as f64 / span);
+    let first_label = snapshots
+        .last()
+        .map(|s| relative(&s.created_at, &now))
+        .unwrap_or_else(|| "no snapshots yet".into());
+    view! {
+        <figure class="axis card" aria-label="Snapshot timeline">
+            <svg viewBox="0 0 1000 56" role="img" aria-hidden="true" preserveAspectRatio="none">
+                <line x1="20" y1="24" x2="980" y2="24" class="axis-line"/>
+                {snapshots.iter().map(|s| {
+                    let cx = x(epoch_seconds(&s.created_at).unwrap_or(oldest));
+                    view! {
+                        <circle cx=format!("{cx:.1}") cy="24" r="7" class="axis-point">
+                            <title>{format!("{} · {}", s.alias.clone().unwrap_or_else(|| s.name.clone()), short_time(&s.created_at))}</title>
+                        </circle>
+                    }
+                }).collect_view()}
+                <circle cx="980" cy="24" r="9" class="axis-now"/>
+            </svg>
+            <figcaption class="axis-labels">
+                <span>{first_label}</span>
+                <span class="axis-now-label">"NOW"</span>
+            </figcaption>
+        </figure>
+    }
+}
+
+#[component]
+fn CreateSnapshotForm(id: String, create: ServerAction<CreateSnapshot>) -> impl IntoView {
+    let alias = RwSignal::new(String::new());
+    let problem = move || alias_problem(&alias.get());
+    view! {
+        <section class="card" aria-labelledby="take-title">
+            <h2 id="take-title">"Take a snapshot"</h2>
+            <ActionForm action=create attr:class="grid-form">
+                <input type="hidden" name="id" value=id/>
+                <label for="alias">"Alias"</label>
+                <div>
+                    <input id="alias" name="alias" maxlength="100" placeholder="before-ai-refactor"
+                        aria-describedby="alias-help"
+                        on:input=move |ev| alias.set(event_target_value(&ev))/>
+                    <p id="alias-help" class=move || if problem().is_some() { "field-error" } else { "muted small" } aria-live="polite">
+                        {move || problem().unwrap_or_else(|| "Optional. Up to 100 characters.".into())}
+                    </p>
+                </div>
+                <span id="expiry-label">"Keep for"</span>
+                <div class="presets" role="radiogroup" aria-labelledby="expiry-label">
+                    {[("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("never", "Forever")].into_iter().map(|(v, label)| view! {
+                        <label class="preset">
+                            <input type="radio" name="expiry" value=v checked=v == "never"/>
+                            <span>{label}</span>
+                        </label>
+                    }).collect_view()}
+                </div>
+                <span></span>
+                <button type="submit" class="button primary"
+                    disabled=move || create.pending().get() || problem().is_some()>
+                    {move || if create.pending().get() { "Taking snapshot…" } else { "Take snapshot" }}
+                </button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn SnapshotCard(
+    s: SnapshotView,
+    id: String,
+    now: String,
+    projects: Vec<ProjectView>,
+    deleted: bool,
+    actions: Actions,
+) -> impl IntoView {
+    let title = s.alias.clone().unwrap_or_else(|| s.name.clone());
+    let expiry = match &s.expires_at {
+        Some(e) => {
+            view! { <span class="badge expiring">{format!("expires {}", relative(e, &now))}</span> }
+                .into_any()
+        }
+        None => view! { <span class="badge permanent">"permanent"</span> }.into_any(),
+    };
+    let used = s
+        .last_used_at
+        .as_ref()
+        .map(|u| format!("last used {}", relative(u, &now)))
+        .unwrap_or_else(|| "never used".into());
+    let frees = s
+        .exclusive_bytes
+        .map(|b| format!("frees {} if deleted", human_bytes(b)));
+    let when = format!(
+        "Files changed since {} will be lost.",
+        short_time(&s.created_at)
+    );
+    let (n1, n2, n3) = (s.name.clone(), s.name.clone(), s.name.clone());
+    let (i1, i2, i3) = (id.clone(), id.clone(), id);
+    let copy_default = format!(
+        "{}-copy",
+        title
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .take(40)
+            .collect::<String>()
+    );
+    view! {
+        <li class="snapshot-card card" data-snapshot=s.name.clone()>
+            <div class="snapshot-head">
+                <h3 class="snapshot-title">{title}</h3>
+                {expiry}
+            </div>
+            <p class="snapshot-meta">
+                <code>{s.name.clone()}</code>
+                <time datetime=s.created_at.clone() title=short_time(&s.created_at)>
+                    {format!(" · {} ({})", relative(&s.created_at, &now), short_time(&s.created_at))}
+                </time>
+            </p>
+            <p class="snapshot-facts muted">
+                {format!("{} · stored {} new · {}", human_bytes(s.size), human_bytes(s.added_bytes), used)}
+                {frees.map(|f| format!(" · {f}"))}
+            </p>
+            <div class="snapshot-actions">
+                <Show when=move || !deleted>
+                    <RestoreConfirm id=i1.clone() name=n1.clone() warning=when.clone() restore=actions.restore/>
+                </Show>
+                <details class="confirm">
+                    <summary class="button">"Copy…"</summary>
+                    <div class="confirm-body">
+                        <ActionForm action=actions.copy attr:class="grid-form">
+                            <input type="hidden" name="id" value=i2.clone()/>
+                            <input type="hidden" name="name" value=n2.clone()/>
+                            <label>"New container"
+                                <input name="new_name" required=true maxlength="63" value=copy_default.clone()/>
+                            </label>
+                            <label>"Project"
+                                <select name="project">
+                                    {projects.iter().map(|p| view! { <option value=p.id.clone()>{p.name.clone()}</option> }).collect_view()}
+                                </select>
+                            </label>
+                            <button type="submit" class="button">"Copy to a new container"</button>
+                        </ActionForm>
+                    </div>
+                </details>
+                <details class="confirm">
+                    <summary class="button danger-outline">"Delete…"</summary>
+                    <div class="confirm-body">
+                        <p>"This snapshot cannot be recovered once deleted."</p>
+                        <ActionForm action=actions.delete attr:class="inline-form">
+                            <input type="hidden" name="id" value=i3.clone()/>
+                            <input type="hidden" name="name" value=n3.clone()/>
+                            <button type="submit" class="button danger">"Delete snapshot"</button>
+                        </ActionForm>
+                    </div>
+                </details>
+            </div>
+        </li>
+    }
+}
+
+#[component]
+fn StartStop(id: String, running: bool, act: ServerAction<ContainerAction>) -> impl IntoView {
+    view! {
+        <ActionForm action=act attr:class="inline-form">
+            <input type="hidden" name="id" value=id/>
+            <input type="hidden" name="action" value=if running { "stop" } else { "start" }/>
+            <button type="submit" class="button">{if running { "Stop container" } else { "Start container" }}</button>
+        </ActionForm>
+    }
+}
+
+/// The restore confirmation: what will be lost, and a safety snapshot checked by default.
+#[component]
+fn RestoreConfirm(
+    id: String,
+    name: String,
+    warning: String,
+    restore: ServerAction<RestoreSnapshot>,
+) -> impl IntoView {
+    view! {
+        <details class="confirm">
+            <summary class="button">"Restore…"</summary>
+            <div class="confirm-body">
+                <p>{warning}</p>
+                <ActionForm action=restore attr:class="stack-form">
+                    <input type="hidden" name="id" value=id/>
+                    <input type="hidden" name="name" value=name/>
+                    <label class="check">
+                        <input type="checkbox" name="safety" value="on" checked=true/>
+                        " Take a safety snapshot first (so this restore can be undone)"
+                    </label>
+                    <button type="submit" class="button primary">"Restore this snapshot"</button>
+                </ActionForm>
+            </div>
+        </details>
+    }
+}
+
+/// What the last action did, in words, with "Undo restore" after a restore that took a
+/// safety snapshot.
+#[component]
+fn Outcomes(
+    create: ServerAction<CreateSnapshot>,
+    restore: ServerAction<RestoreSnapshot>,
+    delete: ServerAction<DeleteSnapshot>,
+    copy: ServerAction<CopySnapshot>,
+    act: ServerAction<ContainerAction>,
+) -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    view! {
+        <div class="outcomes" role="status" aria-live="polite" data-testid="outcome">
+            {move || create.value().get().map(|r| match r {
+                Ok(s) => view! { <p class="notice ok">{format!("Snapshot {} taken.", s.alias.unwrap_or(s.name))}</p> }.into_any(),
+                Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+            })}
+            {move || restore.value().get().map(|r| match r {
+                Ok(o) => {
+                    let undo = o.safety.clone().map(|safety| view! {
+                        <ActionForm action=restore attr:class="inline-form">
+                            <input type="hidden" name="id" value=id()/>
+                            <input type="hidden" name="name" value=safety.name.clone()/>
+                            <button type="submit" class="button">"Undo restore"</button>
+                        </ActionForm>
+                    });
+                    view! {
+                        <div class="notice ok restore-done">
+                            <span>{format!("Restored to {}.", o.restored.alias.clone().unwrap_or(o.restored.name.clone()))}</span>
+                            {undo}
+                        </div>
+                    }.into_any()
+                }
+                Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+            })}
+            {move || delete.value().get().map(|r| match r {
+                Ok(name) => view! { <p class="notice ok">{format!("Snapshot {name} deleted.")}</p> }.into_any(),
+                Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+            })}
+            {move || copy.value().get().map(|r| match r {
+                Ok(c) => {
+                    let href = format!("/containers/{}", c.id);
+                    view! { <p class="notice ok">"Copied into "<A href=href>{c.name.clone()}</A>"."</p> }.into_any()
+                }
+                Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+            })}
+            {move || act.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNotice error=e/> })}
+        </div>
+    }
+}
