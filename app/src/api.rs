@@ -105,7 +105,7 @@ pub async fn sign_out() -> Result<(), AppError> {
 /// Who is signed in, if anyone.
 #[server(prefix = "/rpc", endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<Identity>, AppError> {
-    let Ok(token) = crate::session::token() else {
+    let Some(token) = crate::session::read_token() else {
         return Ok(None);
     };
     match crate::backend::backend()?.identity(&token).await {

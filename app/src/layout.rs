@@ -39,7 +39,13 @@ pub fn Frame(children: Children) -> impl IntoView {
 #[component]
 fn Account() -> impl IntoView {
     let sign_out = ServerAction::<SignOut>::new();
-    let me = Resource::new(|| (), |_| whoami());
+    // Asked again after every navigation (signing in redirects to another page) and after
+    // signing out.
+    let location = leptos_router::hooks::use_location();
+    let me = Resource::new(
+        move || (location.pathname.get(), sign_out.version().get()),
+        |_| whoami(),
+    );
     view! {
         <div class="account">
             <Transition fallback=|| ()>

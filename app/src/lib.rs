@@ -4,6 +4,8 @@
 //! the server crate through Leptos context. Nothing in this crate touches the disk or SQL; the
 //! `ssr` feature only adds the server-side halves of the server functions.
 
+#![recursion_limit = "256"]
+
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;

@@ -115,13 +115,15 @@ pub fn relative(t: &str, now: &str) -> String {
     };
     let d = now - t;
     let (future, s) = (d < 0, d.unsigned_abs());
+    // Rounded to the nearest unit: a 7-day expiry read a second later is "in 7 days".
+    let round = |unit: u64| (s + unit / 2) / unit;
     let (n, unit) = match s {
         0..45 => return "just now".into(),
-        45..5_400 => (s.div_ceil(60).max(1), "minute"),
-        5_400..129_600 => (s / 3600, "hour"),
-        129_600..5_184_000 => (s / 86_400, "day"),
-        5_184_000..63_072_000 => (s / 2_592_000, "month"),
-        _ => (s / 31_536_000, "year"),
+        45..5_400 => (round(60).max(1), "minute"),
+        5_400..129_600 => (round(3600), "hour"),
+        129_600..5_184_000 => (round(86_400), "day"),
+        5_184_000..63_072_000 => (round(2_592_000), "month"),
+        _ => (round(31_536_000), "year"),
     };
     let plural = if n == 1 { "" } else { "s" };
     if future {
@@ -185,8 +187,10 @@ mod tests {
         let now = "2025-11-09T14:30:45.000Z";
         assert_eq!(relative("2025-11-09T14:30:40.000Z", now), "just now");
         assert_eq!(relative("2025-11-09T11:30:45.000Z", now), "3 hours ago");
-        assert_eq!(relative("2025-11-08T14:30:45.000Z", now), "1 day ago");
+        assert_eq!(relative("2025-11-08T14:30:45.000Z", now), "24 hours ago");
+        assert_eq!(relative("2025-11-07T14:30:45.000Z", now), "2 days ago");
         assert_eq!(relative("2025-12-09T14:30:45.000Z", now), "in 30 days");
+        assert_eq!(relative("2025-11-16T14:30:44.000Z", now), "in 7 days");
         assert_eq!(short_time(now), "2025-11-09 14:30 UTC");
     }
 

@@ -7,10 +7,9 @@ use crate::error::AppError;
 /// Name of the session cookie.
 pub const COOKIE: &str = "snapline_session";
 
-/// The token of the current request's session.
-pub fn token() -> Result<String, AppError> {
-    let parts = leptos::prelude::use_context::<http::request::Parts>()
-        .ok_or_else(|| AppError::Internal("no request in context".into()))?;
+/// The session token of the current request, if it has one.
+pub fn read_token() -> Option<String> {
+    let parts = leptos::prelude::use_context::<http::request::Parts>()?;
     parts
         .headers
         .get_all(http::header::COOKIE)
@@ -21,16 +20,20 @@ pub fn token() -> Result<String, AppError> {
         .find(|(k, _)| *k == COOKIE)
         .map(|(_, v)| v.to_string())
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| {
-            // A server function called directly answers 401; a page rendered on the server
-            // stays 200 and shows the sign-in form in place.
-            if parts.uri.path().starts_with("/rpc/")
-                && let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
-            {
-                res.set_status(http::StatusCode::UNAUTHORIZED);
-            }
-            AppError::Unauthorized("Sign in with your API token to continue.".into())
-        })
+}
+
+/// The token of the current request's session, or `Unauthorized`.
+pub fn token() -> Result<String, AppError> {
+    read_token().ok_or_else(|| {
+        // A server function called directly answers 401; a page rendered on the server
+        // stays 200 and shows the sign-in form in place.
+        let rpc = leptos::prelude::use_context::<http::request::Parts>()
+            .is_some_and(|p| p.uri.path().starts_with("/rpc/"));
+        if rpc && let Some(res) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            res.set_status(http::StatusCode::UNAUTHORIZED);
+        }
+        AppError::Unauthorized("Sign in with your API token to continue.".into())
+    })
 }
 
 /// Sets (or, with `None`, clears) the session cookie on the response.

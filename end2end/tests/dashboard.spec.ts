@@ -1,8 +1,9 @@
 import { test, expect } from '@playwright/test';
-import { watchConsole, waitForHydration } from './helpers';
+import { signIn, watchConsole, waitForHydration } from './helpers';
 
 test('the dashboard hydrates and a click writes SQLite through a server function', async ({ page }, testInfo) => {
   const errors = watchConsole(page);
+  await signIn(page);
   await page.goto('/');
   await expect(page.getByRole('heading', { level: 1, name: 'Containers' })).toBeVisible();
   await waitForHydration(page);
@@ -75,6 +76,8 @@ test('readable on a phone: no horizontal scrolling, navigation reachable', async
 test('without JavaScript the system check still works as a plain form', async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
+  // Signing in is a plain form too.
+  await signIn(page);
   await page.goto('/');
   const before = Number(await page.getByTestId('check-count').getAttribute('data-count'));
   await page.getByRole('button', { name: 'Run system check' }).click();

@@ -14,3 +14,26 @@ export function watchConsole(page: Page): string[] {
 export async function waitForHydration(page: Page): Promise<void> {
   await expect(page.locator('.frame')).toHaveAttribute('data-hydrated', 'true');
 }
+
+/** The admin token of the server under test (set by .ci/e2e.sh). */
+export const TOKEN = process.env.SNAPLINE_TOKEN ?? '';
+
+/** Signs in through the sign-in form, as a person would. */
+export async function signIn(page: Page): Promise<void> {
+  await page.goto('/signin');
+  await page.getByLabel('Token', { exact: true }).fill(TOKEN);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
+}
+
+/** Calls the REST API with the admin token; returns the envelope's data. */
+export async function api(page: Page, method: string, path: string, body?: unknown): Promise<any> {
+  const response = await page.request.fetch(path, {
+    method,
+    headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' },
+    data: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await response.json();
+  expect(response.status(), JSON.stringify(json)).toBe(200);
+  return json.data;
+}

@@ -135,7 +135,7 @@ fn CreateContainerForm(o: Overview, create: ServerAction<CreateContainer>) -> im
             <h2 id="create-container-title">"Create a container"</h2>
             <ActionForm action=create attr:class="grid-form">
                 <label for="new-name">"Name"</label>
-                <input id="new-name" name="name" required=true maxlength="63" pattern="[A-Za-z0-9][A-Za-z0-9._-]*"
+                <input id="new-name" name="name" required=true maxlength="63" pattern="[A-Za-z0-9][A-Za-z0-9._\\-]*"
                     title="Letters, digits, '.', '_' or '-', starting with a letter or digit" placeholder="web"/>
                 <label for="new-image">"Image"</label>
                 <select id="new-image" name="image">

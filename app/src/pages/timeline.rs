@@ -172,7 +172,7 @@ fn CreateSnapshotForm(id: String, create: ServerAction<CreateSnapshot>) -> impl 
                 <input type="hidden" name="id" value=id/>
                 <label for="alias">"Alias"</label>
                 <div>
-                    <input id="alias" name="alias" maxlength="100" placeholder="before-ai-refactor"
+                    <input id="alias" name="alias" placeholder="before-ai-refactor"
                         aria-describedby="alias-help"
                         on:input=move |ev| alias.set(event_target_value(&ev))/>
                     <p id="alias-help" class=move || if problem().is_some() { "field-error" } else { "muted small" } aria-live="polite">
@@ -260,7 +260,7 @@ fn SnapshotCard(
                 <details class="confirm">
                     <summary class="button">"Copy…"</summary>
                     <div class="confirm-body">
-                        <ActionForm action=actions.copy attr:class="grid-form">
+                        <ActionForm action=actions.copy attr:class="stack-form">
                             <input type="hidden" name="id" value=i2.clone()/>
                             <input type="hidden" name="name" value=n2.clone()/>
                             <label>"New container"
@@ -289,6 +289,7 @@ fn SnapshotCard(
             </div>
         </li>
     }
+    .into_any()
 }
 
 #[component]
@@ -341,13 +342,41 @@ fn Outcomes(
 ) -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
+    // Only the most recent outcome is shown: which action finished last.
+    let last = RwSignal::new(0u8);
+    Effect::new(move |_| {
+        if create.version().get() > 0 {
+            last.set(1)
+        }
+    });
+    Effect::new(move |_| {
+        if restore.version().get() > 0 {
+            last.set(2)
+        }
+    });
+    Effect::new(move |_| {
+        if delete.version().get() > 0 {
+            last.set(3)
+        }
+    });
+    Effect::new(move |_| {
+        if copy.version().get() > 0 {
+            last.set(4)
+        }
+    });
+    Effect::new(move |_| {
+        if act.version().get() > 0 {
+            last.set(5)
+        }
+    });
+    let shown = move |k: u8| last.get() == k;
     view! {
         <div class="outcomes" role="status" aria-live="polite" data-testid="outcome">
-            {move || create.value().get().map(|r| match r {
+            {move || create.value().get().filter(|_| shown(1)).map(|r| match r {
                 Ok(s) => view! { <p class="notice ok">{format!("Snapshot {} taken.", s.alias.unwrap_or(s.name))}</p> }.into_any(),
                 Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
             })}
-            {move || restore.value().get().map(|r| match r {
+            {move || restore.value().get().filter(|_| shown(2)).map(|r| match r {
                 Ok(o) => {
                     let undo = o.safety.clone().map(|safety| view! {
                         <ActionForm action=restore attr:class="inline-form">
@@ -365,18 +394,18 @@ fn Outcomes(
                 }
                 Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
             })}
-            {move || delete.value().get().map(|r| match r {
+            {move || delete.value().get().filter(|_| shown(3)).map(|r| match r {
                 Ok(name) => view! { <p class="notice ok">{format!("Snapshot {name} deleted.")}</p> }.into_any(),
                 Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
             })}
-            {move || copy.value().get().map(|r| match r {
+            {move || copy.value().get().filter(|_| shown(4)).map(|r| match r {
                 Ok(c) => {
                     let href = format!("/containers/{}", c.id);
                     view! { <p class="notice ok">"Copied into "<A href=href>{c.name.clone()}</A>"."</p> }.into_any()
                 }
                 Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
             })}
-            {move || act.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNotice error=e/> })}
+            {move || act.value().get().filter(|_| shown(5)).and_then(|r| r.err()).map(|e| view! { <ErrorNotice error=e/> })}
         </div>
     }
 }
