@@ -152,9 +152,13 @@ pub async fn container_action(id: String, action: String) -> Result<String, AppE
 
 /// One container's timeline.
 #[server(prefix = "/rpc", endpoint = "timeline")]
-pub async fn load_timeline(id: String) -> Result<Timeline, AppError> {
+pub async fn load_timeline(id: String, all: bool) -> Result<Timeline, AppError> {
     let token = crate::session::token()?;
-    crate::backend::backend()?.timeline(&token, &id).await
+    let mut t = crate::backend::backend()?.timeline(&token, &id).await?;
+    if !all {
+        t.snapshots.truncate(crate::model::CARD_LIMIT);
+    }
+    Ok(t)
 }
 
 /// Parses the expiry presets of the create form: `7`, `30`, `90` days or `never`.

@@ -68,12 +68,20 @@ pub struct Overview {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timeline {
     pub container: ContainerView,
-    /// Newest first.
+    /// Newest first; at most [`CARD_LIMIT`] unless all were asked for.
     pub snapshots: Vec<SnapshotView>,
+    /// How many snapshots the container has.
+    pub total: usize,
+    /// When every snapshot was taken (the axis shows them all), newest first.
+    pub axis: Vec<String>,
     /// Where a copy may go.
     pub projects: Vec<ProjectView>,
     pub now: String,
 }
+
+/// Cards the timeline renders unless the user asks for all: a page of 1,000 cards with their
+/// forms is megabytes of HTML.
+pub const CARD_LIMIT: usize = 100;
 
 /// What a restore did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -362,6 +362,7 @@ impl Backend for EmbeddedBackend {
             .await
             .map_err(app_error)?;
         let mut snapshots: Vec<SnapshotView> = snaps.iter().map(snapshot_view).collect();
+        let axis = snapshots.iter().map(|s| s.created_at.clone()).collect();
         for s in snapshots.iter_mut().take(EXCLUSIVE_FOR_NEWEST) {
             s.exclusive_bytes = self
                 .service
@@ -372,6 +373,8 @@ impl Backend for EmbeddedBackend {
         }
         Ok(Timeline {
             container,
+            total: snapshots.len(),
+            axis,
             snapshots,
             projects,
             now: crate::service::fmt_time(crate::service::now()),

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{
     ContainerAction, CopySnapshot, CreateSnapshot, DeleteSnapshot, RestoreSnapshot, load_timeline,
@@ -21,7 +21,9 @@ use crate::pages::signin::SignInForm;
 #[component]
 pub fn TimelinePage() -> impl IntoView {
     let params = use_params_map();
+    let query = use_query_map();
     let id = move || params.read().get("id").unwrap_or_default();
+    let all = move || query.read().get("all").is_some_and(|v| v == "1");
     let create = ServerAction::<CreateSnapshot>::new();
     let restore = ServerAction::<RestoreSnapshot>::new();
     let delete = ServerAction::<DeleteSnapshot>::new();
@@ -31,6 +33,7 @@ pub fn TimelinePage() -> impl IntoView {
         move || {
             (
                 id(),
+                all(),
                 create.version().get(),
                 restore.version().get(),
                 delete.version().get(),
@@ -38,7 +41,7 @@ pub fn TimelinePage() -> impl IntoView {
                 act.version().get(),
             )
         },
-        |(id, ..)| load_timeline(id),
+        |(id, all, ..)| load_timeline(id, all),
     );
     let actions = Actions {
         restore,
@@ -91,13 +94,13 @@ fn TimelineView(
             <h1>{c.name.clone()}" "<StatusBadge status=c.status.clone()/></h1>
             <p class="lede">
                 {format!("{} · image {} · {} · {} snapshot{}", c.project_name, c.image, human_bytes(c.size),
-                    t.snapshots.len(), if t.snapshots.len() == 1 { "" } else { "s" })}
+                    t.total, if t.total == 1 { "" } else { "s" })}
             </p>
             <Show when=move || !deleted>
                 <StartStop id=cid.clone() running=running act=act/>
             </Show>
         </div>
-        <Axis snapshots=t.snapshots.clone() now=t.now.clone()/>
+        <Axis times=t.axis.clone() snapshots=t.snapshots.clone() now=t.now.clone()/>
         <Show when=move || !deleted fallback=|| view! {
             <p class="notice warn">"This container was deleted. Its snapshots remain: copy one into a new container, or delete them."</p>
         }>
@@ -109,6 +112,15 @@ fn TimelineView(
                 view! { <p class="card empty-state">"No snapshots yet. Take one before your next risky change."</p> }.into_any()
             } else {
                 let (id, now, projects) = (list_id, now, projects);
+                let more = (t.total > t.snapshots.len()).then(|| {
+                    let href = format!("/containers/{}?all=1", id);
+                    view! {
+                        <p class="muted">
+                            {format!("Showing the newest {} of {} snapshots. ", t.snapshots.len(), t.total)}
+                            <A href=href>"Show all"</A>
+                        </p>
+                    }
+                });
                 view! {
                     <ol class="snapshot-cards">
                         {t.snapshots.into_iter().map(|s| view! {
@@ -116,6 +128,7 @@ fn TimelineView(
                                 deleted=deleted actions=actions/>
                         }).collect_view()}
                     </ol>
+                    {more}
                 }.into_any()
             }}
         </section>
@@ -125,24 +138,35 @@ fn TimelineView(
 /// A horizontal time axis from the oldest snapshot to NOW, one point per snapshot (SVG, so
 /// the positions need no inline styles under the Content-Security-Policy).
 #[component]
-fn Axis(snapshots: Vec<SnapshotView>, now: String) -> impl IntoView {
+fn Axis(times: Vec<String>, snapshots: Vec<SnapshotView>, now: String) -> impl IntoView {
     let now_s = epoch_seconds(&now).unwrap_or(0);
-    let oldest = snapshots
+    let oldest = times
         .iter()
-        .filter_map(|s| epoch_seconds(&s.created_at))
+        .filter_map(|t| epoch_seconds(t))
         .min()
         .unwrap_or(now_s);
     let span = (now_s - oldest).max(1) as f64;
     // The line runs from x=20 to x=980 of a 1000-wide box.
     let x = move |t: i64| 20.0 + 940.0 * ((t - oldest) as f64 / span);
-    let first_label = snapshots
+    let first_label = times
         .last()
-        .map(|s| relative(&s.created_at, &now))
+        .map(|t| relative(t, &now))
         .unwrap_or_else(|| "no snapshots yet".into());
+    // Named points for the snapshots with cards; the rest of the history as plain dots.
+    let named: std::collections::HashSet<&str> =
+        snapshots.iter().map(|s| s.created_at.as_str()).collect();
+    let older: Vec<f64> = times
+        .iter()
+        .filter(|t| !named.contains(t.as_str()))
+        .map(|t| x(epoch_seconds(t).unwrap_or(oldest)))
+        .collect();
     view! {
         <figure class="axis card" aria-label="Snapshot timeline">
             <svg viewBox="0 0 1000 56" role="img" aria-hidden="true" preserveAspectRatio="none">
                 <line x1="20" y1="24" x2="980" y2="24" class="axis-line"/>
+                {older.into_iter().map(|cx| view! {
+                    <circle cx=format!("{cx:.1}") cy="24" r="5" class="axis-point older"/>
+                }).collect_view()}
                 {snapshots.iter().map(|s| {
                     let cx = x(epoch_seconds(&s.created_at).unwrap_or(oldest));
                     view! {
