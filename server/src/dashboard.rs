@@ -10,6 +10,7 @@ use app::api::{EndpointSummary, SystemCheck, SystemStatus};
 use app::backend::{Backend, SharedBackend};
 use app::model::{
     ContainerView, Identity, Overview, ProjectView, RestoreOutcome, SnapshotView, Timeline,
+    human_bytes,
 };
 
 use crate::api::ApiError;
@@ -157,22 +158,6 @@ fn row_to_check(row: &sqlx::sqlite::SqliteRow) -> Result<SystemCheck, sqlx::Erro
         ok: row.try_get::<i64, _>("ok")? != 0,
         summary: row.try_get("summary")?,
     })
-}
-
-/// Bytes as a person reads them: 1.5 GB, 320 MB.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 #[async_trait::async_trait]
@@ -518,14 +503,6 @@ pub fn router(state: AppState) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn human_bytes_reads_naturally() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(999), "999 B");
-        assert_eq!(human_bytes(1_500_000), "1.5 MB");
-        assert_eq!(human_bytes(52_100_000_000), "52.1 GB");
-    }
 
     #[test]
     fn every_documented_operation_is_listed() {

@@ -2,21 +2,8 @@
 
 use serde_json::Value;
 
-/// Bytes as people read them.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1000.0 && unit < UNITS.len() - 1 {
-        v /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
+/// Bytes as people read them (the dashboard's formatting).
+pub use app::model::human_bytes as bytes;
 
 pub fn print_json(v: &Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
@@ -156,5 +143,6 @@ mod tests {
     fn bytes_read_like_people_write_them() {
         assert_eq!(super::bytes(999), "999 B");
         assert_eq!(super::bytes(4_589_764_321), "4.6 GB");
+        assert_eq!(super::bytes(1_500_000), "1.5 MB");
     }
 }
