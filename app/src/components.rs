@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use crate::api::ContainerAction;
 use crate::error::AppError;
 
 /// An error in words: its kind as a headline, then what to do.
@@ -20,4 +21,24 @@ pub fn StatusBadge(status: String) -> impl IntoView {
     let class = format!("badge status-{status}");
     let label = status.clone();
     view! { <span class=class data-status=status>{label}</span> }
+}
+
+/// A one-button form that starts, stops or deletes a container (a POST; works without
+/// JavaScript).
+#[component]
+pub fn ContainerActionButton(
+    id: String,
+    /// `start`, `stop` or `delete`.
+    action: &'static str,
+    label: &'static str,
+    #[prop(default = "button")] class: &'static str,
+    act: ServerAction<ContainerAction>,
+) -> impl IntoView {
+    view! {
+        <ActionForm action=act attr:class="inline-form">
+            <input type="hidden" name="id" value=id/>
+            <input type="hidden" name="action" value=action/>
+            <button type="submit" class=class>{label}</button>
+        </ActionForm>
+    }
 }

@@ -11,7 +11,7 @@ use crate::api::{
     ContainerAction, CreateContainer, RunSystemCheck, SystemCheck, SystemStatus, load_overview,
     load_system_status,
 };
-use crate::components::{ErrorNotice, StatusBadge};
+use crate::components::{ContainerActionButton, ErrorNotice, StatusBadge};
 use crate::error::AppError;
 use crate::model::{ContainerView, Overview, SnapshotView, human_bytes, relative, short_time};
 use crate::pages::signin::SignInForm;
@@ -107,20 +107,15 @@ fn ContainerRow(
                 <span class="muted">{last}</span>
             </div>
             <div class="container-actions">
-                <ActionForm action=act attr:class="inline-form">
-                    <input type="hidden" name="id" value=id/>
-                    <input type="hidden" name="action" value=if running { "stop" } else { "start" }/>
-                    <button type="submit" class="button">{if running { "Stop" } else { "Start" }}</button>
-                </ActionForm>
+                <ContainerActionButton id=id act=act
+                    action=if running { "stop" } else { "start" }
+                    label=if running { "Stop" } else { "Start" }/>
                 <details class="confirm">
                     <summary class="button danger-outline">"Delete…"</summary>
                     <div class="confirm-body">
                         <p>{delete_message}</p>
-                        <ActionForm action=act attr:class="inline-form">
-                            <input type="hidden" name="id" value=id2/>
-                            <input type="hidden" name="action" value="delete"/>
-                            <button type="submit" class="button danger">"Delete container"</button>
-                        </ActionForm>
+                        <ContainerActionButton id=id2 act=act action="delete"
+                            label="Delete container" class="button danger"/>
                     </div>
                 </details>
             </div>

@@ -10,7 +10,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::{
     ContainerAction, CopySnapshot, CreateSnapshot, DeleteSnapshot, RestoreSnapshot, load_timeline,
 };
-use crate::components::{ErrorNotice, StatusBadge};
+use crate::components::{ContainerActionButton, ErrorNotice, StatusBadge};
 use crate::error::AppError;
 use crate::model::{
     ProjectView, SnapshotView, Timeline, alias_problem, epoch_seconds, human_bytes, relative,
@@ -97,7 +97,9 @@ fn TimelineView(
                     t.total, if t.total == 1 { "" } else { "s" })}
             </p>
             <Show when=move || !deleted>
-                <StartStop id=cid.clone() running=running act=act/>
+                <ContainerActionButton id=cid.clone() act=act
+                    action=if running { "stop" } else { "start" }
+                    label=if running { "Stop container" } else { "Start container" }/>
             </Show>
         </div>
         <Axis times=t.axis.clone() snapshots=t.snapshots.clone() now=t.now.clone()/>
@@ -314,17 +316,6 @@ fn SnapshotCard(
         </li>
     }
     .into_any()
-}
-
-#[component]
-fn StartStop(id: String, running: bool, act: ServerAction<ContainerAction>) -> impl IntoView {
-    view! {
-        <ActionForm action=act attr:class="inline-form">
-            <input type="hidden" name="id" value=id/>
-            <input type="hidden" name="action" value=if running { "stop" } else { "start" }/>
-            <button type="submit" class="button">{if running { "Stop container" } else { "Start container" }}</button>
-        </ActionForm>
-    }
 }
 
 /// The restore confirmation: what will be lost, and a safety snapshot checked by default.
