@@ -10,7 +10,17 @@ use leptos::prelude::use_context;
 
 use crate::api::{EndpointSummary, SystemCheck, SystemStatus};
 use crate::error::AppError;
-use crate::model::{ContainerView, Identity, Overview, RestoreOutcome, SnapshotView, Timeline};
+use crate::model::{
+    ContainerView, DiffView, Identity, Listing, LiveEvent, Overview, RestoreOutcome,
+    ScheduleSpecView, ScheduleView, SnapshotChange, SnapshotView, Timeline, VerifyView,
+};
+
+/// A file's bytes as they arrive, each piece checked by the store before it is sent on.
+pub type ByteStream =
+    futures_util::stream::BoxStream<'static, Result<bytes::Bytes, std::io::Error>>;
+
+/// The live events a token may see, in order. The stream ends when the source closes.
+pub type EventStream = futures_util::stream::BoxStream<'static, LiveEvent>;
 
 /// Everything the dashboard's server functions may ask of the service.
 #[async_trait::async_trait]
@@ -69,6 +79,59 @@ pub trait Backend: Send + Sync + 'static {
         project: &str,
         new_name: &str,
     ) -> Result<ContainerView, AppError>;
+    /// Edits a snapshot's alias and expiry (see [`SnapshotChange`]).
+    async fn update_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        change: SnapshotChange,
+    ) -> Result<SnapshotView, AppError>;
+    /// What changed from snapshot `name` to `against` (a snapshot name, or `live`).
+    async fn diff_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        against: &str,
+    ) -> Result<DiffView, AppError>;
+    /// One directory of a snapshot; `path` is absolute inside it.
+    async fn browse_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        path: &str,
+    ) -> Result<Listing, AppError>;
+    /// One file of a snapshot: its size and its bytes.
+    async fn read_file(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        path: &str,
+    ) -> Result<(u64, ByteStream), AppError>;
+    /// Checks a snapshot's objects; `deep` re-reads and re-hashes its data.
+    async fn verify_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        deep: bool,
+    ) -> Result<VerifyView, AppError>;
+    /// The container's schedule, if it has one.
+    async fn schedule(&self, token: &str, id: &str) -> Result<Option<ScheduleView>, AppError>;
+    /// Sets (creates or replaces) the container's schedule.
+    async fn set_schedule(
+        &self,
+        token: &str,
+        id: &str,
+        spec: ScheduleSpecView,
+    ) -> Result<ScheduleView, AppError>;
+    /// Removes the container's schedule.
+    async fn delete_schedule(&self, token: &str, id: &str) -> Result<(), AppError>;
+    /// The live events this token may see, from now on.
+    async fn events(&self, token: &str) -> Result<EventStream, AppError>;
 }
 
 /// The backend as it travels through Leptos context.

@@ -72,11 +72,157 @@ pub struct Timeline {
     pub snapshots: Vec<SnapshotView>,
     /// How many snapshots the container has.
     pub total: usize,
-    /// When every snapshot was taken (the axis shows them all), newest first.
-    pub axis: Vec<String>,
+    /// Every snapshot, newest first: the axis and the storage chart show them all.
+    pub axis: Vec<AxisPoint>,
     /// Where a copy may go.
     pub projects: Vec<ProjectView>,
     pub now: String,
+}
+
+/// One change between two states of a container (the REST API's `DiffChange`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffChangeView {
+    pub path: String,
+    /// `added`, `removed`, `modified`, `metadata` or `type_changed`.
+    pub kind: String,
+    /// `file`, `dir`, `symlink`, `char-device`, `block-device` or `fifo`.
+    pub entry_type: String,
+}
+
+/// What changed from one snapshot to another snapshot or to the live tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffView {
+    pub from: String,
+    /// Another snapshot's name, or `live`.
+    pub against: String,
+    pub changes: Vec<DiffChangeView>,
+    /// More changes exist than were listed.
+    pub truncated: bool,
+}
+
+/// Changes a diff lists at most (the REST API's default limit).
+pub const DIFF_LIMIT: usize = 1000;
+
+/// One entry of a snapshot's directory (the REST API's `FileEntry`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileView {
+    pub name: String,
+    pub entry_type: String,
+    pub size: u64,
+    /// Permission bits, octal.
+    pub mode: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime: String,
+    pub link_target: Option<String>,
+}
+
+/// A directory of a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing {
+    /// Absolute path inside the snapshot, `/` for the root.
+    pub path: String,
+    pub entries: Vec<FileView>,
+}
+
+/// One damaged object found by a verify.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DamageView {
+    pub object: String,
+    pub reason: String,
+}
+
+/// What verifying a snapshot found (the REST API's `SnapshotVerified`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyView {
+    pub clean: bool,
+    /// Data was re-read and re-hashed, not only the structure checked.
+    pub deep: bool,
+    pub trees: u64,
+    pub chunks: u64,
+    pub damaged: Vec<DamageView>,
+}
+
+/// A container's automatic snapshots (the REST API's `Schedule`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleView {
+    /// Five-field cron or `@hourly`, `@daily`, `@weekly`, in UTC.
+    pub schedule: String,
+    /// Days each scheduled snapshot is kept; `None` keeps them.
+    pub expiry: Option<i64>,
+    /// strftime pattern of their aliases (UTC).
+    pub alias_pattern: String,
+    pub include_stopped: bool,
+    pub next_run_at: String,
+    pub last_run_at: Option<String>,
+    pub last_error: Option<String>,
+}
+
+/// What to set on a schedule (the body of `PUT .../schedule`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleSpecView {
+    pub schedule: String,
+    pub expiry: Option<i64>,
+    pub alias_pattern: Option<String>,
+    pub include_stopped: Option<bool>,
+}
+
+/// An edit of a snapshot's metadata. `None` leaves a field as it is; `Some(None)` clears the
+/// alias or pins the snapshot (it never expires); `Some(Some(n))` expires it `n` days from now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotChange {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub alias: Option<Option<String>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present",
+        rename = "expiry"
+    )]
+    pub expiry_days: Option<Option<i64>>,
+}
+
+/// A field that is present in JSON, even as `null`, is `Some(...)`: that is how "clear it"
+/// differs from "leave it".
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// One event of the live stream, as the browser receives it from the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveEvent {
+    /// `snapshot.created`, `progress`, ... (the REST API's event types).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub container_id: Option<String>,
+    /// For `progress`: the operation (`snapshot`, `restore`, `copy`), its phase and counts.
+    #[serde(default)]
+    pub operation: Option<String>,
+    #[serde(default)]
+    pub phase: Option<String>,
+    #[serde(default)]
+    pub files: Option<u64>,
+    #[serde(default)]
+    pub bytes: Option<u64>,
+}
+
+/// One snapshot on the storage chart and the axis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AxisPoint {
+    pub name: String,
+    pub created_at: String,
+    /// Stored bytes it added when taken.
+    pub added_bytes: u64,
+    /// Stored bytes deleting it would free, when known.
+    pub exclusive_bytes: Option<u64>,
 }
 
 /// Cards the timeline renders unless the user asks for all: a page of 1,000 cards with their

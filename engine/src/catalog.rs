@@ -255,6 +255,33 @@ impl Catalog {
         Ok(())
     }
 
+    /// Applies an edit to a row that is unexpired at `now`; returns whether one matched.
+    pub async fn update_meta(
+        &self,
+        c: &ContainerId,
+        name: &str,
+        edit: &crate::edit::SnapshotEdit,
+        now: DateTime<Utc>,
+    ) -> Result<bool, EngineError> {
+        // `CASE ? WHEN 1`: a flag per field says whether to set it, so NULL can be written.
+        let r = sqlx::query(
+            "UPDATE engine_snapshots SET \
+             alias = CASE ? WHEN 1 THEN ? ELSE alias END, \
+             expires_at = CASE ? WHEN 1 THEN ? ELSE expires_at END \
+             WHERE container_id = ? AND name = ? AND (expires_at IS NULL OR expires_at > ?)",
+        )
+        .bind(edit.alias.is_some())
+        .bind(edit.alias.clone().flatten())
+        .bind(edit.expires_at.is_some())
+        .bind(edit.expires_at.flatten().map(fmt_time))
+        .bind(c.as_str())
+        .bind(name)
+        .bind(fmt_time(now))
+        .execute(&self.db)
+        .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
     /// Deletes one snapshot row; returns whether it existed.
     pub async fn delete(&self, c: &ContainerId, name: &str) -> Result<bool, EngineError> {
         let r = sqlx::query("DELETE FROM engine_snapshots WHERE container_id = ? AND name = ?")

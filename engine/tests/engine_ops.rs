@@ -386,3 +386,122 @@ async fn leftovers_of_interrupted_creations_and_deletions_are_swept_at_open() {
         b"live data"
     );
 }
+
+#[tokio::test]
+async fn edit_changes_alias_and_expiry_but_never_revives_an_expired_snapshot() {
+    use chrono::{Duration as D, Utc};
+    use engine::SnapshotEdit;
+    let tmp = tempfile::tempdir().unwrap();
+    let (e, _) = fixture_engine(tmp.path()).await;
+    let opts = |alias: &str, days: Option<i64>| SnapshotOptions {
+        alias: Some(alias.into()),
+        expires_after: days.map(D::days),
+        ..Default::default()
+    };
+    let s = e.snapshot(&id(1), opts("first", Some(7))).await.unwrap();
+
+    // Rename by alias, then pin: the expiry goes, the alias stays.
+    let renamed = SnapshotEdit {
+        alias: Some(Some("stable".into())),
+        ..Default::default()
+    };
+    let got = e.edit(&id(1), "first", renamed).await.unwrap();
+    assert_eq!(got.alias.as_deref(), Some("stable"));
+    assert!(got.expires_at.is_some(), "expiry untouched: {got:?}");
+    let pin = SnapshotEdit {
+        expires_at: Some(None),
+        ..Default::default()
+    };
+    let got = e.edit(&id(1), &s.name, pin).await.unwrap();
+    assert_eq!(
+        (got.alias.as_deref(), got.expires_at),
+        (Some("stable"), None)
+    );
+
+    // Clear the alias; set a new expiry.
+    let at = Utc::now() + D::days(30);
+    let edit = SnapshotEdit {
+        alias: Some(None),
+        expires_at: Some(Some(at)),
+    };
+    let got = e.edit(&id(1), &s.name, edit).await.unwrap();
+    assert_eq!(got.alias, None);
+    let diff = (got.expires_at.unwrap() - at).num_milliseconds().abs();
+    assert!(diff < 1000, "{got:?}");
+
+    // Refused: a past expiry, a bad alias, an unknown snapshot. Nothing changed.
+    let past = SnapshotEdit {
+        expires_at: Some(Some(Utc::now() - D::days(1))),
+        ..Default::default()
+    };
+    assert!(matches!(
+        e.edit(&id(1), &s.name, past).await,
+        Err(EngineError::Invalid(_))
+    ));
+    let bad = SnapshotEdit {
+        alias: Some(Some("a\nb".into())),
+        ..Default::default()
+    };
+    assert!(e.edit(&id(1), &s.name, bad).await.is_err());
+    assert!(matches!(
+        e.edit(&id(1), "nope", SnapshotEdit::default()).await,
+        Err(EngineError::NoSuchSnapshot { .. })
+    ));
+    assert_eq!(e.get(&id(1), &s.name).await.unwrap(), got);
+
+    // A snapshot that has expired (its row not yet removed by the job) cannot be pinned back.
+    let short = e.snapshot(&id(1), opts("short", None)).await.unwrap();
+    let soon = SnapshotEdit {
+        expires_at: Some(Some(Utc::now() + D::milliseconds(1500))),
+        ..Default::default()
+    };
+    e.edit(&id(1), &short.name, soon).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let revive = SnapshotEdit {
+        expires_at: Some(None),
+        ..Default::default()
+    };
+    assert!(matches!(
+        e.edit(&id(1), &short.name, revive).await,
+        Err(EngineError::NoSuchSnapshot { .. })
+    ));
+}
+
+#[tokio::test]
+async fn exclusive_bytes_of_all_snapshots_in_one_pass_match_one_by_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (e, _) = fixture_engine(tmp.path()).await;
+    let root = e.root_path(&id(1));
+    // A history where some data is unique to one snapshot and some is shared.
+    for step in 0..6u64 {
+        std::fs::write(
+            root.join(format!("step-{step}.bin")),
+            common::noise(200_000, step),
+        )
+        .unwrap();
+        if step % 2 == 1 {
+            std::fs::remove_file(root.join(format!("step-{}.bin", step - 1))).unwrap();
+        }
+        e.snapshot(&id(1), SnapshotOptions::default())
+            .await
+            .unwrap();
+    }
+    // A second container copied from the third snapshot shares its objects.
+    let list = e.list(&id(1)).await.unwrap();
+    e.copy(&id(1), CopySource::Snapshot(list[3].name.clone()), &id(2))
+        .await
+        .unwrap();
+    e.snapshot(&id(2), SnapshotOptions::default())
+        .await
+        .unwrap();
+
+    let all = e.exclusive_bytes_all(&id(1)).await.unwrap();
+    assert_eq!(all.len(), list.len());
+    let mut nonzero = 0;
+    for s in &list {
+        let one = e.exclusive_bytes(&id(1), &s.name).await.unwrap();
+        assert_eq!(all[&s.name], one, "{}", s.name);
+        nonzero += usize::from(one > 0);
+    }
+    assert!(nonzero >= 2, "the history has unique data: {all:?}");
+}

@@ -8,10 +8,13 @@ use std::time::Instant;
 use app::AppError;
 use app::api::{EndpointSummary, SystemCheck, SystemStatus};
 use app::backend::{Backend, SharedBackend};
+use app::backend::{ByteStream, EventStream};
 use app::model::{
-    ContainerView, Identity, Overview, ProjectView, RestoreOutcome, SnapshotView, Timeline,
-    human_bytes,
+    AxisPoint, ContainerView, DamageView, DiffChangeView, DiffView, FileView, Identity, Listing,
+    LiveEvent, Overview, ProjectView, RestoreOutcome, ScheduleSpecView, ScheduleView,
+    SnapshotChange, SnapshotView, Timeline, VerifyView, human_bytes,
 };
+use futures_util::StreamExt;
 
 use crate::api::ApiError;
 use crate::service::containers::Container;
@@ -141,8 +144,41 @@ fn snapshot_view(s: &Snapshot) -> SnapshotView {
     }
 }
 
-/// Snapshots whose "frees X if deleted" the timeline computes (each is a walk of the store).
-const EXCLUSIVE_FOR_NEWEST: usize = 10;
+fn axis_point(s: &SnapshotView) -> AxisPoint {
+    AxisPoint {
+        name: s.name.clone(),
+        created_at: s.created_at.clone(),
+        added_bytes: s.added_bytes,
+        exclusive_bytes: s.exclusive_bytes,
+    }
+}
+
+fn schedule_view(s: crate::service::schedules::Schedule) -> ScheduleView {
+    ScheduleView {
+        schedule: s.schedule,
+        expiry: s.expiry,
+        alias_pattern: s.alias_pattern,
+        include_stopped: s.include_stopped,
+        next_run_at: s.next_run_at,
+        last_run_at: s.last_run_at,
+        last_error: s.last_error,
+    }
+}
+
+/// The fields of a service event the browser needs to refresh and show progress.
+fn live_event(e: &crate::service::events::Event) -> LiveEvent {
+    let field = |k: &str| e.data.get(k);
+    LiveEvent {
+        kind: e.kind.clone(),
+        container_id: e.container_id.clone(),
+        operation: field("operation")
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+        phase: field("phase").and_then(|v| v.as_str()).map(str::to_string),
+        files: field("files").and_then(|v| v.as_u64()),
+        bytes: field("bytes").and_then(|v| v.as_u64()),
+    }
+}
 
 fn internal(e: impl std::fmt::Display) -> AppError {
     tracing::error!(error = %e, "dashboard backend error");
@@ -346,16 +382,22 @@ impl Backend for EmbeddedBackend {
             .list_snapshots(&caller, id)
             .await
             .map_err(app_error)?;
-        let mut snapshots: Vec<SnapshotView> = snaps.iter().map(snapshot_view).collect();
-        let axis = snapshots.iter().map(|s| s.created_at.clone()).collect();
-        for s in snapshots.iter_mut().take(EXCLUSIVE_FOR_NEWEST) {
-            s.exclusive_bytes = self
-                .service
-                .engine()
-                .exclusive_bytes(&row.id, &s.name)
-                .await
-                .ok();
-        }
+        // "Frees X if deleted" for every snapshot, in one pass over the store. It is
+        // advisory: if the pass fails the cards simply leave it out.
+        let exclusive = self
+            .service
+            .engine()
+            .exclusive_bytes_all(&row.id)
+            .await
+            .unwrap_or_default();
+        let snapshots: Vec<SnapshotView> = snaps
+            .iter()
+            .map(|s| SnapshotView {
+                exclusive_bytes: exclusive.get(&s.name).copied(),
+                ..snapshot_view(s)
+            })
+            .collect();
+        let axis = snapshots.iter().map(axis_point).collect();
         Ok(Timeline {
             container,
             total: snapshots.len(),
@@ -426,6 +468,200 @@ impl Backend for EmbeddedBackend {
             .map_err(app_error)?;
         let projects = self.projects(&caller).await?;
         self.container_view(c, &projects).await
+    }
+
+    async fn update_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        change: SnapshotChange,
+    ) -> Result<SnapshotView, AppError> {
+        let caller = self.caller(token).await?;
+        let (_, s) = self
+            .service
+            .update_snapshot(&caller, id, name, change.alias, change.expiry_days)
+            .await
+            .map_err(app_error)?;
+        Ok(snapshot_view(&s))
+    }
+
+    async fn diff_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        against: &str,
+    ) -> Result<DiffView, AppError> {
+        let caller = self.caller(token).await?;
+        let d = self
+            .service
+            .diff_snapshot(&caller, id, name, against, app::model::DIFF_LIMIT)
+            .await
+            .map_err(app_error)?;
+        Ok(DiffView {
+            from: name.to_string(),
+            against: against.to_string(),
+            changes: d
+                .changes
+                .into_iter()
+                .map(|c| DiffChangeView {
+                    path: c.path,
+                    kind: crate::api::snapshots::change_kind(&c.kind).into(),
+                    entry_type: c.entry_type.into(),
+                })
+                .collect(),
+            truncated: d.truncated,
+        })
+    }
+
+    async fn browse_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        path: &str,
+    ) -> Result<Listing, AppError> {
+        let caller = self.caller(token).await?;
+        let entries = self
+            .service
+            .browse_snapshot(&caller, id, name, path)
+            .await
+            .map_err(app_error)?
+            .into_iter()
+            .map(|e| FileView {
+                name: e.name,
+                entry_type: e.entry_type.into(),
+                size: e.size,
+                mode: format!("{:04o}", e.mode),
+                uid: e.uid,
+                gid: e.gid,
+                mtime: crate::service::fmt_time(e.mtime),
+                link_target: e.link_target,
+            })
+            .collect();
+        Ok(Listing {
+            path: path.to_string(),
+            entries,
+        })
+    }
+
+    async fn read_file(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        path: &str,
+    ) -> Result<(u64, ByteStream), AppError> {
+        let caller = self.caller(token).await?;
+        let (size, stream) = self
+            .service
+            .snapshot_file_stream(&caller, id, name, path)
+            .await
+            .map_err(app_error)?;
+        Ok((size, stream.boxed()))
+    }
+
+    async fn verify_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        deep: bool,
+    ) -> Result<VerifyView, AppError> {
+        let caller = self.caller(token).await?;
+        let r = self
+            .service
+            .verify_snapshot(&caller, id, name, deep)
+            .await
+            .map_err(app_error)?;
+        let mut damaged: Vec<DamageView> = r
+            .damaged
+            .iter()
+            .map(|d| DamageView {
+                object: d.object.to_string(),
+                reason: d.reason.clone(),
+            })
+            .collect();
+        damaged.extend(r.damaged_packs.iter().map(|(p, why)| DamageView {
+            object: format!("pack {p}"),
+            reason: why.clone(),
+        }));
+        Ok(VerifyView {
+            clean: damaged.is_empty(),
+            deep,
+            trees: r.trees,
+            chunks: r.chunks,
+            damaged,
+        })
+    }
+
+    async fn schedule(&self, token: &str, id: &str) -> Result<Option<ScheduleView>, AppError> {
+        let caller = self.caller(token).await?;
+        match self.service.get_schedule(&caller, id).await {
+            Ok(s) => Ok(Some(schedule_view(s))),
+            // The container exists (checked first) but has no schedule.
+            Err(ApiError::NotFound(_)) => {
+                self.service
+                    .get_container(&caller, id)
+                    .await
+                    .map_err(app_error)?;
+                Ok(None)
+            }
+            Err(e) => Err(app_error(e)),
+        }
+    }
+
+    async fn set_schedule(
+        &self,
+        token: &str,
+        id: &str,
+        spec: ScheduleSpecView,
+    ) -> Result<ScheduleView, AppError> {
+        let caller = self.caller(token).await?;
+        let spec = crate::service::schedules::ScheduleSpec {
+            schedule: spec.schedule,
+            expiry: spec.expiry,
+            alias_pattern: spec.alias_pattern,
+            include_stopped: spec.include_stopped,
+        };
+        self.service
+            .set_schedule(&caller, id, spec)
+            .await
+            .map(schedule_view)
+            .map_err(app_error)
+    }
+
+    async fn delete_schedule(&self, token: &str, id: &str) -> Result<(), AppError> {
+        let caller = self.caller(token).await?;
+        self.service
+            .delete_schedule(&caller, id)
+            .await
+            .map_err(app_error)
+    }
+
+    async fn events(&self, token: &str) -> Result<EventStream, AppError> {
+        let caller = self.caller(token).await?;
+        let rx = self.service.events().subscribe();
+        let stream = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(move |e| {
+            let out = match e {
+                Ok(e) if e.project_id.is_empty() || caller.sees(&e.project_id) => {
+                    Some(live_event(&e))
+                }
+                Ok(_) => None,
+                // Fell behind: the page reloads its data, as after any change.
+                Err(_) => Some(LiveEvent {
+                    kind: "lagged".into(),
+                    container_id: None,
+                    operation: None,
+                    phase: None,
+                    files: None,
+                    bytes: None,
+                }),
+            };
+            std::future::ready(out)
+        });
+        Ok(stream.boxed())
     }
 }
 

@@ -165,3 +165,70 @@ async fn diff_browse_download_verify_and_sizes() {
         .await;
     assert_eq!(deleted["freed_bytes"].as_u64().unwrap(), exclusive);
 }
+
+#[tokio::test]
+async fn metadata_edits_alias_and_expiry_and_pins_without_touching_the_files() {
+    let s = LiveServer::start(&[]);
+    let id = s.container("default", "m").await;
+    let base = format!("/api/v1/containers/{id}/snapshots");
+    let created = s
+        .admin("POST", &base, Some(json!({"alias": "draft", "expiry": 7})))
+        .await;
+    let name = created["snapshot"]["name"].as_str().unwrap().to_string();
+    let meta = format!("{base}/{name}/metadata");
+
+    // Rename only: the expiry stays.
+    let d = s
+        .admin("PATCH", &meta, Some(json!({"alias": "stable"})))
+        .await;
+    assert_eq!(d["snapshot"]["alias"], "stable");
+    assert_eq!(
+        d["snapshot"]["expires_at"],
+        created["snapshot"]["expires_at"]
+    );
+    // Pin (expiry null), addressed by the new alias.
+    let d = s
+        .admin(
+            "PATCH",
+            &format!("{base}/stable/metadata"),
+            Some(json!({"expiry": null})),
+        )
+        .await;
+    assert_eq!(d["snapshot"]["expires_at"], serde_json::Value::Null);
+    assert_eq!(d["snapshot"]["alias"], "stable");
+    // A 30-day expiry and no alias.
+    let d = s
+        .admin("PATCH", &meta, Some(json!({"alias": null, "expiry": 30})))
+        .await;
+    assert_eq!(d["snapshot"]["alias"], serde_json::Value::Null);
+    assert!(d["snapshot"]["expires_at"].is_string(), "{d}");
+    assert_eq!(d["snapshot"]["size"], created["snapshot"]["size"]);
+
+    // Refused with a message, nothing changed.
+    for (body, status, words) in [
+        (json!({"expiry": 0}), 400, "expiry"),
+        (json!({"alias": "x".repeat(101)}), 400, "alias"),
+        (json!({"colour": "red"}), 400, "colour"),
+        (json!({"expiry": "soon"}), 400, "expiry"),
+    ] {
+        let (st, v) = s
+            .call("PATCH", &meta, Some(common::ADMIN), Some(body))
+            .await;
+        assert_eq!(st, status, "{v}");
+        assert!(
+            v["message"].as_str().unwrap().contains(words),
+            "{words}: {v}"
+        );
+    }
+    let (st, _) = s
+        .call(
+            "PATCH",
+            &format!("{base}/snap-19990101-000000/metadata"),
+            Some(common::ADMIN),
+            Some(json!({"alias": "x"})),
+        )
+        .await;
+    assert_eq!(st, 404);
+    let now = s.admin("GET", &format!("{base}/{name}"), None).await;
+    assert_eq!(now["snapshot"]["alias"], serde_json::Value::Null);
+}

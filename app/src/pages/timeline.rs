@@ -13,8 +13,8 @@ use crate::api::{
 use crate::components::{ContainerActionButton, ErrorNotice, StatusBadge};
 use crate::error::AppError;
 use crate::model::{
-    ProjectView, SnapshotView, Timeline, alias_problem, epoch_seconds, human_bytes, relative,
-    short_time,
+    AxisPoint, ProjectView, SnapshotView, Timeline, alias_problem, epoch_seconds, human_bytes,
+    relative, short_time,
 };
 use crate::pages::signin::SignInForm;
 
@@ -140,11 +140,11 @@ fn TimelineView(
 /// A horizontal time axis from the oldest snapshot to NOW, one point per snapshot (SVG, so
 /// the positions need no inline styles under the Content-Security-Policy).
 #[component]
-fn Axis(times: Vec<String>, snapshots: Vec<SnapshotView>, now: String) -> impl IntoView {
+fn Axis(times: Vec<AxisPoint>, snapshots: Vec<SnapshotView>, now: String) -> impl IntoView {
     let now_s = epoch_seconds(&now).unwrap_or(0);
     let oldest = times
         .iter()
-        .filter_map(|t| epoch_seconds(t))
+        .filter_map(|t| epoch_seconds(&t.created_at))
         .min()
         .unwrap_or(now_s);
     let span = (now_s - oldest).max(1) as f64;
@@ -152,15 +152,15 @@ fn Axis(times: Vec<String>, snapshots: Vec<SnapshotView>, now: String) -> impl I
     let x = move |t: i64| 20.0 + 940.0 * ((t - oldest) as f64 / span);
     let first_label = times
         .last()
-        .map(|t| relative(t, &now))
+        .map(|t| relative(&t.created_at, &now))
         .unwrap_or_else(|| "no snapshots yet".into());
     // Named points for the snapshots with cards; the rest of the history as plain dots.
     let named: std::collections::HashSet<&str> =
         snapshots.iter().map(|s| s.created_at.as_str()).collect();
     let older: Vec<f64> = times
         .iter()
-        .filter(|t| !named.contains(t.as_str()))
-        .map(|t| x(epoch_seconds(t).unwrap_or(oldest)))
+        .filter(|t| !named.contains(t.created_at.as_str()))
+        .map(|t| x(epoch_seconds(&t.created_at).unwrap_or(oldest)))
         .collect();
     view! {
         <figure class="axis card" aria-label="Snapshot timeline">

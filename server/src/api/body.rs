@@ -31,15 +31,24 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+        // The field at fault is named, so "expected i64" says which number.
+        let field = e.path().to_string();
+        let e = e.into_inner();
         let what = match e.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                "the body is not valid JSON"
+                "the body is not valid JSON".to_string()
             }
-            _ => "the body does not match what this route takes",
+            _ if field == "." => "the body does not match what this route takes".to_string(),
+            _ => format!("the body does not match what this route takes (field `{field}`)"),
         };
         ApiError::BadRequest(format!("{what}: {e}"))
-    })
+    })?;
+    // Trailing data after the value (`{} {}`) is refused, as serde_json::from_slice does.
+    de.end()
+        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    Ok(value)
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {

@@ -123,6 +123,7 @@ impl utoipa::Modify for BearerAuth {
         snapshots::get,
         snapshots::restore,
         snapshots::delete,
+        snapshots::update,
         snapshots::diff,
         snapshots::files,
         snapshots::file_content,
@@ -188,6 +189,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/containers/{id}/snapshots/{name}",
             get(s::get).patch(s::restore).delete(s::delete),
+        )
+        .route(
+            "/containers/{id}/snapshots/{name}/metadata",
+            axum::routing::patch(s::update),
         )
         .route("/containers/{id}/snapshots/{name}/diff", get(s::diff))
         .route("/containers/{id}/snapshots/{name}/files", get(s::files))

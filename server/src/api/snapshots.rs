@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::body::{OptionalJson, Path, Query};
+use super::body::{Json, OptionalJson, Path, Query};
 use super::{ApiError, Envelope, ErrorBody, envelope_schema};
 use crate::AppState;
 use crate::service::Caller;
@@ -75,6 +75,17 @@ pub struct SnapshotDeleted {
     /// Stored bytes the background GC frees because of this deletion.
     #[schema(example = 52428800)]
     pub freed_bytes: u64,
+}
+
+/// The API's word for a kind of change.
+pub fn change_kind(k: &engine::ChangeKind) -> &'static str {
+    match k {
+        engine::ChangeKind::Added => "added",
+        engine::ChangeKind::Removed => "removed",
+        engine::ChangeKind::Modified => "modified",
+        engine::ChangeKind::MetadataOnly => "metadata",
+        engine::ChangeKind::TypeChanged => "type_changed",
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -333,6 +344,74 @@ pub async fn restore(
     .into_response())
 }
 
+/// Body of `PATCH /api/v1/containers/{id}/snapshots/{name}/metadata`. A field left out is
+/// not changed; `null` clears the alias, or pins the snapshot (it never expires).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"alias": "production-stable", "expiry": null}))]
+pub struct UpdateSnapshot {
+    /// The new alias (at most 100 characters, no control characters); `null` or `""` for
+    /// none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, example = "production-stable")]
+    pub alias: Option<Option<String>>,
+    /// Days from now until the snapshot expires (1 to 3650); `null` pins it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, example = 30)]
+    pub expiry: Option<Option<i64>>,
+}
+
+/// A field present in the body, even as `null`, is `Some(...)`: "clear it" differs from
+/// "leave it".
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Changes a snapshot's alias or expiry, or pins it. Its files never change. (`PATCH` on the
+/// snapshot itself restores it, as in the vendor API; its metadata has its own path.)
+#[utoipa::path(
+    patch,
+    path = "/api/v1/containers/{container_id}/snapshots/{snapshot_name}/metadata",
+    tag = "Snapshots",
+    params(
+        ("container_id" = String, Path, description = "The container's id", example = "890abcdef12345678901cdef"),
+        ("snapshot_name" = String, Path, description = "The snapshot's name (or its alias, when exactly one snapshot has it)", example = "snap-20251109-143045"),
+    ),
+    request_body(content = UpdateSnapshot, description = "The fields to change"),
+    responses(
+        (status = 200, description = "Updated", body = SnapshotCreatedResponse),
+        (status = 400, description = "Bad alias or expiry, unknown field or bad JSON", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container or snapshot (an expired one included)", body = ErrorBody),
+        (status = 409, description = "Another operation is running, or the alias is ambiguous", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, name)): Path<(String, String)>,
+    Json(body): Json<UpdateSnapshot>,
+) -> Result<Response, ApiError> {
+    let (c, snapshot) = state
+        .service
+        .update_snapshot(&caller, &id, &name, body.alias, body.expiry)
+        .await?;
+    Ok(Envelope::ok(
+        "Snapshot updated successfully",
+        SnapshotCreated {
+            container_id: c.id.to_string(),
+            project_id: c.project_id,
+            snapshot,
+        },
+    )
+    .into_response())
+}
+
 /// Deletes a snapshot. Its space is reclaimed by the background garbage collection.
 #[utoipa::path(
     delete,
@@ -416,14 +495,7 @@ pub async fn diff(
         .into_iter()
         .map(|c| DiffChange {
             path: c.path,
-            kind: match c.kind {
-                engine::ChangeKind::Added => "added",
-                engine::ChangeKind::Removed => "removed",
-                engine::ChangeKind::Modified => "modified",
-                engine::ChangeKind::MetadataOnly => "metadata",
-                engine::ChangeKind::TypeChanged => "type_changed",
-            }
-            .into(),
+            kind: change_kind(&c.kind).into(),
             entry_type: c.entry_type.into(),
         })
         .collect();
@@ -519,41 +591,13 @@ pub async fn file_content(
     Path((id, name)): Path<(String, String)>,
     Query(q): Query<PathQuery>,
 ) -> Result<Response, ApiError> {
-    use std::io::Read;
     let path = q.path.unwrap_or_default();
-    let (size, mut reader) = state
+    let (size, stream) = state
         .service
-        .read_snapshot_file(&caller, &id, &name, &path)
+        .snapshot_file_stream(&caller, &id, &name, &path)
         .await?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
-    tokio::task::spawn_blocking(move || {
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    if tx.blocking_send(Ok(buf[..n].to_vec())).is_err() {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    // The stream breaks: a client never mistakes damaged data for the file.
-                    let _ = tx.blocking_send(Err(e));
-                    break;
-                }
-            }
-        }
-    });
-    let file_name = path
-        .rsplit('/')
-        .next()
-        .filter(|n| !n.is_empty())
-        .unwrap_or("file")
-        .replace(
-            |c: char| !c.is_ascii_alphanumeric() && !".-_".contains(c),
-            "_",
-        );
-    let body = axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let file_name = crate::service::snapshots::download_name(&path);
+    let body = axum::body::Body::from_stream(stream);
     Ok((
         [
             (

@@ -11,6 +11,22 @@ use super::events::ProgressEvents;
 use super::{Caller, Service, fmt_time};
 use crate::api::ApiError;
 
+/// A snapshot file's bytes, as [`Service::snapshot_file_stream`] reads them.
+pub type FileStream = tokio_stream::wrappers::ReceiverStream<Result<bytes::Bytes, std::io::Error>>;
+
+/// The file name a download is saved under: the path's last part, with anything but
+/// letters, digits, `.`, `-` and `_` replaced (it goes into a header).
+pub fn download_name(path: &str) -> String {
+    path.rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty())
+        .unwrap_or("file")
+        .replace(
+            |c: char| !c.is_ascii_alphanumeric() && !".-_".contains(c),
+            "_",
+        )
+}
+
 /// Longest expiry, in days (ten years).
 pub const MAX_EXPIRY_DAYS: i64 = 3650;
 
@@ -259,6 +275,37 @@ impl Service {
         Ok((c, deleted))
     }
 
+    /// Edits a snapshot's alias and expiry: `None` leaves a field, `Some(None)` clears the
+    /// alias or pins the snapshot, `Some(Some(days))` expires it that many days from now.
+    pub async fn update_snapshot(
+        &self,
+        caller: &Caller,
+        id: &str,
+        name: &str,
+        alias: Option<Option<String>>,
+        expiry_days: Option<Option<i64>>,
+    ) -> Result<(ContainerRecord, Snapshot), ApiError> {
+        if let Some(Some(d)) = expiry_days {
+            validate_expiry(d)?;
+        }
+        // An empty alias means "no alias", as in the dashboard's form.
+        let alias = alias.map(|a| a.filter(|a| !a.is_empty()));
+        let c = self.container_row(caller, id).await?;
+        let edit = engine::SnapshotEdit {
+            alias,
+            expires_at: expiry_days.map(|d| d.map(|d| super::now() + ChronoDuration::days(d))),
+        };
+        let info = self.engine().edit(&c.id, name, edit).await?;
+        let snap = Snapshot::from(&info);
+        self.events().publish(
+            "snapshot.updated",
+            &c.project_id,
+            Some(c.id.as_str()),
+            &snap,
+        );
+        Ok((c, snap))
+    }
+
     /// What changed from snapshot `name` to `against` (another snapshot, or `live`).
     pub async fn diff_snapshot(
         &self,
@@ -305,6 +352,37 @@ impl Service {
         let c = self.container_row(caller, id).await?;
         let reader = self.engine().read_file(&c.id, name, path).await?;
         Ok((reader.size(), reader))
+    }
+
+    /// A file of a snapshot as a stream of pieces read on a blocking thread. A piece that
+    /// fails its hash check ends the stream with an error, so a client never mistakes damaged
+    /// data for the file.
+    pub async fn snapshot_file_stream(
+        &self,
+        caller: &Caller,
+        id: &str,
+        name: &str,
+        path: &str,
+    ) -> Result<(u64, FileStream), ApiError> {
+        use std::io::Read;
+        let (size, mut reader) = self.read_snapshot_file(caller, id, name, path).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
+        tokio::task::spawn_blocking(move || {
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let piece = match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => Ok(bytes::Bytes::copy_from_slice(&buf[..n])),
+                    Err(e) => Err(e),
+                };
+                let failed = piece.is_err();
+                // A closed channel means the client went away: stop reading.
+                if tx.blocking_send(piece).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        Ok((size, tokio_stream::wrappers::ReceiverStream::new(rx)))
     }
 
     /// Checks a snapshot's objects; `deep` re-reads and re-hashes all its data.
