@@ -76,7 +76,8 @@ pub async fn api_endpoints() -> Result<Vec<EndpointSummary>, AppError> {
 }
 
 pub use crate::model::{
-    ContainerView, Identity, Overview, ProjectView, RestoreOutcome, SnapshotView, Timeline,
+    ContainerView, DiffView, Identity, Listing, Overview, ProjectView, RestoreOutcome,
+    ScheduleSpecView, ScheduleView, SnapshotChange, SnapshotView, Timeline, VerifyView,
 };
 
 /// Signs in with an API token: checks it, then keeps it in an HttpOnly session cookie.
@@ -227,5 +228,132 @@ pub async fn copy_snapshot(
     let token = crate::session::token()?;
     crate::backend::backend()?
         .copy_snapshot(&token, &id, &name, &project, new_name.trim())
+        .await
+}
+
+/// Parses the edit form's expiry: `keep` leaves it, `never` pins the snapshot, a number of
+/// days expires it that long from now.
+pub fn parse_expiry_change(expiry: &str) -> Result<Option<Option<i64>>, AppError> {
+    match expiry {
+        "" | "keep" => Ok(None),
+        other => parse_expiry(other).map(Some),
+    }
+}
+
+/// Edits a snapshot's alias (empty for none) and expiry (`keep`, `7`, `30`, `90`, `never`).
+#[server(prefix = "/rpc", endpoint = "update_snapshot")]
+pub async fn update_snapshot(
+    id: String,
+    name: String,
+    alias: String,
+    expiry: String,
+) -> Result<SnapshotView, AppError> {
+    let token = crate::session::token()?;
+    let alias = alias.trim().to_string();
+    if let Some(problem) = crate::model::alias_problem(&alias) {
+        return Err(AppError::BadRequest(problem));
+    }
+    let change = SnapshotChange {
+        alias: Some((!alias.is_empty()).then_some(alias)),
+        expiry_days: parse_expiry_change(&expiry)?,
+    };
+    crate::backend::backend()?
+        .update_snapshot(&token, &id, &name, change)
+        .await
+}
+
+/// What changed from snapshot `from` to `against` (another snapshot's name, or `live`).
+#[server(prefix = "/rpc", endpoint = "diff")]
+pub async fn diff_snapshot(
+    id: String,
+    from: String,
+    against: String,
+) -> Result<DiffView, AppError> {
+    let token = crate::session::token()?;
+    if from.is_empty() {
+        return Err(AppError::BadRequest("Choose a snapshot to compare.".into()));
+    }
+    let against = if against.is_empty() {
+        "live".to_string()
+    } else {
+        against
+    };
+    crate::backend::backend()?
+        .diff_snapshot(&token, &id, &from, &against)
+        .await
+}
+
+/// A directory of a snapshot (`path` is absolute inside it; empty means `/`).
+#[server(prefix = "/rpc", endpoint = "browse")]
+pub async fn browse_snapshot(id: String, name: String, path: String) -> Result<Listing, AppError> {
+    let token = crate::session::token()?;
+    let path = if path.is_empty() {
+        "/".to_string()
+    } else {
+        path
+    };
+    crate::backend::backend()?
+        .browse_snapshot(&token, &id, &name, &path)
+        .await
+}
+
+/// Verifies a snapshot; with `deep` (a checked checkbox sends `on`) all its data is re-read
+/// and re-hashed.
+#[server(prefix = "/rpc", endpoint = "verify")]
+pub async fn verify_snapshot(
+    id: String,
+    name: String,
+    #[server(default)] deep: Option<String>,
+) -> Result<(String, VerifyView), AppError> {
+    let token = crate::session::token()?;
+    let report = crate::backend::backend()?
+        .verify_snapshot(&token, &id, &name, deep.is_some_and(|d| !d.is_empty()))
+        .await?;
+    Ok((name, report))
+}
+
+/// The container's schedule, if it has one.
+#[server(prefix = "/rpc", endpoint = "schedule")]
+pub async fn load_schedule(id: String) -> Result<Option<ScheduleView>, AppError> {
+    let token = crate::session::token()?;
+    crate::backend::backend()?.schedule(&token, &id).await
+}
+
+/// Sets the container's schedule from the form: a cron expression or preset, the expiry of
+/// the snapshots it takes (`7`, `30`, `90`, `never`), an alias pattern, and whether stopped
+/// containers are snapshotted too.
+#[server(prefix = "/rpc", endpoint = "save_schedule")]
+pub async fn save_schedule(
+    id: String,
+    schedule: String,
+    expiry: String,
+    alias_pattern: String,
+    #[server(default)] include_stopped: Option<String>,
+) -> Result<ScheduleView, AppError> {
+    let token = crate::session::token()?;
+    let schedule = schedule.trim().to_string();
+    if schedule.is_empty() {
+        return Err(AppError::BadRequest(
+            "Say when: @hourly, @daily, @weekly or five cron fields like 0 3 * * *.".into(),
+        ));
+    }
+    let alias_pattern = alias_pattern.trim().to_string();
+    let spec = ScheduleSpecView {
+        schedule,
+        expiry: parse_expiry(&expiry)?,
+        alias_pattern: (!alias_pattern.is_empty()).then_some(alias_pattern),
+        include_stopped: Some(include_stopped.is_some_and(|s| !s.is_empty())),
+    };
+    crate::backend::backend()?
+        .set_schedule(&token, &id, spec)
+        .await
+}
+
+/// Removes the container's schedule.
+#[server(prefix = "/rpc", endpoint = "delete_schedule")]
+pub async fn delete_schedule(id: String) -> Result<(), AppError> {
+    let token = crate::session::token()?;
+    crate::backend::backend()?
+        .delete_schedule(&token, &id)
         .await
 }

@@ -12,6 +12,7 @@ pub mod backend;
 mod components;
 pub mod error;
 mod layout;
+mod live;
 pub mod model;
 mod pages;
 #[cfg(feature = "ssr")]
@@ -66,6 +67,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("docs") view=pages::docs::DocsPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("signin") view=pages::signin::SignInPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("containers"), ParamSegment("id")) view=pages::timeline::TimelinePage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("containers"), ParamSegment("id"), StaticSegment("diff")) view=pages::diff::DiffPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("containers"), ParamSegment("id"), StaticSegment("snapshots"), ParamSegment("name"), StaticSegment("files")) view=pages::files::FilesPage ssr=SsrMode::Async/>
                 </Routes>
             </layout::Frame>
         </Router>

@@ -311,6 +311,19 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
+/// Percent-encodes a query value (`/` kept, for readable paths).
+pub fn query_escape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Checks an alias as the server will, so the form can say what is wrong before sending.
 pub fn alias_problem(alias: &str) -> Option<String> {
     let n = alias.chars().count();
@@ -353,6 +366,12 @@ mod tests {
         assert!(alias_problem("before-deploy").is_none());
         assert!(alias_problem(&"x".repeat(101)).unwrap().contains("101"));
         assert!(alias_problem("a\nb").is_some());
+    }
+
+    #[test]
+    fn query_values_are_escaped() {
+        assert_eq!(query_escape("/etc/a b&c=d?"), "/etc/a%20b%26c%3Dd%3F");
+        assert_eq!(query_escape("/é"), "/%C3%A9");
     }
 
     #[test]

@@ -10,8 +10,13 @@ pub const COOKIE: &str = "snapline_session";
 /// The session token of the current request, if it has one.
 pub fn read_token() -> Option<String> {
     let parts = leptos::prelude::use_context::<http::request::Parts>()?;
-    parts
-        .headers
+    token_from_headers(&parts.headers)
+}
+
+/// The session token in a request's `Cookie` headers, if any (for the dashboard's plain
+/// routes, which run outside Leptos: downloads and the live event stream).
+pub fn token_from_headers(headers: &http::HeaderMap) -> Option<String> {
+    headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())

@@ -124,6 +124,11 @@ pub struct ServeArgs {
     /// Seconds between runs of the background jobs (expiry, GC, schedules).
     #[arg(long, env = "SNAPLINE_JOB_INTERVAL_S", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub job_interval_s: u64,
+
+    /// Do not make the demo project (a container with a few snapshots) on the first start
+    /// of an empty data directory.
+    #[arg(long, env = "SNAPLINE_NO_DEMO")]
+    pub no_demo: bool,
 }
 
 impl ServeArgs {

@@ -714,6 +714,98 @@ fn content_security_policy() {
     provide_context(nonce);
 }
 
+/// An error of the dashboard's plain routes, as a short text the browser shows.
+fn plain_error(e: AppError) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let status = match &e {
+        AppError::BadRequest(_) => http::StatusCode::BAD_REQUEST,
+        AppError::Unauthorized(_) => http::StatusCode::UNAUTHORIZED,
+        AppError::NotFound(_) => http::StatusCode::NOT_FOUND,
+        AppError::Conflict(_) => http::StatusCode::CONFLICT,
+        AppError::OutOfDisk(_) => http::StatusCode::INSUFFICIENT_STORAGE,
+        AppError::Internal(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
+        AppError::Transport(_) => http::StatusCode::BAD_GATEWAY,
+    };
+    (status, format!("{}: {e}\n", e.title())).into_response()
+}
+
+fn session_token(headers: &http::HeaderMap) -> Result<String, AppError> {
+    app::session::token_from_headers(headers)
+        .ok_or_else(|| AppError::Unauthorized("Sign in to Snapline first.".into()))
+}
+
+#[derive(serde::Deserialize)]
+struct DownloadQuery {
+    path: String,
+}
+
+/// `GET /download/{id}/{name}?path=/etc/hostname`: one file of a snapshot, for the browse
+/// page's download links. The session cookie authenticates (SameSite=Strict: another site
+/// cannot make the browser send it), and nothing changes, so a plain GET is right.
+async fn download(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: http::HeaderMap,
+    axum::extract::Path((id, name)): axum::extract::Path<(String, String)>,
+    query: Result<axum::extract::Query<DownloadQuery>, axum::extract::rejection::QueryRejection>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Ok(axum::extract::Query(q)) = query else {
+        return plain_error(AppError::BadRequest(
+            "Say which file: add ?path=/some/file to the address.".into(),
+        ));
+    };
+    let result = async {
+        let token = session_token(&headers)?;
+        state.backend.read_file(&token, &id, &name, &q.path).await
+    }
+    .await;
+    match result {
+        Ok((size, stream)) => (
+            [
+                (
+                    http::header::CONTENT_TYPE,
+                    "application/octet-stream".to_string(),
+                ),
+                (http::header::CONTENT_LENGTH, size.to_string()),
+                (
+                    http::header::CONTENT_DISPOSITION,
+                    format!(
+                        "attachment; filename=\"{}\"",
+                        crate::service::snapshots::download_name(&q.path)
+                    ),
+                ),
+                (http::header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            ],
+            axum::body::Body::from_stream(stream),
+        )
+            .into_response(),
+        Err(e) => plain_error(e),
+    }
+}
+
+/// `GET /live/events`: the events the signed-in user may see, as Server-Sent Events whose
+/// data is a [`LiveEvent`]. The browser's `EventSource` cannot send a bearer token, so the
+/// dashboard serves its own stream over the session, from whichever backend is in use.
+async fn live_events(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+    let stream = match session_token(&headers) {
+        Ok(token) => state.backend.events(&token).await,
+        Err(e) => Err(e),
+    };
+    match stream {
+        Ok(stream) => Sse::new(stream.map(|e| {
+            Ok::<_, std::convert::Infallible>(SseEvent::default().json_data(&e).unwrap_or_default())
+        }))
+        .keep_alive(KeepAlive::default())
+        .into_response(),
+        Err(e) => plain_error(e),
+    }
+}
+
 /// SSR pages, server functions and static assets.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
@@ -725,6 +817,8 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     let rpc_guard = axum::middleware::from_fn(crate::csrf::refuse_cross_site);
     Router::new()
+        .route("/live/events", axum::routing::get(live_events))
+        .route("/download/{id}/{name}", axum::routing::get(download))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             app::shell(options.clone())
         })

@@ -70,6 +70,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.limits(),
     )
     .await?;
+    match state.service.first_start_demo(!args.no_demo).await {
+        Ok(crate::service::demo::DemoOutcome::Made(id)) => {
+            println!("  First start: made the demo project, container {id} with 3 snapshots.");
+            tracing::info!(container = %id, "first start: demo made (turn off with --no-demo)");
+        }
+        Ok(crate::service::demo::DemoOutcome::Skipped(why)) => {
+            tracing::debug!(why, "no demo made");
+        }
+        // The demo is a courtesy: without it Snapline works all the same.
+        Err(e) => tracing::warn!(error = %e, "the first start's demo could not be made"),
+    }
     let jobs = state.service.spawn_jobs(args.job_interval());
 
     let shutdown = shutdown_signal()?;

@@ -20,8 +20,16 @@ use crate::pages::signin::SignInForm;
 pub fn ContainersPage() -> impl IntoView {
     let create = ServerAction::<CreateContainer>::new();
     let act = ServerAction::<ContainerAction>::new();
+    // Containers and snapshots made elsewhere (a teammate, the CLI) show up without a reload.
+    let live = crate::live::use_live(|| None);
     let data = Resource::new(
-        move || (create.version().get(), act.version().get()),
+        move || {
+            (
+                create.version().get(),
+                act.version().get(),
+                live.changes.get(),
+            )
+        },
         |_| load_overview(),
     );
     view! {

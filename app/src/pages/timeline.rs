@@ -8,7 +8,8 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{
-    ContainerAction, CopySnapshot, CreateSnapshot, DeleteSnapshot, RestoreSnapshot, load_timeline,
+    ContainerAction, CopySnapshot, CreateSnapshot, DeleteSnapshot, RestoreSnapshot, UpdateSnapshot,
+    VerifySnapshot, load_timeline,
 };
 use crate::components::{ContainerActionButton, ErrorNotice, StatusBadge};
 use crate::error::AppError;
@@ -29,11 +30,17 @@ pub fn TimelinePage() -> impl IntoView {
     let delete = ServerAction::<DeleteSnapshot>::new();
     let copy = ServerAction::<CopySnapshot>::new();
     let act = ServerAction::<ContainerAction>::new();
+    let update = ServerAction::<UpdateSnapshot>::new();
+    let verify = ServerAction::<VerifySnapshot>::new();
+    // A teammate's snapshot, or one made with the CLI, reloads the page's data.
+    let live = crate::live::use_live(move || Some(id()));
     let data = Resource::new(
         move || {
             (
                 id(),
                 all(),
+                live.changes.get(),
+                update.version().get(),
                 create.version().get(),
                 restore.version().get(),
                 delete.version().get(),
@@ -47,6 +54,8 @@ pub fn TimelinePage() -> impl IntoView {
         restore,
         delete,
         copy,
+        update,
+        verify,
     };
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading the timeline…"</p> }>
@@ -61,7 +70,20 @@ pub fn TimelinePage() -> impl IntoView {
                 }.into_any(),
             })}
         </Transition>
-        <Outcomes create=create restore=restore delete=delete copy=copy act=act/>
+        <Outcomes create=create actions=actions act=act/>
+        <Progress live=live/>
+    }
+}
+
+/// What is running on this container now, from the live stream.
+#[component]
+fn Progress(live: crate::live::Live) -> impl IntoView {
+    view! {
+        <div class="live-progress" role="status" aria-live="polite" data-testid="progress">
+            {move || live.progress.get().map(|e| view! {
+                <p class="notice info"><span class="spinner" aria-hidden="true"></span>{crate::live::describe(&e)}</p>
+            })}
+        </div>
     }
 }
 
@@ -71,6 +93,8 @@ struct Actions {
     restore: ServerAction<RestoreSnapshot>,
     delete: ServerAction<DeleteSnapshot>,
     copy: ServerAction<CopySnapshot>,
+    update: ServerAction<UpdateSnapshot>,
+    verify: ServerAction<VerifySnapshot>,
 }
 
 #[component]
@@ -86,6 +110,11 @@ fn TimelineView(
     let title = c.name.clone();
     let cid = c.id.clone();
     let form_id = c.id.clone();
+    let sched_id = c.id.clone();
+    let compare = (!t.snapshots.is_empty()).then(|| {
+        let href = format!("/containers/{}/diff", c.id);
+        view! { <A href=href attr:class="button">"Compare snapshots"</A> }
+    });
     let (list_id, now, projects) = (t.container.id.clone(), t.now.clone(), t.projects.clone());
     view! {
         <Title text=title/>
@@ -101,8 +130,15 @@ fn TimelineView(
                     action=if running { "stop" } else { "start" }
                     label=if running { "Stop container" } else { "Start container" }/>
             </Show>
+            {compare}
         </div>
         <Axis times=t.axis.clone() snapshots=t.snapshots.clone() now=t.now.clone()/>
+        <div class="timeline-tools">
+            <crate::pages::storage::StorageChart points=t.axis.clone()/>
+            <Show when=move || !deleted>
+                <crate::pages::schedule::ScheduleSection id=sched_id.clone()/>
+            </Show>
+        </div>
         <Show when=move || !deleted fallback=|| view! {
             <p class="notice warn">"This container was deleted. Its snapshots remain: copy one into a new container, or delete them."</p>
         }>
@@ -254,7 +290,28 @@ fn SnapshotCard(
         short_time(&s.created_at)
     );
     let (n1, n2, n3) = (s.name.clone(), s.name.clone(), s.name.clone());
-    let (i1, i2, i3) = (id.clone(), id.clone(), id);
+    let (i1, i2, i3) = (id.clone(), id.clone(), id.clone());
+    let browse = format!("/containers/{id}/snapshots/{}/files", s.name);
+    let diff = format!("/containers/{id}/diff?from={}&against=live", s.name);
+    let edit = view! { <EditSnapshot id=id.clone() s=s.clone() update=actions.update/> };
+    let verify_name = s.name.clone();
+    let verify = view! {
+        <details class="confirm">
+            <summary class="button">"Verify…"</summary>
+            <div class="confirm-body">
+                <p>"Checks that everything this snapshot needs is in the store and intact."</p>
+                <ActionForm action=actions.verify attr:class="stack-form">
+                    <input type="hidden" name="id" value=id.clone()/>
+                    <input type="hidden" name="name" value=verify_name/>
+                    <label class="check">
+                        <input type="checkbox" name="deep" value="on"/>
+                        " Re-read and re-hash all its data (slower)"
+                    </label>
+                    <button type="submit" class="button">"Verify snapshot"</button>
+                </ActionForm>
+            </div>
+        </details>
+    };
     let copy_default = format!(
         "{}-copy",
         title
@@ -280,6 +337,12 @@ fn SnapshotCard(
                 {frees.map(|f| format!(" · {f}"))}
             </p>
             <div class="snapshot-actions">
+                <A href=browse attr:class="button">"Browse files"</A>
+                <Show when=move || !deleted>
+                    <A href=diff.clone() attr:class="button">"Compare with now"</A>
+                </Show>
+                {edit}
+                {verify}
                 <Show when=move || !deleted>
                     <RestoreConfirm id=i1.clone() name=n1.clone() warning=when.clone() restore=actions.restore/>
                 </Show>
@@ -318,6 +381,51 @@ fn SnapshotCard(
     .into_any()
 }
 
+/// Edits a snapshot's alias and expiry, or pins it (it never expires).
+#[component]
+fn EditSnapshot(
+    id: String,
+    s: SnapshotView,
+    update: ServerAction<UpdateSnapshot>,
+) -> impl IntoView {
+    let alias = RwSignal::new(s.alias.clone().unwrap_or_default());
+    let problem = move || alias_problem(&alias.get());
+    let help_id = format!("edit-help-{}", s.name);
+    let keep_label = match &s.expires_at {
+        Some(e) => format!("Keep the current expiry ({})", short_time(e)),
+        None => "Keep it pinned (never expires)".to_string(),
+    };
+    view! {
+        <details class="confirm">
+            <summary class="button">"Edit…"</summary>
+            <div class="confirm-body">
+                <ActionForm action=update attr:class="stack-form">
+                    <input type="hidden" name="id" value=id/>
+                    <input type="hidden" name="name" value=s.name.clone()/>
+                    <label>"Alias"
+                        <input name="alias" value=s.alias.clone().unwrap_or_default() maxlength="400"
+                            placeholder="no alias" aria-describedby=help_id.clone()
+                            on:input=move |ev| alias.set(event_target_value(&ev))/>
+                    </label>
+                    <p id=help_id class=move || if problem().is_some() { "field-error" } else { "muted small" } aria-live="polite">
+                        {move || problem().unwrap_or_else(|| "Empty for no alias.".into())}
+                    </p>
+                    <label>"Expiry"
+                        <select name="expiry">
+                            <option value="keep" selected=true>{keep_label}</option>
+                            <option value="never">"Pin: never expire"</option>
+                            <option value="7">"Expire in 7 days"</option>
+                            <option value="30">"Expire in 30 days"</option>
+                            <option value="90">"Expire in 90 days"</option>
+                        </select>
+                    </label>
+                    <button type="submit" class="button primary" disabled=move || problem().is_some()>"Save changes"</button>
+                </ActionForm>
+            </div>
+        </details>
+    }
+}
+
 /// The restore confirmation: what will be lost, and a safety snapshot checked by default.
 #[component]
 fn RestoreConfirm(
@@ -350,11 +458,16 @@ fn RestoreConfirm(
 #[component]
 fn Outcomes(
     create: ServerAction<CreateSnapshot>,
-    restore: ServerAction<RestoreSnapshot>,
-    delete: ServerAction<DeleteSnapshot>,
-    copy: ServerAction<CopySnapshot>,
+    actions: Actions,
     act: ServerAction<ContainerAction>,
 ) -> impl IntoView {
+    let Actions {
+        restore,
+        delete,
+        copy,
+        update,
+        verify,
+    } = actions;
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
     // Only the most recent outcome is shown: which action finished last.
@@ -382,6 +495,16 @@ fn Outcomes(
     Effect::new(move |_| {
         if act.version().get() > 0 {
             last.set(5)
+        }
+    });
+    Effect::new(move |_| {
+        if update.version().get() > 0 {
+            last.set(6)
+        }
+    });
+    Effect::new(move |_| {
+        if verify.version().get() > 0 {
+            last.set(7)
         }
     });
     let shown = move |k: u8| last.get() == k;
@@ -421,6 +544,27 @@ fn Outcomes(
                 Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
             })}
             {move || act.value().get().filter(|_| shown(5)).and_then(|r| r.err()).map(|e| view! { <ErrorNotice error=e/> })}
+            {move || update.value().get().filter(|_| shown(6)).map(|r| match r {
+                Ok(s) => {
+                    let expiry = s.expires_at.as_deref().map(|e| format!("expires {}", short_time(e))).unwrap_or_else(|| "pinned".into());
+                    view! { <p class="notice ok">{format!("Snapshot {} saved: {}.", s.alias.unwrap_or(s.name), expiry)}</p> }.into_any()
+                }
+                Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+            })}
+            {move || verify.value().get().filter(|_| shown(7)).map(|r| match r {
+                Ok((name, v)) if v.clean => view! {
+                    <p class="notice ok" data-verify="clean">{format!(
+                        "Snapshot {name} verified{}: no damage ({} trees, {} chunks checked).",
+                        if v.deep { " deeply" } else { "" }, v.trees, v.chunks)}</p>
+                }.into_any(),
+                Ok((name, v)) => view! {
+                    <div class="notice error" role="alert" data-verify="damaged">
+                        <strong>{format!("Snapshot {name} is damaged: {} object(s).", v.damaged.len())}</strong>
+                        <ul>{v.damaged.into_iter().take(20).map(|d| view! { <li><code>{d.object}</code>" "{d.reason}</li> }).collect_view()}</ul>
+                    </div>
+                }.into_any(),
+                Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+            })}
         </div>
     }
 }

@@ -503,7 +503,19 @@ impl Service {
         let new_id = self
             .insert_container(&target.id, name, &src.image, &src.command)
             .await?;
-        if let Err(e) = self.engine().copy(&src.id, source, &new_id).await {
+        // Progress on the source's stream: its timeline shows the copy while it runs.
+        let progress = |phase: &str| {
+            self.events().publish(
+                "progress",
+                &src.project_id,
+                Some(id),
+                serde_json::json!({"operation": "copy", "phase": phase, "target": name, "snapshot": source_snapshot}),
+            )
+        };
+        progress("started");
+        let copied = self.engine().copy(&src.id, source, &new_id).await;
+        progress(if copied.is_ok() { "finished" } else { "failed" });
+        if let Err(e) = copied {
             self.set_status(&new_id, "failed").await?;
             return Err(e.into());
         }

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod containers;
+pub mod demo;
 pub mod events;
 pub mod images;
 pub mod jobs;

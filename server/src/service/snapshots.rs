@@ -228,6 +228,7 @@ impl Service {
         };
         progress_event("started");
         let result = self.engine().restore(&c.id, &target.name).await;
+        progress_event(if result.is_ok() { "finished" } else { "failed" });
         // Whatever happened, the container leaves `restoring`: a failed restore changed
         // nothing (it fails before touching the tree) or was finished by recovery.
         let after = match (&result, was_running) {
@@ -239,7 +240,6 @@ impl Service {
         }
         let (info, _) = result?;
         after?;
-        progress_event("finished");
         let mut snapshot = Snapshot::from(&info);
         snapshot.last_used_at = Some(fmt_time(super::now()));
         self.events().publish(

@@ -98,6 +98,8 @@ impl LiveServer {
         .arg(dir.path().join("data"))
         .env("SNAPLINE_ADMIN_TOKEN", ADMIN)
         .env("SNAPLINE_JOB_INTERVAL_S", "1")
+        // Tests start from an empty node; the demo has its own test.
+        .env("SNAPLINE_NO_DEMO", "true")
         .env_remove("SNAPLINE_DATABASE_URL")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())

@@ -1,0 +1,97 @@
+//! Live updates: the browser listens to the dashboard's `/live/events` stream and tells the
+//! page when to reload its data and what is running now.
+//!
+//! Events only say *when* to look again; the data itself is always reloaded through the
+//! server functions, so a missed or duplicated event cannot show anything wrong.
+
+use leptos::prelude::*;
+
+use crate::model::LiveEvent;
+
+/// What a page learns from the stream.
+#[derive(Clone, Copy)]
+pub struct Live {
+    /// Increases whenever something the page shows may have changed.
+    pub changes: ReadSignal<u64>,
+    /// The operation running now on the watched container(s), if any.
+    pub progress: ReadSignal<Option<LiveEvent>>,
+}
+
+/// Listens while the calling component is mounted. `watch` says which container's events
+/// matter (`None`: every container's). On the server this only creates the signals.
+pub fn use_live(watch: impl Fn() -> Option<String> + Send + Sync + 'static) -> Live {
+    let (changes, set_changes) = signal(0u64);
+    let (progress, set_progress) = signal(None::<LiveEvent>);
+    let on_event = move |e: LiveEvent| {
+        let wanted = watch();
+        let mine = wanted.is_none() || e.container_id.is_none() || e.container_id == wanted;
+        if !mine && e.kind != "lagged" {
+            return;
+        }
+        if e.kind == "progress" {
+            let done = matches!(e.phase.as_deref(), Some("finished" | "failed"));
+            set_progress.set((!done).then_some(e));
+        } else {
+            if e.kind.starts_with("snapshot.") {
+                set_progress.set(None);
+            }
+            set_changes.update(|n| *n += 1);
+        }
+    };
+    #[cfg(feature = "hydrate")]
+    listen(on_event);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = on_event;
+    Live { changes, progress }
+}
+
+/// Opens the EventSource after hydration and closes it when the component unmounts.
+#[cfg(feature = "hydrate")]
+fn listen(on_event: impl Fn(LiveEvent) + 'static) {
+    use futures_util::StreamExt;
+    use gloo_net::eventsource::futures::EventSource;
+    let (stop, stopped) = futures_channel::oneshot::channel::<()>();
+    let stop = std::sync::Mutex::new(Some(stop));
+    on_cleanup(move || {
+        if let Some(tx) = stop.lock().ok().and_then(|mut s| s.take()) {
+            let _ = tx.send(());
+        }
+    });
+    leptos::task::spawn_local(async move {
+        let Ok(mut source) = EventSource::new("/live/events") else {
+            return;
+        };
+        let Ok(messages) = source.subscribe("message") else {
+            return;
+        };
+        let mut messages = messages.take_until(stopped);
+        // Errors (the server restarting, say) are retried by the browser itself.
+        while let Some(item) = messages.next().await {
+            let Ok((_, msg)) = item else { continue };
+            let Some(text) = msg.data().as_string() else {
+                continue;
+            };
+            if let Ok(e) = serde_json::from_str::<LiveEvent>(&text) {
+                on_event(e);
+            }
+        }
+        source.close();
+    });
+}
+
+/// A sentence for a running operation: "Taking a snapshot: 1,204 files, 48.2 MB so far".
+pub fn describe(e: &LiveEvent) -> String {
+    let counts = match (e.files, e.bytes) {
+        (Some(f), Some(b)) if f > 0 => {
+            format!(": {f} files, {} so far", crate::model::human_bytes(b))
+        }
+        _ => "…".to_string(),
+    };
+    match e.operation.as_deref() {
+        Some("snapshot") => format!("Taking a snapshot{counts}"),
+        Some("restore") => "Restoring: the container's files are being put back…".to_string(),
+        Some("copy") => "Copying into a new container…".to_string(),
+        Some(other) => format!("Running {other}{counts}"),
+        None => "Working…".to_string(),
+    }
+}

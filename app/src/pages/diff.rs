@@ -1,0 +1,142 @@
+//! Compare two snapshots, or a snapshot with the live files: what was added, removed,
+//! modified, or changed only in its metadata.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{A, Form};
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::api::{diff_snapshot, load_timeline};
+use crate::components::ErrorNotice;
+use crate::error::AppError;
+use crate::model::{DiffView, Timeline, short_time};
+use crate::pages::signin::SignInForm;
+
+#[component]
+pub fn DiffPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let from = move || query.read().get("from").unwrap_or_default();
+    let against = move || query.read().get("against").unwrap_or_else(|| "live".into());
+    let timeline = Resource::new(id, |id| load_timeline(id, false));
+    let diff = Resource::new(
+        move || (id(), from(), against()),
+        |(id, from, against)| async move {
+            if from.is_empty() {
+                Ok(None)
+            } else {
+                diff_snapshot(id, from, against).await.map(Some)
+            }
+        },
+    );
+    view! {
+        <Title text="Compare"/>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || timeline.get().map(|r| match r {
+                Ok(t) => view! { <Chooser t=t from=from() against=against()/> }.into_any(),
+                Err(AppError::Unauthorized(_)) => view! { <SignInForm/> }.into_any(),
+                Err(e) => view! { <div class="page-head"><h1>"Compare"</h1></div><ErrorNotice error=e/> }.into_any(),
+            })}
+        </Transition>
+        <Transition fallback=|| view! { <p class="muted">"Comparing…"</p> }>
+            {move || diff.get().map(|r| match r {
+                Ok(Some(d)) => view! { <Changes d=d/> }.into_any(),
+                Ok(None) => view! { <p class="muted card empty-state">"Choose a snapshot, then what to compare it with."</p> }.into_any(),
+                Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+            })}
+        </Transition>
+    }
+}
+
+/// The two sides, as a GET form (it works without JavaScript and gives a shareable address).
+#[component]
+fn Chooser(t: Timeline, from: String, against: String) -> impl IntoView {
+    let c = t.container.clone();
+    let back = format!("/containers/{}", c.id);
+    let label = |name: &str| {
+        let alias = t
+            .snapshots
+            .iter()
+            .find(|s| s.name == name)
+            .and_then(|s| s.alias.clone());
+        match alias {
+            Some(a) => format!("{a} ({name})"),
+            None => name.to_string(),
+        }
+    };
+    let options = |selected: &str| {
+        t.axis
+            .iter()
+            .map(|p| {
+                let text = format!("{} · {}", label(&p.name), short_time(&p.created_at));
+                view! { <option value=p.name.clone() selected=p.name == selected>{text}</option> }
+            })
+            .collect_view()
+    };
+    let deleted = c.status == "deleted";
+    let (from_opts, against_opts) = (options(&from), options(&against));
+    view! {
+        <div class="page-head">
+            <p class="crumbs"><A href="/">"Containers"</A>" / "<A href=back>{c.name.clone()}</A>" / "</p>
+            <h1>"Compare"</h1>
+        </div>
+        <Form method="GET" action="" attr:class="card grid-form diff-form">
+            <label for="from">"Snapshot"</label>
+            <select id="from" name="from">{from_opts}</select>
+            <label for="against">"Compared with"</label>
+            <select id="against" name="against">
+                {(!deleted).then(|| view! { <option value="live" selected=against == "live">"The live files now"</option> })}
+                {against_opts}
+            </select>
+            <span></span>
+            <button type="submit" class="button primary">"Compare"</button>
+        </Form>
+    }
+}
+
+#[component]
+fn Changes(d: DiffView) -> impl IntoView {
+    let count = |k: &str| d.changes.iter().filter(|c| c.kind == k).count();
+    let summary = [
+        ("added", "added"),
+        ("removed", "removed"),
+        ("modified", "modified"),
+        ("metadata", "metadata only"),
+        ("type_changed", "type changed"),
+    ]
+    .into_iter()
+    .map(|(k, label)| {
+        let n = count(k);
+        view! { <span class=format!("badge change-{k}")>{format!("{n} {label}")}</span> }
+    })
+    .collect_view();
+    let against = if d.against == "live" {
+        "the live files".to_string()
+    } else {
+        d.against.clone()
+    };
+    let total = d.changes.len();
+    view! {
+        <section class="card" aria-labelledby="changes-title" data-testid="diff">
+            <h2 id="changes-title">{format!("From {} to {against}", d.from)}</h2>
+            {if total == 0 {
+                view! { <p class="empty-state">"No differences: the two are identical."</p> }.into_any()
+            } else {
+                view! {
+                    <p class="change-summary">{summary}</p>
+                    <ul class="changes">
+                        {d.changes.into_iter().map(|c| view! {
+                            <li data-kind=c.kind.clone()>
+                                <span class=format!("badge change-{}", c.kind)>{c.kind.replace('_', " ")}</span>
+                                " "<code>{c.path}</code>
+                                <span class="muted small">{format!(" {}", c.entry_type)}</span>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+            {d.truncated.then(|| view! { <p class="notice warn">{format!("Only the first {total} changes are listed.")}</p> })}
+        </section>
+    }
+}
