@@ -27,15 +27,30 @@ use leptos_router::{
 
 pub use error::AppError;
 
+/// Whether a path is one of the read-only pages (a snapshot's files, a comparison) that are
+/// plain server-rendered HTML: they need no JavaScript, so their code stays out of the
+/// browser's wasm bundle, which keeps it small.
+pub fn is_server_only(path: &str) -> bool {
+    let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    matches!(
+        parts.as_slice(),
+        ["", "containers", _, "diff"] | ["", "containers", _, "snapshots", _, "files"]
+    )
+}
+
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    let hydrate = !use_context::<http::request::Parts>().is_some_and(|p| is_server_only(p.uri.path()));
+    #[cfg(not(feature = "ssr"))]
+    let hydrate = true;
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <HydrationScripts options/>
+                {hydrate.then(|| view! { <HydrationScripts options/> })}
                 <MetaTags/>
             </head>
             <body>
@@ -67,8 +82,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("docs") view=pages::docs::DocsPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("signin") view=pages::signin::SignInPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("containers"), ParamSegment("id")) view=pages::timeline::TimelinePage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("containers"), ParamSegment("id"), StaticSegment("diff")) view=pages::diff::DiffPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("containers"), ParamSegment("id"), StaticSegment("snapshots"), ParamSegment("name"), StaticSegment("files")) view=pages::files::FilesPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("containers"), ParamSegment("id"), StaticSegment("diff")) view=pages::server_only::DiffPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("containers"), ParamSegment("id"), StaticSegment("snapshots"), ParamSegment("name"), StaticSegment("files")) view=pages::server_only::FilesPage ssr=SsrMode::Async/>
                 </Routes>
             </layout::Frame>
         </Router>
