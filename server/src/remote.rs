@@ -401,7 +401,7 @@ impl RemoteBackend {
         method: Method,
         url: Url,
         body: Option<Value>,
-        timeout: Option<Duration>,
+        timeout: Duration,
     ) -> Result<reqwest::Response, AppError> {
         let mut req = self
             .http
@@ -413,10 +413,36 @@ impl RemoteBackend {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        if let Some(t) = timeout {
-            req = req.timeout(t);
+        req.timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| self.transport(&e))
+    }
+
+    /// Sends a GET whose body may last as long as it likes (a download, the event stream):
+    /// no total timeout, but the answer's head must come within [`CALL_TIMEOUT`], so an
+    /// upstream that accepts connections and never answers is still reported.
+    async fn send_streaming(
+        &self,
+        token: &str,
+        url: Url,
+        accept: &str,
+    ) -> Result<reqwest::Response, AppError> {
+        let req = self
+            .http
+            .get(url)
+            .bearer_auth(token)
+            .header(reqwest::header::ACCEPT, accept)
+            .header(reqwest::header::ACCEPT_ENCODING, "identity")
+            .send();
+        match tokio::time::timeout(CALL_TIMEOUT, req).await {
+            Ok(sent) => sent.map_err(|e| self.transport(&e)),
+            Err(_) => Err(AppError::Transport(format!(
+                "The Snapline server at {} could not be reached: it did not answer within {} s",
+                self.upstream,
+                CALL_TIMEOUT.as_secs()
+            ))),
         }
-        req.send().await.map_err(|e| self.transport(&e))
     }
 
     /// Reads a whole answer, refusing one larger than [`MAX_ANSWER_BYTES`].
@@ -461,7 +487,7 @@ impl RemoteBackend {
         body: Option<Value>,
         timeout: Duration,
     ) -> Result<T, AppError> {
-        let resp = self.send(token, method, url, body, Some(timeout)).await?;
+        let resp = self.send(token, method, url, body, timeout).await?;
         if !resp.status().is_success() {
             return Err(self.failed(resp).await);
         }
@@ -733,7 +759,7 @@ impl Backend for RemoteBackend {
                 Method::GET,
                 self.upstream.api(&["openapi.json"], &[])?,
                 None,
-                Some(CALL_TIMEOUT),
+                CALL_TIMEOUT,
             )
             .await?;
         if !resp.status().is_success() {
@@ -768,10 +794,17 @@ impl Backend for RemoteBackend {
         let cards: Vec<Result<(ContainerView, Vec<WireSnapshot>), AppError>> =
             futures_util::stream::iter(all.containers)
                 .map(|c| async move {
-                    let snaps = if c.snapshot_count > 0 {
-                        self.snapshots(token, &c.id).await?
-                    } else {
-                        Vec::new()
+                    let snaps = match c.snapshot_count {
+                        0 => Vec::new(),
+                        // A deleted container's card is its snapshots: they must be there.
+                        _ if c.status == "deleted" => self.snapshots(token, &c.id).await?,
+                        // A live card only shows the newest one's time: if the list cannot
+                        // be had (rate limited, say), the card goes without it rather than
+                        // the whole page failing.
+                        _ => self.snapshots(token, &c.id).await.unwrap_or_else(|e| {
+                            tracing::warn!(container = %c.id, error = %e, "no snapshot list");
+                            Vec::new()
+                        }),
                     };
                     let view = self
                         .container_view(token, c, projects, Some(&snaps))
@@ -1049,7 +1082,9 @@ impl Backend for RemoteBackend {
             &[("path", path)],
         )?;
         // No total timeout: a large file takes as long as it takes.
-        let resp = self.send(Some(token), Method::GET, url, None, None).await?;
+        let resp = self
+            .send_streaming(token, url, "application/octet-stream")
+            .await?;
         if !resp.status().is_success() {
             return Err(self.failed(resp).await);
         }
@@ -1131,14 +1166,7 @@ impl Backend for RemoteBackend {
     /// or the connection breaks; the page then reconnects.
     async fn events(&self, token: &str) -> Result<EventStream, AppError> {
         let url = self.upstream.api(&["events"], &[])?;
-        let resp = self
-            .http
-            .get(url)
-            .bearer_auth(token)
-            .header(reqwest::header::ACCEPT, "text/event-stream")
-            .send()
-            .await
-            .map_err(|e| self.transport(&e))?;
+        let resp = self.send_streaming(token, url, "text/event-stream").await?;
         if !resp.status().is_success() {
             return Err(self.failed(resp).await);
         }
