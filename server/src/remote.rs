@@ -85,7 +85,7 @@ impl Upstream {
             ));
         }
         let base = url.as_str().trim_end_matches('/').to_string();
-        if base.ends_with("/api/v1") || base.ends_with("/api") {
+        if base.ends_with("/api/v1") {
             return Err(format!(
                 "{s:?} includes the API path; give the server's base URL without /api/v1"
             ));

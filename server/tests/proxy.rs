@@ -143,6 +143,22 @@ async fn the_dashboard_through_a_proxy_acts_on_the_upstream() {
     );
     let project = default_project(&upstream).await;
 
+    // A token scoped to one project upstream is not an admin through the proxy either.
+    let scoped = upstream
+        .admin(
+            "POST",
+            "/api/v1/tokens",
+            Some(json!({"name": "dev", "project_ids": [project]})),
+        )
+        .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dev = sign_in(&proxy, &scoped).await.unwrap();
+    let me = ok(&proxy, "whoami", &dev, &[]).await;
+    assert_eq!(me["admin"], false, "{me}");
+    assert_eq!(me["projects"].as_array().unwrap().len(), 1, "{me}");
+
     // Create a container: it exists upstream, not on the proxy.
     let c = ok(
         &proxy,
