@@ -41,7 +41,8 @@ pub fn is_server_only(path: &str) -> bool {
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    let hydrate = !use_context::<http::request::Parts>().is_some_and(|p| is_server_only(p.uri.path()));
+    let hydrate =
+        !use_context::<http::request::Parts>().is_some_and(|p| is_server_only(p.uri.path()));
     #[cfg(not(feature = "ssr"))]
     let hydrate = true;
     view! {

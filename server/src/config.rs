@@ -129,6 +129,13 @@ pub struct ServeArgs {
     /// of an empty data directory.
     #[arg(long, env = "SNAPLINE_NO_DEMO")]
     pub no_demo: bool,
+
+    /// Proxy mode: serve the dashboard for another Snapline (or Hoody-compatible) server at
+    /// this base URL (http or https, like http://10.0.0.5:3000). Users sign in with that
+    /// server's tokens, every action happens there, and this node's /api/v1 forwards to it.
+    /// The data directory then holds only this node's own database.
+    #[arg(long, env = "SNAPLINE_UPSTREAM", value_name = "URL", value_parser = crate::remote::Upstream::parse)]
+    pub upstream: Option<crate::remote::Upstream>,
 }
 
 impl ServeArgs {
@@ -169,6 +176,23 @@ mod tests {
         };
         assert_eq!(args.listen.to_string(), "127.0.0.1:3000");
         assert_eq!(args.data_dir, PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn the_upstream_is_validated_when_parsed() {
+        let cli = Cli::try_parse_from(["snapline", "serve", "--upstream", "http://10.0.0.5:3000/"])
+            .unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("expected serve");
+        };
+        assert_eq!(args.upstream.unwrap().as_str(), "http://10.0.0.5:3000");
+        let err = Cli::try_parse_from(["snapline", "serve", "--upstream", "file:///etc"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--upstream") && err.contains("http://"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@ pub mod config;
 pub mod csrf;
 pub mod dashboard;
 pub mod db;
+pub mod forward;
 pub mod logging;
+pub mod remote;
 pub mod serve;
 pub mod service;
 pub mod startup;
@@ -75,8 +77,18 @@ impl AppState {
 /// The whole HTTP surface: `/api/v1` (REST), `/rpc` (server functions) and the dashboard.
 pub fn app(state: AppState) -> Router {
     let api = api::router(state.clone());
-    dashboard::router(state)
-        .merge(api)
+    layers(dashboard::router(state).merge(api))
+}
+
+/// The HTTP surface of a proxy node (`serve --upstream`): the dashboard over the
+/// [`remote::RemoteBackend`] that `state.backend` holds, and `/api` forwarded upstream.
+pub fn proxy_app(state: AppState, forwarder: forward::Forwarder) -> Router {
+    layers(dashboard::router(state).merge(forward::router(forwarder)))
+}
+
+/// What every response passes through, in either mode.
+fn layers(router: Router) -> Router {
+    router
         // The wasm bundle shrinks to about a third with gzip; JSON too.
         .layer(tower_http::compression::CompressionLayer::new())
         .layer(

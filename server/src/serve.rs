@@ -4,8 +4,10 @@ use anyhow::Context;
 use leptos::config::{Env, LeptosOptions};
 
 use crate::config::ServeArgs;
+use crate::forward::Forwarder;
+use crate::remote::{RemoteBackend, Upstream};
 use crate::tokens::{self, Bootstrap};
-use crate::{AppState, app, db, startup};
+use crate::{AppState, app, db, proxy_app, startup};
 
 /// Name of the compiled wasm/js/css bundle (`output-name` in the workspace's Leptos metadata).
 pub const OUTPUT_NAME: &str = "snapline";
@@ -37,22 +39,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .local_addr()
         .context("cannot read the bound address")?;
 
-    let env_token = std::env::var("SNAPLINE_ADMIN_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty());
-    match tokens::bootstrap(&pool, &data_dir, env_token.as_deref()).await? {
-        Bootstrap::Generated { token, file } => {
-            // Printed once, on stdout, outside the log stream: it is the operator's key.
-            println!(
-                "\n  Snapline admin token (shown once, also saved in {}):\n\n    {token}\n",
-                file.display()
-            );
-        }
-        Bootstrap::FromEnv => tracing::info!("admin token taken from SNAPLINE_ADMIN_TOKEN"),
-        Bootstrap::Existing => tracing::info!(
-            "an admin token exists; it was printed at first start and saved in {}",
-            data_dir.join(tokens::ADMIN_TOKEN_FILE).display()
-        ),
+    // A proxy node has no tokens of its own: users sign in with the upstream's.
+    if args.upstream.is_none() {
+        announce_admin_token(&pool, &data_dir).await?;
     }
 
     let site_root = startup::resolve_site_root(args.site_root.clone());
@@ -70,30 +59,81 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.limits(),
     )
     .await?;
-    match state.service.first_start_demo(!args.no_demo).await {
-        Ok(crate::service::demo::DemoOutcome::Made(id)) => {
-            println!("  First start: made the demo project, container {id} with 3 snapshots.");
-            tracing::info!(container = %id, "first start: demo made (turn off with --no-demo)");
+    let (router, jobs) = match &args.upstream {
+        None => {
+            match state.service.first_start_demo(!args.no_demo).await {
+                Ok(crate::service::demo::DemoOutcome::Made(id)) => {
+                    println!(
+                        "  First start: made the demo project, container {id} with 3 snapshots."
+                    );
+                    tracing::info!(container = %id, "first start: demo made (turn off with --no-demo)");
+                }
+                Ok(crate::service::demo::DemoOutcome::Skipped(why)) => {
+                    tracing::debug!(why, "no demo made");
+                }
+                // The demo is a courtesy: without it Snapline works all the same.
+                Err(e) => tracing::warn!(error = %e, "the first start's demo could not be made"),
+            }
+            let jobs = state.service.spawn_jobs(args.job_interval());
+            (app(state), Some(jobs))
         }
-        Ok(crate::service::demo::DemoOutcome::Skipped(why)) => {
-            tracing::debug!(why, "no demo made");
-        }
-        // The demo is a courtesy: without it Snapline works all the same.
-        Err(e) => tracing::warn!(error = %e, "the first start's demo could not be made"),
-    }
-    let jobs = state.service.spawn_jobs(args.job_interval());
+        // Nothing lives on a proxy node (no demo either), so it runs no background jobs.
+        Some(upstream) => (proxy(state, upstream).await?, None),
+    };
 
     let shutdown = shutdown_signal()?;
     tracing::info!(%addr, data_dir = %data_dir.display(), database = %url, "Snapline is serving");
-    println!("Snapline is serving on http://{addr}");
-    axum::serve(listener, app(state))
+    match &args.upstream {
+        None => println!("Snapline is serving on http://{addr}"),
+        Some(upstream) => {
+            println!("Snapline is serving on http://{addr} as a proxy for {upstream}")
+        }
+    }
+    axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
         .context("the HTTP server failed")?;
-    jobs.abort();
+    if let Some(jobs) = jobs {
+        jobs.abort();
+    }
     pool.close().await;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Makes sure an admin token exists; a generated one is printed once.
+async fn announce_admin_token(
+    pool: &sqlx::SqlitePool,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let env_token = std::env::var("SNAPLINE_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    match tokens::bootstrap(pool, data_dir, env_token.as_deref()).await? {
+        Bootstrap::Generated { token, file } => {
+            // Printed once, on stdout, outside the log stream: it is the operator's key.
+            println!(
+                "\n  Snapline admin token (shown once, also saved in {}):\n\n    {token}\n",
+                file.display()
+            );
+        }
+        Bootstrap::FromEnv => tracing::info!("admin token taken from SNAPLINE_ADMIN_TOKEN"),
+        Bootstrap::Existing => tracing::info!(
+            "an admin token exists; it was printed at first start and saved in {}",
+            data_dir.join(tokens::ADMIN_TOKEN_FILE).display()
+        ),
+    }
+    Ok(())
+}
+
+/// Turns a built state into a proxy node's router: the dashboard's backend becomes a
+/// [`RemoteBackend`] for `upstream` and `/api` is forwarded there.
+async fn proxy(mut state: AppState, upstream: &Upstream) -> anyhow::Result<axum::Router> {
+    let remote = RemoteBackend::new(upstream.clone(), state.db.clone(), state.data_dir.clone())?;
+    remote.warn_if_unreachable().await;
+    let forwarder = Forwarder::new(upstream.clone(), remote.http_client());
+    state.backend = std::sync::Arc::new(remote);
+    Ok(proxy_app(state, forwarder))
 }
 
 /// Installs the SIGINT and SIGTERM handlers now and returns a future that resolves on either.

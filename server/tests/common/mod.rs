@@ -77,6 +77,15 @@ impl LiveServer {
 
     /// Starts a server over an existing directory (its `data` inside).
     pub fn start_in(dir: tempfile::TempDir, env: &[(&str, &str)]) -> LiveServer {
+        Self::spawn(dir, &[], env)
+    }
+
+    /// Starts a server with extra `serve` arguments (`--upstream URL`, say).
+    pub fn start_with_args(args: &[&str], env: &[(&str, &str)]) -> LiveServer {
+        Self::spawn(tempfile::tempdir().unwrap(), args, env)
+    }
+
+    fn spawn(dir: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> LiveServer {
         use std::io::{BufRead, BufReader};
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -96,6 +105,7 @@ impl LiveServer {
             "--data-dir",
         ])
         .arg(dir.path().join("data"))
+        .args(args)
         .env("SNAPLINE_ADMIN_TOKEN", ADMIN)
         .env("SNAPLINE_JOB_INTERVAL_S", "1")
         // Tests start from an empty node; the demo has its own test.

@@ -1,0 +1,739 @@
+//! Proxy mode: a real upstream `snapline serve` and a second `snapline serve --upstream URL`
+//! with its own data directory. The proxy's dashboard and API must act on the upstream (and
+//! only there), with the upstream's tokens, and its errors must keep their kind.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::AppError;
+use app::backend::Backend;
+use app::model::{ScheduleSpecView, SnapshotChange};
+use common::{ADMIN, LiveServer};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use snapline_server::remote::{RemoteBackend, Upstream};
+
+/// An upstream and a proxy in front of it.
+fn pair() -> (LiveServer, LiveServer) {
+    let upstream = LiveServer::start(&[]);
+    let url = format!("http://127.0.0.1:{}/", upstream.port);
+    let proxy = LiveServer::start_with_args(&["--upstream", &url], &[]);
+    (upstream, proxy)
+}
+
+/// A client that shows redirects instead of following them (sign-in answers with one).
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Calls a server function as the hydrated page does: a same-origin form POST to `/rpc/...`.
+/// Returns the status, the JSON answer and the response's `Set-Cookie` values.
+async fn rpc(
+    server: &LiveServer,
+    endpoint: &str,
+    cookie: Option<&str>,
+    form: &[(&str, &str)],
+) -> (u16, Value, Vec<String>) {
+    let mut req = browser()
+        .post(server.url(&format!("/rpc/{endpoint}")))
+        .header("accept", "application/json")
+        .header("sec-fetch-site", "same-origin")
+        .header("origin", format!("http://127.0.0.1:{}", server.port))
+        .form(form);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let cookies = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let text = resp.text().await.unwrap();
+    let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, v, cookies)
+}
+
+/// A server function's answer, which must be a success.
+async fn ok(server: &LiveServer, endpoint: &str, cookie: &str, form: &[(&str, &str)]) -> Value {
+    let (status, v, _) = rpc(server, endpoint, Some(cookie), form).await;
+    assert_eq!(status, 200, "{endpoint} {form:?}: {v}");
+    v
+}
+
+/// A server function's error, decoded as the browser decodes it.
+async fn fails(
+    server: &LiveServer,
+    endpoint: &str,
+    cookie: &str,
+    form: &[(&str, &str)],
+) -> AppError {
+    let (status, v, _) = rpc(server, endpoint, Some(cookie), form).await;
+    assert_ne!(status, 200, "{endpoint} {form:?} succeeded: {v}");
+    serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("not an AppError ({e}): {v}"))
+}
+
+/// Signs in through the proxy; returns the session cookie (`snapline_session=...`).
+async fn sign_in(proxy: &LiveServer, token: &str) -> Result<String, AppError> {
+    let (status, v, cookies) = rpc(proxy, "sign_in", None, &[("token", token)]).await;
+    if !(200..400).contains(&status) {
+        return Err(serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{e}: {v}")));
+    }
+    let cookie = cookies
+        .iter()
+        .find_map(|c| {
+            c.split(';')
+                .next()
+                .filter(|kv| kv.starts_with("snapline_session="))
+        })
+        .unwrap_or_else(|| panic!("no session cookie: {cookies:?} {v}"))
+        .to_string();
+    Ok(cookie)
+}
+
+/// The ids of the containers a data directory holds on disk.
+fn containers_on_disk(server: &LiveServer) -> Vec<String> {
+    match std::fs::read_dir(server.data().join("containers")) {
+        Ok(rd) => rd
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+async fn default_project(upstream: &LiveServer) -> String {
+    let d = upstream.admin("GET", "/api/v1/projects", None).await;
+    d["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "default")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_dashboard_through_a_proxy_acts_on_the_upstream() {
+    let (upstream, proxy) = pair();
+
+    // The upstream's tokens sign in; one the upstream does not know is refused.
+    let err = sign_in(&proxy, "hdy_notatokenanyoneknows0000000000").await;
+    assert!(matches!(err, Err(AppError::Unauthorized(_))), "{err:?}");
+    let cookie = sign_in(&proxy, ADMIN).await.unwrap();
+    let me = ok(&proxy, "whoami", &cookie, &[]).await;
+    assert_eq!(me["admin"], true, "{me}");
+
+    let overview = ok(&proxy, "overview", &cookie, &[]).await;
+    assert!(
+        overview["images"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("demo")),
+        "{overview}"
+    );
+    let project = default_project(&upstream).await;
+
+    // A token scoped to one project upstream is not an admin through the proxy either.
+    let scoped = upstream
+        .admin(
+            "POST",
+            "/api/v1/tokens",
+            Some(json!({"name": "dev", "project_ids": [project]})),
+        )
+        .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dev = sign_in(&proxy, &scoped).await.unwrap();
+    let me = ok(&proxy, "whoami", &dev, &[]).await;
+    assert_eq!(me["admin"], false, "{me}");
+    assert_eq!(me["projects"].as_array().unwrap().len(), 1, "{me}");
+
+    // Create a container: it exists upstream, not on the proxy.
+    let c = ok(
+        &proxy,
+        "create_container",
+        &cookie,
+        &[("project", &project), ("name", "web"), ("image", "demo")],
+    )
+    .await;
+    let id = c["id"].as_str().unwrap().to_string();
+    assert_eq!(c["project_name"], "default", "{c}");
+    let up = upstream
+        .admin("GET", &format!("/api/v1/containers/{id}"), None)
+        .await;
+    assert_eq!(up["container"]["name"], "web");
+
+    // The same name again: the upstream's 409 arrives as a Conflict.
+    let err = fails(
+        &proxy,
+        "create_container",
+        &cookie,
+        &[("project", &project), ("name", "web"), ("image", "demo")],
+    )
+    .await;
+    assert!(
+        matches!(err, AppError::Conflict(ref m) if m.contains("web")),
+        "{err:?}"
+    );
+
+    // A snapshot, then the timeline shows it with what deleting it would free.
+    let s = ok(
+        &proxy,
+        "create_snapshot",
+        &cookie,
+        &[("id", &id), ("alias", "proxy-first"), ("expiry", "7")],
+    )
+    .await;
+    let first = s["name"].as_str().unwrap().to_string();
+    assert_eq!(s["alias"], "proxy-first");
+    assert!(s["expires_at"].is_string(), "{s}");
+    let up = upstream
+        .admin("GET", &format!("/api/v1/containers/{id}/snapshots"), None)
+        .await;
+    assert_eq!(up["snapshots"][0]["name"], first.as_str());
+
+    let t = ok(
+        &proxy,
+        "timeline",
+        &cookie,
+        &[("id", &id), ("all", "false")],
+    )
+    .await;
+    assert_eq!(t["total"], 1, "{t}");
+    assert_eq!(t["snapshots"][0]["alias"], "proxy-first");
+    assert!(t["snapshots"][0]["exclusive_bytes"].is_u64(), "{t}");
+    assert_eq!(t["axis"][0]["name"], first.as_str());
+    assert_eq!(t["container"]["last_snapshot_at"], s["created_at"]);
+    assert_eq!(t["container"]["snapshot_count"], 1);
+
+    // Restore with a safety snapshot: two snapshots upstream.
+    let r = ok(
+        &proxy,
+        "restore_snapshot",
+        &cookie,
+        &[("id", &id), ("name", &first), ("safety", "on")],
+    )
+    .await;
+    assert_eq!(r["restored"]["name"], first.as_str());
+    let safety = r["safety"]["name"].as_str().unwrap().to_string();
+    let up = upstream
+        .admin("GET", &format!("/api/v1/containers/{id}/snapshots"), None)
+        .await;
+    assert_eq!(up["snapshots"].as_array().unwrap().len(), 2, "{up}");
+
+    // Copy the first snapshot into a new container, which exists upstream.
+    let copy = ok(
+        &proxy,
+        "copy_snapshot",
+        &cookie,
+        &[
+            ("id", &id),
+            ("name", &first),
+            ("project", &project),
+            ("new_name", "web-copy"),
+        ],
+    )
+    .await;
+    let copy_id = copy["id"].as_str().unwrap().to_string();
+    let up = upstream
+        .admin("GET", &format!("/api/v1/containers/{copy_id}"), None)
+        .await;
+    assert_eq!(up["container"]["name"], "web-copy");
+
+    // Delete the safety snapshot.
+    ok(
+        &proxy,
+        "delete_snapshot",
+        &cookie,
+        &[("id", &id), ("name", &safety)],
+    )
+    .await;
+    let up = upstream
+        .admin("GET", &format!("/api/v1/containers/{id}/snapshots"), None)
+        .await;
+    assert_eq!(up["snapshots"].as_array().unwrap().len(), 1, "{up}");
+
+    // Unknown containers are NotFound, in words.
+    let err = fails(
+        &proxy,
+        "timeline",
+        &cookie,
+        &[("id", "0123456789abcdef01234567"), ("all", "false")],
+    )
+    .await;
+    assert!(matches!(err, AppError::NotFound(_)), "{err:?}");
+
+    // The server-rendered timeline page shows the snapshot's alias.
+    let html = browser()
+        .get(proxy.url(&format!("/containers/{id}")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("proxy-first"), "{html}");
+
+    // The overview lists both containers; the docs list the upstream's API.
+    let overview = ok(&proxy, "overview", &cookie, &[]).await;
+    let names: Vec<&str> = overview["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"web") && names.contains(&"web-copy"),
+        "{names:?}"
+    );
+    let docs = ok(&proxy, "api_endpoints", &cookie, &[]).await;
+    assert!(
+        docs.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["path"] == "/api/v1/containers/{container_id}/snapshots"),
+        "{docs}"
+    );
+
+    // The self-check is this node's own, and says whom it proxies for.
+    let check = ok(&proxy, "run_system_check", &cookie, &[]).await;
+    assert_eq!(check["ok"], true, "{check}");
+    assert!(
+        check["summary"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("127.0.0.1:{}", upstream.port)),
+        "{check}"
+    );
+    let status = ok(&proxy, "system_status", &cookie, &[]).await;
+    assert_eq!(status["total_checks"], 1, "{status}");
+    assert!(
+        status["version"].as_str().unwrap().contains("proxy for"),
+        "{status}"
+    );
+
+    // Delete the container through the proxy.
+    ok(
+        &proxy,
+        "container_action",
+        &cookie,
+        &[("id", &copy_id), ("action", "delete")],
+    )
+    .await;
+    let up = upstream
+        .admin("GET", &format!("/api/v1/containers/{copy_id}"), None)
+        .await;
+    assert_eq!(up["container"]["status"], "deleted", "{up}");
+
+    // Everything happened upstream: the proxy holds no container of its own.
+    assert_eq!(containers_on_disk(&upstream), vec![id]);
+    assert!(containers_on_disk(&proxy).is_empty());
+}
+
+#[tokio::test]
+async fn every_backend_call_reaches_the_upstream() {
+    let upstream = LiveServer::start(&[]);
+    let project = default_project(&upstream).await;
+    let id = upstream.container(&project, "files").await;
+    let snap = upstream
+        .admin(
+            "POST",
+            &format!("/api/v1/containers/{id}/snapshots"),
+            Some(json!({"alias": "base"})),
+        )
+        .await["snapshot"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let here = tempfile::tempdir().unwrap();
+    let pool = snapline_server::db::connect(&snapline_server::db::default_url(here.path()))
+        .await
+        .unwrap();
+    let url = Upstream::parse(&format!("http://127.0.0.1:{}", upstream.port)).unwrap();
+    let backend = RemoteBackend::new(url, pool, Arc::new(here.path().to_path_buf())).unwrap();
+
+    // Metadata: rename and pin; the upstream has it so.
+    let s = backend
+        .update_snapshot(
+            ADMIN,
+            &id,
+            &snap,
+            SnapshotChange {
+                alias: Some(Some("renamed".into())),
+                expiry_days: Some(Some(30)),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.alias.as_deref(), Some("renamed"));
+    assert!(s.expires_at.is_some());
+    let s = backend
+        .update_snapshot(
+            ADMIN,
+            &id,
+            &snap,
+            SnapshotChange {
+                alias: None,
+                expiry_days: Some(None),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.alias.as_deref(), Some("renamed"), "an absent field stays");
+    assert_eq!(s.expires_at, None);
+    let up = upstream
+        .admin(
+            "GET",
+            &format!("/api/v1/containers/{id}/snapshots/{snap}"),
+            None,
+        )
+        .await;
+    assert_eq!(up["snapshot"]["alias"], "renamed");
+    assert!(up["snapshot"]["expires_at"].is_null(), "{up}");
+
+    // Diff against the live tree after a change on the upstream's disk.
+    std::fs::write(upstream.root(&id).join("added.txt"), b"new\n").unwrap();
+    let d = backend
+        .diff_snapshot(ADMIN, &id, &snap, "live")
+        .await
+        .unwrap();
+    assert!(
+        d.changes
+            .iter()
+            .any(|c| c.path.ends_with("added.txt") && c.kind == "added"),
+        "{d:?}"
+    );
+    assert_eq!(d.against, "live");
+
+    // Browse and download.
+    let l = backend
+        .browse_snapshot(ADMIN, &id, &snap, "/etc")
+        .await
+        .unwrap();
+    assert!(l.entries.iter().any(|e| e.name == "os-release"), "{l:?}");
+    let (size, mut stream) = backend
+        .read_file(ADMIN, &id, &snap, "/etc/os-release")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        got.extend_from_slice(&chunk.unwrap());
+    }
+    let direct = upstream
+        .client
+        .get(upstream.url(&format!(
+            "/api/v1/containers/{id}/snapshots/{snap}/files/content?path=/etc/os-release"
+        )))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(got, direct.to_vec());
+    assert_eq!(size, got.len() as u64);
+    assert!(String::from_utf8_lossy(&got).contains("Snapline demo"));
+    let err = backend
+        .read_file(ADMIN, &id, &snap, "/no/such/file")
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, AppError::NotFound(_)), "{err:?}");
+
+    // Verify, deep.
+    let v = backend
+        .verify_snapshot(ADMIN, &id, &snap, true)
+        .await
+        .unwrap();
+    assert!(v.clean && v.deep && v.chunks > 0, "{v:?}");
+
+    // Schedule: none, set (visible upstream), read, delete.
+    assert_eq!(backend.schedule(ADMIN, &id).await.unwrap(), None);
+    let spec = ScheduleSpecView {
+        schedule: "@daily".into(),
+        expiry: Some(7),
+        alias_pattern: None,
+        include_stopped: Some(true),
+    };
+    let set = backend.set_schedule(ADMIN, &id, spec).await.unwrap();
+    assert_eq!(set.schedule, "@daily");
+    assert!(set.include_stopped);
+    let up = upstream
+        .admin("GET", &format!("/api/v1/containers/{id}/schedule"), None)
+        .await;
+    assert_eq!(up["schedule"]["expiry"], 7);
+    assert_eq!(backend.schedule(ADMIN, &id).await.unwrap(), Some(set));
+    backend.delete_schedule(ADMIN, &id).await.unwrap();
+    assert_eq!(backend.schedule(ADMIN, &id).await.unwrap(), None);
+    let err = backend
+        .schedule(ADMIN, "0123456789abcdef01234567")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::NotFound(_)), "{err:?}");
+
+    // Bad input keeps the upstream's sentence.
+    let err = backend
+        .create_snapshot(ADMIN, &id, Some("x".repeat(101)), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AppError::BadRequest(ref m) if m.contains("100")),
+        "{err:?}"
+    );
+
+    // Events: a snapshot taken upstream arrives on the stream, progress included.
+    let mut events = backend.events(ADMIN).await.unwrap();
+    upstream
+        .admin("POST", &format!("/api/v1/containers/{id}/snapshots"), None)
+        .await;
+    let mut kinds = Vec::new();
+    let seen = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(e) = events.next().await {
+            kinds.push(e.kind.clone());
+            if e.kind == "snapshot.created" {
+                return e;
+            }
+        }
+        panic!("the stream ended: {kinds:?}");
+    })
+    .await
+    .expect("no snapshot.created event within 20 s");
+    assert_eq!(seen.container_id.as_deref(), Some(id.as_str()));
+    assert!(kinds.iter().any(|k| k == "progress"), "{kinds:?}");
+    let err = backend.events("hdy_unknown").await.err().unwrap();
+    assert!(matches!(err, AppError::Unauthorized(_)), "{err:?}");
+
+    // An upstream that is not there is a Transport error naming it.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let here2 = tempfile::tempdir().unwrap();
+    let pool = snapline_server::db::connect(&snapline_server::db::default_url(here2.path()))
+        .await
+        .unwrap();
+    let nowhere = RemoteBackend::new(
+        Upstream::parse(&format!("http://127.0.0.1:{port}")).unwrap(),
+        pool,
+        Arc::new(here2.path().to_path_buf()),
+    )
+    .unwrap();
+    let err = nowhere.identity(ADMIN).await.unwrap_err();
+    assert!(
+        matches!(err, AppError::Transport(ref m) if m.contains(&format!("127.0.0.1:{port} could not be reached"))),
+        "{err:?}"
+    );
+}
+
+/// Sends a request line as written, with no client-side normalisation of the path, and
+/// returns the status and the body.
+async fn raw_get(server: &LiveServer, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+        .await
+        .unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {ADMIN}\r\nConnection: close\r\n\r\n",
+        server.port
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, text)
+}
+
+#[tokio::test]
+async fn the_api_is_forwarded_to_the_upstream_and_only_under_api_v1() {
+    let (upstream, proxy) = pair();
+    let project = default_project(&upstream).await;
+
+    // Through the proxy's /api/v1, with the upstream's token: it happens upstream.
+    let id = proxy.container(&project, "api-made").await;
+    let up = upstream
+        .admin("GET", &format!("/api/v1/containers/{id}"), None)
+        .await;
+    assert_eq!(up["container"]["name"], "api-made");
+    assert!(containers_on_disk(&proxy).is_empty());
+
+    // Errors come back as the upstream wrote them.
+    let (status, v) = proxy.call("GET", "/api/v1/containers", None, None).await;
+    assert_eq!(status, 401, "{v}");
+    assert_eq!(v["statusCode"], 401);
+    let (status, v) = proxy
+        .call(
+            "GET",
+            "/api/v1/containers/0123456789abcdef01234567",
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "{v}");
+
+    // The document and health are the upstream's.
+    let (status, v) = proxy.call("GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+    assert!(v["paths"]["/api/v1/health"]["get"].is_object(), "{v}");
+
+    // Events stream through while a snapshot is taken through the proxy, and the download
+    // arrives with its headers and bytes.
+    let mut events = proxy
+        .client
+        .get(proxy.url("/api/v1/events"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    assert!(
+        events.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let snap = proxy
+        .admin(
+            "POST",
+            &format!("/api/v1/containers/{id}/snapshots"),
+            Some(json!({"alias": "through"})),
+        )
+        .await["snapshot"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut text = String::new();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while !text.contains("snapshot.created") {
+            let chunk = events.chunk().await.unwrap().expect("the stream ended");
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no snapshot.created through the proxy: {text}"));
+    drop(events);
+
+    let path = format!("/api/v1/containers/{id}/snapshots/{snap}/files/content?path=/etc/hostname");
+    let resp = proxy
+        .client
+        .get(proxy.url(&path))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/octet-stream");
+    assert!(
+        resp.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("hostname")
+    );
+    assert_eq!(resp.headers()["content-length"], "5");
+    assert_eq!(&resp.bytes().await.unwrap()[..], b"demo\n");
+
+    // The CLI works through the proxy too.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snapline"))
+        .args([
+            "containers",
+            "list",
+            "--json",
+            "--url",
+            &proxy.url(""),
+            "--token",
+            ADMIN,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&id));
+
+    // Paths that could leave /api/v1 once decoded or normalised are refused here, in JSON.
+    for bad in [
+        "/api/v1/../../etc/passwd",
+        "/api/v1/%2e%2e/%2e%2e/etc/passwd",
+        "/api/v1/containers%2F..%2F..%2Fhealth",
+        "/api/v1//health",
+        "/api/v1/..\\health",
+    ] {
+        let (status, text) = raw_get(&proxy, bad).await;
+        assert_eq!(status, 400, "{bad}: {text}");
+        assert!(text.contains("\"statusCode\":400"), "{bad}: {text}");
+    }
+    let (status, text) = raw_get(&proxy, "/api/v2/health").await;
+    assert_eq!(status, 404, "{text}");
+    assert!(text.contains("openapi.json"), "{text}");
+    let (status, _) = raw_get(&proxy, "/api/v1/health").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_stopped_upstream_is_a_connection_problem_not_a_crash() {
+    let (upstream, proxy) = pair();
+    let cookie = sign_in(&proxy, ADMIN).await.unwrap();
+    let upstream_port = upstream.port;
+    drop(upstream.kill9());
+
+    let err = fails(&proxy, "overview", &cookie, &[]).await;
+    assert!(
+        matches!(err, AppError::Transport(ref m) if m.contains(&format!("127.0.0.1:{upstream_port} could not be reached"))),
+        "{err:?}"
+    );
+    let (status, v) = proxy.call("GET", "/api/v1/health", None, None).await;
+    assert_eq!(status, 502, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not be reached"),
+        "{v}"
+    );
+    // The proxy itself still serves its pages.
+    let resp = proxy.client.get(proxy.url("/signin")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[test]
+fn a_bad_upstream_url_stops_the_start_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    for (bad, says) in [
+        ("ftp://host", "http://"),
+        ("http://host:3000/?x=1", "query"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_snapline"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--upstream",
+                bad,
+                "--data-dir",
+            ])
+            .arg(dir.path().join("data"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--upstream") && err.contains(says),
+            "{bad}: {err}"
+        );
+    }
+}
