@@ -155,9 +155,13 @@ pub async fn container_action(id: String, action: String) -> Result<String, AppE
 #[server(prefix = "/rpc", endpoint = "timeline")]
 pub async fn load_timeline(id: String, all: bool) -> Result<Timeline, AppError> {
     let token = crate::session::token()?;
-    let mut t = crate::backend::backend()?.timeline(&token, &id).await?;
+    let backend = crate::backend::backend()?;
+    let mut t = backend.timeline(&token, &id).await?;
     if !all {
         t.snapshots.truncate(crate::model::CARD_LIMIT);
+    }
+    if t.container.status != "deleted" {
+        t.schedule = backend.schedule(&token, &id).await?;
     }
     Ok(t)
 }

@@ -23,8 +23,9 @@ pub fn StatusBadge(status: String) -> impl IntoView {
     view! { <span class=class data-status=status>{label}</span> }
 }
 
-/// A one-button form that starts, stops or deletes a container (a POST; works without
-/// JavaScript).
+/// A one-button form that starts, stops or deletes a container: a plain POST to the server
+/// function, which redirects back to the page. The page then shows the new status, or the
+/// error through [`UrlError`]; nothing of it is in the browser's bundle.
 #[component]
 pub fn ContainerActionButton(
     id: String,
@@ -32,13 +33,30 @@ pub fn ContainerActionButton(
     action: &'static str,
     label: &'static str,
     #[prop(default = "button")] class: &'static str,
-    act: ServerAction<ContainerAction>,
 ) -> impl IntoView {
+    let url = <ContainerAction as leptos::server_fn::ServerFn>::url();
     view! {
-        <ActionForm action=act attr:class="inline-form">
+        <form method="post" action=url class="inline-form">
             <input type="hidden" name="id" value=id/>
             <input type="hidden" name="action" value=action/>
             <button type="submit" class=class>{label}</button>
-        </ActionForm>
+        </form>
+    }
+}
+
+/// The error of a plain form POST to one of `paths` (server functions), which the server
+/// carries back in the address it redirects to (`__path` and `__err`).
+#[component]
+pub fn UrlError(paths: &'static [&'static str]) -> impl IntoView {
+    use leptos::server_fn::error::ServerFnUrlError;
+    let query = leptos_router::hooks::use_query_map();
+    move || {
+        let q = query.read();
+        let path = q.get("__path")?;
+        let err = q.get("__err")?;
+        paths.contains(&path.as_str()).then(|| {
+            let error = ServerFnUrlError::<AppError>::decode_err(&err);
+            view! { <ErrorNotice error=error/> }
+        })
     }
 }

@@ -23,7 +23,9 @@ pub fn Frame(children: Children) -> impl IntoView {
                 </A>
                 <nav class="nav" aria-label="Main">
                     <A href="/" exact=true>"Containers"</A>
-                    <A href="/docs">"API docs"</A>
+                    // Server-only pages: a full page load (rel=external), not the router.
+                    <A href="/docs" attr:rel="external">"API docs"</A>
+                    <A href="/system" attr:rel="external">"System"</A>
                 </nav>
                 <Account/>
             </header>

@@ -34,7 +34,10 @@ pub fn is_server_only(path: &str) -> bool {
     let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     matches!(
         parts.as_slice(),
-        ["", "containers", _, "diff"] | ["", "containers", _, "snapshots", _, "files"]
+        ["", "docs"]
+            | ["", "system"]
+            | ["", "containers", _, "diff"]
+            | ["", "containers", _, "snapshots", _, "files"]
     )
 }
 
@@ -80,7 +83,8 @@ pub fn App() -> impl IntoView {
                 // render (and forms work) before and without JavaScript.
                 <Routes fallback=pages::not_found::NotFound>
                     <Route path=StaticSegment("") view=pages::containers::ContainersPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("docs") view=pages::docs::DocsPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("docs") view=pages::server_only::DocsPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("system") view=pages::server_only::SystemPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("signin") view=pages::signin::SignInPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("containers"), ParamSegment("id")) view=pages::timeline::TimelinePage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("containers"), ParamSegment("id"), StaticSegment("diff")) view=pages::server_only::DiffPage ssr=SsrMode::Async/>

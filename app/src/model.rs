@@ -77,6 +77,9 @@ pub struct Timeline {
     /// Where a copy may go.
     pub projects: Vec<ProjectView>,
     pub now: String,
+    /// The container's automatic snapshots, if set.
+    #[serde(default)]
+    pub schedule: Option<ScheduleView>,
 }
 
 /// One change between two states of a container (the REST API's `DiffChange`).
@@ -295,20 +298,45 @@ pub fn short_time(t: &str) -> String {
     }
 }
 
-/// Bytes as people read them: `1.5 GB`, `320 MB`.
+/// Bytes as people read them: `1.5 GB`, `320 MB`. Integer arithmetic only: float
+/// formatting would add its whole machinery to the browser's bundle.
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut value = n as f64;
     let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
+    let mut scale: u128 = 1;
+    while u128::from(n) >= scale * 1000 && unit < UNITS.len() - 1 {
+        scale *= 1000;
         unit += 1;
     }
     if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
+        return format!("{n} B");
     }
+    let tenths = (u128::from(n) * 10 + scale / 2) / scale;
+    format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
+}
+
+/// A coordinate with one decimal (`12.3`), without float formatting (see [`human_bytes`]).
+pub fn tenths(v: f64) -> String {
+    let t = (v * 10.0).round() as i64;
+    let sign = if t < 0 { "-" } else { "" };
+    format!("{sign}{}.{}", (t / 10).abs(), (t % 10).abs())
+}
+
+/// Escapes text for HTML (element content and quoted attributes). The timeline's charts
+/// are drawn as SVG markup strings, and every user string in them goes through here.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Percent-encodes a query value (`/` kept, for readable paths).
@@ -369,6 +397,14 @@ mod tests {
     }
 
     #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            escape_html("<img src=x onerror=alert(1)> & 'q' \"d\""),
+            "&lt;img src=x onerror=alert(1)&gt; &amp; &#39;q&#39; &quot;d&quot;"
+        );
+    }
+
+    #[test]
     fn query_values_are_escaped() {
         assert_eq!(query_escape("/etc/a b&c=d?"), "/etc/a%20b%26c%3Dd%3F");
         assert_eq!(query_escape("/é"), "/%C3%A9");
@@ -378,5 +414,11 @@ mod tests {
     fn bytes_read_naturally() {
         assert_eq!(human_bytes(999), "999 B");
         assert_eq!(human_bytes(1_500_000), "1.5 MB");
+        assert_eq!(human_bytes(999_950), "1000.0 kB");
+        assert_eq!(human_bytes(1_000), "1.0 kB");
+        assert_eq!(human_bytes(u64::MAX), "18446.7 PB");
+        assert_eq!(tenths(12.34), "12.3");
+        assert_eq!(tenths(-0.56), "-0.6");
+        assert_eq!(tenths(980.0), "980.0");
     }
 }

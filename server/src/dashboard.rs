@@ -405,6 +405,7 @@ impl Backend for EmbeddedBackend {
             snapshots,
             projects,
             now: crate::service::fmt_time(crate::service::now()),
+            schedule: None,
         })
     }
 

@@ -928,6 +928,7 @@ impl Backend for RemoteBackend {
             snapshots,
             projects,
             now: crate::api::now_rfc3339(),
+            schedule: None,
         })
     }
 

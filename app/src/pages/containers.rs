@@ -7,11 +7,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use crate::api::{
-    ContainerAction, CreateContainer, RunSystemCheck, SystemCheck, SystemStatus, load_overview,
-    load_system_status,
-};
-use crate::components::{ContainerActionButton, ErrorNotice, StatusBadge};
+use crate::api::{CreateContainer, load_overview};
+use crate::components::{ContainerActionButton, ErrorNotice, StatusBadge, UrlError};
 use crate::error::AppError;
 use crate::model::{ContainerView, Overview, SnapshotView, human_bytes, relative, short_time};
 use crate::pages::signin::SignInForm;
@@ -19,17 +16,10 @@ use crate::pages::signin::SignInForm;
 #[component]
 pub fn ContainersPage() -> impl IntoView {
     let create = ServerAction::<CreateContainer>::new();
-    let act = ServerAction::<ContainerAction>::new();
     // Containers and snapshots made elsewhere (a teammate, the CLI) show up without a reload.
     let live = crate::live::use_live(|| None);
     let data = Resource::new(
-        move || {
-            (
-                create.version().get(),
-                act.version().get(),
-                live.changes.get(),
-            )
-        },
+        move || (create.version().get(), live.changes.get()),
         |_| load_overview(),
     );
     view! {
@@ -44,23 +34,22 @@ pub fn ContainersPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading containers…"</p> }>
             {move || data.get().map(|r| match r {
                 Ok(o) => view! {
-                    <ContainerList o=o.clone() act=act/>
+                    <ContainerList o=o.clone()/>
                     <CreateContainerForm o=o.clone() create=create/>
                     <DeletedContainers o=o/>
-                    <SystemCheckPanel/>
                 }.into_any(),
                 Err(AppError::Unauthorized(_)) => view! { <SignInForm/> }.into_any(),
                 Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
             })}
         </Transition>
         <div role="status" aria-live="polite" class="result">
-            {move || act.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNotice error=e/> })}
+            <UrlError paths=&["/rpc/container_action"]/>
         </div>
     }
 }
 
 #[component]
-fn ContainerList(o: Overview, act: ServerAction<ContainerAction>) -> impl IntoView {
+fn ContainerList(o: Overview) -> impl IntoView {
     if o.containers.is_empty() {
         return view! {
             <section class="card empty-state" aria-labelledby="no-containers">
@@ -76,7 +65,7 @@ fn ContainerList(o: Overview, act: ServerAction<ContainerAction>) -> impl IntoVi
             <h2 id="container-list-title" class="visually-hidden">"Your containers"</h2>
             <ul class="container-list">
                 {o.containers.into_iter().map(|c| view! {
-                    <ContainerRow c=c now=now.clone() act=act/>
+                    <ContainerRow c=c now=now.clone()/>
                 }).collect_view()}
             </ul>
         </section>
@@ -85,11 +74,7 @@ fn ContainerList(o: Overview, act: ServerAction<ContainerAction>) -> impl IntoVi
 }
 
 #[component]
-fn ContainerRow(
-    c: ContainerView,
-    now: String,
-    act: ServerAction<ContainerAction>,
-) -> impl IntoView {
+fn ContainerRow(c: ContainerView, now: String) -> impl IntoView {
     let href = format!("/containers/{}", c.id);
     let last = match &c.last_snapshot_at {
         Some(t) => format!("last snapshot {}", relative(t, &now)),
@@ -115,14 +100,14 @@ fn ContainerRow(
                 <span class="muted">{last}</span>
             </div>
             <div class="container-actions">
-                <ContainerActionButton id=id act=act
+                <ContainerActionButton id=id
                     action=if running { "stop" } else { "start" }
                     label=if running { "Stop" } else { "Start" }/>
                 <details class="confirm">
                     <summary class="button danger-outline">"Delete…"</summary>
                     <div class="confirm-body">
                         <p>{delete_message}</p>
-                        <ContainerActionButton id=id2 act=act action="delete"
+                        <ContainerActionButton id=id2 action="delete"
                             label="Delete container" class="button danger"/>
                     </div>
                 </details>
@@ -195,85 +180,6 @@ fn DeletedContainers(o: Overview) -> impl IntoView {
                 }).collect_view()}
             </ul>
         </section>
-    }
-    .into_any()
-}
-
-/// Runs and lists self-checks. The form works as a plain HTML form before hydration
-/// (`ActionForm` posts to the server function and comes back), and in place afterwards.
-#[component]
-fn SystemCheckPanel() -> impl IntoView {
-    let check = ServerAction::<RunSystemCheck>::new();
-    // Refetch the list whenever a check finishes.
-    let status = Resource::new(move || check.version().get(), |_| load_system_status());
-
-    view! {
-        <section class="card" aria-labelledby="system-check-title">
-            <div class="card-head">
-                <h2 id="system-check-title">"System check"</h2>
-                <ActionForm action=check attr:class="inline-form">
-                    <button type="submit" class="button" disabled=move || check.pending().get()>
-                        {move || if check.pending().get() { "Checking…" } else { "Run system check" }}
-                    </button>
-                </ActionForm>
-            </div>
-            <p class="muted">
-                "Writes a record to the database, reads it back and measures the free space "
-                "of the data directory."
-            </p>
-            <div class="result" role="status" aria-live="polite" data-testid="check-result">
-                {move || check.value().get().map(render_outcome)}
-            </div>
-            <Transition fallback=|| view! { <p class="muted">"Loading recent checks…"</p> }>
-                {move || status.get().map(|s| match s {
-                    Ok(s) => render_status(s).into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                })}
-            </Transition>
-        </section>
-    }
-}
-
-fn render_outcome(outcome: Result<SystemCheck, AppError>) -> impl IntoView {
-    match outcome {
-        Ok(c) => {
-            let class = if c.ok { "notice ok" } else { "notice warn" };
-            view! {
-                <p class=class data-check-id=c.id>
-                    <strong>{format!("Check #{}", c.id)}</strong>": "{c.summary}
-                </p>
-            }
-            .into_any()
-        }
-        Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-    }
-}
-
-fn render_status(s: SystemStatus) -> impl IntoView {
-    let total = s.total_checks;
-    let version = s.version;
-    if s.recent.is_empty() {
-        return view! {
-            <p class="muted" data-testid="check-count" data-count=total>
-                {format!("No checks recorded yet · Snapline {version}")}
-            </p>
-        }
-        .into_any();
-    }
-    view! {
-        <p class="muted" data-testid="check-count" data-count=total>
-            {format!("{total} {} recorded · Snapline {version}", if total == 1 { "check" } else { "checks" })}
-        </p>
-        <ul class="check-list">
-            {s.recent.into_iter().map(|c| view! {
-                <li data-check-id=c.id>
-                    <span class=if c.ok { "dot ok" } else { "dot warn" } aria-hidden="true"></span>
-                    <span class="check-id">{format!("#{}", c.id)}</span>
-                    <time datetime=c.checked_at.clone()>{c.checked_at.clone()}</time>
-                    <span class="check-summary">{c.summary}</span>
-                </li>
-            }).collect_view()}
-        </ul>
     }
     .into_any()
 }

@@ -3,6 +3,7 @@
 pub mod containers;
 #[cfg(feature = "ssr")]
 pub mod diff;
+#[cfg(feature = "ssr")]
 pub mod docs;
 #[cfg(feature = "ssr")]
 pub mod files;
@@ -10,6 +11,8 @@ pub mod not_found;
 pub mod schedule;
 pub mod signin;
 pub mod storage;
+#[cfg(feature = "ssr")]
+pub mod system;
 pub mod timeline;
 
 /// The server-only pages (see [`crate::is_server_only`]): rendered by the server; in the
@@ -21,7 +24,11 @@ pub mod server_only {
     #[cfg(feature = "ssr")]
     pub use super::diff::DiffPage;
     #[cfg(feature = "ssr")]
+    pub use super::docs::DocsPage;
+    #[cfg(feature = "ssr")]
     pub use super::files::FilesPage;
+    #[cfg(feature = "ssr")]
+    pub use super::system::SystemPage;
 
     /// In the browser, a link followed inside the app to a server-only page becomes a full
     /// page load of the same address.
@@ -34,6 +41,18 @@ pub mod server_only {
     #[cfg(not(feature = "ssr"))]
     #[component]
     pub fn FilesPage() -> impl IntoView {
+        load_from_server()
+    }
+
+    #[cfg(not(feature = "ssr"))]
+    #[component]
+    pub fn DocsPage() -> impl IntoView {
+        load_from_server()
+    }
+
+    #[cfg(not(feature = "ssr"))]
+    #[component]
+    pub fn SystemPage() -> impl IntoView {
         load_from_server()
     }
 

@@ -1,54 +1,58 @@
-//! A container's automatic snapshots: what is set, and a form to set, change or remove it.
+//! A container's automatic snapshots: what is set, and forms to set, change or remove it.
+//!
+//! The forms are plain HTML POSTs to the server functions: the server answers with a
+//! redirect back to the timeline, which then shows the new schedule (or the error, carried
+//! in the address). They need no code in the browser's bundle.
 
 use leptos::prelude::*;
 
-use crate::api::{DeleteSchedule, SaveSchedule, load_schedule};
-use crate::components::ErrorNotice;
-use crate::model::short_time;
+use crate::components::UrlError;
+use crate::model::{ScheduleView, short_time};
 
 #[component]
-pub fn ScheduleSection(id: String) -> impl IntoView {
-    let save = ServerAction::<SaveSchedule>::new();
-    let remove = ServerAction::<DeleteSchedule>::new();
-    let cid = id.clone();
-    let data = Resource::new(
-        move || (save.version().get(), remove.version().get()),
-        move |_| load_schedule(cid.clone()),
-    );
-    let (form_id, remove_id) = (id.clone(), id);
+pub fn ScheduleSection(id: String, schedule: Option<ScheduleView>) -> impl IntoView {
+    let current = match schedule {
+        Some(s) => {
+            let keep = s
+                .expiry
+                .map(|d| format!("kept {d} days"))
+                .unwrap_or_else(|| "kept until deleted".into());
+            let last = s
+                .last_run_at
+                .as_deref()
+                .map(|t| format!(" Last ran {}.", short_time(t)))
+                .unwrap_or_default();
+            let text = format!(
+                " (UTC), {keep}, named {}{}. Next: {}.{last}",
+                s.alias_pattern,
+                if s.include_stopped { ", also when stopped" } else { "" },
+                short_time(&s.next_run_at)
+            );
+            view! {
+                <p data-testid="schedule-current"><strong><code>{s.schedule}</code></strong>{text}</p>
+                {s.last_error.map(|e| view! { <p class="notice warn">"The last run failed: "{e}</p> })}
+                <form method="post" action="/rpc/delete_schedule" class="inline-form">
+                    <input type="hidden" name="id" value=id.clone()/>
+                    <button type="submit" class="button danger-outline">"Turn off"</button>
+                </form>
+            }
+            .into_any()
+        }
+        None => view! {
+            <p class="muted" data-testid="schedule-current">"No schedule: snapshots are taken only by hand."</p>
+        }
+        .into_any(),
+    };
     view! {
         <section class="card schedule" aria-labelledby="schedule-title">
             <h2 id="schedule-title">"Automatic snapshots"</h2>
-            <Transition fallback=|| view! { <p class="muted">"Loading the schedule…"</p> }>
-                {move || data.get().map(|r| match r {
-                    Ok(Some(s)) => {
-                        let keep = s.expiry.map(|d| format!("kept {d} days")).unwrap_or_else(|| "kept until deleted".into());
-                        let last = s.last_run_at.as_deref().map(|t| format!("Last ran {}.", short_time(t))).unwrap_or_default();
-                        let remove_id = remove_id.clone();
-                        view! {
-                            <p data-testid="schedule-current">
-                                <strong><code>{s.schedule.clone()}</code></strong>
-                                {format!(" (UTC), {keep}, named {}{}. Next: {}. {last}", s.alias_pattern,
-                                    if s.include_stopped { ", also when stopped" } else { "" }, short_time(&s.next_run_at))}
-                            </p>
-                            {s.last_error.map(|e| view! { <p class="notice warn">"The last run failed: "{e}</p> })}
-                            <ActionForm action=remove attr:class="inline-form">
-                                <input type="hidden" name="id" value=remove_id/>
-                                <button type="submit" class="button danger-outline">"Turn off"</button>
-                            </ActionForm>
-                        }.into_any()
-                    }
-                    Ok(None) => view! {
-                        <p class="muted" data-testid="schedule-current">"No schedule: snapshots are taken only by hand."</p>
-                    }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                })}
-            </Transition>
+            {current}
+            <UrlError paths=&["/rpc/save_schedule", "/rpc/delete_schedule"]/>
             <details class="confirm">
                 <summary class="button">"Set a schedule…"</summary>
                 <div class="confirm-body">
-                    <ActionForm action=save attr:class="stack-form">
-                        <input type="hidden" name="id" value=form_id/>
+                    <form method="post" action="/rpc/save_schedule" class="stack-form">
+                        <input type="hidden" name="id" value=id/>
                         <label>"When (UTC)"
                             <input name="schedule" value="@daily" required=true maxlength="100" list="schedule-presets"
                                 aria-describedby="schedule-help"/>
@@ -73,16 +77,9 @@ pub fn ScheduleSection(id: String) -> impl IntoView {
                             " Also when the container is stopped"
                         </label>
                         <button type="submit" class="button primary">"Save schedule"</button>
-                    </ActionForm>
+                    </form>
                 </div>
             </details>
-            <div role="status" aria-live="polite">
-                {move || save.value().get().map(|r| match r {
-                    Ok(s) => view! { <p class="notice ok">{format!("Schedule saved. Next snapshot {}.", short_time(&s.next_run_at))}</p> }.into_any(),
-                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-                })}
-                {move || remove.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNotice error=e/> })}
-            </div>
         </section>
     }
 }

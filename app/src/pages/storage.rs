@@ -1,33 +1,50 @@
 //! The storage chart of a timeline: stored bytes added over time, and what each snapshot
 //! alone holds (the bytes deleting it would free).
+//!
+//! Drawn as SVG markup (every user string escaped), like the time axis: the same string on
+//! both sides and little code in the browser's bundle.
+
+use std::fmt::Write;
 
 use leptos::prelude::*;
 
-use crate::model::{AxisPoint, human_bytes, short_time};
+use crate::model::{AxisPoint, escape_html, human_bytes, short_time, tenths};
 
-/// Chart width and heights in SVG units (the SVG scales to its box).
+/// Chart width and heights in SVG units (the SVG scales to its box; the viewBox below
+/// is W + 24 by LINE_H + BAR_H + 16).
 const W: f64 = 1000.0;
 const LINE_H: f64 = 70.0;
 const BAR_H: f64 = 40.0;
 
 #[component]
 pub fn StorageChart(points: Vec<AxisPoint>) -> impl IntoView {
-    if points.is_empty() {
-        return view! {
-            <section class="card storage" aria-labelledby="storage-title">
-                <h2 id="storage-title">"Storage"</h2>
-                <p class="muted empty-state">"Nothing stored yet: the chart starts with the first snapshot."</p>
-            </section>
-        }
-        .into_any();
+    let (summary, svg, legend) = chart(points);
+    view! {
+        <section class="card storage" aria-labelledby="storage-title">
+            <h2 id="storage-title">"Storage"</h2>
+            <p class="muted small" data-testid="storage-summary">{summary}</p>
+            <div class="storage-svg" inner_html=svg></div>
+            <p class="storage-legend small">{legend}</p>
+        </section>
+    }
+}
+
+/// The summary sentence, the SVG markup and the legend.
+fn chart(mut pts: Vec<AxisPoint>) -> (String, String, String) {
+    if pts.is_empty() {
+        return (
+            "Nothing stored yet: the chart starts with the first snapshot.".into(),
+            String::new(),
+            String::new(),
+        );
     }
     // Oldest first; evenly spaced, so a burst of snapshots stays readable.
-    let mut pts = points;
     pts.reverse();
     let n = pts.len();
     let step = if n > 1 { W / (n - 1) as f64 } else { 0.0 };
-    let x = move |i: usize| if n > 1 { i as f64 * step } else { W / 2.0 };
+    let x = |i: usize| if n > 1 { i as f64 * step } else { W / 2.0 };
     let mut total = 0u64;
+    let mut line = String::new();
     let cumulative: Vec<u64> = pts
         .iter()
         .map(|p| {
@@ -36,34 +53,48 @@ pub fn StorageChart(points: Vec<AxisPoint>) -> impl IntoView {
         })
         .collect();
     let top = total.max(1) as f64;
-    let line = cumulative
-        .iter()
-        .enumerate()
-        .map(|(i, c)| format!("{:.1},{:.1}", x(i), LINE_H - LINE_H * (*c as f64 / top)))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let area = format!("0,{LINE_H} {line} {:.1},{LINE_H}", x(n - 1));
+    for (i, c) in cumulative.iter().enumerate() {
+        let _ = write!(
+            line,
+            "{},{} ",
+            tenths(x(i)),
+            tenths(LINE_H - LINE_H * (*c as f64 / top))
+        );
+    }
     let max_excl = pts
         .iter()
         .filter_map(|p| p.exclusive_bytes)
         .max()
         .unwrap_or(0);
     let bar_w = (step * 0.7).clamp(1.0, 24.0);
-    let bars = pts
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| {
-            let b = p.exclusive_bytes?;
-            let h = if max_excl == 0 { 0.0 } else { BAR_H * (b as f64 / max_excl as f64) };
-            let label = format!("{} · {}: frees {} if deleted", p.name, short_time(&p.created_at), human_bytes(b));
-            Some(view! {
-                <rect x=format!("{:.1}", (x(i) - bar_w / 2.0).max(0.0)) y=format!("{:.1}", LINE_H + 10.0 + BAR_H - h)
-                    width=format!("{bar_w:.1}") height=format!("{:.1}", h.max(0.5)) class="storage-bar">
-                    <title>{label}</title>
-                </rect>
-            })
-        })
-        .collect_view();
+    let mut svg = format!(
+        r#"<svg viewBox="-12 -4 1024 126" preserveAspectRatio="none" role="img" aria-label="Stored bytes over time (line) and each snapshot's exclusive bytes (bars)"><polygon points="0,70 {line}{},70" class="storage-area"/><polyline points="{line}" class="storage-line"/>"#,
+        tenths(x(n - 1)),
+    );
+    for (i, p) in pts.iter().enumerate() {
+        let Some(b) = p.exclusive_bytes else { continue };
+        let h = if max_excl == 0 {
+            0.0
+        } else {
+            BAR_H * (b as f64 / max_excl as f64)
+        };
+        let label = format!(
+            "{} · {}: frees {} if deleted",
+            p.name,
+            short_time(&p.created_at),
+            human_bytes(b)
+        );
+        let _ = write!(
+            svg,
+            r#"<rect x="{}" y="{}" width="{}" height="{}" class="storage-bar"><title>{}</title></rect>"#,
+            tenths((x(i) - bar_w / 2.0).max(0.0)),
+            tenths(LINE_H + 10.0 + BAR_H - h),
+            tenths(bar_w),
+            tenths(h.max(0.5)),
+            escape_html(&label)
+        );
+    }
+    svg.push_str("</svg>");
     let biggest = pts
         .iter()
         .filter(|p| p.exclusive_bytes.is_some())
@@ -81,21 +112,56 @@ pub fn StorageChart(points: Vec<AxisPoint>) -> impl IntoView {
         human_bytes(total),
         if n == 1 { "" } else { "s" }
     );
-    view! {
-        <section class="card storage" aria-labelledby="storage-title">
-            <h2 id="storage-title">"Storage"</h2>
-            <p class="muted small" data-testid="storage-summary">{summary}</p>
-            <svg viewBox=format!("-12 -4 {} {}", W + 24.0, LINE_H + BAR_H + 16.0) preserveAspectRatio="none"
-                role="img" aria-label="Stored bytes over time (line) and each snapshot's exclusive bytes (bars)">
-                <polygon points=area class="storage-area"/>
-                <polyline points=line class="storage-line"/>
-                {bars}
-            </svg>
-            <p class="storage-legend small">
-                <span class="legend-line">"stored, cumulative (max "{human_bytes(total)}")"</span>
-                <span class="legend-bar">"frees if deleted (max "{human_bytes(max_excl)}")"</span>
-            </p>
-        </section>
+    let legend = format!(
+        "Line: stored, cumulative (up to {}). Bars: frees if deleted (up to {}).",
+        human_bytes(total),
+        human_bytes(max_excl)
+    );
+    (summary, svg, legend)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(name: &str, at: &str, added: u64, excl: Option<u64>) -> AxisPoint {
+        AxisPoint {
+            name: name.into(),
+            created_at: at.into(),
+            added_bytes: added,
+            exclusive_bytes: excl,
+        }
     }
-    .into_any()
+
+    #[test]
+    fn chart_sums_what_was_stored_and_names_the_biggest_snapshot() {
+        // Newest first, as the timeline carries them.
+        let pts = vec![
+            point("snap-3", "2025-11-09T12:00:00.000Z", 1_000, Some(10)),
+            point(
+                "snap-2",
+                "2025-11-09T11:00:00.000Z",
+                2_000_000,
+                Some(900_000),
+            ),
+            point("snap-<1>", "2025-11-09T10:00:00.000Z", 3_000, Some(5)),
+            point("snap-0", "2025-11-09T09:00:00.000Z", 0, None),
+        ];
+        let (summary, svg, _) = chart(pts);
+        assert!(
+            summary.starts_with("2.0 MB stored by 4 snapshots"),
+            "{summary}"
+        );
+        assert!(summary.contains("snap-2 (900.0 kB)"), "{summary}");
+        assert_eq!(svg.matches("<rect").count(), 3, "{svg}");
+        assert!(svg.contains("snap-&lt;1&gt;"), "names are escaped: {svg}");
+        assert!(!svg.contains("snap-<1>"), "names are escaped: {svg}");
+    }
+
+    #[test]
+    fn an_empty_history_says_so() {
+        let (summary, svg, _) = chart(Vec::new());
+        assert!(summary.starts_with("Nothing stored yet"));
+        assert!(svg.is_empty());
+    }
 }

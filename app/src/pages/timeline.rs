@@ -8,14 +8,14 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{
-    ContainerAction, CopySnapshot, CreateSnapshot, DeleteSnapshot, RestoreSnapshot, UpdateSnapshot,
-    VerifySnapshot, load_timeline,
+    CopySnapshot, CreateSnapshot, DeleteSnapshot, RestoreSnapshot, UpdateSnapshot, VerifySnapshot,
+    load_timeline,
 };
-use crate::components::{ContainerActionButton, ErrorNotice, StatusBadge};
+use crate::components::{ContainerActionButton, ErrorNotice, StatusBadge, UrlError};
 use crate::error::AppError;
 use crate::model::{
-    AxisPoint, ProjectView, SnapshotView, Timeline, alias_problem, epoch_seconds, human_bytes,
-    relative, short_time,
+    AxisPoint, ProjectView, SnapshotView, Timeline, alias_problem, epoch_seconds, escape_html,
+    human_bytes, relative, short_time, tenths,
 };
 use crate::pages::signin::SignInForm;
 
@@ -29,7 +29,6 @@ pub fn TimelinePage() -> impl IntoView {
     let restore = ServerAction::<RestoreSnapshot>::new();
     let delete = ServerAction::<DeleteSnapshot>::new();
     let copy = ServerAction::<CopySnapshot>::new();
-    let act = ServerAction::<ContainerAction>::new();
     let update = ServerAction::<UpdateSnapshot>::new();
     let verify = ServerAction::<VerifySnapshot>::new();
     // A teammate's snapshot, or one made with the CLI, reloads the page's data.
@@ -45,7 +44,6 @@ pub fn TimelinePage() -> impl IntoView {
                 restore.version().get(),
                 delete.version().get(),
                 copy.version().get(),
-                act.version().get(),
             )
         },
         |(id, all, ..)| load_timeline(id, all),
@@ -60,7 +58,7 @@ pub fn TimelinePage() -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading the timeline…"</p> }>
             {move || data.get().map(|r| match r {
-                Ok(t) => view! { <TimelineView t=t create=create act=act actions=actions/> }.into_any(),
+                Ok(t) => view! { <TimelineView t=t create=create actions=actions/> }.into_any(),
                 Err(AppError::Unauthorized(_)) => view! { <Title text="Sign in"/><SignInForm/> }.into_any(),
                 Err(e) => view! {
                     <Title text="Timeline"/>
@@ -70,7 +68,10 @@ pub fn TimelinePage() -> impl IntoView {
                 }.into_any(),
             })}
         </Transition>
-        <Outcomes create=create actions=actions act=act/>
+        <Outcomes create=create actions=actions/>
+        <div class="outcomes" role="status" aria-live="polite">
+            <UrlError paths=&["/rpc/container_action"]/>
+        </div>
         <Progress live=live/>
     }
 }
@@ -101,7 +102,6 @@ struct Actions {
 fn TimelineView(
     t: Timeline,
     create: ServerAction<CreateSnapshot>,
-    act: ServerAction<ContainerAction>,
     actions: Actions,
 ) -> impl IntoView {
     let c = t.container.clone();
@@ -111,9 +111,10 @@ fn TimelineView(
     let cid = c.id.clone();
     let form_id = c.id.clone();
     let sched_id = c.id.clone();
+    let schedule = t.schedule.clone();
     let compare = (!t.snapshots.is_empty()).then(|| {
         let href = format!("/containers/{}/diff", c.id);
-        view! { <A href=href attr:class="button">"Compare snapshots"</A> }
+        view! { <A href=href attr:class="button" attr:rel="external">"Compare snapshots"</A> }
     });
     let (list_id, now, projects) = (t.container.id.clone(), t.now.clone(), t.projects.clone());
     view! {
@@ -126,7 +127,7 @@ fn TimelineView(
                     t.total, if t.total == 1 { "" } else { "s" })}
             </p>
             <Show when=move || !deleted>
-                <ContainerActionButton id=cid.clone() act=act
+                <ContainerActionButton id=cid.clone()
                     action=if running { "stop" } else { "start" }
                     label=if running { "Stop container" } else { "Start container" }/>
             </Show>
@@ -136,7 +137,7 @@ fn TimelineView(
         <div class="timeline-tools">
             <crate::pages::storage::StorageChart points=t.axis.clone()/>
             <Show when=move || !deleted>
-                <crate::pages::schedule::ScheduleSection id=sched_id.clone()/>
+                <crate::pages::schedule::ScheduleSection id=sched_id.clone() schedule=schedule.clone()/>
             </Show>
         </div>
         <Show when=move || !deleted fallback=|| view! {
@@ -173,11 +174,32 @@ fn TimelineView(
     }
 }
 
-/// A horizontal time axis from the oldest snapshot to NOW, one point per snapshot (SVG, so
-/// the positions need no inline styles under the Content-Security-Policy).
+/// A horizontal time axis from the oldest snapshot to NOW, one point per snapshot.
+///
+/// The SVG is built as markup (every user string escaped): the same string on the server
+/// and in the browser, and far less code in the wasm bundle than a reactive view per point.
+/// Positions are attributes, so the Content-Security-Policy needs no inline styles.
 #[component]
 fn Axis(times: Vec<AxisPoint>, snapshots: Vec<SnapshotView>, now: String) -> impl IntoView {
-    let now_s = epoch_seconds(&now).unwrap_or(0);
+    let svg = axis_svg(&times, &snapshots, &now);
+    let first_label = times
+        .last()
+        .map(|t| relative(&t.created_at, &now))
+        .unwrap_or_else(|| "no snapshots yet".into());
+    view! {
+        <figure class="axis card" aria-label="Snapshot timeline">
+            <div class="axis-svg" inner_html=svg></div>
+            <figcaption class="axis-labels">
+                <span>{first_label}</span>
+                <span class="axis-now-label">"NOW"</span>
+            </figcaption>
+        </figure>
+    }
+}
+
+fn axis_svg(times: &[AxisPoint], snapshots: &[SnapshotView], now: &str) -> String {
+    use std::fmt::Write;
+    let now_s = epoch_seconds(now).unwrap_or(0);
     let oldest = times
         .iter()
         .filter_map(|t| epoch_seconds(&t.created_at))
@@ -185,42 +207,38 @@ fn Axis(times: Vec<AxisPoint>, snapshots: Vec<SnapshotView>, now: String) -> imp
         .unwrap_or(now_s);
     let span = (now_s - oldest).max(1) as f64;
     // The line runs from x=20 to x=980 of a 1000-wide box.
-    let x = move |t: i64| 20.0 + 940.0 * ((t - oldest) as f64 / span);
-    let first_label = times
-        .last()
-        .map(|t| relative(&t.created_at, &now))
-        .unwrap_or_else(|| "no snapshots yet".into());
+    let x = |t: &str| 20.0 + 940.0 * ((epoch_seconds(t).unwrap_or(oldest) - oldest) as f64 / span);
+    let mut svg = String::from(
+        r#"<svg viewBox="0 0 1000 56" role="img" aria-hidden="true" preserveAspectRatio="none"><line x1="20" y1="24" x2="980" y2="24" class="axis-line"/>"#,
+    );
     // Named points for the snapshots with cards; the rest of the history as plain dots.
     let named: std::collections::HashSet<&str> =
         snapshots.iter().map(|s| s.created_at.as_str()).collect();
-    let older: Vec<f64> = times
+    for t in times
         .iter()
         .filter(|t| !named.contains(t.created_at.as_str()))
-        .map(|t| x(epoch_seconds(&t.created_at).unwrap_or(oldest)))
-        .collect();
-    view! {
-        <figure class="axis card" aria-label="Snapshot timeline">
-            <svg viewBox="0 0 1000 56" role="img" aria-hidden="true" preserveAspectRatio="none">
-                <line x1="20" y1="24" x2="980" y2="24" class="axis-line"/>
-                {older.into_iter().map(|cx| view! {
-                    <circle cx=format!("{cx:.1}") cy="24" r="5" class="axis-point older"/>
-                }).collect_view()}
-                {snapshots.iter().map(|s| {
-                    let cx = x(epoch_seconds(&s.created_at).unwrap_or(oldest));
-                    view! {
-                        <circle cx=format!("{cx:.1}") cy="24" r="7" class="axis-point">
-                            <title>{format!("{} · {}", s.alias.clone().unwrap_or_else(|| s.name.clone()), short_time(&s.created_at))}</title>
-                        </circle>
-                    }
-                }).collect_view()}
-                <circle cx="980" cy="24" r="9" class="axis-now"/>
-            </svg>
-            <figcaption class="axis-labels">
-                <span>{first_label}</span>
-                <span class="axis-now-label">"NOW"</span>
-            </figcaption>
-        </figure>
+    {
+        let _ = write!(
+            svg,
+            r#"<circle cx="{}" cy="24" r="5" class="axis-point older"/>"#,
+            tenths(x(&t.created_at))
+        );
     }
+    for s in snapshots {
+        let label = format!(
+            "{} · {}",
+            s.alias.as_deref().unwrap_or(&s.name),
+            short_time(&s.created_at)
+        );
+        let _ = write!(
+            svg,
+            r#"<circle cx="{}" cy="24" r="7" class="axis-point"><title>{}</title></circle>"#,
+            tenths(x(&s.created_at)),
+            escape_html(&label)
+        );
+    }
+    svg.push_str(r#"<circle cx="980" cy="24" r="9" class="axis-now"/></svg>"#);
+    svg
 }
 
 #[component]
@@ -337,9 +355,9 @@ fn SnapshotCard(
                 {frees.map(|f| format!(" · {f}"))}
             </p>
             <div class="snapshot-actions">
-                <A href=browse attr:class="button">"Browse files"</A>
+                <A href=browse attr:class="button" attr:rel="external">"Browse files"</A>
                 <Show when=move || !deleted>
-                    <A href=diff.clone() attr:class="button">"Compare with now"</A>
+                    <A href=diff.clone() attr:class="button" attr:rel="external">"Compare with now"</A>
                 </Show>
                 {edit}
                 {verify}
@@ -456,11 +474,7 @@ fn RestoreConfirm(
 /// What the last action did, in words, with "Undo restore" after a restore that took a
 /// safety snapshot.
 #[component]
-fn Outcomes(
-    create: ServerAction<CreateSnapshot>,
-    actions: Actions,
-    act: ServerAction<ContainerAction>,
-) -> impl IntoView {
+fn Outcomes(create: ServerAction<CreateSnapshot>, actions: Actions) -> impl IntoView {
     let Actions {
         restore,
         delete,
@@ -470,101 +484,127 @@ fn Outcomes(
     } = actions;
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
-    // Only the most recent outcome is shown: which action finished last.
-    let last = RwSignal::new(0u8);
-    Effect::new(move |_| {
-        if create.version().get() > 0 {
-            last.set(1)
+    // Only the most recent outcome is shown: the action whose version changed last.
+    let versions = move || {
+        [
+            create.version().get(),
+            restore.version().get(),
+            delete.version().get(),
+            copy.version().get(),
+            update.version().get(),
+            verify.version().get(),
+        ]
+    };
+    let last = RwSignal::new(None::<usize>);
+    Effect::new(move |prev: Option<[usize; 6]>| {
+        let now = versions();
+        if let Some(prev) = prev
+            && let Some(i) = (0..6).find(|&i| now[i] != prev[i])
+        {
+            last.set(Some(i));
         }
+        now
     });
-    Effect::new(move |_| {
-        if restore.version().get() > 0 {
-            last.set(2)
-        }
-    });
-    Effect::new(move |_| {
-        if delete.version().get() > 0 {
-            last.set(3)
-        }
-    });
-    Effect::new(move |_| {
-        if copy.version().get() > 0 {
-            last.set(4)
-        }
-    });
-    Effect::new(move |_| {
-        if act.version().get() > 0 {
-            last.set(5)
-        }
-    });
-    Effect::new(move |_| {
-        if update.version().get() > 0 {
-            last.set(6)
-        }
-    });
-    Effect::new(move |_| {
-        if verify.version().get() > 0 {
-            last.set(7)
-        }
-    });
-    let shown = move |k: u8| last.get() == k;
+    // Every outcome as one shape: a sentence, or an error, plus what it offers next.
+    let said = move || -> Option<Result<Said, AppError>> {
+        let name = |alias: Option<String>, name: String| alias.unwrap_or(name);
+        Some(match last.get()? {
+            0 => create
+                .value()
+                .get()?
+                .map(|s| Said::text(format!("Snapshot {} taken.", name(s.alias, s.name)))),
+            1 => restore.value().get()?.map(|o| Said {
+                text: format!("Restored to {}.", name(o.restored.alias, o.restored.name)),
+                undo: o.safety.map(|s| s.name),
+                ..Said::default()
+            }),
+            2 => delete
+                .value()
+                .get()?
+                .map(|n| Said::text(format!("Snapshot {n} deleted."))),
+            3 => copy.value().get()?.map(|c| Said {
+                text: "Copied into ".into(),
+                link: Some((format!("/containers/{}", c.id), c.name)),
+                ..Said::default()
+            }),
+            4 => update.value().get()?.map(|s| {
+                let expiry = s
+                    .expires_at
+                    .as_deref()
+                    .map(|e| format!("expires {}", short_time(e)))
+                    .unwrap_or_else(|| "pinned".into());
+                Said::text(format!(
+                    "Snapshot {} saved: {expiry}.",
+                    name(s.alias, s.name)
+                ))
+            }),
+            _ => verify.value().get()?.map(|(name, v)| {
+                if v.clean {
+                    Said::text(format!(
+                        "Snapshot {name} verified{}: no damage ({} trees, {} chunks checked).",
+                        if v.deep { " deeply" } else { "" },
+                        v.trees,
+                        v.chunks
+                    ))
+                } else {
+                    Said {
+                        text: format!("Snapshot {name} is damaged: {} object(s).", v.damaged.len()),
+                        damage: v
+                            .damaged
+                            .into_iter()
+                            .take(20)
+                            .map(|d| format!("{} {}", d.object, d.reason))
+                            .collect(),
+                        ..Said::default()
+                    }
+                }
+            }),
+        })
+    };
     view! {
         <div class="outcomes" role="status" aria-live="polite" data-testid="outcome">
-            {move || create.value().get().filter(|_| shown(1)).map(|r| match r {
-                Ok(s) => view! { <p class="notice ok">{format!("Snapshot {} taken.", s.alias.unwrap_or(s.name))}</p> }.into_any(),
-                Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-            })}
-            {move || restore.value().get().filter(|_| shown(2)).map(|r| match r {
-                Ok(o) => {
-                    let undo = o.safety.clone().map(|safety| view! {
+            {move || said().map(|r| match r {
+                Ok(s) => {
+                    let damaged = !s.damage.is_empty();
+                    let undo = s.undo.map(|name| view! {
                         <ActionForm action=restore attr:class="inline-form">
                             <input type="hidden" name="id" value=id()/>
-                            <input type="hidden" name="name" value=safety.name.clone()/>
+                            <input type="hidden" name="name" value=name/>
                             <button type="submit" class="button">"Undo restore"</button>
                         </ActionForm>
                     });
+                    let link = s.link.map(|(href, label)| view! { <A href=href>{label}</A>"." });
                     view! {
-                        <div class="notice ok restore-done">
-                            <span>{format!("Restored to {}.", o.restored.alias.clone().unwrap_or(o.restored.name.clone()))}</span>
+                        <div class=if damaged { "notice error" } else { "notice ok restore-done" }>
+                            <span>{s.text}{link}</span>
                             {undo}
+                            {damaged.then(|| view! { <ul>{s.damage.into_iter().map(|d| view! { <li><code>{d}</code></li> }).collect_view()}</ul> })}
                         </div>
                     }.into_any()
                 }
                 Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
             })}
-            {move || delete.value().get().filter(|_| shown(3)).map(|r| match r {
-                Ok(name) => view! { <p class="notice ok">{format!("Snapshot {name} deleted.")}</p> }.into_any(),
-                Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-            })}
-            {move || copy.value().get().filter(|_| shown(4)).map(|r| match r {
-                Ok(c) => {
-                    let href = format!("/containers/{}", c.id);
-                    view! { <p class="notice ok">"Copied into "<A href=href>{c.name.clone()}</A>"."</p> }.into_any()
-                }
-                Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-            })}
-            {move || act.value().get().filter(|_| shown(5)).and_then(|r| r.err()).map(|e| view! { <ErrorNotice error=e/> })}
-            {move || update.value().get().filter(|_| shown(6)).map(|r| match r {
-                Ok(s) => {
-                    let expiry = s.expires_at.as_deref().map(|e| format!("expires {}", short_time(e))).unwrap_or_else(|| "pinned".into());
-                    view! { <p class="notice ok">{format!("Snapshot {} saved: {}.", s.alias.unwrap_or(s.name), expiry)}</p> }.into_any()
-                }
-                Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-            })}
-            {move || verify.value().get().filter(|_| shown(7)).map(|r| match r {
-                Ok((name, v)) if v.clean => view! {
-                    <p class="notice ok" data-verify="clean">{format!(
-                        "Snapshot {name} verified{}: no damage ({} trees, {} chunks checked).",
-                        if v.deep { " deeply" } else { "" }, v.trees, v.chunks)}</p>
-                }.into_any(),
-                Ok((name, v)) => view! {
-                    <div class="notice error" role="alert" data-verify="damaged">
-                        <strong>{format!("Snapshot {name} is damaged: {} object(s).", v.damaged.len())}</strong>
-                        <ul>{v.damaged.into_iter().take(20).map(|d| view! { <li><code>{d.object}</code>" "{d.reason}</li> }).collect_view()}</ul>
-                    </div>
-                }.into_any(),
-                Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-            })}
         </div>
+    }
+}
+
+/// One outcome in words.
+#[derive(Default)]
+struct Said {
+    text: String,
+    /// A safety snapshot that "Undo restore" restores.
+    undo: Option<String>,
+    /// A link after the text: where, and its label.
+    link: Option<(String, String)>,
+    /// Damage a verify found, one line per object.
+    damage: Vec<String>,
+}
+
+impl Said {
+    fn text(text: String) -> Self {
+        Said {
+            text,
+            ..Said::default()
+        }
     }
 }
