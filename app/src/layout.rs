@@ -15,7 +15,7 @@ pub fn Frame(children: Children) -> impl IntoView {
 
     view! {
         <div class="frame" data-hydrated=move || hydrated.get().to_string()>
-            <a class="skip-link" href="#main">"Skip to content"</a>
+            <a class="skip-link" href="#main" on:click=skip_to_main>"Skip to content"</a>
             <header class="topbar">
                 <A href="/" attr:class="brand">
                     <span class="brand-mark" aria-hidden="true"></span>
@@ -35,6 +35,23 @@ pub fn Frame(children: Children) -> impl IntoView {
             </footer>
         </div>
     }
+}
+
+/// Moves focus to the main content (the router handles `#main` links itself, which would
+/// scroll without moving focus). Without JavaScript the browser follows the fragment.
+fn skip_to_main(ev: leptos::ev::MouseEvent) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        if let Some(main) = document().get_element_by_id("main") {
+            ev.prevent_default();
+            let _ = main
+                .unchecked_into::<leptos::web_sys::HtmlElement>()
+                .focus();
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ev;
 }
 
 /// Who is signed in, with a sign-out button (a POST form: no state changes over GET).

@@ -17,9 +17,14 @@ pub struct Live {
     pub progress: ReadSignal<Option<LiveEvent>>,
 }
 
-/// Listens while the calling component is mounted. `watch` says which container's events
-/// matter (`None`: every container's). On the server this only creates the signals.
-pub fn use_live(watch: impl Fn() -> Option<String> + Send + Sync + 'static) -> Live {
+/// Listens while the calling component is mounted, from the moment `enabled` first says
+/// so (a page enables it once its data loaded: a signed-out page opens no stream). `watch`
+/// says which container's events matter (`None`: every container's). On the server this
+/// only creates the signals.
+pub fn use_live(
+    watch: impl Fn() -> Option<String> + Send + Sync + 'static,
+    enabled: impl Fn() -> bool + Send + Sync + 'static,
+) -> Live {
     let (changes, set_changes) = signal(0u64);
     let (progress, set_progress) = signal(None::<LiveEvent>);
     let on_event = move |e: LiveEvent| {
@@ -39,17 +44,16 @@ pub fn use_live(watch: impl Fn() -> Option<String> + Send + Sync + 'static) -> L
         }
     };
     #[cfg(feature = "hydrate")]
-    listen(on_event);
+    listen(on_event, enabled);
     #[cfg(not(feature = "hydrate"))]
-    let _ = on_event;
+    let _ = (on_event, enabled);
     Live { changes, progress }
 }
 
-/// Opens the EventSource after hydration and closes it when the component unmounts.
+/// Opens the EventSource once `enabled`, after hydration, and closes it when the component
+/// unmounts (the cleanup belongs to the component, not to the effect that starts it).
 #[cfg(feature = "hydrate")]
-fn listen(on_event: impl Fn(LiveEvent) + 'static) {
-    use futures_util::StreamExt;
-    use gloo_net::eventsource::futures::EventSource;
+fn listen(on_event: impl Fn(LiveEvent) + 'static, enabled: impl Fn() -> bool + 'static) {
     let (stop, stopped) = futures_channel::oneshot::channel::<()>();
     let stop = std::sync::Mutex::new(Some(stop));
     on_cleanup(move || {
@@ -57,6 +61,21 @@ fn listen(on_event: impl Fn(LiveEvent) + 'static) {
             let _ = tx.send(());
         }
     });
+    let start = std::cell::Cell::new(Some((on_event, stopped)));
+    Effect::new(move |_| {
+        if !enabled() {
+            return;
+        }
+        if let Some((on_event, stopped)) = start.take() {
+            spawn(on_event, stopped);
+        }
+    });
+}
+
+#[cfg(feature = "hydrate")]
+fn spawn(on_event: impl Fn(LiveEvent) + 'static, stopped: futures_channel::oneshot::Receiver<()>) {
+    use futures_util::StreamExt;
+    use gloo_net::eventsource::futures::EventSource;
     leptos::task::spawn_local(async move {
         let Ok(mut source) = EventSource::new("/live/events") else {
             return;

@@ -226,6 +226,9 @@ pub struct AxisPoint {
     pub added_bytes: u64,
     /// Stored bytes deleting it would free, when known.
     pub exclusive_bytes: Option<u64>,
+    /// Stored bytes this snapshot and the older ones reach together, when known.
+    #[serde(default)]
+    pub stored_bytes: Option<u64>,
 }
 
 /// Cards the timeline renders unless the user asks for all: a page of 1,000 cards with their

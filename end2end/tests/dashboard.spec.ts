@@ -1,51 +1,63 @@
 import { test, expect } from '@playwright/test';
 import { signIn, watchConsole, waitForHydration } from './helpers';
 
-test('the dashboard hydrates and a click writes SQLite through a server function', async ({ page }, testInfo) => {
+test('the containers page hydrates and a form writes SQLite through a server function in place', async ({ page }, testInfo) => {
   const errors = watchConsole(page);
   await signIn(page);
   await page.goto('/');
   await expect(page.getByRole('heading', { level: 1, name: 'Containers' })).toBeVisible();
   await waitForHydration(page);
-
-  const count = page.getByTestId('check-count');
-  const before = Number(await count.getAttribute('data-count'));
-  // A marker on window survives only if the click is handled in place by the wasm,
+  // A marker on window survives only if the form is handled in place by the wasm,
   // not by a plain form post and a new page.
   await page.evaluate(() => ((window as any).__sameDocument = true));
 
-  await page.getByRole('button', { name: 'Run system check' }).click();
-
-  const expected = before + 1;
-  const result = page.getByTestId('check-result').locator(`[data-check-id="${expected}"]`);
-  await expect(result).toContainText(`Check #${expected}`);
-  await expect(result).toContainText('Database write and read-back');
-  await expect(count).toHaveAttribute('data-count', String(expected));
+  await page.getByLabel('Name', { exact: true }).fill('in-place');
+  await page.getByRole('button', { name: 'Create container' }).click();
+  await expect(page.locator('.container-row', { hasText: 'in-place' })).toBeVisible();
   expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+  await page.screenshot({ path: testInfo.outputPath('dashboard-containers.png'), fullPage: true });
 
-  await page.screenshot({ path: testInfo.outputPath('dashboard-after-check.png'), fullPage: true });
-
-  // The row is in SQLite: a fresh server render lists it.
+  // It is in SQLite: a fresh server render lists it.
   await page.reload();
-  await expect(page.locator(`.check-list li[data-check-id="${expected}"]`)).toBeVisible();
+  await expect(page.locator('.container-row', { hasText: 'in-place' })).toBeVisible();
   await waitForHydration(page);
-
   expect(errors).toEqual([]);
 });
 
-test('navigation to the API docs happens in place and lists the API from OpenAPI', async ({ page }) => {
+test('the first start shows the demo project with a living timeline', async ({ page }, testInfo) => {
   const errors = watchConsole(page);
-  await page.goto('/');
+  await signIn(page);
+  const row = page.locator('.container-row', { hasText: 'demo-app' });
+  await expect(row).toBeVisible();
+  await expect(row).toContainText('demo');
+  await row.getByRole('link', { name: 'demo-app' }).click();
   await waitForHydration(page);
-  await page.evaluate(() => ((window as any).__sameDocument = true));
+  for (const alias of ['fresh-install', 'before-migration', 'after-migration']) {
+    await expect(page.locator('.snapshot-card h3', { hasText: alias })).toBeVisible();
+  }
+  await expect(page.getByTestId('storage-summary')).toContainText('stored by 3 snapshots');
+  await page.screenshot({ path: testInfo.outputPath('demo-timeline.png'), fullPage: true });
+  expect(errors).toEqual([]);
+});
 
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'API docs' }).click();
-  await expect(page).toHaveURL(/\/docs$/);
+test('the API docs page is server-rendered from OpenAPI and loads no wasm', async ({ page }) => {
+  const errors = watchConsole(page);
+  const wasm: string[] = [];
+  page.on('request', (r) => {
+    if (r.url().endsWith('.wasm')) wasm.push(r.url());
+  });
+  await page.goto('/docs');
   await expect(page.getByRole('heading', { level: 1, name: 'API docs' })).toBeVisible();
   await expect(page.locator('.endpoint-path', { hasText: '/api/v1/health' })).toBeVisible();
   await expect(page.getByRole('link', { name: 'API docs' })).toHaveAttribute('aria-current', 'page');
-  expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
+  expect(wasm).toEqual([]);
 
+  // Following the link from a hydrated page is a full page load of the server's page.
+  await page.goto('/');
+  await waitForHydration(page);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'API docs' }).click();
+  await expect(page).toHaveURL(/\/docs$/);
+  await expect(page.locator('.endpoint-path', { hasText: '/api/v1/health' })).toBeVisible();
   expect(errors).toEqual([]);
 });
 
@@ -58,9 +70,10 @@ test('readable on a phone: no horizontal scrolling, navigation reachable', async
   });
   const page = await context.newPage();
   const errors = watchConsole(page);
-  for (const path of ['/', '/docs']) {
+  await signIn(page);
+  for (const path of ['/', '/docs', '/system']) {
     await page.goto(path);
-    await waitForHydration(page);
+    if (path === '/') await waitForHydration(page);
     const overflow = await page.evaluate(
       () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
     );
@@ -73,18 +86,23 @@ test('readable on a phone: no horizontal scrolling, navigation reachable', async
   await context.close();
 });
 
-test('without JavaScript the system check still works as a plain form', async ({ browser }) => {
-  const context = await browser.newContext({ javaScriptEnabled: false });
-  const page = await context.newPage();
-  // Signing in is a plain form too.
-  await signIn(page);
-  await page.goto('/');
-  const before = Number(await page.getByTestId('check-count').getAttribute('data-count'));
-  await page.getByRole('button', { name: 'Run system check' }).click();
-  await page.waitForURL((url) => url.pathname === '/');
-  await expect(page.locator(`.check-list li[data-check-id="${before + 1}"]`)).toBeVisible();
-  await context.close();
-});
+for (const javaScriptEnabled of [true, false]) {
+  test(`the system check is a plain form (JavaScript ${javaScriptEnabled ? 'on' : 'off'})`, async ({ browser }) => {
+    const context = await browser.newContext({ javaScriptEnabled });
+    const page = await context.newPage();
+    // Signing in is a plain form too.
+    await signIn(page);
+    await page.goto('/system');
+    const before = Number(await page.getByTestId('check-count').getAttribute('data-count'));
+    await page.getByRole('button', { name: 'Run system check' }).click();
+    await page.waitForURL((url) => url.pathname === '/system');
+    const row = page.locator(`.check-list li[data-check-id="${before + 1}"]`);
+    await expect(row).toBeVisible();
+    await expect(row).toContainText('Database write and read-back');
+    await expect(page.getByTestId('check-count')).toHaveAttribute('data-count', String(before + 1));
+    await context.close();
+  });
+}
 
 test('unknown pages get a designed 404', async ({ page }) => {
   const response = await page.goto('/no/such/page');

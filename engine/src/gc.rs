@@ -263,6 +263,55 @@ impl Engine {
         Ok(mine.into_iter().map(|s| s.name).zip(bytes).collect())
     }
 
+    /// For each live snapshot of a container, oldest first: the stored bytes of everything
+    /// that snapshot and the older ones reach (what the container's history occupies in the
+    /// store at that point, objects shared with its image or other containers included).
+    pub async fn stored_history(
+        &self,
+        c: &crate::ids::ContainerId,
+    ) -> Result<Vec<(String, u64)>, EngineError> {
+        let mut snaps = self.list(c).await?;
+        snaps.reverse();
+        self.blocking(move |e| {
+            let store = &e.inner.store;
+            let mut seen: HashSet<ObjectId> = HashSet::new();
+            let mut total = 0u64;
+            let mut out = Vec::with_capacity(snaps.len());
+            let mut add = |id: ObjectId, total: &mut u64| {
+                let new = seen.insert(id);
+                if new && let Some(l) = store.locate(&id) {
+                    *total += u64::from(l.entry.stored_len);
+                }
+                new
+            };
+            for s in snaps {
+                // A tree already counted has all its descendants counted too.
+                let mut stack = vec![s.top_tree];
+                while let Some(id) = stack.pop() {
+                    if !add(id, &mut total) {
+                        continue;
+                    }
+                    for entry in load_tree(store, &id)?.entries {
+                        match entry.kind {
+                            EntryKind::Dir { tree } => stack.push(tree),
+                            EntryKind::File { extents, .. } => {
+                                for x in extents {
+                                    if let Extent::Data { id, .. } = x {
+                                        add(id, &mut total);
+                                    }
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                out.push((s.name, total));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     /// Bytes that deleting this snapshot would free: the stored bytes of objects that no
     /// other snapshot (of any container) reaches.
     pub async fn exclusive_bytes(

@@ -504,4 +504,16 @@ async fn exclusive_bytes_of_all_snapshots_in_one_pass_match_one_by_one() {
         nonzero += usize::from(one > 0);
     }
     assert!(nonzero >= 2, "the history has unique data: {all:?}");
+
+    // The stored history grows with each snapshot and ends at what they all reach.
+    let history = e.stored_history(&id(1)).await.unwrap();
+    assert_eq!(history.len(), list.len());
+    assert!(history.windows(2).all(|w| w[0].1 <= w[1].1), "{history:?}");
+    assert!(history.windows(2).any(|w| w[0].1 < w[1].1), "{history:?}");
+    let tops: Vec<_> = list.iter().map(|s| s.top_tree).collect();
+    let reach = engine::gc::mark(e.store(), &tops).unwrap();
+    assert_eq!(
+        history.last().unwrap().1,
+        engine::gc::stored_bytes(e.store(), &reach)
+    );
 }

@@ -150,6 +150,7 @@ fn axis_point(s: &SnapshotView) -> AxisPoint {
         created_at: s.created_at.clone(),
         added_bytes: s.added_bytes,
         exclusive_bytes: s.exclusive_bytes,
+        stored_bytes: None,
     }
 }
 
@@ -397,7 +398,21 @@ impl Backend for EmbeddedBackend {
                 ..snapshot_view(s)
             })
             .collect();
-        let axis = snapshots.iter().map(axis_point).collect();
+        let stored: std::collections::HashMap<String, u64> = self
+            .service
+            .engine()
+            .stored_history(&row.id)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let axis = snapshots
+            .iter()
+            .map(|s| AxisPoint {
+                stored_bytes: stored.get(&s.name).copied(),
+                ..axis_point(s)
+            })
+            .collect();
         Ok(Timeline {
             container,
             total: snapshots.len(),

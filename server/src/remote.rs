@@ -919,6 +919,7 @@ impl Backend for RemoteBackend {
                 created_at: s.created_at.clone(),
                 added_bytes: s.added_bytes,
                 exclusive_bytes: s.exclusive_bytes,
+                stored_bytes: None,
             })
             .collect();
         Ok(Timeline {

@@ -17,11 +17,17 @@ use crate::pages::signin::SignInForm;
 pub fn ContainersPage() -> impl IntoView {
     let create = ServerAction::<CreateContainer>::new();
     // Containers and snapshots made elsewhere (a teammate, the CLI) show up without a reload.
-    let live = crate::live::use_live(|| None);
+    let loaded = RwSignal::new(false);
+    let live = crate::live::use_live(|| None, move || loaded.get());
     let data = Resource::new(
         move || (create.version().get(), live.changes.get()),
         |_| load_overview(),
     );
+    Effect::new(move |_| {
+        if data.with(|d| matches!(d, Some(Ok(_)))) {
+            loaded.set(true);
+        }
+    });
     view! {
         <Title text="Containers"/>
         <div class="page-head">

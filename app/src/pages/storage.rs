@@ -43,12 +43,19 @@ fn chart(mut pts: Vec<AxisPoint>) -> (String, String, String) {
     let n = pts.len();
     let step = if n > 1 { W / (n - 1) as f64 } else { 0.0 };
     let x = |i: usize| if n > 1 { i as f64 * step } else { W / 2.0 };
+    // What the history occupies after each snapshot; where the backend cannot say (a
+    // remote one), what the snapshots added as they were taken.
+    let measured = pts.iter().all(|p| p.stored_bytes.is_some());
     let mut total = 0u64;
     let mut line = String::new();
     let cumulative: Vec<u64> = pts
         .iter()
         .map(|p| {
-            total += p.added_bytes;
+            total = if measured {
+                p.stored_bytes.unwrap_or(0)
+            } else {
+                total + p.added_bytes
+            };
             total
         })
         .collect();
@@ -108,9 +115,10 @@ fn chart(mut pts: Vec<AxisPoint>) -> (String, String, String) {
         })
         .unwrap_or_default();
     let summary = format!(
-        "{} stored by {n} snapshot{} as they were taken.{biggest}",
+        "{} stored by {n} snapshot{}{}.{biggest}",
         human_bytes(total),
-        if n == 1 { "" } else { "s" }
+        if n == 1 { "" } else { "s" },
+        if measured { "" } else { " as they were taken" }
     );
     let legend = format!(
         "Line: stored, cumulative (up to {}). Bars: frees if deleted (up to {}).",
@@ -130,6 +138,7 @@ mod tests {
             created_at: at.into(),
             added_bytes: added,
             exclusive_bytes: excl,
+            stored_bytes: None,
         }
     }
 
@@ -156,6 +165,19 @@ mod tests {
         assert_eq!(svg.matches("<rect").count(), 3, "{svg}");
         assert!(svg.contains("snap-&lt;1&gt;"), "names are escaped: {svg}");
         assert!(!svg.contains("snap-<1>"), "names are escaped: {svg}");
+    }
+
+    #[test]
+    fn measured_history_is_drawn_as_it_is() {
+        let mut a = point("snap-2", "2025-11-09T11:00:00.000Z", 0, Some(1));
+        a.stored_bytes = Some(5_000_000);
+        let mut b = point("snap-1", "2025-11-09T10:00:00.000Z", 0, Some(1));
+        b.stored_bytes = Some(4_000_000);
+        let (summary, _, _) = chart(vec![a, b]);
+        assert!(
+            summary.starts_with("5.0 MB stored by 2 snapshots."),
+            "{summary}"
+        );
     }
 
     #[test]

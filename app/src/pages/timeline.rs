@@ -31,8 +31,10 @@ pub fn TimelinePage() -> impl IntoView {
     let copy = ServerAction::<CopySnapshot>::new();
     let update = ServerAction::<UpdateSnapshot>::new();
     let verify = ServerAction::<VerifySnapshot>::new();
-    // A teammate's snapshot, or one made with the CLI, reloads the page's data.
-    let live = crate::live::use_live(move || Some(id()));
+    // A teammate's snapshot, or one made with the CLI, reloads the page's data; the stream
+    // opens once the timeline loaded (a signed-out visitor opens none).
+    let loaded = RwSignal::new(false);
+    let live = crate::live::use_live(move || Some(id()), move || loaded.get());
     let data = Resource::new(
         move || {
             (
@@ -48,6 +50,11 @@ pub fn TimelinePage() -> impl IntoView {
         },
         |(id, all, ..)| load_timeline(id, all),
     );
+    Effect::new(move |_| {
+        if data.with(|d| matches!(d, Some(Ok(_)))) {
+            loaded.set(true);
+        }
+    });
     let actions = Actions {
         restore,
         delete,
@@ -55,10 +62,12 @@ pub fn TimelinePage() -> impl IntoView {
         update,
         verify,
     };
+    let ok = move |f: fn(&Timeline) -> bool| data.with(|d| matches!(d, Some(Ok(t)) if f(t)));
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading the timeline…"</p> }>
+            // The header, axis and charts follow every change;
             {move || data.get().map(|r| match r {
-                Ok(t) => view! { <TimelineView t=t create=create actions=actions/> }.into_any(),
+                Ok(t) => view! { <TimelineHead t=t/> }.into_any(),
                 Err(AppError::Unauthorized(_)) => view! { <Title text="Sign in"/><SignInForm/> }.into_any(),
                 Err(e) => view! {
                     <Title text="Timeline"/>
@@ -67,6 +76,32 @@ pub fn TimelinePage() -> impl IntoView {
                     <p><A href="/">"Back to containers"</A></p>
                 }.into_any(),
             })}
+            // the form and the cards keep their state (typed text, an open confirmation)
+            // when a live update reloads the data: a card is rebuilt only if it changed.
+            <Show when=move || ok(|t| t.container.status != "deleted")>
+                <CreateSnapshotForm id=id() create=create/>
+            </Show>
+            <Show when=move || ok(|_| true)>
+                <section aria-labelledby="snapshots-title">
+                    <h2 id="snapshots-title">"Snapshots"</h2>
+                    <Show when=move || ok(|t| t.snapshots.is_empty())>
+                        <p class="card empty-state">"No snapshots yet. Take one before your next risky change."</p>
+                    </Show>
+                    <ol class="snapshot-cards">
+                        <For each=move || cards(data) key=card_key let:item>
+                            <SnapshotCard s=item.0 ctx=item.1 actions=actions/>
+                        </For>
+                    </ol>
+                    {move || data.with(|d| match d {
+                        Some(Ok(t)) if t.total > t.snapshots.len() => {
+                            let href = format!("/containers/{}?all=1", t.container.id);
+                            let text = format!("Showing the newest {} of {} snapshots. ", t.snapshots.len(), t.total);
+                            Some(view! { <p class="muted">{text}<A href=href>"Show all"</A></p> })
+                        }
+                        _ => None,
+                    })}
+                </section>
+            </Show>
         </Transition>
         <Outcomes create=create actions=actions/>
         <div class="outcomes" role="status" aria-live="polite">
@@ -74,6 +109,54 @@ pub fn TimelinePage() -> impl IntoView {
         </div>
         <Progress live=live/>
     }
+}
+
+/// What every card needs besides its snapshot.
+#[derive(Clone)]
+struct CardContext {
+    id: String,
+    now: String,
+    projects: Vec<ProjectView>,
+    deleted: bool,
+}
+
+fn cards(data: Resource<Result<Timeline, AppError>>) -> Vec<(SnapshotView, CardContext)> {
+    data.with(|d| match d {
+        Some(Ok(t)) => {
+            let ctx = CardContext {
+                id: t.container.id.clone(),
+                now: t.now.clone(),
+                projects: t.projects.clone(),
+                deleted: t.container.status == "deleted",
+            };
+            t.snapshots
+                .iter()
+                .map(|s| (s.clone(), ctx.clone()))
+                .collect()
+        }
+        _ => Vec::new(),
+    })
+}
+
+/// A card is rebuilt when what it shows changed, and only then.
+fn card_key(
+    (s, ctx): &(SnapshotView, CardContext),
+) -> (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<u64>,
+    bool,
+) {
+    (
+        s.name.clone(),
+        s.alias.clone(),
+        s.expires_at.clone(),
+        s.last_used_at.clone(),
+        s.exclusive_bytes,
+        ctx.deleted,
+    )
 }
 
 /// What is running on this container now, from the live stream.
@@ -98,25 +181,21 @@ struct Actions {
     verify: ServerAction<VerifySnapshot>,
 }
 
+/// The parts of the page that simply follow the data: title, status, axis, storage and
+/// schedule.
 #[component]
-fn TimelineView(
-    t: Timeline,
-    create: ServerAction<CreateSnapshot>,
-    actions: Actions,
-) -> impl IntoView {
+fn TimelineHead(t: Timeline) -> impl IntoView {
     let c = t.container.clone();
     let deleted = c.status == "deleted";
     let running = c.status == "running";
     let title = c.name.clone();
     let cid = c.id.clone();
-    let form_id = c.id.clone();
     let sched_id = c.id.clone();
     let schedule = t.schedule.clone();
     let compare = (!t.snapshots.is_empty()).then(|| {
         let href = format!("/containers/{}/diff", c.id);
         view! { <A href=href attr:class="button" attr:rel="external">"Compare snapshots"</A> }
     });
-    let (list_id, now, projects) = (t.container.id.clone(), t.now.clone(), t.projects.clone());
     view! {
         <Title text=title/>
         <div class="page-head timeline-head">
@@ -140,37 +219,9 @@ fn TimelineView(
                 <crate::pages::schedule::ScheduleSection id=sched_id.clone() schedule=schedule.clone()/>
             </Show>
         </div>
-        <Show when=move || !deleted fallback=|| view! {
+        {deleted.then(|| view! {
             <p class="notice warn">"This container was deleted. Its snapshots remain: copy one into a new container, or delete them."</p>
-        }>
-            <CreateSnapshotForm id=form_id.clone() create=create/>
-        </Show>
-        <section aria-labelledby="snapshots-title">
-            <h2 id="snapshots-title">"Snapshots"</h2>
-            {if t.snapshots.is_empty() {
-                view! { <p class="card empty-state">"No snapshots yet. Take one before your next risky change."</p> }.into_any()
-            } else {
-                let (id, now, projects) = (list_id, now, projects);
-                let more = (t.total > t.snapshots.len()).then(|| {
-                    let href = format!("/containers/{}?all=1", id);
-                    view! {
-                        <p class="muted">
-                            {format!("Showing the newest {} of {} snapshots. ", t.snapshots.len(), t.total)}
-                            <A href=href>"Show all"</A>
-                        </p>
-                    }
-                });
-                view! {
-                    <ol class="snapshot-cards">
-                        {t.snapshots.into_iter().map(|s| view! {
-                            <SnapshotCard s=s id=id.clone() now=now.clone() projects=projects.clone()
-                                deleted=deleted actions=actions/>
-                        }).collect_view()}
-                    </ol>
-                    {more}
-                }.into_any()
-            }}
-        </section>
+        })}
     }
 }
 
@@ -279,14 +330,13 @@ fn CreateSnapshotForm(id: String, create: ServerAction<CreateSnapshot>) -> impl 
 }
 
 #[component]
-fn SnapshotCard(
-    s: SnapshotView,
-    id: String,
-    now: String,
-    projects: Vec<ProjectView>,
-    deleted: bool,
-    actions: Actions,
-) -> impl IntoView {
+fn SnapshotCard(s: SnapshotView, ctx: CardContext, actions: Actions) -> impl IntoView {
+    let CardContext {
+        id,
+        now,
+        projects,
+        deleted,
+    } = ctx;
     let title = s.alias.clone().unwrap_or_else(|| s.name.clone());
     let expiry = match &s.expires_at {
         Some(e) => {
@@ -420,7 +470,7 @@ fn EditSnapshot(
                 <ActionForm action=update attr:class="stack-form">
                     <input type="hidden" name="id" value=id/>
                     <input type="hidden" name="name" value=s.name.clone()/>
-                    <label>"Alias"
+                    <label>"New alias"
                         <input name="alias" value=s.alias.clone().unwrap_or_default() maxlength="400"
                             placeholder="no alias" aria-describedby=help_id.clone()
                             on:input=move |ev| alias.set(event_target_value(&ev))/>
@@ -428,7 +478,7 @@ fn EditSnapshot(
                     <p id=help_id class=move || if problem().is_some() { "field-error" } else { "muted small" } aria-live="polite">
                         {move || problem().unwrap_or_else(|| "Empty for no alias.".into())}
                     </p>
-                    <label>"Expiry"
+                    <label>"New expiry"
                         <select name="expiry">
                             <option value="keep" selected=true>{keep_label}</option>
                             <option value="never">"Pin: never expire"</option>
