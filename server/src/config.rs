@@ -28,6 +28,9 @@ pub enum Command {
     /// The tree is a Debian minimal root made with debootstrap when it is installed (cached
     /// in the cache directory), else a generated tree of the same shape.
     Bench(BenchArgs),
+    /// Benchmark the dashboard: a real server, one container with many snapshots (1,000 by
+    /// default), and the time the server-rendered timeline page takes.
+    BenchTimeline(crate::bench_timeline::TimelineBenchArgs),
     /// Snapshots of a container: create, list, restore, delete (talks to a server).
     #[command(subcommand)]
     Snapshots(crate::cli::SnapshotsCmd),

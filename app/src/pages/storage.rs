@@ -15,6 +15,8 @@ use crate::model::{AxisPoint, escape_html, human_bytes, short_time, tenths};
 const W: f64 = 1000.0;
 const LINE_H: f64 = 70.0;
 const BAR_H: f64 = 40.0;
+/// Bars drawn at most.
+const MAX_BARS: usize = 120;
 
 #[component]
 pub fn StorageChart(points: Vec<AxisPoint>) -> impl IntoView {
@@ -68,33 +70,55 @@ fn chart(mut pts: Vec<AxisPoint>) -> (String, String, String) {
             tenths(LINE_H - LINE_H * (*c as f64 / top))
         );
     }
+    // At most MAX_BARS bars: a long history is grouped into buckets of neighbours, each bar
+    // showing the bucket's largest "frees if deleted" (a page of 1,000 bars would be
+    // hundreds of kilobytes of markup for no more information).
+    let per_bar = n.div_ceil(MAX_BARS);
     let max_excl = pts
         .iter()
         .filter_map(|p| p.exclusive_bytes)
         .max()
         .unwrap_or(0);
-    let bar_w = (step * 0.7).clamp(1.0, 24.0);
+    let bar_w = (step * per_bar as f64 * 0.7).clamp(1.0, 24.0);
     let mut svg = format!(
         r#"<svg viewBox="-12 -4 1024 126" preserveAspectRatio="none" role="img" aria-label="Stored bytes over time (line) and each snapshot's exclusive bytes (bars)"><polygon points="0,70 {line}{},70" class="storage-area"/><polyline points="{line}" class="storage-line"/>"#,
         tenths(x(n - 1)),
     );
-    for (i, p) in pts.iter().enumerate() {
-        let Some(b) = p.exclusive_bytes else { continue };
+    for (b, group) in pts.chunks(per_bar).enumerate() {
+        let Some(top) = group
+            .iter()
+            .filter(|p| p.exclusive_bytes.is_some())
+            .max_by_key(|p| p.exclusive_bytes)
+        else {
+            continue;
+        };
+        let bytes = top.exclusive_bytes.unwrap_or(0);
         let h = if max_excl == 0 {
             0.0
         } else {
-            BAR_H * (b as f64 / max_excl as f64)
+            BAR_H * (bytes as f64 / max_excl as f64)
         };
-        let label = format!(
-            "{} · {}: frees {} if deleted",
-            p.name,
-            short_time(&p.created_at),
-            human_bytes(b)
-        );
+        let label = if group.len() == 1 {
+            format!(
+                "{} · {}: frees {} if deleted",
+                top.name,
+                short_time(&top.created_at),
+                human_bytes(bytes)
+            )
+        } else {
+            format!(
+                "{} snapshots from {}: the largest, {}, frees {} if deleted",
+                group.len(),
+                short_time(&group[0].created_at),
+                top.name,
+                human_bytes(bytes)
+            )
+        };
+        let centre = x(b * per_bar + (group.len() - 1) / 2);
         let _ = write!(
             svg,
             r#"<rect x="{}" y="{}" width="{}" height="{}" class="storage-bar"><title>{}</title></rect>"#,
-            tenths((x(i) - bar_w / 2.0).max(0.0)),
+            tenths((centre - bar_w / 2.0).max(0.0)),
             tenths(LINE_H + 10.0 + BAR_H - h),
             tenths(bar_w),
             tenths(h.max(0.5)),
@@ -178,6 +202,24 @@ mod tests {
             summary.starts_with("5.0 MB stored by 2 snapshots."),
             "{summary}"
         );
+    }
+
+    #[test]
+    fn a_long_history_is_grouped_into_at_most_max_bars() {
+        let pts: Vec<AxisPoint> = (0..1000)
+            .map(|i| {
+                point(
+                    &format!("snap-{i}"),
+                    "2025-11-09T10:00:00.000Z",
+                    10,
+                    Some(i),
+                )
+            })
+            .collect();
+        let (_, svg, _) = chart(pts);
+        let bars = svg.matches("<rect").count();
+        assert!((100..=MAX_BARS).contains(&bars), "{bars}");
+        assert!(svg.contains("9 snapshots from"), "{}", &svg[..400]);
     }
 
     #[test]

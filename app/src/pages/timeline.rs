@@ -205,12 +205,14 @@ fn TimelineHead(t: Timeline) -> impl IntoView {
                 {format!("{} · image {} · {} · {} snapshot{}", c.project_name, c.image, human_bytes(c.size),
                     t.total, if t.total == 1 { "" } else { "s" })}
             </p>
-            <Show when=move || !deleted>
-                <ContainerActionButton id=cid.clone()
-                    action=if running { "stop" } else { "start" }
-                    label=if running { "Stop container" } else { "Start container" }/>
-            </Show>
-            {compare}
+            <div class="head-actions">
+                <Show when=move || !deleted>
+                    <ContainerActionButton id=cid.clone()
+                        action=if running { "stop" } else { "start" }
+                        label=if running { "Stop container" } else { "Start container" }/>
+                </Show>
+                {compare}
+            </div>
         </div>
         <Axis times=t.axis.clone() snapshots=t.snapshots.clone() now=t.now.clone()/>
         <div class="timeline-tools">
