@@ -206,19 +206,24 @@ async fn dashboard_pages_render_on_the_server() {
         html.contains(&format!("<script type=\"module\" nonce=\"{nonce}\">")),
         "{html}"
     );
-    // Signed in: the containers, the create form and the system check.
+    // Signed in: the containers and the create form, hydrated.
     let cookie = admin_cookie(&pool).await;
     let (resp, body) = send(&app, get_with_cookie("/", &cookie)).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let html = String::from_utf8(body).unwrap();
     assert!(html.contains("No containers yet"), "{html}");
     assert!(html.contains("Create a container"), "{html}");
-    assert!(html.contains("Run system check"), "{html}");
     assert!(
         html.contains("/pkg/snapline.js"),
         "hydration script: {html}"
     );
 
+    // The read-only pages are plain HTML: no hydration script, no wasm.
+    let (resp, body) = send(&app, get_with_cookie("/system", &cookie)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let html = String::from_utf8(body).unwrap();
+    assert!(html.contains("Run system check"), "{html}");
+    assert!(!html.contains("/pkg/snapline.js"), "{html}");
     let (resp, body) = send(&app, get("/docs")).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let html = String::from_utf8(body).unwrap();
@@ -226,6 +231,7 @@ async fn dashboard_pages_render_on_the_server() {
         html.contains("/api/v1/health"),
         "docs list the API from OpenAPI: {html}"
     );
+    assert!(!html.contains("snapline_bg.wasm"), "{html}");
 
     let (resp, body) = send(&app, get("/no/such/page")).await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);

@@ -737,3 +737,149 @@ fn a_bad_upstream_url_stops_the_start_with_a_clear_message() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_timeline_tools_and_the_plain_routes_work_through_a_proxy() {
+    let (upstream, proxy) = pair();
+    let cookie = sign_in(&proxy, ADMIN).await.unwrap();
+    let id = upstream.container("default", "tools").await;
+    std::fs::write(upstream.root(&id).join("root/a.txt"), "alpha\n").unwrap();
+    let snap = ok(
+        &proxy,
+        "create_snapshot",
+        &cookie,
+        &[("id", &id), ("alias", "one"), ("expiry", "7")],
+    )
+    .await;
+    let name = snap["name"].as_str().unwrap().to_string();
+    std::fs::write(upstream.root(&id).join("root/a.txt"), "beta\n").unwrap();
+
+    // Edit and pin, as the card's form sends it; the upstream has it.
+    let edited = ok(
+        &proxy,
+        "update_snapshot",
+        &cookie,
+        &[
+            ("id", &id),
+            ("name", &name),
+            ("alias", "pinned-one"),
+            ("expiry", "never"),
+        ],
+    )
+    .await;
+    assert_eq!(edited["alias"], "pinned-one", "{edited}");
+    let up = upstream
+        .admin(
+            "GET",
+            &format!("/api/v1/containers/{id}/snapshots/{name}"),
+            None,
+        )
+        .await;
+    assert_eq!(up["snapshot"]["expires_at"], Value::Null);
+
+    // Compare with the live files, browse, verify, schedule.
+    let d = ok(
+        &proxy,
+        "diff",
+        &cookie,
+        &[("id", &id), ("from", &name), ("against", "live")],
+    )
+    .await;
+    assert!(
+        d["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["path"] == "root/a.txt" && c["kind"] == "modified"),
+        "{d}"
+    );
+    let l = ok(
+        &proxy,
+        "browse",
+        &cookie,
+        &[("id", &id), ("name", &name), ("path", "/root")],
+    )
+    .await;
+    assert!(
+        l["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "a.txt"),
+        "{l}"
+    );
+    let v = ok(
+        &proxy,
+        "verify",
+        &cookie,
+        &[("id", &id), ("name", &name), ("deep", "on")],
+    )
+    .await;
+    assert_eq!(v[1]["clean"], true, "{v}");
+    assert_eq!(v[1]["deep"], true, "{v}");
+    let s = ok(
+        &proxy,
+        "save_schedule",
+        &cookie,
+        &[
+            ("id", &id),
+            ("schedule", "@daily"),
+            ("expiry", "30"),
+            ("alias_pattern", ""),
+        ],
+    )
+    .await;
+    assert_eq!(s["schedule"], "@daily", "{s}");
+    let t = ok(
+        &proxy,
+        "timeline",
+        &cookie,
+        &[("id", &id), ("all", "false")],
+    )
+    .await;
+    assert_eq!(t["schedule"]["expiry"], 30, "{t}");
+    let up = upstream
+        .admin("GET", &format!("/api/v1/containers/{id}/schedule"), None)
+        .await;
+    assert_eq!(up["schedule"]["schedule"], "@daily");
+
+    // The download route streams the upstream's bytes; without a session it is refused.
+    let url = proxy.url(&format!("/download/{id}/{name}?path=/root/a.txt"));
+    let resp = browser()
+        .get(&url)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"alpha\n");
+    let resp = browser().get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+
+    // The live stream relays the upstream's events to the signed-in browser.
+    let mut events = browser()
+        .get(proxy.url("/live/events"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    upstream
+        .admin(
+            "POST",
+            &format!("/api/v1/containers/{id}/snapshots"),
+            Some(json!({"alias": "from-elsewhere"})),
+        )
+        .await;
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !seen.contains("snapshot.created") && std::time::Instant::now() < deadline {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), events.chunk()).await {
+            Ok(Ok(Some(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+            _ => break,
+        }
+    }
+    assert!(seen.contains("snapshot.created"), "{seen}");
+    assert!(seen.contains(&id), "{seen}");
+    assert!(containers_on_disk(&proxy).is_empty());
+}
