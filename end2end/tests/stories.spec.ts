@@ -210,3 +210,28 @@ test('no console errors on any page', async ({ page }) => {
   }
   expect(errors).toEqual([]);
 });
+
+test('without JavaScript: take a snapshot, restore it, and browse it as plain forms and links', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await signIn(page);
+  const id = await container(page, 'no-js');
+  await exec(page, id, 'echo kept > /root/k.txt');
+  await page.goto(`/containers/${id}`);
+  await page.getByLabel('Alias', { exact: true }).fill('plain');
+  await page.getByRole('button', { name: 'Take snapshot' }).click();
+  await page.waitForURL((url) => url.pathname === `/containers/${id}`);
+  await expect(card(page, 'plain')).toBeVisible();
+
+  await exec(page, id, 'echo lost > /root/k.txt');
+  const plain = card(page, 'plain');
+  await plain.locator('summary', { hasText: 'Restore…' }).click();
+  await plain.getByRole('button', { name: 'Restore this snapshot' }).click();
+  await page.waitForURL((url) => url.pathname === `/containers/${id}`);
+  expect((await exec(page, id, 'cat /root/k.txt')).stdout).toBe('kept\n');
+
+  await card(page, 'plain').getByRole('link', { name: 'Browse files' }).click();
+  await page.getByRole('link', { name: 'root/' }).click();
+  await expect(page.locator('tr[data-entry="k.txt"]')).toContainText('5 B');
+  await context.close();
+});
