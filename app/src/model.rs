@@ -342,6 +342,54 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
+/// Why a request path may not be sent to the API, or `None` when it may: it must name a
+/// route under `/api/v1` and nothing else, whatever a server along the way decodes. The raw
+/// path is checked before any decoding: `..` and `.` segments, encoded dots, slashes and
+/// backslashes (`%2e`, `%2f`, `%5c`), backslashes, empty segments (`//host`), control
+/// characters, spaces and fragments are refused. A query string (`?deep=true`) is allowed
+/// after the path and checked for the same characters.
+///
+/// The dashboard's proxy mode forwards only paths this accepts, and the API docs' "Run"
+/// widget sends only these: a method, such a path and a body, never a URL.
+pub fn api_path_problem(path: &str) -> Option<String> {
+    let refuse = |why: &str| {
+        Some(format!(
+            "The path {path:?} is refused: {why}. It must be a route under /api/v1, like \
+             /api/v1/containers."
+        ))
+    };
+    if path.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return refuse("it contains spaces or control characters");
+    }
+    if path.contains('#') {
+        return refuse("it contains a fragment (#)");
+    }
+    let (route, query) = path.split_once('?').unwrap_or((path, ""));
+    if route != "/api/v1" && !route.starts_with("/api/v1/") {
+        return refuse("it does not start with /api/v1/");
+    }
+    let lower = path.to_ascii_lowercase();
+    if ["%2e", "%2f", "%5c", "%00"]
+        .iter()
+        .any(|s| lower.contains(s))
+    {
+        return refuse("it contains an encoded dot, slash, backslash or NUL");
+    }
+    if path.contains('\\') {
+        return refuse("it contains a backslash");
+    }
+    if route.contains("//") {
+        return refuse("it contains an empty segment (//)");
+    }
+    if route.split('/').any(|seg| seg == "." || seg == "..") {
+        return refuse("it contains a '.' or '..' segment");
+    }
+    if query.contains('?') {
+        return refuse("it has more than one '?'");
+    }
+    None
+}
+
 /// Percent-encodes a query value (`/` kept, for readable paths).
 pub fn query_escape(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
@@ -397,6 +445,47 @@ mod tests {
         assert!(alias_problem("before-deploy").is_none());
         assert!(alias_problem(&"x".repeat(101)).unwrap().contains("101"));
         assert!(alias_problem("a\nb").is_some());
+    }
+
+    #[test]
+    fn only_plain_paths_under_api_v1_may_be_sent() {
+        for ok in [
+            "/api/v1",
+            "/api/v1/health",
+            "/api/v1/containers/abc/snapshots/snap-1/files/content",
+            "/api/v1/containers/a%20b",
+            "/api/v1/containers/x/snapshots/s/verify?deep=true",
+            "/api/v1/containers/x/snapshots/s/files?path=/etc/hosts",
+        ] {
+            assert_eq!(api_path_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "",
+            "/",
+            "/api",
+            "/api/v2/health",
+            "/api/v1x",
+            "api/v1/health",
+            "http://evil.example/api/v1/health",
+            "//evil.example/api/v1/health",
+            "/api/v1/../v2",
+            "/api/v1/containers/..",
+            "/api/v1/./health",
+            "/api/v1/%2e%2e/x",
+            "/api/v1/%2E%2E/x",
+            "/api/v1/.%2e/x",
+            "/api/v1/containers%2F..%2Fx",
+            "/api/v1/a\\..\\b",
+            "/api/v1//health",
+            "/api/v1/%5c",
+            "/api/v1/health%00",
+            "/api/v1/health#x",
+            "/api/v1/he alth",
+            "/api/v1/health\n",
+            "/api/v1/health?a=1?b=2",
+        ] {
+            assert!(api_path_problem(bad).is_some(), "{bad:?}");
+        }
     }
 
     #[test]
