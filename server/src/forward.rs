@@ -63,6 +63,12 @@ pub fn router(forwarder: Forwarder) -> Router {
 /// Why a path is not sent on, or `None` when it may be (the same rule as the API docs' Run
 /// widget: [`app::model::api_path_problem`]).
 pub fn refused_path(path: &str) -> Option<String> {
+    if path != "/api/v1" && !path.starts_with("/api/v1/") {
+        // Answered like any server's unknown route (404).
+        return Some(format!(
+            "There is no API route at {path}; see /api/v1/openapi.json for the routes that exist."
+        ));
+    }
     app::model::api_path_problem(path)
 }
 
