@@ -361,3 +361,24 @@ pub async fn delete_schedule(id: String) -> Result<(), AppError> {
         .delete_schedule(&token, &id)
         .await
 }
+
+/// Sends one request to the REST API with the signed-in user's token (the API docs' "Run").
+/// Only a method, a path under `/api/v1` and a JSON body are taken, never a URL; they are
+/// checked before anything is sent.
+#[server(prefix = "/rpc", endpoint = "run_request")]
+pub async fn run_api_request(
+    method: String,
+    path: String,
+    #[server(default)] body: Option<String>,
+) -> Result<crate::model::RunResult, AppError> {
+    let token = crate::session::token()?;
+    let req = crate::model::RunRequest {
+        method: method.trim().to_ascii_uppercase(),
+        path: path.trim().to_string(),
+        body: body.filter(|b| !b.trim().is_empty()),
+    };
+    if let Some(problem) = crate::model::run_request_problem(&req) {
+        return Err(AppError::BadRequest(problem));
+    }
+    crate::backend::backend()?.run_request(&token, req).await
+}

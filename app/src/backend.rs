@@ -11,8 +11,8 @@ use leptos::prelude::use_context;
 use crate::api::{EndpointSummary, SystemCheck, SystemStatus};
 use crate::error::AppError;
 use crate::model::{
-    ContainerView, DiffView, Identity, Listing, LiveEvent, Overview, RestoreOutcome,
-    ScheduleSpecView, ScheduleView, SnapshotChange, SnapshotView, Timeline, VerifyView,
+    ContainerView, DiffView, Identity, Listing, LiveEvent, Overview, RestoreOutcome, RunRequest,
+    RunResult, ScheduleSpecView, ScheduleView, SnapshotChange, SnapshotView, Timeline, VerifyView,
 };
 
 /// A file's bytes as they arrive, each piece checked by the store before it is sent on.
@@ -132,6 +132,10 @@ pub trait Backend: Send + Sync + 'static {
     async fn delete_schedule(&self, token: &str, id: &str) -> Result<(), AppError>;
     /// The live events this token may see, from now on.
     async fn events(&self, token: &str) -> Result<EventStream, AppError>;
+    /// Sends one request to the REST API as the holder of `token` (the API docs' "Run"),
+    /// after [`crate::model::run_request_problem`] accepted it. The answer is returned
+    /// whatever its status; only a request that could not be made at all is an error.
+    async fn run_request(&self, token: &str, req: RunRequest) -> Result<RunResult, AppError>;
 }
 
 /// The backend as it travels through Leptos context.

@@ -390,6 +390,63 @@ pub fn api_path_problem(path: &str) -> Option<String> {
     None
 }
 
+/// A request the API docs' "Run" widget sends: a method, a path under `/api/v1` (with its
+/// query) and a JSON body. Never a URL: where it goes is decided by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRequest {
+    pub method: String,
+    pub path: String,
+    /// JSON text; `None` or empty sends no body.
+    pub body: Option<String>,
+}
+
+/// What the API answered to a [`RunRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    /// Time to the complete answer, in microseconds.
+    pub micros: u64,
+    /// Response headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body as text (lossy for binary), at most [`RUN_SHOW_LIMIT`] bytes.
+    pub body: String,
+    /// More body existed than is shown (or a stream was cut at its time limit).
+    pub truncated: bool,
+}
+
+/// Largest request body the Run widget sends (the API's own limit).
+pub const RUN_BODY_LIMIT: usize = 64 * 1024;
+/// Largest part of an answer the Run widget shows.
+pub const RUN_SHOW_LIMIT: usize = 256 * 1024;
+
+/// Why a Run request may not be sent, or `None`: the method, the path rule
+/// ([`api_path_problem`]) and the body (at most [`RUN_BODY_LIMIT`] bytes of JSON).
+pub fn run_request_problem(r: &RunRequest) -> Option<String> {
+    if !matches!(
+        r.method.as_str(),
+        "GET" | "POST" | "PUT" | "PATCH" | "DELETE"
+    ) {
+        return Some(format!(
+            "The method {:?} is not one the API uses: GET, POST, PUT, PATCH or DELETE.",
+            r.method
+        ));
+    }
+    if let Some(p) = api_path_problem(&r.path) {
+        return Some(p);
+    }
+    let body = r.body.as_deref().unwrap_or("");
+    if body.len() > RUN_BODY_LIMIT {
+        return Some(format!(
+            "The body has {} bytes; the API takes at most {} KiB.",
+            body.len(),
+            RUN_BODY_LIMIT / 1024
+        ));
+    }
+    None
+}
+
 /// Percent-encodes a query value (`/` kept, for readable paths).
 pub fn query_escape(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
@@ -486,6 +543,27 @@ mod tests {
         ] {
             assert!(api_path_problem(bad).is_some(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn run_requests_are_checked_before_sending() {
+        let req = |m: &str, p: &str, b: Option<&str>| RunRequest {
+            method: m.into(),
+            path: p.into(),
+            body: b.map(str::to_string),
+        };
+        assert_eq!(
+            run_request_problem(&req("GET", "/api/v1/health", None)),
+            None
+        );
+        assert!(run_request_problem(&req("TRACE", "/api/v1/health", None)).is_some());
+        assert!(run_request_problem(&req("GET", "/api/v1/../x", None)).is_some());
+        let big = "x".repeat(RUN_BODY_LIMIT + 1);
+        assert!(
+            run_request_problem(&req("POST", "/api/v1/containers", Some(&big)))
+                .unwrap()
+                .contains("KiB")
+        );
     }
 
     #[test]

@@ -11,8 +11,8 @@ use app::backend::{Backend, SharedBackend};
 use app::backend::{ByteStream, EventStream};
 use app::model::{
     AxisPoint, ContainerView, DamageView, DiffChangeView, DiffView, FileView, Identity, Listing,
-    LiveEvent, Overview, ProjectView, RestoreOutcome, ScheduleSpecView, ScheduleView,
-    SnapshotChange, SnapshotView, Timeline, VerifyView, human_bytes,
+    LiveEvent, Overview, ProjectView, RestoreOutcome, RunRequest, RunResult, ScheduleSpecView,
+    ScheduleView, SnapshotChange, SnapshotView, Timeline, VerifyView, human_bytes,
 };
 use futures_util::StreamExt;
 
@@ -41,14 +41,21 @@ pub struct EmbeddedBackend {
     db: SqlitePool,
     data_dir: Arc<PathBuf>,
     service: Service,
+    api: crate::ApiSlot,
 }
 
 impl EmbeddedBackend {
-    pub fn new(db: SqlitePool, data_dir: Arc<PathBuf>, service: Service) -> Self {
+    pub fn new(
+        db: SqlitePool,
+        data_dir: Arc<PathBuf>,
+        service: Service,
+        api: crate::ApiSlot,
+    ) -> Self {
         EmbeddedBackend {
             db,
             data_dir,
             service,
+            api,
         }
     }
 
@@ -142,6 +149,19 @@ fn snapshot_view(s: &Snapshot) -> SnapshotView {
         added_bytes: s.added_bytes,
         exclusive_bytes: s.exclusive_bytes,
     }
+}
+
+/// Response headers as the Run widget lists them.
+pub fn header_list(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
 }
 
 fn axis_point(s: &SnapshotView) -> AxisPoint {
@@ -654,6 +674,51 @@ impl Backend for EmbeddedBackend {
             .delete_schedule(&caller, id)
             .await
             .map_err(app_error)
+    }
+
+    async fn run_request(&self, token: &str, req: RunRequest) -> Result<RunResult, AppError> {
+        use tower::ServiceExt;
+        if let Some(problem) = app::model::run_request_problem(&req) {
+            return Err(AppError::BadRequest(problem));
+        }
+        let router = self
+            .api
+            .read()
+            .ok()
+            .and_then(|w| w.upgrade())
+            .ok_or_else(|| internal("the API router is not mounted"))?;
+        let mut builder = http::Request::builder()
+            .method(req.method.as_str())
+            .uri(req.path.as_str())
+            .header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+        let body = match req.body {
+            Some(b) => {
+                builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+                axum::body::Body::from(b)
+            }
+            None => axum::body::Body::empty(),
+        };
+        let request = builder
+            .body(body)
+            .map_err(|e| AppError::BadRequest(format!("The request could not be built: {e}")))?;
+        let started = Instant::now();
+        let Ok(response) = (*router).clone().oneshot(request).await;
+        let (parts, body) = response.into_parts();
+        let content_type = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let sse = crate::run::is_event_stream(content_type);
+        let (text, truncated) = crate::run::read_answer(body.into_data_stream(), sse).await;
+        Ok(RunResult {
+            method: req.method,
+            path: req.path,
+            status: parts.status.as_u16(),
+            micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            headers: header_list(&parts.headers),
+            body: text,
+            truncated,
+        })
     }
 
     async fn events(&self, token: &str) -> Result<EventStream, AppError> {

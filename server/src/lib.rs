@@ -14,6 +14,7 @@ pub mod db;
 pub mod forward;
 pub mod logging;
 pub mod remote;
+pub mod run;
 pub mod serve;
 pub mod service;
 pub mod startup;
@@ -41,7 +42,13 @@ pub struct AppState {
     pub backend: SharedBackend,
     /// Projects, containers, snapshots, jobs and events over the engine.
     pub service: service::Service,
+    /// The REST API's router as the dashboard's "Run" reaches it in-process. Weak: the
+    /// router holds this state, so a strong reference here would be a cycle.
+    pub api_slot: ApiSlot,
 }
+
+/// Where [`app`] leaves the API router for the embedded backend.
+pub type ApiSlot = Arc<std::sync::RwLock<std::sync::Weak<Router>>>;
 
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
@@ -60,10 +67,12 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let service = service::Service::open(db.clone(), data_dir.clone(), limits).await?;
         let data_dir = Arc::new(data_dir);
+        let api_slot = ApiSlot::default();
         let backend: SharedBackend = Arc::new(dashboard::EmbeddedBackend::new(
             db.clone(),
             data_dir.clone(),
             service.clone(),
+            api_slot.clone(),
         ));
         Ok(AppState {
             leptos_options,
@@ -71,6 +80,7 @@ impl AppState {
             data_dir,
             backend,
             service,
+            api_slot,
         })
     }
 }
@@ -78,7 +88,17 @@ impl AppState {
 /// The whole HTTP surface: `/api/v1` (REST), `/rpc` (server functions) and the dashboard.
 pub fn app(state: AppState) -> Router {
     let api = api::router(state.clone());
-    layers(dashboard::router(state).merge(api))
+    // The dashboard's router owns the API router the "Run" widget calls in-process; the
+    // backend only holds it weakly.
+    let run_api = Arc::new(api.clone());
+    if let Ok(mut slot) = state.api_slot.write() {
+        *slot = Arc::downgrade(&run_api);
+    }
+    layers(
+        dashboard::router(state)
+            .layer(axum::Extension(run_api))
+            .merge(api),
+    )
 }
 
 /// The HTTP surface of a proxy node (`serve --upstream`): the dashboard over the

@@ -1166,6 +1166,60 @@ impl Backend for RemoteBackend {
 
     /// The upstream's event stream, parsed as it arrives. It ends when the upstream closes it
     /// or the connection breaks; the page then reconnects.
+    async fn run_request(
+        &self,
+        token: &str,
+        req: app::model::RunRequest,
+    ) -> Result<app::model::RunResult, AppError> {
+        if let Some(problem) = app::model::run_request_problem(&req) {
+            return Err(AppError::BadRequest(problem));
+        }
+        // Only the configured upstream, only under its /api/v1: the path passed the rule,
+        // and the parsed address is checked again before anything is sent.
+        let url = Url::parse(&format!("{}{}", self.upstream.as_str(), req.path))
+            .map_err(|e| AppError::BadRequest(format!("The path cannot be used: {e}")))?;
+        let base = Url::parse(self.upstream.as_str())
+            .map_err(|e| AppError::Internal(format!("the upstream address is not valid: {e}")))?;
+        if url.origin() != base.origin() || !url.path().starts_with("/api/v1") {
+            return Err(AppError::BadRequest(format!(
+                "The path {} would leave the upstream's API; it is refused.",
+                req.path
+            )));
+        }
+        let method = Method::from_bytes(req.method.as_bytes())
+            .map_err(|e| AppError::BadRequest(format!("Bad method: {e}")))?;
+        let mut builder = self
+            .http
+            .request(method, url)
+            .bearer_auth(token)
+            .header(reqwest::header::ACCEPT_ENCODING, "identity")
+            .timeout(LONG_TIMEOUT);
+        if let Some(b) = req.body.clone() {
+            builder = builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(b);
+        }
+        let started = Instant::now();
+        let resp = builder.send().await.map_err(|e| self.transport(&e))?;
+        let status = resp.status().as_u16();
+        let headers = crate::dashboard::header_list(resp.headers());
+        let sse = crate::run::is_event_stream(
+            resp.headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+        );
+        let (body, truncated) = crate::run::read_answer(resp.bytes_stream(), sse).await;
+        Ok(app::model::RunResult {
+            method: req.method,
+            path: req.path,
+            status,
+            micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            headers,
+            body,
+            truncated,
+        })
+    }
+
     async fn events(&self, token: &str) -> Result<EventStream, AppError> {
         let url = self.upstream.api(&["events"], &[])?;
         let resp = self.send_streaming(token, url, "text/event-stream").await?;

@@ -883,3 +883,91 @@ async fn the_timeline_tools_and_the_plain_routes_work_through_a_proxy() {
     assert!(seen.contains(&id), "{seen}");
     assert!(containers_on_disk(&proxy).is_empty());
 }
+
+/// The API docs' "Run": the same request gives the same answer on a server and through a
+/// proxy; only paths under /api/v1 are sent, never a URL.
+#[tokio::test]
+async fn run_requests_reach_only_the_api_on_a_server_and_through_a_proxy() {
+    let (upstream, proxy) = pair();
+    let id = upstream.container("default", "runs").await;
+    for server in [&upstream, &proxy] {
+        let cookie = sign_in(server, ADMIN).await.unwrap();
+        let run = |method: &'static str, path: String, body: Option<&'static str>| {
+            let cookie = cookie.clone();
+            async move {
+                let mut form = vec![("method", method.to_string()), ("path", path)];
+                if let Some(b) = body {
+                    form.push(("body", b.to_string()));
+                }
+                let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                rpc(server, "run_request", Some(&cookie), &form).await
+            }
+        };
+        // Create a snapshot, then restore it by the returned name.
+        let (st, r, _) = run(
+            "POST",
+            format!("/api/v1/containers/{id}/snapshots"),
+            Some(r#"{"alias": "ran"}"#),
+        )
+        .await;
+        assert_eq!(st, 200, "{r}");
+        assert_eq!(r["status"], 200, "{r}");
+        let answer: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+        let name = answer["data"]["snapshot"]["name"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(r["micros"].as_u64().unwrap() > 0, "{r}");
+        assert!(
+            r["headers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h[0] == "content-type"),
+            "{r}"
+        );
+        let (_, r, _) = run(
+            "PATCH",
+            format!("/api/v1/containers/{id}/snapshots/{name}"),
+            None,
+        )
+        .await;
+        assert_eq!(r["status"], 200, "{r}");
+        // An unknown snapshot: the API's 404 is the answer, shown with its message.
+        let (st, r, _) = run(
+            "GET",
+            format!("/api/v1/containers/{id}/snapshots/snap-19990101-000000"),
+            None,
+        )
+        .await;
+        assert_eq!((st, r["status"].as_u64()), (200, Some(404)), "{r}");
+        assert!(
+            r["body"].as_str().unwrap().contains("snap-19990101-000000"),
+            "{r}"
+        );
+        // The event stream is read for a moment and cut, never hangs.
+        let (_, r, _) = run("GET", "/api/v1/events".into(), None).await;
+        assert_eq!(
+            (r["status"].as_u64(), r["truncated"].as_bool()),
+            (Some(200), Some(true)),
+            "{r}"
+        );
+        // Refused before anything is sent.
+        for bad in [
+            "http://127.0.0.1:1/api/v1/health",
+            "//evil.example/api/v1/health",
+            "/api/v1/../../etc/passwd",
+            "/api/v1/%2e%2e/health",
+            "/api/v1/containers%2f..%2fhealth",
+            "/api/v1/a\\b",
+            "/rpc/sign_out",
+            "/",
+        ] {
+            let (st, r, _) = run("GET", bad.into(), None).await;
+            assert_ne!(st, 200, "{bad}: {r}");
+            assert!(r["BadRequest"].as_str().is_some(), "{bad}: {r}");
+        }
+        let (st, r, _) = run("TRACE", "/api/v1/health".into(), None).await;
+        assert_ne!(st, 200, "{r}");
+    }
+}
