@@ -380,5 +380,113 @@ pub async fn run_api_request(
     if let Some(problem) = crate::model::run_request_problem(&req) {
         return Err(AppError::BadRequest(problem));
     }
-    crate::backend::backend()?.run_request(&token, req).await
+    let sent = req.body.clone().unwrap_or_default();
+    let result = crate::backend::backend()?.run_request(&token, req).await?;
+    crate::backend::docs_store()?
+        .record_run(&token, &sent, &result)
+        .await;
+    Ok(result)
+}
+
+/// The project ids the signed-in user sees (examples are shared within them).
+async fn visible_projects(token: &str) -> Result<Vec<String>, AppError> {
+    let identity = crate::backend::backend()?.identity(token).await?;
+    Ok(identity.projects.into_iter().map(|p| p.id).collect())
+}
+
+/// The API docs page's saved state: the user's runs and drafts, their projects' examples.
+#[server(prefix = "/rpc", endpoint = "docs_state")]
+pub async fn load_docs_state() -> Result<crate::model::DocsState, AppError> {
+    let token = crate::session::token()?;
+    let projects = visible_projects(&token).await?;
+    crate::backend::docs_store()?.state(&token, &projects).await
+}
+
+/// Checks the sizes of what a widget keeps.
+fn check_kept(operation: &str, params: &str, body: &str) -> Result<(), AppError> {
+    if operation.is_empty() || operation.len() > 300 {
+        return Err(AppError::BadRequest(
+            "Say which operation (like \"GET /api/v1/containers\").".into(),
+        ));
+    }
+    if params.len() > 8 * 1024 {
+        return Err(AppError::BadRequest(
+            "The parameters are longer than 8 KiB.".into(),
+        ));
+    }
+    if body.len() > crate::model::RUN_BODY_LIMIT {
+        return Err(AppError::BadRequest(format!(
+            "The body is longer than {} KiB.",
+            crate::model::RUN_BODY_LIMIT / 1024
+        )));
+    }
+    Ok(())
+}
+
+/// Keeps what a widget was left with, so it survives a reload and a sign-out.
+#[server(prefix = "/rpc", endpoint = "save_draft")]
+pub async fn save_draft(operation: String, params: String, body: String) -> Result<(), AppError> {
+    let token = crate::session::token()?;
+    check_kept(&operation, &params, &body)?;
+    crate::backend::docs_store()?
+        .save_draft(
+            &token,
+            crate::model::Draft {
+                operation,
+                params,
+                body,
+            },
+        )
+        .await
+}
+
+/// Saves an example (a new one when `id` is empty) in a project the user sees.
+#[server(prefix = "/rpc", endpoint = "save_example")]
+#[allow(clippy::too_many_arguments)]
+pub async fn save_example(
+    #[server(default)] id: String,
+    project: String,
+    operation: String,
+    name: String,
+    params: String,
+    body: String,
+    #[server(default)] note: String,
+) -> Result<crate::model::Example, AppError> {
+    let token = crate::session::token()?;
+    check_kept(&operation, &params, &body)?;
+    let name = name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(AppError::BadRequest(
+            "Name the example: 1 to 100 characters, no line breaks.".into(),
+        ));
+    }
+    if note.chars().count() > 2000 {
+        return Err(AppError::BadRequest(
+            "A note has at most 2,000 characters.".into(),
+        ));
+    }
+    let projects = visible_projects(&token).await?;
+    let example = crate::model::Example {
+        id,
+        project_id: project,
+        operation,
+        name,
+        params,
+        body,
+        note,
+        updated_at: String::new(),
+    };
+    crate::backend::docs_store()?
+        .save_example(&token, example, &projects)
+        .await
+}
+
+/// Deletes an example of a project the user sees.
+#[server(prefix = "/rpc", endpoint = "delete_example")]
+pub async fn delete_example(id: String) -> Result<(), AppError> {
+    let token = crate::session::token()?;
+    let projects = visible_projects(&token).await?;
+    crate::backend::docs_store()?
+        .delete_example(&id, &projects)
+        .await
 }

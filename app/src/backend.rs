@@ -1,8 +1,8 @@
 //! The one door from server functions to the rest of Snapline.
 //!
 //! The server crate provides an `Arc<dyn Backend>` through Leptos context. Server functions are
-//! a few lines over it, so the same pages can later run against the embedded engine or a
-//! remote Snapline API (proxy mode) without changing.
+//! a few lines over it, so the same pages run against the embedded engine or a remote
+//! Snapline API (proxy mode) without changing.
 
 use std::sync::Arc;
 
@@ -11,8 +11,9 @@ use leptos::prelude::use_context;
 use crate::api::{EndpointSummary, SystemCheck, SystemStatus};
 use crate::error::AppError;
 use crate::model::{
-    ContainerView, DiffView, Identity, Listing, LiveEvent, Overview, RestoreOutcome, RunRequest,
-    RunResult, ScheduleSpecView, ScheduleView, SnapshotChange, SnapshotView, Timeline, VerifyView,
+    ContainerView, DiffView, DocsState, Draft, Example, Identity, Listing, LiveEvent, Overview,
+    RestoreOutcome, RunRequest, RunResult, ScheduleSpecView, ScheduleView, SnapshotChange,
+    SnapshotView, Timeline, VerifyView,
 };
 
 /// A file's bytes as they arrive, each piece checked by the store before it is sent on.
@@ -140,6 +141,38 @@ pub trait Backend: Send + Sync + 'static {
 
 /// The backend as it travels through Leptos context.
 pub type SharedBackend = Arc<dyn Backend>;
+
+/// What the API docs page keeps: run history and drafts per user, examples per project.
+/// It lives in the database of the node that serves the dashboard (in proxy mode, the
+/// proxy's own). A user is identified by a hash of their token, which is never stored.
+#[async_trait::async_trait]
+pub trait DocsStore: Send + Sync + 'static {
+    /// Adds a run to `token`'s history (keeping the newest [`crate::model::RUN_HISTORY`]).
+    /// A failure is logged, not returned: the request itself already ran.
+    async fn record_run(&self, token: &str, sent_body: &str, result: &RunResult);
+    /// The user's history and drafts, and the examples of `projects`.
+    async fn state(&self, token: &str, projects: &[String]) -> Result<DocsState, AppError>;
+    /// Keeps what a widget was left with.
+    async fn save_draft(&self, token: &str, draft: Draft) -> Result<(), AppError>;
+    /// Creates (empty `id`) or updates an example of a project in `projects`.
+    async fn save_example(
+        &self,
+        token: &str,
+        example: Example,
+        projects: &[String],
+    ) -> Result<Example, AppError>;
+    /// Deletes an example of a project in `projects`.
+    async fn delete_example(&self, id: &str, projects: &[String]) -> Result<(), AppError>;
+}
+
+/// The docs store as it travels through Leptos context.
+pub type SharedDocs = Arc<dyn DocsStore>;
+
+/// The docs store of the current request.
+pub fn docs_store() -> Result<SharedDocs, AppError> {
+    use_context::<SharedDocs>()
+        .ok_or_else(|| AppError::Internal("the API docs store is not configured".into()))
+}
 
 /// The backend of the current request.
 pub fn backend() -> Result<SharedBackend, AppError> {

@@ -416,6 +416,57 @@ pub struct RunResult {
     pub truncated: bool,
 }
 
+/// One run in a user's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: i64,
+    pub method: String,
+    pub path: String,
+    pub body: String,
+    pub status: u16,
+    pub micros: u64,
+    /// The answer's body, truncated to [`RUN_KEEP_LIMIT`] bytes.
+    pub response: String,
+    pub ran_at: String,
+}
+
+/// What a widget was left with: parameters (JSON object text) and body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Draft {
+    pub operation: String,
+    pub params: String,
+    pub body: String,
+}
+
+/// A saved example, shared by a project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Example {
+    pub id: String,
+    pub project_id: String,
+    pub operation: String,
+    pub name: String,
+    /// Path and query parameters, a JSON object of strings.
+    pub params: String,
+    pub body: String,
+    pub note: String,
+    pub updated_at: String,
+}
+
+/// Everything the API docs page keeps for the signed-in user.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocsState {
+    /// Newest first, at most [`RUN_HISTORY`].
+    pub runs: Vec<RunRecord>,
+    pub drafts: Vec<Draft>,
+    /// Examples of every project the user sees.
+    pub examples: Vec<Example>,
+}
+
+/// Runs kept per user (older ones are pruned).
+pub const RUN_HISTORY: i64 = 200;
+/// Bytes of an answer kept in the history.
+pub const RUN_KEEP_LIMIT: usize = 4096;
+
 /// Largest request body the Run widget sends (the API's own limit).
 pub const RUN_BODY_LIMIT: usize = 64 * 1024;
 /// Largest part of an answer the Run widget shows.

@@ -891,8 +891,10 @@ async fn live_events(
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let backend: SharedBackend = state.backend.clone();
+    let docs = state.docs.clone();
     let context = move || {
         provide_context(backend.clone());
+        provide_context(docs.clone());
         content_security_policy();
     };
     let options = state.leptos_options.clone();

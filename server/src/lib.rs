@@ -11,6 +11,7 @@ pub mod config;
 pub mod csrf;
 pub mod dashboard;
 pub mod db;
+pub mod docs_store;
 pub mod forward;
 pub mod logging;
 pub mod remote;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub data_dir: Arc<PathBuf>,
     /// What the dashboard's server functions call.
     pub backend: SharedBackend,
+    /// What the API docs page keeps (this node's database, in either mode).
+    pub docs: app::backend::SharedDocs,
     /// Projects, containers, snapshots, jobs and events over the engine.
     pub service: service::Service,
     /// The REST API's router as the dashboard's "Run" reaches it in-process. Weak: the
@@ -75,6 +78,7 @@ impl AppState {
             api_slot.clone(),
         ));
         Ok(AppState {
+            docs: Arc::new(docs_store::SqliteDocs::new(db.clone())),
             leptos_options,
             db,
             data_dir,

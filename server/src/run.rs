@@ -62,8 +62,7 @@ mod tests {
 
     #[tokio::test]
     async fn long_answers_are_cut_and_endless_streams_end() {
-        let big =
-            futures_util::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from(vec![
+        let big = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from(vec![
                 b'a';
                 RUN_SHOW_LIMIT
                     + 10

@@ -971,3 +971,145 @@ async fn run_requests_reach_only_the_api_on_a_server_and_through_a_proxy() {
         assert_ne!(st, 200, "{r}");
     }
 }
+
+/// The API docs' saved state: runs and drafts per user, examples shared within a project,
+/// on a server and on a proxy (which keeps its own).
+#[tokio::test]
+async fn docs_state_is_kept_per_user_and_shared_per_project() {
+    let (upstream, proxy) = pair();
+    let project = default_project(&upstream).await;
+    let other = upstream
+        .admin("POST", "/api/v1/projects", Some(json!({"name": "other"})))
+        .await["project"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token_for = |p: String| {
+        let upstream = &upstream;
+        async move {
+            upstream
+                .admin(
+                    "POST",
+                    "/api/v1/tokens",
+                    Some(json!({"name": "t", "project_ids": [p]})),
+                )
+                .await["token"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let (teammate, outsider) = (token_for(project.clone()).await, token_for(other).await);
+    for server in [&upstream, &proxy] {
+        let admin = sign_in(server, ADMIN).await.unwrap();
+        // A run lands in the runner's history, newest first.
+        ok(
+            server,
+            "run_request",
+            &admin,
+            &[("method", "GET"), ("path", "/api/v1/health")],
+        )
+        .await;
+        let state = ok(server, "docs_state", &admin, &[]).await;
+        assert_eq!(state["runs"][0]["path"], "/api/v1/health", "{state}");
+        assert_eq!(state["runs"][0]["status"], 200, "{state}");
+
+        // A draft survives signing out and in again.
+        let op = "POST /api/v1/containers/{container_id}/snapshots";
+        ok(
+            server,
+            "save_draft",
+            &admin,
+            &[
+                ("operation", op),
+                ("params", r#"{"container_id":"x"}"#),
+                ("body", r#"{"alias":"kept"}"#),
+            ],
+        )
+        .await;
+        ok(server, "sign_out", &admin, &[]).await;
+        let admin = sign_in(server, ADMIN).await.unwrap();
+        let state = ok(server, "docs_state", &admin, &[]).await;
+        assert_eq!(state["drafts"][0]["body"], r#"{"alias":"kept"}"#, "{state}");
+
+        // An example saved in a project is seen by a teammate, not by another project.
+        let ex = ok(
+            server,
+            "save_example",
+            &admin,
+            &[
+                ("project", &project),
+                ("operation", op),
+                ("name", "before deploy"),
+                ("params", "{}"),
+                ("body", r#"{"alias":"pre"}"#),
+                ("note", "run me first"),
+            ],
+        )
+        .await;
+        let id = ex["id"].as_str().unwrap().to_string();
+        let mate = sign_in(server, &teammate).await.unwrap();
+        let seen = ok(server, "docs_state", &mate, &[]).await;
+        assert_eq!(seen["examples"][0]["note"], "run me first", "{seen}");
+        assert!(
+            seen["runs"].as_array().unwrap().is_empty(),
+            "runs are per user: {seen}"
+        );
+        let out = sign_in(server, &outsider).await.unwrap();
+        let unseen = ok(server, "docs_state", &out, &[]).await;
+        assert!(
+            unseen["examples"].as_array().unwrap().is_empty(),
+            "{unseen}"
+        );
+        let err = fails(server, "delete_example", &out, &[("id", &id)]).await;
+        assert!(matches!(err, AppError::NotFound(_)), "{err:?}");
+        // The teammate edits it; a second example with the same name is a conflict.
+        let edited = ok(
+            server,
+            "save_example",
+            &mate,
+            &[
+                ("id", &id),
+                ("project", &project),
+                ("operation", op),
+                ("name", "before deploy"),
+                ("params", "{}"),
+                ("body", r#"{"alias":"pre2"}"#),
+                ("note", ""),
+            ],
+        )
+        .await;
+        assert_eq!(edited["body"], r#"{"alias":"pre2"}"#, "{edited}");
+        let err = fails(
+            server,
+            "save_example",
+            &mate,
+            &[
+                ("project", &project),
+                ("operation", op),
+                ("name", "before deploy"),
+                ("params", "{}"),
+                ("body", "{}"),
+            ],
+        )
+        .await;
+        assert!(matches!(err, AppError::Conflict(_)), "{err:?}");
+        let err = fails(
+            server,
+            "save_example",
+            &mate,
+            &[
+                ("project", &project),
+                ("operation", op),
+                ("name", ""),
+                ("params", "{}"),
+                ("body", "{}"),
+            ],
+        )
+        .await;
+        assert!(matches!(err, AppError::BadRequest(_)), "{err:?}");
+        ok(server, "delete_example", &mate, &[("id", &id)]).await;
+        let gone = ok(server, "docs_state", &admin, &[]).await;
+        assert!(gone["examples"].as_array().unwrap().is_empty(), "{gone}");
+    }
+}
