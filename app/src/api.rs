@@ -389,6 +389,7 @@ pub async fn run_api_request(
 }
 
 /// The project ids the signed-in user sees (examples are shared within them).
+#[cfg(feature = "ssr")]
 async fn visible_projects(token: &str) -> Result<Vec<String>, AppError> {
     let identity = crate::backend::backend()?.identity(token).await?;
     Ok(identity.projects.into_iter().map(|p| p.id).collect())
@@ -403,6 +404,7 @@ pub async fn load_docs_state() -> Result<crate::model::DocsState, AppError> {
 }
 
 /// Checks the sizes of what a widget keeps.
+#[cfg(feature = "ssr")]
 fn check_kept(operation: &str, params: &str, body: &str) -> Result<(), AppError> {
     if operation.is_empty() || operation.len() > 300 {
         return Err(AppError::BadRequest(
