@@ -67,6 +67,33 @@ pub struct EndpointSummary {
     pub summary: String,
     /// Longer description, possibly empty.
     pub description: String,
+    /// Path and query parameters.
+    #[serde(default)]
+    pub parameters: Vec<ParamDoc>,
+    /// An example request body (pretty JSON), when the operation takes one.
+    #[serde(default)]
+    pub request_example: Option<String>,
+    /// The request body's schema (pretty JSON, references resolved one level).
+    #[serde(default)]
+    pub request_schema: Option<String>,
+    /// Every documented answer: status and what it means.
+    #[serde(default)]
+    pub responses: Vec<(String, String)>,
+    /// Whether it needs a bearer token.
+    #[serde(default)]
+    pub secured: bool,
+}
+
+/// One parameter of an operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParamDoc {
+    pub name: String,
+    /// `path` or `query`.
+    pub location: String,
+    pub required: bool,
+    pub description: String,
+    /// An example value, when the document gives one.
+    pub example: Option<String>,
 }
 
 /// Lists the REST API's operations, read from the served OpenAPI document.

@@ -748,27 +748,82 @@ impl Backend for EmbeddedBackend {
 
 /// Flattens an OpenAPI document into one summary per operation, in document order.
 pub fn endpoints_of(doc: &utoipa::openapi::OpenApi) -> Vec<EndpointSummary> {
+    serde_json::to_value(doc)
+        .map(|v| endpoints_of_json(&v))
+        .unwrap_or_default()
+}
+
+/// Flattens an OpenAPI document read as plain JSON (ours, or a Hoody-compatible server's that
+/// the typed model may not read): one summary per operation, with its parameters, request
+/// example and schema, and answers.
+pub fn endpoints_of_json(doc: &serde_json::Value) -> Vec<EndpointSummary> {
+    use serde_json::Value;
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let pretty = |v: &Value| serde_json::to_string_pretty(v).ok();
+    // `{"$ref": "#/components/schemas/X"}` → the schema X itself (one level, for reading);
+    // an optional body (`oneOf: [null, {"$ref": ...}]`) → the referenced schema.
+    let resolve = |v: &Value| -> Value {
+        let reference = v["$ref"].as_str().or_else(|| {
+            v["oneOf"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find_map(|alt| alt["$ref"].as_str())
+        });
+        match reference.and_then(|r| r.strip_prefix("#/components/schemas/")) {
+            Some(name) => doc["components"]["schemas"][name].clone(),
+            None => v.clone(),
+        }
+    };
     let mut out = Vec::new();
-    for (path, item) in doc.paths.paths.iter() {
-        let ops = [
-            ("GET", &item.get),
-            ("POST", &item.post),
-            ("PUT", &item.put),
-            ("PATCH", &item.patch),
-            ("DELETE", &item.delete),
-        ];
-        for (method, op) in ops {
-            let Some(op) = op else { continue };
+    let Some(paths) = doc["paths"].as_object() else {
+        return out;
+    };
+    for (path, item) in paths {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let op = &item[method];
+            if !op.is_object() {
+                continue;
+            }
+            let parameters = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| app::api::ParamDoc {
+                    name: text(&p["name"]),
+                    location: text(&p["in"]),
+                    required: p["required"].as_bool().unwrap_or(false),
+                    description: text(&p["description"]),
+                    example: match &p["example"] {
+                        Value::Null => None,
+                        Value::String(s) => Some(s.clone()),
+                        other => Some(other.to_string()),
+                    },
+                })
+                .collect();
+            let json_body = &op["requestBody"]["content"]["application/json"];
+            let schema = resolve(&json_body["schema"]);
+            let example = [&json_body["example"], &schema["example"]]
+                .into_iter()
+                .find(|e| !e.is_null())
+                .and_then(pretty);
+            let responses = op["responses"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(status, r)| (status.clone(), text(&r["description"])))
+                .collect();
             out.push(EndpointSummary {
-                tag: op
-                    .tags
-                    .as_ref()
-                    .and_then(|t| t.first().cloned())
-                    .unwrap_or_else(|| "Other".into()),
-                method: method.to_string(),
+                tag: op["tags"][0].as_str().unwrap_or("Other").to_string(),
+                method: method.to_uppercase(),
                 path: path.clone(),
-                summary: op.summary.clone().unwrap_or_default(),
-                description: op.description.clone().unwrap_or_default(),
+                summary: text(&op["summary"]),
+                description: text(&op["description"]),
+                parameters,
+                request_example: example,
+                request_schema: (!schema.is_null()).then(|| pretty(&schema)).flatten(),
+                responses,
+                secured: op["security"].as_array().is_some_and(|s| !s.is_empty()),
             });
         }
     }
@@ -925,5 +980,34 @@ mod tests {
                 .any(|e| e.method == "GET" && e.path == "/api/v1/health" && e.tag == "System")
         );
         assert!(list.iter().all(|e| !e.summary.is_empty()), "{list:?}");
+        let create = list
+            .iter()
+            .find(|e| e.method == "POST" && e.path == "/api/v1/containers/{container_id}/snapshots")
+            .expect("create snapshot is documented");
+        assert!(create.secured);
+        assert!(
+            create
+                .parameters
+                .iter()
+                .any(|p| p.name == "container_id" && p.location == "path" && p.required)
+        );
+        assert!(
+            create
+                .request_example
+                .as_deref()
+                .is_some_and(|e| e.contains("alias")),
+            "{create:?}"
+        );
+        assert!(
+            create
+                .request_schema
+                .as_deref()
+                .is_some_and(|s| s.contains("expiry")),
+            "{create:?}"
+        );
+        assert!(
+            create.responses.iter().any(|(s, _)| s == "401"),
+            "{create:?}"
+        );
     }
 }

@@ -232,6 +232,31 @@ async fn dashboard_pages_render_on_the_server() {
         "docs list the API from OpenAPI: {html}"
     );
     assert!(!html.contains("snapline_bg.wasm"), "{html}");
+    // Each operation with its parameters, body and answers; grouped; searchable.
+    assert!(html.contains("id=\"tag-Snapshots\""), "{html}");
+    assert!(
+        html.contains("<code>container_id</code> (required)"),
+        "{html}"
+    );
+    assert!(
+        html.contains("before-ai-refactor"),
+        "request example: {html}"
+    );
+    assert!(html.contains("status-4"), "answers: {html}");
+    let (resp, body) = send(&app, get("/docs?q=restore%20snapshot")).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let html = String::from_utf8(body).unwrap();
+    assert!(
+        html.contains(
+            "data-operation=\"PATCH /api/v1/containers/{container_id}/snapshots/{snapshot_name}\""
+        ),
+        "{html}"
+    );
+    assert!(
+        !html.contains("data-operation=\"GET /api/v1/health\""),
+        "{html}"
+    );
+    assert!(html.contains("operations match"), "{html}");
 
     let (resp, body) = send(&app, get("/no/such/page")).await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
