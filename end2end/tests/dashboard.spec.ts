@@ -78,8 +78,9 @@ test('readable on a phone: no horizontal scrolling, navigation reachable', async
       () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
     );
     expect(overflow, `horizontal overflow on ${path}`).toBeLessThanOrEqual(0);
-    await expect(page.getByRole('link', { name: 'Containers' })).toBeVisible();
-    await expect(page.getByRole('link', { name: 'API docs' })).toBeVisible();
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await expect(nav.getByRole('link', { name: 'Containers' })).toBeVisible();
+    await expect(nav.getByRole('link', { name: 'API docs' })).toBeVisible();
     await page.screenshot({ path: testInfo.outputPath(`phone${path.replace(/\//g, '-')}.png`), fullPage: true });
   }
   expect(errors).toEqual([]);
