@@ -611,18 +611,10 @@ impl Backend for EmbeddedBackend {
             .verify_snapshot(&caller, id, name, deep)
             .await
             .map_err(app_error)?;
-        let mut damaged: Vec<DamageView> = r
-            .damaged
-            .iter()
-            .map(|d| DamageView {
-                object: d.object.to_string(),
-                reason: d.reason.clone(),
-            })
+        let damaged: Vec<DamageView> = crate::service::snapshots::damage_list(&r)
+            .into_iter()
+            .map(|(object, reason)| DamageView { object, reason })
             .collect();
-        damaged.extend(r.damaged_packs.iter().map(|(p, why)| DamageView {
-            object: format!("pack {p}"),
-            reason: why.clone(),
-        }));
         Ok(VerifyView {
             clean: damaged.is_empty(),
             deep,

@@ -650,18 +650,10 @@ pub async fn verify(
         .service
         .verify_snapshot(&caller, &id, &name, deep)
         .await?;
-    let mut damaged: Vec<DamageInfo> = r
-        .damaged
-        .iter()
-        .map(|d| DamageInfo {
-            object: d.object.to_string(),
-            reason: d.reason.clone(),
-        })
+    let damaged: Vec<DamageInfo> = crate::service::snapshots::damage_list(&r)
+        .into_iter()
+        .map(|(object, reason)| DamageInfo { object, reason })
         .collect();
-    damaged.extend(r.damaged_packs.iter().map(|(p, why)| DamageInfo {
-        object: format!("pack {p}"),
-        reason: why.clone(),
-    }));
     let clean = damaged.is_empty();
     Ok(Envelope::ok(
         if clean {

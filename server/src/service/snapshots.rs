@@ -27,6 +27,20 @@ pub fn download_name(path: &str) -> String {
         )
 }
 
+/// Everything a verify found wrong, as (object, reason) pairs: damaged objects, then damaged
+/// packs (named `pack <id>`). Empty when the snapshot is clean.
+pub fn damage_list(r: &engine::VerifyReport) -> Vec<(String, String)> {
+    let objects = r
+        .damaged
+        .iter()
+        .map(|d| (d.object.to_string(), d.reason.clone()));
+    let packs = r
+        .damaged_packs
+        .iter()
+        .map(|(p, why)| (format!("pack {p}"), why.clone()));
+    objects.chain(packs).collect()
+}
+
 /// Longest expiry, in days (ten years).
 pub const MAX_EXPIRY_DAYS: i64 = 3650;
 
