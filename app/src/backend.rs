@@ -12,8 +12,8 @@ use crate::api::{EndpointSummary, SystemCheck, SystemStatus};
 use crate::error::AppError;
 use crate::model::{
     ContainerView, DiffView, DocsState, Draft, Example, Identity, Listing, LiveEvent, Overview,
-    RestoreOutcome, RunRequest, RunResult, ScheduleSpecView, ScheduleView, SnapshotChange,
-    SnapshotView, Timeline, VerifyView,
+    RestoreOutcome, RunRecord, RunRequest, RunResult, ScheduleSpecView, ScheduleView,
+    SnapshotChange, SnapshotView, Timeline, VerifyView,
 };
 
 /// A file's bytes as they arrive, each piece checked by the store before it is sent on.
@@ -147,9 +147,20 @@ pub type SharedBackend = Arc<dyn Backend>;
 /// proxy's own). A user is identified by a hash of their token, which is never stored.
 #[async_trait::async_trait]
 pub trait DocsStore: Send + Sync + 'static {
-    /// Adds a run to `token`'s history (keeping the newest [`crate::model::RUN_HISTORY`]).
-    /// A failure is logged, not returned: the request itself already ran.
-    async fn record_run(&self, token: &str, sent_body: &str, result: &RunResult);
+    /// Adds a run to `token`'s history (keeping the newest [`crate::model::RUN_HISTORY`]) and
+    /// returns its id. `operation` and `params` say which widget sent it, for a replay.
+    /// A failure is logged and gives `None`: the request itself already ran.
+    async fn record_run(
+        &self,
+        token: &str,
+        operation: &str,
+        params: &str,
+        sent_body: &str,
+        result: &RunResult,
+    ) -> Option<i64>;
+    /// One of `token`'s runs, with the whole answer while it is among the newest
+    /// [`crate::model::RUN_FULL_KEPT`]; `None` when it is not theirs (or pruned).
+    async fn run(&self, token: &str, id: i64) -> Result<Option<RunRecord>, AppError>;
     /// The user's history and drafts, and the examples of `projects`.
     async fn state(&self, token: &str, projects: &[String]) -> Result<DocsState, AppError>;
     /// Keeps what a widget was left with.

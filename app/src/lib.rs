@@ -16,6 +16,8 @@ mod live;
 pub mod model;
 mod pages;
 #[cfg(feature = "ssr")]
+pub mod run_form;
+#[cfg(feature = "ssr")]
 pub mod session;
 
 use leptos::prelude::*;

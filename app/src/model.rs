@@ -420,12 +420,20 @@ pub struct RunResult {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRecord {
     pub id: i64,
+    /// The docs operation it was run from (`"POST /api/v1/containers/{container_id}/snapshots"`),
+    /// empty when it was sent by method and path alone.
+    pub operation: String,
+    /// The widget's path and query parameters, a JSON object of strings.
+    pub params: String,
     pub method: String,
     pub path: String,
     pub body: String,
     pub status: u16,
     pub micros: u64,
-    /// The answer's body, truncated to [`RUN_KEEP_LIMIT`] bytes.
+    /// The answer's headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// The answer's body: truncated to [`RUN_KEEP_LIMIT`] bytes in the history, up to
+    /// [`RUN_SHOW_LIMIT`] for the user's newest [`RUN_FULL_KEPT`] runs when asked for one.
     pub response: String,
     pub ran_at: String,
 }
@@ -466,6 +474,9 @@ pub struct DocsState {
 pub const RUN_HISTORY: i64 = 200;
 /// Bytes of an answer kept in the history.
 pub const RUN_KEEP_LIMIT: usize = 4096;
+/// A user's newest runs whose whole answer (up to [`RUN_SHOW_LIMIT`]) is kept, to show it
+/// after the page reloads.
+pub const RUN_FULL_KEPT: i64 = 5;
 
 /// Largest request body the Run widget sends (the API's own limit).
 pub const RUN_BODY_LIMIT: usize = 64 * 1024;
@@ -496,6 +507,19 @@ pub fn run_request_problem(r: &RunRequest) -> Option<String> {
         ));
     }
     None
+}
+
+/// The HTML id of an operation's Run widget on the docs page (`run-post-api-v1-...`).
+pub fn widget_anchor(operation: &str) -> String {
+    let mut out = String::from("run-");
+    for c in operation.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_string()
 }
 
 /// Percent-encodes a query value (`/` kept, for readable paths).

@@ -46,6 +46,9 @@ pub enum Command {
     /// API tokens: create, list, revoke (on the server's own database).
     #[command(subcommand)]
     Token(crate::cli::TokenCmd),
+    /// Send any request to the REST API and print the answer (what the API docs' "CLI"
+    /// snippets run). The status goes to standard error; a 4xx or 5xx exits non-zero.
+    Api(crate::cli::ApiArgs),
 }
 
 #[derive(Debug, Clone, Args)]

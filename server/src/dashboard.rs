@@ -752,20 +752,17 @@ pub fn endpoints_of_json(doc: &serde_json::Value) -> Vec<EndpointSummary> {
     use serde_json::Value;
     let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
     let pretty = |v: &Value| serde_json::to_string_pretty(v).ok();
-    // `{"$ref": "#/components/schemas/X"}` → the schema X itself (one level, for reading);
-    // an optional body (`oneOf: [null, {"$ref": ...}]`) → the referenced schema.
+    // `{"$ref": "#/components/schemas/X"}` → the schema X itself, with every reference in it
+    // inlined too, so the schema shown is whole and the Run widget can validate a body
+    // against it alone; an optional body (`oneOf: [null, {"$ref": ...}]`) → the referenced
+    // schema.
     let resolve = |v: &Value| -> Value {
-        let reference = v["$ref"].as_str().or_else(|| {
-            v["oneOf"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find_map(|alt| alt["$ref"].as_str())
-        });
-        match reference.and_then(|r| r.strip_prefix("#/components/schemas/")) {
-            Some(name) => doc["components"]["schemas"][name].clone(),
-            None => v.clone(),
-        }
+        let optional = v["oneOf"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|alt| alt["$ref"].is_string());
+        inline_refs(optional.unwrap_or(v), doc, 0)
     };
     let mut out = Vec::new();
     let Some(paths) = doc["paths"].as_object() else {
@@ -820,6 +817,36 @@ pub fn endpoints_of_json(doc: &serde_json::Value) -> Vec<EndpointSummary> {
         }
     }
     out
+}
+
+/// `v` with every `#/components/schemas/...` reference replaced by the schema it names.
+/// Nesting deeper than 16 references (only a recursive type gets there) becomes `{}`,
+/// which accepts anything: the API itself still checks such a body.
+fn inline_refs(v: &serde_json::Value, doc: &serde_json::Value, depth: u8) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            if let Some(name) = map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            {
+                if depth >= 16 {
+                    return Value::Object(Default::default());
+                }
+                return inline_refs(&doc["components"]["schemas"][name], doc, depth + 1);
+            }
+            Value::Object(
+                map.iter()
+                    .map(|(k, x)| (k.clone(), inline_refs(x, doc, depth)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|x| inline_refs(x, doc, depth)).collect())
+        }
+        other => other.clone(),
+    }
 }
 
 /// Sends a Content-Security-Policy without inline script: the hydration scripts carry a

@@ -3,7 +3,10 @@
 
 use app::AppError;
 use app::backend::DocsStore;
-use app::model::{DocsState, Draft, Example, RUN_HISTORY, RUN_KEEP_LIMIT, RunRecord, RunResult};
+use app::model::{
+    DocsState, Draft, Example, RUN_FULL_KEPT, RUN_HISTORY, RUN_KEEP_LIMIT, RUN_SHOW_LIMIT,
+    RunRecord, RunResult,
+};
 use sqlx::{Row, SqlitePool};
 
 /// The store over the node's database.
@@ -39,6 +42,25 @@ fn clip(s: &str, limit: usize) -> &str {
     &s[..end]
 }
 
+/// A history row (with the truncated answer).
+fn row_to_run(r: &sqlx::sqlite::SqliteRow) -> Result<RunRecord, sqlx::Error> {
+    let headers: String = r.try_get("headers")?;
+    Ok(RunRecord {
+        id: r.try_get("id")?,
+        operation: r.try_get("operation")?,
+        params: r.try_get("params")?,
+        method: r.try_get("method")?,
+        path: r.try_get("path")?,
+        body: r.try_get("body")?,
+        status: u16::try_from(r.try_get::<i64, _>("status")?).unwrap_or(0),
+        micros: u64::try_from(r.try_get::<i64, _>("micros")?).unwrap_or(0),
+        // Written by this store from a Vec of pairs; anything else reads as no headers.
+        headers: serde_json::from_str(&headers).unwrap_or_default(),
+        response: r.try_get("response")?,
+        ran_at: r.try_get("ran_at")?,
+    })
+}
+
 fn row_to_example(r: &sqlx::sqlite::SqliteRow) -> Result<Example, sqlx::Error> {
     Ok(Example {
         id: r.try_get("id")?,
@@ -54,25 +76,41 @@ fn row_to_example(r: &sqlx::sqlite::SqliteRow) -> Result<Example, sqlx::Error> {
 
 #[async_trait::async_trait]
 impl DocsStore for SqliteDocs {
-    async fn record_run(&self, token: &str, sent_body: &str, result: &RunResult) {
+    async fn record_run(
+        &self,
+        token: &str,
+        operation: &str,
+        params: &str,
+        sent_body: &str,
+        result: &RunResult,
+    ) -> Option<i64> {
         let user = user_key(token);
+        let headers = serde_json::to_string(&result.headers).unwrap_or_else(|_| "[]".into());
         let recorded = async {
             let mut tx = self.db.begin().await?;
-            sqlx::query(
-                "INSERT INTO api_runs (user_key, method, path, body, status, micros, response, ran_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO api_runs (user_key, operation, params, method, path, body, status, \
+                 micros, headers, response, full_response, ran_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             )
             .bind(&user)
+            .bind(operation)
+            .bind(params)
             .bind(&result.method)
             .bind(&result.path)
-            .bind(clip(sent_body, RUN_KEEP_LIMIT))
+            // Kept whole (at most RUN_BODY_LIMIT, checked before sending) for replays.
+            .bind(sent_body)
             .bind(i64::from(result.status))
             .bind(i64::try_from(result.micros).unwrap_or(i64::MAX))
+            .bind(&headers)
             .bind(clip(&result.body, RUN_KEEP_LIMIT))
+            .bind(clip(&result.body, RUN_SHOW_LIMIT))
             .bind(crate::api::now_rfc3339())
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
-            // Only the newest RUN_HISTORY runs of a user are kept.
+            // Only the newest RUN_HISTORY runs of a user are kept, and only the newest
+            // RUN_FULL_KEPT of them keep their whole answer: a history of 200 large answers
+            // would otherwise grow by up to 50 MiB per user.
             sqlx::query(
                 "DELETE FROM api_runs WHERE user_key = ? AND id NOT IN \
                  (SELECT id FROM api_runs WHERE user_key = ? ORDER BY id DESC LIMIT ?)",
@@ -82,38 +120,62 @@ impl DocsStore for SqliteDocs {
             .bind(RUN_HISTORY)
             .execute(&mut *tx)
             .await?;
-            tx.commit().await
+            sqlx::query(
+                "UPDATE api_runs SET full_response = NULL WHERE user_key = ? \
+                 AND full_response IS NOT NULL AND id NOT IN \
+                 (SELECT id FROM api_runs WHERE user_key = ? ORDER BY id DESC LIMIT ?)",
+            )
+            .bind(&user)
+            .bind(&user)
+            .bind(RUN_FULL_KEPT)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(id)
         }
         .await;
-        if let Err(e) = recorded {
-            tracing::warn!(error = %e, "a run could not be added to the history");
+        match recorded {
+            Ok(id) => Some(id),
+            Err(e) => {
+                tracing::warn!(error = %e, "a run could not be added to the history");
+                None
+            }
         }
+    }
+
+    async fn run(&self, token: &str, id: i64) -> Result<Option<RunRecord>, AppError> {
+        let row = sqlx::query("SELECT * FROM api_runs WHERE user_key = ? AND id = ?")
+            .bind(user_key(token))
+            .bind(id)
+            .fetch_optional(&self.db)
+            .await
+            .map_err(db_error)?;
+        row.map(|r| {
+            let mut run = row_to_run(&r)?;
+            if let Some(full) = r.try_get::<Option<String>, _>("full_response")? {
+                run.response = full;
+            }
+            Ok(run)
+        })
+        .transpose()
+        .map_err(db_error)
     }
 
     async fn state(&self, token: &str, projects: &[String]) -> Result<DocsState, AppError> {
         let user = user_key(token);
-        let runs =
-            sqlx::query("SELECT * FROM api_runs WHERE user_key = ? ORDER BY id DESC LIMIT ?")
-                .bind(&user)
-                .bind(RUN_HISTORY)
-                .fetch_all(&self.db)
-                .await
-                .map_err(db_error)?
-                .iter()
-                .map(|r| {
-                    Ok(RunRecord {
-                        id: r.try_get("id")?,
-                        method: r.try_get("method")?,
-                        path: r.try_get("path")?,
-                        body: r.try_get("body")?,
-                        status: u16::try_from(r.try_get::<i64, _>("status")?).unwrap_or(0),
-                        micros: u64::try_from(r.try_get::<i64, _>("micros")?).unwrap_or(0),
-                        response: r.try_get("response")?,
-                        ran_at: r.try_get("ran_at")?,
-                    })
-                })
-                .collect::<Result<Vec<_>, sqlx::Error>>()
-                .map_err(db_error)?;
+        let runs = sqlx::query(
+            "SELECT id, operation, params, method, path, body, status, micros, headers, \
+                 response, ran_at FROM api_runs WHERE user_key = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(&user)
+        .bind(RUN_HISTORY)
+        .fetch_all(&self.db)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(row_to_run)
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(db_error)?;
         let drafts =
             sqlx::query("SELECT operation, params, body FROM api_drafts WHERE user_key = ?")
                 .bind(&user)

@@ -18,6 +18,7 @@ async fn main() -> ExitCode {
         Command::Images(c) => snapline_server::cli::images(cli.remote, c).await,
         Command::Projects(c) => snapline_server::cli::projects(cli.remote, c).await,
         Command::Token(c) => snapline_server::cli::token(c).await,
+        Command::Api(a) => snapline_server::cli::api(cli.remote, a).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

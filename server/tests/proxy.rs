@@ -1113,3 +1113,235 @@ async fn docs_state_is_kept_per_user_and_shared_per_project() {
         assert!(gone["examples"].as_array().unwrap().is_empty(), "{gone}");
     }
 }
+
+/// A plain HTML form POST (no JavaScript) to a server function, as the docs page's Run
+/// widgets send it. Returns the status and where the server sends the browser next.
+async fn form_post(
+    server: &LiveServer,
+    endpoint: &str,
+    cookie: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
+    let resp = browser()
+        .post(server.url(&format!("/rpc/{endpoint}")))
+        .header("accept", "text/html")
+        .header("sec-fetch-site", "same-origin")
+        .header("referer", server.url("/docs"))
+        .header("cookie", cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let location = resp
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (resp.status().as_u16(), location)
+}
+
+/// The status a docs page shows for the run it displays.
+fn shown_status(html: &str) -> Option<u16> {
+    let after = html.split(r#"data-testid="run-status""#).nth(1)?;
+    after
+        .split('>')
+        .nth(1)?
+        .split('<')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// A dashboard page's HTML as the signed-in user sees it.
+async fn page(server: &LiveServer, cookie: &str, path_and_query: &str) -> String {
+    let resp = browser()
+        .get(server.url(path_and_query))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200, "{path_and_query}");
+    resp.text().await.unwrap()
+}
+
+/// The docs page's Run widgets as plain forms, on a server and through a proxy: a run is
+/// sent and its answer shown; a new snapshot's name fills the restore widget; a malformed
+/// or schema-breaking body and hostile path parameters are refused before sending, and
+/// the page says why; replays and examples work.
+#[tokio::test]
+async fn run_widgets_check_send_and_show_in_both_modes() {
+    let (upstream, proxy) = pair();
+    let id = upstream.container("default", "widgets").await;
+    let project = default_project(&upstream).await;
+    let create = "POST /api/v1/containers/{container_id}/snapshots";
+    let restore = "PATCH /api/v1/containers/{container_id}/snapshots/{snapshot_name}";
+    for server in [&upstream, &proxy] {
+        let cookie = sign_in(server, ADMIN).await.unwrap();
+        let runs = |state: &Value| state["runs"].as_array().unwrap().len();
+        let before = runs(&ok(server, "docs_state", &cookie, &[]).await);
+
+        // Run: the answer is shown at the widget, with the new name ready for restore.
+        let (st, to) = form_post(
+            server,
+            "docs_run",
+            &cookie,
+            &[
+                ("op", create),
+                ("p[container_id]", &id),
+                ("body", r#"{"alias": "from-widget", "expiry": 3}"#),
+                ("action", "run"),
+            ],
+        )
+        .await;
+        assert_eq!(st, 302, "{to}");
+        assert!(
+            to.contains("&run=") && to.contains("#run-post-api-v1"),
+            "{to}"
+        );
+        let html = page(server, &cookie, &to).await;
+        assert!(shown_status(&html) == Some(200), "no status in the page");
+        assert!(html.contains("Snapshot created successfully"));
+        let state = ok(server, "docs_state", &cookie, &[]).await;
+        let answer: Value =
+            serde_json::from_str(state["runs"][0]["response"].as_str().unwrap()).unwrap();
+        let name = answer["data"]["snapshot"]["name"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let fill = format!("set.snapshot_name={name}");
+        let link = html
+            .split("href=\"")
+            .map(|s| s.split('"').next().unwrap().replace("&amp;", "&"))
+            .find(|h| h.contains(&fill) && h.contains("PATCH"))
+            .unwrap_or_else(|| panic!("no link fills {name} into the restore widget"));
+        let filled = page(server, &cookie, &link).await;
+        assert!(
+            filled.contains(&format!("value=\"{name}\"")),
+            "the name is not filled in"
+        );
+
+        // Restore through the widget, by the filled-in name.
+        let (_, to) = form_post(
+            server,
+            "docs_run",
+            &cookie,
+            &[
+                ("op", restore),
+                ("p[container_id]", &id),
+                ("p[snapshot_name]", &name),
+            ],
+        )
+        .await;
+        let html = page(server, &cookie, &to).await;
+        assert!(shown_status(&html) == Some(200), "restore: {to}");
+
+        // A 404 is shown with the API's message.
+        let (_, to) = form_post(
+            server,
+            "docs_run",
+            &cookie,
+            &[
+                ("op", restore),
+                ("p[container_id]", &id),
+                ("p[snapshot_name]", "snap-19990101-000000"),
+            ],
+        )
+        .await;
+        let html = page(server, &cookie, &to).await;
+        assert!(shown_status(&html) == Some(404), "{to}");
+        assert!(html.contains("snap-19990101-000000"));
+
+        // Refused before sending: broken JSON, a body the schema rejects, hostile paths.
+        let sent = runs(&ok(server, "docs_state", &cookie, &[]).await);
+        for (params, body, why) in [
+            (id.as_str(), r#"{"alias": "#, "not valid JSON"),
+            (id.as_str(), r#"{"alias": 5}"#, "/alias"),
+            (id.as_str(), r#"{"expiry": "soon"}"#, "/expiry"),
+            ("../../health", "", "is refused"),
+            ("a/b", "", "is refused"),
+            ("", "", "Fill in container_id"),
+        ] {
+            let (st, to) = form_post(
+                server,
+                "docs_run",
+                &cookie,
+                &[("op", create), ("p[container_id]", params), ("body", body)],
+            )
+            .await;
+            assert_eq!(st, 302);
+            assert!(to.contains("refused=1"), "{params} {body}: {to}");
+            let html = page(server, &cookie, &to).await;
+            assert!(html.contains("Not sent"), "{body}");
+            assert!(html.contains(why), "{params} {body}: expected {why:?}");
+        }
+        // The raw widget: the SSRF corpus never leaves the server.
+        for bad in [
+            "http://127.0.0.1:1/api/v1/health",
+            "//evil.example/api/v1/health",
+            "/api/v1/../../etc/passwd",
+            "/api/v1/%2e%2e/rpc/sign_out",
+            "/api/v1/a\\b",
+            "/rpc/sign_out",
+        ] {
+            let (_, to) = form_post(
+                server,
+                "docs_run",
+                &cookie,
+                &[("op", "custom"), ("p[method]", "GET"), ("p[path]", bad)],
+            )
+            .await;
+            assert!(to.contains("refused=1"), "{bad}: {to}");
+        }
+        let after = runs(&ok(server, "docs_state", &cookie, &[]).await);
+        assert_eq!(after, sent, "a refused request reached the history");
+        assert_eq!(sent, before + 3);
+
+        // Replay the create: a second snapshot.
+        let state = ok(server, "docs_state", &cookie, &[]).await;
+        let first = state["runs"].as_array().unwrap().last().unwrap()["id"].to_string();
+        let create_run = state["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["method"] == "POST")
+            .unwrap()["id"]
+            .to_string();
+        assert!(!first.is_empty());
+        let (_, to) = form_post(server, "docs_replay", &cookie, &[("run", &create_run)]).await;
+        let html = page(server, &cookie, &to).await;
+        assert!(shown_status(&html) == Some(200), "replay: {to}");
+
+        // An example saved from the widget is listed, loads back, and can be edited.
+        let (_, to) = form_post(
+            server,
+            "docs_run",
+            &cookie,
+            &[
+                ("op", create),
+                ("p[container_id]", &id),
+                ("body", r#"{"alias": "nightly"}"#),
+                ("action", "example"),
+                ("example_name", "nightly"),
+                ("example_project", &project),
+                ("example_note", "what the cron job sends"),
+            ],
+        )
+        .await;
+        assert!(to.contains("example="), "{to}");
+        let html = page(server, &cookie, &to).await;
+        assert!(html.contains("what the cron job sends"));
+        assert!(
+            html.contains("Save changes"),
+            "the example is not open for editing"
+        );
+        // The draft (last body) survives signing out and in.
+        ok(server, "sign_out", &cookie, &[]).await;
+        let cookie = sign_in(server, ADMIN).await.unwrap();
+        let html = page(server, &cookie, "/docs").await;
+        assert!(
+            html.contains("{&quot;alias&quot;: &quot;nightly&quot;}")
+                || html.contains(r#"{"alias": "nightly"}"#)
+        );
+    }
+}

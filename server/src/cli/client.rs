@@ -76,6 +76,33 @@ impl Client {
         self.answer(resp).await
     }
 
+    /// Sends a request as it is and returns the status and the answer's text, whatever the
+    /// status (`snapline api`).
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+    ) -> anyhow::Result<(reqwest::StatusCode, String)> {
+        let mut req = self
+            .http
+            .request(method.parse()?, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(b) = body.filter(|b| !b.trim().is_empty()) {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the Snapline server at {}", self.base))?;
+        let status = resp.status();
+        let text = resp
+            .text()
+            .await
+            .context("cannot read the server's answer")?;
+        Ok((status, text))
+    }
+
     /// Streams a tar file (or stdin for `-`) to `POST /api/v1/images`.
     pub async fn import(&self, name: &str, file: &std::path::Path) -> anyhow::Result<Value> {
         let body = if file.as_os_str() == "-" {

@@ -33,6 +33,18 @@ pub struct Remote {
     pub json: bool,
 }
 
+/// `snapline api METHOD PATH [--data JSON]`.
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// GET, POST, PUT, PATCH or DELETE.
+    pub method: String,
+    /// A path under /api/v1, with its query (like /api/v1/containers?project=default).
+    pub path: String,
+    /// The JSON body; `@FILE` reads it from a file, `@-` from standard input.
+    #[arg(long, short = 'd')]
+    pub data: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum SnapshotsCmd {
     /// Take a snapshot of a container (running or stopped).
@@ -496,4 +508,50 @@ fn enc(s: &str) -> String {
         }
     }
     out
+}
+
+/// `snapline api`: one request, checked by the same rule as the API docs' Run widget, the
+/// answer printed as it came (pretty when it is JSON).
+pub async fn api(remote: Remote, args: ApiArgs) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let body = match args.data.as_deref() {
+        None => None,
+        Some("@-") => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .context("cannot read the body from standard input")?;
+            Some(text)
+        }
+        Some(d) => match d.strip_prefix('@') {
+            Some(file) => Some(
+                std::fs::read_to_string(file)
+                    .with_context(|| format!("cannot read the body from {file}"))?,
+            ),
+            None => Some(d.to_string()),
+        },
+    };
+    let req = app::model::RunRequest {
+        method: args.method.trim().to_ascii_uppercase(),
+        path: args.path.trim().to_string(),
+        body,
+    };
+    if let Some(problem) = app::model::run_request_problem(&req) {
+        anyhow::bail!("{problem}");
+    }
+    if let Some(b) = req.body.as_deref().filter(|b| !b.trim().is_empty()) {
+        serde_json::from_str::<serde_json::Value>(b)
+            .context("the body (--data) is not valid JSON")?;
+    }
+    let c = Client::new(&remote)?;
+    let (status, text) = c.raw(&req.method, &req.path, req.body).await?;
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(v) => println!("{}", serde_json::to_string_pretty(&v)?),
+        Err(_) if text.is_empty() => {}
+        Err(_) => println!("{text}"),
+    }
+    eprintln!("HTTP {status}");
+    if status.is_client_error() || status.is_server_error() {
+        anyhow::bail!("the server answered {status}");
+    }
+    Ok(())
 }
