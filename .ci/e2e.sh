@@ -33,7 +33,7 @@ curl -fsS "http://127.0.0.1:$port/api/v1/health" >/dev/null
 
 cd "$root/end2end"
 status=0
-BASE_URL="http://127.0.0.1:$port" SNAPLINE_TOKEN="$token" npx playwright test || status=$?
+BASE_URL="http://127.0.0.1:$port" SNAPLINE_TOKEN="$token" SNAPLINE_BIN="$bin" npx playwright test "$@" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "---- snapline serve log ----" >&2
   tail -n 100 "$tmp/server.log" >&2

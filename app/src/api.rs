@@ -73,12 +73,16 @@ pub struct EndpointSummary {
     /// An example request body (pretty JSON), when the operation takes one.
     #[serde(default)]
     pub request_example: Option<String>,
-    /// The request body's schema (pretty JSON, references resolved one level).
+    /// The request body's schema (pretty JSON, every reference inlined).
     #[serde(default)]
     pub request_schema: Option<String>,
     /// Every documented answer: status and what it means.
     #[serde(default)]
     pub responses: Vec<(String, String)>,
+    /// The JSON schema of each answer that has one: status and schema (pretty JSON, every
+    /// reference inlined).
+    #[serde(default)]
+    pub response_schemas: Vec<(String, String)>,
     /// Whether it needs a bearer token.
     #[serde(default)]
     pub secured: bool,

@@ -231,6 +231,7 @@ mod tests {
             request_example: None,
             request_schema: None,
             responses: Vec::new(),
+            response_schemas: Vec::new(),
             secured: true,
         }
     }

@@ -802,6 +802,18 @@ pub fn endpoints_of_json(doc: &serde_json::Value) -> Vec<EndpointSummary> {
                 .flatten()
                 .map(|(status, r)| (status.clone(), text(&r["description"])))
                 .collect();
+            let response_schemas = op["responses"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(status, r)| {
+                    let schema = &r["content"]["application/json"]["schema"];
+                    (!schema.is_null())
+                        .then(|| pretty(&resolve(schema)))
+                        .flatten()
+                        .map(|s| (status.clone(), s))
+                })
+                .collect();
             out.push(EndpointSummary {
                 tag: op["tags"][0].as_str().unwrap_or("Other").to_string(),
                 method: method.to_uppercase(),
@@ -812,6 +824,7 @@ pub fn endpoints_of_json(doc: &serde_json::Value) -> Vec<EndpointSummary> {
                 request_example: example,
                 request_schema: (!schema.is_null()).then(|| pretty(&schema)).flatten(),
                 responses,
+                response_schemas,
                 secured: op["security"].as_array().is_some_and(|s| !s.is_empty()),
             });
         }

@@ -302,3 +302,59 @@ async fn images_import_from_a_file_with_the_cli() {
     let images = json(&s, &["images", "list"]);
     assert_eq!(images["images"].as_array().unwrap().len(), 2);
 }
+
+/// `snapline api`: any request by method and path (what the API docs' CLI snippets run),
+/// the answer on standard output, the status on standard error, non-zero on 4xx/5xx; the
+/// same path rule as the Run widget, checked before anything is sent.
+#[tokio::test]
+async fn api_sends_any_request_and_refuses_paths_outside_the_api() {
+    let s = LiveServer::start(&[]);
+    let id = s.container("default", "api-cli").await;
+    let path = format!("/api/v1/containers/{id}/snapshots");
+    let o = snapline(
+        &s,
+        Some(ADMIN),
+        &["api", "post", &path, "--data", r#"{"alias": "by-cli"}"#],
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("HTTP 200"), "{}", o.stderr);
+    let answer: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(answer["data"]["snapshot"]["alias"], "by-cli");
+
+    // The body from a file.
+    let file = s.data().join("body.json");
+    std::fs::write(&file, r#"{"alias": "from-file"}"#).unwrap();
+    let at = format!("@{}", file.display());
+    let o = snapline(&s, Some(ADMIN), &["api", "POST", &path, "-d", &at]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("from-file"));
+
+    // A 404 keeps the server's message and exits non-zero.
+    let missing = format!("{path}/snap-19990101-000000");
+    let o = snapline(&s, Some(ADMIN), &["api", "DELETE", &missing]);
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("HTTP 404"), "{}", o.stderr);
+    assert!(o.stdout.contains("snap-19990101-000000"), "{}", o.stdout);
+
+    // Refused before sending: outside /api/v1, a URL, traversal, a bad method, bad JSON.
+    for args in [
+        vec!["api", "GET", "/rpc/sign_out"],
+        vec!["api", "GET", "http://example.com/api/v1/health"],
+        vec!["api", "GET", "/api/v1/../admin-token"],
+        vec!["api", "TRACE", "/api/v1/health"],
+        vec!["api", "POST", &path, "--data", "{not json"],
+    ] {
+        let o = snapline(&s, Some(ADMIN), &args);
+        assert_ne!(o.code, 0, "{args:?}");
+        assert!(
+            !o.stderr.contains("HTTP "),
+            "{args:?} was sent: {}",
+            o.stderr
+        );
+        assert!(o.stderr.starts_with("error: "), "{args:?}: {}", o.stderr);
+    }
+    // No token: a clear error, nothing sent.
+    let o = snapline(&s, None, &["api", "GET", "/api/v1/containers"]);
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("no token"), "{}", o.stderr);
+}

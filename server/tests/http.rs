@@ -243,6 +243,16 @@ async fn dashboard_pages_render_on_the_server() {
         "request example: {html}"
     );
     assert!(html.contains("status-4"), "answers: {html}");
+    // Answer schemas, with references inlined (the snapshot object's fields appear).
+    assert!(html.contains("Answer schema"), "{html}");
+    assert!(html.contains("exclusive_bytes"), "{html}");
+    assert!(
+        !html.contains("#/components/schemas/"),
+        "a reference left: {html}"
+    );
+    // Signed out, the page says how to run requests rather than showing dead forms.
+    assert!(html.contains("to run requests from this page"), "{html}");
+    assert!(!html.contains("/rpc/docs_run"), "{html}");
     let (resp, body) = send(&app, get("/docs?q=restore%20snapshot")).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let html = String::from_utf8(body).unwrap();

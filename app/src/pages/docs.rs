@@ -404,8 +404,16 @@ fn endpoint(
                 {schema}
                 <h4>"Answers"</h4>
                 <ul class="responses">
-                    {e.responses.iter().map(|(status, what)| view! {
-                        <li><code class=format!("status status-{}", status.chars().next().unwrap_or('0'))>{status.clone()}</code>" "{what.clone()}</li>
+                    {e.responses.iter().map(|(status, what)| {
+                        let schema = e.response_schemas.iter().find(|(s, _)| s == status).map(|(_, x)| x.clone());
+                        view! {
+                            <li>
+                                <code class=format!("status status-{}", status.chars().next().unwrap_or('0'))>{status.clone()}</code>" "{what.clone()}
+                                {schema.map(|x| view! {
+                                    <details><summary>"Answer schema"</summary><pre class="json"><code>{x}</code></pre></details>
+                                })}
+                            </li>
+                        }
                     }).collect_view()}
                 </ul>
             </details>
