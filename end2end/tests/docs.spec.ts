@@ -75,10 +75,16 @@ test('run POST snapshots, fill the new name into the restore, run it; the timeli
   await expect(restored.getByTestId('run-body')).toContainText(name);
   await expect(card(timeline, 'from-docs')).toContainText('last used');
 
-  // The run is in the history, and a replay sends it again.
-  const history = page.locator('#history');
-  await expect(history.getByTestId('history-run').first()).toContainText('PATCH');
   await page.screenshot({ path: testInfo.outputPath('docs-run.png'), fullPage: false });
+
+  // The run is in the history, and a replay sends it again (a second restore).
+  const newest = page.locator('#history').getByTestId('history-run').first();
+  await expect(newest).toContainText('PATCH');
+  const runs = await page.locator('#history').getByTestId('history-run').count();
+  await newest.getByRole('button', { name: 'Replay' }).click();
+  await expect(page).toHaveURL(/[?&]run=\d+/);
+  await expect(operation(page, RESTORE).getByTestId('run-status')).toHaveText('200');
+  await expect(page.locator('#history').getByTestId('history-run')).toHaveCount(runs + 1);
   expect(errors).toEqual([]);
 });
 
@@ -106,6 +112,15 @@ test('a malformed body is caught before sending, shown inline, and kept', async 
   await expect(third.getByRole('alert')).toContainText('/alias');
   await expect(third.getByRole('alert')).toContainText('/expiry');
   expect(await snapshotCount(page, id)).toBe(0);
+
+  // The last body is kept in the database: it survives signing out and in again.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page.getByRole('button', { name: 'Sign out' })).toHaveCount(0);
+  await signIn(page);
+  await page.goto('/docs');
+  const kept = await widget(page, CREATE);
+  await expect(kept.getByLabel('Body (JSON)')).toHaveValue('{"alias": 42, "expiry": "soon"}');
+  await expect(kept.getByLabel('container_id (path, required)')).toHaveValue(id);
 });
 
 test('a 404 for an unknown snapshot is shown with its message', async ({ page }) => {
@@ -168,6 +183,12 @@ test('a saved example survives a reload and a second user of the project sees it
   await expect(loaded.getByLabel('Body (JSON)')).toHaveValue('{"alias": "pre-deploy", "expiry": 30}');
   await loaded.getByRole('button', { name: 'Run', exact: true }).click();
   await expect(operation(mate, CREATE).getByTestId('run-status')).toHaveText('200');
+  // The teammate deletes it; it is gone for everyone.
+  const again = await widget(mate, CREATE);
+  await again.getByTestId('example').filter({ hasText: 'Before a deploy' }).getByRole('button', { name: 'Delete' }).click();
+  await expect(operation(mate, CREATE).getByTestId('example')).toHaveCount(0);
+  await page.reload();
+  await expect(operation(page, CREATE).getByTestId('example')).toHaveCount(0);
   await mate.context().close();
 });
 

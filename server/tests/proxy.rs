@@ -1335,6 +1335,33 @@ async fn run_widgets_check_send_and_show_in_both_modes() {
             html.contains("Save changes"),
             "the example is not open for editing"
         );
+        // Runs are private: another user cannot open one by its id.
+        let newest = ok(server, "docs_state", &cookie, &[]).await["runs"][0].clone();
+        let mine = newest["id"].to_string();
+        let its_op = app::model::query_escape(newest["operation"].as_str().unwrap());
+        // The owner sees it at its widget...
+        let own = page(server, &cookie, &format!("/docs?op={its_op}&run={mine}")).await;
+        assert!(shown_status(&own).is_some(), "{newest}");
+        let project_token = upstream
+            .admin(
+                "POST",
+                "/api/v1/tokens",
+                Some(json!({"name": "mate", "project_ids": [project.clone()]})),
+            )
+            .await["token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mate = sign_in(server, &project_token).await.unwrap();
+        // ...another user of the same project does not.
+        let theirs = page(server, &mate, &format!("/docs?op={its_op}&run={mine}")).await;
+        assert_eq!(shown_status(&theirs), None, "another user's run was shown");
+        let (_, to) = form_post(server, "docs_replay", &mate, &[("run", &mine)]).await;
+        assert!(
+            to.contains("__err="),
+            "another user's run was replayed: {to}"
+        );
+
         // The draft (last body) survives signing out and in.
         ok(server, "sign_out", &cookie, &[]).await;
         let cookie = sign_in(server, ADMIN).await.unwrap();
