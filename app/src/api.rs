@@ -402,7 +402,7 @@ pub async fn run_api_request(
     path: String,
     #[server(default)] body: Option<String>,
 ) -> Result<crate::model::RunResult, AppError> {
-    let token = crate::session::token()?;
+    let token = checked_token().await?;
     let req = crate::model::RunRequest {
         method: method.trim().to_ascii_uppercase(),
         path: path.trim().to_string(),
@@ -417,6 +417,16 @@ pub async fn run_api_request(
         .record_run(&token, "", "{}", &sent, &result)
         .await;
     Ok(result)
+}
+
+/// The session's token, checked with the backend: the API docs' saved state is keyed by the
+/// token's hash, so an unchecked token would let anyone write drafts and runs under made-up
+/// identities.
+#[cfg(feature = "ssr")]
+async fn checked_token() -> Result<String, AppError> {
+    let token = crate::session::token()?;
+    crate::backend::backend()?.identity(&token).await?;
+    Ok(token)
 }
 
 /// The project ids the signed-in user sees (examples are shared within them).
@@ -459,7 +469,7 @@ fn check_kept(operation: &str, params: &str, body: &str) -> Result<(), AppError>
 /// Keeps what a widget was left with, so it survives a reload and a sign-out.
 #[server(prefix = "/rpc", endpoint = "save_draft")]
 pub async fn save_draft(operation: String, params: String, body: String) -> Result<(), AppError> {
-    let token = crate::session::token()?;
+    let token = checked_token().await?;
     check_kept(&operation, &params, &body)?;
     crate::backend::docs_store()?
         .save_draft(
@@ -646,7 +656,7 @@ pub async fn docs_run(
     #[server(default)] example_project: String,
     #[server(default)] example_note: String,
 ) -> Result<(), AppError> {
-    let token = crate::session::token()?;
+    let token = checked_token().await?;
     let params = serde_json::to_string(&p).unwrap_or_else(|_| "{}".into());
     check_kept(&op, &params, &body)?;
     if p.len() > 20 || p.keys().any(|k| k.len() > 100) {
@@ -698,7 +708,7 @@ pub async fn docs_run(
 /// body (checked again against today's API document).
 #[server(prefix = "/rpc", endpoint = "docs_replay")]
 pub async fn docs_replay(run: i64) -> Result<(), AppError> {
-    let token = crate::session::token()?;
+    let token = checked_token().await?;
     let record = crate::backend::docs_store()?
         .run(&token, run)
         .await?

@@ -996,6 +996,7 @@ pub fn router(state: AppState) -> Router {
             AppState,
             _,
         >(context, app::shell))
+        .layer(axum::middleware::from_fn(crate::rpc_status::error_status))
         .layer(rpc_guard)
         .with_state(state)
 }

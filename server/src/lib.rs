@@ -15,6 +15,7 @@ pub mod docs_store;
 pub mod forward;
 pub mod logging;
 pub mod remote;
+pub mod rpc_status;
 pub mod run;
 pub mod serve;
 pub mod service;

@@ -87,6 +87,10 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged() {
         .unwrap()
         .to_string();
 
+    // (operation, what the client heard before the kill) -> runs: the figures the
+    // hardening report quotes (run with --nocapture).
+    let mut tally: BTreeMap<(&str, String), usize> = BTreeMap::new();
+    let started = std::time::Instant::now();
     for op in ["snapshot", "restore", "copy", "delete"] {
         for run in 0..runs {
             let root = s.root(&id);
@@ -137,6 +141,11 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged() {
             let acknowledged = request.await.unwrap();
             s = LiveServer::start_in(dir, &[]);
             let what = format!("{op} run {run}, killed after {delay:?} (answer: {acknowledged:?})");
+            let heard = match acknowledged {
+                Some(code) => format!("answered {code}"),
+                None => "killed before answering".to_string(),
+            };
+            *tally.entry((op, heard)).or_default() += 1;
 
             verify_all(&s, &id).await;
             let live = tree(&s.root(&id).join("data"));
@@ -195,6 +204,14 @@ async fn kill_9_at_random_moments_loses_nothing_acknowledged() {
                 }
             }
         }
+    }
+
+    println!(
+        "kill -9 runs ({runs} per operation, {:?}):",
+        started.elapsed()
+    );
+    for ((op, heard), n) in &tally {
+        println!("  {op:<9} {heard:<26} {n:>4}  verify clean, baseline exact");
     }
 
     // After every crash, the baseline still copies out bit-exactly.
