@@ -25,6 +25,9 @@ pub enum AppError {
     /// The data directory has no room left.
     #[error("{0}")]
     OutOfDisk(String),
+    /// Too many requests with this token, or the server is busy: retry in a moment.
+    #[error("{0}")]
+    Busy(String),
     /// A fault on the server; details are in the server's log.
     #[error("{0}")]
     Internal(String),
@@ -34,6 +37,20 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// The HTTP status this kind of error answers with.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            AppError::BadRequest(_) => 400,
+            AppError::Unauthorized(_) => 401,
+            AppError::NotFound(_) => 404,
+            AppError::Conflict(_) => 409,
+            AppError::Busy(_) => 429,
+            AppError::OutOfDisk(_) => 507,
+            AppError::Internal(_) => 500,
+            AppError::Transport(_) => 502,
+        }
+    }
+
     /// A short headline for the kind of error, for the UI.
     pub fn title(&self) -> &'static str {
         match self {
@@ -42,6 +59,7 @@ impl AppError {
             AppError::NotFound(_) => "Not found",
             AppError::Conflict(_) => "Conflict: an operation is running",
             AppError::OutOfDisk(_) => "Out of disk space",
+            AppError::Busy(_) => "Busy: retry in a moment",
             AppError::Internal(_) => "Server error",
             AppError::Transport(_) => "Connection problem",
         }

@@ -125,10 +125,8 @@ impl EmbeddedBackend {
 /// The service's errors, kept by kind for the dashboard.
 fn app_error(e: ApiError) -> AppError {
     match e {
-        ApiError::BadRequest(m)
-        | ApiError::PayloadTooLarge(m)
-        | ApiError::TooManyRequests(m)
-        | ApiError::Unavailable(m) => AppError::BadRequest(m),
+        ApiError::BadRequest(m) | ApiError::PayloadTooLarge(m) => AppError::BadRequest(m),
+        ApiError::TooManyRequests(m) | ApiError::Unavailable(m) => AppError::Busy(m),
         ApiError::Unauthorized(m) | ApiError::Forbidden(m) => AppError::Unauthorized(m),
         ApiError::NotFound(m) | ApiError::MethodNotAllowed(m) => AppError::NotFound(m),
         ApiError::Conflict(m) => AppError::Conflict(m),
@@ -885,15 +883,8 @@ fn content_security_policy() {
 /// An error of the dashboard's plain routes, as a short text the browser shows.
 fn plain_error(e: AppError) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let status = match &e {
-        AppError::BadRequest(_) => http::StatusCode::BAD_REQUEST,
-        AppError::Unauthorized(_) => http::StatusCode::UNAUTHORIZED,
-        AppError::NotFound(_) => http::StatusCode::NOT_FOUND,
-        AppError::Conflict(_) => http::StatusCode::CONFLICT,
-        AppError::OutOfDisk(_) => http::StatusCode::INSUFFICIENT_STORAGE,
-        AppError::Internal(_) => http::StatusCode::INTERNAL_SERVER_ERROR,
-        AppError::Transport(_) => http::StatusCode::BAD_GATEWAY,
-    };
+    let status = http::StatusCode::from_u16(e.status_code())
+        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     (status, format!("{}: {e}\n", e.title())).into_response()
 }
 

@@ -309,7 +309,8 @@ pub fn status_error(status: StatusCode, body: &[u8]) -> AppError {
     match status.as_u16() {
         // 503 is a missing host facility upstream (bubblewrap, say): the message says what
         // to install, which is something the user can act on like bad input.
-        400 | 413 | 422 | 429 | 503 => AppError::BadRequest(message),
+        400 | 413 | 422 => AppError::BadRequest(message),
+        429 | 503 => AppError::Busy(message),
         401 | 403 => AppError::Unauthorized(message),
         404 | 405 => AppError::NotFound(message),
         409 => AppError::Conflict(message),
@@ -1392,7 +1393,7 @@ mod tests {
             (400, AppError::BadRequest(said("said so"))),
             (413, AppError::BadRequest(said("said so"))),
             (422, AppError::BadRequest(said("said so"))),
-            (429, AppError::BadRequest(said("said so"))),
+            (429, AppError::Busy(said("said so"))),
             (503, AppError::BadRequest(said("said so"))),
             (401, AppError::Unauthorized(said("said so"))),
             (403, AppError::Unauthorized(said("said so"))),
@@ -1417,7 +1418,7 @@ mod tests {
         let e = status_error(StatusCode::TOO_MANY_REQUESTS, b"slow down");
         assert_eq!(
             e,
-            AppError::BadRequest("The server answered 429 Too Many Requests: slow down".into())
+            AppError::Busy("The server answered 429 Too Many Requests: slow down".into())
         );
         let e = status_error(StatusCode::FOUND, b"");
         assert!(

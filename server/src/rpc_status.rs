@@ -12,20 +12,6 @@ use axum::response::Response;
 /// Largest error body read to find its kind; a bigger one is passed on as it is.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
-/// The status an error kind stands for.
-pub fn status_of(kind: &str) -> Option<StatusCode> {
-    Some(match kind {
-        "BadRequest" => StatusCode::BAD_REQUEST,
-        "Unauthorized" => StatusCode::UNAUTHORIZED,
-        "NotFound" => StatusCode::NOT_FOUND,
-        "Conflict" => StatusCode::CONFLICT,
-        "OutOfDisk" => StatusCode::INSUFFICIENT_STORAGE,
-        "Transport" => StatusCode::BAD_GATEWAY,
-        "Internal" => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => return None,
-    })
-}
-
 /// Middleware for the dashboard's routes: maps `/rpc/*` 500 answers to their kind's status.
 pub async fn error_status(req: Request<Body>, next: Next) -> Response {
     let rpc = req.uri().path().starts_with("/rpc/");
@@ -38,10 +24,10 @@ pub async fn error_status(req: Request<Body>, next: Next) -> Response {
         // Unreadable or too large: not one of our error bodies.
         return Response::from_parts(parts, Body::empty());
     };
-    let kind = serde_json::from_slice::<serde_json::Value>(&bytes)
+    if let Some(status) = serde_json::from_slice::<app::AppError>(&bytes)
         .ok()
-        .and_then(|v| v.as_object().and_then(|o| o.keys().next().cloned()));
-    if let Some(status) = kind.as_deref().and_then(status_of) {
+        .and_then(|e| StatusCode::from_u16(e.status_code()).ok())
+    {
         parts.status = status;
     }
     Response::from_parts(parts, Body::from(bytes))
@@ -50,24 +36,36 @@ pub async fn error_status(req: Request<Body>, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::routing::post;
+    use tower::ServiceExt;
 
-    #[test]
-    fn every_error_kind_has_a_status() {
-        let kinds = [
-            app::AppError::BadRequest(String::new()),
-            app::AppError::Unauthorized(String::new()),
-            app::AppError::NotFound(String::new()),
-            app::AppError::Conflict(String::new()),
-            app::AppError::OutOfDisk(String::new()),
-            app::AppError::Internal(String::new()),
-            app::AppError::Transport(String::new()),
-        ];
-        for e in kinds {
-            let v = serde_json::to_value(&e).unwrap();
-            let kind = v.as_object().unwrap().keys().next().unwrap().clone();
-            assert!(status_of(&kind).is_some(), "{kind}");
+    /// A route that answers like a failing server function: 500 and the encoded error.
+    async fn status_for(e: app::AppError) -> StatusCode {
+        let body = serde_json::to_string(&e).unwrap();
+        let app = axum::Router::new()
+            .route(
+                "/rpc/x",
+                post(move || async move { (StatusCode::INTERNAL_SERVER_ERROR, body) }),
+            )
+            .layer(axum::middleware::from_fn(error_status));
+        let req = Request::post("/rpc/x").body(Body::empty()).unwrap();
+        app.oneshot(req).await.unwrap().status()
+    }
+
+    #[tokio::test]
+    async fn errors_answer_with_their_kinds_status() {
+        use app::AppError::*;
+        for (e, status) in [
+            (BadRequest(String::new()), 400),
+            (Unauthorized(String::new()), 401),
+            (NotFound(String::new()), 404),
+            (Conflict(String::new()), 409),
+            (Busy(String::new()), 429),
+            (OutOfDisk(String::new()), 507),
+            (Internal(String::new()), 500),
+            (Transport(String::new()), 502),
+        ] {
+            assert_eq!(status_for(e.clone()).await.as_u16(), status, "{e:?}");
         }
-        assert_eq!(status_of("NotFound"), Some(StatusCode::NOT_FOUND));
-        assert_eq!(status_of("Other"), None);
     }
 }

@@ -428,9 +428,7 @@ async fn every_server_function_respects_projects_sessions_and_origins() {
             let mut t = own.clone();
             match path.as_str() {
                 "/rpc/delete_snapshot" => t.snapshot = snapshot(&s, &a_box, "to-delete").await,
-                "/rpc/delete_example" => {
-                    t.example = example(&s, &a, &format!("ex-{cookie}")).await
-                }
+                "/rpc/delete_example" => t.example = example(&s, &a, &format!("ex-{cookie}")).await,
                 "/rpc/delete_schedule" => {
                     s.admin(
                         "PUT",

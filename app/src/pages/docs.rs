@@ -16,7 +16,9 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::{EndpointSummary, docs_widget_url};
 use crate::error::AppError;
-use crate::model::{DocsState, Example, ProjectView, RunRecord, query_escape, widget_anchor};
+use crate::model::{
+    DocsState, Example, ProjectView, RunRecord, escape_html, query_escape, widget_anchor,
+};
 use crate::run_form::{CUSTOM, body_problems, fill_path, operation_key, snippets};
 
 /// What the address asks the page to show.
@@ -92,8 +94,10 @@ struct DocsData {
     workspace: Option<Workspace>,
 }
 
-/// Containers listed in the snapshot-name dropdown (each one costs a list request).
-const SNAPSHOT_SOURCES: usize = 25;
+/// Containers whose snapshots the snapshot-name dropdown lists. Each costs one list request
+/// against the user's own rate limit on every page load, so they are few: the containers the
+/// user's forms are about first, then the first of the rest.
+const SNAPSHOT_SOURCES: usize = 5;
 /// Snapshot names offered per container.
 const SNAPSHOTS_PER_CONTAINER: usize = 50;
 
@@ -171,12 +175,27 @@ async fn load(wanted: Wanted) -> Result<DocsData, AppError> {
         Some(id) => store.run(&token, id).await?,
         None => None,
     };
-    let mut snapshots = Vec::new();
-    let lists = overview
-        .containers
+    let live: Vec<&str> = overview.containers.iter().map(|c| c.id.as_str()).collect();
+    let drafted: Vec<String> = state
+        .drafts
         .iter()
-        .take(SNAPSHOT_SOURCES)
-        .map(|c| snapshot_names(&token, &c.id));
+        .filter_map(|d| serde_json::from_str::<BTreeMap<String, String>>(&d.params).ok())
+        .filter_map(|mut p| p.remove("container_id"))
+        .collect();
+    let mut sources: Vec<&str> = Vec::new();
+    let mentioned = wanted
+        .set
+        .get("container_id")
+        .into_iter()
+        .chain(&drafted)
+        .map(String::as_str);
+    for id in mentioned.chain(live.iter().copied()) {
+        if live.contains(&id) && !sources.contains(&id) && sources.len() < SNAPSHOT_SOURCES {
+            sources.push(id);
+        }
+    }
+    let mut snapshots = Vec::new();
+    let lists = sources.iter().map(|id| snapshot_names(&token, id));
     for list in futures_util::future::join_all(lists).await {
         snapshots.extend(list);
     }
@@ -541,7 +560,10 @@ fn widget(e: &EndpointSummary, w: &Workspace, wanted: &Wanted, all: &[EndpointSu
                         <label for=body_id.clone()>"Body (JSON)"</label>
                         <textarea id=body_id name="body" rows="6" spellcheck="false" class="code"
                             aria-invalid=(!problems.is_empty()).then_some("true")
-                            aria-describedby=format!("{anchor}-problems")>{body.clone()}</textarea>
+                            aria-describedby=format!("{anchor}-problems")
+                            // Escaped by hand: the renderer writes a textarea's text as it
+                            // is, and `</textarea>` in a body would end the element.
+                            inner_html=escape_html(&body)></textarea>
                     }
                 })}
                 {is_tar.then(|| view! {
@@ -570,7 +592,8 @@ fn widget(e: &EndpointSummary, w: &Workspace, wanted: &Wanted, all: &[EndpointSu
                             }).collect_view()}
                         </select>
                     </label>
-                    <label>"Note"<textarea name="example_note" rows="2" maxlength="2000">{editing.as_ref().map(|x| x.note.clone())}</textarea></label>
+                    <label>"Note"<textarea name="example_note" rows="2" maxlength="2000"
+                        inner_html=escape_html(editing.as_ref().map(|x| x.note.as_str()).unwrap_or(""))></textarea></label>
                     <button type="submit" name="action" value="example" class="button">
                         {if editing.is_some() { "Save changes" } else { "Save example" }}
                     </button>
@@ -625,7 +648,8 @@ fn custom_widget(w: &Workspace, wanted: &Wanted, all: &[EndpointSummary]) -> Any
                 <label for="custom-path">"Path"</label>
                 <input id="custom-path" name="p[path]" value=path.clone() maxlength="2000" autocomplete="off"/>
                 <label for="custom-body">"Body (JSON, optional)"</label>
-                <textarea id="custom-body" name="body" rows="4" spellcheck="false" class="code">{body.clone()}</textarea>
+                <textarea id="custom-body" name="body" rows="4" spellcheck="false" class="code"
+                    inner_html=escape_html(&body)></textarea>
                 <div role="alert" class="run-problems">
                     {(!problems.is_empty()).then(|| view! {
                         <p class="notice error"><strong>"Not sent: "</strong>"fix these first."</p>
