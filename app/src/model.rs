@@ -378,16 +378,48 @@ pub fn api_path_problem(path: &str) -> Option<String> {
     if path.contains('\\') {
         return refuse("it contains a backslash");
     }
+    if !percent_decodes_to_utf8(path) {
+        // Overlong forms like `%c0%ae` (a dot, to some decoders) are not UTF-8.
+        return refuse("it contains a percent-encoding that is not UTF-8");
+    }
     if route.contains("//") {
         return refuse("it contains an empty segment (//)");
     }
-    if route.split('/').any(|seg| seg == "." || seg == "..") {
+    // `..;x` is `..` to servers that strip path parameters (Tomcat, Spring).
+    if route
+        .split('/')
+        .map(|seg| seg.split(';').next().unwrap_or(seg))
+        .any(|seg| seg == "." || seg == "..")
+    {
         return refuse("it contains a '.' or '..' segment");
     }
     if query.contains('?') {
         return refuse("it has more than one '?'");
     }
     None
+}
+
+/// Whether every `%XX` sequence is valid hex and the decoded bytes are UTF-8.
+fn percent_decodes_to_utf8(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = path
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            match hex {
+                Some(b) => out.push(b),
+                None => return false,
+            }
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    std::str::from_utf8(&out).is_ok()
 }
 
 /// A request the API docs' "Run" widget sends: a method, a path under `/api/v1` (with its
@@ -588,6 +620,11 @@ mod tests {
             "/api/v1/containers/a%20b",
             "/api/v1/containers/x/snapshots/s/verify?deep=true",
             "/api/v1/containers/x/snapshots/s/files?path=/etc/hosts",
+            // Odd but harmless: the origin is fixed by the server, so `@` is only a character.
+            "/api/v1/@evil.example",
+            // Full-width dots are not dots to any URL parser; sent percent-encoded.
+            "/api/v1/\u{ff0e}\u{ff0e}/x",
+            "/api/v1/containers/x/snapshots/caf%C3%A9",
         ] {
             assert_eq!(api_path_problem(ok), None, "{ok}");
         }
@@ -615,8 +652,74 @@ mod tests {
             "/api/v1/he alth",
             "/api/v1/health\n",
             "/api/v1/health?a=1?b=2",
+            // More of the SSRF corpus: schemes, hosts, encodings, Unicode look-alikes.
+            "https://evil.example/api/v1/health",
+            "file:///etc/passwd",
+            "gopher://127.0.0.1:6379/_INFO",
+            "\\\\evil.example\\api\\v1",
+            "/\\evil.example/api/v1/health",
+            "/api/v1/%2f%2fevil.example",
+            "/api/v1/%252e%252e/%2e%2e/x",
+            "/api/v1/%c0%ae%c0%ae/x",
+            "/api/v1/health\r\nHost: evil.example",
+            "/api/v1/health\t",
+            "/api/v1/\u{0}",
+            "/api/v1/containers/x/snapshots?path=%2e%2e",
+            "/api/v1/containers/x/..;/y",
+            "/api/v1/..;/health",
+            "/api/v1/containers/x?next=http://evil.example#",
+            " /api/v1/health",
+            "/API/V1/health",
+            "/api/v1/.",
+            "/rpc/sign_out",
+            "/download/x/y",
         ] {
             assert!(api_path_problem(bad).is_some(), "{bad:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+
+        /// Whatever an accepted path is, a URL parser joining it to the upstream keeps the
+        /// upstream's host and port and a path under /api/v1, and decoding it once (as a
+        /// server does) leaves no dot segment and no way out of /api/v1.
+        #[test]
+        fn accepted_paths_stay_on_the_api(
+            prefix in proptest::sample::select(vec!["/api/v1", "/api/v1/", "/api/", "", "/", "//", "http:"]),
+            tail in "[a-z0-9./\\\\%?#@:;_~ -]{0,24}|(%[0-9a-fA-F]{2}|[./\\\\]|\\.\\.|[a-z]){0,12}",
+        ) {
+            let path = format!("{prefix}{tail}");
+            if api_path_problem(&path).is_none() {
+                let base = url::Url::parse("http://upstream.internal:3000/").unwrap();
+                let joined = base.join(&path).unwrap();
+                proptest::prop_assert_eq!(joined.host_str(), Some("upstream.internal"), "{}", path);
+                proptest::prop_assert_eq!(joined.port(), Some(3000), "{}", path);
+                let p = joined.path();
+                proptest::prop_assert!(p == "/api/v1" || p.starts_with("/api/v1/"), "{} -> {}", path, p);
+                let (route, _) = path.split_once('?').unwrap_or((&path, ""));
+                let bytes: Vec<u8> = {
+                    let mut out = Vec::new();
+                    let b = route.as_bytes();
+                    let mut i = 0;
+                    while i < b.len() {
+                        if b[i] == b'%' {
+                            out.push(u8::from_str_radix(&route[i + 1..i + 3], 16).unwrap());
+                            i += 3;
+                        } else {
+                            out.push(b[i]);
+                            i += 1;
+                        }
+                    }
+                    out
+                };
+                let decoded = String::from_utf8(bytes).unwrap();
+                proptest::prop_assert!(decoded.starts_with("/api/v1"), "{}", decoded);
+                proptest::prop_assert!(
+                    !decoded.split(['/', '\\']).any(|s| s == ".." || s == "."),
+                    "{} decodes to {}", path, decoded
+                );
+            }
         }
     }
 
