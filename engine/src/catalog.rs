@@ -297,7 +297,7 @@ impl Catalog {
         &self,
         now: DateTime<Utc>,
     ) -> Result<Vec<SnapshotInfo>, EngineError> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
         let rows = sqlx::query(
             "SELECT * FROM engine_snapshots WHERE expires_at IS NOT NULL AND expires_at <= ?",
         )

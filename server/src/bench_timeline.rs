@@ -27,11 +27,24 @@ pub struct TimelineBenchArgs {
     pub json: bool,
 }
 
-/// A server started for the benchmark, stopped (and its data removed) on drop.
-struct Server {
-    child: std::process::Child,
-    url: String,
-    _dir: tempfile::TempDir,
+/// A server started for a benchmark, stopped (and its data removed) on drop.
+pub(crate) struct Server {
+    pub(crate) child: std::process::Child,
+    pub(crate) url: String,
+    pub(crate) dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// The first `n` error lines of the server's log.
+    pub(crate) fn errors(&self, n: usize) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("server.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("ERROR"))
+            .take(n)
+            .map(str::to_string)
+            .collect()
+    }
 }
 
 impl Drop for Server {
@@ -41,7 +54,9 @@ impl Drop for Server {
     }
 }
 
-fn start(token: &str) -> anyhow::Result<Server> {
+/// Starts this binary's `snapline serve` on a free port with a temporary data directory
+/// and no rate limit (benchmarks send as fast as they can); `env` adds settings.
+pub(crate) fn start(token: &str, env: &[(&str, &str)]) -> anyhow::Result<Server> {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().context("cannot make a temporary directory")?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -62,9 +77,11 @@ fn start(token: &str) -> anyhow::Result<Server> {
         .env("SNAPLINE_RATE_LIMIT", "100000")
         .env("SNAPLINE_RATE_BURST", "1000000")
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        // The server's log, for a benchmark that reports a failure (`Server::errors`).
+        .stderr(std::fs::File::create(dir.path().join("server.log"))?)
         .spawn()
         .context("cannot start snapline serve")?;
     let stdout = child.stdout.take().context("no stdout")?;
@@ -78,7 +95,7 @@ fn start(token: &str) -> anyhow::Result<Server> {
     Ok(Server {
         child,
         url: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
+        dir,
     })
 }
 
@@ -92,7 +109,7 @@ pub struct Timing {
     pub bytes: usize,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }
@@ -143,7 +160,7 @@ async fn time_get(
 /// Runs the benchmark and prints its table.
 pub async fn run(args: TimelineBenchArgs) -> anyhow::Result<()> {
     let token = crate::tokens::generate();
-    let server = start(&token)?;
+    let server = start(&token, &[])?;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
         .build()?;

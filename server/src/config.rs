@@ -31,6 +31,10 @@ pub enum Command {
     /// Benchmark the dashboard: a real server, one container with many snapshots (1,000 by
     /// default), and the time the server-rendered timeline page takes.
     BenchTimeline(crate::bench_timeline::TimelineBenchArgs),
+    /// Load a real server: containers snapshotted in parallel, a long list timed, concurrent
+    /// page loads, then minutes of mixed traffic; prints latencies, errors, memory and open
+    /// files over time, and whether every snapshot verifies at the end.
+    BenchLoad(crate::bench_load::LoadBenchArgs),
     /// Snapshots of a container: create, list, restore, delete (talks to a server).
     #[command(subcommand)]
     Snapshots(crate::cli::SnapshotsCmd),

@@ -28,6 +28,12 @@ pub fn default_url(data_dir: &Path) -> String {
 ///
 /// SQLite runs in WAL mode with `synchronous=FULL`: what garbage collection and acknowledged
 /// snapshots rely on must survive a power cut, and NORMAL may lose the last commits.
+///
+/// Invariant for every caller: a transaction that writes starts with `BEGIN IMMEDIATE`
+/// (`pool.begin_with("BEGIN IMMEDIATE")`). A deferred one that reads first and then writes
+/// gets SQLITE_BUSY at once when another connection wrote in between (the busy timeout does
+/// not apply to that upgrade); under concurrent copies that was a 500 (`bench-load` found it,
+/// `tests/concurrency.rs` keeps it fixed).
 pub async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         bail!(

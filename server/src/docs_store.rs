@@ -87,7 +87,7 @@ impl DocsStore for SqliteDocs {
         let user = user_key(token);
         let headers = serde_json::to_string(&result.headers).unwrap_or_else(|_| "[]".into());
         let recorded = async {
-            let mut tx = self.db.begin().await?;
+            let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO api_runs (user_key, operation, params, method, path, body, status, \
                  micros, headers, response, full_response, ran_at) \

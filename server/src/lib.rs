@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod bench;
+pub mod bench_load;
 pub mod bench_timeline;
 pub mod cli;
 pub mod config;

@@ -663,7 +663,11 @@ impl Backend for RemoteBackend {
             .map_err(Self::internal)?;
         let started = Instant::now();
         let checked_at = crate::api::now_rfc3339();
-        let mut tx = self.db.begin().await.map_err(Self::internal)?;
+        let mut tx = self
+            .db
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(Self::internal)?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO system_checks (checked_at, database_ms, free_bytes, ok, summary) \
              VALUES (?, 0, ?, 0, '') RETURNING id",

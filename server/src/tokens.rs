@@ -86,7 +86,7 @@ pub async fn bootstrap(
     if let Some(token) = from_env {
         validate_supplied(token)?;
         let hashed = hash(token);
-        let mut tx = db.begin().await?;
+        let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "UPDATE tokens SET revoked_at = ? WHERE source = 'env' AND revoked_at IS NULL AND token_hash <> ?",
         )

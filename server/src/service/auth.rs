@@ -167,7 +167,7 @@ pub async fn create_token(
     let token = tokens::generate();
     let id = tokens::new_id();
     let now = super::fmt_time(super::now());
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
     sqlx::query(
         "INSERT INTO tokens (id, name, token_hash, is_admin, source, created_at) \
          VALUES (?, ?, ?, ?, 'cli', ?)",

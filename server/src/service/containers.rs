@@ -248,7 +248,7 @@ impl Service {
     ) -> Result<ContainerId, ApiError> {
         validate_container_name(name)?;
         validate_command(command)?;
-        let mut tx = self.db().begin().await?;
+        let mut tx = self.db().begin_with("BEGIN IMMEDIATE").await?;
         let taken: Option<String> = sqlx::query_scalar(
             "SELECT id FROM containers WHERE project_id = ? AND name = ? AND status <> 'deleted'",
         )
