@@ -41,8 +41,9 @@ impl Drop for SmallDisk {
     }
 }
 
-/// Fills the filesystem with incompressible data until it is full; returns the filler path.
-fn fill(dir: &Path) -> PathBuf {
+/// Fills the filesystem with incompressible data until it is full, then frees `leave`
+/// bytes again (so an operation runs out at a different moment); returns the filler path.
+fn fill(dir: &Path, leave: u64) -> PathBuf {
     let p = dir.join("filler");
     let mut f = std::fs::File::create(&p).unwrap();
     let block = common::noise(1 << 20, 99);
@@ -51,6 +52,8 @@ fn fill(dir: &Path) -> PathBuf {
             break;
         }
     }
+    let len = f.metadata().unwrap().len();
+    f.set_len(len.saturating_sub(leave)).unwrap();
     p
 }
 
@@ -72,58 +75,122 @@ async fn out_of_space_is_clear_and_harmless() {
         .unwrap();
     let tree1 = common::describe(&root);
 
-    // The container fills the disk with new data: the snapshot cannot store it.
-    std::fs::write(root.join("new.bin"), common::noise(20 << 20, 2)).unwrap();
-    // And changes a file, so that restoring s1 has to write 4 MiB.
-    std::fs::write(root.join("data.bin"), common::noise(4 << 20, 3)).unwrap();
-    let filler = fill(&disk.path);
-    let err = e
-        .snapshot(&cid(1), SnapshotOptions::default())
-        .await
-        .unwrap_err();
-    assert!(matches!(err, EngineError::NoSpace(_)), "{err:?}");
-    assert!(err.to_string().contains("out of disk space"), "{err}");
-    assert_eq!(
-        e.list(&cid(1)).await.unwrap().len(),
-        1,
-        "a half-made snapshot is visible"
-    );
+    // Ten passes, each leaving a different amount of room (0 to 2.25 MiB), so snapshot,
+    // restore and copy run out of space at different moments. `SNAPLINE_DISKFULL_PASSES`
+    // changes the count.
+    let passes: u64 = std::env::var("SNAPLINE_DISKFULL_PASSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let mut failed = [0u32; 3];
+    for pass in 0..passes {
+        let leave = (pass % 10) * 256 * 1024;
+        let next = (pass as u8) * 3 + 2;
+        // The container fills the disk with new data: the snapshot cannot store it.
+        std::fs::write(root.join("new.bin"), common::noise(20 << 20, pass + 2)).unwrap();
+        // And changes a file, so that restoring s1 has to write 4 MiB.
+        std::fs::write(root.join("data.bin"), common::noise(4 << 20, pass + 100)).unwrap();
+        let filler = fill(&disk.path, leave);
+        let before = e.list(&cid(1)).await.unwrap().len();
+        match e.snapshot(&cid(1), SnapshotOptions::default()).await {
+            Err(err) => {
+                assert!(
+                    matches!(err, EngineError::NoSpace(_)),
+                    "pass {pass}: {err:?}"
+                );
+                assert!(err.to_string().contains("out of disk space"), "{err}");
+                assert_eq!(
+                    e.list(&cid(1)).await.unwrap().len(),
+                    before,
+                    "pass {pass}: a half-made snapshot is visible"
+                );
+                failed[0] += 1;
+            }
+            // Enough room was left for this one: it must then be whole.
+            Ok(_) => assert!(e.verify(true).await.unwrap().is_clean(), "pass {pass}"),
+        }
 
-    // A restore that needs room to stage fails before touching the live tree.
-    let live = common::describe(&root);
-    let err = e.restore(&cid(1), &s1.name).await.unwrap_err();
-    assert!(matches!(err, EngineError::NoSpace(_)), "{err:?}");
-    assert_eq!(
-        common::describe(&root),
-        live,
-        "a failed restore changed the live tree"
-    );
-    assert!(!e.restore_pending(&cid(1)).await.unwrap());
+        // A restore that needs room to stage fails before touching the live tree.
+        let live = common::describe(&root);
+        match e.restore(&cid(1), &s1.name).await {
+            Err(err) => {
+                assert!(
+                    matches!(err, EngineError::NoSpace(_)),
+                    "pass {pass}: {err:?}"
+                );
+                assert_eq!(
+                    common::describe(&root),
+                    live,
+                    "pass {pass}: a failed restore changed the live tree"
+                );
+                assert!(!e.restore_pending(&cid(1)).await.unwrap());
+                failed[1] += 1;
+            }
+            Ok(_) => assert_eq!(common::describe(&root), tree1, "pass {pass}"),
+        }
 
-    // A copy fails cleanly and leaves no container behind.
-    let err = e
-        .copy(&cid(1), CopySource::Snapshot(s1.name.clone()), &cid(2))
+        // A copy fails cleanly and leaves no container behind.
+        match e
+            .copy(&cid(1), CopySource::Snapshot(s1.name.clone()), &cid(next))
+            .await
+        {
+            Err(err) => {
+                assert!(
+                    matches!(err, EngineError::NoSpace(_)),
+                    "pass {pass}: {err:?}"
+                );
+                assert!(
+                    !e.root_path(&cid(next)).exists()
+                        || std::fs::read_dir(e.root_path(&cid(next))).unwrap().count() == 0,
+                    "pass {pass}: a half-made copy"
+                );
+                failed[2] += 1;
+            }
+            Ok(_) => {
+                assert_eq!(
+                    common::describe(&e.root_path(&cid(next))),
+                    tree1,
+                    "pass {pass}"
+                );
+                e.delete_root(&cid(next)).await.unwrap();
+            }
+        }
+
+        // Space freed: everything works, and the earlier snapshot is intact.
+        std::fs::remove_file(&filler).unwrap();
+        let _ = std::fs::remove_file(root.join("new.bin"));
+        assert!(e.verify(true).await.unwrap().is_clean(), "pass {pass}");
+        e.snapshot(&cid(1), SnapshotOptions::default())
+            .await
+            .unwrap();
+        e.copy(
+            &cid(1),
+            CopySource::Snapshot(s1.name.clone()),
+            &cid(next + 1),
+        )
         .await
-        .unwrap_err();
-    assert!(matches!(err, EngineError::NoSpace(_)), "{err:?}");
+        .unwrap();
+        assert_eq!(common::describe(&e.root_path(&cid(next + 1))), tree1);
+        e.delete_root(&cid(next + 1)).await.unwrap();
+        e.restore(&cid(1), &s1.name).await.unwrap();
+        assert_eq!(common::describe(&root), tree1);
+        // Keep the store small for the next pass.
+        for s in e.list(&cid(1)).await.unwrap() {
+            if s.name != s1.name {
+                e.delete(&cid(1), &s.name).await.unwrap();
+            }
+        }
+        e.gc().await.unwrap();
+    }
+    println!(
+        "{passes} disk-full passes: out of space in {} snapshots, {} restores, {} copies; \
+         never a half-made snapshot or copy, never a changed live tree",
+        failed[0], failed[1], failed[2]
+    );
     assert!(
-        !e.root_path(&cid(2)).exists()
-            || std::fs::read_dir(e.root_path(&cid(2))).unwrap().count() == 0
+        failed.iter().all(|n| *n > 0),
+        "no pass ran out of space: {failed:?}"
     );
-
-    // Space freed: everything works, and the earlier snapshot is intact.
-    std::fs::remove_file(&filler).unwrap();
-    let _ = std::fs::remove_file(root.join("new.bin"));
-    assert!(e.verify(true).await.unwrap().is_clean());
-    e.snapshot(&cid(1), SnapshotOptions::default())
-        .await
-        .unwrap();
-    e.copy(&cid(1), CopySource::Snapshot(s1.name.clone()), &cid(3))
-        .await
-        .unwrap();
-    assert_eq!(common::describe(&e.root_path(&cid(3))), tree1);
-    e.restore(&cid(1), &s1.name).await.unwrap();
-    assert_eq!(common::describe(&root), tree1);
     drop(e);
     drop(disk);
 }

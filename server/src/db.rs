@@ -72,6 +72,32 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
 mod tests {
     use super::*;
 
+    /// What GC and acknowledged snapshots rely on is committed durably: every connection
+    /// of the pool (not just the first) runs WAL with synchronous=FULL and foreign keys.
+    #[tokio::test]
+    async fn every_connection_commits_durably() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = connect(&default_url(tmp.path())).await.unwrap();
+        let mut held = Vec::new();
+        for _ in 0..8 {
+            let mut c = pool.acquire().await.unwrap();
+            let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(&mut *c)
+                .await
+                .unwrap();
+            let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&mut *c)
+                .await
+                .unwrap();
+            let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+                .fetch_one(&mut *c)
+                .await
+                .unwrap();
+            assert_eq!((sync, journal.as_str(), fk), (2, "wal", 1));
+            held.push(c);
+        }
+    }
+
     #[tokio::test]
     async fn migrates_a_new_file_and_reopens_it() {
         let tmp = tempfile::tempdir().unwrap();
