@@ -86,6 +86,9 @@ fn tar_of(entries: &[E]) -> Vec<u8> {
     b.into_inner().unwrap()
 }
 
+/// A change a container makes to its own live tree.
+type Swap = Box<dyn Fn(&Path)>;
+
 #[tokio::test]
 async fn hostile_images_and_restores_never_touch_the_host() {
     let s = LiveServer::start(&[]);
@@ -213,7 +216,7 @@ async fn hostile_images_and_restores_never_touch_the_host() {
         .unwrap()
         .to_string();
     let restored = fingerprint(&root);
-    let swaps: Vec<(&str, Box<dyn Fn(&Path)>)> = vec![
+    let swaps: Vec<(&str, Swap)> = vec![
         (
             "file becomes a link out",
             Box::new(|r: &Path| {
