@@ -87,7 +87,7 @@ fn tar_of(entries: &[E]) -> Vec<u8> {
 }
 
 /// A change a container makes to its own live tree.
-type Swap = Box<dyn Fn(&Path)>;
+type Swap<'a> = Box<dyn Fn(&Path) + 'a>;
 
 #[tokio::test]
 async fn hostile_images_and_restores_never_touch_the_host() {
