@@ -345,6 +345,66 @@ pub async fn run(args: LoadBenchArgs) -> anyhow::Result<()> {
         }
         samples
     });
+    // Time passing, for containers of its own: snapshots are taken with an expiry and then
+    // aged past it in the database (as if the days had gone by), so the server's expiry and
+    // GC jobs delete and reclaim them while the traffic runs.
+    let db = crate::db::connect(&crate::db::default_url(&data)).await?;
+    let mut aging = Vec::new();
+    for i in 0..4 {
+        let a = load
+            .call(
+                "POST",
+                "/api/v1/containers",
+                Some(
+                    json!({"project_id": "default", "name": format!("aging-{i}"), "image": "demo"}),
+                ),
+            )
+            .await;
+        aging.push(
+            a.body["data"]["container"]["id"]
+                .as_str()
+                .context("no aging container")?
+                .to_string(),
+        );
+    }
+    let ager = {
+        let (load, tallies, aging, db) = (load.clone(), tallies.clone(), aging.clone(), db.clone());
+        tokio::spawn(async move {
+            let mut aged = 0u32;
+            while Instant::now() < deadline {
+                for id in &aging {
+                    let a = load
+                        .call(
+                            "POST",
+                            &format!("/api/v1/containers/{id}/snapshots"),
+                            Some(json!({"expiry": 1})),
+                        )
+                        .await;
+                    if let Some(name) = a.body["data"]["snapshot"]["name"].as_str() {
+                        let done = sqlx::query(
+                            "UPDATE engine_snapshots SET expires_at = '2000-01-01T00:00:00.000Z' \
+                             WHERE container_id = ? AND name = ?",
+                        )
+                        .bind(id)
+                        .bind(name)
+                        .execute(&db)
+                        .await;
+                        if done.is_ok() {
+                            aged += 1;
+                        }
+                    }
+                    tallies
+                        .lock()
+                        .await
+                        .entry("create, then expire")
+                        .or_default()
+                        .add(&a);
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            aged
+        })
+    };
     let workers = (0..args.workers).map(|w| {
         let load = load.clone();
         // Each client has its own containers, so no two clients race for one snapshot
@@ -415,8 +475,26 @@ pub async fn run(args: LoadBenchArgs) -> anyhow::Result<()> {
         .collect::<Vec<()>>()
         .await;
     let samples = sampler.await.unwrap_or_default();
+    let aged = ager.await.unwrap_or(0);
     // Let the background jobs (expiry, GC) run once more, idle.
     tokio::time::sleep(Duration::from_secs(12)).await;
+    let mut left = 0i64;
+    for id in &aging {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM engine_snapshots WHERE container_id = ?")
+                .bind(id)
+                .fetch_one(&db)
+                .await?;
+        left += n;
+    }
+    report.push(format!(
+        "expiry: {aged} snapshots aged past their expiry during the run, {left} left after the jobs ran"
+    ));
+    if left > 0 {
+        failures.push(format!(
+            "{left} expired snapshots were not deleted by the expiry job"
+        ));
+    }
     let after = sample(pid);
     let mut total = 0;
     for (op, t) in tallies.lock().await.iter_mut() {
