@@ -1398,7 +1398,7 @@ mod tests {
             (413, AppError::BadRequest(said("said so"))),
             (422, AppError::BadRequest(said("said so"))),
             (429, AppError::Busy(said("said so"))),
-            (503, AppError::BadRequest(said("said so"))),
+            (503, AppError::Busy(said("said so"))),
             (401, AppError::Unauthorized(said("said so"))),
             (403, AppError::Unauthorized(said("said so"))),
             (404, AppError::NotFound(said("said so"))),
