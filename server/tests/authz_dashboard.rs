@@ -234,16 +234,7 @@ async fn every_server_function_respects_projects_sessions_and_origins() {
         .as_str()
         .unwrap()
         .to_string();
-    let projects = s.admin("GET", "/api/v1/projects", None).await;
-    let a = projects["projects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "default")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let a = s.project_id("default").await;
     let a_box = s.container("default", "a-box").await;
     let b_box = s.container(&b, "secret-b-box").await;
     let a_snap = snapshot(&s, &a_box, "a-snap").await;

@@ -109,19 +109,6 @@ fn containers_on_disk(server: &LiveServer) -> Vec<String> {
     }
 }
 
-async fn default_project(upstream: &LiveServer) -> String {
-    let d = upstream.admin("GET", "/api/v1/projects", None).await;
-    d["projects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "default")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test]
 async fn the_dashboard_through_a_proxy_acts_on_the_upstream() {
     let (upstream, proxy) = pair();
@@ -141,7 +128,7 @@ async fn the_dashboard_through_a_proxy_acts_on_the_upstream() {
             .contains(&json!("demo")),
         "{overview}"
     );
-    let project = default_project(&upstream).await;
+    let project = upstream.project_id("default").await;
 
     // A token scoped to one project upstream is not an admin through the proxy either.
     let scoped = upstream
@@ -345,7 +332,7 @@ async fn the_dashboard_through_a_proxy_acts_on_the_upstream() {
 #[tokio::test]
 async fn every_backend_call_reaches_the_upstream() {
     let upstream = LiveServer::start(&[]);
-    let project = default_project(&upstream).await;
+    let project = upstream.project_id("default").await;
     let id = upstream.container(&project, "files").await;
     let snap = upstream
         .admin(
@@ -560,7 +547,7 @@ async fn raw_get(server: &LiveServer, path: &str) -> (u16, String) {
 #[tokio::test]
 async fn the_api_is_forwarded_to_the_upstream_and_only_under_api_v1() {
     let (upstream, proxy) = pair();
-    let project = default_project(&upstream).await;
+    let project = upstream.project_id("default").await;
 
     // Through the proxy's /api/v1, with the upstream's token: it happens upstream.
     let id = proxy.container(&project, "api-made").await;
@@ -977,7 +964,7 @@ async fn run_requests_reach_only_the_api_on_a_server_and_through_a_proxy() {
 #[tokio::test]
 async fn docs_state_is_kept_per_user_and_shared_per_project() {
     let (upstream, proxy) = pair();
-    let project = default_project(&upstream).await;
+    let project = upstream.project_id("default").await;
     let other = upstream
         .admin("POST", "/api/v1/projects", Some(json!({"name": "other"})))
         .await["project"]["id"]
@@ -1173,7 +1160,7 @@ async fn page(server: &LiveServer, cookie: &str, path_and_query: &str) -> String
 async fn run_widgets_check_send_and_show_in_both_modes() {
     let (upstream, proxy) = pair();
     let id = upstream.container("default", "widgets").await;
-    let project = default_project(&upstream).await;
+    let project = upstream.project_id("default").await;
     let create = "POST /api/v1/containers/{container_id}/snapshots";
     let restore = "PATCH /api/v1/containers/{container_id}/snapshots/{snapshot_name}";
     for server in [&upstream, &proxy] {

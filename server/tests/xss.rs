@@ -111,15 +111,7 @@ async fn rpc(s: &LiveServer, endpoint: &str, form: &[(&str, &str)]) -> Value {
 async fn hostile_text_is_rendered_as_text_on_every_page() {
     let s = LiveServer::start(&[]);
     let id = s.container("default", "xss").await;
-    let project = s.admin("GET", "/api/v1/projects", None).await["projects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "default")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let project = s.project_id("default").await;
 
     // Project names are free text too: one project per payload, each with a container, so
     // the containers page, the timeline's heading and the docs' project lists show them.

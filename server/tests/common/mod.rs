@@ -187,6 +187,20 @@ impl LiveServer {
         v["data"].clone()
     }
 
+    /// The id of the project named `name` (the admin sees every project).
+    pub async fn project_id(&self, name: &str) -> String {
+        let d = self.admin("GET", "/api/v1/projects", None).await;
+        d["projects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no project named {name:?}: {d}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     /// Creates a container from the demo image in `project`; returns its id.
     pub async fn container(&self, project: &str, name: &str) -> String {
         let d = self
