@@ -22,19 +22,16 @@ use crate::chunker;
 use crate::fsops::{self, FileType, Stat};
 use crate::ids::ObjectId;
 use crate::pack::ObjectKind;
+use crate::progress::{Progress, ProgressUpdate};
 use crate::statcache::{Cached, Stamp, StatCache};
 use crate::store::{StoreError, StoreWriter};
-use crate::tree::{Entry, EntryKind, Extent, Tree, TreeError};
+use crate::tree::{Entry, EntryKind, Extent, ROOT_NAME, Tree, TreeError};
 
 /// How often one entry is looked at again when its type changes under the capture.
 const MAX_RETRIES: u32 = 16;
 
 /// Files between two progress reports.
 pub const PROGRESS_EVERY: u64 = 256;
-
-/// Name of the single entry of a snapshot's top tree, which carries the root directory's
-/// own metadata.
-pub const ROOT_NAME: &[u8] = b"root";
 
 /// What a capture saw and stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -120,7 +117,7 @@ struct Walker<'w, 's> {
     counters: Counters,
     old: &'w StatCache,
     new: Mutex<StatCache>,
-    progress: Option<&'w dyn crate::snapshot::Progress>,
+    progress: Option<&'w dyn Progress>,
 }
 
 thread_local! {
@@ -176,7 +173,7 @@ pub fn capture_with_progress(
     root: &Path,
     writer: &StoreWriter<'_>,
     old: &StatCache,
-    progress: Option<&dyn crate::snapshot::Progress>,
+    progress: Option<&dyn Progress>,
 ) -> Result<(ObjectId, CaptureStats, StatCache), CaptureError> {
     let fd = fsops::open_root(root).map_err(io_at(root))?;
     let w = Walker {
@@ -225,7 +222,7 @@ fn meta_entry(name: Vec<u8>, st: &Stat, xattrs: Vec<(Vec<u8>, Vec<u8>)>, kind: E
 impl Walker<'_, '_> {
     fn report(&self) {
         if let Some(p) = self.progress {
-            p.update(crate::snapshot::ProgressUpdate {
+            p.update(ProgressUpdate {
                 phase: "snapshot",
                 files: self.counters.files.load(Relaxed),
                 bytes: self.counters.logical_bytes.load(Relaxed),

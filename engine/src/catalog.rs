@@ -34,6 +34,16 @@ pub struct SnapshotInfo {
     pub added_bytes: u64,
 }
 
+/// What to change. `None` leaves a field as it is; `Some(None)` clears the alias, or pins the
+/// snapshot so it never expires.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SnapshotEdit {
+    /// The new alias, or `Some(None)` for none.
+    pub alias: Option<Option<String>>,
+    /// The new expiry, or `Some(None)` for never.
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+}
+
 /// Formats a time as the API and the catalog store it: RFC 3339, milliseconds, `Z`.
 pub fn fmt_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -260,7 +270,7 @@ impl Catalog {
         &self,
         c: &ContainerId,
         name: &str,
-        edit: &crate::edit::SnapshotEdit,
+        edit: &SnapshotEdit,
         now: DateTime<Utc>,
     ) -> Result<bool, EngineError> {
         // `CASE ? WHEN 1`: a flag per field says whether to set it, so NULL can be written.

@@ -1,22 +1,12 @@
 //! `edit`: change a snapshot's alias and expiry. Its contents never change.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
-use crate::catalog::SnapshotInfo;
+use crate::catalog::{SnapshotEdit, SnapshotInfo};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::ids::ContainerId;
 use crate::snapshot::validate_alias;
-
-/// What to change. `None` leaves a field as it is; `Some(None)` clears the alias, or pins the
-/// snapshot so it never expires.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SnapshotEdit {
-    /// The new alias, or `Some(None)` for none.
-    pub alias: Option<Option<String>>,
-    /// The new expiry, or `Some(None)` for never.
-    pub expires_at: Option<Option<DateTime<Utc>>>,
-}
 
 impl Engine {
     /// Edits a live snapshot (by name, or unambiguous alias) and returns it as it now is.

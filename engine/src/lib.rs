@@ -16,11 +16,12 @@
 //! - [`materialize`]: writing a snapshot into an empty directory;
 //! - [`statcache`]: per-container file identities, so snapshots read only what changed;
 //! - [`catalog`]: snapshots, roots and the restore journal in the metadata database;
+//! - [`progress`]: the [`Progress`] trait through which long operations report how far they got;
 //! - [`unpack`]: safe unpacking of image tar streams.
 //!
-//! Commands: [`roots`] (create and delete container roots), [`snapshot`], [`restore`], [`copy`],
-//! [`delete`] (delete and expire), [`gc`] (plan and collect), [`verify`], [`diff`],
-//! [`browse`] (list a directory, read a file).
+//! Commands: [`roots`] (create and delete container roots), [`snapshot`], [`edit`] (alias and
+//! expiry), [`restore`], [`copy`], [`delete`] (delete and expire), [`gc`] (plan and collect),
+//! [`verify`], [`diff`], [`browse`] (list a directory, read a file).
 
 #![deny(missing_docs)]
 
@@ -39,6 +40,7 @@ pub mod gc;
 pub mod ids;
 pub mod materialize;
 pub mod pack;
+pub mod progress;
 pub mod restore;
 pub mod roots;
 pub mod snapshot;
@@ -50,16 +52,16 @@ pub mod unpack;
 pub mod verify;
 
 pub use browse::{EntryInfo, FileReader};
-pub use catalog::SnapshotInfo;
+pub use catalog::{SnapshotEdit, SnapshotInfo};
 pub use copy::CopySource;
 pub use delete::Deleted;
 pub use diff::{Change, ChangeKind, Diff, DiffTarget};
-pub use edit::SnapshotEdit;
 pub use engine::{DEFAULT_LOCK_WAIT, Engine, migrate};
 pub use error::EngineError;
 pub use gc::{GcPlan, GcReport};
 pub use ids::{ContainerId, IdError, ObjectId};
+pub use progress::{Progress, ProgressUpdate};
 pub use restore::RestoreStats;
 pub use roots::RootSource;
-pub use snapshot::{Progress, ProgressUpdate, SnapshotOptions};
+pub use snapshot::SnapshotOptions;
 pub use verify::{Damage, VerifyReport};

@@ -17,12 +17,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::capture::ROOT_NAME;
 use crate::fsops::{self, FileType};
 use crate::ids::ObjectId;
 use crate::pack::ObjectKind;
 use crate::store::{ObjectStore, StoreError};
-use crate::tree::{Entry, EntryKind, Extent, Tree, TreeError, validate_name};
+use crate::tree::{Entry, EntryKind, Extent, ROOT_NAME, Tree, TreeError, validate_name};
 
 /// Why materializing failed.
 #[derive(Debug, thiserror::Error)]

@@ -8,28 +8,11 @@ use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::ids::ContainerId;
 use crate::ids::ObjectId;
+use crate::progress::Progress;
 use crate::statcache::StatCache;
 
 /// Longest alias, in characters (the vendor API's limit).
 pub const MAX_ALIAS_CHARS: usize = 100;
-
-/// Receives the progress of a long operation. Called from a worker thread now and then
-/// (every few hundred files), never for every file.
-pub trait Progress: Send + Sync {
-    /// What is done so far.
-    fn update(&self, update: ProgressUpdate);
-}
-
-/// One progress report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProgressUpdate {
-    /// What is running: `snapshot`.
-    pub phase: &'static str,
-    /// Regular files handled so far.
-    pub files: u64,
-    /// Logical bytes of those files.
-    pub bytes: u64,
-}
 
 /// Options of [`Engine::snapshot`].
 #[derive(Clone, Default)]

@@ -34,6 +34,10 @@ pub const MAX_XATTR_NAME: usize = 255;
 /// Largest xattr value (XATTR_SIZE_MAX).
 pub const MAX_XATTR_VALUE: usize = 64 * 1024;
 
+/// Name of the single entry of a snapshot's top tree, which carries the root directory's
+/// own metadata.
+pub const ROOT_NAME: &[u8] = b"root";
+
 /// Why bytes are not a valid tree, or an entry name is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TreeError {
