@@ -8,33 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
-/// One recorded self-check of this node.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SystemCheck {
-    /// Row id in the database: proof that the check was written.
-    pub id: i64,
-    /// When the check ran (UTC, RFC 3339 with milliseconds).
-    pub checked_at: String,
-    /// Time the database write and read-back took, in milliseconds.
-    pub database_ms: f64,
-    /// Free bytes on the filesystem of the data directory.
-    pub free_bytes: u64,
-    /// Whether every part of the check passed.
-    pub ok: bool,
-    /// A sentence describing the outcome.
-    pub summary: String,
-}
-
-/// The node's version and its recent self-checks.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SystemStatus {
-    /// Snapline's version.
-    pub version: String,
-    /// How many self-checks have run in total.
-    pub total_checks: i64,
-    /// The most recent checks, newest first.
-    pub recent: Vec<SystemCheck>,
-}
+pub use types::{SystemCheck, SystemStatus};
 
 /// Reads the node's status.
 #[server(prefix = "/rpc", endpoint = "system_status")]
@@ -107,8 +81,8 @@ pub async fn api_endpoints() -> Result<Vec<EndpointSummary>, AppError> {
 }
 
 pub use crate::model::{
-    ContainerView, DiffView, Identity, Listing, Overview, ProjectView, RestoreOutcome,
-    ScheduleSpecView, ScheduleView, SnapshotChange, SnapshotView, Timeline, VerifyView,
+    ContainerView, Identity, Overview, Project, RestoreOutcome, Schedule, ScheduleSpec, Snapshot,
+    SnapshotChange, SnapshotDiff, SnapshotFiles, SnapshotVerified, Timeline,
 };
 
 /// Signs in with an API token: checks it, then keeps it in an HttpOnly session cookie.
@@ -191,7 +165,7 @@ pub async fn load_timeline(id: String, all: bool) -> Result<Timeline, AppError> 
     if !all {
         t.snapshots.truncate(crate::model::CARD_LIMIT);
     }
-    if t.container.status != "deleted" {
+    if t.container.status != crate::model::ContainerStatus::Deleted {
         t.schedule = backend.schedule(&token, &id).await?;
     }
     Ok(t)
@@ -216,7 +190,7 @@ pub async fn create_snapshot(
     id: String,
     alias: String,
     expiry: String,
-) -> Result<SnapshotView, AppError> {
+) -> Result<Snapshot, AppError> {
     let token = crate::session::token()?;
     let alias = alias.trim().to_string();
     if let Some(problem) = crate::model::alias_problem(&alias) {
@@ -282,7 +256,7 @@ pub async fn update_snapshot(
     name: String,
     alias: String,
     expiry: String,
-) -> Result<SnapshotView, AppError> {
+) -> Result<Snapshot, AppError> {
     let token = crate::session::token()?;
     let alias = alias.trim().to_string();
     if let Some(problem) = crate::model::alias_problem(&alias) {
@@ -290,7 +264,7 @@ pub async fn update_snapshot(
     }
     let change = SnapshotChange {
         alias: Some((!alias.is_empty()).then_some(alias)),
-        expiry_days: parse_expiry_change(&expiry)?,
+        expiry: parse_expiry_change(&expiry)?,
     };
     crate::backend::backend()?
         .update_snapshot(&token, &id, &name, change)
@@ -303,7 +277,7 @@ pub async fn diff_snapshot(
     id: String,
     from: String,
     against: String,
-) -> Result<DiffView, AppError> {
+) -> Result<SnapshotDiff, AppError> {
     let token = crate::session::token()?;
     if from.is_empty() {
         return Err(AppError::BadRequest("Choose a snapshot to compare.".into()));
@@ -320,7 +294,11 @@ pub async fn diff_snapshot(
 
 /// A directory of a snapshot (`path` is absolute inside it; empty means `/`).
 #[server(prefix = "/rpc", endpoint = "browse")]
-pub async fn browse_snapshot(id: String, name: String, path: String) -> Result<Listing, AppError> {
+pub async fn browse_snapshot(
+    id: String,
+    name: String,
+    path: String,
+) -> Result<SnapshotFiles, AppError> {
     let token = crate::session::token()?;
     let path = if path.is_empty() {
         "/".to_string()
@@ -339,7 +317,7 @@ pub async fn verify_snapshot(
     id: String,
     name: String,
     #[server(default)] deep: Option<String>,
-) -> Result<(String, VerifyView), AppError> {
+) -> Result<(String, SnapshotVerified), AppError> {
     let token = crate::session::token()?;
     let report = crate::backend::backend()?
         .verify_snapshot(&token, &id, &name, deep.is_some_and(|d| !d.is_empty()))
@@ -349,7 +327,7 @@ pub async fn verify_snapshot(
 
 /// The container's schedule, if it has one.
 #[server(prefix = "/rpc", endpoint = "schedule")]
-pub async fn load_schedule(id: String) -> Result<Option<ScheduleView>, AppError> {
+pub async fn load_schedule(id: String) -> Result<Option<Schedule>, AppError> {
     let token = crate::session::token()?;
     crate::backend::backend()?.schedule(&token, &id).await
 }
@@ -364,7 +342,7 @@ pub async fn save_schedule(
     expiry: String,
     alias_pattern: String,
     #[server(default)] include_stopped: Option<String>,
-) -> Result<ScheduleView, AppError> {
+) -> Result<Schedule, AppError> {
     let token = crate::session::token()?;
     let schedule = schedule.trim().to_string();
     if schedule.is_empty() {
@@ -373,7 +351,7 @@ pub async fn save_schedule(
         ));
     }
     let alias_pattern = alias_pattern.trim().to_string();
-    let spec = ScheduleSpecView {
+    let spec = ScheduleSpec {
         schedule,
         expiry: parse_expiry(&expiry)?,
         alias_pattern: (!alias_pattern.is_empty()).then_some(alias_pattern),

@@ -11,9 +11,9 @@ use leptos::prelude::use_context;
 use crate::api::{EndpointSummary, SystemCheck, SystemStatus};
 use crate::error::AppError;
 use crate::model::{
-    ContainerView, DiffView, DocsState, Draft, Example, Identity, Listing, LiveEvent, Overview,
-    RestoreOutcome, RunRecord, RunRequest, RunResult, ScheduleSpecView, ScheduleView,
-    SnapshotChange, SnapshotView, Timeline, VerifyView,
+    ContainerView, DocsState, Draft, Example, Identity, LiveEvent, Overview, RestoreOutcome,
+    RunRecord, RunRequest, RunResult, Schedule, ScheduleSpec, Snapshot, SnapshotChange,
+    SnapshotDiff, SnapshotFiles, SnapshotVerified, Timeline,
 };
 
 /// A file's bytes as they arrive, each piece checked by the store before it is sent on.
@@ -53,6 +53,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn container_action(&self, token: &str, id: &str, action: &str) -> Result<(), AppError>;
     /// A container and its snapshots.
     async fn timeline(&self, token: &str, id: &str) -> Result<Timeline, AppError>;
+    /// A container's snapshots, newest first (the API's own `Snapshot`s).
+    async fn list_snapshots(&self, token: &str, id: &str) -> Result<Vec<Snapshot>, AppError>;
     /// Takes a snapshot.
     async fn create_snapshot(
         &self,
@@ -60,7 +62,7 @@ pub trait Backend: Send + Sync + 'static {
         id: &str,
         alias: Option<String>,
         expiry_days: Option<i64>,
-    ) -> Result<SnapshotView, AppError>;
+    ) -> Result<Snapshot, AppError>;
     /// Restores a snapshot, optionally snapshotting the current state first.
     async fn restore_snapshot(
         &self,
@@ -87,7 +89,7 @@ pub trait Backend: Send + Sync + 'static {
         id: &str,
         name: &str,
         change: SnapshotChange,
-    ) -> Result<SnapshotView, AppError>;
+    ) -> Result<Snapshot, AppError>;
     /// What changed from snapshot `name` to `against` (a snapshot name, or `live`).
     async fn diff_snapshot(
         &self,
@@ -95,7 +97,7 @@ pub trait Backend: Send + Sync + 'static {
         id: &str,
         name: &str,
         against: &str,
-    ) -> Result<DiffView, AppError>;
+    ) -> Result<SnapshotDiff, AppError>;
     /// One directory of a snapshot; `path` is absolute inside it.
     async fn browse_snapshot(
         &self,
@@ -103,7 +105,7 @@ pub trait Backend: Send + Sync + 'static {
         id: &str,
         name: &str,
         path: &str,
-    ) -> Result<Listing, AppError>;
+    ) -> Result<SnapshotFiles, AppError>;
     /// One file of a snapshot: its size and its bytes.
     async fn read_file(
         &self,
@@ -119,16 +121,16 @@ pub trait Backend: Send + Sync + 'static {
         id: &str,
         name: &str,
         deep: bool,
-    ) -> Result<VerifyView, AppError>;
+    ) -> Result<SnapshotVerified, AppError>;
     /// The container's schedule, if it has one.
-    async fn schedule(&self, token: &str, id: &str) -> Result<Option<ScheduleView>, AppError>;
+    async fn schedule(&self, token: &str, id: &str) -> Result<Option<Schedule>, AppError>;
     /// Sets (creates or replaces) the container's schedule.
     async fn set_schedule(
         &self,
         token: &str,
         id: &str,
-        spec: ScheduleSpecView,
-    ) -> Result<ScheduleView, AppError>;
+        spec: ScheduleSpec,
+    ) -> Result<Schedule, AppError>;
     /// Removes the container's schedule.
     async fn delete_schedule(&self, token: &str, id: &str) -> Result<(), AppError>;
     /// The live events this token may see, from now on.

@@ -1,69 +1,89 @@
 //! The error type every server function returns.
 //!
-//! It crosses the wire as JSON with its variant intact, so the browser can say "not found" or
-//! "an operation is already running" in words instead of showing a flattened string.
+//! It crosses the wire as JSON with its kind intact (`{"NotFound": "..."}`), so the browser
+//! can say "not found" or "an operation is already running" in words instead of showing a
+//! flattened string. Its kinds are exactly [`types::ErrorKind`]'s; which HTTP status `/rpc`
+//! answers for each is decided by the server's one status table, not here.
 
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
+use types::ErrorKind;
 
-/// What went wrong, by kind, with a sentence the user can act on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-pub enum AppError {
-    /// The input was refused; the message says what to change.
-    #[error("{0}")]
-    BadRequest(String),
-    /// Not signed in, or the session expired.
-    #[error("{0}")]
-    Unauthorized(String),
-    /// The object does not exist, or the user cannot see it.
-    #[error("{0}")]
-    NotFound(String),
-    /// Another operation holds the object, or the name is taken.
-    #[error("{0}")]
-    Conflict(String),
-    /// The data directory has no room left.
-    #[error("{0}")]
-    OutOfDisk(String),
-    /// Too many requests with this token, or the server is busy: retry in a moment.
-    #[error("{0}")]
-    Busy(String),
-    /// A fault on the server; details are in the server's log.
-    #[error("{0}")]
-    Internal(String),
-    /// The request did not reach the server, or its answer could not be read.
-    #[error("{0}")]
-    Transport(String),
+/// Declares [`AppError`] with one variant per [`ErrorKind`], and the conversions both ways
+/// (a kind missing here is a compile error in [`AppError::kind`]).
+macro_rules! app_error {
+    ($($(#[$doc:meta])* $kind:ident => $title:literal),* $(,)?) => {
+        /// What went wrong, by kind, with a sentence the user can act on.
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+        pub enum AppError {
+            $(
+                $(#[$doc])*
+                #[error("{0}")]
+                $kind(String),
+            )*
+        }
+
+        impl AppError {
+            /// An error of `kind` with `message`.
+            pub fn new(kind: ErrorKind, message: impl Into<String>) -> AppError {
+                let message = message.into();
+                match kind {
+                    $(ErrorKind::$kind => AppError::$kind(message),)*
+                }
+            }
+
+            /// The kind of this error.
+            pub fn kind(&self) -> ErrorKind {
+                match self {
+                    $(AppError::$kind(_) => ErrorKind::$kind,)*
+                }
+            }
+
+            /// The sentence that goes with it.
+            pub fn message(&self) -> &str {
+                match self {
+                    $(AppError::$kind(m) => m,)*
+                }
+            }
+
+            /// A short headline for the kind of error, for the UI.
+            pub fn title(&self) -> &'static str {
+                match self {
+                    $(AppError::$kind(_) => $title,)*
+                }
+            }
+        }
+    };
 }
 
-impl AppError {
-    /// The HTTP status this kind of error answers with.
-    pub fn status_code(&self) -> u16 {
-        match self {
-            AppError::BadRequest(_) => 400,
-            AppError::Unauthorized(_) => 401,
-            AppError::NotFound(_) => 404,
-            AppError::Conflict(_) => 409,
-            AppError::Busy(_) => 429,
-            AppError::OutOfDisk(_) => 507,
-            AppError::Internal(_) => 500,
-            AppError::Transport(_) => 502,
-        }
-    }
-
-    /// A short headline for the kind of error, for the UI.
-    pub fn title(&self) -> &'static str {
-        match self {
-            AppError::BadRequest(_) => "Check the input",
-            AppError::Unauthorized(_) => "Sign in required",
-            AppError::NotFound(_) => "Not found",
-            AppError::Conflict(_) => "Conflict: an operation is running",
-            AppError::OutOfDisk(_) => "Out of disk space",
-            AppError::Busy(_) => "Busy: retry in a moment",
-            AppError::Internal(_) => "Server error",
-            AppError::Transport(_) => "Connection problem",
-        }
-    }
+app_error! {
+    /// The input was refused; the message says what to change.
+    BadRequest => "Check the input",
+    /// Not signed in, or the session expired.
+    Unauthorized => "Sign in required",
+    /// Signed in, but this needs more rights (an admin token, say).
+    Forbidden => "Not allowed",
+    /// The object does not exist, or the user cannot see it.
+    NotFound => "Not found",
+    /// The operation does not apply here.
+    MethodNotAllowed => "Not possible here",
+    /// Another operation holds the object, or the name is taken.
+    Conflict => "Conflict: an operation is running",
+    /// The input is too large.
+    PayloadTooLarge => "Too large",
+    /// Too many requests with this token: retry in a moment.
+    TooManyRequests => "Busy: retry in a moment",
+    /// The data directory has no room left.
+    InsufficientStorage => "Out of disk space",
+    /// A facility the server needs is missing, or it is not ready.
+    Unavailable => "Unavailable",
+    /// Stored data failed its checks.
+    Damaged => "Stored data is damaged",
+    /// A fault on the server; details are in the server's log.
+    Internal => "Server error",
+    /// The request did not reach the server, or its answer could not be read.
+    Transport => "Connection problem",
 }
 
 impl FromServerFnError for AppError {
@@ -89,9 +109,13 @@ mod tests {
 
     #[test]
     fn error_kind_survives_the_wire_encoding() {
-        let err = AppError::Conflict("snapshot running on web-1".into());
-        let bytes = err.ser();
-        assert_eq!(AppError::de(bytes), err);
+        for kind in ErrorKind::ALL {
+            let err = AppError::new(kind, "snapshot running on web-1");
+            let bytes = err.ser();
+            let back = AppError::de(bytes);
+            assert_eq!(back, err);
+            assert_eq!(back.kind(), kind);
+        }
     }
 
     #[test]

@@ -3,52 +3,45 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A project the signed-in user sees.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProjectView {
-    pub id: String,
-    pub name: String,
-}
+// The dashboard shows the API's own objects: a field added to one of these in `types` reaches
+// the pages (and the proxy, which reads them from an upstream) without mapping code.
+pub use types::{
+    Container, ContainerStatus, DamageInfo, DiffChange, FileEntry, Project, Schedule, ScheduleSpec,
+    Snapshot, SnapshotDiff, SnapshotFiles, SnapshotVerified,
+};
+
+/// An edit of a snapshot's metadata (the body of `PATCH .../metadata`). `None` leaves a field
+/// as it is; `Some(None)` clears the alias or pins the snapshot (it never expires);
+/// `Some(Some(n))` expires it `n` days from now.
+pub type SnapshotChange = types::UpdateSnapshot;
 
 /// Who is signed in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     /// Admin tokens see every project.
     pub admin: bool,
-    pub projects: Vec<ProjectView>,
+    pub projects: Vec<Project>,
 }
 
-/// A container as the dashboard lists it.
+/// A container as the dashboard lists it: the API's own container (`types::Container`, so a
+/// field added there shows here without mapping code), plus its project's name and when its
+/// newest snapshot was taken. Derefs to the container, so `c.name` reads through.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerView {
-    pub id: String,
-    pub project_id: String,
+    /// Flattened: on the wire a card reads like the API's container with two fields more.
+    #[serde(flatten)]
+    pub container: Container,
     pub project_name: String,
-    pub name: String,
-    pub image: String,
-    /// `creating`, `running`, `stopped`, `restoring`, `failed` or `deleted`.
-    pub status: String,
-    pub created_at: String,
-    pub size: u64,
-    pub snapshot_count: u64,
     /// When its newest snapshot was taken.
     pub last_snapshot_at: Option<String>,
 }
 
-/// A snapshot as the timeline shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SnapshotView {
-    pub name: String,
-    pub alias: Option<String>,
-    pub created_at: String,
-    pub expires_at: Option<String>,
-    pub last_used_at: Option<String>,
-    /// Logical bytes.
-    pub size: u64,
-    /// Stored bytes it added when taken.
-    pub added_bytes: u64,
-    /// Stored bytes deleting it would free.
-    pub exclusive_bytes: Option<u64>,
+impl std::ops::Deref for ContainerView {
+    type Target = Container;
+
+    fn deref(&self) -> &Container {
+        &self.container
+    }
 }
 
 /// The Containers page.
@@ -58,7 +51,7 @@ pub struct Overview {
     /// Live containers.
     pub containers: Vec<ContainerView>,
     /// Deleted containers whose snapshots remain, with those snapshots.
-    pub deleted: Vec<(ContainerView, Vec<SnapshotView>)>,
+    pub deleted: Vec<(ContainerView, Vec<Snapshot>)>,
     pub images: Vec<String>,
     /// The server's clock when this was read (relative times are computed against it).
     pub now: String,
@@ -69,135 +62,21 @@ pub struct Overview {
 pub struct Timeline {
     pub container: ContainerView,
     /// Newest first; at most [`CARD_LIMIT`] unless all were asked for.
-    pub snapshots: Vec<SnapshotView>,
+    pub snapshots: Vec<Snapshot>,
     /// How many snapshots the container has.
     pub total: usize,
     /// Every snapshot, newest first: the axis and the storage chart show them all.
     pub axis: Vec<AxisPoint>,
     /// Where a copy may go.
-    pub projects: Vec<ProjectView>,
+    pub projects: Vec<Project>,
     pub now: String,
     /// The container's automatic snapshots, if set.
     #[serde(default)]
-    pub schedule: Option<ScheduleView>,
-}
-
-/// One change between two states of a container (the REST API's `DiffChange`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DiffChangeView {
-    pub path: String,
-    /// `added`, `removed`, `modified`, `metadata` or `type_changed`.
-    pub kind: String,
-    /// `file`, `dir`, `symlink`, `char-device`, `block-device` or `fifo`.
-    pub entry_type: String,
-}
-
-/// What changed from one snapshot to another snapshot or to the live tree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DiffView {
-    pub from: String,
-    /// Another snapshot's name, or `live`.
-    pub against: String,
-    pub changes: Vec<DiffChangeView>,
-    /// More changes exist than were listed.
-    pub truncated: bool,
+    pub schedule: Option<Schedule>,
 }
 
 /// Changes a diff lists at most (the REST API's default limit).
 pub const DIFF_LIMIT: usize = 1000;
-
-/// One entry of a snapshot's directory (the REST API's `FileEntry`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileView {
-    pub name: String,
-    pub entry_type: String,
-    pub size: u64,
-    /// Permission bits, octal.
-    pub mode: String,
-    pub uid: u32,
-    pub gid: u32,
-    pub mtime: String,
-    pub link_target: Option<String>,
-}
-
-/// A directory of a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Listing {
-    /// Absolute path inside the snapshot, `/` for the root.
-    pub path: String,
-    pub entries: Vec<FileView>,
-}
-
-/// One damaged object found by a verify.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DamageView {
-    pub object: String,
-    pub reason: String,
-}
-
-/// What verifying a snapshot found (the REST API's `SnapshotVerified`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VerifyView {
-    pub clean: bool,
-    /// Data was re-read and re-hashed, not only the structure checked.
-    pub deep: bool,
-    pub trees: u64,
-    pub chunks: u64,
-    pub damaged: Vec<DamageView>,
-}
-
-/// A container's automatic snapshots (the REST API's `Schedule`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScheduleView {
-    /// Five-field cron or `@hourly`, `@daily`, `@weekly`, in UTC.
-    pub schedule: String,
-    /// Days each scheduled snapshot is kept; `None` keeps them.
-    pub expiry: Option<i64>,
-    /// strftime pattern of their aliases (UTC).
-    pub alias_pattern: String,
-    pub include_stopped: bool,
-    pub next_run_at: String,
-    pub last_run_at: Option<String>,
-    pub last_error: Option<String>,
-}
-
-/// What to set on a schedule (the body of `PUT .../schedule`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScheduleSpecView {
-    pub schedule: String,
-    pub expiry: Option<i64>,
-    pub alias_pattern: Option<String>,
-    pub include_stopped: Option<bool>,
-}
-
-/// An edit of a snapshot's metadata. `None` leaves a field as it is; `Some(None)` clears the
-/// alias or pins the snapshot (it never expires); `Some(Some(n))` expires it `n` days from now.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SnapshotChange {
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
-    )]
-    pub alias: Option<Option<String>>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "present",
-        rename = "expiry"
-    )]
-    pub expiry_days: Option<Option<i64>>,
-}
-
-/// A field that is present in JSON, even as `null`, is `Some(...)`: that is how "clear it"
-/// differs from "leave it".
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
 
 /// One event of the live stream, as the browser receives it from the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,10 +117,10 @@ pub const CARD_LIMIT: usize = 100;
 /// What a restore did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestoreOutcome {
-    pub restored: SnapshotView,
+    pub restored: Snapshot,
     /// The snapshot of the state before the restore, when one was asked for: "Undo restore"
     /// restores it.
-    pub safety: Option<SnapshotView>,
+    pub safety: Option<Snapshot>,
 }
 
 /// Seconds since the Unix epoch of an RFC 3339 UTC time as the API writes it

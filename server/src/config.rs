@@ -22,19 +22,6 @@ pub enum Command {
     /// On first start an admin token is created, printed once and saved in the data
     /// directory (file `admin-token`, mode 0600), unless SNAPLINE_ADMIN_TOKEN sets it.
     Serve(ServeArgs),
-    /// Benchmark the snapshot engine side by side with cp -a, tar --listed-incremental and
-    /// restic on the same tree, and print medians and ratios.
-    ///
-    /// The tree is a Debian minimal root made with debootstrap when it is installed (cached
-    /// in the cache directory), else a generated tree of the same shape.
-    Bench(BenchArgs),
-    /// Benchmark the dashboard: a real server, one container with many snapshots (1,000 by
-    /// default), and the time the server-rendered timeline page takes.
-    BenchTimeline(crate::bench_timeline::TimelineBenchArgs),
-    /// Load a real server: containers snapshotted in parallel, a long list timed, concurrent
-    /// page loads, then minutes of mixed traffic; prints latencies, errors, memory and open
-    /// files over time, and whether every snapshot verifies at the end.
-    BenchLoad(crate::bench_load::LoadBenchArgs),
     /// Snapshots of a container: create, list, restore, delete (talks to a server).
     #[command(subcommand)]
     Snapshots(crate::cli::SnapshotsCmd),
@@ -53,36 +40,6 @@ pub enum Command {
     /// Send any request to the REST API and print the answer (what the API docs' "CLI"
     /// snippets run). The status goes to standard error; a 4xx or 5xx exits non-zero.
     Api(crate::cli::ApiArgs),
-}
-
-#[derive(Debug, Clone, Args)]
-pub struct BenchArgs {
-    /// Make the tree this many times larger (copies of the base tree side by side).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
-    pub scale: u32,
-    /// Runs per tool; the table shows medians.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
-    pub runs: u32,
-    /// Print the results as JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
-    /// Where the bench tree is cached between runs.
-    #[arg(
-        long,
-        env = "SNAPLINE_BENCH_CACHE",
-        default_value = "~/.cache/snapline-bench"
-    )]
-    pub cache_dir: String,
-    /// Use this directory as the base tree instead of Debian or a generated one.
-    #[arg(long)]
-    pub tree: Option<PathBuf>,
-    /// Run only these tools (comma-separated: snapline, cp, tar, restic); bars that need
-    /// a tool left out are reported as not measured.
-    #[arg(long, value_delimiter = ',')]
-    pub only: Vec<String>,
-    /// Scratch directory for the runs (needs about 8x the tree's size).
-    #[arg(long, default_value = "/tmp")]
-    pub work_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -144,8 +101,8 @@ pub struct ServeArgs {
     /// this base URL (http or https, like http://10.0.0.5:3000). Users sign in with that
     /// server's tokens, every action happens there, and this node's /api/v1 forwards to it.
     /// The data directory then holds only this node's own database.
-    #[arg(long, env = "SNAPLINE_UPSTREAM", value_name = "URL", value_parser = crate::remote::Upstream::parse)]
-    pub upstream: Option<crate::remote::Upstream>,
+    #[arg(long, env = "SNAPLINE_UPSTREAM", value_name = "URL", value_parser = crate::proxy::Upstream::parse)]
+    pub upstream: Option<crate::proxy::Upstream>,
 }
 
 impl ServeArgs {

@@ -3,25 +3,19 @@
 //! [`app`] builds the whole HTTP surface from an [`AppState`] without a socket, so tests drive
 //! it with `tower::ServiceExt::oneshot`; [`serve::run`] adds the socket, signals and startup.
 
-pub mod api;
-pub mod bench;
-pub mod bench_load;
-pub mod bench_timeline;
 pub mod cli;
 pub mod config;
-pub mod csrf;
 pub mod dashboard;
-pub mod db;
-pub mod docs_store;
-pub mod forward;
+pub mod http;
 pub mod logging;
-pub mod remote;
-pub mod rpc_status;
+pub mod proxy;
 pub mod run;
 pub mod serve;
-pub mod service;
 pub mod startup;
-pub mod tokens;
+
+/// The snapshot service crate, re-exported: front ends reach it as `crate::service`.
+pub use ::service;
+pub use ::service::{db, tokens};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -62,6 +56,15 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 impl AppState {
+    /// What the dashboard's routes get: the embedded backend and this node's docs store.
+    pub fn dashboard(&self) -> dashboard::DashboardState {
+        dashboard::DashboardState {
+            leptos_options: self.leptos_options.clone(),
+            backend: self.backend.clone(),
+            docs: self.docs.clone(),
+        }
+    }
+
     /// Builds the state: opens the engine and the service over the database and data
     /// directory, and the dashboard's embedded backend over the same.
     pub async fn build(
@@ -80,7 +83,7 @@ impl AppState {
             api_slot.clone(),
         ));
         Ok(AppState {
-            docs: Arc::new(docs_store::SqliteDocs::new(db.clone())),
+            docs: Arc::new(dashboard::docs_store::SqliteDocs::new(db.clone())),
             leptos_options,
             db,
             data_dir,
@@ -93,7 +96,7 @@ impl AppState {
 
 /// The whole HTTP surface: `/api/v1` (REST), `/rpc` (server functions) and the dashboard.
 pub fn app(state: AppState) -> Router {
-    let api = api::router(state.clone());
+    let api = crate::http::router(state.clone());
     // The dashboard's router owns the API router the "Run" widget calls in-process; the
     // backend only holds it weakly.
     let run_api = Arc::new(api.clone());
@@ -101,16 +104,19 @@ pub fn app(state: AppState) -> Router {
         *slot = Arc::downgrade(&run_api);
     }
     layers(
-        dashboard::router(state)
+        dashboard::router(state.dashboard())
             .layer(axum::Extension(run_api))
             .merge(api),
     )
 }
 
 /// The HTTP surface of a proxy node (`serve --upstream`): the dashboard over the
-/// [`remote::RemoteBackend`] that `state.backend` holds, and `/api` forwarded upstream.
-pub fn proxy_app(state: AppState, forwarder: forward::Forwarder) -> Router {
-    layers(dashboard::router(state).merge(forward::router(forwarder)))
+/// [`proxy::RemoteBackend`] that `state.backend` holds, and `/api` forwarded upstream.
+pub fn proxy_app(
+    state: dashboard::DashboardState,
+    forwarder: proxy::forward::Forwarder,
+) -> Router {
+    layers(dashboard::router(state).merge(proxy::forward::router(forwarder)))
 }
 
 /// What every response passes through, in either mode.

@@ -11,9 +11,6 @@ async fn main() -> ExitCode {
     snapline_server::logging::init();
     let result = match cli.command {
         Command::Serve(args) => snapline_server::serve::run(args).await,
-        Command::Bench(args) => snapline_server::bench::run(args).await,
-        Command::BenchTimeline(args) => snapline_server::bench_timeline::run(args).await,
-        Command::BenchLoad(args) => snapline_server::bench_load::run(args).await,
         Command::Snapshots(c) => snapline_server::cli::snapshots(cli.remote, c).await,
         Command::Containers(c) => snapline_server::cli::containers(cli.remote, c).await,
         Command::Images(c) => snapline_server::cli::images(cli.remote, c).await,

@@ -4,8 +4,8 @@ use anyhow::Context;
 use leptos::config::{Env, LeptosOptions};
 
 use crate::config::ServeArgs;
-use crate::forward::Forwarder;
-use crate::remote::{RemoteBackend, Upstream};
+use crate::proxy::forward::Forwarder;
+use crate::proxy::{RemoteBackend, Upstream};
 use crate::tokens::{self, Bootstrap};
 use crate::{AppState, app, db, proxy_app, startup};
 
@@ -52,15 +52,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
              or point --site-root at them. The API works without them."
         );
     }
-    let state = AppState::build(
-        leptos_options(&site_root, addr),
-        pool.clone(),
-        data_dir.clone(),
-        args.limits(),
-    )
-    .await?;
+    let options = leptos_options(&site_root, addr);
     let (router, jobs) = match &args.upstream {
         None => {
+            let state =
+                AppState::build(options, pool.clone(), data_dir.clone(), args.limits()).await?;
             match state.service.first_start_demo(!args.no_demo).await {
                 Ok(crate::service::demo::DemoOutcome::Made(id)) => {
                     println!(
@@ -78,7 +74,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             (app(state), Some(jobs))
         }
         // Nothing lives on a proxy node (no demo either), so it runs no background jobs.
-        Some(upstream) => (proxy(state, upstream).await?, None),
+        Some(upstream) => (proxy(options, &pool, &data_dir, upstream).await?, None),
     };
 
     let shutdown = shutdown_signal()?;
@@ -126,13 +122,24 @@ async fn announce_admin_token(
     Ok(())
 }
 
-/// Turns a built state into a proxy node's router: the dashboard's backend becomes a
-/// [`RemoteBackend`] for `upstream` and `/api` is forwarded there.
-async fn proxy(mut state: AppState, upstream: &Upstream) -> anyhow::Result<axum::Router> {
-    let remote = RemoteBackend::new(upstream.clone(), state.db.clone(), state.data_dir.clone())?;
+/// A proxy node's router: the dashboard over a [`RemoteBackend`] for `upstream`, and `/api`
+/// forwarded there. No service and no engine: nothing but the dashboard's own tables (API
+/// docs drafts and runs, self-checks) lives on a proxy node.
+async fn proxy(
+    leptos_options: LeptosOptions,
+    pool: &sqlx::SqlitePool,
+    data_dir: &std::path::Path,
+    upstream: &Upstream,
+) -> anyhow::Result<axum::Router> {
+    let data_dir = std::sync::Arc::new(data_dir.to_path_buf());
+    let remote = RemoteBackend::new(upstream.clone(), pool.clone(), data_dir)?;
     remote.warn_if_unreachable().await;
     let forwarder = Forwarder::new(upstream.clone(), remote.http_client());
-    state.backend = std::sync::Arc::new(remote);
+    let state = crate::dashboard::DashboardState {
+        leptos_options,
+        backend: std::sync::Arc::new(remote),
+        docs: std::sync::Arc::new(crate::dashboard::docs_store::SqliteDocs::new(pool.clone())),
+    };
     Ok(proxy_app(state, forwarder))
 }
 

@@ -12,9 +12,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{ADMIN, LiveServer};
+use common::{ADMIN, LiveServer, XorShift as Rng};
 use serde_json::json;
-use snapline_server::bench::XorShift as Rng;
 
 /// Path -> content of every file below `dir`.
 fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {

@@ -75,7 +75,7 @@ async fn openapi_document_is_3_1_and_lists_health() {
 
 /// The routes `api::router` declares, read from its source: `("/containers/{id}", "get")`.
 fn routed() -> std::collections::BTreeSet<(String, String)> {
-    let src = include_str!("../src/api/mod.rs");
+    let src = include_str!("../src/http/mod.rs");
     let router = &src[src.find("pub fn router").unwrap()..];
     let mut out = std::collections::BTreeSet::new();
     for chunk in router.split(".route(").skip(1) {

@@ -10,7 +10,7 @@ use std::path::Path;
 use common::{ADMIN, LiveServer};
 use serde_json::json;
 
-/// Listing and contents of everything below `dir` (symlinks by target), as one string.
+/// SnapshotFiles and contents of everything below `dir` (symlinks by target), as one string.
 fn fingerprint(dir: &Path) -> String {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use app::AppError;
 use app::backend::Backend;
-use app::model::{ScheduleSpecView, SnapshotChange};
+use app::model::{ScheduleSpec, SnapshotChange};
 use common::{ADMIN, LiveServer};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use snapline_server::remote::{RemoteBackend, Upstream};
+use snapline_server::proxy::{RemoteBackend, Upstream};
 
 /// An upstream and a proxy in front of it.
 fn pair() -> (LiveServer, LiveServer) {
@@ -360,7 +360,7 @@ async fn every_backend_call_reaches_the_upstream() {
             &snap,
             SnapshotChange {
                 alias: Some(Some("renamed".into())),
-                expiry_days: Some(Some(30)),
+                expiry: Some(Some(30)),
             },
         )
         .await
@@ -374,7 +374,7 @@ async fn every_backend_call_reaches_the_upstream() {
             &snap,
             SnapshotChange {
                 alias: None,
-                expiry_days: Some(None),
+                expiry: Some(None),
             },
         )
         .await
@@ -450,7 +450,7 @@ async fn every_backend_call_reaches_the_upstream() {
 
     // Schedule: none, set (visible upstream), read, delete.
     assert_eq!(backend.schedule(ADMIN, &id).await.unwrap(), None);
-    let spec = ScheduleSpecView {
+    let spec = ScheduleSpec {
         schedule: "@daily".into(),
         expiry: Some(7),
         alias_pattern: None,

@@ -31,7 +31,7 @@ async fn diff_browse_download_verify_and_sizes() {
     std::fs::remove_file(root.join("root/old.txt")).unwrap();
     std::fs::write(root.join("root/new.txt"), "new\n").unwrap();
     // Incompressible bytes, so that what b alone holds is large once stored.
-    let unique = snapline_server::bench::XorShift(0x9e37_79b9_7f4a_7c15).bytes(500_000);
+    let unique = common::XorShift(0x9e37_79b9_7f4a_7c15).bytes(500_000);
     std::fs::write(root.join("root/unique.bin"), &unique).unwrap();
     let b = snap("b").await;
 

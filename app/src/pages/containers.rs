@@ -10,7 +10,9 @@ use leptos_router::components::A;
 use crate::api::{CreateContainer, load_overview};
 use crate::components::{ContainerActionButton, ErrorNotice, StatusBadge, UrlError};
 use crate::error::AppError;
-use crate::model::{ContainerView, Overview, SnapshotView, human_bytes, relative, short_time};
+use crate::model::{
+    ContainerStatus, ContainerView, Overview, Snapshot, human_bytes, relative, short_time,
+};
 use crate::pages::signin::SignInForm;
 
 #[component]
@@ -86,19 +88,23 @@ fn ContainerRow(c: ContainerView, now: String) -> impl IntoView {
         Some(t) => format!("last snapshot {}", relative(t, &now)),
         None => "no snapshot yet".to_string(),
     };
-    let running = c.status == "running";
+    let running = c.status == ContainerStatus::Running;
     let id = c.id.clone();
     let id2 = c.id.clone();
     let delete_message = format!(
         "Delete {} and its live filesystem? Its snapshots stay and can be copied into a new container.",
         c.name
     );
+    // Children of `<A>` are closures: take what they show out of `c` first.
+    let name = c.name.clone();
+    let status = c.status.to_string();
+    let place = format!("{} · {}", c.project_name, c.image);
     view! {
         <li class="container-row" data-container-id=c.id.clone()>
             <div class="container-main">
-                <A href=href attr:class="container-name">{c.name.clone()}</A>
-                <StatusBadge status=c.status.clone()/>
-                <span class="muted">{format!("{} · {}", c.project_name, c.image)}</span>
+                <A href=href attr:class="container-name">{name}</A>
+                <StatusBadge status=status/>
+                <span class="muted">{place}</span>
             </div>
             <div class="container-facts">
                 <span>{human_bytes(c.size)}</span>
@@ -167,14 +173,16 @@ fn DeletedContainers(o: Overview) -> impl IntoView {
             <ul class="container-list">
                 {o.deleted.into_iter().map(|(c, snaps)| {
                     let href = format!("/containers/{}", c.id);
+                    let status = c.status.to_string();
+                    let name = c.name.clone();
                     view! {
                         <li class="container-row deleted" data-container-id=c.id.clone()>
                             <div class="container-main">
-                                <A href=href attr:class="container-name">{c.name.clone()}</A>
-                                <StatusBadge status=c.status.clone()/>
+                                <A href=href attr:class="container-name">{name}</A>
+                                <StatusBadge status=status/>
                             </div>
                             <ul class="snapshot-chips">
-                                {snaps.into_iter().map(|s: SnapshotView| view! {
+                                {snaps.into_iter().map(|s: Snapshot| view! {
                                     <li title=short_time(&s.created_at)>
                                         {s.alias.clone().unwrap_or_else(|| s.name.clone())}
                                         <span class="muted">{format!(" · {}", relative(&s.created_at, &now))}</span>

@@ -9,7 +9,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::{diff_snapshot, load_timeline};
 use crate::components::ErrorNotice;
 use crate::error::AppError;
-use crate::model::{DiffView, Timeline, short_time};
+use crate::model::{ContainerStatus, SnapshotDiff, Timeline, short_time};
 use crate::pages::signin::SignInForm;
 
 #[component]
@@ -74,7 +74,7 @@ fn Chooser(t: Timeline, from: String, against: String) -> impl IntoView {
             })
             .collect_view()
     };
-    let deleted = c.status == "deleted";
+    let deleted = c.status == ContainerStatus::Deleted;
     let (from_opts, against_opts) = (options(&from), options(&against));
     view! {
         <div class="page-head">
@@ -96,8 +96,8 @@ fn Chooser(t: Timeline, from: String, against: String) -> impl IntoView {
 }
 
 #[component]
-fn Changes(d: DiffView) -> impl IntoView {
-    let count = |k: &str| d.changes.iter().filter(|c| c.kind == k).count();
+fn Changes(d: SnapshotDiff) -> impl IntoView {
+    let count = |k: &str| d.changes.iter().filter(|c| c.kind.as_str() == k).count();
     let summary = [
         ("added", "added"),
         ("removed", "removed"),
@@ -127,8 +127,8 @@ fn Changes(d: DiffView) -> impl IntoView {
                     <p class="change-summary">{summary}</p>
                     <ul class="changes">
                         {d.changes.into_iter().map(|c| view! {
-                            <li data-kind=c.kind.clone()>
-                                <span class=format!("badge change-{}", c.kind)>{c.kind.replace('_', " ")}</span>
+                            <li data-kind=c.kind.as_str()>
+                                <span class=format!("badge change-{}", c.kind.as_str())>{c.kind.as_str().replace('_', " ")}</span>
                                 " "<code>{c.path}</code>
                                 <span class="muted small">{format!(" {}", c.entry_type)}</span>
                             </li>

@@ -17,7 +17,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api::{EndpointSummary, docs_widget_url};
 use crate::error::AppError;
 use crate::model::{
-    DocsState, Example, ProjectView, RunRecord, escape_html, query_escape, widget_anchor,
+    DocsState, Example, Project, RunRecord, escape_html, query_escape, widget_anchor,
 };
 use crate::run_form::{CUSTOM, body_problems, fill_path, operation_key, snippets};
 
@@ -71,7 +71,7 @@ impl Wanted {
 struct Choices {
     containers: Vec<(String, String)>,
     snapshots: Vec<(String, String)>,
-    projects: Vec<ProjectView>,
+    projects: Vec<Project>,
 }
 
 /// Everything a signed-in user's widgets show.
@@ -122,29 +122,20 @@ fn base_url() -> String {
     format!("{scheme}://{host}")
 }
 
-/// Snapshot names of a container through the API itself (the list the REST clients see).
+/// Snapshot names of a container (the list the REST clients see), for the dropdowns. A
+/// container the user cannot list simply offers none.
 async fn snapshot_names(token: &str, container: &str) -> Vec<(String, String)> {
-    let Ok(result) = crate::backend::backend() else {
+    let Ok(backend) = crate::backend::backend() else {
         return Vec::new();
     };
-    let req = crate::model::RunRequest {
-        method: "GET".into(),
-        path: format!("/api/v1/containers/{}/snapshots", query_escape(container)),
-        body: None,
-    };
-    let Ok(answer) = result.run_request(token, req).await else {
+    let Ok(list) = backend.list_snapshots(token, container).await else {
         return Vec::new();
     };
-    let v: serde_json::Value = serde_json::from_str(&answer.body).unwrap_or_default();
-    v["data"]["snapshots"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    list.into_iter()
         .take(SNAPSHOTS_PER_CONTAINER)
-        .filter_map(|s| {
-            let name = s["name"].as_str()?.to_string();
-            let alias = s["alias"].as_str().unwrap_or_default();
-            Some((name, format!("{container} {alias}").trim().to_string()))
+        .map(|s| {
+            let alias = s.alias.unwrap_or_default();
+            (s.name, format!("{container} {alias}").trim().to_string())
         })
         .collect()
 }
@@ -744,7 +735,7 @@ fn first_sentence(text: &str) -> String {
     }
 }
 
-fn examples_list(key: &str, examples: &[Example], projects: &[ProjectView]) -> AnyView {
+fn examples_list(key: &str, examples: &[Example], projects: &[Project]) -> AnyView {
     (!examples.is_empty()).then(|| {
         let project_name = |id: &str| {
             projects

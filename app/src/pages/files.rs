@@ -8,7 +8,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::browse_snapshot;
 use crate::components::ErrorNotice;
 use crate::error::AppError;
-use crate::model::{FileView, human_bytes, query_escape, short_time};
+use crate::model::{FileEntry, human_bytes, query_escape, short_time};
 use crate::pages::signin::SignInForm;
 
 #[component]
@@ -28,7 +28,7 @@ pub fn FilesPage() -> impl IntoView {
             {move || data.get().map(|r| {
                 let (id, name) = (id(), name());
                 match r {
-                    Ok(listing) => view! { <Listing id=id name=name path=listing.path entries=listing.entries/> }.into_any(),
+                    Ok(listing) => view! { <SnapshotFiles id=id name=name path=listing.path entries=listing.entries/> }.into_any(),
                     Err(AppError::Unauthorized(_)) => view! { <SignInForm/> }.into_any(),
                     Err(e) => {
                         let back = format!("/containers/{id}");
@@ -59,7 +59,7 @@ fn join(dir: &str, name: &str) -> String {
 }
 
 #[component]
-fn Listing(id: String, name: String, path: String, entries: Vec<FileView>) -> impl IntoView {
+fn SnapshotFiles(id: String, name: String, path: String, entries: Vec<FileEntry>) -> impl IntoView {
     let base = format!("/containers/{id}/snapshots/{name}/files");
     // Breadcrumbs: / › etc › nginx
     let mut crumbs = vec![("/".to_string(), "/".to_string())];

@@ -7,10 +7,10 @@
 use leptos::prelude::*;
 
 use crate::components::UrlError;
-use crate::model::{ScheduleView, short_time};
+use crate::model::{Schedule, short_time};
 
 #[component]
-pub fn ScheduleSection(id: String, schedule: Option<ScheduleView>) -> impl IntoView {
+pub fn ScheduleSection(id: String, schedule: Option<Schedule>) -> impl IntoView {
     let current = match schedule {
         Some(s) => {
             let keep = s

@@ -14,8 +14,8 @@ use crate::api::{
 use crate::components::{ContainerActionButton, ErrorNotice, StatusBadge, UrlError};
 use crate::error::AppError;
 use crate::model::{
-    AxisPoint, ProjectView, SnapshotView, Timeline, alias_problem, epoch_seconds, escape_html,
-    human_bytes, relative, short_time, tenths,
+    AxisPoint, ContainerStatus, Project, Snapshot, Timeline, alias_problem, epoch_seconds,
+    escape_html, human_bytes, relative, short_time, tenths,
 };
 use crate::pages::signin::SignInForm;
 
@@ -78,7 +78,7 @@ pub fn TimelinePage() -> impl IntoView {
             })}
             // the form and the cards keep their state (typed text, an open confirmation)
             // when a live update reloads the data: a card is rebuilt only if it changed.
-            <Show when=move || ok(|t| t.container.status != "deleted")>
+            <Show when=move || ok(|t| t.container.status != ContainerStatus::Deleted)>
                 <CreateSnapshotForm id=id() create=create/>
             </Show>
             <Show when=move || ok(|_| true)>
@@ -116,18 +116,18 @@ pub fn TimelinePage() -> impl IntoView {
 struct CardContext {
     id: String,
     now: String,
-    projects: Vec<ProjectView>,
+    projects: Vec<Project>,
     deleted: bool,
 }
 
-fn cards(data: Resource<Result<Timeline, AppError>>) -> Vec<(SnapshotView, CardContext)> {
+fn cards(data: Resource<Result<Timeline, AppError>>) -> Vec<(Snapshot, CardContext)> {
     data.with(|d| match d {
         Some(Ok(t)) => {
             let ctx = CardContext {
                 id: t.container.id.clone(),
                 now: t.now.clone(),
                 projects: t.projects.clone(),
-                deleted: t.container.status == "deleted",
+                deleted: t.container.status == ContainerStatus::Deleted,
             };
             t.snapshots
                 .iter()
@@ -140,7 +140,7 @@ fn cards(data: Resource<Result<Timeline, AppError>>) -> Vec<(SnapshotView, CardC
 
 /// A card is rebuilt when what it shows changed, and only then.
 fn card_key(
-    (s, ctx): &(SnapshotView, CardContext),
+    (s, ctx): &(Snapshot, CardContext),
 ) -> (
     String,
     Option<String>,
@@ -186,8 +186,8 @@ struct Actions {
 #[component]
 fn TimelineHead(t: Timeline) -> impl IntoView {
     let c = t.container.clone();
-    let deleted = c.status == "deleted";
-    let running = c.status == "running";
+    let deleted = c.status == ContainerStatus::Deleted;
+    let running = c.status == ContainerStatus::Running;
     let title = c.name.clone();
     let cid = c.id.clone();
     let sched_id = c.id.clone();
@@ -200,7 +200,7 @@ fn TimelineHead(t: Timeline) -> impl IntoView {
         <Title text=title/>
         <div class="page-head timeline-head">
             <p class="crumbs"><A href="/">"Containers"</A>" / "</p>
-            <h1>{c.name.clone()}" "<StatusBadge status=c.status.clone()/></h1>
+            <h1>{c.name.clone()}" "<StatusBadge status=c.status.to_string()/></h1>
             <p class="lede">
                 {format!("{} · image {} · {} · {} snapshot{}", c.project_name, c.image, human_bytes(c.size),
                     t.total, if t.total == 1 { "" } else { "s" })}
@@ -233,7 +233,7 @@ fn TimelineHead(t: Timeline) -> impl IntoView {
 /// and in the browser, and far less code in the wasm bundle than a reactive view per point.
 /// Positions are attributes, so the Content-Security-Policy needs no inline styles.
 #[component]
-fn Axis(times: Vec<AxisPoint>, snapshots: Vec<SnapshotView>, now: String) -> impl IntoView {
+fn Axis(times: Vec<AxisPoint>, snapshots: Vec<Snapshot>, now: String) -> impl IntoView {
     let svg = axis_svg(&times, &snapshots, &now);
     let first_label = times
         .last()
@@ -250,7 +250,7 @@ fn Axis(times: Vec<AxisPoint>, snapshots: Vec<SnapshotView>, now: String) -> imp
     }
 }
 
-fn axis_svg(times: &[AxisPoint], snapshots: &[SnapshotView], now: &str) -> String {
+fn axis_svg(times: &[AxisPoint], snapshots: &[Snapshot], now: &str) -> String {
     use std::fmt::Write;
     let now_s = epoch_seconds(now).unwrap_or(0);
     let oldest = times
@@ -332,7 +332,7 @@ fn CreateSnapshotForm(id: String, create: ServerAction<CreateSnapshot>) -> impl 
 }
 
 #[component]
-fn SnapshotCard(s: SnapshotView, ctx: CardContext, actions: Actions) -> impl IntoView {
+fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> impl IntoView {
     let CardContext {
         id,
         now,
@@ -453,11 +453,7 @@ fn SnapshotCard(s: SnapshotView, ctx: CardContext, actions: Actions) -> impl Int
 
 /// Edits a snapshot's alias and expiry, or pins it (it never expires).
 #[component]
-fn EditSnapshot(
-    id: String,
-    s: SnapshotView,
-    update: ServerAction<UpdateSnapshot>,
-) -> impl IntoView {
+fn EditSnapshot(id: String, s: Snapshot, update: ServerAction<UpdateSnapshot>) -> impl IntoView {
     let alias = RwSignal::new(s.alias.clone().unwrap_or_default());
     let problem = move || alias_problem(&alias.get());
     let help_id = format!("edit-help-{}", s.name);
@@ -576,7 +572,7 @@ fn Outcomes(create: ServerAction<CreateSnapshot>, actions: Actions) -> impl Into
                 .map(|n| Said::text(format!("Snapshot {n} deleted."))),
             3 => copy.value().get()?.map(|c| Said {
                 text: "Copied into ".into(),
-                link: Some((format!("/containers/{}", c.id), c.name)),
+                link: Some((format!("/containers/{}", c.id), c.name.clone())),
                 ..Said::default()
             }),
             4 => update.value().get()?.map(|s| {

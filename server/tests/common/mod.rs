@@ -238,3 +238,22 @@ impl Drop for LiveServer {
         let _ = self.child.wait();
     }
 }
+
+/// A small deterministic generator (xorshift64) for reproducible test data: the same seed
+/// always gives the same bytes, so a failing run can be replayed.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    /// The next number.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// `n` pseudo-random bytes.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next_u64() as u8).collect()
+    }
+}

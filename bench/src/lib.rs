@@ -1,0 +1,36 @@
+//! What Snapline's benchmark programs share (`src/bin/`): a deterministic generator for
+//! their data, percentiles, and a real `snapline serve` started as a child process.
+//!
+//! The programs are benchmarks, not tests: they print what they measured and whether each
+//! bar was met, and a slow or noisy machine never makes them fail.
+
+pub mod rng;
+pub mod server;
+pub mod stats;
+
+pub use rng::XorShift;
+pub use server::{Server, SnaplineArgs, start};
+pub use stats::{human_bytes, percentile};
+
+/// Logging for a benchmark program: `tracing` to stderr at `warn` (libraries such as sqlx
+/// report there), or what `RUST_LOG` says.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The exit code of a benchmark program; an error is printed with its whole chain, since
+/// each layer says what it was doing.
+pub fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,551 @@
+//! The embedded backend: the dashboard's server functions answered by the service in the same
+//! process, acting as the holder of the signed-in user's token.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use app::AppError;
+use app::api::{EndpointSummary, SystemCheck, SystemStatus};
+use app::backend::Backend;
+use app::backend::{ByteStream, EventStream};
+use app::model::{
+    AxisPoint, ContainerView, Identity, LiveEvent, Overview, Project, RestoreOutcome, RunRequest,
+    RunResult, Schedule, ScheduleSpec, Snapshot, SnapshotChange, SnapshotDiff, SnapshotFiles,
+    SnapshotVerified, Timeline, human_bytes,
+};
+use futures_util::StreamExt;
+
+use super::openapi::{endpoints_of, header_list};
+
+use crate::service::{Caller, ErrorKind, Service, ServiceError, selfcheck};
+use sqlx::SqlitePool;
+use types::Container;
+use utoipa::OpenApi;
+
+/// Free space below which the self-check reports a warning.
+const LOW_SPACE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// The backend that runs in the same process as the server: the service itself, acting as
+/// the holder of the signed-in user's token.
+pub struct EmbeddedBackend {
+    db: SqlitePool,
+    data_dir: Arc<PathBuf>,
+    service: Service,
+    api: crate::ApiSlot,
+}
+
+impl EmbeddedBackend {
+    pub fn new(
+        db: SqlitePool,
+        data_dir: Arc<PathBuf>,
+        service: Service,
+        api: crate::ApiSlot,
+    ) -> Self {
+        EmbeddedBackend {
+            db,
+            data_dir,
+            service,
+            api,
+        }
+    }
+
+    /// The caller a session token stands for, rate limited like the REST API.
+    async fn caller(&self, token: &str) -> Result<Caller, AppError> {
+        self.service.caller(token).await.map_err(|e| match e.kind {
+            ErrorKind::Unauthorized => AppError::Unauthorized(
+                "Your token is unknown or was revoked; sign in again.".into(),
+            ),
+            _ => app_error(e),
+        })
+    }
+
+    async fn projects(&self, caller: &Caller) -> Result<Vec<Project>, AppError> {
+        Ok(self
+            .service
+            .list_projects(caller)
+            .await
+            .map_err(app_error)?)
+    }
+
+    async fn container_view(
+        &self,
+        caller: &Caller,
+        c: Container,
+        projects: &[Project],
+    ) -> Result<ContainerView, AppError> {
+        let last = self
+            .service
+            .last_snapshot_at(caller, &c.id)
+            .await
+            .map_err(app_error)?;
+        Ok(ContainerView {
+            project_name: projects
+                .iter()
+                .find(|p| p.id == c.project_id)
+                .map(|p| p.name.clone())
+                .unwrap_or_else(|| c.project_id.clone()),
+            container: c,
+            last_snapshot_at: last,
+        })
+    }
+}
+
+/// The service's errors, kept by kind for the dashboard. Hints name REST routes, which the
+/// dashboard's pages do not need (they offer the action), so they are left out.
+fn app_error(e: impl Into<ServiceError>) -> AppError {
+    let e = e.into();
+    AppError::new(e.kind, crate::http::error::public_message(&e))
+}
+
+fn axis_point(s: &Snapshot) -> AxisPoint {
+    AxisPoint {
+        name: s.name.clone(),
+        created_at: s.created_at.clone(),
+        added_bytes: s.added_bytes,
+        exclusive_bytes: s.exclusive_bytes,
+        stored_bytes: None,
+    }
+}
+
+/// The fields of a service event the browser needs to refresh and show progress.
+fn live_event(e: &crate::service::events::Event) -> LiveEvent {
+    let field = |k: &str| e.data.get(k);
+    LiveEvent {
+        kind: e.kind.to_string(),
+        container_id: e.container_id.clone(),
+        operation: field("operation")
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+        phase: field("phase").and_then(|v| v.as_str()).map(str::to_string),
+        files: field("files").and_then(|v| v.as_u64()),
+        bytes: field("bytes").and_then(|v| v.as_u64()),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> AppError {
+    tracing::error!(error = %e, "dashboard backend error");
+    AppError::Internal("The server could not complete this; the details are in its log.".into())
+}
+
+#[async_trait::async_trait]
+impl Backend for EmbeddedBackend {
+    async fn system_status(&self) -> Result<SystemStatus, AppError> {
+        let version = env!("CARGO_PKG_VERSION").to_string();
+        selfcheck::status(&self.db, version)
+            .await
+            .map_err(app_error)
+    }
+
+    async fn run_system_check(&self) -> Result<SystemCheck, AppError> {
+        selfcheck::run(&self.db, &self.data_dir, |m| {
+            let space_ok = m.free_bytes >= LOW_SPACE_BYTES;
+            let (ms, free) = (m.database_ms, human_bytes(m.free_bytes));
+            let summary = match (m.database_ok, space_ok) {
+                (true, true) => format!(
+                    "passed. Database write and read-back took {ms:.1} ms; {free} free in the data directory."
+                ),
+                (true, false) => format!(
+                    "warning. The database works ({ms:.1} ms), but only {free} is free in the data directory: free some space before taking snapshots."
+                ),
+                (false, _) => {
+                    "failed. The database returned something other than what was written."
+                        .to_string()
+                }
+            };
+            (m.database_ok && space_ok, summary)
+        })
+        .await
+        .map_err(app_error)
+    }
+
+    async fn api_endpoints(&self) -> Result<Vec<EndpointSummary>, AppError> {
+        Ok(endpoints_of(&crate::http::ApiDoc::openapi()))
+    }
+
+    async fn identity(&self, token: &str) -> Result<Identity, AppError> {
+        let caller = self.caller(token).await?;
+        Ok(Identity {
+            admin: caller.admin,
+            projects: self.projects(&caller).await?,
+        })
+    }
+
+    async fn overview(&self, token: &str) -> Result<Overview, AppError> {
+        let caller = self.caller(token).await?;
+        let projects = self.projects(&caller).await?;
+        let all = self
+            .service
+            .list_containers(&caller, None, true)
+            .await
+            .map_err(app_error)?;
+        let (mut containers, mut deleted) = (Vec::new(), Vec::new());
+        for c in all {
+            let view = self.container_view(&caller, c, &projects).await?;
+            if view.status == types::ContainerStatus::Deleted {
+                if view.snapshot_count > 0 {
+                    let (_, snaps) = self
+                        .service
+                        .list_snapshots(&caller, &view.id)
+                        .await
+                        .map_err(app_error)?;
+                    deleted.push((view, snaps));
+                }
+            } else {
+                containers.push(view);
+            }
+        }
+        let images = self
+            .service
+            .list_images()
+            .await
+            .map_err(app_error)?
+            .into_iter()
+            .map(|i| i.name)
+            .collect();
+        Ok(Overview {
+            identity: Identity {
+                admin: caller.admin,
+                projects,
+            },
+            containers,
+            deleted,
+            images,
+            now: crate::service::fmt_time(crate::service::now()),
+        })
+    }
+
+    async fn create_container(
+        &self,
+        token: &str,
+        project: &str,
+        name: &str,
+        image: &str,
+    ) -> Result<ContainerView, AppError> {
+        let caller = self.caller(token).await?;
+        let c = self
+            .service
+            .create_container(&caller, project, name, image, None)
+            .await
+            .map_err(app_error)?;
+        let projects = self.projects(&caller).await?;
+        self.container_view(&caller, c, &projects).await
+    }
+
+    async fn container_action(&self, token: &str, id: &str, action: &str) -> Result<(), AppError> {
+        let caller = self.caller(token).await?;
+        match action {
+            "start" => self.service.start_container(&caller, id).await.map(|_| ()),
+            "stop" => self.service.stop_container(&caller, id).await.map(|_| ()),
+            "delete" => self.service.delete_container(&caller, id).await,
+            other => Err(ServiceError::bad_request(format!(
+                "unknown action {other:?}"
+            ))),
+        }
+        .map_err(app_error)
+    }
+
+    async fn timeline(&self, token: &str, id: &str) -> Result<Timeline, AppError> {
+        let caller = self.caller(token).await?;
+        let projects = self.projects(&caller).await?;
+        let c = self
+            .service
+            .get_container(&caller, id)
+            .await
+            .map_err(app_error)?;
+        let container = self.container_view(&caller, c, &projects).await?;
+        let (row, snaps) = self
+            .service
+            .list_snapshots(&caller, id)
+            .await
+            .map_err(app_error)?;
+        // "Frees X if deleted" for every snapshot, in one pass over the store. It is
+        // advisory: if the pass fails the cards simply leave it out.
+        let storage = self
+            .service
+            .snapshot_storage(&caller, &row.id.to_string())
+            .await
+            .map_err(app_error)?;
+        let snapshots: Vec<Snapshot> = snaps
+            .iter()
+            .map(|s| Snapshot {
+                exclusive_bytes: storage.exclusive.get(&s.name).copied(),
+                ..s.clone()
+            })
+            .collect();
+        let axis = snapshots
+            .iter()
+            .map(|s| AxisPoint {
+                stored_bytes: storage.stored.get(&s.name).copied(),
+                ..axis_point(s)
+            })
+            .collect();
+        Ok(Timeline {
+            container,
+            total: snapshots.len(),
+            axis,
+            snapshots,
+            projects,
+            now: crate::service::fmt_time(crate::service::now()),
+            schedule: None,
+        })
+    }
+
+    async fn list_snapshots(&self, token: &str, id: &str) -> Result<Vec<Snapshot>, AppError> {
+        let caller = self.caller(token).await?;
+        let (_, list) = self
+            .service
+            .list_snapshots(&caller, id)
+            .await
+            .map_err(app_error)?;
+        Ok(list)
+    }
+
+    async fn create_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        alias: Option<String>,
+        expiry_days: Option<i64>,
+    ) -> Result<Snapshot, AppError> {
+        let caller = self.caller(token).await?;
+        let (_, s) = self
+            .service
+            .create_snapshot(&caller, id, alias, expiry_days)
+            .await
+            .map_err(app_error)?;
+        Ok(s)
+    }
+
+    async fn restore_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        safety: bool,
+    ) -> Result<RestoreOutcome, AppError> {
+        let caller = self.caller(token).await?;
+        let r = self
+            .service
+            .restore_snapshot(&caller, id, name, safety)
+            .await
+            .map_err(app_error)?;
+        Ok(RestoreOutcome {
+            restored: r.snapshot,
+            safety: r.safety_snapshot,
+        })
+    }
+
+    async fn delete_snapshot(&self, token: &str, id: &str, name: &str) -> Result<(), AppError> {
+        let caller = self.caller(token).await?;
+        self.service
+            .delete_snapshot(&caller, id, name)
+            .await
+            .map(|_| ())
+            .map_err(app_error)
+    }
+
+    async fn copy_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        project: &str,
+        new_name: &str,
+    ) -> Result<ContainerView, AppError> {
+        let caller = self.caller(token).await?;
+        let c = self
+            .service
+            .copy_container(&caller, id, project, new_name, Some(name))
+            .await
+            .map_err(app_error)?;
+        let projects = self.projects(&caller).await?;
+        self.container_view(&caller, c, &projects).await
+    }
+
+    async fn update_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        change: SnapshotChange,
+    ) -> Result<Snapshot, AppError> {
+        let caller = self.caller(token).await?;
+        let (_, s) = self
+            .service
+            .update_snapshot(&caller, id, name, change.alias, change.expiry)
+            .await
+            .map_err(app_error)?;
+        Ok(s)
+    }
+
+    async fn diff_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        against: &str,
+    ) -> Result<SnapshotDiff, AppError> {
+        let caller = self.caller(token).await?;
+        self.service
+            .diff_snapshot(&caller, id, name, against, app::model::DIFF_LIMIT)
+            .await
+            .map_err(app_error)
+    }
+
+    async fn browse_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        path: &str,
+    ) -> Result<SnapshotFiles, AppError> {
+        let caller = self.caller(token).await?;
+        self.service
+            .browse_snapshot(&caller, id, name, path)
+            .await
+            .map_err(app_error)
+    }
+
+    async fn read_file(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        path: &str,
+    ) -> Result<(u64, ByteStream), AppError> {
+        let caller = self.caller(token).await?;
+        let (size, stream) = self
+            .service
+            .snapshot_file_stream(&caller, id, name, path)
+            .await
+            .map_err(app_error)?;
+        Ok((size, stream.boxed()))
+    }
+
+    async fn verify_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        deep: bool,
+    ) -> Result<SnapshotVerified, AppError> {
+        let caller = self.caller(token).await?;
+        self.service
+            .verify_snapshot(&caller, id, name, deep)
+            .await
+            .map_err(app_error)
+    }
+
+    async fn schedule(&self, token: &str, id: &str) -> Result<Option<Schedule>, AppError> {
+        let caller = self.caller(token).await?;
+        match self.service.get_schedule(&caller, id).await {
+            Ok(s) => Ok(Some(s)),
+            // The container exists (checked first) but has no schedule.
+            Err(e) if e.kind == ErrorKind::NotFound => {
+                self.service
+                    .get_container(&caller, id)
+                    .await
+                    .map_err(app_error)?;
+                Ok(None)
+            }
+            Err(e) => Err(app_error(e)),
+        }
+    }
+
+    async fn set_schedule(
+        &self,
+        token: &str,
+        id: &str,
+        spec: ScheduleSpec,
+    ) -> Result<Schedule, AppError> {
+        let caller = self.caller(token).await?;
+        let spec = crate::service::schedules::ScheduleSpec {
+            schedule: spec.schedule,
+            expiry: spec.expiry,
+            alias_pattern: spec.alias_pattern,
+            include_stopped: spec.include_stopped,
+        };
+        self.service
+            .set_schedule(&caller, id, spec)
+            .await
+            .map_err(app_error)
+    }
+
+    async fn delete_schedule(&self, token: &str, id: &str) -> Result<(), AppError> {
+        let caller = self.caller(token).await?;
+        self.service
+            .delete_schedule(&caller, id)
+            .await
+            .map_err(app_error)
+    }
+
+    async fn run_request(&self, token: &str, req: RunRequest) -> Result<RunResult, AppError> {
+        use tower::ServiceExt;
+        if let Some(problem) = app::model::run_request_problem(&req) {
+            return Err(AppError::BadRequest(problem));
+        }
+        let router = self
+            .api
+            .read()
+            .ok()
+            .and_then(|w| w.upgrade())
+            .ok_or_else(|| internal("the API router is not mounted"))?;
+        let mut builder = http::Request::builder()
+            .method(req.method.as_str())
+            .uri(req.path.as_str())
+            .header(http::header::AUTHORIZATION, format!("Bearer {token}"));
+        let body = match req.body {
+            Some(b) => {
+                builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+                axum::body::Body::from(b)
+            }
+            None => axum::body::Body::empty(),
+        };
+        let request = builder
+            .body(body)
+            .map_err(|e| AppError::BadRequest(format!("The request could not be built: {e}")))?;
+        let started = Instant::now();
+        let Ok(response) = (*router).clone().oneshot(request).await;
+        let (parts, body) = response.into_parts();
+        let content_type = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let sse = crate::run::is_event_stream(content_type);
+        let (text, truncated) = crate::run::read_answer(body.into_data_stream(), sse).await;
+        Ok(RunResult {
+            method: req.method,
+            path: req.path,
+            status: parts.status.as_u16(),
+            micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            headers: header_list(&parts.headers),
+            body: text,
+            truncated,
+        })
+    }
+
+    async fn events(&self, token: &str) -> Result<EventStream, AppError> {
+        let caller = self.caller(token).await?;
+        let rx = self.service.events().subscribe();
+        let stream = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(move |e| {
+            let out = match e {
+                Ok(e) if e.project_id.is_empty() || caller.sees(&e.project_id) => {
+                    Some(live_event(&e))
+                }
+                Ok(_) => None,
+                // Fell behind: the page reloads its data, as after any change.
+                Err(_) => Some(LiveEvent {
+                    kind: "lagged".into(),
+                    container_id: None,
+                    operation: None,
+                    phase: None,
+                    files: None,
+                    bytes: None,
+                }),
+            };
+            std::future::ready(out)
+        });
+        Ok(stream.boxed())
+    }
+}

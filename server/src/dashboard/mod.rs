@@ -1,0 +1,175 @@
+//! The dashboard's server side: Leptos SSR routes, server functions under `/rpc`, static
+//! assets, and the embedded [`app::backend::Backend`] they call.
+//!
+//! - [`embedded`]: the backend over the service in this process;
+//! - [`docs_store`]: what the API docs page keeps (runs, drafts, examples);
+//! - [`openapi`]: the REST API's operations as the docs page lists them;
+//! - [`csrf`]: cross-site requests to server functions are refused.
+
+pub mod csrf;
+pub mod docs_store;
+pub mod embedded;
+pub mod openapi;
+
+pub use embedded::EmbeddedBackend;
+pub use openapi::{endpoints_of, endpoints_of_json, header_list};
+
+use app::AppError;
+use app::backend::SharedBackend;
+use futures_util::StreamExt;
+
+use app::backend::SharedDocs;
+use axum::Router;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+
+/// Sends a Content-Security-Policy without inline script: the hydration scripts carry a
+/// fresh per-response nonce, and nothing else may run.
+fn content_security_policy() {
+    use leptos::prelude::use_context;
+    let Some(res) = use_context::<leptos_axum::ResponseOptions>() else {
+        return;
+    };
+    let nonce = leptos::nonce::Nonce::new();
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        &*nonce
+    );
+    if let Ok(v) = http::HeaderValue::from_str(&policy) {
+        res.insert_header(http::header::CONTENT_SECURITY_POLICY, v);
+    }
+    provide_context(nonce);
+}
+
+/// An error of the dashboard's plain routes, as a short text the browser shows.
+fn plain_error(e: AppError) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let status = crate::http::status::status_of(e.kind());
+    (status, format!("{}: {e}\n", e.title())).into_response()
+}
+
+fn session_token(headers: &http::HeaderMap) -> Result<String, AppError> {
+    app::session::token_from_headers(headers)
+        .ok_or_else(|| AppError::Unauthorized("Sign in to Snapline first.".into()))
+}
+
+#[derive(serde::Deserialize)]
+struct DownloadQuery {
+    path: String,
+}
+
+/// `GET /download/{id}/{name}?path=/etc/hostname`: one file of a snapshot, for the browse
+/// page's download links. The session cookie authenticates (SameSite=Strict: another site
+/// cannot make the browser send it), and nothing changes, so a plain GET is right.
+async fn download(
+    axum::extract::State(state): axum::extract::State<DashboardState>,
+    headers: http::HeaderMap,
+    axum::extract::Path((id, name)): axum::extract::Path<(String, String)>,
+    query: Result<axum::extract::Query<DownloadQuery>, axum::extract::rejection::QueryRejection>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Ok(axum::extract::Query(q)) = query else {
+        return plain_error(AppError::BadRequest(
+            "Say which file: add ?path=/some/file to the address.".into(),
+        ));
+    };
+    let result = async {
+        let token = session_token(&headers)?;
+        state.backend.read_file(&token, &id, &name, &q.path).await
+    }
+    .await;
+    match result {
+        Ok((size, stream)) => (
+            [
+                (
+                    http::header::CONTENT_TYPE,
+                    "application/octet-stream".to_string(),
+                ),
+                (http::header::CONTENT_LENGTH, size.to_string()),
+                (
+                    http::header::CONTENT_DISPOSITION,
+                    format!(
+                        "attachment; filename=\"{}\"",
+                        crate::service::snapshots::download_name(&q.path)
+                    ),
+                ),
+                (http::header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            ],
+            axum::body::Body::from_stream(stream),
+        )
+            .into_response(),
+        Err(e) => plain_error(e),
+    }
+}
+
+/// `GET /live/events`: the events the signed-in user may see, as Server-Sent Events whose
+/// data is a [`LiveEvent`]. The browser's `EventSource` cannot send a bearer token, so the
+/// dashboard serves its own stream over the session, from whichever backend is in use.
+async fn live_events(
+    axum::extract::State(state): axum::extract::State<DashboardState>,
+    headers: http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+    let stream = match session_token(&headers) {
+        Ok(token) => state.backend.events(&token).await,
+        Err(e) => Err(e),
+    };
+    match stream {
+        Ok(stream) => Sse::new(stream.map(|e| {
+            Ok::<_, std::convert::Infallible>(SseEvent::default().json_data(&e).unwrap_or_default())
+        }))
+        .keep_alive(KeepAlive::default())
+        .into_response(),
+        Err(e) => plain_error(e),
+    }
+}
+
+/// What the dashboard's routes need, in either mode: no service, so a proxy node builds it
+/// without opening an engine.
+#[derive(Clone)]
+pub struct DashboardState {
+    /// Where the dashboard's compiled assets are, and their names.
+    pub leptos_options: LeptosOptions,
+    /// What the server functions call: the embedded service, or an upstream (proxy mode).
+    pub backend: SharedBackend,
+    /// What the API docs page keeps (this node's database, in either mode).
+    pub docs: SharedDocs,
+}
+
+impl FromRef<DashboardState> for LeptosOptions {
+    fn from_ref(state: &DashboardState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// SSR pages, server functions and static assets.
+pub fn router(state: DashboardState) -> Router {
+    let routes = generate_route_list(app::App);
+    let backend: SharedBackend = state.backend.clone();
+    let docs = state.docs.clone();
+    let context = move || {
+        provide_context(backend.clone());
+        provide_context(docs.clone());
+        content_security_policy();
+    };
+    let options = state.leptos_options.clone();
+    let rpc_guard = axum::middleware::from_fn(crate::dashboard::csrf::refuse_cross_site);
+    Router::new()
+        .route("/live/events", axum::routing::get(live_events))
+        .route("/download/{id}/{name}", axum::routing::get(download))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
+            app::shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            DashboardState,
+            _,
+        >(context, app::shell))
+        .layer(axum::middleware::from_fn(crate::http::rpc::error_status))
+        .layer(rpc_guard)
+        .with_state(state)
+}

@@ -1,0 +1,344 @@
+//! `/api/v1/containers...`: create, list, get, delete, start, stop, exec, copy, schedule.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::auth::Authed;
+use super::body::{Json, Path, Query};
+use super::{ApiError, Envelope, ErrorBody, envelope_schema};
+use crate::AppState;
+use types::{
+    Container, ContainerData, ContainerList, CopyRequest, CreateContainer, Empty, ExecOutput,
+    ExecRequest, ScheduleData, ScheduleSpec,
+};
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only this project's containers (id or name).
+    pub project_id: Option<String>,
+    /// Also list deleted containers whose snapshots remain.
+    pub include_deleted: Option<bool>,
+}
+
+envelope_schema!(
+    ContainerResponse,
+    ContainerData,
+    "Container retrieved successfully"
+);
+envelope_schema!(
+    ContainerListResponse,
+    ContainerList,
+    "Containers retrieved successfully"
+);
+envelope_schema!(ExecResponse, ExecOutput, "Command finished");
+envelope_schema!(
+    ScheduleResponse,
+    ScheduleData,
+    "Schedule saved successfully"
+);
+envelope_schema!(EmptyResponse, Empty, "Done");
+
+fn container(message: &str, container: Container) -> Response {
+    Envelope::ok(message, ContainerData { container }).into_response()
+}
+
+/// Lists the containers of the projects your token sees.
+#[utoipa::path(
+    get,
+    path = "/api/v1/containers",
+    tag = "Containers",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The containers", body = ContainerListResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such project in your projects", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let containers = state
+        .service
+        .list_containers(
+            &caller,
+            q.project_id.as_deref(),
+            q.include_deleted.unwrap_or(false),
+        )
+        .await?;
+    Ok(Envelope::ok(
+        "Containers retrieved successfully",
+        ContainerList { containers },
+    )
+    .into_response())
+}
+
+/// Creates a container from an image. It starts `stopped`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/containers",
+    tag = "Containers",
+    request_body = CreateContainer,
+    responses(
+        (status = 200, description = "Created", body = ContainerResponse),
+        (status = 400, description = "Bad name, command, unknown field or bad JSON", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such project or image", body = ErrorBody),
+        (status = 409, description = "The name is taken in the project", body = ErrorBody),
+        (status = 507, description = "Not enough free disk space", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Json(body): Json<CreateContainer>,
+) -> Result<Response, ApiError> {
+    let c = state
+        .service
+        .create_container(
+            &caller,
+            &body.project_id,
+            &body.name,
+            &body.image,
+            body.command,
+        )
+        .await?;
+    Ok(container("Container created successfully", c))
+}
+
+/// One container: status, size, snapshot count.
+#[utoipa::path(
+    get,
+    path = "/api/v1/containers/{container_id}",
+    tag = "Containers",
+    params(("container_id" = String, Path, description = "The container's id", example = "890abcdef12345678901cdef")),
+    responses(
+        (status = 200, description = "The container", body = ContainerResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container in your projects", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let c = state.service.get_container(&caller, &id).await?;
+    Ok(container("Container retrieved successfully", c))
+}
+
+/// Deletes the container and its live filesystem (stopping it first). Its snapshots stay:
+/// they can still be listed, copied from and deleted.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/containers/{container_id}",
+    tag = "Containers",
+    params(("container_id" = String, Path, description = "The container's id", example = "890abcdef12345678901cdef")),
+    responses(
+        (status = 200, description = "Deleted", body = EmptyResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container in your projects", body = ErrorBody),
+        (status = 409, description = "Another operation is running, or it is already deleted", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    state.service.delete_container(&caller, &id).await?;
+    Ok(Envelope::ok("Container deleted successfully", Empty {}).into_response())
+}
+
+/// Starts the container's command inside its filesystem (bubblewrap: own pid, ipc, uts and
+/// network namespaces).
+#[utoipa::path(
+    post,
+    path = "/api/v1/containers/{container_id}/start",
+    tag = "Containers",
+    params(("container_id" = String, Path, description = "The container's id", example = "890abcdef12345678901cdef")),
+    responses(
+        (status = 200, description = "Running", body = ContainerResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container in your projects", body = ErrorBody),
+        (status = 409, description = "Being restored, deleted, or another operation is running", body = ErrorBody),
+        (status = 503, description = "bubblewrap is not installed (the message says how to install it)", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn start(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let c = state.service.start_container(&caller, &id).await?;
+    Ok(container("Container started successfully", c))
+}
+
+/// Stops the container: SIGTERM, then SIGKILL after a timeout.
+#[utoipa::path(
+    post,
+    path = "/api/v1/containers/{container_id}/stop",
+    tag = "Containers",
+    params(("container_id" = String, Path, description = "The container's id", example = "890abcdef12345678901cdef")),
+    responses(
+        (status = 200, description = "Stopped", body = ContainerResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container in your projects", body = ErrorBody),
+        (status = 409, description = "Deleted, or another operation is running", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn stop(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let c = state.service.stop_container(&caller, &id).await?;
+    Ok(container("Container stopped successfully", c))
+}
+
+/// Runs a one-off command inside the container's filesystem and returns its exit code and
+/// output (each stream at most 64 KiB).
+#[utoipa::path(
+    post,
+    path = "/api/v1/containers/{container_id}/exec",
+    tag = "Containers",
+    params(("container_id" = String, Path, description = "The container's id", example = "890abcdef12345678901cdef")),
+    request_body = ExecRequest,
+    responses(
+        (status = 200, description = "The command ran (whatever its exit code)", body = ExecResponse),
+        (status = 400, description = "Bad command or timeout", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container in your projects", body = ErrorBody),
+        (status = 409, description = "Being restored or deleted", body = ErrorBody),
+        (status = 503, description = "bubblewrap is not installed", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn exec(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+    Json(body): Json<ExecRequest>,
+) -> Result<Response, ApiError> {
+    let out = state
+        .service
+        .exec(&caller, &id, &body.command, body.timeout_s)
+        .await?;
+    Ok(Envelope::ok("Command finished", out).into_response())
+}
+
+/// Makes a new, independent container from a snapshot (or the live state), in any project
+/// you see. Works after the source container was deleted.
+#[utoipa::path(
+    post,
+    path = "/api/v1/containers/{container_id}/copy",
+    tag = "Containers",
+    params(("container_id" = String, Path, description = "The source container's id", example = "890abcdef12345678901cdef")),
+    request_body = CopyRequest,
+    responses(
+        (status = 200, description = "The new container", body = ContainerResponse),
+        (status = 400, description = "Bad name, unknown field or bad JSON", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container, snapshot or project", body = ErrorBody),
+        (status = 409, description = "Name taken, or no live state to copy", body = ErrorBody),
+        (status = 507, description = "Not enough free disk space", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn copy(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+    Json(body): Json<CopyRequest>,
+) -> Result<Response, ApiError> {
+    let c = state
+        .service
+        .copy_container(
+            &caller,
+            &id,
+            &body.target_project_id,
+            &body.name,
+            body.source_snapshot.as_deref(),
+        )
+        .await?;
+    Ok(container("Container copied successfully", c))
+}
+
+/// The container's automatic snapshot schedule.
+#[utoipa::path(
+    get,
+    path = "/api/v1/containers/{container_id}/schedule",
+    tag = "Schedules",
+    params(("container_id" = String, Path, description = "The container's id")),
+    responses(
+        (status = 200, description = "The schedule", body = ScheduleResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container, or it has no schedule", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn get_schedule(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let schedule = state.service.get_schedule(&caller, &id).await?;
+    Ok(Envelope::ok("Schedule retrieved successfully", ScheduleData { schedule }).into_response())
+}
+
+/// Sets or replaces the container's automatic snapshot schedule.
+#[utoipa::path(
+    put,
+    path = "/api/v1/containers/{container_id}/schedule",
+    tag = "Schedules",
+    params(("container_id" = String, Path, description = "The container's id")),
+    request_body(content = ScheduleSpec, example = json!({"schedule": "@daily", "expiry": 7, "alias_pattern": "auto-%Y%m%d-%H%M", "include_stopped": false})),
+    responses(
+        (status = 200, description = "Saved", body = ScheduleResponse),
+        (status = 400, description = "Bad schedule, expiry or pattern", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container", body = ErrorBody),
+        (status = 409, description = "The container was deleted", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn put_schedule(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+    Json(spec): Json<ScheduleSpec>,
+) -> Result<Response, ApiError> {
+    let schedule = state.service.set_schedule(&caller, &id, spec).await?;
+    Ok(Envelope::ok("Schedule saved successfully", ScheduleData { schedule }).into_response())
+}
+
+/// Removes the container's automatic snapshot schedule (its snapshots stay).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/containers/{container_id}/schedule",
+    tag = "Schedules",
+    params(("container_id" = String, Path, description = "The container's id")),
+    responses(
+        (status = 200, description = "Removed", body = EmptyResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container, or it has no schedule", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn delete_schedule(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    state.service.delete_schedule(&caller, &id).await?;
+    Ok(Envelope::ok("Schedule deleted successfully", Empty {}).into_response())
+}

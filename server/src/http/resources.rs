@@ -1,0 +1,290 @@
+//! Images, projects, servers, tokens and the event stream.
+
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use super::auth::Authed;
+use super::body::{Json, Path, Query};
+use super::{ApiError, Envelope, ErrorBody, envelope_schema};
+use crate::AppState;
+use types::{
+    CreateProject, CreateToken, ImageData, ImageList, ProjectData, ProjectList, ServerData,
+    ServerList, TokenCreated, TokenList,
+};
+
+envelope_schema!(
+    ImageListResponse,
+    ImageList,
+    "Images retrieved successfully"
+);
+envelope_schema!(ImageResponse, ImageData, "Image imported successfully");
+envelope_schema!(
+    ProjectListResponse,
+    ProjectList,
+    "Projects retrieved successfully"
+);
+envelope_schema!(ProjectResponse, ProjectData, "Project created successfully");
+envelope_schema!(
+    ServerListResponse,
+    ServerList,
+    "Servers retrieved successfully"
+);
+envelope_schema!(ServerResponse, ServerData, "Server retrieved successfully");
+envelope_schema!(
+    TokenListResponse,
+    TokenList,
+    "Tokens retrieved successfully"
+);
+envelope_schema!(
+    TokenCreatedResponse,
+    TokenCreated,
+    "Token created successfully"
+);
+
+/// Lists the images containers can be created from.
+#[utoipa::path(
+    get,
+    path = "/api/v1/images",
+    tag = "Images",
+    responses(
+        (status = 200, description = "The images", body = ImageListResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn list_images(
+    State(state): State<AppState>,
+    _caller: Authed,
+) -> Result<Response, ApiError> {
+    let images = state.service.list_images().await?;
+    Ok(Envelope::ok("Images retrieved successfully", ImageList { images }).into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    /// The new image's name: 1 to 64 of `a-z 0-9 . _ -`.
+    #[param(example = "debian-bookworm")]
+    pub name: String,
+}
+
+/// Imports a root filesystem tar stream (for example `docker export`) as an image. Entries
+/// that would escape the root (`..`, absolute paths, links out) are refused before anything
+/// is written.
+#[utoipa::path(
+    post,
+    path = "/api/v1/images",
+    tag = "Images",
+    params(ImportQuery),
+    request_body(content = Vec<u8>, content_type = "application/x-tar", description = "A tar stream of a root filesystem"),
+    responses(
+        (status = 200, description = "Imported", body = ImageResponse),
+        (status = 400, description = "Bad name, or a hostile or malformed tar", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 409, description = "The name is taken", body = ErrorBody),
+        (status = 413, description = "Larger than the image size limit", body = ErrorBody),
+        (status = 507, description = "Not enough free disk space", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn import_image(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Query(q): Query<ImportQuery>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let stream = body
+        .into_data_stream()
+        .map(|r| r.map_err(std::io::Error::other));
+    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
+    let image = state
+        .service
+        .import_image(&caller, &q.name, Box::new(reader))
+        .await?;
+    Ok(Envelope::ok("Image imported successfully", ImageData { image }).into_response())
+}
+
+/// Lists the projects your token sees.
+#[utoipa::path(
+    get,
+    path = "/api/v1/projects",
+    tag = "Projects",
+    responses(
+        (status = 200, description = "The projects", body = ProjectListResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn list_projects(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+) -> Result<Response, ApiError> {
+    let projects = state.service.list_projects(&caller).await?;
+    Ok(Envelope::ok("Projects retrieved successfully", ProjectList { projects }).into_response())
+}
+
+/// Creates a project (admin tokens only).
+#[utoipa::path(
+    post,
+    path = "/api/v1/projects",
+    tag = "Projects",
+    request_body = CreateProject,
+    responses(
+        (status = 200, description = "Created", body = ProjectResponse),
+        (status = 400, description = "Bad name, unknown field or bad JSON", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "Not an admin token", body = ErrorBody),
+        (status = 409, description = "The name is taken", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn create_project(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Json(body): Json<CreateProject>,
+) -> Result<Response, ApiError> {
+    let project = state.service.create_project(&caller, &body.name).await?;
+    Ok(Envelope::ok("Project created successfully", ProjectData { project }).into_response())
+}
+
+/// Lists the servers (this node).
+#[utoipa::path(
+    get,
+    path = "/api/v1/servers",
+    tag = "Servers",
+    responses(
+        (status = 200, description = "The servers", body = ServerListResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn list_servers(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+) -> Result<Response, ApiError> {
+    let servers = state.service.list_servers(&caller).await?;
+    Ok(Envelope::ok("Servers retrieved successfully", ServerList { servers }).into_response())
+}
+
+/// One server: status and storage.
+#[utoipa::path(
+    get,
+    path = "/api/v1/servers/{server_id}",
+    tag = "Servers",
+    params(("server_id" = String, Path, description = "The server's id")),
+    responses(
+        (status = 200, description = "The server", body = ServerResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such server", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn get_server(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let server = state.service.get_server(&caller, &id).await?;
+    Ok(Envelope::ok("Server retrieved successfully", ServerData { server }).into_response())
+}
+
+/// Lists tokens: every token for an admin, your own otherwise. Tokens themselves are never
+/// shown again after creation.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens",
+    tag = "Tokens",
+    responses(
+        (status = 200, description = "The tokens", body = TokenListResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+) -> Result<Response, ApiError> {
+    let tokens = state.service.list_tokens(&caller).await?;
+    Ok(Envelope::ok("Tokens retrieved successfully", TokenList { tokens }).into_response())
+}
+
+/// Creates a token (admin tokens only). The token is in the response, once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens",
+    tag = "Tokens",
+    request_body = CreateToken,
+    responses(
+        (status = 200, description = "Created", body = TokenCreatedResponse),
+        (status = 400, description = "Bad name or no project", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "Not an admin token", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn create_token(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Json(body): Json<CreateToken>,
+) -> Result<Response, ApiError> {
+    let created = state.service.create_token(&caller, &body).await?;
+    Ok(Envelope::ok("Token created successfully", created).into_response())
+}
+
+/// Revokes a token (an admin's, or your own).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tokens/{token_id}",
+    tag = "Tokens",
+    params(("token_id" = String, Path, description = "The token's id (not the token)")),
+    responses(
+        (status = 200, description = "Revoked", body = super::containers::EmptyResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such token", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    state.service.revoke_token(&caller, &id).await?;
+    Ok(Envelope::ok("Token revoked successfully", types::Empty {}).into_response())
+}
+
+/// A stream of what happens in your projects (Server-Sent Events): `snapshot.created`,
+/// `snapshot.restored`, `snapshot.deleted`, `snapshot.expired`, `container.created`,
+/// `container.started`, `container.stopped`, `container.copied`, `container.deleted`,
+/// `image.imported` and `progress`. Each event's `data` is a JSON [`Event`].
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "Events",
+    responses(
+        (status = 200, description = "An endless text/event-stream; each event's data is an Event", content_type = "text/event-stream", body = crate::service::events::Event),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn events(State(state): State<AppState>, Authed(caller): Authed) -> impl IntoResponse {
+    let stream = state.service.events_for(caller).map(|e| {
+        Ok::<_, Infallible>(match e {
+            Some(e) => SseEvent::default()
+                .id(e.id.to_string())
+                .event(e.kind.as_str())
+                .json_data(&e)
+                .unwrap_or_default(),
+            // Fell behind: say so, the client reloads its lists.
+            None => SseEvent::default().event("lagged").data("{}"),
+        })
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}

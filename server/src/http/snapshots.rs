@@ -1,0 +1,459 @@
+//! `/api/v1/containers/{id}/snapshots...`: the vendor's four calls, plus single-snapshot
+//! details, diff, browse, download and verify.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::auth::Authed;
+use super::body::{Json, OptionalJson, Path, Query};
+use super::{ApiError, Envelope, ErrorBody, envelope_schema};
+use crate::AppState;
+use types::{
+    CreateSnapshot, RestoreSnapshot, SnapshotCreated, SnapshotDeleted, SnapshotDiff, SnapshotFiles,
+    SnapshotList, SnapshotRestored, SnapshotVerified, UpdateSnapshot,
+};
+
+envelope_schema!(
+    SnapshotCreatedResponse,
+    SnapshotCreated,
+    "Snapshot created successfully"
+);
+envelope_schema!(
+    SnapshotListResponse,
+    SnapshotList,
+    "Snapshots retrieved successfully"
+);
+envelope_schema!(
+    SnapshotDetailResponse,
+    SnapshotCreated,
+    "Snapshot retrieved successfully"
+);
+envelope_schema!(
+    SnapshotRestoredResponse,
+    SnapshotRestored,
+    "Snapshot restored successfully"
+);
+envelope_schema!(
+    SnapshotDeletedResponse,
+    SnapshotDeleted,
+    "Snapshot deleted successfully"
+);
+envelope_schema!(
+    SnapshotDiffResponse,
+    SnapshotDiff,
+    "Diff computed successfully"
+);
+envelope_schema!(
+    SnapshotFilesResponse,
+    SnapshotFiles,
+    "Directory listed successfully"
+);
+envelope_schema!(
+    SnapshotVerifiedResponse,
+    SnapshotVerified,
+    "Snapshot verified"
+);
+
+/// Takes a snapshot of the container's filesystem, running or stopped.
+#[utoipa::path(
+    post,
+    path = "/api/v1/containers/{container_id}/snapshots",
+    tag = "Snapshots",
+    params(("container_id" = String, Path, description = "The container's id", example = "890abcdef12345678901cdef")),
+    request_body(content = Option<CreateSnapshot>, description = "Optional alias and expiry; an empty body is allowed"),
+    responses(
+        (status = 200, description = "Snapshot created", body = SnapshotCreatedResponse),
+        (status = 400, description = "Alias too long, expiry out of range, unknown field or bad JSON", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container in your projects", body = ErrorBody),
+        (status = 409, description = "Another operation is running on the container, or it was deleted", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 507, description = "Not enough free disk space", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<CreateSnapshot>,
+) -> Result<Response, ApiError> {
+    let (c, snapshot) = state
+        .service
+        .create_snapshot(&caller, &id, body.alias, body.expiry)
+        .await?;
+    Ok(Envelope::ok(
+        "Snapshot created successfully",
+        SnapshotCreated {
+            container_id: c.id.to_string(),
+            project_id: c.project_id,
+            snapshot,
+        },
+    )
+    .into_response())
+}
+
+/// Lists the container's snapshots, newest first. Expired snapshots never appear. Works
+/// after the container was deleted.
+#[utoipa::path(
+    get,
+    path = "/api/v1/containers/{container_id}/snapshots",
+    tag = "Snapshots",
+    params(("container_id" = String, Path, description = "The container's id", example = "890abcdef12345678901cdef")),
+    responses(
+        (status = 200, description = "The snapshots", body = SnapshotListResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container in your projects", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (c, snapshots) = state.service.list_snapshots(&caller, &id).await?;
+    Ok(Envelope::ok(
+        "Snapshots retrieved successfully",
+        SnapshotList {
+            container_id: c.id.to_string(),
+            project_id: c.project_id,
+            snapshots,
+        },
+    )
+    .into_response())
+}
+
+/// One snapshot, with `exclusive_bytes`: what deleting it would free.
+#[utoipa::path(
+    get,
+    path = "/api/v1/containers/{container_id}/snapshots/{snapshot_name}",
+    tag = "Snapshots",
+    params(
+        ("container_id" = String, Path, description = "The container's id", example = "890abcdef12345678901cdef"),
+        ("snapshot_name" = String, Path, description = "The snapshot's name (or its alias, when exactly one snapshot has it)", example = "snap-20251109-143045"),
+    ),
+    responses(
+        (status = 200, description = "The snapshot", body = SnapshotDetailResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container or snapshot", body = ErrorBody),
+        (status = 409, description = "The alias names several snapshots", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (c, snapshot) = state.service.get_snapshot(&caller, &id, &name).await?;
+    Ok(Envelope::ok(
+        "Snapshot retrieved successfully",
+        SnapshotCreated {
+            container_id: c.id.to_string(),
+            project_id: c.project_id,
+            snapshot,
+        },
+    )
+    .into_response())
+}
+
+/// Restores the container's filesystem to the snapshot, exactly. A running container is
+/// stopped first and started fresh afterwards.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/containers/{container_id}/snapshots/{snapshot_name}",
+    tag = "Snapshots",
+    params(
+        ("container_id" = String, Path, description = "The container's id", example = "890abcdef12345678901cdef"),
+        ("snapshot_name" = String, Path, description = "The snapshot's name (or its alias, when exactly one snapshot has it)", example = "snap-20251109-143045"),
+    ),
+    request_body(content = Option<RestoreSnapshot>, description = "Optional; an empty body is allowed"),
+    responses(
+        (status = 200, description = "Restored", body = SnapshotRestoredResponse),
+        (status = 400, description = "Unknown field or bad JSON", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container or snapshot", body = ErrorBody),
+        (status = 409, description = "Another operation is running, the alias is ambiguous, or the container was deleted", body = ErrorBody),
+        (status = 500, description = "The snapshot's data is damaged; nothing was changed", body = ErrorBody),
+        (status = 507, description = "Not enough disk space", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn restore(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path((id, name)): Path<(String, String)>,
+    OptionalJson(body): OptionalJson<RestoreSnapshot>,
+) -> Result<Response, ApiError> {
+    let r = state
+        .service
+        .restore_snapshot(&caller, &id, &name, body.safety_snapshot.unwrap_or(false))
+        .await?;
+    Ok(Envelope::ok(
+        "Snapshot restored successfully",
+        SnapshotRestored {
+            container_id: r.container.id.to_string(),
+            project_id: r.container.project_id,
+            snapshot: r.snapshot,
+            safety_snapshot: r.safety_snapshot,
+        },
+    )
+    .into_response())
+}
+
+/// Changes a snapshot's alias or expiry, or pins it. Its files never change. (`PATCH` on the
+/// snapshot itself restores it, as in the vendor API; its metadata has its own path.)
+#[utoipa::path(
+    patch,
+    path = "/api/v1/containers/{container_id}/snapshots/{snapshot_name}/metadata",
+    tag = "Snapshots",
+    params(
+        ("container_id" = String, Path, description = "The container's id", example = "890abcdef12345678901cdef"),
+        ("snapshot_name" = String, Path, description = "The snapshot's name (or its alias, when exactly one snapshot has it)", example = "snap-20251109-143045"),
+    ),
+    request_body(content = UpdateSnapshot, description = "The fields to change"),
+    responses(
+        (status = 200, description = "Updated", body = SnapshotCreatedResponse),
+        (status = 400, description = "Bad alias or expiry, unknown field or bad JSON", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container or snapshot (an expired one included)", body = ErrorBody),
+        (status = 409, description = "Another operation is running, or the alias is ambiguous", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path((id, name)): Path<(String, String)>,
+    Json(body): Json<UpdateSnapshot>,
+) -> Result<Response, ApiError> {
+    let (c, snapshot) = state
+        .service
+        .update_snapshot(&caller, &id, &name, body.alias, body.expiry)
+        .await?;
+    Ok(Envelope::ok(
+        "Snapshot updated successfully",
+        SnapshotCreated {
+            container_id: c.id.to_string(),
+            project_id: c.project_id,
+            snapshot,
+        },
+    )
+    .into_response())
+}
+
+/// Deletes a snapshot. Its space is reclaimed by the background garbage collection.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/containers/{container_id}/snapshots/{snapshot_name}",
+    tag = "Snapshots",
+    params(
+        ("container_id" = String, Path, description = "The container's id", example = "890abcdef12345678901cdef"),
+        ("snapshot_name" = String, Path, description = "The snapshot's name (or its alias, when exactly one snapshot has it)", example = "snap-20251109-143045"),
+    ),
+    responses(
+        (status = 200, description = "Deleted", body = SnapshotDeletedResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container or snapshot", body = ErrorBody),
+        (status = 409, description = "Another operation is running, or the alias is ambiguous", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (_, d) = state.service.delete_snapshot(&caller, &id, &name).await?;
+    Ok(Envelope::ok(
+        "Snapshot deleted successfully",
+        SnapshotDeleted {
+            name: d.name,
+            freed_bytes: d.freed_bytes,
+        },
+    )
+    .into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DiffQuery {
+    /// Another snapshot's name, or `live` for the container's filesystem now.
+    #[param(example = "live")]
+    pub against: String,
+    /// Most changes returned (1 to 10000, default 1000).
+    pub limit: Option<usize>,
+}
+
+/// What changed between this snapshot and another one, or the live filesystem.
+#[utoipa::path(
+    get,
+    path = "/api/v1/containers/{container_id}/snapshots/{snapshot_name}/diff",
+    tag = "Snapshots",
+    params(
+        ("container_id" = String, Path, description = "The container's id"),
+        ("snapshot_name" = String, Path, description = "The older side"),
+        DiffQuery,
+    ),
+    responses(
+        (status = 200, description = "The changes, in path order", body = SnapshotDiffResponse),
+        (status = 400, description = "Bad query", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container or snapshot", body = ErrorBody),
+        (status = 409, description = "Another operation is running", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn diff(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path((id, name)): Path<(String, String)>,
+    Query(q): Query<DiffQuery>,
+) -> Result<Response, ApiError> {
+    let limit = q.limit.unwrap_or(1000);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and 10000 (got {limit})"
+        )));
+    }
+    let d = state
+        .service
+        .diff_snapshot(&caller, &id, &name, &q.against, limit)
+        .await?;
+    Ok(Envelope::ok("Diff computed successfully", d).into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PathQuery {
+    /// A path inside the snapshot, like `/etc` (default `/`).
+    #[param(example = "/etc")]
+    pub path: Option<String>,
+}
+
+/// Lists a directory of a snapshot.
+#[utoipa::path(
+    get,
+    path = "/api/v1/containers/{container_id}/snapshots/{snapshot_name}/files",
+    tag = "Snapshots",
+    params(
+        ("container_id" = String, Path, description = "The container's id"),
+        ("snapshot_name" = String, Path, description = "The snapshot's name"),
+        PathQuery,
+    ),
+    responses(
+        (status = 200, description = "The directory's entries, by name", body = SnapshotFilesResponse),
+        (status = 400, description = "Not a directory", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container, snapshot or path", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn files(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path((id, name)): Path<(String, String)>,
+    Query(q): Query<PathQuery>,
+) -> Result<Response, ApiError> {
+    let path = q.path.unwrap_or_else(|| "/".into());
+    let files = state
+        .service
+        .browse_snapshot(&caller, &id, &name, &path)
+        .await?;
+    Ok(Envelope::ok("Directory listed successfully", files).into_response())
+}
+
+/// Downloads one regular file of a snapshot (every chunk is hash-checked as it streams).
+#[utoipa::path(
+    get,
+    path = "/api/v1/containers/{container_id}/snapshots/{snapshot_name}/files/content",
+    tag = "Snapshots",
+    params(
+        ("container_id" = String, Path, description = "The container's id"),
+        ("snapshot_name" = String, Path, description = "The snapshot's name"),
+        PathQuery,
+    ),
+    responses(
+        (status = 200, description = "The file's bytes", content_type = "application/octet-stream"),
+        (status = 400, description = "Not a regular file", body = ErrorBody),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container, snapshot or path", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn file_content(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path((id, name)): Path<(String, String)>,
+    Query(q): Query<PathQuery>,
+) -> Result<Response, ApiError> {
+    let path = q.path.unwrap_or_default();
+    let (size, stream) = state
+        .service
+        .snapshot_file_stream(&caller, &id, &name, &path)
+        .await?;
+    let file_name = crate::service::snapshots::download_name(&path);
+    let body = axum::body::Body::from_stream(stream);
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/octet-stream".to_string(),
+            ),
+            (axum::http::header::CONTENT_LENGTH, size.to_string()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyQuery {
+    /// Re-read and re-hash all the snapshot's data, not only its structure.
+    pub deep: Option<bool>,
+}
+
+/// Checks that every object the snapshot needs is present and intact.
+#[utoipa::path(
+    post,
+    path = "/api/v1/containers/{container_id}/snapshots/{snapshot_name}/verify",
+    tag = "Snapshots",
+    params(
+        ("container_id" = String, Path, description = "The container's id"),
+        ("snapshot_name" = String, Path, description = "The snapshot's name"),
+        VerifyQuery,
+    ),
+    responses(
+        (status = 200, description = "The report (clean or not)", body = SnapshotVerifiedResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container or snapshot", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn verify(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    Path((id, name)): Path<(String, String)>,
+    Query(q): Query<VerifyQuery>,
+) -> Result<Response, ApiError> {
+    let deep = q.deep.unwrap_or(false);
+    let v = state
+        .service
+        .verify_snapshot(&caller, &id, &name, deep)
+        .await?;
+    let message = if v.clean {
+        "Snapshot verified: no damage found"
+    } else {
+        "Snapshot verified: damage found"
+    };
+    Ok(Envelope::ok(message, v).into_response())
+}

@@ -1,0 +1,16 @@
+//! Proxy mode (`snapline serve --upstream URL`): the dashboard over another Snapline's (or a
+//! Hoody-compatible) REST API, and `/api` forwarded to it.
+//!
+//! - [`upstream`]: the upstream's URL and client, and its errors read back into kinds;
+//! - [`backend`]: the dashboard's [`app::backend::Backend`] over the upstream's REST API;
+//! - [`sse`]: the upstream's event stream, read;
+//! - [`forward`]: `/api/v1/*` passed through, with the path rule.
+
+pub mod backend;
+pub mod client;
+pub mod forward;
+pub mod sse;
+pub mod upstream;
+
+pub use backend::RemoteBackend;
+pub use upstream::{Upstream, causes, http_client, status_error};

@@ -1,0 +1,545 @@
+//! Containers: rows in the database, roots in the engine, processes in the runtime.
+//!
+//! Status is stored, and follows the real process: the runtime's exit callback writes
+//! `stopped` (or `failed` for a non-zero exit) when the command ends by itself.
+
+use std::time::Duration;
+
+use engine::{ContainerId, CopySource};
+use sqlx::Row;
+
+use super::runtime::ExecOutput;
+use super::{Caller, Service, fmt_time, now};
+use crate::error::{Hint, ServiceError};
+
+pub use types::{Container, ContainerStatus};
+
+/// The stored part of a container (what visibility checks and locks work from).
+#[derive(Debug, Clone)]
+pub struct ContainerRecord {
+    pub id: ContainerId,
+    pub project_id: String,
+    pub name: String,
+    pub image: String,
+    pub command: Vec<String>,
+    pub status: ContainerStatus,
+    pub created_at: String,
+}
+
+impl ContainerRecord {
+    pub fn deleted(&self) -> bool {
+        self.status == ContainerStatus::Deleted
+    }
+}
+
+fn row(r: &sqlx::sqlite::SqliteRow) -> Result<ContainerRecord, ServiceError> {
+    let id: String = r.try_get("id")?;
+    let command: String = r.try_get("command")?;
+    Ok(ContainerRecord {
+        id: super::parse_id("container id", &id)?,
+        project_id: r.try_get("project_id")?,
+        name: r.try_get("name")?,
+        image: r.try_get("image")?,
+        command: serde_json::from_str(&command).unwrap_or_default(),
+        status: {
+            let s: String = r.try_get("status")?;
+            ContainerStatus::parse(&s).ok_or_else(|| {
+                ServiceError::internal(anyhow::anyhow!(
+                    "unknown container status {s:?} in the database"
+                ))
+            })?
+        },
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// Checks a container name: 1 to 63 of `a-z A-Z 0-9 . _ -` (it becomes the hostname).
+pub fn validate_container_name(name: &str) -> Result<(), ServiceError> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(ServiceError::bad_request(format!(
+            "container name {name:?} is not valid: use 1 to 63 letters, digits, '.', '_' or \
+             '-', starting with a letter or digit"
+        )))
+    }
+}
+
+fn validate_command(command: &[String]) -> Result<(), ServiceError> {
+    if command.is_empty() || command[0].is_empty() {
+        return Err(ServiceError::bad_request(
+            "command must be a non-empty array of strings, like [\"/bin/sh\", \"-c\", \"...\"]",
+        ));
+    }
+    if command.len() > 256 || command.iter().any(|a| a.len() > 4096 || a.contains('\0')) {
+        return Err(ServiceError::bad_request(
+            "command has too many or too long arguments (at most 256 of 4096 bytes, no NUL)",
+        ));
+    }
+    Ok(())
+}
+
+/// Containers marked running when the previous server stopped: their processes died with it.
+pub(crate) async fn reset_after_restart(svc: &Service) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE containers SET status = 'stopped' WHERE status IN ('running', 'restoring')",
+    )
+    .execute(svc.db())
+    .await?;
+    // A creation the previous server did not finish left no usable root.
+    sqlx::query("UPDATE containers SET status = 'failed' WHERE status = 'creating'")
+        .execute(svc.db())
+        .await?;
+    Ok(())
+}
+
+fn logical_size(root: &std::path::Path) -> u64 {
+    // Walks the live tree without following symlinks; a container's tree is small enough
+    // (tens of thousands of entries) for this to take milliseconds.
+    fn walk(dir: &std::path::Path, total: &mut u64) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let Ok(md) = e.metadata() else { continue };
+            if md.is_dir() {
+                walk(&e.path(), total);
+            } else if md.is_file() {
+                *total += md.len();
+            }
+        }
+    }
+    let mut total = 0;
+    walk(root, &mut total);
+    total
+}
+
+impl Service {
+    pub(crate) async fn set_status(
+        &self,
+        id: &ContainerId,
+        status: ContainerStatus,
+    ) -> Result<(), ServiceError> {
+        sqlx::query("UPDATE containers SET status = ? WHERE id = ?")
+            .bind(status.as_str())
+            .bind(id.as_str())
+            .execute(self.db())
+            .await?;
+        Ok(())
+    }
+
+    /// A container the caller sees (deleted ones included), or 404.
+    pub(crate) async fn container_row(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<ContainerRecord, ServiceError> {
+        let cid = super::parse_id("container id", id)?;
+        let r = sqlx::query("SELECT * FROM containers WHERE id = ?")
+            .bind(cid.as_str())
+            .fetch_optional(self.db())
+            .await?;
+        match r.map(|r| row(&r)).transpose()? {
+            Some(c) if caller.sees(&c.project_id) => Ok(c),
+            _ => Err(ServiceError::not_found(format!(
+                "no container with id {id} exists in your projects"
+            ))),
+        }
+    }
+
+    /// A live (not deleted) container the caller sees.
+    async fn live_container(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<ContainerRecord, ServiceError> {
+        let c = self.container_row(caller, id).await?;
+        if c.deleted() {
+            return Err(ServiceError::conflict(format!(
+                "container {id} was deleted; its snapshots remain and can be copied into a new \
+                 container"
+            ))
+            .with_hint(Hint::CopyFromDeleted {
+                container: id.to_string(),
+            }));
+        }
+        Ok(c)
+    }
+
+    pub(crate) async fn describe(&self, c: ContainerRecord) -> Result<Container, ServiceError> {
+        let snapshot_count = self.engine().list(&c.id).await?.len() as u64;
+        let size = if c.deleted() {
+            0
+        } else {
+            let root = self.engine().root_path(&c.id);
+            tokio::task::spawn_blocking(move || logical_size(&root))
+                .await
+                .unwrap_or(0)
+        };
+        Ok(Container {
+            id: c.id.to_string(),
+            project_id: c.project_id,
+            name: c.name,
+            image: c.image,
+            command: c.command,
+            status: c.status,
+            created_at: c.created_at,
+            size,
+            snapshot_count,
+            server_id: self.server_id().to_string(),
+        })
+    }
+
+    /// The containers the caller sees, optionally of one project; deleted ones only when
+    /// asked for (their snapshots stay usable).
+    pub async fn list_containers(
+        &self,
+        caller: &Caller,
+        project: Option<&str>,
+        include_deleted: bool,
+    ) -> Result<Vec<Container>, ServiceError> {
+        let project_id = match project {
+            Some(p) => Some(self.project(caller, p).await?.id),
+            None => None,
+        };
+        let rows = sqlx::query("SELECT * FROM containers ORDER BY created_at, id")
+            .fetch_all(self.db())
+            .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let c = row(r)?;
+            if !caller.sees(&c.project_id)
+                || project_id.as_ref().is_some_and(|p| *p != c.project_id)
+                || (c.deleted() && !include_deleted)
+            {
+                continue;
+            }
+            out.push(self.describe(c).await?);
+        }
+        Ok(out)
+    }
+
+    /// One container.
+    pub async fn get_container(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Container, ServiceError> {
+        let c = self.container_row(caller, id).await?;
+        self.describe(c).await
+    }
+
+    /// Inserts a container row in `creating` state, unless the name is taken.
+    async fn insert_container(
+        &self,
+        project_id: &str,
+        name: &str,
+        image: &str,
+        command: &[String],
+    ) -> Result<ContainerId, ServiceError> {
+        validate_container_name(name)?;
+        validate_command(command)?;
+        let mut tx = self.db().begin_with("BEGIN IMMEDIATE").await?;
+        let taken: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM containers WHERE project_id = ? AND name = ? AND status <> 'deleted'",
+        )
+        .bind(project_id)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(other) = taken {
+            return Err(ServiceError::conflict(format!(
+                "the project already has a container named {name:?} ({other}); choose another \
+                 name"
+            )));
+        }
+        let id = super::parse_id("container id", &crate::tokens::new_id())?;
+        sqlx::query(
+            "INSERT INTO containers (id, project_id, name, image, command, status, created_at) \
+             VALUES (?, ?, ?, ?, ?, 'creating', ?)",
+        )
+        .bind(id.as_str())
+        .bind(project_id)
+        .bind(name)
+        .bind(image)
+        .bind(serde_json::to_string(command).unwrap_or_else(|_| "[]".into()))
+        .bind(fmt_time(now()))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Creates a container from an image. It starts `stopped`.
+    pub async fn create_container(
+        &self,
+        caller: &Caller,
+        project: &str,
+        name: &str,
+        image: &str,
+        command: Option<Vec<String>>,
+    ) -> Result<Container, ServiceError> {
+        let project = self.project(caller, project).await?;
+        let image_ref = self.image_ref(image).await?;
+        let command = command.unwrap_or_else(|| image_ref.command.clone());
+        self.check_free_space(0, "creating a container")?;
+        let id = self
+            .insert_container(&project.id, name, image, &command)
+            .await?;
+        let made = self
+            .engine()
+            .copy(
+                &image_ref.root,
+                CopySource::Snapshot(image_ref.snapshot.clone()),
+                &id,
+            )
+            .await;
+        if let Err(e) = made {
+            self.set_status(&id, ContainerStatus::Failed).await?;
+            return Err(e.into());
+        }
+        self.set_status(&id, ContainerStatus::Stopped).await?;
+        let c = self.get_container(caller, id.as_str()).await?;
+        self.events().publish(
+            types::EventKind::ContainerCreated,
+            &c.project_id,
+            Some(&c.id),
+            &c,
+        );
+        Ok(c)
+    }
+
+    /// Deletes the container's live filesystem (stopping it first). Its snapshots stay.
+    pub async fn delete_container(&self, caller: &Caller, id: &str) -> Result<(), ServiceError> {
+        let c = self.live_container(caller, id).await?;
+        let _guard = self.lock(id).await?;
+        self.runtime()
+            .stop(c.id.as_str(), self.limits().stop_timeout)
+            .await;
+        match self.engine().delete_root(&c.id).await {
+            Ok(()) | Err(engine::EngineError::NoSuchRoot(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        sqlx::query("UPDATE containers SET status = 'deleted', deleted_at = ? WHERE id = ?")
+            .bind(fmt_time(now()))
+            .bind(c.id.as_str())
+            .execute(self.db())
+            .await?;
+        sqlx::query("DELETE FROM schedules WHERE container_id = ?")
+            .bind(c.id.as_str())
+            .execute(self.db())
+            .await?;
+        self.events().publish(
+            types::EventKind::ContainerDeleted,
+            &c.project_id,
+            Some(c.id.as_str()),
+            serde_json::json!({"id": c.id.as_str(), "name": c.name}),
+        );
+        Ok(())
+    }
+
+    /// Starts the container's command (the caller holds the container lock).
+    pub(crate) async fn start_locked(&self, c: &ContainerRecord) -> Result<(), ServiceError> {
+        let root = self.engine().root_path(&c.id);
+        let log = root
+            .parent()
+            .map(|p| p.join("console.log"))
+            .unwrap_or_else(|| root.join("../console.log"));
+        let (svc, id, project) = (self.clone(), c.id, c.project_id.clone());
+        self.runtime().start(
+            c.id.as_str(),
+            &root,
+            &c.name,
+            &c.command,
+            &log,
+            move |code| {
+                tokio::spawn(async move {
+                    // Only a container that was running moves on: a stop or restore in
+                    // progress writes its own status.
+                    let status = if code == Some(0) {
+                        ContainerStatus::Stopped
+                    } else {
+                        ContainerStatus::Failed
+                    };
+                    let changed = sqlx::query(
+                        "UPDATE containers SET status = ? WHERE id = ? AND status = 'running'",
+                    )
+                    .bind(status.as_str())
+                    .bind(id.as_str())
+                    .execute(svc.db())
+                    .await
+                    .map(|r| r.rows_affected() > 0)
+                    .unwrap_or(false);
+                    if changed {
+                        svc.events().publish(
+                            types::EventKind::ContainerStopped,
+                            &project,
+                            Some(id.as_str()),
+                            serde_json::json!({"id": id.as_str(), "exit_code": code, "status": status}),
+                        );
+                    }
+                });
+            },
+        )?;
+        self.set_status(&c.id, ContainerStatus::Running).await?;
+        Ok(())
+    }
+
+    /// Stops the container's command (the caller holds the container lock).
+    pub(crate) async fn stop_locked(
+        &self,
+        c: &ContainerRecord,
+        status_after: ContainerStatus,
+    ) -> Result<(), ServiceError> {
+        self.set_status(&c.id, status_after).await?;
+        self.runtime()
+            .stop(c.id.as_str(), self.limits().stop_timeout)
+            .await;
+        Ok(())
+    }
+
+    /// Starts a stopped container.
+    pub async fn start_container(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Container, ServiceError> {
+        let c = self.live_container(caller, id).await?;
+        if c.status == ContainerStatus::Restoring {
+            return Err(ServiceError::conflict(format!(
+                "container {id} is being restored; start it when the restore finishes"
+            )));
+        }
+        let _guard = self.lock(id).await?;
+        let c = self.live_container(caller, id).await?;
+        if !self.runtime().is_running(id) {
+            self.start_locked(&c).await?;
+            self.events().publish(
+                types::EventKind::ContainerStarted,
+                &c.project_id,
+                Some(id),
+                serde_json::json!({"id": id, "name": c.name}),
+            );
+        }
+        self.get_container(caller, id).await
+    }
+
+    /// Stops a running container: SIGTERM, then SIGKILL after the stop timeout.
+    pub async fn stop_container(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Container, ServiceError> {
+        let c = self.live_container(caller, id).await?;
+        let _guard = self.lock(id).await?;
+        let was_running = self.runtime().is_running(id);
+        self.stop_locked(&c, ContainerStatus::Stopped).await?;
+        if was_running {
+            self.events().publish(
+                types::EventKind::ContainerStopped,
+                &c.project_id,
+                Some(id),
+                serde_json::json!({"id": id, "name": c.name, "status": ContainerStatus::Stopped}),
+            );
+        }
+        self.get_container(caller, id).await
+    }
+
+    /// Runs a one-off command in the container's root.
+    pub async fn exec(
+        &self,
+        caller: &Caller,
+        id: &str,
+        command: &[String],
+        timeout_s: Option<u64>,
+    ) -> Result<ExecOutput, ServiceError> {
+        let c = self.live_container(caller, id).await?;
+        if c.status == ContainerStatus::Restoring || c.status == ContainerStatus::Creating {
+            return Err(ServiceError::conflict(format!(
+                "container {id} is {}; run the command when that finishes",
+                c.status
+            )));
+        }
+        let timeout = match timeout_s {
+            None => 30,
+            Some(t @ 1..=600) => t,
+            Some(t) => {
+                return Err(ServiceError::bad_request(format!(
+                    "timeout_s must be between 1 and 600 seconds (got {t})"
+                )));
+            }
+        };
+        validate_command(command)?;
+        self.runtime()
+            .exec(
+                &self.engine().root_path(&c.id),
+                &c.name,
+                command,
+                Duration::from_secs(timeout),
+                self.limits().exec_output_bytes,
+            )
+            .await
+    }
+
+    /// A new container from a snapshot of `id` (or its live state), in a project the caller
+    /// sees. Works after the source container was deleted (from a snapshot).
+    pub async fn copy_container(
+        &self,
+        caller: &Caller,
+        id: &str,
+        target_project: &str,
+        name: &str,
+        source_snapshot: Option<&str>,
+    ) -> Result<Container, ServiceError> {
+        let src = self.container_row(caller, id).await?;
+        let target = self.project(caller, target_project).await?;
+        let (source, need) = match source_snapshot {
+            Some(s) => {
+                let info = self.engine().get(&src.id, s).await?;
+                (CopySource::Snapshot(info.name), info.size)
+            }
+            None if src.deleted() => {
+                return Err(ServiceError::conflict(format!(
+                    "container {id} was deleted, so it has no live state to copy; pass \
+                     source_snapshot with one of its snapshots"
+                )));
+            }
+            None => (CopySource::Live, 0),
+        };
+        self.check_free_space(need, "copying a container")?;
+        let new_id = self
+            .insert_container(&target.id, name, &src.image, &src.command)
+            .await?;
+        // Progress on the source's stream: its timeline shows the copy while it runs.
+        let progress = |phase: &str| {
+            self.events().publish(
+                types::EventKind::Progress,
+                &src.project_id,
+                Some(id),
+                serde_json::json!({"operation": "copy", "phase": phase, "target": name, "snapshot": source_snapshot}),
+            )
+        };
+        progress("started");
+        let copied = self.engine().copy(&src.id, source, &new_id).await;
+        progress(if copied.is_ok() { "finished" } else { "failed" });
+        if let Err(e) = copied {
+            self.set_status(&new_id, ContainerStatus::Failed).await?;
+            return Err(e.into());
+        }
+        self.set_status(&new_id, ContainerStatus::Stopped).await?;
+        let c = self.get_container(caller, new_id.as_str()).await?;
+        self.events().publish(
+            types::EventKind::ContainerCopied,
+            &c.project_id,
+            Some(&c.id),
+            serde_json::json!({"container": &c, "source_container_id": id, "source_snapshot": source_snapshot}),
+        );
+        Ok(c)
+    }
+}

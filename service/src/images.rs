@@ -1,0 +1,293 @@
+//! Images: root filesystems that containers start from.
+//!
+//! An image is an engine root holding exactly one snapshot; its live directory is removed
+//! once the snapshot exists. Creating a container copies that snapshot, so an image's files
+//! are stored once however many containers (and snapshots of them) use it.
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use engine::{RootSource, SnapshotOptions};
+use sqlx::Row;
+
+use super::{Caller, Service, fmt_time, now};
+use crate::error::{Hint, ServiceError};
+
+/// The image a fresh install has: busybox from the host.
+pub const DEMO_IMAGE: &str = "demo";
+
+/// A container's command when neither the request nor the image says otherwise: a shell that
+/// idles until it is told to stop.
+pub fn default_command() -> Vec<String> {
+    vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done".into(),
+    ]
+}
+
+pub use types::Image;
+
+/// Where an image's content is.
+pub(crate) struct ImageRef {
+    pub root: engine::ContainerId,
+    pub snapshot: String,
+    pub command: Vec<String>,
+}
+
+/// Checks an image name: 1 to 64 of `a-z 0-9 . _ -`, starting with a letter or digit.
+pub fn validate_image_name(name: &str) -> Result<(), ServiceError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(ServiceError::bad_request(format!(
+            "image name {name:?} is not valid: use 1 to 64 lowercase letters, digits, '.', '_' \
+             or '-', starting with a letter or digit"
+        )))
+    }
+}
+
+fn row_to_image(r: &sqlx::sqlite::SqliteRow) -> Result<Image, ServiceError> {
+    let command: String = r.try_get("command")?;
+    Ok(Image {
+        name: r.try_get("name")?,
+        source: r.try_get("source")?,
+        command: serde_json::from_str(&command).unwrap_or_default(),
+        size: r.try_get::<i64, _>("size")?.max(0) as u64,
+        file_count: r.try_get::<i64, _>("file_count")?.max(0) as u64,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+/// Makes the `demo` image from the host's static busybox, once.
+pub(crate) async fn ensure_demo_image(svc: &Service) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let exists: Option<String> = sqlx::query_scalar("SELECT name FROM images WHERE name = ?")
+        .bind(DEMO_IMAGE)
+        .fetch_optional(svc.db())
+        .await?;
+    if exists.is_some() {
+        return Ok(());
+    }
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.is_file())
+        .context(
+            "busybox is not installed; install Debian's busybox-static (`apt-get install \
+             busybox-static`) and restart to get the demo image, or import one with POST \
+             /api/v1/images",
+        )?;
+    let dir = tempfile::Builder::new()
+        .prefix("snapline-demo-")
+        .tempdir_in(svc.data_dir())?;
+    build_busybox_tree(busybox, dir.path())?;
+    svc.register_image(
+        DEMO_IMAGE,
+        "builtin",
+        RootSource::Directory(dir.path().to_path_buf()),
+        None,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
+}
+
+/// A minimal root: busybox and its applets in /bin, the usual empty directories, and
+/// /etc files that shells and `id` expect.
+fn build_busybox_tree(busybox: &Path, root: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let list = std::process::Command::new(busybox).arg("--list").output()?;
+    for d in [
+        "bin", "sbin", "usr/bin", "usr/sbin", "etc", "root", "tmp", "var/tmp", "var/log", "proc",
+        "dev", "sys", "run", "home",
+    ] {
+        std::fs::create_dir_all(root.join(d))?;
+    }
+    std::fs::copy(busybox, root.join("bin/busybox"))?;
+    std::fs::set_permissions(
+        root.join("bin/busybox"),
+        std::fs::Permissions::from_mode(0o755),
+    )?;
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        let applet = applet.trim();
+        if applet.is_empty() || applet.contains('/') || applet == "busybox" {
+            continue;
+        }
+        let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
+    }
+    for d in ["tmp", "var/tmp"] {
+        std::fs::set_permissions(root.join(d), std::fs::Permissions::from_mode(0o1777))?;
+    }
+    std::fs::set_permissions(root.join("root"), std::fs::Permissions::from_mode(0o700))?;
+    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")?;
+    std::fs::write(root.join("etc/group"), "root:x:0:\n")?;
+    std::fs::write(root.join("etc/hostname"), "demo\n")?;
+    std::fs::write(
+        root.join("etc/os-release"),
+        "NAME=\"Snapline demo (busybox)\"\nID=snapline-demo\n",
+    )?;
+    Ok(())
+}
+
+/// A reader that fails once more than `max` bytes came through, and says so in `over`.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+    over: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n as u64 > self.left {
+            self.over.store(true, Ordering::Relaxed);
+            return Err(std::io::Error::other("the image is larger than the limit"));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+impl Service {
+    /// Every image (images are shared by all projects).
+    pub async fn list_images(&self) -> Result<Vec<Image>, ServiceError> {
+        let rows = sqlx::query("SELECT * FROM images ORDER BY name")
+            .fetch_all(self.db())
+            .await?;
+        rows.iter().map(row_to_image).collect()
+    }
+
+    pub(crate) async fn image_ref(&self, name: &str) -> Result<ImageRef, ServiceError> {
+        let row = sqlx::query("SELECT root_id, snapshot, command FROM images WHERE name = ?")
+            .bind(name)
+            .fetch_optional(self.db())
+            .await?
+            .ok_or_else(|| {
+                ServiceError::not_found(format!("no image named {name:?}"))
+                    .with_hint(Hint::ListImages)
+            })?;
+        let root: String = row.try_get("root_id")?;
+        let command: String = row.try_get("command")?;
+        Ok(ImageRef {
+            root: super::parse_id("image root", &root)?,
+            snapshot: row.try_get("snapshot")?,
+            command: serde_json::from_str(&command).unwrap_or_else(|_| default_command()),
+        })
+    }
+
+    /// Imports a root filesystem tar stream (`docker export` output) as image `name`.
+    /// `body` is read on a blocking thread; at most `limits.max_image_bytes` are accepted.
+    pub async fn import_image(
+        &self,
+        caller: &Caller,
+        name: &str,
+        body: Box<dyn Read + Send>,
+    ) -> Result<Image, ServiceError> {
+        if !caller.admin && caller.projects.is_empty() {
+            return Err(ServiceError::forbidden("this token cannot import images"));
+        }
+        validate_image_name(name)?;
+        self.check_free_space(0, "importing an image")?;
+        let over = Arc::new(AtomicBool::new(false));
+        let capped = Capped {
+            inner: body,
+            left: self.limits().max_image_bytes,
+            over: over.clone(),
+        };
+        let result = self
+            .register_image(name, "import", RootSource::Tar(Box::new(capped)), None)
+            .await;
+        if over.load(Ordering::Relaxed) {
+            return Err(ServiceError::payload_too_large(format!(
+                "the image is larger than the limit of {} MB (SNAPLINE_MAX_IMAGE_MB)",
+                self.limits().max_image_bytes >> 20
+            )));
+        }
+        let image = result?;
+        self.events()
+            .publish(types::EventKind::ImageImported, "", None, &image);
+        Ok(image)
+    }
+
+    /// Stores a root as an image: a root, its one snapshot, then the live copy removed.
+    async fn register_image(
+        &self,
+        name: &str,
+        source: &str,
+        content: RootSource,
+        command: Option<Vec<String>>,
+    ) -> Result<Image, ServiceError> {
+        let taken: Option<String> = sqlx::query_scalar("SELECT name FROM images WHERE name = ?")
+            .bind(name)
+            .fetch_optional(self.db())
+            .await?;
+        if taken.is_some() {
+            return Err(ServiceError::conflict(format!(
+                "an image named {name:?} already exists; choose another name"
+            )));
+        }
+        let root = super::parse_id("image root", &crate::tokens::new_id())?;
+        self.engine().create_root(&root, content).await?;
+        let snap = self
+            .engine()
+            .snapshot(
+                &root,
+                SnapshotOptions {
+                    alias: Some(format!("image {name}")),
+                    ..Default::default()
+                },
+            )
+            .await;
+        let snap = match snap {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = self.engine().delete_root(&root).await;
+                return Err(e.into());
+            }
+        };
+        self.engine().delete_root(&root).await?;
+        let command = command.unwrap_or_else(default_command);
+        let image = Image {
+            name: name.to_string(),
+            source: source.to_string(),
+            command: command.clone(),
+            size: snap.size,
+            file_count: snap.file_count,
+            created_at: fmt_time(now()),
+        };
+        let r = sqlx::query(
+            "INSERT INTO images (name, root_id, snapshot, source, command, size, file_count, \
+             created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&image.name)
+        .bind(root.as_str())
+        .bind(&snap.name)
+        .bind(&image.source)
+        .bind(serde_json::to_string(&command).unwrap_or_else(|_| "[]".into()))
+        .bind(image.size as i64)
+        .bind(image.file_count as i64)
+        .bind(&image.created_at)
+        .execute(self.db())
+        .await;
+        match r {
+            Ok(_) => Ok(image),
+            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                // Imported twice at once: the loser's snapshot is garbage for GC.
+                let _ = self.engine().delete(&root, &snap.name).await;
+                Err(ServiceError::conflict(format!(
+                    "an image named {name:?} already exists; choose another name"
+                )))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! The snapshot service: projects, containers, images, auth scopes, runtime, jobs and events,
+//! on top of the engine. The REST handlers, the dashboard's embedded backend and the CLI are
+//! thin layers over [`Service`]; every visibility rule lives here, so no caller can forget one.
+//!
+//! No transport: calls take typed ids and answer `Result<T, ServiceError>`
+//! ([`error::ServiceError`]: a kind and a sentence). Which HTTP status a kind gets is decided
+//! by the server's one status table, not here.
+
+pub mod auth;
+pub mod containers;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod events;
+pub mod images;
+pub mod jobs;
+pub mod projects;
+pub mod runtime;
+pub mod schedules;
+pub mod selfcheck;
+pub mod snapshots;
+pub mod system;
+pub mod tokens;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use engine::Engine;
+use sqlx::SqlitePool;
+
+pub use auth::Caller;
+pub use error::{ErrorKind, Hint, ServiceError};
+
+/// Tunable limits, from the command line or the environment.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// How long a mutating call waits for another one on the same container before a 409.
+    pub lock_wait: Duration,
+    /// Snapshots and copies are refused (507) when less than this is free.
+    pub min_free_bytes: u64,
+    /// Largest image tar accepted.
+    pub max_image_bytes: u64,
+    /// Requests per second per token (sustained), and the burst allowed.
+    pub rate_per_second: u32,
+    pub rate_burst: u32,
+    /// Seconds `stop` waits after SIGTERM before SIGKILL.
+    pub stop_timeout: Duration,
+    /// Most bytes of stdout and of stderr an exec returns.
+    pub exec_output_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            lock_wait: Duration::from_secs(10),
+            min_free_bytes: 256 << 20,
+            max_image_bytes: 8 << 30,
+            rate_per_second: 50,
+            rate_burst: 200,
+            stop_timeout: Duration::from_secs(10),
+            exec_output_bytes: 64 << 10,
+        }
+    }
+}
+
+/// The service. Cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: SqlitePool,
+    engine: Engine,
+    data_dir: PathBuf,
+    events: events::Bus,
+    runtime: runtime::Runtime,
+    limits: Limits,
+    server_id: String,
+    rate: auth::RateLimiter,
+    /// One lock per container for operations that change it (snapshot, restore, start,
+    /// stop, copy into, delete): a second one waits up to `limits.lock_wait`, then gets 409.
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Service {
+    /// Opens the engine over the data directory, finishes interrupted restores, resets the
+    /// status of containers whose processes died with the previous server, and makes sure
+    /// a default project, the built-in demo image and this node's id exist.
+    pub async fn open(db: SqlitePool, data_dir: PathBuf, limits: Limits) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let engine = Engine::open(&data_dir, db.clone())
+            .await
+            .context("cannot open the snapshot store")?
+            .with_lock_wait(limits.lock_wait);
+        let finished = engine
+            .recover()
+            .await
+            .context("cannot finish the restores a crash interrupted")?;
+        for c in &finished {
+            tracing::warn!(container = %c, "finished a restore that a crash interrupted");
+        }
+        let server_id = projects::ensure_server_id(&db).await?;
+        let svc = Service {
+            inner: Arc::new(Inner {
+                rate: auth::RateLimiter::new(limits.rate_per_second, limits.rate_burst),
+                db,
+                engine,
+                data_dir,
+                events: events::Bus::new(),
+                runtime: runtime::Runtime::detect(),
+                limits,
+                server_id,
+                locks: Mutex::new(HashMap::new()),
+            }),
+        };
+        containers::reset_after_restart(&svc).await?;
+        projects::ensure_default_project(&svc.inner.db).await?;
+        if let Err(e) = images::ensure_demo_image(&svc).await {
+            tracing::warn!(error = %format!("{e:#}"), "the built-in demo image is not available");
+        }
+        Ok(svc)
+    }
+
+    /// The metadata database.
+    pub fn db(&self) -> &SqlitePool {
+        &self.inner.db
+    }
+
+    /// The snapshot engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.inner.data_dir
+    }
+
+    /// The event bus (`GET /api/v1/events`).
+    pub fn events(&self) -> &events::Bus {
+        &self.inner.events
+    }
+
+    /// Limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// This node's id.
+    pub fn server_id(&self) -> &str {
+        &self.inner.server_id
+    }
+
+    /// Whether containers can run on this host (bubblewrap found).
+    pub fn can_run_containers(&self) -> bool {
+        self.inner.runtime.available()
+    }
+
+    pub(crate) fn runtime(&self) -> &runtime::Runtime {
+        &self.inner.runtime
+    }
+
+    pub(crate) fn rate(&self) -> &auth::RateLimiter {
+        &self.inner.rate
+    }
+
+    /// Takes the container's operation lock, waiting at most `lock_wait`.
+    pub(crate) async fn lock(
+        &self,
+        container: &str,
+    ) -> Result<tokio::sync::OwnedMutexGuard<()>, ServiceError> {
+        let m = {
+            let mut locks = self.inner.locks.lock().unwrap_or_else(|p| p.into_inner());
+            locks.entry(container.to_string()).or_default().clone()
+        };
+        tokio::time::timeout(self.inner.limits.lock_wait, m.lock_owned())
+            .await
+            .map_err(|_| {
+                ServiceError::conflict(format!(
+                    "another operation is running on container {container}; try again when it \
+                     finishes"
+                ))
+            })
+    }
+
+    /// Refuses work that would write to a nearly full disk.
+    pub(crate) fn check_free_space(&self, need: u64, doing: &str) -> Result<(), ServiceError> {
+        let free = fs4::available_space(&self.inner.data_dir).map_err(|e| {
+            ServiceError::internal(anyhow::anyhow!("cannot read the free space: {e}"))
+        })?;
+        let want = need.saturating_add(self.inner.limits.min_free_bytes);
+        if free < want {
+            return Err(ServiceError::insufficient_storage(format!(
+                "not enough free disk space for {doing}: {} MB free, {} MB needed. Delete \
+                 snapshots or containers you no longer need (their space is reclaimed by the \
+                 background GC), then retry",
+                free >> 20,
+                want >> 20
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Now, as the API writes timestamps: UTC, RFC 3339, milliseconds, `Z`.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+/// Formats a time as the API does ([`types::time::format_millis`], the one format).
+pub fn fmt_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    types::time::format_millis(t.timestamp_millis())
+}
+
+/// Now, formatted as the API writes times.
+pub fn now_rfc3339() -> String {
+    fmt_time(now())
+}
+
+/// Parses a time written by [`fmt_time`].
+pub fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, ServiceError> {
+    types::time::epoch_millis(s)
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .ok_or_else(|| {
+            ServiceError::internal(anyhow::anyhow!("bad timestamp {s:?} in the database"))
+        })
+}
+
+/// Checks a 24-hex id from a URL or a body.
+pub fn parse_id(what: &str, id: &str) -> Result<engine::ContainerId, ServiceError> {
+    id.parse().map_err(|_| {
+        ServiceError::bad_request(format!(
+            "{what} {id:?} is not an id: ids are 24 lowercase hex characters, like \
+             890abcdef12345678901cdef"
+        ))
+    })
+}

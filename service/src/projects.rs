@@ -1,0 +1,130 @@
+//! Projects, and this node's identity.
+
+use sqlx::{Row, SqlitePool};
+
+use super::{Caller, Service, fmt_time, now};
+use crate::error::{Hint, ServiceError};
+
+/// Name of the project created at first start.
+pub const DEFAULT_PROJECT: &str = "default";
+
+pub use types::Project;
+
+fn row_to_project(r: &sqlx::sqlite::SqliteRow) -> Result<Project, sqlx::Error> {
+    Ok(Project {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+pub(crate) async fn ensure_default_project(db: &SqlitePool) -> anyhow::Result<()> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects")
+        .fetch_one(db)
+        .await?;
+    if n == 0 {
+        sqlx::query("INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?)")
+            .bind(crate::tokens::new_id())
+            .bind(DEFAULT_PROJECT)
+            .bind(fmt_time(now()))
+            .execute(db)
+            .await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn ensure_server_id(db: &SqlitePool) -> anyhow::Result<String> {
+    if let Some(id) = sqlx::query_scalar("SELECT id FROM server_info LIMIT 1")
+        .fetch_optional(db)
+        .await?
+    {
+        return Ok(id);
+    }
+    let id = crate::tokens::new_id();
+    sqlx::query("INSERT INTO server_info (id, created_at) VALUES (?, ?)")
+        .bind(&id)
+        .bind(fmt_time(now()))
+        .execute(db)
+        .await?;
+    Ok(id)
+}
+
+/// Checks a project name: 1 to 100 characters, no control characters.
+pub fn validate_name(what: &str, name: &str) -> Result<(), ServiceError> {
+    let n = name.chars().count();
+    if name.trim().is_empty() || n > 100 || name.chars().any(char::is_control) {
+        return Err(ServiceError::bad_request(format!(
+            "{what} must be 1 to 100 characters without control characters (got {n})"
+        )));
+    }
+    Ok(())
+}
+
+impl Service {
+    /// The projects the caller sees.
+    pub async fn list_projects(&self, caller: &Caller) -> Result<Vec<Project>, ServiceError> {
+        let rows = sqlx::query("SELECT * FROM projects ORDER BY created_at, name")
+            .fetch_all(self.db())
+            .await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            let p = row_to_project(r)?;
+            if caller.sees(&p.id) {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A project by id or name, if the caller sees it; 404 otherwise.
+    pub async fn project(
+        &self,
+        caller: &Caller,
+        id_or_name: &str,
+    ) -> Result<Project, ServiceError> {
+        let row = sqlx::query("SELECT * FROM projects WHERE id = ? OR name = ?")
+            .bind(id_or_name)
+            .bind(id_or_name)
+            .fetch_optional(self.db())
+            .await?;
+        match row.map(|r| row_to_project(&r)).transpose()? {
+            Some(p) if caller.sees(&p.id) => Ok(p),
+            _ => Err(ServiceError::not_found(format!(
+                "no project {id_or_name:?} exists among your projects"
+            ))
+            .with_hint(Hint::ListProjects)),
+        }
+    }
+
+    /// Creates a project (admin tokens only).
+    pub async fn create_project(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<Project, ServiceError> {
+        if !caller.admin {
+            return Err(ServiceError::forbidden(
+                "only an admin token can create projects",
+            ));
+        }
+        validate_name("a project name", name)?;
+        let p = Project {
+            id: crate::tokens::new_id(),
+            name: name.to_string(),
+            created_at: fmt_time(now()),
+        };
+        let r = sqlx::query("INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?)")
+            .bind(&p.id)
+            .bind(&p.name)
+            .bind(&p.created_at)
+            .execute(self.db())
+            .await;
+        match r {
+            Ok(_) => Ok(p),
+            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Err(
+                ServiceError::conflict(format!("a project named {name:?} already exists")),
+            ),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Automatic snapshots per container, as Incus's `snapshots.schedule`: a cron expression
+//! (or `@hourly`, `@daily`, `@weekly`), an expiry for the snapshots it takes, an alias
+//! pattern, and whether stopped containers are included.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{Caller, Service, fmt_time, now, parse_time};
+use crate::error::{Hint, ServiceError};
+use types::ContainerStatus;
+
+/// Alias of scheduled snapshots unless the schedule says otherwise (strftime, UTC).
+pub const DEFAULT_ALIAS_PATTERN: &str = "auto-%Y%m%d-%H%M";
+
+pub use types::{Schedule, ScheduleSpec};
+
+/// Parses a schedule; the error says what a valid one looks like.
+pub fn parse_cron(s: &str) -> Result<croner::Cron, ServiceError> {
+    let bad = |why: String| {
+        ServiceError::bad_request(format!(
+            "schedule {s:?} is not valid ({why}): use five cron fields like \"0 3 * * *\" \
+             (minute hour day month weekday, UTC) or @hourly, @daily, @weekly"
+        ))
+    };
+    if s.len() > 100 || s.split_whitespace().count() > 5 {
+        return Err(bad("at most five fields, no seconds".into()));
+    }
+    croner::Cron::new(s).parse().map_err(|e| bad(e.to_string()))
+}
+
+fn next_after(cron: &croner::Cron, t: DateTime<Utc>) -> Result<DateTime<Utc>, ServiceError> {
+    cron.find_next_occurrence(&t, false).map_err(|e| {
+        ServiceError::bad_request(format!(
+            "the schedule never fires after {}: {e}",
+            fmt_time(t)
+        ))
+    })
+}
+
+/// The alias a pattern gives at `t`; refused when the pattern is not valid strftime or the
+/// alias would be too long.
+pub fn render_alias(pattern: &str, t: DateTime<Utc>) -> Result<String, ServiceError> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    write!(out, "{}", t.format(pattern)).map_err(|_| {
+        ServiceError::bad_request(format!(
+            "alias_pattern {pattern:?} is not a valid strftime pattern (for example \
+             {DEFAULT_ALIAS_PATTERN})"
+        ))
+    })?;
+    engine::snapshot::validate_alias(&out)?;
+    Ok(out)
+}
+
+fn row_to_schedule(r: &sqlx::sqlite::SqliteRow) -> Result<Schedule, ServiceError> {
+    Ok(Schedule {
+        container_id: r.try_get("container_id")?,
+        schedule: r.try_get("cron")?,
+        expiry: r.try_get("expiry_days")?,
+        alias_pattern: r.try_get("alias_pattern")?,
+        include_stopped: r.try_get::<i64, _>("include_stopped")? != 0,
+        next_run_at: r.try_get("next_run_at")?,
+        last_run_at: r.try_get("last_run_at")?,
+        last_error: r.try_get("last_error")?,
+    })
+}
+
+impl Service {
+    /// Sets (or replaces) a container's schedule.
+    pub async fn set_schedule(
+        &self,
+        caller: &Caller,
+        id: &str,
+        spec: ScheduleSpec,
+    ) -> Result<Schedule, ServiceError> {
+        let c = self.container_row(caller, id).await?;
+        if c.deleted() {
+            return Err(ServiceError::conflict(format!(
+                "container {id} was deleted; there is nothing to snapshot on a schedule"
+            )));
+        }
+        let cron = parse_cron(spec.schedule.trim())?;
+        if let Some(d) = spec.expiry {
+            super::snapshots::validate_expiry(d)?;
+        }
+        let pattern = spec
+            .alias_pattern
+            .unwrap_or_else(|| DEFAULT_ALIAS_PATTERN.to_string());
+        render_alias(&pattern, now())?;
+        let next = next_after(&cron, now())?;
+        sqlx::query(
+            "INSERT INTO schedules (container_id, cron, expiry_days, alias_pattern, \
+             include_stopped, next_run_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (container_id) DO UPDATE SET cron = excluded.cron, \
+             expiry_days = excluded.expiry_days, alias_pattern = excluded.alias_pattern, \
+             include_stopped = excluded.include_stopped, next_run_at = excluded.next_run_at, \
+             last_error = NULL",
+        )
+        .bind(c.id.as_str())
+        .bind(spec.schedule.trim())
+        .bind(spec.expiry)
+        .bind(&pattern)
+        .bind(spec.include_stopped.unwrap_or(false) as i64)
+        .bind(fmt_time(next))
+        .bind(fmt_time(now()))
+        .execute(self.db())
+        .await?;
+        self.get_schedule(caller, id).await
+    }
+
+    /// A container's schedule; 404 when it has none.
+    pub async fn get_schedule(&self, caller: &Caller, id: &str) -> Result<Schedule, ServiceError> {
+        let c = self.container_row(caller, id).await?;
+        let r = sqlx::query("SELECT * FROM schedules WHERE container_id = ?")
+            .bind(c.id.as_str())
+            .fetch_optional(self.db())
+            .await?
+            .ok_or_else(|| {
+                ServiceError::not_found(format!("container {id} has no snapshot schedule"))
+                    .with_hint(Hint::SetSchedule {
+                        container: id.to_string(),
+                    })
+            })?;
+        row_to_schedule(&r)
+    }
+
+    /// Removes a container's schedule.
+    pub async fn delete_schedule(&self, caller: &Caller, id: &str) -> Result<(), ServiceError> {
+        let c = self.container_row(caller, id).await?;
+        let r = sqlx::query("DELETE FROM schedules WHERE container_id = ?")
+            .bind(c.id.as_str())
+            .execute(self.db())
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(ServiceError::not_found(format!(
+                "container {id} has no snapshot schedule"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Takes the snapshots whose time has come (at most one per schedule, however long the
+    /// server was down). Returns how many were taken.
+    pub async fn run_due_schedules(&self, at: DateTime<Utc>) -> Result<u64, ServiceError> {
+        let rows = sqlx::query(
+            "SELECT s.*, c.status AS status FROM schedules s JOIN containers c \
+             ON c.id = s.container_id WHERE s.next_run_at <= ?",
+        )
+        .bind(fmt_time(at))
+        .fetch_all(self.db())
+        .await?;
+        let mut taken = 0;
+        for r in &rows {
+            let s = row_to_schedule(r)?;
+            let status: String = r.try_get("status")?;
+            let status = ContainerStatus::parse(&status);
+            let cron = parse_cron(&s.schedule)?;
+            let next = next_after(&cron, at)?;
+            let due = parse_time(&s.next_run_at)?;
+            // Deleted and half-made containers are skipped; stopped ones unless asked for.
+            let skip = matches!(
+                status,
+                None | Some(ContainerStatus::Deleted | ContainerStatus::Creating)
+            ) || (status != Some(ContainerStatus::Running) && !s.include_stopped);
+            let outcome = if skip {
+                Ok(false)
+            } else {
+                self.scheduled_snapshot(&s, due).await.map(|_| true)
+            };
+            let error = outcome.as_ref().err().map(|e| e.to_string());
+            if let Err(e) = &outcome {
+                tracing::warn!(container = %s.container_id, error = %e, "scheduled snapshot failed");
+            }
+            taken += u64::from(matches!(outcome, Ok(true)));
+            sqlx::query(
+                "UPDATE schedules SET next_run_at = ?, last_run_at = ?, last_error = ? \
+                 WHERE container_id = ?",
+            )
+            .bind(fmt_time(next))
+            .bind(fmt_time(at))
+            .bind(error)
+            .bind(&s.container_id)
+            .execute(self.db())
+            .await?;
+        }
+        Ok(taken)
+    }
+
+    async fn scheduled_snapshot(
+        &self,
+        s: &Schedule,
+        due: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let alias = render_alias(&s.alias_pattern, due)?;
+        let system = Caller {
+            token_id: "scheduler".into(),
+            admin: true,
+            projects: Vec::new(),
+        };
+        let c = self.container_row(&system, &s.container_id).await?;
+        let _guard = self.lock(&s.container_id).await?;
+        self.snapshot_locked(&c, Some(alias), s.expiry).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn schedules_parse_and_fire_when_expected() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 29, 10, 17, 0).unwrap();
+        let hourly = parse_cron("@hourly").unwrap();
+        assert_eq!(
+            next_after(&hourly, t).unwrap(),
+            Utc.with_ymd_and_hms(2026, 11, 29, 11, 0, 0).unwrap()
+        );
+        let nightly = parse_cron("30 3 * * *").unwrap();
+        assert_eq!(
+            next_after(&nightly, t).unwrap(),
+            Utc.with_ymd_and_hms(2026, 11, 30, 3, 30, 0).unwrap()
+        );
+        for bad in ["", "every day", "61 * * * *", "* * * * * *", "@sometimes"] {
+            assert!(parse_cron(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn alias_patterns_render_and_bad_ones_are_refused() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 29, 10, 17, 0).unwrap();
+        assert_eq!(
+            render_alias(DEFAULT_ALIAS_PATTERN, t).unwrap(),
+            "auto-20261129-1017"
+        );
+        assert!(render_alias("%Q-bad", t).is_err());
+        assert!(render_alias(&"x".repeat(101), t).is_err());
+        assert!(render_alias("line\nbreak", t).is_err());
+    }
+}

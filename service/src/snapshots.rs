@@ -1,0 +1,490 @@
+//! Snapshots: the vendor API's heart, plus diff, browse, download and verify.
+
+use std::sync::Arc;
+
+use chrono::Duration as ChronoDuration;
+use engine::{DiffTarget, SnapshotInfo, SnapshotOptions};
+
+use super::containers::ContainerRecord;
+use super::events::ProgressEvents;
+use super::{Caller, Service, fmt_time};
+use crate::error::{Hint, ServiceError};
+use types::ContainerStatus;
+
+/// A snapshot file's bytes, as [`Service::snapshot_file_stream`] reads them.
+pub type FileStream = tokio_stream::wrappers::ReceiverStream<Result<bytes::Bytes, std::io::Error>>;
+
+/// The file name a download is saved under: the path's last part, with anything but
+/// letters, digits, `.`, `-` and `_` replaced (it goes into a header).
+pub fn download_name(path: &str) -> String {
+    path.rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty())
+        .unwrap_or("file")
+        .replace(
+            |c: char| !c.is_ascii_alphanumeric() && !".-_".contains(c),
+            "_",
+        )
+}
+
+/// The API's word for a kind of change.
+fn change_kind(k: &engine::ChangeKind) -> types::ChangeKind {
+    match k {
+        engine::ChangeKind::Added => types::ChangeKind::Added,
+        engine::ChangeKind::Removed => types::ChangeKind::Removed,
+        engine::ChangeKind::Modified => types::ChangeKind::Modified,
+        engine::ChangeKind::MetadataOnly => types::ChangeKind::MetadataOnly,
+        engine::ChangeKind::TypeChanged => types::ChangeKind::TypeChanged,
+    }
+}
+
+/// What a verify found, as the API shows it: damaged objects, then damaged packs (named
+/// `pack <id>`); `clean` when there are none.
+fn verified(r: &engine::VerifyReport, deep: bool) -> types::SnapshotVerified {
+    let objects = r.damaged.iter().map(|d| types::DamageInfo {
+        object: d.object.to_string(),
+        reason: d.reason.clone(),
+    });
+    let packs = r.damaged_packs.iter().map(|(p, why)| types::DamageInfo {
+        object: format!("pack {p}"),
+        reason: why.clone(),
+    });
+    let damaged: Vec<_> = objects.chain(packs).collect();
+    types::SnapshotVerified {
+        clean: damaged.is_empty(),
+        deep,
+        trees: r.trees,
+        chunks: r.chunks,
+        damaged,
+    }
+}
+
+/// Longest expiry, in days (ten years).
+pub const MAX_EXPIRY_DAYS: i64 = 3650;
+
+pub use types::Snapshot;
+
+/// A snapshot as the API shows it, from the engine's catalog row.
+pub fn snapshot_of(s: &SnapshotInfo) -> Snapshot {
+    {
+        Snapshot {
+            name: s.name.clone(),
+            alias: s.alias.clone(),
+            created_at: fmt_time(s.created_at),
+            last_used_at: s.last_used_at.map(fmt_time),
+            expires_at: s.expires_at.map(fmt_time),
+            stateful: false,
+            size: s.size,
+            file_count: s.file_count,
+            added_bytes: s.added_bytes,
+            exclusive_bytes: None,
+        }
+    }
+}
+
+/// Checks an expiry in days.
+pub fn validate_expiry(days: i64) -> Result<(), ServiceError> {
+    if !(1..=MAX_EXPIRY_DAYS).contains(&days) {
+        return Err(ServiceError::bad_request(format!(
+            "expiry is a number of days from 1 to {MAX_EXPIRY_DAYS} (got {days}); omit it for \
+             a snapshot that never expires"
+        )));
+    }
+    Ok(())
+}
+
+/// Storage figures of a container's snapshots, by snapshot name, in bytes.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotStorage {
+    /// What deleting the snapshot would free.
+    pub exclusive: std::collections::HashMap<String, u64>,
+    /// What the snapshot and the older ones reach together.
+    pub stored: std::collections::HashMap<String, u64>,
+}
+
+/// What a restore did.
+#[derive(Debug, Clone)]
+pub struct Restored {
+    pub container: ContainerRecord,
+    pub snapshot: Snapshot,
+    pub safety_snapshot: Option<Snapshot>,
+}
+
+impl Service {
+    /// Takes a snapshot of a container, running or stopped.
+    pub async fn create_snapshot(
+        &self,
+        caller: &Caller,
+        id: &str,
+        alias: Option<String>,
+        expiry_days: Option<i64>,
+    ) -> Result<(ContainerRecord, Snapshot), ServiceError> {
+        if let Some(a) = &alias {
+            engine::snapshot::validate_alias(a)?;
+        }
+        if let Some(d) = expiry_days {
+            validate_expiry(d)?;
+        }
+        let c = self.live_for_snapshot(caller, id).await?;
+        let _guard = self.lock(id).await?;
+        let snap = self.snapshot_locked(&c, alias, expiry_days).await?;
+        Ok((c, snap))
+    }
+
+    async fn live_for_snapshot(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<ContainerRecord, ServiceError> {
+        let c = self.container_row(caller, id).await?;
+        match c.status {
+            ContainerStatus::Deleted => Err(ServiceError::conflict(format!(
+                "container {id} was deleted, so there is nothing live to snapshot; its earlier \
+                 snapshots remain"
+            ))),
+            ContainerStatus::Creating => Err(ServiceError::conflict(format!(
+                "container {id} is still being created; snapshot it when it is ready"
+            ))),
+            _ => Ok(c),
+        }
+    }
+
+    /// Snapshots `c`; the caller holds the container lock.
+    pub(crate) async fn snapshot_locked(
+        &self,
+        c: &ContainerRecord,
+        alias: Option<String>,
+        expiry_days: Option<i64>,
+    ) -> Result<Snapshot, ServiceError> {
+        self.check_free_space(0, "a snapshot")?;
+        let progress = ProgressEvents {
+            bus: Arc::new(self.clone()),
+            project_id: c.project_id.clone(),
+            container_id: c.id.to_string(),
+            operation: "snapshot",
+        };
+        let opts = SnapshotOptions {
+            alias,
+            expires_after: expiry_days.map(ChronoDuration::days),
+            progress: Some(Arc::new(progress)),
+            ..Default::default()
+        };
+        let info = self.engine().snapshot(&c.id, opts).await?;
+        let snap = snapshot_of(&info);
+        self.events().publish(
+            types::EventKind::SnapshotCreated,
+            &c.project_id,
+            Some(c.id.as_str()),
+            &snap,
+        );
+        Ok(snap)
+    }
+
+    /// The container's unexpired snapshots, newest first. Works after the container was
+    /// deleted.
+    pub async fn list_snapshots(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<(ContainerRecord, Vec<Snapshot>), ServiceError> {
+        let c = self.container_row(caller, id).await?;
+        let list = self.engine().list(&c.id).await?;
+        Ok((c, list.iter().map(snapshot_of).collect()))
+    }
+
+    /// When the container's newest snapshot was taken; `None` when it has none.
+    pub async fn last_snapshot_at(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Option<String>, ServiceError> {
+        let c = self.container_row(caller, id).await?;
+        let list = self.engine().list(&c.id).await?;
+        Ok(list.first().map(|s| fmt_time(s.created_at)))
+    }
+
+    /// The storage figures of a container's snapshots, by name: what deleting each would free
+    /// (exclusive bytes), and what each and the older ones reach together (stored bytes). One
+    /// pass over the store each; advisory, so a failed pass gives empty maps, not an error.
+    pub async fn snapshot_storage(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<SnapshotStorage, ServiceError> {
+        let c = self.container_row(caller, id).await?;
+        let exclusive = self
+            .engine()
+            .exclusive_bytes_all(&c.id)
+            .await
+            .unwrap_or_default();
+        let stored = self
+            .engine()
+            .stored_history(&c.id)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        Ok(SnapshotStorage { exclusive, stored })
+    }
+
+    /// One snapshot, with the bytes deleting it would free.
+    pub async fn get_snapshot(
+        &self,
+        caller: &Caller,
+        id: &str,
+        name: &str,
+    ) -> Result<(ContainerRecord, Snapshot), ServiceError> {
+        let c = self.container_row(caller, id).await?;
+        let info = self.engine().get(&c.id, name).await?;
+        let mut snap = snapshot_of(&info);
+        snap.exclusive_bytes = Some(self.engine().exclusive_bytes(&c.id, &info.name).await?);
+        Ok((c, snap))
+    }
+
+    /// Restores the container's filesystem to a snapshot. A running container is stopped
+    /// first and started fresh afterwards; while it runs the status is `restoring` and
+    /// `start` is refused.
+    pub async fn restore_snapshot(
+        &self,
+        caller: &Caller,
+        id: &str,
+        name: &str,
+        safety: bool,
+    ) -> Result<Restored, ServiceError> {
+        let c = self.container_row(caller, id).await?;
+        if c.deleted() {
+            return Err(ServiceError::conflict(format!(
+                "container {id} was deleted, so there is no filesystem to restore into; copy the \
+                 snapshot into a new container instead"
+            ))
+            .with_hint(Hint::CopySnapshotInstead {
+                container: id.to_string(),
+            }));
+        }
+        let _guard = self.lock(id).await?;
+        // Resolve first: an unknown name is a 404 before anything stops.
+        let target = self.engine().get(&c.id, name).await?;
+        let safety_snapshot = if safety {
+            let alias = format!("before-restore-{}", target.name);
+            Some(self.snapshot_locked(&c, Some(alias), Some(7)).await?)
+        } else {
+            None
+        };
+        let was_running = self.runtime().is_running(id);
+        self.stop_locked(&c, ContainerStatus::Restoring).await?;
+        let progress_event = |phase: &str| {
+            self.events().publish(
+                types::EventKind::Progress,
+                &c.project_id,
+                Some(id),
+                serde_json::json!({"operation": "restore", "phase": phase, "snapshot": target.name}),
+            )
+        };
+        progress_event("started");
+        let result = self.engine().restore(&c.id, &target.name).await;
+        progress_event(if result.is_ok() { "finished" } else { "failed" });
+        // Whatever happened, the container leaves `restoring`: a failed restore changed
+        // nothing (it fails before touching the tree) or was finished by recovery.
+        let after = match (&result, was_running) {
+            (Ok(_), true) => self
+                .start_locked(&c)
+                .await
+                .map(|_| ContainerStatus::Running),
+            _ => Ok(ContainerStatus::Stopped),
+        };
+        if !matches!(after, Ok(ContainerStatus::Running)) {
+            self.set_status(&c.id, ContainerStatus::Stopped).await?;
+        }
+        let (info, _) = result?;
+        after?;
+        let mut snapshot = snapshot_of(&info);
+        snapshot.last_used_at = Some(fmt_time(super::now()));
+        self.events().publish(
+            types::EventKind::SnapshotRestored,
+            &c.project_id,
+            Some(id),
+            serde_json::json!({"snapshot": &snapshot, "safety_snapshot": &safety_snapshot}),
+        );
+        Ok(Restored {
+            container: c,
+            snapshot,
+            safety_snapshot,
+        })
+    }
+
+    /// Deletes a snapshot. Works after the container was deleted. Returns its name and the
+    /// stored bytes the background GC will free.
+    pub async fn delete_snapshot(
+        &self,
+        caller: &Caller,
+        id: &str,
+        name: &str,
+    ) -> Result<(ContainerRecord, engine::Deleted), ServiceError> {
+        let c = self.container_row(caller, id).await?;
+        let _guard = self.lock(id).await?;
+        let deleted = self.engine().delete(&c.id, name).await?;
+        self.events().publish(
+            types::EventKind::SnapshotDeleted,
+            &c.project_id,
+            Some(id),
+            serde_json::json!({"name": deleted.name, "freed_bytes": deleted.freed_bytes}),
+        );
+        Ok((c, deleted))
+    }
+
+    /// Edits a snapshot's alias and expiry: `None` leaves a field, `Some(None)` clears the
+    /// alias or pins the snapshot, `Some(Some(days))` expires it that many days from now.
+    pub async fn update_snapshot(
+        &self,
+        caller: &Caller,
+        id: &str,
+        name: &str,
+        alias: Option<Option<String>>,
+        expiry_days: Option<Option<i64>>,
+    ) -> Result<(ContainerRecord, Snapshot), ServiceError> {
+        if let Some(Some(d)) = expiry_days {
+            validate_expiry(d)?;
+        }
+        // An empty alias means "no alias", as in the dashboard's form.
+        let alias = alias.map(|a| a.filter(|a| !a.is_empty()));
+        let c = self.container_row(caller, id).await?;
+        let edit = engine::SnapshotEdit {
+            alias,
+            expires_at: expiry_days.map(|d| d.map(|d| super::now() + ChronoDuration::days(d))),
+        };
+        let info = self.engine().edit(&c.id, name, edit).await?;
+        let snap = snapshot_of(&info);
+        self.events().publish(
+            types::EventKind::SnapshotUpdated,
+            &c.project_id,
+            Some(c.id.as_str()),
+            &snap,
+        );
+        Ok((c, snap))
+    }
+
+    /// What changed from snapshot `name` to `against` (another snapshot, or `live`).
+    pub async fn diff_snapshot(
+        &self,
+        caller: &Caller,
+        id: &str,
+        name: &str,
+        against: &str,
+        limit: usize,
+    ) -> Result<types::SnapshotDiff, ServiceError> {
+        let c = self.container_row(caller, id).await?;
+        let target = if against == "live" {
+            if c.deleted() {
+                return Err(ServiceError::conflict(format!(
+                    "container {id} was deleted, so there is no live filesystem to compare with"
+                )));
+            }
+            DiffTarget::Live
+        } else {
+            DiffTarget::Snapshot(against.to_string())
+        };
+        let d = self.engine().diff(&c.id, name, target, limit).await?;
+        Ok(types::SnapshotDiff {
+            from: name.to_string(),
+            against: against.to_string(),
+            changes: d
+                .changes
+                .into_iter()
+                .map(|c| types::DiffChange {
+                    path: c.path,
+                    kind: change_kind(&c.kind),
+                    entry_type: c.entry_type.into(),
+                })
+                .collect(),
+            truncated: d.truncated,
+        })
+    }
+
+    /// A directory of a snapshot.
+    pub async fn browse_snapshot(
+        &self,
+        caller: &Caller,
+        id: &str,
+        name: &str,
+        path: &str,
+    ) -> Result<types::SnapshotFiles, ServiceError> {
+        let c = self.container_row(caller, id).await?;
+        let entries = self
+            .engine()
+            .list_dir(&c.id, name, path)
+            .await?
+            .into_iter()
+            .map(|e| types::FileEntry {
+                name: e.name,
+                entry_type: e.entry_type.into(),
+                size: e.size,
+                mode: format!("{:04o}", e.mode),
+                uid: e.uid,
+                gid: e.gid,
+                mtime: super::fmt_time(e.mtime),
+                link_target: e.link_target,
+            })
+            .collect();
+        Ok(types::SnapshotFiles {
+            path: path.to_string(),
+            entries,
+        })
+    }
+
+    /// A file of a snapshot, as a reader (each chunk hash-checked as it is read).
+    pub async fn read_snapshot_file(
+        &self,
+        caller: &Caller,
+        id: &str,
+        name: &str,
+        path: &str,
+    ) -> Result<(u64, engine::FileReader), ServiceError> {
+        let c = self.container_row(caller, id).await?;
+        let reader = self.engine().read_file(&c.id, name, path).await?;
+        Ok((reader.size(), reader))
+    }
+
+    /// A file of a snapshot as a stream of pieces read on a blocking thread. A piece that
+    /// fails its hash check ends the stream with an error, so a client never mistakes damaged
+    /// data for the file.
+    pub async fn snapshot_file_stream(
+        &self,
+        caller: &Caller,
+        id: &str,
+        name: &str,
+        path: &str,
+    ) -> Result<(u64, FileStream), ServiceError> {
+        use std::io::Read;
+        let (size, mut reader) = self.read_snapshot_file(caller, id, name, path).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
+        tokio::task::spawn_blocking(move || {
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let piece = match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => Ok(bytes::Bytes::copy_from_slice(&buf[..n])),
+                    Err(e) => Err(e),
+                };
+                let failed = piece.is_err();
+                // A closed channel means the client went away: stop reading.
+                if tx.blocking_send(piece).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        Ok((size, tokio_stream::wrappers::ReceiverStream::new(rx)))
+    }
+
+    /// Checks a snapshot's objects; `deep` re-reads and re-hashes all its data.
+    pub async fn verify_snapshot(
+        &self,
+        caller: &Caller,
+        id: &str,
+        name: &str,
+        deep: bool,
+    ) -> Result<types::SnapshotVerified, ServiceError> {
+        let c = self.container_row(caller, id).await?;
+        let r = self.engine().verify_snapshot(&c.id, name, deep).await?;
+        Ok(verified(&r, deep))
+    }
+}

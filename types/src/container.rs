@@ -1,0 +1,228 @@
+//! Containers as the REST API shows them, their schedules, and what the container routes
+//! accept and answer.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a container is in its life. Written in lower case on the wire (`"running"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerStatus {
+    /// Its root filesystem is being made (from an image or a snapshot).
+    Creating,
+    /// Its command runs.
+    Running,
+    /// Its command is not running; snapshots and restores are safest here.
+    Stopped,
+    /// A restore is rewriting its root filesystem; it cannot start meanwhile.
+    Restoring,
+    /// Its creation or its command failed.
+    Failed,
+    /// Deleted; its snapshots remain until they expire or are deleted.
+    Deleted,
+    /// A status this side does not know (a newer server's, or a Hoody upstream's).
+    #[serde(other)]
+    Unknown,
+}
+
+impl ContainerStatus {
+    /// The word on the wire and in the database (`running`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerStatus::Creating => "creating",
+            ContainerStatus::Running => "running",
+            ContainerStatus::Stopped => "stopped",
+            ContainerStatus::Restoring => "restoring",
+            ContainerStatus::Failed => "failed",
+            ContainerStatus::Deleted => "deleted",
+            ContainerStatus::Unknown => "unknown",
+        }
+    }
+
+    /// Reads the word written by [`ContainerStatus::as_str`].
+    pub fn parse(s: &str) -> Option<ContainerStatus> {
+        [
+            ContainerStatus::Creating,
+            ContainerStatus::Running,
+            ContainerStatus::Stopped,
+            ContainerStatus::Restoring,
+            ContainerStatus::Failed,
+            ContainerStatus::Deleted,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for ContainerStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A container, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Container {
+    #[cfg_attr(feature = "openapi", schema(example = "890abcdef12345678901cdef"))]
+    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(example = "67e89abc123def456789abcd"))]
+    pub project_id: String,
+    #[cfg_attr(feature = "openapi", schema(example = "web"))]
+    pub name: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "demo"))]
+    pub image: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// `creating`, `running`, `stopped`, `restoring`, `failed` or `deleted`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "running"))]
+    pub status: ContainerStatus,
+    #[cfg_attr(feature = "openapi", schema(example = "2025-11-09T14:30:45.000Z"))]
+    pub created_at: String,
+    /// Logical bytes of its live filesystem (0 once deleted).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub size: u64,
+    /// Snapshots that have not expired.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub snapshot_count: u64,
+    /// The node it lives on.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub server_id: String,
+}
+
+/// Body of `POST /api/v1/containers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", schema(example = json!({"project_id": "67e89abc123def456789abcd", "name": "web", "image": "demo"})))]
+pub struct CreateContainer {
+    /// The project (id or name).
+    #[cfg_attr(feature = "openapi", schema(example = "67e89abc123def456789abcd"))]
+    pub project_id: String,
+    /// 1 to 63 letters, digits, `.`, `_` or `-`; unique in the project. Also the hostname.
+    #[cfg_attr(feature = "openapi", schema(example = "web"))]
+    pub name: String,
+    /// An image name from `GET /api/v1/images`.
+    #[cfg_attr(feature = "openapi", schema(example = "demo"))]
+    pub image: String,
+    /// What `start` runs; the image's default when absent.
+    #[cfg_attr(feature = "openapi", schema(example = json!(["/bin/sh", "-c", "httpd -f -p 8080"])))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+}
+
+/// Body of `POST /api/v1/containers/{id}/exec`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", schema(example = json!({"command": ["cat", "/etc/os-release"], "timeout_s": 10})))]
+pub struct ExecRequest {
+    #[cfg_attr(feature = "openapi", schema(example = json!(["cat", "/etc/os-release"])))]
+    pub command: Vec<String>,
+    /// Seconds before the command is killed (1 to 600, default 30).
+    #[cfg_attr(feature = "openapi", schema(example = 10))]
+    pub timeout_s: Option<u64>,
+}
+
+/// What an exec returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ExecOutput {
+    /// The command's exit code; `null` when it was killed by a signal or timed out.
+    pub exit_code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// Whether stdout or stderr was cut at the size limit.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub truncated: bool,
+    /// Whether the command was killed at its timeout.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub timed_out: bool,
+}
+
+/// Body of `POST /api/v1/containers/{id}/copy`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", schema(example = json!({"target_project_id": "67e89abc123def456789abcd", "name": "restored-copy", "source_snapshot": "snap-20251109-143045"})))]
+pub struct CopyRequest {
+    /// The project of the new container (id or name).
+    #[cfg_attr(feature = "openapi", schema(example = "67e89abc123def456789abcd"))]
+    pub target_project_id: String,
+    #[cfg_attr(feature = "openapi", schema(example = "restored-copy"))]
+    pub name: String,
+    /// A snapshot of the source (name or unambiguous alias); the live state when absent.
+    #[cfg_attr(feature = "openapi", schema(example = "snap-20251109-143045"))]
+    pub source_snapshot: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ContainerData {
+    pub container: Container,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ContainerList {
+    pub containers: Vec<Container>,
+}
+
+/// A schedule as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Schedule {
+    pub container_id: String,
+    /// Five-field cron (`0 3 * * *`) or `@hourly`, `@daily`, `@weekly`; UTC.
+    #[cfg_attr(feature = "openapi", schema(example = "@daily"))]
+    pub schedule: String,
+    /// Days until each scheduled snapshot expires; `null` keeps them.
+    #[cfg_attr(feature = "openapi", schema(example = 7))]
+    pub expiry: Option<i64>,
+    /// strftime pattern of the snapshots' aliases (UTC).
+    #[cfg_attr(feature = "openapi", schema(example = "auto-%Y%m%d-%H%M"))]
+    pub alias_pattern: String,
+    /// Whether a stopped container is snapshotted too.
+    pub include_stopped: bool,
+    pub next_run_at: String,
+    pub last_run_at: Option<String>,
+    /// Why the last run failed, if it did.
+    pub last_error: Option<String>,
+}
+
+/// The body of `PUT /api/v1/containers/{id}/schedule`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSpec {
+    #[cfg_attr(feature = "openapi", schema(example = "@daily"))]
+    pub schedule: String,
+    #[cfg_attr(feature = "openapi", schema(example = 7))]
+    pub expiry: Option<i64>,
+    pub alias_pattern: Option<String>,
+    pub include_stopped: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ScheduleData {
+    pub schedule: Schedule,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Empty {}
+
+/// Compares with the word on the wire (`status == "running"`).
+impl PartialEq<&str> for ContainerStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}

@@ -1,0 +1,53 @@
+//! Snapline's wire types: what the REST API answers and accepts, and what the dashboard, the
+//! proxy client and the CLI read. One definition each, so a field added here reaches every
+//! side without mapping code.
+//!
+//! - [`time`]: the one RFC 3339 format every timestamp is written in;
+//! - [`error`]: the error kinds and the vendor's error envelope ([`ErrorBody`]);
+//! - [`snapshot`]: snapshots, their diffs, files and verify reports, and request bodies;
+//! - [`container`]: containers, their status, exec, copy and schedules;
+//! - [`resource`]: projects, images, servers, tokens and health;
+//! - [`event`]: the live event stream;
+//! - [`system`]: a node's recorded self-checks.
+//!
+//! serde only (the browser's wasm bundle uses these types); the `openapi` feature derives the
+//! OpenAPI schemas with utoipa. Optional fields a Hoody-compatible upstream may leave out
+//! carry `#[serde(default)]`, so the proxy reads its answers too.
+
+pub mod container;
+pub mod error;
+pub mod event;
+pub mod resource;
+pub mod snapshot;
+pub mod system;
+pub mod time;
+
+pub use container::{
+    Container, ContainerData, ContainerList, ContainerStatus, CopyRequest, CreateContainer, Empty,
+    ExecOutput, ExecRequest, Schedule, ScheduleData, ScheduleSpec,
+};
+pub use error::{ErrorBody, ErrorKind};
+pub use event::{Event, EventKind, ProgressData};
+pub use resource::{
+    CreateProject, CreateToken, Health, Image, ImageData, ImageList, Project, ProjectData,
+    ProjectList, Server, ServerData, ServerList, TokenCreated, TokenInfo, TokenList,
+};
+pub use snapshot::{
+    ChangeKind, CreateSnapshot, DamageInfo, DiffChange, FileEntry, RestoreSnapshot, Snapshot,
+    SnapshotCreated, SnapshotDeleted, SnapshotDiff, SnapshotFiles, SnapshotList, SnapshotRestored,
+    SnapshotVerified, UpdateSnapshot,
+};
+pub use system::{SystemCheck, SystemStatus};
+
+/// The success envelope every REST answer comes in:
+/// `{"statusCode": 200, "message": "...", "data": {...}}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Envelope<T> {
+    /// Equal to the HTTP status (200).
+    #[serde(rename = "statusCode")]
+    pub status_code: u16,
+    /// What was done, in words ("Snapshot created successfully").
+    pub message: String,
+    /// The answer itself.
+    pub data: T,
+}

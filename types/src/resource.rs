@@ -1,0 +1,165 @@
+//! Projects, images, servers, tokens and health, as the REST API shows them.
+
+use serde::{Deserialize, Serialize};
+
+/// A project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Project {
+    #[cfg_attr(feature = "openapi", schema(example = "67e89abc123def456789abcd"))]
+    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(example = "default"))]
+    pub name: String,
+    #[cfg_attr(feature = "openapi", schema(example = "2025-11-09T14:30:45.000Z"))]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub created_at: String,
+}
+
+/// An image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Image {
+    #[cfg_attr(feature = "openapi", schema(example = "demo"))]
+    pub name: String,
+    /// `builtin` or `import`.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub source: String,
+    /// Default command of containers made from it.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// Logical bytes of its files.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub size: u64,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub file_count: u64,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ImageList {
+    pub images: Vec<Image>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ImageData {
+    pub image: Image,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProjectList {
+    pub projects: Vec<Project>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProjectData {
+    pub project: Project,
+}
+
+/// Body of `POST /api/v1/projects`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", schema(example = json!({"name": "staging"})))]
+pub struct CreateProject {
+    #[cfg_attr(feature = "openapi", schema(example = "staging"))]
+    pub name: String,
+}
+
+/// This node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Server {
+    #[cfg_attr(feature = "openapi", schema(example = "5f0e1d2c3b4a596877665544"))]
+    pub id: String,
+    /// The host's name.
+    pub name: String,
+    /// Always `active` while it answers.
+    #[cfg_attr(feature = "openapi", schema(example = "active"))]
+    pub status: String,
+    pub version: String,
+    /// Bytes of the snapshot store's packs.
+    pub store_bytes: u64,
+    /// The data directory's filesystem.
+    pub disk_total_bytes: u64,
+    pub disk_free_bytes: u64,
+    /// Whether containers can run here (bubblewrap installed).
+    pub can_run_containers: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ServerList {
+    pub servers: Vec<Server>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ServerData {
+    pub server: Server,
+}
+
+/// A token as `token list` shows it (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenInfo {
+    pub id: String,
+    pub name: String,
+    pub admin: bool,
+    pub projects: Vec<String>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenList {
+    pub tokens: Vec<TokenInfo>,
+}
+
+/// A new token: `token` is shown once, only here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenCreated {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "hdy_0123456789abcdefghijABCDEFGHIJ0123456789")
+    )]
+    pub token: String,
+    pub info: TokenInfo,
+}
+
+/// Body of `POST /api/v1/tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", schema(example = json!({"name": "ci", "project_ids": ["67e89abc123def456789abcd"]})))]
+pub struct CreateToken {
+    #[cfg_attr(feature = "openapi", schema(example = "ci"))]
+    pub name: String,
+    /// The projects it sees (ids or names).
+    #[serde(default)]
+    pub project_ids: Vec<String>,
+    /// An admin token sees every project.
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// What `GET /api/v1/health` carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Health {
+    /// Snapline's version.
+    #[cfg_attr(feature = "openapi", schema(example = "0.1.0"))]
+    pub version: String,
+}

@@ -1,0 +1,256 @@
+//! Snapshots as the REST API shows them, and what the snapshot routes accept and answer.
+
+use serde::{Deserialize, Serialize};
+
+/// A snapshot, exactly as the vendor document shows it, plus extra fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Snapshot {
+    #[cfg_attr(feature = "openapi", schema(example = "snap-20251109-143045"))]
+    pub name: String,
+    #[cfg_attr(feature = "openapi", schema(example = "production-stable"))]
+    pub alias: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(example = "2025-11-09T14:30:45.000Z"))]
+    pub created_at: String,
+    #[cfg_attr(feature = "openapi", schema(example = json!(null)))]
+    pub last_used_at: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(example = "2026-02-07T14:30:45.000Z"))]
+    pub expires_at: Option<String>,
+    /// Always false: snapshots are filesystem-only.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub stateful: bool,
+    /// Logical size in bytes (the files' sizes).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = 4589764321u64))]
+    pub size: u64,
+    /// Regular files in it.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub file_count: u64,
+    /// Stored bytes this snapshot added when it was taken (what was new).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub added_bytes: u64,
+    /// Stored bytes deleting it would free (only on `GET .../snapshots/{name}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclusive_bytes: Option<u64>,
+}
+
+/// Body of `POST /api/v1/containers/{id}/snapshots`. Both fields are optional; an empty body
+/// is allowed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", schema(example = json!({"alias": "before-ai-refactor", "expiry": 30})))]
+pub struct CreateSnapshot {
+    /// A human name, at most 100 characters, no control characters.
+    #[cfg_attr(feature = "openapi", schema(example = "before-ai-refactor"))]
+    pub alias: Option<String>,
+    /// Days until the snapshot is deleted automatically (1 to 3650); omit it to keep the
+    /// snapshot until you delete it.
+    #[cfg_attr(feature = "openapi", schema(example = 30))]
+    pub expiry: Option<i64>,
+}
+
+/// Body of `PATCH /api/v1/containers/{id}/snapshots/{name}` (optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", schema(example = json!({"safety_snapshot": true})))]
+pub struct RestoreSnapshot {
+    /// First snapshot the current state (alias `before-restore-<name>`, expiry 7 days), so
+    /// the restore can be undone.
+    pub safety_snapshot: Option<bool>,
+}
+
+/// Body of `PATCH /api/v1/containers/{id}/snapshots/{name}/metadata`. A field left out is
+/// not changed; `null` clears the alias, or pins the snapshot (it never expires).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", schema(example = json!({"alias": "production-stable", "expiry": null})))]
+pub struct UpdateSnapshot {
+    /// The new alias (at most 100 characters, no control characters); `null` or `""` for
+    /// none.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "production-stable"))]
+    pub alias: Option<Option<String>>,
+    /// Days from now until the snapshot expires (1 to 3650); `null` pins it.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>, example = 30))]
+    pub expiry: Option<Option<i64>>,
+}
+
+/// A field present in the body, even as `null`, is `Some(...)`: "clear it" differs from
+/// "leave it".
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SnapshotCreated {
+    #[cfg_attr(feature = "openapi", schema(example = "890abcdef12345678901cdef"))]
+    pub container_id: String,
+    #[cfg_attr(feature = "openapi", schema(example = "67e89abc123def456789abcd"))]
+    pub project_id: String,
+    pub snapshot: Snapshot,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SnapshotList {
+    #[cfg_attr(feature = "openapi", schema(example = "890abcdef12345678901cdef"))]
+    pub container_id: String,
+    #[cfg_attr(feature = "openapi", schema(example = "67e89abc123def456789abcd"))]
+    pub project_id: String,
+    /// Newest first; expired snapshots never appear.
+    pub snapshots: Vec<Snapshot>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SnapshotRestored {
+    #[cfg_attr(feature = "openapi", schema(example = "890abcdef12345678901cdef"))]
+    pub container_id: String,
+    #[cfg_attr(feature = "openapi", schema(example = "67e89abc123def456789abcd"))]
+    pub project_id: String,
+    pub snapshot: Snapshot,
+    /// Present when `safety_snapshot` was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety_snapshot: Option<Snapshot>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SnapshotDeleted {
+    #[cfg_attr(feature = "openapi", schema(example = "snap-20251109-143045"))]
+    pub name: String,
+    /// Stored bytes the background GC frees because of this deletion.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = 52428800))]
+    pub freed_bytes: u64,
+}
+
+/// How an entry differs between two states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// Only in the newer state.
+    Added,
+    /// Only in the older state.
+    Removed,
+    /// Its contents differ.
+    Modified,
+    /// Same contents; mode, owner, times or extended attributes differ.
+    #[serde(rename = "metadata")]
+    MetadataOnly,
+    /// A file became a directory, a link, ... (or the other way round).
+    TypeChanged,
+}
+
+impl ChangeKind {
+    /// The word on the wire (`type_changed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Added => "added",
+            ChangeKind::Removed => "removed",
+            ChangeKind::Modified => "modified",
+            ChangeKind::MetadataOnly => "metadata",
+            ChangeKind::TypeChanged => "type_changed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DiffChange {
+    #[cfg_attr(feature = "openapi", schema(example = "etc/nginx/nginx.conf"))]
+    pub path: String,
+    /// `added`, `removed`, `modified`, `metadata` or `type_changed`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "modified"))]
+    pub kind: ChangeKind,
+    /// `file`, `dir`, `symlink`, `char-device`, `block-device` or `fifo`.
+    #[cfg_attr(feature = "openapi", schema(example = "file"))]
+    pub entry_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SnapshotDiff {
+    #[cfg_attr(feature = "openapi", schema(example = "snap-20251108-100000"))]
+    pub from: String,
+    /// Another snapshot's name, or `live`.
+    #[cfg_attr(feature = "openapi", schema(example = "live"))]
+    pub against: String,
+    pub changes: Vec<DiffChange>,
+    /// More changes exist than `limit` allowed.
+    pub truncated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FileEntry {
+    #[cfg_attr(feature = "openapi", schema(example = "hostname"))]
+    pub name: String,
+    #[cfg_attr(feature = "openapi", schema(example = "file"))]
+    pub entry_type: String,
+    pub size: u64,
+    /// Permission bits, octal.
+    #[cfg_attr(feature = "openapi", schema(example = "0644"))]
+    pub mode: String,
+    pub uid: u32,
+    pub gid: u32,
+    #[cfg_attr(feature = "openapi", schema(example = "2025-11-09T14:30:45.000Z"))]
+    pub mtime: String,
+    pub link_target: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SnapshotFiles {
+    #[cfg_attr(feature = "openapi", schema(example = "/etc"))]
+    pub path: String,
+    pub entries: Vec<FileEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DamageInfo {
+    pub object: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SnapshotVerified {
+    /// No damage found.
+    pub clean: bool,
+    /// Data was re-read and re-hashed (`deep=true`), not only the structure checked.
+    pub deep: bool,
+    pub trees: u64,
+    pub chunks: u64,
+    pub damaged: Vec<DamageInfo>,
+}
+
+/// Compares with the word on the wire (`kind == "added"`).
+impl PartialEq<&str> for ChangeKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
