@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use leptos::prelude::use_context;
 
-use crate::api::{EndpointSummary, SystemCheck, SystemStatus};
 use crate::error::AppError;
 use crate::model::{
     ContainerView, DocsState, Draft, Example, Identity, LiveEvent, Overview, RestoreOutcome,
     RunRecord, RunRequest, RunResult, Schedule, ScheduleSpec, Snapshot, SnapshotChange,
     SnapshotDiff, SnapshotFiles, SnapshotVerified, Timeline,
 };
+use crate::model::{EndpointSummary, SystemCheck, SystemStatus};
 
 /// A file's bytes as they arrive, each piece checked by the store before it is sent on.
 pub type ByteStream =

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 // the pages (and the proxy, which reads them from an upstream) without mapping code.
 pub use types::{
     Container, ContainerStatus, DamageInfo, DiffChange, FileEntry, Project, Schedule, ScheduleSpec,
-    Snapshot, SnapshotDiff, SnapshotFiles, SnapshotVerified,
+    Snapshot, SnapshotDiff, SnapshotFiles, SnapshotVerified, SystemCheck, SystemStatus,
 };
 
 /// An edit of a snapshot's metadata (the body of `PATCH .../metadata`). `None` leaves a field
@@ -108,6 +108,52 @@ pub struct AxisPoint {
     /// Stored bytes this snapshot and the older ones reach together, when known.
     #[serde(default)]
     pub stored_bytes: Option<u64>,
+}
+
+/// One operation of the REST API, as the OpenAPI document describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointSummary {
+    /// Group of the operation (its first OpenAPI tag).
+    pub tag: String,
+    /// HTTP method in capitals.
+    pub method: String,
+    /// Path template, for example `/api/v1/health`.
+    pub path: String,
+    /// One line on what it does.
+    pub summary: String,
+    /// Longer description, possibly empty.
+    pub description: String,
+    /// Path and query parameters.
+    #[serde(default)]
+    pub parameters: Vec<ParamDoc>,
+    /// An example request body (pretty JSON), when the operation takes one.
+    #[serde(default)]
+    pub request_example: Option<String>,
+    /// The request body's schema (pretty JSON, every reference inlined).
+    #[serde(default)]
+    pub request_schema: Option<String>,
+    /// Every documented answer: status and what it means.
+    #[serde(default)]
+    pub responses: Vec<(String, String)>,
+    /// The JSON schema of each answer that has one: status and schema (pretty JSON, every
+    /// reference inlined).
+    #[serde(default)]
+    pub response_schemas: Vec<(String, String)>,
+    /// Whether it needs a bearer token.
+    #[serde(default)]
+    pub secured: bool,
+}
+
+/// One parameter of an operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParamDoc {
+    pub name: String,
+    /// `path` or `query`.
+    pub location: String,
+    pub required: bool,
+    pub description: String,
+    /// An example value, when the document gives one.
+    pub example: Option<String>,
 }
 
 /// Cards the timeline renders unless the user asks for all: a page of 1,000 cards with their

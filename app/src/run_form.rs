@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::api::EndpointSummary;
+use crate::model::EndpointSummary;
 use crate::model::{api_path_problem, query_escape};
 
 /// The raw-request widget's operation name: any method and path, typed by hand.
@@ -209,7 +209,7 @@ pub fn snippets(base: &str, method: &str, path: &str, body: &str) -> Vec<Snippet
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::ParamDoc;
+    use crate::model::ParamDoc;
 
     fn endpoint(method: &str, path: &str, params: &[(&str, &str, bool)]) -> EndpointSummary {
         EndpointSummary {

@@ -28,7 +28,7 @@ const TRAILER_LEN: usize = 4 + 32 + 8;
 /// A pack is closed once it reaches this size (objects are never split across packs).
 pub const TARGET_PACK_SIZE: usize = 16 * 1024 * 1024;
 /// zstd level for new objects: the fastest level, within a few percent of level 3 on
-/// root filesystems (measured by `snapline bench`), so snapshots keep up with `cp -a`.
+/// root filesystems (measured by `snapline-bench`), so snapshots keep up with `cp -a`.
 pub const ZSTD_LEVEL: i32 = 1;
 
 /// What an object is.

@@ -112,10 +112,7 @@ pub fn app(state: AppState) -> Router {
 
 /// The HTTP surface of a proxy node (`serve --upstream`): the dashboard over the
 /// [`proxy::RemoteBackend`] that `state.backend` holds, and `/api` forwarded upstream.
-pub fn proxy_app(
-    state: dashboard::DashboardState,
-    forwarder: proxy::forward::Forwarder,
-) -> Router {
+pub fn proxy_app(state: dashboard::DashboardState, forwarder: proxy::forward::Forwarder) -> Router {
     layers(dashboard::router(state).merge(proxy::forward::router(forwarder)))
 }
 

@@ -32,8 +32,8 @@ pub fn default_url(data_dir: &Path) -> String {
 /// Invariant for every caller: a transaction that writes starts with `BEGIN IMMEDIATE`
 /// (`pool.begin_with("BEGIN IMMEDIATE")`). A deferred one that reads first and then writes
 /// gets SQLITE_BUSY at once when another connection wrote in between (the busy timeout does
-/// not apply to that upgrade); under concurrent copies that was a 500 (`bench-load` found it,
-/// `tests/concurrency.rs` keeps it fixed).
+/// not apply to that upgrade); under concurrent copies that was a 500 (`snapline-bench-load` found it,
+/// `server/tests/concurrency.rs` keeps it fixed).
 pub async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         bail!(

@@ -78,9 +78,9 @@ impl Service {
         let write = |rel: &str, text: &str| -> Result<(), ServiceError> {
             let path = app.join(rel);
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| ServiceError::internal(e))?;
+                std::fs::create_dir_all(dir).map_err(ServiceError::internal)?;
             }
-            std::fs::write(&path, text).map_err(|e| ServiceError::internal(e))
+            std::fs::write(&path, text).map_err(ServiceError::internal)
         };
         // Three moments of a small app's life, each a snapshot: as installed, before a
         // risky migration, after it. The live files then drift a little further, so

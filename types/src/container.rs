@@ -125,6 +125,7 @@ pub struct ExecRequest {
     #[cfg_attr(feature = "openapi", schema(example = json!(["cat", "/etc/os-release"])))]
     pub command: Vec<String>,
     /// Seconds before the command is killed (1 to 600, default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(example = 10))]
     pub timeout_s: Option<u64>,
 }
@@ -159,6 +160,7 @@ pub struct CopyRequest {
     #[cfg_attr(feature = "openapi", schema(example = "restored-copy"))]
     pub name: String,
     /// A snapshot of the source (name or unambiguous alias); the live state when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(example = "snap-20251109-143045"))]
     pub source_snapshot: Option<String>,
 }

@@ -46,10 +46,12 @@ pub struct Snapshot {
 #[cfg_attr(feature = "openapi", schema(example = json!({"alias": "before-ai-refactor", "expiry": 30})))]
 pub struct CreateSnapshot {
     /// A human name, at most 100 characters, no control characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(example = "before-ai-refactor"))]
     pub alias: Option<String>,
     /// Days until the snapshot is deleted automatically (1 to 3650); omit it to keep the
     /// snapshot until you delete it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(example = 30))]
     pub expiry: Option<i64>,
 }
@@ -62,6 +64,7 @@ pub struct CreateSnapshot {
 pub struct RestoreSnapshot {
     /// First snapshot the current state (alias `before-restore-<name>`, expiry 7 days), so
     /// the restore can be undone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub safety_snapshot: Option<bool>,
 }
 

@@ -14,8 +14,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{EndpointSummary, docs_widget_url};
+use crate::api::docs_widget_url;
 use crate::error::AppError;
+use crate::model::EndpointSummary;
 use crate::model::{
     DocsState, Example, Project, RunRecord, escape_html, query_escape, widget_anchor,
 };

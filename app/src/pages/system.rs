@@ -5,9 +5,10 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{SystemStatus, load_system_status};
+use crate::api::load_system_status;
 use crate::components::{ErrorNotice, UrlError};
 use crate::error::AppError;
+use crate::model::SystemStatus;
 use crate::pages::signin::SignInForm;
 
 #[component]

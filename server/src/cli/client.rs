@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
-use serde_json::Value;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use types::{Envelope, ErrorBody, Event, ImageData};
 
 use super::Remote;
 
@@ -41,39 +43,50 @@ impl Client {
         })
     }
 
-    async fn answer(&self, resp: reqwest::Response) -> anyhow::Result<Value> {
+    /// The `data` of a success envelope, or the error answer's message (the whole text when
+    /// it is not an error envelope, say a proxy's HTML page) followed by the status.
+    async fn answer<T: DeserializeOwned>(&self, resp: reqwest::Response) -> anyhow::Result<T> {
         let status = resp.status();
         let text = resp
             .text()
             .await
             .context("cannot read the server's answer")?;
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
         if !status.is_success() {
-            let message = v["message"].as_str().unwrap_or(text.as_str());
-            bail!("{} ({})", message, status);
+            let message = serde_json::from_str::<ErrorBody>(&text)
+                .map(|e| e.message)
+                .unwrap_or(text);
+            bail!("{message} ({status})");
         }
-        Ok(v["data"].clone())
+        let envelope: Envelope<T> = serde_json::from_str(&text)
+            .with_context(|| format!("cannot read the server's answer ({status})"))?;
+        Ok(envelope.data)
     }
 
-    /// Sends a request; returns the answer's `data`, or the server's message as the error.
-    pub async fn send(
+    /// Sends a request with a JSON body; returns the answer's `data`, or the server's message
+    /// as the error.
+    pub async fn send<B: Serialize, T: DeserializeOwned>(
         &self,
         method: &str,
         path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<Value> {
+        body: Option<&B>,
+    ) -> anyhow::Result<T> {
         let mut req = self
             .http
             .request(method.parse()?, format!("{}{path}", self.base))
             .bearer_auth(&self.token);
         if let Some(b) = body {
-            req = req.json(&b);
+            req = req.json(b);
         }
         let resp = req
             .send()
             .await
             .with_context(|| format!("cannot reach the Snapline server at {}", self.base))?;
         self.answer(resp).await
+    }
+
+    /// [`Client::send`] without a body.
+    pub async fn call<T: DeserializeOwned>(&self, method: &str, path: &str) -> anyhow::Result<T> {
+        self.send::<(), T>(method, path, None).await
     }
 
     /// Sends a request as it is and returns the status and the answer's text, whatever the
@@ -104,7 +117,7 @@ impl Client {
     }
 
     /// Streams a tar file (or stdin for `-`) to `POST /api/v1/images`.
-    pub async fn import(&self, name: &str, file: &std::path::Path) -> anyhow::Result<Value> {
+    pub async fn import(&self, name: &str, file: &std::path::Path) -> anyhow::Result<ImageData> {
         let body = if file.as_os_str() == "-" {
             reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(tokio::io::stdin()))
         } else {
@@ -131,12 +144,12 @@ impl Client {
 
     /// Runs `op` with a spinner on stderr that shows the server's progress events for
     /// `container` (files and bytes done). Silent when stderr is not a terminal.
-    pub async fn with_progress(
+    pub async fn with_progress<T>(
         &self,
         container: &str,
         label: &str,
-        op: impl Future<Output = anyhow::Result<Value>>,
-    ) -> anyhow::Result<Value> {
+        op: impl Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
         use std::io::IsTerminal;
         if !std::io::stderr().is_terminal() {
             return op.await;
@@ -162,18 +175,17 @@ impl Client {
                 buf.push_str(&String::from_utf8_lossy(&chunk));
                 while let Some(end) = buf.find("\n\n") {
                     let event: String = buf.drain(..end + 2).collect();
-                    let data = event
+                    let progress = event
                         .lines()
                         .find_map(|l| l.strip_prefix("data:"))
-                        .and_then(|d| serde_json::from_str::<Value>(d.trim()).ok());
-                    if let Some(e) = data.filter(|e| {
-                        e["type"] == "progress" && e["container_id"] == container.as_str()
-                    }) {
-                        let d = &e["data"];
+                        .and_then(|d| serde_json::from_str::<Event>(d.trim()).ok())
+                        .filter(|e| e.container_id.as_deref() == Some(container.as_str()))
+                        .and_then(|e| e.progress());
+                    if let Some(p) = progress {
                         bar2.set_message(format!(
                             "{label}: {} files, {}",
-                            d["files"].as_u64().unwrap_or(0),
-                            super::table::bytes(d["bytes"].as_u64().unwrap_or(0))
+                            p.files,
+                            super::table::bytes(p.bytes)
                         ));
                     }
                 }

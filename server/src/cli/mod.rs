@@ -9,8 +9,15 @@ mod client;
 mod table;
 
 use std::path::PathBuf;
+use std::slice;
 
 use clap::{Args, Subcommand};
+use serde::Serialize;
+use types::{
+    ContainerData, ContainerList, CopyRequest, CreateContainer, CreateProject, CreateSnapshot,
+    Empty, ExecOutput, ExecRequest, ImageList, ProjectData, ProjectList, RestoreSnapshot,
+    SnapshotCreated, SnapshotDeleted, SnapshotList, SnapshotRestored,
+};
 
 pub use client::Client;
 
@@ -196,85 +203,81 @@ pub struct DbArgs {
 pub async fn snapshots(remote: Remote, cmd: SnapshotsCmd) -> anyhow::Result<()> {
     let c = Client::new(&remote)?;
     let path = |id: &str| format!("/api/v1/containers/{id}/snapshots");
-    let data = match &cmd {
+    match cmd {
         SnapshotsCmd::Create {
             container,
             alias,
             expiry,
         } => {
-            let mut body = serde_json::Map::new();
-            if let Some(a) = alias {
-                body.insert("alias".into(), a.clone().into());
-            }
-            if let Some(e) = expiry {
-                body.insert("expiry".into(), (*e).into());
-            }
-            let p = path(container);
-            c.with_progress(
-                container,
-                "Taking a snapshot",
-                c.send("POST", &p, Some(body.into())),
-            )
-            .await?
+            let body = CreateSnapshot { alias, expiry };
+            let p = path(&container);
+            let data: SnapshotCreated = c
+                .with_progress(
+                    &container,
+                    "Taking a snapshot",
+                    c.send("POST", &p, Some(&body)),
+                )
+                .await?;
+            show(&remote, &data, |d| {
+                table::snapshots(slice::from_ref(&d.snapshot))
+            })
         }
-        SnapshotsCmd::List { container } => c.send("GET", &path(container), None).await?,
+        SnapshotsCmd::List { container } => {
+            let data: SnapshotList = c.call("GET", &path(&container)).await?;
+            show(&remote, &data, |d| table::snapshots(&d.snapshots))
+        }
         SnapshotsCmd::Restore {
             container,
             name,
             safety_snapshot,
         } => {
-            let body = safety_snapshot.then(|| serde_json::json!({"safety_snapshot": true}));
-            let p = format!("{}/{}", path(container), enc(name));
-            c.with_progress(container, "Restoring", c.send("PATCH", &p, body))
-                .await?
+            // No body unless asked: the server's default is no safety snapshot.
+            let body = safety_snapshot.then_some(RestoreSnapshot {
+                safety_snapshot: Some(true),
+            });
+            let p = format!("{}/{}", path(&container), enc(&name));
+            let data: SnapshotRestored = c
+                .with_progress(&container, "Restoring", c.send("PATCH", &p, body.as_ref()))
+                .await?;
+            show(&remote, &data, |d| {
+                if let Some(s) = &d.safety_snapshot {
+                    println!(
+                        "Safety snapshot: {} ({})",
+                        s.name,
+                        s.alias.as_deref().unwrap_or_default()
+                    );
+                }
+                println!("Restored to:");
+                table::snapshots(slice::from_ref(&d.snapshot));
+            })
         }
         SnapshotsCmd::Delete { container, name } => {
-            c.send(
-                "DELETE",
-                &format!("{}/{}", path(container), enc(name)),
-                None,
-            )
-            .await?
-        }
-    };
-    if remote.json {
-        return table::print_json(&data);
-    }
-    match cmd {
-        SnapshotsCmd::List { .. } => table::snapshots(&data["snapshots"]),
-        SnapshotsCmd::Delete { .. } => println!(
-            "Deleted {} (frees {} when the background GC runs)",
-            data["name"].as_str().unwrap_or_default(),
-            table::bytes(data["freed_bytes"].as_u64().unwrap_or(0))
-        ),
-        SnapshotsCmd::Restore { .. } => {
-            if let Some(s) = data.get("safety_snapshot") {
+            let p = format!("{}/{}", path(&container), enc(&name));
+            let data: SnapshotDeleted = c.call("DELETE", &p).await?;
+            show(&remote, &data, |d| {
                 println!(
-                    "Safety snapshot: {} ({})",
-                    s["name"].as_str().unwrap_or_default(),
-                    s["alias"].as_str().unwrap_or_default()
-                );
-            }
-            println!("Restored to:");
-            table::snapshots(&serde_json::json!([data["snapshot"]]));
+                    "Deleted {} (frees {} when the background GC runs)",
+                    d.name,
+                    table::bytes(d.freed_bytes)
+                )
+            })
         }
-        SnapshotsCmd::Create { .. } => table::snapshots(&serde_json::json!([data["snapshot"]])),
     }
-    Ok(())
 }
 
 pub async fn containers(remote: Remote, cmd: ContainersCmd) -> anyhow::Result<()> {
     let c = Client::new(&remote)?;
-    let data = match &cmd {
+    let one = |d: &ContainerData| table::containers(slice::from_ref(&d.container));
+    match cmd {
         ContainersCmd::List {
             project,
             include_deleted,
         } => {
             let mut q = vec![];
             if let Some(p) = project {
-                q.push(format!("project_id={}", enc(p)));
+                q.push(format!("project_id={}", enc(&p)));
             }
-            if *include_deleted {
+            if include_deleted {
                 q.push("include_deleted=true".into());
             }
             let query = if q.is_empty() {
@@ -282,8 +285,8 @@ pub async fn containers(remote: Remote, cmd: ContainersCmd) -> anyhow::Result<()
             } else {
                 format!("?{}", q.join("&"))
             };
-            c.send("GET", &format!("/api/v1/containers{query}"), None)
-                .await?
+            let data: ContainerList = c.call("GET", &format!("/api/v1/containers{query}")).await?;
+            show(&remote, &data, |d| table::containers(&d.containers))
         }
         ContainersCmd::Create {
             project,
@@ -291,39 +294,68 @@ pub async fn containers(remote: Remote, cmd: ContainersCmd) -> anyhow::Result<()
             image,
             command,
         } => {
-            let mut body = serde_json::json!({"project_id": project, "name": name, "image": image});
-            if !command.is_empty() {
-                body["command"] = serde_json::json!(command);
-            }
-            c.send("POST", "/api/v1/containers", Some(body)).await?
+            let body = CreateContainer {
+                project_id: project,
+                name,
+                image,
+                command: (!command.is_empty()).then_some(command),
+            };
+            let data: ContainerData = c.send("POST", "/api/v1/containers", Some(&body)).await?;
+            show(&remote, &data, one)
         }
         ContainersCmd::Get { id } => {
-            c.send("GET", &format!("/api/v1/containers/{id}"), None)
-                .await?
+            let data: ContainerData = c.call("GET", &format!("/api/v1/containers/{id}")).await?;
+            show(&remote, &data, one)
         }
         ContainersCmd::Start { id } => {
-            c.send("POST", &format!("/api/v1/containers/{id}/start"), None)
-                .await?
+            let data: ContainerData = c
+                .call("POST", &format!("/api/v1/containers/{id}/start"))
+                .await?;
+            show(&remote, &data, one)
         }
         ContainersCmd::Stop { id } => {
-            c.send("POST", &format!("/api/v1/containers/{id}/stop"), None)
-                .await?
+            let data: ContainerData = c
+                .call("POST", &format!("/api/v1/containers/{id}/stop"))
+                .await?;
+            show(&remote, &data, one)
         }
         ContainersCmd::Delete { id } => {
-            c.send("DELETE", &format!("/api/v1/containers/{id}"), None)
-                .await?
+            let data: Empty = c
+                .call("DELETE", &format!("/api/v1/containers/{id}"))
+                .await?;
+            show(&remote, &data, |_| {
+                println!(
+                    "Deleted container {id}; its snapshots remain (`snapline snapshots list --container {id}`)"
+                )
+            })
         }
         ContainersCmd::Exec {
             id,
             timeout_s,
             command,
         } => {
-            let mut body = serde_json::json!({"command": command});
-            if let Some(t) = timeout_s {
-                body["timeout_s"] = (*t).into();
+            let body = ExecRequest { command, timeout_s };
+            let out: ExecOutput = c
+                .send(
+                    "POST",
+                    &format!("/api/v1/containers/{id}/exec"),
+                    Some(&body),
+                )
+                .await?;
+            if remote.json {
+                return table::print_json(&out);
             }
-            c.send("POST", &format!("/api/v1/containers/{id}/exec"), Some(body))
-                .await?
+            print!("{}", out.stdout);
+            eprint!("{}", out.stderr);
+            if out.timed_out {
+                anyhow::bail!("the command timed out");
+            }
+            // Killed by a signal (no exit code) counts as a failure.
+            let code = out.exit_code.unwrap_or(1);
+            if code != 0 {
+                std::process::exit(code.clamp(1, 255));
+            }
+            Ok(())
         }
         ContainersCmd::Copy {
             id,
@@ -331,78 +363,57 @@ pub async fn containers(remote: Remote, cmd: ContainersCmd) -> anyhow::Result<()
             name,
             source_snapshot,
         } => {
-            let mut body =
-                serde_json::json!({"target_project_id": target_project_id, "name": name});
-            if let Some(s) = source_snapshot {
-                body["source_snapshot"] = s.clone().into();
-            }
+            let body = CopyRequest {
+                target_project_id,
+                name,
+                source_snapshot,
+            };
             let p = format!("/api/v1/containers/{id}/copy");
-            c.with_progress(id, "Copying", c.send("POST", &p, Some(body)))
-                .await?
+            let data: ContainerData = c
+                .with_progress(&id, "Copying", c.send("POST", &p, Some(&body)))
+                .await?;
+            show(&remote, &data, one)
         }
-    };
-    if remote.json {
-        return table::print_json(&data);
     }
-    match cmd {
-        ContainersCmd::List { .. } => table::containers(&data["containers"]),
-        ContainersCmd::Delete { id } => {
-            println!(
-                "Deleted container {id}; its snapshots remain (`snapline snapshots list --container {id}`)"
-            )
-        }
-        ContainersCmd::Exec { .. } => {
-            print!("{}", data["stdout"].as_str().unwrap_or_default());
-            eprint!("{}", data["stderr"].as_str().unwrap_or_default());
-            if data["timed_out"] == true {
-                anyhow::bail!("the command timed out");
-            }
-            let code = data["exit_code"].as_i64().unwrap_or(1);
-            if code != 0 {
-                std::process::exit(code.clamp(1, 255) as i32);
-            }
-        }
-        _ => table::containers(&serde_json::json!([data["container"]])),
-    }
-    Ok(())
 }
 
 pub async fn images(remote: Remote, cmd: ImagesCmd) -> anyhow::Result<()> {
     let c = Client::new(&remote)?;
-    let data = match &cmd {
-        ImagesCmd::List => c.send("GET", "/api/v1/images", None).await?,
-        ImagesCmd::Import { name, file } => c.import(name, file).await?,
-    };
-    if remote.json {
-        return table::print_json(&data);
-    }
     match cmd {
-        ImagesCmd::List => table::images(&data["images"]),
-        ImagesCmd::Import { .. } => table::images(&serde_json::json!([data["image"]])),
+        ImagesCmd::List => {
+            let data: ImageList = c.call("GET", "/api/v1/images").await?;
+            show(&remote, &data, |d| table::images(&d.images))
+        }
+        ImagesCmd::Import { name, file } => {
+            let data = c.import(&name, &file).await?;
+            show(&remote, &data, |d| table::images(slice::from_ref(&d.image)))
+        }
     }
-    Ok(())
 }
 
 pub async fn projects(remote: Remote, cmd: ProjectsCmd) -> anyhow::Result<()> {
     let c = Client::new(&remote)?;
-    let data = match &cmd {
-        ProjectsCmd::List => c.send("GET", "/api/v1/projects", None).await?,
-        ProjectsCmd::Create { name } => {
-            c.send(
-                "POST",
-                "/api/v1/projects",
-                Some(serde_json::json!({"name": name})),
-            )
-            .await?
-        }
-    };
-    if remote.json {
-        return table::print_json(&data);
-    }
     match cmd {
-        ProjectsCmd::List => table::projects(&data["projects"]),
-        ProjectsCmd::Create { .. } => table::projects(&serde_json::json!([data["project"]])),
+        ProjectsCmd::List => {
+            let data: ProjectList = c.call("GET", "/api/v1/projects").await?;
+            show(&remote, &data, |d| table::projects(&d.projects))
+        }
+        ProjectsCmd::Create { name } => {
+            let body = CreateProject { name };
+            let data: ProjectData = c.send("POST", "/api/v1/projects", Some(&body)).await?;
+            show(&remote, &data, |d| {
+                table::projects(slice::from_ref(&d.project))
+            })
+        }
     }
+}
+
+/// Prints an answer's `data`: as JSON with `--json`, otherwise as `human` writes it.
+fn show<T: Serialize>(remote: &Remote, data: &T, human: impl FnOnce(&T)) -> anyhow::Result<()> {
+    if remote.json {
+        return table::print_json(data);
+    }
+    human(data);
     Ok(())
 }
 
@@ -462,11 +473,10 @@ pub async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
             let list = auth::list_tokens(&pool)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let v = serde_json::to_value(&list)?;
             if json {
-                table::print_json(&v)?;
+                table::print_json(&list)?;
             } else {
-                table::tokens(&v);
+                table::tokens(&list);
             }
         }
         TokenCmd::Revoke { id, db } => {

@@ -1,28 +1,28 @@
-//! Human-readable tables.
+//! Human-readable tables, and the `--json` output.
 
-use serde_json::Value;
+use serde::Serialize;
+use types::{Container, Image, Project, Snapshot, TokenInfo};
 
 /// Bytes as people read them (the dashboard's formatting).
 pub use app::model::human_bytes as bytes;
 
-pub fn print_json(v: &Value) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+/// Prints an answer's `data` as pretty JSON. It goes through a `Value` so keys come out in
+/// alphabetical order, as the `--json` output has always written them.
+pub fn print_json<T: Serialize + ?Sized>(data: &T) -> anyhow::Result<()> {
+    let v = serde_json::to_value(data)?;
+    println!("{}", serde_json::to_string_pretty(&v)?);
     Ok(())
 }
 
-fn s(v: &Value) -> String {
-    match v {
-        Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+/// An optional cell: `-` when absent.
+fn opt(v: Option<&str>) -> String {
+    v.unwrap_or("-").to_string()
 }
 
-/// Prints rows under headers, each column as wide as its widest cell.
-fn print(headers: &[&str], rows: Vec<Vec<String>>) {
+/// Rows under headers, each column as wide as its widest cell; `(none)` without rows.
+fn render(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     if rows.is_empty() {
-        println!("(none)");
-        return;
+        return "(none)\n".into();
     }
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for r in &rows {
@@ -36,105 +36,103 @@ fn print(headers: &[&str], rows: Vec<Vec<String>>) {
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", parts.join("  ").trim_end());
+        format!("{}\n", parts.join("  ").trim_end())
     };
-    line(headers.iter().map(|h| h.to_string()).collect());
+    let mut out = line(headers.iter().map(|h| h.to_string()).collect());
     for r in rows {
-        line(r);
+        out.push_str(&line(r));
     }
+    out
 }
 
-pub fn snapshots(list: &Value) {
+fn snapshot_table(list: &[Snapshot]) -> String {
     let rows = list
-        .as_array()
-        .into_iter()
-        .flatten()
+        .iter()
         .map(|x| {
             vec![
-                s(&x["name"]),
-                s(&x["alias"]),
-                s(&x["created_at"]),
-                s(&x["expires_at"]),
-                bytes(x["size"].as_u64().unwrap_or(0)),
+                x.name.clone(),
+                opt(x.alias.as_deref()),
+                x.created_at.clone(),
+                opt(x.expires_at.as_deref()),
+                bytes(x.size),
             ]
         })
         .collect();
-    print(&["NAME", "ALIAS", "CREATED", "EXPIRES", "SIZE"], rows);
+    render(&["NAME", "ALIAS", "CREATED", "EXPIRES", "SIZE"], rows)
 }
 
-pub fn containers(list: &Value) {
+pub fn snapshots(list: &[Snapshot]) {
+    print!("{}", snapshot_table(list));
+}
+
+pub fn containers(list: &[Container]) {
     let rows = list
-        .as_array()
-        .into_iter()
-        .flatten()
+        .iter()
         .map(|x| {
             vec![
-                s(&x["id"]),
-                s(&x["name"]),
-                s(&x["status"]),
-                s(&x["image"]),
-                s(&x["snapshot_count"]),
-                bytes(x["size"].as_u64().unwrap_or(0)),
+                x.id.clone(),
+                x.name.clone(),
+                x.status.to_string(),
+                x.image.clone(),
+                x.snapshot_count.to_string(),
+                bytes(x.size),
             ]
         })
         .collect();
-    print(
-        &["ID", "NAME", "STATUS", "IMAGE", "SNAPSHOTS", "SIZE"],
-        rows,
+    print!(
+        "{}",
+        render(
+            &["ID", "NAME", "STATUS", "IMAGE", "SNAPSHOTS", "SIZE"],
+            rows
+        )
     );
 }
 
-pub fn images(list: &Value) {
+pub fn images(list: &[Image]) {
     let rows = list
-        .as_array()
-        .into_iter()
-        .flatten()
+        .iter()
         .map(|x| {
             vec![
-                s(&x["name"]),
-                s(&x["source"]),
-                s(&x["file_count"]),
-                bytes(x["size"].as_u64().unwrap_or(0)),
+                x.name.clone(),
+                x.source.clone(),
+                x.file_count.to_string(),
+                bytes(x.size),
             ]
         })
         .collect();
-    print(&["NAME", "SOURCE", "FILES", "SIZE"], rows);
+    print!("{}", render(&["NAME", "SOURCE", "FILES", "SIZE"], rows));
 }
 
-pub fn projects(list: &Value) {
+pub fn projects(list: &[Project]) {
     let rows = list
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|x| vec![s(&x["id"]), s(&x["name"]), s(&x["created_at"])])
+        .iter()
+        .map(|x| vec![x.id.clone(), x.name.clone(), x.created_at.clone()])
         .collect();
-    print(&["ID", "NAME", "CREATED"], rows);
+    print!("{}", render(&["ID", "NAME", "CREATED"], rows));
 }
 
-pub fn tokens(list: &Value) {
+pub fn tokens(list: &[TokenInfo]) {
     let rows = list
-        .as_array()
-        .into_iter()
-        .flatten()
+        .iter()
         .map(|x| {
-            let scope = if x["admin"] == true {
+            let scope = if x.admin {
                 "admin".to_string()
             } else {
-                x["projects"]
-                    .as_array()
-                    .map(|p| p.iter().map(s).collect::<Vec<_>>().join(","))
-                    .unwrap_or_default()
+                x.projects.join(",")
             };
             vec![
-                s(&x["id"]),
-                s(&x["name"]),
+                x.id.clone(),
+                x.name.clone(),
                 scope,
-                s(&x["created_at"]),
-                s(&x["revoked_at"]),
+                x.created_at.clone(),
+                opt(x.revoked_at.as_deref()),
             ]
         })
         .collect();
-    print(&["ID", "NAME", "SCOPE", "CREATED", "REVOKED"], rows);
+    print!(
+        "{}",
+        render(&["ID", "NAME", "SCOPE", "CREATED", "REVOKED"], rows)
+    );
 }
 
 #[cfg(test)]
@@ -144,5 +142,32 @@ mod tests {
         assert_eq!(super::bytes(999), "999 B");
         assert_eq!(super::bytes(4_589_764_321), "4.6 GB");
         assert_eq!(super::bytes(1_500_000), "1.5 MB");
+    }
+
+    #[test]
+    fn columns_are_as_wide_as_their_widest_cell_and_absent_cells_are_dashes() {
+        let snap = |name: &str, alias: Option<&str>| types::Snapshot {
+            name: name.into(),
+            alias: alias.map(Into::into),
+            created_at: "2025-11-09T14:30:45.000Z".into(),
+            last_used_at: None,
+            expires_at: None,
+            stateful: false,
+            size: 1_500_000,
+            file_count: 3,
+            added_bytes: 0,
+            exclusive_bytes: None,
+        };
+        let table = super::snapshot_table(&[
+            snap("snap-20251109-143045", Some("working-baseline")),
+            snap("snap-20251109-150000", None),
+        ]);
+        assert_eq!(
+            table,
+            "NAME                  ALIAS             CREATED                   EXPIRES  SIZE\n\
+             snap-20251109-143045  working-baseline  2025-11-09T14:30:45.000Z  -        1.5 MB\n\
+             snap-20251109-150000  -                 2025-11-09T14:30:45.000Z  -        1.5 MB\n"
+        );
+        assert_eq!(super::snapshot_table(&[]), "(none)\n");
     }
 }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use app::AppError;
-use app::api::{EndpointSummary, SystemCheck, SystemStatus};
 use app::backend::Backend;
 use app::backend::{ByteStream, EventStream};
 use app::model::{
@@ -14,6 +13,7 @@ use app::model::{
     RunResult, Schedule, ScheduleSpec, Snapshot, SnapshotChange, SnapshotDiff, SnapshotFiles,
     SnapshotVerified, Timeline, human_bytes,
 };
+use app::model::{EndpointSummary, SystemCheck, SystemStatus};
 use futures_util::StreamExt;
 
 use super::openapi::{endpoints_of, header_list};
@@ -61,11 +61,7 @@ impl EmbeddedBackend {
     }
 
     async fn projects(&self, caller: &Caller) -> Result<Vec<Project>, AppError> {
-        Ok(self
-            .service
-            .list_projects(caller)
-            .await
-            .map_err(app_error)?)
+        self.service.list_projects(caller).await.map_err(app_error)
     }
 
     async fn container_view(

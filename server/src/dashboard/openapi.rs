@@ -1,7 +1,7 @@
 //! The API docs page's model of the REST API: the OpenAPI document flattened into one summary
 //! per operation (for either backend: ours, or an upstream's document read as JSON).
 
-use app::api::EndpointSummary;
+use app::model::EndpointSummary;
 
 /// Response headers as the Run widget lists them.
 pub fn header_list(headers: &http::HeaderMap) -> Vec<(String, String)> {
@@ -56,7 +56,7 @@ pub fn endpoints_of_json(doc: &serde_json::Value) -> Vec<EndpointSummary> {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|p| app::api::ParamDoc {
+                .map(|p| app::model::ParamDoc {
                     name: text(&p["name"]),
                     location: text(&p["in"]),
                     required: p["required"].as_bool().unwrap_or(false),

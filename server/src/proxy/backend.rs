@@ -13,12 +13,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use app::AppError;
-use app::api::{EndpointSummary, SystemCheck, SystemStatus};
 use app::backend::{Backend, ByteStream, EventStream};
 use app::model::{
     AxisPoint, ContainerView, Identity, Overview, RestoreOutcome, Schedule, ScheduleSpec, Snapshot,
     SnapshotChange, SnapshotDiff, SnapshotFiles, SnapshotVerified, Timeline, human_bytes,
 };
+use app::model::{EndpointSummary, SystemCheck, SystemStatus};
 use futures_util::{StreamExt, TryStreamExt};
 use reqwest::{Method, Url};
 use serde_json::{Value, json};
@@ -268,7 +268,7 @@ impl Backend for RemoteBackend {
             .enumerate()
             .map(|(i, s)| Snapshot {
                 exclusive_bytes: exclusive.get(i).copied().flatten().or(s.exclusive_bytes),
-                ..Snapshot::from(s)
+                ..s
             })
             .collect();
         let axis = snapshots
@@ -341,7 +341,7 @@ impl Backend for RemoteBackend {
             .await?;
         Ok(RestoreOutcome {
             restored: r.snapshot,
-            safety: r.safety_snapshot.map(Snapshot::from),
+            safety: r.safety_snapshot,
         })
     }
 

@@ -1,0 +1,315 @@
+//! The dashboard's server functions: sign-in, containers, the timeline's snapshot actions,
+//! schedules and the System page. Each is a thin call into the [`crate::backend::Backend`].
+
+use leptos::prelude::*;
+
+use crate::error::AppError;
+pub use crate::model::{
+    ContainerView, Identity, Overview, Project, RestoreOutcome, Schedule, ScheduleSpec, Snapshot,
+    SnapshotChange, SnapshotDiff, SnapshotFiles, SnapshotVerified, SystemCheck, SystemStatus,
+    Timeline,
+};
+
+/// Reads the node's status.
+#[server(prefix = "/rpc", endpoint = "system_status")]
+pub async fn load_system_status() -> Result<SystemStatus, AppError> {
+    let token = crate::session::token()?;
+    let backend = crate::backend::backend()?;
+    backend.identity(&token).await?;
+    backend.system_status().await
+}
+
+/// Runs a self-check and records it.
+#[server(prefix = "/rpc", endpoint = "run_system_check")]
+pub async fn run_system_check() -> Result<SystemCheck, AppError> {
+    let token = crate::session::token()?;
+    let backend = crate::backend::backend()?;
+    backend.identity(&token).await?;
+    backend.run_system_check().await
+}
+
+/// Signs in with an API token: checks it, then keeps it in an HttpOnly session cookie.
+#[server(prefix = "/rpc", endpoint = "sign_in")]
+pub async fn sign_in(token: String) -> Result<Identity, AppError> {
+    let token = token.trim().to_string();
+    if token.is_empty() {
+        return Err(AppError::BadRequest(
+            "Paste your API token (it starts with hdy_).".into(),
+        ));
+    }
+    let identity = crate::backend::backend()?.identity(&token).await?;
+    crate::session::set(Some(&token));
+    leptos_axum::redirect("/");
+    Ok(identity)
+}
+
+/// Signs out: the session cookie is cleared.
+#[server(prefix = "/rpc", endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    crate::session::set(None);
+    leptos_axum::redirect("/signin");
+    Ok(())
+}
+
+/// Who is signed in, if anyone.
+#[server(prefix = "/rpc", endpoint = "whoami")]
+pub async fn whoami() -> Result<Option<Identity>, AppError> {
+    let Some(token) = crate::session::read_token() else {
+        return Ok(None);
+    };
+    match crate::backend::backend()?.identity(&token).await {
+        Ok(i) => Ok(Some(i)),
+        Err(AppError::Unauthorized(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The Containers page: live containers, deleted ones with their snapshots, images.
+#[server(prefix = "/rpc", endpoint = "overview")]
+pub async fn load_overview() -> Result<Overview, AppError> {
+    let token = crate::session::token()?;
+    crate::backend::backend()?.overview(&token).await
+}
+
+/// Creates a container from an image.
+#[server(prefix = "/rpc", endpoint = "create_container")]
+pub async fn create_container(
+    project: String,
+    name: String,
+    image: String,
+) -> Result<ContainerView, AppError> {
+    let token = crate::session::token()?;
+    crate::backend::backend()?
+        .create_container(&token, &project, name.trim(), &image)
+        .await
+}
+
+/// Starts, stops or deletes a container (`action` is `start`, `stop` or `delete`).
+#[server(prefix = "/rpc", endpoint = "container_action")]
+pub async fn container_action(id: String, action: String) -> Result<String, AppError> {
+    let token = crate::session::token()?;
+    if !matches!(action.as_str(), "start" | "stop" | "delete") {
+        return Err(AppError::BadRequest(format!(
+            "Unknown action {action:?}: use start, stop or delete."
+        )));
+    }
+    crate::backend::backend()?
+        .container_action(&token, &id, &action)
+        .await?;
+    Ok(action)
+}
+
+/// One container's timeline.
+#[server(prefix = "/rpc", endpoint = "timeline")]
+pub async fn load_timeline(id: String, all: bool) -> Result<Timeline, AppError> {
+    let token = crate::session::token()?;
+    let backend = crate::backend::backend()?;
+    let mut t = backend.timeline(&token, &id).await?;
+    if !all {
+        t.snapshots.truncate(crate::model::CARD_LIMIT);
+    }
+    if t.container.status != crate::model::ContainerStatus::Deleted {
+        t.schedule = backend.schedule(&token, &id).await?;
+    }
+    Ok(t)
+}
+
+/// Parses the expiry presets of the create form: `7`, `30`, `90` days or `never`.
+pub fn parse_expiry(expiry: &str) -> Result<Option<i64>, AppError> {
+    match expiry {
+        "" | "never" => Ok(None),
+        d => match d.parse::<i64>() {
+            Ok(n @ 1..=3650) => Ok(Some(n)),
+            _ => Err(AppError::BadRequest(format!(
+                "Expiry {d:?} is not valid: choose 7, 30 or 90 days, or never."
+            ))),
+        },
+    }
+}
+
+/// Takes a snapshot. `alias` may be empty; `expiry` is `7`, `30`, `90` or `never`.
+#[server(prefix = "/rpc", endpoint = "create_snapshot")]
+pub async fn create_snapshot(
+    id: String,
+    alias: String,
+    expiry: String,
+) -> Result<Snapshot, AppError> {
+    let token = crate::session::token()?;
+    let alias = alias.trim().to_string();
+    if let Some(problem) = crate::model::alias_problem(&alias) {
+        return Err(AppError::BadRequest(problem));
+    }
+    let expiry = parse_expiry(&expiry)?;
+    crate::backend::backend()?
+        .create_snapshot(&token, &id, (!alias.is_empty()).then_some(alias), expiry)
+        .await
+}
+
+/// Restores a snapshot; with `safety` (a checked checkbox sends `on`) the current state is
+/// snapshotted first, so the restore can be undone.
+#[server(prefix = "/rpc", endpoint = "restore_snapshot")]
+pub async fn restore_snapshot(
+    id: String,
+    name: String,
+    #[server(default)] safety: Option<String>,
+) -> Result<RestoreOutcome, AppError> {
+    let token = crate::session::token()?;
+    crate::backend::backend()?
+        .restore_snapshot(&token, &id, &name, safety.is_some_and(|s| !s.is_empty()))
+        .await
+}
+
+/// Deletes a snapshot.
+#[server(prefix = "/rpc", endpoint = "delete_snapshot")]
+pub async fn delete_snapshot(id: String, name: String) -> Result<String, AppError> {
+    let token = crate::session::token()?;
+    crate::backend::backend()?
+        .delete_snapshot(&token, &id, &name)
+        .await?;
+    Ok(name)
+}
+
+/// Copies a snapshot into a new container, in any visible project.
+#[server(prefix = "/rpc", endpoint = "copy_snapshot")]
+pub async fn copy_snapshot(
+    id: String,
+    name: String,
+    project: String,
+    new_name: String,
+) -> Result<ContainerView, AppError> {
+    let token = crate::session::token()?;
+    crate::backend::backend()?
+        .copy_snapshot(&token, &id, &name, &project, new_name.trim())
+        .await
+}
+
+/// Parses the edit form's expiry: `keep` leaves it, `never` pins the snapshot, a number of
+/// days expires it that long from now.
+pub fn parse_expiry_change(expiry: &str) -> Result<Option<Option<i64>>, AppError> {
+    match expiry {
+        "" | "keep" => Ok(None),
+        other => parse_expiry(other).map(Some),
+    }
+}
+
+/// Edits a snapshot's alias (empty for none) and expiry (`keep`, `7`, `30`, `90`, `never`).
+#[server(prefix = "/rpc", endpoint = "update_snapshot")]
+pub async fn update_snapshot(
+    id: String,
+    name: String,
+    alias: String,
+    expiry: String,
+) -> Result<Snapshot, AppError> {
+    let token = crate::session::token()?;
+    let alias = alias.trim().to_string();
+    if let Some(problem) = crate::model::alias_problem(&alias) {
+        return Err(AppError::BadRequest(problem));
+    }
+    let change = SnapshotChange {
+        alias: Some((!alias.is_empty()).then_some(alias)),
+        expiry: parse_expiry_change(&expiry)?,
+    };
+    crate::backend::backend()?
+        .update_snapshot(&token, &id, &name, change)
+        .await
+}
+
+/// What changed from snapshot `from` to `against` (another snapshot's name, or `live`).
+#[server(prefix = "/rpc", endpoint = "diff")]
+pub async fn diff_snapshot(
+    id: String,
+    from: String,
+    against: String,
+) -> Result<SnapshotDiff, AppError> {
+    let token = crate::session::token()?;
+    if from.is_empty() {
+        return Err(AppError::BadRequest("Choose a snapshot to compare.".into()));
+    }
+    let against = if against.is_empty() {
+        "live".to_string()
+    } else {
+        against
+    };
+    crate::backend::backend()?
+        .diff_snapshot(&token, &id, &from, &against)
+        .await
+}
+
+/// A directory of a snapshot (`path` is absolute inside it; empty means `/`).
+#[server(prefix = "/rpc", endpoint = "browse")]
+pub async fn browse_snapshot(
+    id: String,
+    name: String,
+    path: String,
+) -> Result<SnapshotFiles, AppError> {
+    let token = crate::session::token()?;
+    let path = if path.is_empty() {
+        "/".to_string()
+    } else {
+        path
+    };
+    crate::backend::backend()?
+        .browse_snapshot(&token, &id, &name, &path)
+        .await
+}
+
+/// Verifies a snapshot; with `deep` (a checked checkbox sends `on`) all its data is re-read
+/// and re-hashed.
+#[server(prefix = "/rpc", endpoint = "verify")]
+pub async fn verify_snapshot(
+    id: String,
+    name: String,
+    #[server(default)] deep: Option<String>,
+) -> Result<(String, SnapshotVerified), AppError> {
+    let token = crate::session::token()?;
+    let report = crate::backend::backend()?
+        .verify_snapshot(&token, &id, &name, deep.is_some_and(|d| !d.is_empty()))
+        .await?;
+    Ok((name, report))
+}
+
+/// The container's schedule, if it has one.
+#[server(prefix = "/rpc", endpoint = "schedule")]
+pub async fn load_schedule(id: String) -> Result<Option<Schedule>, AppError> {
+    let token = crate::session::token()?;
+    crate::backend::backend()?.schedule(&token, &id).await
+}
+
+/// Sets the container's schedule from the form: a cron expression or preset, the expiry of
+/// the snapshots it takes (`7`, `30`, `90`, `never`), an alias pattern, and whether stopped
+/// containers are snapshotted too.
+#[server(prefix = "/rpc", endpoint = "save_schedule")]
+pub async fn save_schedule(
+    id: String,
+    schedule: String,
+    expiry: String,
+    alias_pattern: String,
+    #[server(default)] include_stopped: Option<String>,
+) -> Result<Schedule, AppError> {
+    let token = crate::session::token()?;
+    let schedule = schedule.trim().to_string();
+    if schedule.is_empty() {
+        return Err(AppError::BadRequest(
+            "Say when: @hourly, @daily, @weekly or five cron fields like 0 3 * * *.".into(),
+        ));
+    }
+    let alias_pattern = alias_pattern.trim().to_string();
+    let spec = ScheduleSpec {
+        schedule,
+        expiry: parse_expiry(&expiry)?,
+        alias_pattern: (!alias_pattern.is_empty()).then_some(alias_pattern),
+        include_stopped: Some(include_stopped.is_some_and(|s| !s.is_empty())),
+    };
+    crate::backend::backend()?
+        .set_schedule(&token, &id, spec)
+        .await
+}
+
+/// Removes the container's schedule.
+#[server(prefix = "/rpc", endpoint = "delete_schedule")]
+pub async fn delete_schedule(id: String) -> Result<(), AppError> {
+    let token = crate::session::token()?;
+    crate::backend::backend()?
+        .delete_schedule(&token, &id)
+        .await
+}

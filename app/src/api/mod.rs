@@ -1,0 +1,11 @@
+//! Server functions, under `/rpc/` so that `/api/` stays the REST API's alone. What they
+//! carry lives in [`crate::model`] (and the shared wire types of the `types` crate).
+//!
+//! - [`dashboard`]: sign-in, containers, snapshots, schedules, the System page;
+//! - [`docs`]: the API docs page (operations, Run widgets, runs, drafts, examples).
+
+pub mod dashboard;
+pub mod docs;
+
+pub use dashboard::*;
+pub use docs::*;
