@@ -36,6 +36,27 @@ pub struct ContainerView {
     pub last_snapshot_at: Option<String>,
 }
 
+impl ContainerView {
+    /// A card for `container`; its project's name from `projects` (the id when the project
+    /// is not among them).
+    pub fn new(
+        container: Container,
+        projects: &[Project],
+        last_snapshot_at: Option<String>,
+    ) -> ContainerView {
+        let project_name = projects
+            .iter()
+            .find(|p| p.id == container.project_id)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|| container.project_id.clone());
+        ContainerView {
+            container,
+            project_name,
+            last_snapshot_at,
+        }
+    }
+}
+
 impl std::ops::Deref for ContainerView {
     type Target = Container;
 
@@ -94,6 +115,38 @@ pub struct LiveEvent {
     pub files: Option<u64>,
     #[serde(default)]
     pub bytes: Option<u64>,
+}
+
+impl LiveEvent {
+    /// The stream dropped events for a slow reader: the page reloads its data.
+    pub fn lagged() -> LiveEvent {
+        LiveEvent {
+            kind: types::EventKind::Lagged.to_string(),
+            container_id: None,
+            operation: None,
+            phase: None,
+            files: None,
+            bytes: None,
+        }
+    }
+}
+
+impl From<&types::Event> for LiveEvent {
+    /// The fields of an API event the browser needs to refresh and show progress (the same
+    /// for the embedded service's events and an upstream's stream).
+    fn from(e: &types::Event) -> Self {
+        let field = |k: &str| e.data.get(k);
+        LiveEvent {
+            kind: e.kind.to_string(),
+            container_id: e.container_id.clone(),
+            operation: field("operation")
+                .and_then(|v| v.as_str())
+                .map(str::to_string),
+            phase: field("phase").and_then(|v| v.as_str()).map(str::to_string),
+            files: field("files").and_then(|v| v.as_u64()),
+            bytes: field("bytes").and_then(|v| v.as_u64()),
+        }
+    }
 }
 
 /// One snapshot on the storage chart and the axis.
@@ -169,29 +222,7 @@ pub struct RestoreOutcome {
     pub safety: Option<Snapshot>,
 }
 
-/// Seconds since the Unix epoch of an RFC 3339 UTC time as the API writes it
-/// (`2025-11-09T14:30:45.000Z`); `None` for anything else.
-pub fn epoch_seconds(t: &str) -> Option<i64> {
-    let b = t.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || !t.ends_with('Z') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
-}
+pub use types::time::epoch_seconds;
 
 /// "3 hours ago", "in 29 days", "just now".
 pub fn relative(t: &str, now: &str) -> String {
@@ -226,24 +257,9 @@ pub fn short_time(t: &str) -> String {
     }
 }
 
-/// Bytes as people read them: `1.5 GB`, `320 MB`. Integer arithmetic only: float
-/// formatting would add its whole machinery to the browser's bundle.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut unit = 0;
-    let mut scale: u128 = 1;
-    while u128::from(n) >= scale * 1000 && unit < UNITS.len() - 1 {
-        scale *= 1000;
-        unit += 1;
-    }
-    if unit == 0 {
-        return format!("{n} B");
-    }
-    let tenths = (u128::from(n) * 10 + scale / 2) / scale;
-    format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
-}
+pub use types::units::human_bytes;
 
-/// A coordinate with one decimal (`12.3`), without float formatting (see [`human_bytes`]).
+/// A coordinate with one decimal (`12.3`), without float formatting (see [`types::units::human_bytes`]).
 pub fn tenths(v: f64) -> String {
     let t = (v * 10.0).round() as i64;
     let sign = if t < 0 { "-" } else { "" };

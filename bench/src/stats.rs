@@ -8,21 +8,7 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-/// A byte count in decimal units with one decimal (`1.5 MB`), as the dashboard shows sizes.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut unit = 0;
-    let mut scale: u128 = 1;
-    while u128::from(n) >= scale * 1000 && unit < UNITS.len() - 1 {
-        scale *= 1000;
-        unit += 1;
-    }
-    if unit == 0 {
-        return format!("{n} B");
-    }
-    let tenths = (u128::from(n) * 10 + scale / 2) / scale;
-    format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
-}
+pub use types::units::human_bytes;
 
 #[cfg(test)]
 mod tests {
@@ -35,12 +21,5 @@ mod tests {
         assert_eq!(percentile(&v, 0.99), 5.0);
         assert_eq!(percentile(&v, 0.0), 1.0);
         assert_eq!(percentile(&[9.0], 0.95), 9.0);
-    }
-
-    #[test]
-    fn sizes_read_like_the_dashboard() {
-        assert_eq!(human_bytes(999), "999 B");
-        assert_eq!(human_bytes(1_500), "1.5 kB");
-        assert_eq!(human_bytes(202_700_000), "202.7 MB");
     }
 }

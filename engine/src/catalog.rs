@@ -45,8 +45,10 @@ pub struct SnapshotEdit {
 }
 
 /// Formats a time as the API and the catalog store it: RFC 3339, milliseconds, `Z`.
+///
+/// The one format of `types::time`, so the catalog, the API and the dashboard agree.
 pub fn fmt_time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    types::time::format_millis(t.timestamp_millis())
 }
 
 fn parse_time(s: &str) -> Result<DateTime<Utc>, EngineError> {

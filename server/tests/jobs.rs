@@ -35,14 +35,17 @@ async fn schedules_fire_when_due_and_their_snapshots_expire() {
         .create_container(&admin(), "default", "idle", "demo", None)
         .await
         .unwrap();
+    // The service takes typed ids: the edge (here, the test) parses them.
+    let parse = |id: &str| snapline_server::service::parse_id("container id", id).unwrap();
+    let (a_id, b_id) = (parse(&a.id), parse(&b.id));
     let spec = |include_stopped| ScheduleSpec {
         schedule: "@hourly".into(),
         expiry: Some(1),
         alias_pattern: Some("auto-%Y%m%d-%H%M".into()),
         include_stopped: Some(include_stopped),
     };
-    let sa = svc.set_schedule(&admin(), &a.id, spec(true)).await.unwrap();
-    svc.set_schedule(&admin(), &b.id, spec(false))
+    let sa = svc.set_schedule(&admin(), &a_id, spec(true)).await.unwrap();
+    svc.set_schedule(&admin(), &b_id, spec(false))
         .await
         .unwrap();
     let due = chrono::DateTime::parse_from_rfc3339(&sa.next_run_at)
@@ -64,19 +67,19 @@ async fn schedules_fire_when_due_and_their_snapshots_expire() {
         0,
         "fired twice"
     );
-    let (_, snaps) = svc.list_snapshots(&admin(), &a.id).await.unwrap();
+    let (_, snaps) = svc.list_snapshots(&admin(), &a_id).await.unwrap();
     assert_eq!(snaps.len(), 1);
     assert_eq!(
         snaps[0].alias.as_deref(),
         Some(due.format("auto-%Y%m%d-%H%M").to_string().as_str())
     );
     assert!(snaps[0].expires_at.is_some());
-    let (_, none) = svc.list_snapshots(&admin(), &b.id).await.unwrap();
+    let (_, none) = svc.list_snapshots(&admin(), &b_id).await.unwrap();
     assert!(
         none.is_empty(),
         "a stopped container without include_stopped was snapshotted"
     );
-    let after = svc.get_schedule(&admin(), &a.id).await.unwrap();
+    let after = svc.get_schedule(&admin(), &a_id).await.unwrap();
     assert!(after.next_run_at > fmt(later), "{after:?}");
     assert!(after.last_error.is_none());
 
@@ -88,7 +91,7 @@ async fn schedules_fire_when_due_and_their_snapshots_expire() {
         .unwrap();
     assert_eq!(report.expired, 1, "{report:?}");
     assert_eq!(report.scheduled, 1, "{report:?}");
-    let (_, now) = svc.list_snapshots(&admin(), &a.id).await.unwrap();
+    let (_, now) = svc.list_snapshots(&admin(), &a_id).await.unwrap();
     assert!(now.iter().all(|s| s.alias != snaps[0].alias), "{now:?}");
     let verify = svc.engine().verify(true).await.unwrap();
     assert!(verify.is_clean(), "{verify:?}");

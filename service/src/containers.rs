@@ -138,11 +138,10 @@ impl Service {
     pub(crate) async fn container_row(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ContainerId,
     ) -> Result<ContainerRecord, ServiceError> {
-        let cid = super::parse_id("container id", id)?;
         let r = sqlx::query("SELECT * FROM containers WHERE id = ?")
-            .bind(cid.as_str())
+            .bind(id.as_str())
             .fetch_optional(self.db())
             .await?;
         match r.map(|r| row(&r)).transpose()? {
@@ -157,7 +156,7 @@ impl Service {
     async fn live_container(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ContainerId,
     ) -> Result<ContainerRecord, ServiceError> {
         let c = self.container_row(caller, id).await?;
         if c.deleted() {
@@ -229,7 +228,7 @@ impl Service {
     pub async fn get_container(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ContainerId,
     ) -> Result<Container, ServiceError> {
         let c = self.container_row(caller, id).await?;
         self.describe(c).await
@@ -305,7 +304,7 @@ impl Service {
             return Err(e.into());
         }
         self.set_status(&id, ContainerStatus::Stopped).await?;
-        let c = self.get_container(caller, id.as_str()).await?;
+        let c = self.get_container(caller, &id).await?;
         self.events().publish(
             types::EventKind::ContainerCreated,
             &c.project_id,
@@ -316,7 +315,11 @@ impl Service {
     }
 
     /// Deletes the container's live filesystem (stopping it first). Its snapshots stay.
-    pub async fn delete_container(&self, caller: &Caller, id: &str) -> Result<(), ServiceError> {
+    pub async fn delete_container(
+        &self,
+        caller: &Caller,
+        id: &ContainerId,
+    ) -> Result<(), ServiceError> {
         let c = self.live_container(caller, id).await?;
         let _guard = self.lock(id).await?;
         self.runtime()
@@ -408,7 +411,7 @@ impl Service {
     pub async fn start_container(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ContainerId,
     ) -> Result<Container, ServiceError> {
         let c = self.live_container(caller, id).await?;
         if c.status == ContainerStatus::Restoring {
@@ -418,12 +421,12 @@ impl Service {
         }
         let _guard = self.lock(id).await?;
         let c = self.live_container(caller, id).await?;
-        if !self.runtime().is_running(id) {
+        if !self.runtime().is_running(id.as_str()) {
             self.start_locked(&c).await?;
             self.events().publish(
                 types::EventKind::ContainerStarted,
                 &c.project_id,
-                Some(id),
+                Some(id.as_str()),
                 serde_json::json!({"id": id, "name": c.name}),
             );
         }
@@ -434,17 +437,17 @@ impl Service {
     pub async fn stop_container(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ContainerId,
     ) -> Result<Container, ServiceError> {
         let c = self.live_container(caller, id).await?;
         let _guard = self.lock(id).await?;
-        let was_running = self.runtime().is_running(id);
+        let was_running = self.runtime().is_running(id.as_str());
         self.stop_locked(&c, ContainerStatus::Stopped).await?;
         if was_running {
             self.events().publish(
                 types::EventKind::ContainerStopped,
                 &c.project_id,
-                Some(id),
+                Some(id.as_str()),
                 serde_json::json!({"id": id, "name": c.name, "status": ContainerStatus::Stopped}),
             );
         }
@@ -455,7 +458,7 @@ impl Service {
     pub async fn exec(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ContainerId,
         command: &[String],
         timeout_s: Option<u64>,
     ) -> Result<ExecOutput, ServiceError> {
@@ -492,7 +495,7 @@ impl Service {
     pub async fn copy_container(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ContainerId,
         target_project: &str,
         name: &str,
         source_snapshot: Option<&str>,
@@ -521,7 +524,7 @@ impl Service {
             self.events().publish(
                 types::EventKind::Progress,
                 &src.project_id,
-                Some(id),
+                Some(id.as_str()),
                 serde_json::json!({"operation": "copy", "phase": phase, "target": name, "snapshot": source_snapshot}),
             )
         };
@@ -533,7 +536,7 @@ impl Service {
             return Err(e.into());
         }
         self.set_status(&new_id, ContainerStatus::Stopped).await?;
-        let c = self.get_container(caller, new_id.as_str()).await?;
+        let c = self.get_container(caller, &new_id).await?;
         self.events().publish(
             types::EventKind::ContainerCopied,
             &c.project_id,

@@ -71,9 +71,8 @@ impl Service {
         let c = self
             .create_container(&admin, &project.id, DEMO_CONTAINER, "demo", None)
             .await?;
-        let root = self
-            .engine()
-            .root_path(&super::parse_id("container id", &c.id)?);
+        let id = super::parse_id("container id", &c.id)?;
+        let root = self.engine().root_path(&id);
         let app = root.join("srv/app");
         let write = |rel: &str, text: &str| -> Result<(), ServiceError> {
             let path = app.join(rel);
@@ -87,11 +86,11 @@ impl Service {
         // "Compare with now" has something to show.
         write("config.toml", "[server]\nport = 8080\nworkers = 2\n")?;
         write("README.txt", "A demo app. Snapshots keep its history.\n")?;
-        self.create_snapshot(&admin, &c.id, Some("fresh-install".into()), None)
+        self.create_snapshot(&admin, &id, Some("fresh-install".into()), None)
             .await?;
         write("config.toml", "[server]\nport = 8080\nworkers = 4\n")?;
         write("data/users.csv", "id,name\n1,ada\n2,grace\n")?;
-        self.create_snapshot(&admin, &c.id, Some("before-migration".into()), None)
+        self.create_snapshot(&admin, &id, Some("before-migration".into()), None)
             .await?;
         write(
             "data/users.csv",
@@ -101,7 +100,7 @@ impl Service {
             "migrations/002_add_email.sql",
             "ALTER TABLE users ADD COLUMN email TEXT;\n",
         )?;
-        self.create_snapshot(&admin, &c.id, Some("after-migration".into()), Some(30))
+        self.create_snapshot(&admin, &id, Some("after-migration".into()), Some(30))
             .await?;
         write(
             "config.toml",

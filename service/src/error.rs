@@ -1,10 +1,10 @@
 //! The service's one error type: a kind, a sentence, and optionally a hint that a front end
 //! may spell in its own terms.
 //!
-//! The service knows no transport, so its messages name no HTTP route or CLI command. Where
-//! the next step is another call ("list the snapshots", "copy it into a new container"), the
-//! error carries a [`Hint`]; the REST edge writes it as the route (`GET /api/v1/...`), the
-//! dashboard leaves it out (its pages offer the action), and the CLI as a command.
+//! The service knows no transport, so its messages name no HTTP route. Where the next step is
+//! another call ("list the snapshots", "copy it into a new container"), the error carries a
+//! [`Hint`]; the REST edge writes it as the route (`GET /api/v1/...`), and the dashboard leaves
+//! it out (its pages offer the action). The CLI reads REST answers, so it shows the route.
 
 pub use types::ErrorKind;
 

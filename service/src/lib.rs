@@ -1,10 +1,13 @@
-//! The snapshot service: projects, containers, images, auth scopes, runtime, jobs and events,
-//! on top of the engine. The REST handlers, the dashboard's embedded backend and the CLI are
-//! thin layers over [`Service`]; every visibility rule lives here, so no caller can forget one.
+//! The snapshot service: projects, containers, images, auth scopes, runtime, jobs, events and
+//! self-checks, on top of the engine. The REST handlers and the dashboard's embedded backend
+//! are thin layers over [`Service`] (the CLI reaches it through REST, and manages tokens with
+//! [`auth`] directly); every visibility rule lives here, so no caller can forget one.
 //!
-//! No transport: calls take typed ids and answer `Result<T, ServiceError>`
-//! ([`error::ServiceError`]: a kind and a sentence). Which HTTP status a kind gets is decided
-//! by the server's one status table, not here.
+//! No transport: calls answer `Result<T, ServiceError>` ([`error::ServiceError`]: a kind, a
+//! sentence, maybe a hint). Which HTTP status a kind gets is decided by the server's one
+//! status table, not here. Calls take typed container ids ([`engine::ContainerId`]): the
+//! edges (REST handlers, the embedded backend) parse what they receive with [`parse_id`], so
+//! a malformed id is refused before any service call.
 
 pub mod auth;
 pub mod containers;
@@ -170,7 +173,7 @@ impl Service {
     /// Takes the container's operation lock, waiting at most `lock_wait`.
     pub(crate) async fn lock(
         &self,
-        container: &str,
+        container: &engine::ContainerId,
     ) -> Result<tokio::sync::OwnedMutexGuard<()>, ServiceError> {
         let m = {
             let mut locks = self.inner.locks.lock().unwrap_or_else(|p| p.into_inner());

@@ -7,6 +7,7 @@ use sqlx::Row;
 
 use super::{Caller, Service, fmt_time, now, parse_time};
 use crate::error::{Hint, ServiceError};
+use engine::ContainerId;
 use types::ContainerStatus;
 
 /// Alias of scheduled snapshots unless the schedule says otherwise (strftime, UTC).
@@ -70,7 +71,7 @@ impl Service {
     pub async fn set_schedule(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ContainerId,
         spec: ScheduleSpec,
     ) -> Result<Schedule, ServiceError> {
         let c = self.container_row(caller, id).await?;
@@ -109,7 +110,11 @@ impl Service {
     }
 
     /// A container's schedule; 404 when it has none.
-    pub async fn get_schedule(&self, caller: &Caller, id: &str) -> Result<Schedule, ServiceError> {
+    pub async fn get_schedule(
+        &self,
+        caller: &Caller,
+        id: &ContainerId,
+    ) -> Result<Schedule, ServiceError> {
         let c = self.container_row(caller, id).await?;
         let r = sqlx::query("SELECT * FROM schedules WHERE container_id = ?")
             .bind(c.id.as_str())
@@ -125,7 +130,11 @@ impl Service {
     }
 
     /// Removes a container's schedule.
-    pub async fn delete_schedule(&self, caller: &Caller, id: &str) -> Result<(), ServiceError> {
+    pub async fn delete_schedule(
+        &self,
+        caller: &Caller,
+        id: &ContainerId,
+    ) -> Result<(), ServiceError> {
         let c = self.container_row(caller, id).await?;
         let r = sqlx::query("DELETE FROM schedules WHERE container_id = ?")
             .bind(c.id.as_str())
@@ -197,8 +206,9 @@ impl Service {
             admin: true,
             projects: Vec::new(),
         };
-        let c = self.container_row(&system, &s.container_id).await?;
-        let _guard = self.lock(&s.container_id).await?;
+        let id = super::parse_id("container id", &s.container_id)?;
+        let c = self.container_row(&system, &id).await?;
+        let _guard = self.lock(&c.id).await?;
         self.snapshot_locked(&c, Some(alias), s.expiry).await?;
         Ok(())
     }

@@ -9,6 +9,7 @@ use super::containers::ContainerRecord;
 use super::events::ProgressEvents;
 use super::{Caller, Service, fmt_time};
 use crate::error::{Hint, ServiceError};
+use engine::ContainerId;
 use types::ContainerStatus;
 
 /// A snapshot file's bytes, as [`Service::snapshot_file_stream`] reads them.
@@ -115,7 +116,7 @@ impl Service {
     pub async fn create_snapshot(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ContainerId,
         alias: Option<String>,
         expiry_days: Option<i64>,
     ) -> Result<(ContainerRecord, Snapshot), ServiceError> {
@@ -134,7 +135,7 @@ impl Service {
     async fn live_for_snapshot(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ContainerId,
     ) -> Result<ContainerRecord, ServiceError> {
         let c = self.container_row(caller, id).await?;
         match c.status {
@@ -185,7 +186,7 @@ impl Service {
     pub async fn list_snapshots(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ContainerId,
     ) -> Result<(ContainerRecord, Vec<Snapshot>), ServiceError> {
         let c = self.container_row(caller, id).await?;
         let list = self.engine().list(&c.id).await?;
@@ -196,7 +197,7 @@ impl Service {
     pub async fn last_snapshot_at(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ContainerId,
     ) -> Result<Option<String>, ServiceError> {
         let c = self.container_row(caller, id).await?;
         let list = self.engine().list(&c.id).await?;
@@ -209,7 +210,7 @@ impl Service {
     pub async fn snapshot_storage(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ContainerId,
     ) -> Result<SnapshotStorage, ServiceError> {
         let c = self.container_row(caller, id).await?;
         let exclusive = self
@@ -231,7 +232,7 @@ impl Service {
     pub async fn get_snapshot(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ContainerId,
         name: &str,
     ) -> Result<(ContainerRecord, Snapshot), ServiceError> {
         let c = self.container_row(caller, id).await?;
@@ -247,7 +248,7 @@ impl Service {
     pub async fn restore_snapshot(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ContainerId,
         name: &str,
         safety: bool,
     ) -> Result<Restored, ServiceError> {
@@ -270,13 +271,13 @@ impl Service {
         } else {
             None
         };
-        let was_running = self.runtime().is_running(id);
+        let was_running = self.runtime().is_running(id.as_str());
         self.stop_locked(&c, ContainerStatus::Restoring).await?;
         let progress_event = |phase: &str| {
             self.events().publish(
                 types::EventKind::Progress,
                 &c.project_id,
-                Some(id),
+                Some(id.as_str()),
                 serde_json::json!({"operation": "restore", "phase": phase, "snapshot": target.name}),
             )
         };
@@ -302,7 +303,7 @@ impl Service {
         self.events().publish(
             types::EventKind::SnapshotRestored,
             &c.project_id,
-            Some(id),
+            Some(id.as_str()),
             serde_json::json!({"snapshot": &snapshot, "safety_snapshot": &safety_snapshot}),
         );
         Ok(Restored {
@@ -317,7 +318,7 @@ impl Service {
     pub async fn delete_snapshot(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ContainerId,
         name: &str,
     ) -> Result<(ContainerRecord, engine::Deleted), ServiceError> {
         let c = self.container_row(caller, id).await?;
@@ -326,7 +327,7 @@ impl Service {
         self.events().publish(
             types::EventKind::SnapshotDeleted,
             &c.project_id,
-            Some(id),
+            Some(id.as_str()),
             serde_json::json!({"name": deleted.name, "freed_bytes": deleted.freed_bytes}),
         );
         Ok((c, deleted))
@@ -337,7 +338,7 @@ impl Service {
     pub async fn update_snapshot(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ContainerId,
         name: &str,
         alias: Option<Option<String>>,
         expiry_days: Option<Option<i64>>,
@@ -367,7 +368,7 @@ impl Service {
     pub async fn diff_snapshot(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ContainerId,
         name: &str,
         against: &str,
         limit: usize,
@@ -404,7 +405,7 @@ impl Service {
     pub async fn browse_snapshot(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ContainerId,
         name: &str,
         path: &str,
     ) -> Result<types::SnapshotFiles, ServiceError> {
@@ -435,7 +436,7 @@ impl Service {
     pub async fn read_snapshot_file(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ContainerId,
         name: &str,
         path: &str,
     ) -> Result<(u64, engine::FileReader), ServiceError> {
@@ -450,7 +451,7 @@ impl Service {
     pub async fn snapshot_file_stream(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ContainerId,
         name: &str,
         path: &str,
     ) -> Result<(u64, FileStream), ServiceError> {
@@ -479,7 +480,7 @@ impl Service {
     pub async fn verify_snapshot(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ContainerId,
         name: &str,
         deep: bool,
     ) -> Result<types::SnapshotVerified, ServiceError> {

@@ -38,7 +38,8 @@ impl ContainerStatus {
         }
     }
 
-    /// Reads the word written by [`ContainerStatus::as_str`].
+    /// Reads one of the six known words ([`ContainerStatus::Unknown`] is never stored, so
+    /// `unknown` reads as `None`).
     pub fn parse(s: &str) -> Option<ContainerStatus> {
         [
             ContainerStatus::Creating,

@@ -117,7 +117,8 @@ impl Event {
 pub struct ProgressData {
     /// `snapshot`, `restore` or `copy`.
     pub operation: String,
-    /// The engine's phase (`scan`, `write`, ...).
+    /// Where it is: `started`, `snapshot` (the engine's figures so far), `finished` or
+    /// `failed`.
     #[serde(default)]
     pub phase: String,
     /// Files done so far.

@@ -8,7 +8,8 @@
 //! - [`container`]: containers, their status, exec, copy and schedules;
 //! - [`resource`]: projects, images, servers, tokens and health;
 //! - [`event`]: the live event stream;
-//! - [`system`]: a node's recorded self-checks.
+//! - [`system`]: a node's recorded self-checks;
+//! - [`units`]: byte counts as people read them.
 //!
 //! serde only (the browser's wasm bundle uses these types); the `openapi` feature derives the
 //! OpenAPI schemas with utoipa. Optional fields a Hoody-compatible upstream may leave out
@@ -21,6 +22,7 @@ pub mod resource;
 pub mod snapshot;
 pub mod system;
 pub mod time;
+pub mod units;
 
 pub use container::{
     Container, ContainerData, ContainerList, ContainerStatus, CopyRequest, CreateContainer, Empty,

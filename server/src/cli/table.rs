@@ -4,7 +4,7 @@ use serde::Serialize;
 use types::{Container, Image, Project, Snapshot, TokenInfo};
 
 /// Bytes as people read them (the dashboard's formatting).
-pub use app::model::human_bytes as bytes;
+pub use types::units::human_bytes as bytes;
 
 /// Prints an answer's `data` as pretty JSON. It goes through a `Value` so keys come out in
 /// alphabetical order, as the `--json` output has always written them.

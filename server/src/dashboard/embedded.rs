@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 
 use super::openapi::{endpoints_of, header_list};
 
-use crate::service::{Caller, ErrorKind, Service, ServiceError, selfcheck};
+use crate::service::{Caller, ErrorKind, Service, ServiceError, parse_id, selfcheck};
 use sqlx::SqlitePool;
 use types::Container;
 use utoipa::OpenApi;
@@ -70,20 +70,13 @@ impl EmbeddedBackend {
         c: Container,
         projects: &[Project],
     ) -> Result<ContainerView, AppError> {
+        let id = parse_id("container id", &c.id).map_err(app_error)?;
         let last = self
             .service
-            .last_snapshot_at(caller, &c.id)
+            .last_snapshot_at(caller, &id)
             .await
             .map_err(app_error)?;
-        Ok(ContainerView {
-            project_name: projects
-                .iter()
-                .find(|p| p.id == c.project_id)
-                .map(|p| p.name.clone())
-                .unwrap_or_else(|| c.project_id.clone()),
-            container: c,
-            last_snapshot_at: last,
-        })
+        Ok(ContainerView::new(c, projects, last))
     }
 }
 
@@ -101,21 +94,6 @@ fn axis_point(s: &Snapshot) -> AxisPoint {
         added_bytes: s.added_bytes,
         exclusive_bytes: s.exclusive_bytes,
         stored_bytes: None,
-    }
-}
-
-/// The fields of a service event the browser needs to refresh and show progress.
-fn live_event(e: &crate::service::events::Event) -> LiveEvent {
-    let field = |k: &str| e.data.get(k);
-    LiveEvent {
-        kind: e.kind.to_string(),
-        container_id: e.container_id.clone(),
-        operation: field("operation")
-            .and_then(|v| v.as_str())
-            .map(str::to_string),
-        phase: field("phase").and_then(|v| v.as_str()).map(str::to_string),
-        files: field("files").and_then(|v| v.as_u64()),
-        bytes: field("bytes").and_then(|v| v.as_u64()),
     }
 }
 
@@ -180,9 +158,10 @@ impl Backend for EmbeddedBackend {
             let view = self.container_view(&caller, c, &projects).await?;
             if view.status == types::ContainerStatus::Deleted {
                 if view.snapshot_count > 0 {
+                    let id = parse_id("container id", &view.id).map_err(app_error)?;
                     let (_, snaps) = self
                         .service
-                        .list_snapshots(&caller, &view.id)
+                        .list_snapshots(&caller, &id)
                         .await
                         .map_err(app_error)?;
                     deleted.push((view, snaps));
@@ -230,6 +209,7 @@ impl Backend for EmbeddedBackend {
 
     async fn container_action(&self, token: &str, id: &str, action: &str) -> Result<(), AppError> {
         let caller = self.caller(token).await?;
+        let id = &parse_id("container id", id).map_err(app_error)?;
         match action {
             "start" => self.service.start_container(&caller, id).await.map(|_| ()),
             "stop" => self.service.stop_container(&caller, id).await.map(|_| ()),
@@ -243,6 +223,7 @@ impl Backend for EmbeddedBackend {
 
     async fn timeline(&self, token: &str, id: &str) -> Result<Timeline, AppError> {
         let caller = self.caller(token).await?;
+        let id = &parse_id("container id", id).map_err(app_error)?;
         let projects = self.projects(&caller).await?;
         let c = self
             .service
@@ -259,7 +240,7 @@ impl Backend for EmbeddedBackend {
         // advisory: if the pass fails the cards simply leave it out.
         let storage = self
             .service
-            .snapshot_storage(&caller, &row.id.to_string())
+            .snapshot_storage(&caller, &row.id)
             .await
             .map_err(app_error)?;
         let snapshots: Vec<Snapshot> = snaps
@@ -289,6 +270,7 @@ impl Backend for EmbeddedBackend {
 
     async fn list_snapshots(&self, token: &str, id: &str) -> Result<Vec<Snapshot>, AppError> {
         let caller = self.caller(token).await?;
+        let id = &parse_id("container id", id).map_err(app_error)?;
         let (_, list) = self
             .service
             .list_snapshots(&caller, id)
@@ -305,6 +287,7 @@ impl Backend for EmbeddedBackend {
         expiry_days: Option<i64>,
     ) -> Result<Snapshot, AppError> {
         let caller = self.caller(token).await?;
+        let id = &parse_id("container id", id).map_err(app_error)?;
         let (_, s) = self
             .service
             .create_snapshot(&caller, id, alias, expiry_days)
@@ -321,6 +304,7 @@ impl Backend for EmbeddedBackend {
         safety: bool,
     ) -> Result<RestoreOutcome, AppError> {
         let caller = self.caller(token).await?;
+        let id = &parse_id("container id", id).map_err(app_error)?;
         let r = self
             .service
             .restore_snapshot(&caller, id, name, safety)
@@ -334,6 +318,7 @@ impl Backend for EmbeddedBackend {
 
     async fn delete_snapshot(&self, token: &str, id: &str, name: &str) -> Result<(), AppError> {
         let caller = self.caller(token).await?;
+        let id = &parse_id("container id", id).map_err(app_error)?;
         self.service
             .delete_snapshot(&caller, id, name)
             .await
@@ -350,6 +335,7 @@ impl Backend for EmbeddedBackend {
         new_name: &str,
     ) -> Result<ContainerView, AppError> {
         let caller = self.caller(token).await?;
+        let id = &parse_id("container id", id).map_err(app_error)?;
         let c = self
             .service
             .copy_container(&caller, id, project, new_name, Some(name))
@@ -367,6 +353,7 @@ impl Backend for EmbeddedBackend {
         change: SnapshotChange,
     ) -> Result<Snapshot, AppError> {
         let caller = self.caller(token).await?;
+        let id = &parse_id("container id", id).map_err(app_error)?;
         let (_, s) = self
             .service
             .update_snapshot(&caller, id, name, change.alias, change.expiry)
@@ -383,6 +370,7 @@ impl Backend for EmbeddedBackend {
         against: &str,
     ) -> Result<SnapshotDiff, AppError> {
         let caller = self.caller(token).await?;
+        let id = &parse_id("container id", id).map_err(app_error)?;
         self.service
             .diff_snapshot(&caller, id, name, against, app::model::DIFF_LIMIT)
             .await
@@ -397,6 +385,7 @@ impl Backend for EmbeddedBackend {
         path: &str,
     ) -> Result<SnapshotFiles, AppError> {
         let caller = self.caller(token).await?;
+        let id = &parse_id("container id", id).map_err(app_error)?;
         self.service
             .browse_snapshot(&caller, id, name, path)
             .await
@@ -411,6 +400,7 @@ impl Backend for EmbeddedBackend {
         path: &str,
     ) -> Result<(u64, ByteStream), AppError> {
         let caller = self.caller(token).await?;
+        let id = &parse_id("container id", id).map_err(app_error)?;
         let (size, stream) = self
             .service
             .snapshot_file_stream(&caller, id, name, path)
@@ -427,6 +417,7 @@ impl Backend for EmbeddedBackend {
         deep: bool,
     ) -> Result<SnapshotVerified, AppError> {
         let caller = self.caller(token).await?;
+        let id = &parse_id("container id", id).map_err(app_error)?;
         self.service
             .verify_snapshot(&caller, id, name, deep)
             .await
@@ -435,6 +426,7 @@ impl Backend for EmbeddedBackend {
 
     async fn schedule(&self, token: &str, id: &str) -> Result<Option<Schedule>, AppError> {
         let caller = self.caller(token).await?;
+        let id = &parse_id("container id", id).map_err(app_error)?;
         match self.service.get_schedule(&caller, id).await {
             Ok(s) => Ok(Some(s)),
             // The container exists (checked first) but has no schedule.
@@ -456,12 +448,7 @@ impl Backend for EmbeddedBackend {
         spec: ScheduleSpec,
     ) -> Result<Schedule, AppError> {
         let caller = self.caller(token).await?;
-        let spec = crate::service::schedules::ScheduleSpec {
-            schedule: spec.schedule,
-            expiry: spec.expiry,
-            alias_pattern: spec.alias_pattern,
-            include_stopped: spec.include_stopped,
-        };
+        let id = &parse_id("container id", id).map_err(app_error)?;
         self.service
             .set_schedule(&caller, id, spec)
             .await
@@ -470,6 +457,7 @@ impl Backend for EmbeddedBackend {
 
     async fn delete_schedule(&self, token: &str, id: &str) -> Result<(), AppError> {
         let caller = self.caller(token).await?;
+        let id = &parse_id("container id", id).map_err(app_error)?;
         self.service
             .delete_schedule(&caller, id)
             .await
@@ -523,24 +511,11 @@ impl Backend for EmbeddedBackend {
 
     async fn events(&self, token: &str) -> Result<EventStream, AppError> {
         let caller = self.caller(token).await?;
-        let rx = self.service.events().subscribe();
-        let stream = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(move |e| {
-            let out = match e {
-                Ok(e) if e.project_id.is_empty() || caller.sees(&e.project_id) => {
-                    Some(live_event(&e))
-                }
-                Ok(_) => None,
-                // Fell behind: the page reloads its data, as after any change.
-                Err(_) => Some(LiveEvent {
-                    kind: "lagged".into(),
-                    container_id: None,
-                    operation: None,
-                    phase: None,
-                    files: None,
-                    bytes: None,
-                }),
-            };
-            std::future::ready(out)
+        // The service decides what the caller sees; `None` means it fell behind, and the page
+        // reloads its data, as after any change.
+        let stream = self.service.events_for(caller).map(|e| match e {
+            Some(e) => LiveEvent::from(&e),
+            None => LiveEvent::lagged(),
         });
         Ok(stream.boxed())
     }

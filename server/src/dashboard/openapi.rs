@@ -183,4 +183,19 @@ mod tests {
             "{create:?}"
         );
     }
+
+    #[test]
+    fn openapi_documents_flatten_from_plain_json_too() {
+        // An older, hand-written document: no components, no security.
+        let doc = serde_json::json!({"openapi": "3.0.0", "paths": {"/api/v1/health": {"get": {
+            "tags": ["System"], "summary": "Health",
+            "responses": {"200": {"description": "ok"}}}}}});
+        let list = endpoints_of_json(&doc);
+        assert_eq!(list.len(), 1);
+        assert_eq!((list[0].method.as_str(), list[0].secured), ("GET", false));
+        assert_eq!(
+            list[0].responses,
+            vec![("200".to_string(), "ok".to_string())]
+        );
+    }
 }

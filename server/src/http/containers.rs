@@ -8,6 +8,7 @@ use super::auth::Authed;
 use super::body::{Json, Path, Query};
 use super::{ApiError, Envelope, ErrorBody, envelope_schema};
 use crate::AppState;
+use crate::service::parse_id;
 use types::{
     Container, ContainerData, ContainerList, CopyRequest, CreateContainer, Empty, ExecOutput,
     ExecRequest, ScheduleData, ScheduleSpec,
@@ -129,6 +130,7 @@ pub async fn get(
     Authed(caller): Authed,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let id = parse_id("container id", &id)?;
     let c = state.service.get_container(&caller, &id).await?;
     Ok(container("Container retrieved successfully", c))
 }
@@ -153,6 +155,7 @@ pub async fn delete(
     Authed(caller): Authed,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let id = parse_id("container id", &id)?;
     state.service.delete_container(&caller, &id).await?;
     Ok(Envelope::ok("Container deleted successfully", Empty {}).into_response())
 }
@@ -178,6 +181,7 @@ pub async fn start(
     Authed(caller): Authed,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let id = parse_id("container id", &id)?;
     let c = state.service.start_container(&caller, &id).await?;
     Ok(container("Container started successfully", c))
 }
@@ -201,6 +205,7 @@ pub async fn stop(
     Authed(caller): Authed,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let id = parse_id("container id", &id)?;
     let c = state.service.stop_container(&caller, &id).await?;
     Ok(container("Container stopped successfully", c))
 }
@@ -229,6 +234,7 @@ pub async fn exec(
     Path(id): Path<String>,
     Json(body): Json<ExecRequest>,
 ) -> Result<Response, ApiError> {
+    let id = parse_id("container id", &id)?;
     let out = state
         .service
         .exec(&caller, &id, &body.command, body.timeout_s)
@@ -260,6 +266,7 @@ pub async fn copy(
     Path(id): Path<String>,
     Json(body): Json<CopyRequest>,
 ) -> Result<Response, ApiError> {
+    let id = parse_id("container id", &id)?;
     let c = state
         .service
         .copy_container(
@@ -291,6 +298,7 @@ pub async fn get_schedule(
     Authed(caller): Authed,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let id = parse_id("container id", &id)?;
     let schedule = state.service.get_schedule(&caller, &id).await?;
     Ok(Envelope::ok("Schedule retrieved successfully", ScheduleData { schedule }).into_response())
 }
@@ -317,6 +325,7 @@ pub async fn put_schedule(
     Path(id): Path<String>,
     Json(spec): Json<ScheduleSpec>,
 ) -> Result<Response, ApiError> {
+    let id = parse_id("container id", &id)?;
     let schedule = state.service.set_schedule(&caller, &id, spec).await?;
     Ok(Envelope::ok("Schedule saved successfully", ScheduleData { schedule }).into_response())
 }
@@ -339,6 +348,7 @@ pub async fn delete_schedule(
     Authed(caller): Authed,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let id = parse_id("container id", &id)?;
     state.service.delete_schedule(&caller, &id).await?;
     Ok(Envelope::ok("Schedule deleted successfully", Empty {}).into_response())
 }

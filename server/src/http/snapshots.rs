@@ -9,6 +9,7 @@ use super::auth::Authed;
 use super::body::{Json, OptionalJson, Path, Query};
 use super::{ApiError, Envelope, ErrorBody, envelope_schema};
 use crate::AppState;
+use crate::service::parse_id;
 use types::{
     CreateSnapshot, RestoreSnapshot, SnapshotCreated, SnapshotDeleted, SnapshotDiff, SnapshotFiles,
     SnapshotList, SnapshotRestored, SnapshotVerified, UpdateSnapshot,
@@ -80,6 +81,7 @@ pub async fn create(
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<CreateSnapshot>,
 ) -> Result<Response, ApiError> {
+    let id = parse_id("container id", &id)?;
     let (c, snapshot) = state
         .service
         .create_snapshot(&caller, &id, body.alias, body.expiry)
@@ -115,6 +117,7 @@ pub async fn list(
     Authed(caller): Authed,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    let id = parse_id("container id", &id)?;
     let (c, snapshots) = state.service.list_snapshots(&caller, &id).await?;
     Ok(Envelope::ok(
         "Snapshots retrieved successfully",
@@ -149,6 +152,7 @@ pub async fn get(
     Authed(caller): Authed,
     Path((id, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
+    let id = parse_id("container id", &id)?;
     let (c, snapshot) = state.service.get_snapshot(&caller, &id, &name).await?;
     Ok(Envelope::ok(
         "Snapshot retrieved successfully",
@@ -189,6 +193,7 @@ pub async fn restore(
     Path((id, name)): Path<(String, String)>,
     OptionalJson(body): OptionalJson<RestoreSnapshot>,
 ) -> Result<Response, ApiError> {
+    let id = parse_id("container id", &id)?;
     let r = state
         .service
         .restore_snapshot(&caller, &id, &name, body.safety_snapshot.unwrap_or(false))
@@ -231,6 +236,7 @@ pub async fn update(
     Path((id, name)): Path<(String, String)>,
     Json(body): Json<UpdateSnapshot>,
 ) -> Result<Response, ApiError> {
+    let id = parse_id("container id", &id)?;
     let (c, snapshot) = state
         .service
         .update_snapshot(&caller, &id, &name, body.alias, body.expiry)
@@ -268,6 +274,7 @@ pub async fn delete(
     Authed(caller): Authed,
     Path((id, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
+    let id = parse_id("container id", &id)?;
     let (_, d) = state.service.delete_snapshot(&caller, &id, &name).await?;
     Ok(Envelope::ok(
         "Snapshot deleted successfully",
@@ -314,6 +321,7 @@ pub async fn diff(
     Path((id, name)): Path<(String, String)>,
     Query(q): Query<DiffQuery>,
 ) -> Result<Response, ApiError> {
+    let id = parse_id("container id", &id)?;
     let limit = q.limit.unwrap_or(1000);
     if !(1..=10_000).contains(&limit) {
         return Err(ApiError::bad_request(format!(
@@ -359,6 +367,7 @@ pub async fn files(
     Path((id, name)): Path<(String, String)>,
     Query(q): Query<PathQuery>,
 ) -> Result<Response, ApiError> {
+    let id = parse_id("container id", &id)?;
     let path = q.path.unwrap_or_else(|| "/".into());
     let files = state
         .service
@@ -391,6 +400,7 @@ pub async fn file_content(
     Path((id, name)): Path<(String, String)>,
     Query(q): Query<PathQuery>,
 ) -> Result<Response, ApiError> {
+    let id = parse_id("container id", &id)?;
     let path = q.path.unwrap_or_default();
     let (size, stream) = state
         .service
@@ -445,6 +455,7 @@ pub async fn verify(
     Path((id, name)): Path<(String, String)>,
     Query(q): Query<VerifyQuery>,
 ) -> Result<Response, ApiError> {
+    let id = parse_id("container id", &id)?;
     let deep = q.deep.unwrap_or(false);
     let v = state
         .service

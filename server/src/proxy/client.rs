@@ -268,15 +268,7 @@ impl RemoteBackend {
                 .first()
                 .map(|s| s.created_at.clone()),
         };
-        Ok(ContainerView {
-            project_name: projects
-                .iter()
-                .find(|p| p.id == c.project_id)
-                .map(|p| p.name.clone())
-                .unwrap_or_else(|| c.project_id.clone()),
-            container: c,
-            last_snapshot_at,
-        })
+        Ok(ContainerView::new(c, projects, last_snapshot_at))
     }
 
     /// `GET /api/v1/health` without a token: the upstream's version and the round trip.

@@ -2,22 +2,9 @@
 //! chunking, and the dashboard's live events made from what it reads.
 
 use app::model::LiveEvent;
-use serde::Deserialize;
-use serde_json::Value;
 
 /// Longest line or event accepted from the event stream.
 pub(crate) const MAX_SSE_EVENT_BYTES: usize = 1 << 20;
-
-pub(crate) fn lagged() -> LiveEvent {
-    LiveEvent {
-        kind: "lagged".into(),
-        container_id: None,
-        operation: None,
-        phase: None,
-        files: None,
-        bytes: None,
-    }
-}
 
 /// One event of a Server-Sent Events stream: its `event:` name and its `data:` lines.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -107,29 +94,10 @@ impl SseParser {
 /// Anything else (an event that is not JSON) is skipped.
 pub fn live_event(e: &SseEvent) -> Option<LiveEvent> {
     if e.event.as_deref() == Some("lagged") {
-        return Some(lagged());
+        return Some(LiveEvent::lagged());
     }
-    #[derive(Deserialize)]
-    struct Wire {
-        #[serde(rename = "type")]
-        kind: String,
-        #[serde(default)]
-        container_id: Option<String>,
-        #[serde(default)]
-        data: Value,
-    }
-    let w: Wire = serde_json::from_str(&e.data).ok()?;
-    let field = |k: &str| w.data.get(k);
-    Some(LiveEvent {
-        operation: field("operation")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        phase: field("phase").and_then(Value::as_str).map(str::to_string),
-        files: field("files").and_then(Value::as_u64),
-        bytes: field("bytes").and_then(Value::as_u64),
-        kind: w.kind,
-        container_id: w.container_id,
-    })
+    let event: types::Event = serde_json::from_str(&e.data).ok()?;
+    Some(LiveEvent::from(&event))
 }
 
 #[cfg(test)]
