@@ -232,3 +232,74 @@ async fn metadata_edits_alias_and_expiry_and_pins_without_touching_the_files() {
     let now = s.admin("GET", &format!("{base}/{name}"), None).await;
     assert_eq!(now["snapshot"]["alias"], serde_json::Value::Null);
 }
+
+/// A container's `size` is recorded by the operations that change its tree (create, exec,
+/// snapshot, restore, copy) and read back without walking it: a file written behind the
+/// service's back shows only once an operation records the size again.
+#[tokio::test]
+async fn container_size_is_recorded_by_each_operation() {
+    let s = LiveServer::start(&[]);
+    let id = s.container("default", "sized").await;
+    let size = |id: String| {
+        let s = &s;
+        async move {
+            s.admin("GET", &format!("/api/v1/containers/{id}"), None)
+                .await["container"]["size"]
+                .as_u64()
+                .unwrap()
+        }
+    };
+    let created = size(id.clone()).await;
+    assert!(created > 0, "a container from the demo image has files");
+
+    // Written through a command: recorded when the command ends.
+    let out = s
+        .admin(
+            "POST",
+            &format!("/api/v1/containers/{id}/exec"),
+            Some(json!({"command": ["/bin/sh", "-c", "head -c 10000 /dev/zero > /root/ten-k"]})),
+        )
+        .await;
+    assert_eq!(out["exit_code"], 0, "{out}");
+    assert_eq!(size(id.clone()).await, created + 10_000);
+
+    // Written behind the service's back: not walked on read, counted by the next snapshot.
+    std::fs::write(s.root(&id).join("root/more"), vec![7u8; 2_345]).unwrap();
+    assert_eq!(size(id.clone()).await, created + 10_000);
+    let snap = s
+        .admin(
+            "POST",
+            &format!("/api/v1/containers/{id}/snapshots"),
+            Some(json!({"alias": "bigger"})),
+        )
+        .await;
+    assert_eq!(snap["snapshot"]["size"], created + 12_345);
+    assert_eq!(size(id.clone()).await, created + 12_345);
+
+    // A copy of that snapshot has its size; a restore to an earlier one goes back.
+    let copy = s
+        .admin(
+            "POST",
+            &format!("/api/v1/containers/{id}/copy"),
+            Some(json!({"target_project_id": "default", "name": "sized-copy", "source_snapshot": "bigger"})),
+        )
+        .await;
+    assert_eq!(copy["container"]["size"], created + 12_345, "{copy}");
+    std::fs::remove_file(s.root(&id).join("root/more")).unwrap();
+    std::fs::remove_file(s.root(&id).join("root/ten-k")).unwrap();
+    let first = s
+        .admin(
+            "POST",
+            &format!("/api/v1/containers/{id}/snapshots"),
+            Some(json!({"alias": "smaller"})),
+        )
+        .await;
+    assert_eq!(first["snapshot"]["size"], created);
+    s.admin(
+        "PATCH",
+        &format!("/api/v1/containers/{id}/snapshots/bigger"),
+        None,
+    )
+    .await;
+    assert_eq!(size(id.clone()).await, created + 12_345);
+}

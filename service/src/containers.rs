@@ -24,6 +24,8 @@ pub struct ContainerRecord {
     pub command: Vec<String>,
     pub status: ContainerStatus,
     pub created_at: String,
+    /// Logical bytes of the live tree as last recorded (`None`: not measured yet).
+    pub size: Option<u64>,
 }
 
 impl ContainerRecord {
@@ -50,6 +52,9 @@ fn row(r: &sqlx::sqlite::SqliteRow) -> Result<ContainerRecord, ServiceError> {
             })?
         },
         created_at: r.try_get("created_at")?,
+        size: r
+            .try_get::<Option<i64>, _>("size")?
+            .map(|n| u64::try_from(n).unwrap_or(0)),
     })
 }
 
@@ -96,12 +101,29 @@ pub(crate) async fn reset_after_restart(svc: &Service) -> anyhow::Result<()> {
     sqlx::query("UPDATE containers SET status = 'failed' WHERE status = 'creating'")
         .execute(svc.db())
         .await?;
+    // Rows from before sizes were recorded: measure each once, off the startup path.
+    let unmeasured: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM containers WHERE size IS NULL AND status NOT IN ('deleted', 'failed')",
+    )
+    .fetch_all(svc.db())
+    .await?;
+    if !unmeasured.is_empty() {
+        let svc = svc.clone();
+        tokio::spawn(async move {
+            for id in unmeasured {
+                if let Ok(id) = id.parse::<ContainerId>() {
+                    svc.measure_size(&id).await;
+                }
+            }
+        });
+    }
     Ok(())
 }
 
+/// Bytes of the regular files under `root`, symlinks not followed: the same count as a
+/// snapshot's `size` in the catalog, so a container just snapshotted or restored shows the
+/// snapshot's size. Only the write paths call this (see [`Service::measure_size`]).
 fn logical_size(root: &std::path::Path) -> u64 {
-    // Walks the live tree without following symlinks; a container's tree is small enough
-    // (tens of thousands of entries) for this to take milliseconds.
     fn walk(dir: &std::path::Path, total: &mut u64) {
         let Ok(rd) = std::fs::read_dir(dir) else {
             return;
@@ -171,16 +193,44 @@ impl Service {
         Ok(c)
     }
 
+    /// Records the live tree's logical size, known without a walk (a snapshot's or an
+    /// image's `size`).
+    pub(crate) async fn record_size(
+        &self,
+        id: &ContainerId,
+        bytes: u64,
+    ) -> Result<(), ServiceError> {
+        sqlx::query("UPDATE containers SET size = ? WHERE id = ?")
+            .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
+            .bind(id.as_str())
+            .execute(self.db())
+            .await?;
+        Ok(())
+    }
+
+    /// Walks the live tree once and records its size: after something inside the container
+    /// may have written files (a command, a run that ended, a live copy). Best effort: a
+    /// failure leaves the previous figure and is logged, never failing the operation.
+    pub(crate) async fn measure_size(&self, id: &ContainerId) {
+        let root = self.engine().root_path(id);
+        let bytes = match tokio::task::spawn_blocking(move || logical_size(&root)).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(container = %id, error = %e, "cannot measure the container's size");
+                return;
+            }
+        };
+        if let Err(e) = self.record_size(id, bytes).await {
+            tracing::warn!(container = %id, error = %e.message, "cannot record the container's size");
+        }
+    }
+
+    /// The answer for one container. Reads only the database and the catalog: the overview
+    /// lists every container through this, so it must not walk trees (the size is recorded
+    /// by the write paths, see [`Service::record_size`] and [`Service::measure_size`]).
     pub(crate) async fn describe(&self, c: ContainerRecord) -> Result<Container, ServiceError> {
         let snapshot_count = self.engine().list(&c.id).await?.len() as u64;
-        let size = if c.deleted() {
-            0
-        } else {
-            let root = self.engine().root_path(&c.id);
-            tokio::task::spawn_blocking(move || logical_size(&root))
-                .await
-                .unwrap_or(0)
-        };
+        let size = if c.deleted() { 0 } else { c.size.unwrap_or(0) };
         Ok(Container {
             id: c.id.to_string(),
             project_id: c.project_id,
@@ -303,6 +353,15 @@ impl Service {
             self.set_status(&id, ContainerStatus::Failed).await?;
             return Err(e.into());
         }
+        // The new tree is the image's snapshot, whose size the catalog already holds.
+        match self
+            .engine()
+            .get(&image_ref.root, &image_ref.snapshot)
+            .await
+        {
+            Ok(info) => self.record_size(&id, info.size).await?,
+            Err(_) => self.measure_size(&id).await,
+        }
         self.set_status(&id, ContainerStatus::Stopped).await?;
         let c = self.get_container(caller, &id).await?;
         self.events().publish(
@@ -380,6 +439,7 @@ impl Service {
                     .map(|r| r.rows_affected() > 0)
                     .unwrap_or(false);
                     if changed {
+                        svc.measure_size(&id).await;
                         svc.events().publish(
                             types::EventKind::ContainerStopped,
                             &project,
@@ -444,6 +504,7 @@ impl Service {
         let was_running = self.runtime().is_running(id.as_str());
         self.stop_locked(&c, ContainerStatus::Stopped).await?;
         if was_running {
+            self.measure_size(id).await;
             self.events().publish(
                 types::EventKind::ContainerStopped,
                 &c.project_id,
@@ -479,7 +540,8 @@ impl Service {
             }
         };
         validate_command(command)?;
-        self.runtime()
+        let out = self
+            .runtime()
             .exec(
                 &self.engine().root_path(&c.id),
                 &c.name,
@@ -487,7 +549,10 @@ impl Service {
                 Duration::from_secs(timeout),
                 self.limits().exec_output_bytes,
             )
-            .await
+            .await;
+        // The command may have written files, even one that failed or timed out.
+        self.measure_size(&c.id).await;
+        out
     }
 
     /// A new container from a snapshot of `id` (or its live state), in a project the caller
@@ -502,6 +567,7 @@ impl Service {
     ) -> Result<Container, ServiceError> {
         let src = self.container_row(caller, id).await?;
         let target = self.project(caller, target_project).await?;
+        // `need` is also the new tree's size when copying a snapshot; a live copy is measured.
         let (source, need) = match source_snapshot {
             Some(s) => {
                 let info = self.engine().get(&src.id, s).await?;
@@ -534,6 +600,11 @@ impl Service {
         if let Err(e) = copied {
             self.set_status(&new_id, ContainerStatus::Failed).await?;
             return Err(e.into());
+        }
+        if source_snapshot.is_some() {
+            self.record_size(&new_id, need).await?;
+        } else {
+            self.measure_size(&new_id).await;
         }
         self.set_status(&new_id, ContainerStatus::Stopped).await?;
         let c = self.get_container(caller, &new_id).await?;

@@ -171,6 +171,8 @@ impl Service {
             ..Default::default()
         };
         let info = self.engine().snapshot(&c.id, opts).await?;
+        // The snapshot counted the tree as it was captured: that is its size now.
+        self.record_size(&c.id, info.size).await?;
         let snap = snapshot_of(&info);
         self.events().publish(
             types::EventKind::SnapshotCreated,
@@ -297,6 +299,7 @@ impl Service {
             self.set_status(&c.id, ContainerStatus::Stopped).await?;
         }
         let (info, _) = result?;
+        self.record_size(&c.id, info.size).await?;
         after?;
         let mut snapshot = snapshot_of(&info);
         snapshot.last_used_at = Some(fmt_time(super::now()));
