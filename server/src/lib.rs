@@ -96,7 +96,7 @@ impl AppState {
 
 /// The whole HTTP surface: `/api/v1` (REST), `/rpc` (server functions) and the dashboard.
 pub fn app(state: AppState) -> Router {
-    let api = crate::http::router(state.clone());
+    let api = crate::http::router(state.service.clone());
     // The dashboard's router owns the API router the "Run" widget calls in-process; the
     // backend only holds it weakly.
     let run_api = Arc::new(api.clone());

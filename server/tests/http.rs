@@ -73,12 +73,22 @@ async fn openapi_document_is_3_1_and_lists_health() {
     assert!(v["paths"]["/api/v1/health"]["get"].is_object(), "{v}");
 }
 
-/// The routes `api::router` declares, read from its source: `("/containers/{id}", "get")`.
+/// The routes the `http` routers declare (each resource's and the merged one), read from their source: `("/containers/{id}", "get")`.
 fn routed() -> std::collections::BTreeSet<(String, String)> {
-    let src = include_str!("../src/http/mod.rs");
-    let router = &src[src.find("pub fn router").unwrap()..];
+    // Each resource's `router()` and the one in mod.rs that merges them.
+    let sources = [
+        include_str!("../src/http/mod.rs"),
+        include_str!("../src/http/containers.rs"),
+        include_str!("../src/http/snapshots.rs"),
+        include_str!("../src/http/resources.rs"),
+    ];
+    let routers = sources.map(|src| {
+        let start = src.find("fn router()").or_else(|| src.find("pub fn router")).unwrap();
+        let len = src[start..].find("\n}\n").unwrap();
+        &src[start..start + len]
+    });
     let mut out = std::collections::BTreeSet::new();
-    for chunk in router.split(".route(").skip(1) {
+    for chunk in routers.iter().flat_map(|r| r.split(".route(").skip(1)) {
         let path = chunk.split('"').nth(1).unwrap();
         let handlers = &chunk[..chunk.find("\n        .").unwrap_or(chunk.len())];
         for method in ["get", "post", "put", "patch", "delete"] {

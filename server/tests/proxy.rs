@@ -839,6 +839,12 @@ async fn the_timeline_tools_and_the_plain_routes_work_through_a_proxy() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    // The same download headers as the REST route's.
+    assert_eq!(
+        resp.headers()["content-disposition"],
+        "attachment; filename=\"a.txt\""
+    );
+    assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
     assert_eq!(resp.bytes().await.unwrap().as_ref(), b"alpha\n");
     let resp = browser().get(&url).send().await.unwrap();
     assert_eq!(resp.status(), 401);

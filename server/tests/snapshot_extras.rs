@@ -115,6 +115,9 @@ async fn diff_browse_download_verify_and_sizes() {
         body.headers()["content-disposition"],
         "attachment; filename=\"app.conf\""
     );
+    // Whatever the container wrote, a browser saves it and never renders it.
+    assert_eq!(body.headers()["content-type"], "application/octet-stream");
+    assert_eq!(body.headers()["x-content-type-options"], "nosniff");
     assert_eq!(body.text().await.unwrap(), "v1\n");
     for (path, status) in [("/etc/nope", 404), ("/etc", 400)] {
         let (st, v) = s

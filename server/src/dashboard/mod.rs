@@ -71,7 +71,6 @@ async fn download(
     axum::extract::Path((id, name)): axum::extract::Path<(String, String)>,
     query: Result<axum::extract::Query<DownloadQuery>, axum::extract::rejection::QueryRejection>,
 ) -> axum::response::Response {
-    use axum::response::IntoResponse;
     let Ok(axum::extract::Query(q)) = query else {
         return plain_error(AppError::BadRequest(
             "Say which file: add ?path=/some/file to the address.".into(),
@@ -83,25 +82,7 @@ async fn download(
     }
     .await;
     match result {
-        Ok((size, stream)) => (
-            [
-                (
-                    http::header::CONTENT_TYPE,
-                    "application/octet-stream".to_string(),
-                ),
-                (http::header::CONTENT_LENGTH, size.to_string()),
-                (
-                    http::header::CONTENT_DISPOSITION,
-                    format!(
-                        "attachment; filename=\"{}\"",
-                        crate::service::snapshots::download_name(&q.path)
-                    ),
-                ),
-                (http::header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
-            ],
-            axum::body::Body::from_stream(stream),
-        )
-            .into_response(),
+        Ok((size, stream)) => crate::http::download::file_download(&q.path, size, stream),
         Err(e) => plain_error(e),
     }
 }

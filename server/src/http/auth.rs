@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use service::Caller;
 
 use super::ApiError;
-use crate::AppState;
+use service::Service;
 
 /// The bearer token of a request, if any.
 pub fn bearer(parts: &Parts) -> Option<&str> {
@@ -22,16 +22,16 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
 /// A REST handler's caller: an authenticated, rate-counted token.
 pub struct Authed(pub Caller);
 
-impl FromRequestParts<AppState> for Authed {
+impl FromRequestParts<Service> for Authed {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, svc: &Service) -> Result<Self, ApiError> {
         let Some(token) = bearer(parts) else {
             return Err(ApiError::unauthorized(
                 "This route needs a token: send `Authorization: Bearer hdy_...`. The admin token \
                  was printed when the server first started (also saved in data/admin-token).",
             ));
         };
-        Ok(Authed(state.service.caller(token).await?))
+        Ok(Authed(svc.caller(token).await?))
     }
 }

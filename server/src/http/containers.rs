@@ -1,5 +1,7 @@
 //! `/api/v1/containers...`: create, list, get, delete, start, stop, exec, copy, schedule.
 
+use axum::Router;
+use axum::routing;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -7,12 +9,27 @@ use serde::Deserialize;
 use super::auth::Authed;
 use super::body::{Json, Path, Query};
 use super::{ApiError, Envelope, ErrorBody, envelope_schema};
-use crate::AppState;
-use crate::service::parse_id;
+use service::Service;
+use service::parse_id;
 use types::{
     Container, ContainerData, ContainerList, CopyRequest, CreateContainer, Empty, ExecOutput,
     ExecRequest, ScheduleData, ScheduleSpec,
 };
+
+/// The container routes, relative to `/api/v1` (schedules are per container, so here too).
+pub(super) fn router() -> Router<Service> {
+    Router::new()
+        .route("/containers", routing::get(list).post(create))
+        .route("/containers/{id}", routing::get(get).delete(delete))
+        .route("/containers/{id}/start", routing::post(start))
+        .route("/containers/{id}/stop", routing::post(stop))
+        .route("/containers/{id}/exec", routing::post(exec))
+        .route("/containers/{id}/copy", routing::post(copy))
+        .route(
+            "/containers/{id}/schedule",
+            routing::get(get_schedule).put(put_schedule).delete(delete_schedule),
+        )
+}
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -59,12 +76,11 @@ fn container(message: &str, container: Container) -> Response {
     security(("bearer" = [])),
 )]
 pub async fn list(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let containers = state
-        .service
+    let containers = svc
         .list_containers(
             &caller,
             q.project_id.as_deref(),
@@ -95,12 +111,11 @@ pub async fn list(
     security(("bearer" = [])),
 )]
 pub async fn create(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Json(body): Json<CreateContainer>,
 ) -> Result<Response, ApiError> {
-    let c = state
-        .service
+    let c = svc
         .create_container(
             &caller,
             &body.project_id,
@@ -126,12 +141,12 @@ pub async fn create(
     security(("bearer" = [])),
 )]
 pub async fn get(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
-    let c = state.service.get_container(&caller, &id).await?;
+    let c = svc.get_container(&caller, &id).await?;
     Ok(container("Container retrieved successfully", c))
 }
 
@@ -151,12 +166,12 @@ pub async fn get(
     security(("bearer" = [])),
 )]
 pub async fn delete(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
-    state.service.delete_container(&caller, &id).await?;
+    svc.delete_container(&caller, &id).await?;
     Ok(Envelope::ok("Container deleted successfully", Empty {}).into_response())
 }
 
@@ -177,12 +192,12 @@ pub async fn delete(
     security(("bearer" = [])),
 )]
 pub async fn start(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
-    let c = state.service.start_container(&caller, &id).await?;
+    let c = svc.start_container(&caller, &id).await?;
     Ok(container("Container started successfully", c))
 }
 
@@ -201,12 +216,12 @@ pub async fn start(
     security(("bearer" = [])),
 )]
 pub async fn stop(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
-    let c = state.service.stop_container(&caller, &id).await?;
+    let c = svc.stop_container(&caller, &id).await?;
     Ok(container("Container stopped successfully", c))
 }
 
@@ -229,14 +244,13 @@ pub async fn stop(
     security(("bearer" = [])),
 )]
 pub async fn exec(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Path(id): Path<String>,
     Json(body): Json<ExecRequest>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
-    let out = state
-        .service
+    let out = svc
         .exec(&caller, &id, &body.command, body.timeout_s)
         .await?;
     Ok(Envelope::ok("Command finished", out).into_response())
@@ -261,14 +275,13 @@ pub async fn exec(
     security(("bearer" = [])),
 )]
 pub async fn copy(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Path(id): Path<String>,
     Json(body): Json<CopyRequest>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
-    let c = state
-        .service
+    let c = svc
         .copy_container(
             &caller,
             &id,
@@ -294,12 +307,12 @@ pub async fn copy(
     security(("bearer" = [])),
 )]
 pub async fn get_schedule(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
-    let schedule = state.service.get_schedule(&caller, &id).await?;
+    let schedule = svc.get_schedule(&caller, &id).await?;
     Ok(Envelope::ok("Schedule retrieved successfully", ScheduleData { schedule }).into_response())
 }
 
@@ -320,13 +333,13 @@ pub async fn get_schedule(
     security(("bearer" = [])),
 )]
 pub async fn put_schedule(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Path(id): Path<String>,
     Json(spec): Json<ScheduleSpec>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
-    let schedule = state.service.set_schedule(&caller, &id, spec).await?;
+    let schedule = svc.set_schedule(&caller, &id, spec).await?;
     Ok(Envelope::ok("Schedule saved successfully", ScheduleData { schedule }).into_response())
 }
 
@@ -344,11 +357,11 @@ pub async fn put_schedule(
     security(("bearer" = [])),
 )]
 pub async fn delete_schedule(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
-    state.service.delete_schedule(&caller, &id).await?;
+    svc.delete_schedule(&caller, &id).await?;
     Ok(Envelope::ok("Schedule deleted successfully", Empty {}).into_response())
 }

@@ -1,10 +1,11 @@
 //! The HTTP edge: the REST API under `/api/v1` in the vendor's envelope, and the status of
 //! `/rpc` (server function) errors. Every handler is a thin adapter over one service call.
 //!
-//! - one `router()`-side module per resource: [`snapshots`], [`containers`], [`resources`],
-//!   [`system`];
+//! - one module per resource, each with its own `router()`, merged in [`router`]:
+//!   [`snapshots`], [`containers`], [`resources`] (and [`system`]: health, the document);
 //! - [`auth`]: the `Caller` extractor ([`auth::Authed`]);
 //! - [`body`]: strict JSON bodies and queries;
+//! - [`download`]: a snapshot's file as a download (REST and the dashboard);
 //! - [`error`]: service errors as REST answers;
 //! - [`status`]: the ONLY table from error kinds to HTTP statuses (REST and `/rpc` both);
 //! - [`rpc`]: `/rpc` errors answered with their kind's status.
@@ -12,6 +13,7 @@
 pub mod auth;
 pub mod body;
 pub mod containers;
+pub mod download;
 pub mod error;
 pub mod resources;
 pub mod rpc;
@@ -22,13 +24,13 @@ mod system;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Uri;
-use axum::routing::{any, get, post};
+use axum::routing::{any, get};
 use serde::Serialize;
 use utoipa::OpenApi;
 
 pub use error::{ApiError, ErrorBody};
 
-use crate::AppState;
+use service::Service;
 
 /// The success envelope: `{"statusCode": 200, "message": "...", "data": {...}}`.
 #[derive(Debug, Serialize)]
@@ -177,59 +179,19 @@ impl utoipa::Modify for BearerAuth {
 )]
 pub struct ApiDoc;
 
-/// The `/api` routes. Anything unmatched under `/api` answers in JSON, never HTML.
-pub fn router(state: AppState) -> Router {
-    use containers as c;
-    use resources as r;
-    use snapshots as s;
+/// The `/api` routes: each resource's `router()` merged under `/api/v1`, over one service.
+/// Anything unmatched under `/api` answers in JSON, never HTML.
+pub fn router(service: Service) -> Router {
     let v1 = Router::new()
         .route("/health", get(system::health))
         .route("/openapi.json", get(system::openapi_json))
-        .route("/containers", get(c::list).post(c::create))
-        .route("/containers/{id}", get(c::get).delete(c::delete))
-        .route("/containers/{id}/start", post(c::start))
-        .route("/containers/{id}/stop", post(c::stop))
-        .route("/containers/{id}/exec", post(c::exec))
-        .route("/containers/{id}/copy", post(c::copy))
-        .route(
-            "/containers/{id}/schedule",
-            get(c::get_schedule)
-                .put(c::put_schedule)
-                .delete(c::delete_schedule),
-        )
-        .route("/containers/{id}/snapshots", get(s::list).post(s::create))
-        .route(
-            "/containers/{id}/snapshots/{name}",
-            get(s::get).patch(s::restore).delete(s::delete),
-        )
-        .route(
-            "/containers/{id}/snapshots/{name}/metadata",
-            axum::routing::patch(s::update),
-        )
-        .route("/containers/{id}/snapshots/{name}/diff", get(s::diff))
-        .route("/containers/{id}/snapshots/{name}/files", get(s::files))
-        .route(
-            "/containers/{id}/snapshots/{name}/files/content",
-            get(s::file_content),
-        )
-        .route("/containers/{id}/snapshots/{name}/verify", post(s::verify))
-        .route("/projects", get(r::list_projects).post(r::create_project))
-        .route("/servers", get(r::list_servers))
-        .route("/servers/{id}", get(r::get_server))
-        .route("/tokens", get(r::list_tokens).post(r::create_token))
-        .route("/tokens/{id}", axum::routing::delete(r::revoke_token))
-        .route("/events", get(r::events))
+        .merge(containers::router())
+        .merge(snapshots::router())
         .layer(DefaultBodyLimit::max(body::MAX_JSON_BODY))
-        // Image tars stream through their own size limit.
-        .route(
-            "/images",
-            get(r::list_images)
-                .post(r::import_image)
-                .layer(DefaultBodyLimit::disable()),
-        )
+        .merge(resources::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state);
+        .with_state(service);
     Router::new()
         .nest("/api/v1", v1)
         .route("/api", any(not_found))

@@ -2,6 +2,9 @@
 
 use std::convert::Infallible;
 
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get};
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -12,11 +15,30 @@ use serde::Deserialize;
 use super::auth::Authed;
 use super::body::{Json, Path, Query};
 use super::{ApiError, Envelope, ErrorBody, envelope_schema};
-use crate::AppState;
+use service::Service;
 use types::{
     CreateProject, CreateToken, ImageData, ImageList, ProjectData, ProjectList, ServerData,
     ServerList, TokenCreated, TokenList,
 };
+
+/// The image, project, server, token and event routes, relative to `/api/v1`. Image tars
+/// stream through their own size limit, so `/images` alone lifts the JSON body limit.
+pub(super) fn router() -> Router<Service> {
+    Router::new()
+        .route("/projects", get(list_projects).post(create_project))
+        .route("/servers", get(list_servers))
+        .route("/servers/{id}", get(get_server))
+        .route("/tokens", get(list_tokens).post(create_token))
+        .route("/tokens/{id}", delete(revoke_token))
+        .route("/events", get(events))
+        .layer(DefaultBodyLimit::max(super::body::MAX_JSON_BODY))
+        .route(
+            "/images",
+            get(list_images)
+                .post(import_image)
+                .layer(DefaultBodyLimit::disable()),
+        )
+}
 
 envelope_schema!(
     ImageListResponse,
@@ -59,10 +81,10 @@ envelope_schema!(
     security(("bearer" = [])),
 )]
 pub async fn list_images(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     _caller: Authed,
 ) -> Result<Response, ApiError> {
-    let images = state.service.list_images().await?;
+    let images = svc.list_images().await?;
     Ok(Envelope::ok("Images retrieved successfully", ImageList { images }).into_response())
 }
 
@@ -94,7 +116,7 @@ pub struct ImportQuery {
     security(("bearer" = [])),
 )]
 pub async fn import_image(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Query(q): Query<ImportQuery>,
     body: Body,
@@ -103,8 +125,7 @@ pub async fn import_image(
         .into_data_stream()
         .map(|r| r.map_err(std::io::Error::other));
     let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
-    let image = state
-        .service
+    let image = svc
         .import_image(&caller, &q.name, Box::new(reader))
         .await?;
     Ok(Envelope::ok("Image imported successfully", ImageData { image }).into_response())
@@ -122,10 +143,10 @@ pub async fn import_image(
     security(("bearer" = [])),
 )]
 pub async fn list_projects(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
 ) -> Result<Response, ApiError> {
-    let projects = state.service.list_projects(&caller).await?;
+    let projects = svc.list_projects(&caller).await?;
     Ok(Envelope::ok("Projects retrieved successfully", ProjectList { projects }).into_response())
 }
 
@@ -145,11 +166,11 @@ pub async fn list_projects(
     security(("bearer" = [])),
 )]
 pub async fn create_project(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Json(body): Json<CreateProject>,
 ) -> Result<Response, ApiError> {
-    let project = state.service.create_project(&caller, &body.name).await?;
+    let project = svc.create_project(&caller, &body.name).await?;
     Ok(Envelope::ok("Project created successfully", ProjectData { project }).into_response())
 }
 
@@ -165,10 +186,10 @@ pub async fn create_project(
     security(("bearer" = [])),
 )]
 pub async fn list_servers(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
 ) -> Result<Response, ApiError> {
-    let servers = state.service.list_servers(&caller).await?;
+    let servers = svc.list_servers(&caller).await?;
     Ok(Envelope::ok("Servers retrieved successfully", ServerList { servers }).into_response())
 }
 
@@ -186,11 +207,11 @@ pub async fn list_servers(
     security(("bearer" = [])),
 )]
 pub async fn get_server(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let server = state.service.get_server(&caller, &id).await?;
+    let server = svc.get_server(&caller, &id).await?;
     Ok(Envelope::ok("Server retrieved successfully", ServerData { server }).into_response())
 }
 
@@ -207,10 +228,10 @@ pub async fn get_server(
     security(("bearer" = [])),
 )]
 pub async fn list_tokens(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
 ) -> Result<Response, ApiError> {
-    let tokens = state.service.list_tokens(&caller).await?;
+    let tokens = svc.list_tokens(&caller).await?;
     Ok(Envelope::ok("Tokens retrieved successfully", TokenList { tokens }).into_response())
 }
 
@@ -230,11 +251,11 @@ pub async fn list_tokens(
     security(("bearer" = [])),
 )]
 pub async fn create_token(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Json(body): Json<CreateToken>,
 ) -> Result<Response, ApiError> {
-    let created = state.service.create_token(&caller, &body).await?;
+    let created = svc.create_token(&caller, &body).await?;
     Ok(Envelope::ok("Token created successfully", created).into_response())
 }
 
@@ -252,11 +273,11 @@ pub async fn create_token(
     security(("bearer" = [])),
 )]
 pub async fn revoke_token(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    state.service.revoke_token(&caller, &id).await?;
+    svc.revoke_token(&caller, &id).await?;
     Ok(Envelope::ok("Token revoked successfully", types::Empty {}).into_response())
 }
 
@@ -269,13 +290,13 @@ pub async fn revoke_token(
     path = "/api/v1/events",
     tag = "Events",
     responses(
-        (status = 200, description = "An endless text/event-stream; each event's data is an Event", content_type = "text/event-stream", body = crate::service::events::Event),
+        (status = 200, description = "An endless text/event-stream; each event's data is an Event", content_type = "text/event-stream", body = service::events::Event),
         (status = 401, description = "No or bad token", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]
-pub async fn events(State(state): State<AppState>, Authed(caller): Authed) -> impl IntoResponse {
-    let stream = state.service.events_for(caller).map(|e| {
+pub async fn events(State(svc): State<Service>, Authed(caller): Authed) -> impl IntoResponse {
+    let stream = svc.events_for(caller).map(|e| {
         Ok::<_, Infallible>(match e {
             Some(e) => SseEvent::default()
                 .id(e.id.to_string())

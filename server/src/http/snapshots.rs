@@ -1,6 +1,8 @@
 //! `/api/v1/containers/{id}/snapshots...`: the vendor's four calls, plus single-snapshot
 //! details, diff, browse, download and verify.
 
+use axum::Router;
+use axum::routing;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -8,12 +10,30 @@ use serde::Deserialize;
 use super::auth::Authed;
 use super::body::{Json, OptionalJson, Path, Query};
 use super::{ApiError, Envelope, ErrorBody, envelope_schema};
-use crate::AppState;
-use crate::service::parse_id;
+use service::Service;
+use service::parse_id;
 use types::{
     CreateSnapshot, RestoreSnapshot, SnapshotCreated, SnapshotDeleted, SnapshotDiff, SnapshotFiles,
     SnapshotList, SnapshotRestored, SnapshotVerified, UpdateSnapshot,
 };
+
+/// The snapshot routes, relative to `/api/v1`.
+pub(super) fn router() -> Router<Service> {
+    Router::new()
+        .route("/containers/{id}/snapshots", routing::get(list).post(create))
+        .route(
+            "/containers/{id}/snapshots/{name}",
+            routing::get(get).patch(restore).delete(delete),
+        )
+        .route("/containers/{id}/snapshots/{name}/metadata", routing::patch(update))
+        .route("/containers/{id}/snapshots/{name}/diff", routing::get(diff))
+        .route("/containers/{id}/snapshots/{name}/files", routing::get(files))
+        .route(
+            "/containers/{id}/snapshots/{name}/files/content",
+            routing::get(file_content),
+        )
+        .route("/containers/{id}/snapshots/{name}/verify", routing::post(verify))
+}
 
 envelope_schema!(
     SnapshotCreatedResponse,
@@ -76,14 +96,13 @@ envelope_schema!(
     security(("bearer" = [])),
 )]
 pub async fn create(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<CreateSnapshot>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
-    let (c, snapshot) = state
-        .service
+    let (c, snapshot) = svc
         .create_snapshot(&caller, &id, body.alias, body.expiry)
         .await?;
     Ok(Envelope::ok(
@@ -113,12 +132,12 @@ pub async fn create(
     security(("bearer" = [])),
 )]
 pub async fn list(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
-    let (c, snapshots) = state.service.list_snapshots(&caller, &id).await?;
+    let (c, snapshots) = svc.list_snapshots(&caller, &id).await?;
     Ok(Envelope::ok(
         "Snapshots retrieved successfully",
         SnapshotList {
@@ -148,12 +167,12 @@ pub async fn list(
     security(("bearer" = [])),
 )]
 pub async fn get(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Path((id, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
-    let (c, snapshot) = state.service.get_snapshot(&caller, &id, &name).await?;
+    let (c, snapshot) = svc.get_snapshot(&caller, &id, &name).await?;
     Ok(Envelope::ok(
         "Snapshot retrieved successfully",
         SnapshotCreated {
@@ -188,14 +207,13 @@ pub async fn get(
     security(("bearer" = [])),
 )]
 pub async fn restore(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Path((id, name)): Path<(String, String)>,
     OptionalJson(body): OptionalJson<RestoreSnapshot>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
-    let r = state
-        .service
+    let r = svc
         .restore_snapshot(&caller, &id, &name, body.safety_snapshot.unwrap_or(false))
         .await?;
     Ok(Envelope::ok(
@@ -231,14 +249,13 @@ pub async fn restore(
     security(("bearer" = [])),
 )]
 pub async fn update(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Path((id, name)): Path<(String, String)>,
     Json(body): Json<UpdateSnapshot>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
-    let (c, snapshot) = state
-        .service
+    let (c, snapshot) = svc
         .update_snapshot(&caller, &id, &name, body.alias, body.expiry)
         .await?;
     Ok(Envelope::ok(
@@ -270,12 +287,12 @@ pub async fn update(
     security(("bearer" = [])),
 )]
 pub async fn delete(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Path((id, name)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
-    let (_, d) = state.service.delete_snapshot(&caller, &id, &name).await?;
+    let (_, d) = svc.delete_snapshot(&caller, &id, &name).await?;
     Ok(Envelope::ok(
         "Snapshot deleted successfully",
         SnapshotDeleted {
@@ -316,7 +333,7 @@ pub struct DiffQuery {
     security(("bearer" = [])),
 )]
 pub async fn diff(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Path((id, name)): Path<(String, String)>,
     Query(q): Query<DiffQuery>,
@@ -328,8 +345,7 @@ pub async fn diff(
             "limit must be between 1 and 10000 (got {limit})"
         )));
     }
-    let d = state
-        .service
+    let d = svc
         .diff_snapshot(&caller, &id, &name, &q.against, limit)
         .await?;
     Ok(Envelope::ok("Diff computed successfully", d).into_response())
@@ -362,15 +378,14 @@ pub struct PathQuery {
     security(("bearer" = [])),
 )]
 pub async fn files(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Path((id, name)): Path<(String, String)>,
     Query(q): Query<PathQuery>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
     let path = q.path.unwrap_or_else(|| "/".into());
-    let files = state
-        .service
+    let files = svc
         .browse_snapshot(&caller, &id, &name, &path)
         .await?;
     Ok(Envelope::ok("Directory listed successfully", files).into_response())
@@ -395,34 +410,17 @@ pub async fn files(
     security(("bearer" = [])),
 )]
 pub async fn file_content(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Path((id, name)): Path<(String, String)>,
     Query(q): Query<PathQuery>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
     let path = q.path.unwrap_or_default();
-    let (size, stream) = state
-        .service
+    let (size, stream) = svc
         .snapshot_file_stream(&caller, &id, &name, &path)
         .await?;
-    let file_name = crate::service::snapshots::download_name(&path);
-    let body = axum::body::Body::from_stream(stream);
-    Ok((
-        [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "application/octet-stream".to_string(),
-            ),
-            (axum::http::header::CONTENT_LENGTH, size.to_string()),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file_name}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(super::download::file_download(&path, size, stream))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -450,15 +448,14 @@ pub struct VerifyQuery {
     security(("bearer" = [])),
 )]
 pub async fn verify(
-    State(state): State<AppState>,
+    State(svc): State<Service>,
     Authed(caller): Authed,
     Path((id, name)): Path<(String, String)>,
     Query(q): Query<VerifyQuery>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
     let deep = q.deep.unwrap_or(false);
-    let v = state
-        .service
+    let v = svc
         .verify_snapshot(&caller, &id, &name, deep)
         .await?;
     let message = if v.clean {
