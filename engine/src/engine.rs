@@ -129,8 +129,11 @@ impl Engine {
                 continue;
             }
             let path = e.path();
-            self.blocking(move |_| crate::roots::remove_tree(&path))
-                .await?;
+            self.blocking(move |_| {
+                crate::fsops::remove_tree(&path)
+                    .map_err(EngineError::io(format!("cannot remove {}", path.display())))
+            })
+            .await?;
             removed.push(id);
         }
         Ok(removed)

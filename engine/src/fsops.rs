@@ -338,6 +338,26 @@ pub fn remove_all_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
     }
 }
 
+/// Removes the directory tree at `path` through descriptors, never following a symlink
+/// inside it (only `path`'s parent is resolved by name). A `path` that is not there is not an
+/// error; one without a last component (`/`, `..`) is `InvalidInput`.
+pub fn remove_tree(path: &Path) -> io::Result<()> {
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} names no directory to remove", path.display()),
+        )
+    })?;
+    let name = CString::new(std::os::unix::ffi::OsStrExt::as_bytes(name))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let pfd = open_root(parent)?;
+    match remove_all_at(pfd.as_fd(), &name) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        r => r,
+    }
+}
+
 /// Renames `old_dir/old_name` to `new_dir/new_name`, atomically replacing a non-directory
 /// there. Neither name is resolved through a symlink.
 pub fn rename_at(

@@ -509,7 +509,7 @@ impl Engine {
                 }
                 // The cache now describes the restored tree: the next snapshot reads nothing.
                 let _ = a.cache_out.save(&cache_path);
-                let _ = crate::roots::remove_tree(&staging);
+                let _ = fsops::remove_tree(&staging);
                 Ok(a.stats)
             })
             .await

@@ -132,20 +132,9 @@ pub(crate) fn prepare_empty_root(root: &Path) -> Result<(), EngineError> {
         .map_err(EngineError::io(format!("cannot create {}", root.display())))
 }
 
-/// Removes a directory tree through descriptors, never following a symlink inside it.
-pub(crate) fn remove_tree(path: &Path) -> Result<(), EngineError> {
-    let parent = path.parent().unwrap_or(Path::new("/"));
-    let name = path
-        .file_name()
-        .ok_or_else(|| EngineError::Invalid(format!("cannot remove {}", path.display())))?;
-    let pfd = fsops::open_root(parent)
-        .map_err(EngineError::io(format!("cannot open {}", parent.display())))?;
-    let cname = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(name))
-        .map_err(|e| EngineError::Invalid(e.to_string()))?;
-    match fsops::remove_all_at(std::os::fd::AsFd::as_fd(&pfd), &cname) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        r => r.map_err(EngineError::io(format!("cannot remove {}", path.display()))),
-    }
+/// [`fsops::remove_tree`] with the engine's error.
+fn remove_tree(path: &Path) -> Result<(), EngineError> {
+    fsops::remove_tree(path).map_err(EngineError::io(format!("cannot remove {}", path.display())))
 }
 
 /// Creates an empty staging directory (mode 0700), removing any leftover of an earlier run.

@@ -46,8 +46,7 @@ pub struct AppState {
     pub api_slot: ApiSlot,
 }
 
-/// Where [`app`] leaves the API router for the embedded backend.
-pub type ApiSlot = Arc<std::sync::RwLock<std::sync::Weak<Router>>>;
+pub use dashboard::embedded::ApiSlot;
 
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
@@ -65,14 +64,16 @@ impl AppState {
         }
     }
 
-    /// Builds the state: opens the engine and the service over the database and data
-    /// directory, and the dashboard's embedded backend over the same.
+    /// Builds the state: brings the dashboard's tables up to date, opens the engine and the
+    /// service over the database and data directory, and the dashboard's embedded backend
+    /// over the same.
     pub async fn build(
         leptos_options: LeptosOptions,
         db: SqlitePool,
         data_dir: PathBuf,
         limits: service::Limits,
     ) -> anyhow::Result<Self> {
+        dashboard::schema::migrate(&db).await?;
         let service = service::Service::open(db.clone(), data_dir.clone(), limits).await?;
         let data_dir = Arc::new(data_dir);
         let api_slot = ApiSlot::default();

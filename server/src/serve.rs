@@ -31,7 +31,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .database_url
         .clone()
         .unwrap_or_else(|| db::default_url(&data_dir));
-    let pool = db::connect(&url).await?;
+    // A full node's schema is the service's and engine's plus the dashboard's; a proxy node
+    // keeps only the dashboard's (see `dashboard::schema`).
+    let pool = match args.upstream {
+        None => db::connect(&url).await?,
+        Some(_) => db::open(&url).await?,
+    };
+    crate::dashboard::schema::migrate(&pool).await?;
 
     // Bind before announcing anything, so a taken port fails fast and clearly.
     let listener = startup::bind(args.listen).await?;

@@ -83,7 +83,10 @@ fn routed() -> std::collections::BTreeSet<(String, String)> {
         include_str!("../src/http/resources.rs"),
     ];
     let routers = sources.map(|src| {
-        let start = src.find("fn router()").or_else(|| src.find("pub fn router")).unwrap();
+        let start = src
+            .find("fn router()")
+            .or_else(|| src.find("pub fn router"))
+            .unwrap();
         let len = src[start..].find("\n}\n").unwrap();
         &src[start..start + len]
     });

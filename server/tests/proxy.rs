@@ -346,7 +346,11 @@ async fn every_backend_call_reaches_the_upstream() {
         .to_string();
 
     let here = tempfile::tempdir().unwrap();
-    let pool = snapline_server::db::connect(&snapline_server::db::default_url(here.path()))
+    // A proxy node's database: the dashboard's tables only.
+    let pool = snapline_server::db::open(&snapline_server::db::default_url(here.path()))
+        .await
+        .unwrap();
+    snapline_server::dashboard::schema::migrate(&pool)
         .await
         .unwrap();
     let url = Upstream::parse(&format!("http://127.0.0.1:{}", upstream.port)).unwrap();
@@ -509,7 +513,11 @@ async fn every_backend_call_reaches_the_upstream() {
     let port = closed.local_addr().unwrap().port();
     drop(closed);
     let here2 = tempfile::tempdir().unwrap();
-    let pool = snapline_server::db::connect(&snapline_server::db::default_url(here2.path()))
+    // A proxy node's database: the dashboard's tables only.
+    let pool = snapline_server::db::open(&snapline_server::db::default_url(here2.path()))
+        .await
+        .unwrap();
+    snapline_server::dashboard::schema::migrate(&pool)
         .await
         .unwrap();
     let nowhere = RemoteBackend::new(
@@ -556,6 +564,22 @@ async fn the_api_is_forwarded_to_the_upstream_and_only_under_api_v1() {
         .await;
     assert_eq!(up["container"]["name"], "api-made");
     assert!(containers_on_disk(&proxy).is_empty());
+    // Nor in its database: a proxy node has the dashboard's tables and no service or engine
+    // schema.
+    let db = snapline_server::db::open(&snapline_server::db::default_url(&proxy.data()))
+        .await
+        .unwrap();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+         AND name != '_sqlx_migrations' ORDER BY name",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(
+        tables,
+        ["api_drafts", "api_examples", "api_runs", "system_checks"]
+    );
 
     // Errors come back as the upstream wrote them.
     let (status, v) = proxy.call("GET", "/api/v1/containers", None, None).await;

@@ -8,9 +8,10 @@ use anyhow::{Context, bail};
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-/// Runs the server's embedded migrations, then the engine's. Both sets share the database
-/// (distinct timestamped versions), so each ignores the versions the other applied.
-/// Migrations are append-only.
+/// Runs the service's embedded migrations, then the engine's. They share the database with
+/// each other and with the dashboard's set (`server/migrations`), with distinct timestamped
+/// versions, so each set ignores the versions the others applied. Migrations are
+/// append-only.
 pub async fn migrate(pool: &SqlitePool) -> anyhow::Result<()> {
     let mut server = sqlx::migrate!("./migrations");
     server.set_ignore_missing(true);
@@ -24,7 +25,17 @@ pub fn default_url(data_dir: &Path) -> String {
     format!("sqlite://{}", data_dir.join("snapline.db").display())
 }
 
-/// Opens the database and brings its schema up to date.
+/// Opens the database ([`open`]) and brings the service's and engine's schema up to date
+/// ([`migrate`]): what a full node runs.
+pub async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
+    let pool = open(url).await?;
+    migrate(&pool)
+        .await
+        .with_context(|| format!("cannot migrate the database {url:?}"))?;
+    Ok(pool)
+}
+
+/// Opens the database without touching its schema (a proxy node runs only the dashboard's).
 ///
 /// SQLite runs in WAL mode with `synchronous=FULL`: what garbage collection and acknowledged
 /// snapshots rely on must survive a power cut, and NORMAL may lose the last commits.
@@ -34,7 +45,7 @@ pub fn default_url(data_dir: &Path) -> String {
 /// gets SQLITE_BUSY at once when another connection wrote in between (the busy timeout does
 /// not apply to that upgrade); under concurrent copies that was a 500 (`snapline-bench-load` found it,
 /// `server/tests/concurrency.rs` keeps it fixed).
-pub async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
+pub async fn open(url: &str) -> anyhow::Result<SqlitePool> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         bail!(
             "PostgreSQL is not supported by this build yet; use an SQLite URL \
@@ -62,9 +73,6 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
         .connect_with(options)
         .await
         .with_context(|| format!("cannot open the database {url:?}"))?;
-    migrate(&pool)
-        .await
-        .with_context(|| format!("cannot migrate the database {url:?}"))?;
     Ok(pool)
 }
 

@@ -111,6 +111,18 @@ pub struct Restored {
     pub safety_snapshot: Option<Snapshot>,
 }
 
+/// The answer every front end gives for a restore (REST's `data`, the dashboard's outcome).
+impl From<Restored> for types::SnapshotRestored {
+    fn from(r: Restored) -> Self {
+        types::SnapshotRestored {
+            container_id: r.container.id.to_string(),
+            project_id: r.container.project_id,
+            snapshot: r.snapshot,
+            safety_snapshot: r.safety_snapshot,
+        }
+    }
+}
+
 impl Service {
     /// Takes a snapshot of a container, running or stopped.
     pub async fn create_snapshot(

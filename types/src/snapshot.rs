@@ -128,9 +128,18 @@ pub struct SnapshotList {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SnapshotRestored {
-    #[cfg_attr(feature = "openapi", schema(example = "890abcdef12345678901cdef"))]
+    // Defaults: a Hoody upstream may answer a restore with the snapshot alone.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "890abcdef12345678901cdef", required = true)
+    )]
+    #[serde(default)]
     pub container_id: String,
-    #[cfg_attr(feature = "openapi", schema(example = "67e89abc123def456789abcd"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "67e89abc123def456789abcd", required = true)
+    )]
+    #[serde(default)]
     pub project_id: String,
     pub snapshot: Snapshot,
     /// Present when `safety_snapshot` was asked for.

@@ -166,18 +166,27 @@ pub struct AxisPoint {
     pub stored_bytes: Option<u64>,
 }
 
+/// A snapshot's point, without `stored_bytes` (only the embedded backend's storage pass
+/// knows it).
+impl From<&Snapshot> for AxisPoint {
+    fn from(s: &Snapshot) -> Self {
+        AxisPoint {
+            name: s.name.clone(),
+            created_at: s.created_at.clone(),
+            added_bytes: s.added_bytes,
+            exclusive_bytes: s.exclusive_bytes,
+            stored_bytes: None,
+        }
+    }
+}
+
 /// Cards the timeline renders unless the user asks for all: a page of 1,000 cards with their
 /// forms is megabytes of HTML.
 pub const CARD_LIMIT: usize = 100;
 
-/// What a restore did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RestoreOutcome {
-    pub restored: Snapshot,
-    /// The snapshot of the state before the restore, when one was asked for: "Undo restore"
-    /// restores it.
-    pub safety: Option<Snapshot>,
-}
+/// What a restore did: the REST answer's shape. Its `safety_snapshot`, when one was asked
+/// for, holds the state before the restore: "Undo restore" restores it.
+pub use types::SnapshotRestored as RestoreOutcome;
 
 pub use types::time::epoch_seconds;
 

@@ -250,7 +250,7 @@ impl DocsStore for SqliteDocs {
                 "INSERT INTO api_examples (id, project_id, operation, name, params, body, note, \
                  created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
             )
-            .bind(crate::tokens::new_id())
+            .bind(service::tokens::new_id())
             .bind(&example.project_id)
             .bind(&example.operation)
             .bind(&example.name)

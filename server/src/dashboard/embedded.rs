@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 
 use super::openapi::{endpoints_of, header_list};
 
-use crate::service::{Caller, ErrorKind, Service, ServiceError, parse_id, selfcheck};
+use service::{Caller, ErrorKind, Service, ServiceError, parse_id, selfcheck};
 use sqlx::SqlitePool;
 use types::Container;
 use utoipa::OpenApi;
@@ -26,22 +26,22 @@ use utoipa::OpenApi;
 /// Free space below which the self-check reports a warning.
 const LOW_SPACE_BYTES: u64 = 512 * 1024 * 1024;
 
+/// Where the server's `app()` leaves the REST API's router for the docs page's "Run", which calls it
+/// in-process. Weak: the router's state reaches this backend, so a strong reference here
+/// would be a cycle.
+pub type ApiSlot = Arc<std::sync::RwLock<std::sync::Weak<axum::Router>>>;
+
 /// The backend that runs in the same process as the server: the service itself, acting as
 /// the holder of the signed-in user's token.
 pub struct EmbeddedBackend {
     db: SqlitePool,
     data_dir: Arc<PathBuf>,
     service: Service,
-    api: crate::ApiSlot,
+    api: ApiSlot,
 }
 
 impl EmbeddedBackend {
-    pub fn new(
-        db: SqlitePool,
-        data_dir: Arc<PathBuf>,
-        service: Service,
-        api: crate::ApiSlot,
-    ) -> Self {
+    pub fn new(db: SqlitePool, data_dir: Arc<PathBuf>, service: Service, api: ApiSlot) -> Self {
         EmbeddedBackend {
             db,
             data_dir,
@@ -85,16 +85,6 @@ impl EmbeddedBackend {
 fn app_error(e: impl Into<ServiceError>) -> AppError {
     let e = e.into();
     AppError::new(e.kind, crate::http::error::public_message(&e))
-}
-
-fn axis_point(s: &Snapshot) -> AxisPoint {
-    AxisPoint {
-        name: s.name.clone(),
-        created_at: s.created_at.clone(),
-        added_bytes: s.added_bytes,
-        exclusive_bytes: s.exclusive_bytes,
-        stored_bytes: None,
-    }
 }
 
 fn internal(e: impl std::fmt::Display) -> AppError {
@@ -186,7 +176,7 @@ impl Backend for EmbeddedBackend {
             containers,
             deleted,
             images,
-            now: crate::service::fmt_time(crate::service::now()),
+            now: service::fmt_time(service::now()),
         })
     }
 
@@ -254,7 +244,7 @@ impl Backend for EmbeddedBackend {
             .iter()
             .map(|s| AxisPoint {
                 stored_bytes: storage.stored.get(&s.name).copied(),
-                ..axis_point(s)
+                ..AxisPoint::from(s)
             })
             .collect();
         Ok(Timeline {
@@ -263,7 +253,7 @@ impl Backend for EmbeddedBackend {
             axis,
             snapshots,
             projects,
-            now: crate::service::fmt_time(crate::service::now()),
+            now: service::fmt_time(service::now()),
             schedule: None,
         })
     }
@@ -310,10 +300,7 @@ impl Backend for EmbeddedBackend {
             .restore_snapshot(&caller, id, name, safety)
             .await
             .map_err(app_error)?;
-        Ok(RestoreOutcome {
-            restored: r.snapshot,
-            safety: r.safety_snapshot,
-        })
+        Ok(r.into())
     }
 
     async fn delete_snapshot(&self, token: &str, id: &str, name: &str) -> Result<(), AppError> {

@@ -4,12 +4,14 @@
 //! - [`embedded`]: the backend over the service in this process;
 //! - [`docs_store`]: what the API docs page keeps (runs, drafts, examples);
 //! - [`openapi`]: the REST API's operations as the docs page lists them;
-//! - [`csrf`]: cross-site requests to server functions are refused.
+//! - [`csrf`]: cross-site requests to server functions are refused;
+//! - [`schema`]: the dashboard's own tables (the only ones on a proxy node).
 
 pub mod csrf;
 pub mod docs_store;
 pub mod embedded;
 pub mod openapi;
+pub mod schema;
 
 pub use embedded::EmbeddedBackend;
 pub use openapi::{endpoints_of, endpoints_of_json, header_list};

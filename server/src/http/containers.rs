@@ -1,9 +1,9 @@
 //! `/api/v1/containers...`: create, list, get, delete, start, stop, exec, copy, schedule.
 
 use axum::Router;
-use axum::routing;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use axum::routing;
 use serde::Deserialize;
 
 use super::auth::Authed;
@@ -27,7 +27,9 @@ pub(super) fn router() -> Router<Service> {
         .route("/containers/{id}/copy", routing::post(copy))
         .route(
             "/containers/{id}/schedule",
-            routing::get(get_schedule).put(put_schedule).delete(delete_schedule),
+            routing::get(get_schedule)
+                .put(put_schedule)
+                .delete(delete_schedule),
         )
 }
 

@@ -47,6 +47,11 @@ impl ApiError {
         ApiError(ServiceError::new(ErrorKind::MethodNotAllowed, message))
     }
 
+    /// `Transport` with `message`: a server this one relays to could not be reached (502).
+    pub fn transport(message: impl Into<String>) -> Self {
+        ApiError(ServiceError::new(ErrorKind::Transport, message))
+    }
+
     /// A fault on our side; the cause goes to the log only.
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
         ApiError(ServiceError::internal(cause))

@@ -3,12 +3,12 @@
 use std::convert::Infallible;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get};
 use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
@@ -125,9 +125,7 @@ pub async fn import_image(
         .into_data_stream()
         .map(|r| r.map_err(std::io::Error::other));
     let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
-    let image = svc
-        .import_image(&caller, &q.name, Box::new(reader))
-        .await?;
+    let image = svc.import_image(&caller, &q.name, Box::new(reader)).await?;
     Ok(Envelope::ok("Image imported successfully", ImageData { image }).into_response())
 }
 

@@ -2,9 +2,9 @@
 //! details, diff, browse, download and verify.
 
 use axum::Router;
-use axum::routing;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use axum::routing;
 use serde::Deserialize;
 
 use super::auth::Authed;
@@ -20,19 +20,31 @@ use types::{
 /// The snapshot routes, relative to `/api/v1`.
 pub(super) fn router() -> Router<Service> {
     Router::new()
-        .route("/containers/{id}/snapshots", routing::get(list).post(create))
+        .route(
+            "/containers/{id}/snapshots",
+            routing::get(list).post(create),
+        )
         .route(
             "/containers/{id}/snapshots/{name}",
             routing::get(get).patch(restore).delete(delete),
         )
-        .route("/containers/{id}/snapshots/{name}/metadata", routing::patch(update))
+        .route(
+            "/containers/{id}/snapshots/{name}/metadata",
+            routing::patch(update),
+        )
         .route("/containers/{id}/snapshots/{name}/diff", routing::get(diff))
-        .route("/containers/{id}/snapshots/{name}/files", routing::get(files))
+        .route(
+            "/containers/{id}/snapshots/{name}/files",
+            routing::get(files),
+        )
         .route(
             "/containers/{id}/snapshots/{name}/files/content",
             routing::get(file_content),
         )
-        .route("/containers/{id}/snapshots/{name}/verify", routing::post(verify))
+        .route(
+            "/containers/{id}/snapshots/{name}/verify",
+            routing::post(verify),
+        )
 }
 
 envelope_schema!(
@@ -216,16 +228,7 @@ pub async fn restore(
     let r = svc
         .restore_snapshot(&caller, &id, &name, body.safety_snapshot.unwrap_or(false))
         .await?;
-    Ok(Envelope::ok(
-        "Snapshot restored successfully",
-        SnapshotRestored {
-            container_id: r.container.id.to_string(),
-            project_id: r.container.project_id,
-            snapshot: r.snapshot,
-            safety_snapshot: r.safety_snapshot,
-        },
-    )
-    .into_response())
+    Ok(Envelope::ok("Snapshot restored successfully", SnapshotRestored::from(r)).into_response())
 }
 
 /// Changes a snapshot's alias or expiry, or pins it. Its files never change. (`PATCH` on the
@@ -385,9 +388,7 @@ pub async fn files(
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
     let path = q.path.unwrap_or_else(|| "/".into());
-    let files = svc
-        .browse_snapshot(&caller, &id, &name, &path)
-        .await?;
+    let files = svc.browse_snapshot(&caller, &id, &name, &path).await?;
     Ok(Envelope::ok("Directory listed successfully", files).into_response())
 }
 
@@ -417,9 +418,7 @@ pub async fn file_content(
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
     let path = q.path.unwrap_or_default();
-    let (size, stream) = svc
-        .snapshot_file_stream(&caller, &id, &name, &path)
-        .await?;
+    let (size, stream) = svc.snapshot_file_stream(&caller, &id, &name, &path).await?;
     Ok(super::download::file_download(&path, size, stream))
 }
 
@@ -455,9 +454,7 @@ pub async fn verify(
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
     let deep = q.deep.unwrap_or(false);
-    let v = svc
-        .verify_snapshot(&caller, &id, &name, deep)
-        .await?;
+    let v = svc.verify_snapshot(&caller, &id, &name, deep).await?;
     let message = if v.clean {
         "Snapshot verified: no damage found"
     } else {

@@ -28,12 +28,10 @@ use reqwest::{Method, Url};
 use serde_json::Value;
 use sqlx::SqlitePool;
 
-use super::client::{
-    Containers, Ignored, Images, OneContainer, OneSchedule, OneSnapshot, Restored,
-};
+use super::client::{Containers, Ignored, Images, OneContainer, OneSchedule, OneSnapshot};
 use super::sse::{SseParser, live_event};
 use super::upstream::*;
-use crate::service::selfcheck;
+use service::selfcheck;
 
 /// The dashboard's backend over a remote Snapline API.
 pub struct RemoteBackend {
@@ -286,16 +284,7 @@ impl Backend for RemoteBackend {
                 ..s
             })
             .collect();
-        let axis = snapshots
-            .iter()
-            .map(|s| AxisPoint {
-                name: s.name.clone(),
-                created_at: s.created_at.clone(),
-                added_bytes: s.added_bytes,
-                exclusive_bytes: s.exclusive_bytes,
-                stored_bytes: None,
-            })
-            .collect();
+        let axis = snapshots.iter().map(AxisPoint::from).collect();
         Ok(Timeline {
             container,
             total: snapshots.len(),
@@ -341,22 +330,17 @@ impl Backend for RemoteBackend {
         name: &str,
         safety: bool,
     ) -> Result<RestoreOutcome, AppError> {
-        let r: Restored = self
-            .call(
-                Some(token),
-                Method::PATCH,
-                self.upstream
-                    .api(&["containers", id, "snapshots", name], &[])?,
-                Some(wire(types::RestoreSnapshot {
-                    safety_snapshot: Some(safety),
-                })),
-                LONG_TIMEOUT,
-            )
-            .await?;
-        Ok(RestoreOutcome {
-            restored: r.snapshot,
-            safety: r.safety_snapshot,
-        })
+        self.call(
+            Some(token),
+            Method::PATCH,
+            self.upstream
+                .api(&["containers", id, "snapshots", name], &[])?,
+            Some(wire(types::RestoreSnapshot {
+                safety_snapshot: Some(safety),
+            })),
+            LONG_TIMEOUT,
+        )
+        .await
     }
 
     async fn delete_snapshot(&self, token: &str, id: &str, name: &str) -> Result<(), AppError> {
@@ -408,7 +392,7 @@ impl Backend for RemoteBackend {
     ) -> Result<Snapshot, AppError> {
         // `SnapshotChange` serializes as the REST body: an absent field is left as it is,
         // `null` clears it.
-        let body = serde_json::to_value(&change).map_err(|e| AppError::Internal(e.to_string()))?;
+        let body = wire(&change);
         let s: OneSnapshot = self
             .call(
                 Some(token),
@@ -520,7 +504,7 @@ impl Backend for RemoteBackend {
         id: &str,
         spec: ScheduleSpec,
     ) -> Result<Schedule, AppError> {
-        let body = serde_json::to_value(&spec).map_err(|e| AppError::Internal(e.to_string()))?;
+        let body = wire(&spec);
         let s: OneSchedule = self
             .call(
                 Some(token),

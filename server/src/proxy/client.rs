@@ -65,13 +65,6 @@ pub(super) struct OneSnapshot {
 }
 
 #[derive(Deserialize)]
-pub(super) struct Restored {
-    pub(super) snapshot: Snapshot,
-    #[serde(default)]
-    pub(super) safety_snapshot: Option<Snapshot>,
-}
-
-#[derive(Deserialize)]
 pub(super) struct OneSchedule {
     pub(super) schedule: Schedule,
 }
@@ -303,7 +296,7 @@ impl RemoteBackend {
     }
 
     /// An error of this node's own service code (its self-check), kept by kind.
-    pub(super) fn service_error(e: crate::service::ServiceError) -> AppError {
+    pub(super) fn service_error(e: service::ServiceError) -> AppError {
         AppError::new(e.kind, crate::http::error::public_message(&e))
     }
 }

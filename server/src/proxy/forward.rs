@@ -11,11 +11,11 @@
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 
-use crate::http::{ApiError, ErrorBody};
+use crate::http::ApiError;
 use crate::proxy::Upstream;
 
 /// Request headers sent on. `Accept-Encoding` is not: the answer is re-compressed for the
@@ -152,14 +152,8 @@ async fn forward(State(f): State<Forwarder>, req: Request) -> Response {
 fn bad_gateway(upstream: &Upstream, e: &reqwest::Error) -> Response {
     let why = crate::proxy::causes(e);
     tracing::warn!(%upstream, error = %why, "the upstream could not be reached");
-    let status = StatusCode::BAD_GATEWAY;
-    (
-        status,
-        axum::Json(ErrorBody {
-            status_code: status.as_u16(),
-            message: format!("The Snapline server at {upstream} could not be reached: {why}"),
-            error: status.canonical_reason().unwrap_or("Bad Gateway").into(),
-        }),
-    )
-        .into_response()
+    ApiError::transport(format!(
+        "The Snapline server at {upstream} could not be reached: {why}"
+    ))
+    .into_response()
 }
