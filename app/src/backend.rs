@@ -50,7 +50,12 @@ pub trait Backend: Send + Sync + 'static {
         image: &str,
     ) -> Result<ContainerView, AppError>;
     /// `start`, `stop` or `delete`.
-    async fn container_action(&self, token: &str, id: &str, action: &str) -> Result<(), AppError>;
+    async fn container_action(
+        &self,
+        token: &str,
+        id: &str,
+        action: crate::model::ContainerAction,
+    ) -> Result<(), AppError>;
     /// A container and its snapshots.
     async fn timeline(&self, token: &str, id: &str) -> Result<Timeline, AppError>;
     /// A container's snapshots, newest first (the API's own `Snapshot`s).

@@ -6,6 +6,8 @@
 
 use leptos::prelude::*;
 
+use types::{EventKind, Operation};
+
 use crate::model::LiveEvent;
 
 /// What a page learns from the stream.
@@ -30,14 +32,14 @@ pub fn use_live(
     let on_event = move |e: LiveEvent| {
         let wanted = watch();
         let mine = wanted.is_none() || e.container_id.is_none() || e.container_id == wanted;
-        if !mine && e.kind != "lagged" {
+        if !mine && e.kind != EventKind::Lagged {
             return;
         }
-        if e.kind == "progress" {
-            let done = matches!(e.phase.as_deref(), Some("finished" | "failed"));
+        if e.kind == EventKind::Progress {
+            let done = e.progress.as_ref().is_none_or(|p| p.phase.is_done());
             set_progress.set((!done).then_some(e));
         } else {
-            if e.kind.starts_with("snapshot.") {
+            if e.kind.is_snapshot() {
                 set_progress.set(None);
             }
             set_changes.update(|n| *n += 1);
@@ -100,17 +102,22 @@ fn spawn(on_event: impl Fn(LiveEvent) + 'static, stopped: futures_channel::onesh
 
 /// A sentence for a running operation: "Taking a snapshot: 1,204 files, 48.2 MB so far".
 pub fn describe(e: &LiveEvent) -> String {
-    let counts = match (e.files, e.bytes) {
-        (Some(f), Some(b)) if f > 0 => {
-            format!(": {f} files, {} so far", crate::model::human_bytes(b))
-        }
-        _ => "…".to_string(),
+    let Some(p) = &e.progress else {
+        return "Working…".to_string();
     };
-    match e.operation.as_deref() {
-        Some("snapshot") => format!("Taking a snapshot{counts}"),
-        Some("restore") => "Restoring: the container's files are being put back…".to_string(),
-        Some("copy") => "Copying into a new container…".to_string(),
-        Some(other) => format!("Running {other}{counts}"),
-        None => "Working…".to_string(),
+    let counts = if p.files > 0 {
+        format!(
+            ": {} files, {} so far",
+            p.files,
+            crate::model::human_bytes(p.bytes)
+        )
+    } else {
+        "…".to_string()
+    };
+    match p.operation {
+        Operation::Snapshot => format!("Taking a snapshot{counts}"),
+        Operation::Restore => "Restoring: the container's files are being put back…".to_string(),
+        Operation::Copy => "Copying into a new container…".to_string(),
+        Operation::Unknown => format!("Working{counts}"),
     }
 }

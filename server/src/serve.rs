@@ -33,10 +33,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| db::default_url(&data_dir));
     // A full node's schema is the service's and engine's plus the dashboard's; a proxy node
     // keeps only the dashboard's (see `dashboard::schema`).
-    let pool = match args.upstream {
-        None => db::connect(&url).await?,
-        Some(_) => db::open(&url).await?,
-    };
+    let pool = db::open(&url).await?;
+    if args.upstream.is_none() {
+        crate::dashboard::schema::before_service_schema(&pool).await?;
+        db::migrate(&pool)
+            .await
+            .with_context(|| format!("cannot migrate the database {url:?}"))?;
+    }
     crate::dashboard::schema::migrate(&pool).await?;
 
     // Bind before announcing anything, so a taken port fails fast and clearly.

@@ -504,7 +504,7 @@ async fn every_backend_call_reaches_the_upstream() {
     .await
     .expect("no snapshot.created event within 20 s");
     assert_eq!(seen.container_id.as_deref(), Some(id.as_str()));
-    assert!(kinds.iter().any(|k| k == "progress"), "{kinds:?}");
+    assert!(kinds.iter().any(|k| *k == "progress"), "{kinds:?}");
     let err = backend.events("hdy_unknown").await.err().unwrap();
     assert!(matches!(err, AppError::Unauthorized(_)), "{err:?}");
 

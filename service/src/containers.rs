@@ -586,17 +586,17 @@ impl Service {
             .insert_container(&target.id, name, &src.image, &src.command)
             .await?;
         // Progress on the source's stream: its timeline shows the copy while it runs.
-        let progress = |phase: &str| {
+        let progress = |phase: types::Phase| {
             self.events().publish(
                 types::EventKind::Progress,
                 &src.project_id,
                 Some(id.as_str()),
-                serde_json::json!({"operation": "copy", "phase": phase, "target": name, "snapshot": source_snapshot}),
+                serde_json::json!({"operation": types::Operation::Copy, "phase": phase, "target": name, "snapshot": source_snapshot}),
             )
         };
-        progress("started");
+        progress(types::Phase::Started);
         let copied = self.engine().copy(&src.id, source, &new_id).await;
-        progress(if copied.is_ok() { "finished" } else { "failed" });
+        progress(types::Phase::of(&copied));
         if let Err(e) = copied {
             self.set_status(&new_id, ContainerStatus::Failed).await?;
             return Err(e.into());

@@ -64,21 +64,26 @@ pub struct ProgressEvents {
     pub bus: std::sync::Arc<crate::Service>,
     pub project_id: String,
     pub container_id: String,
-    pub operation: &'static str,
+    pub operation: types::Operation,
 }
 
 impl engine::Progress for ProgressEvents {
     fn update(&self, u: engine::ProgressUpdate) {
+        // The engine reports figures only while it captures a snapshot.
+        let phase = match u.phase {
+            "snapshot" => types::Phase::Snapshot,
+            _ => types::Phase::Unknown,
+        };
         self.bus.events().publish(
             types::EventKind::Progress,
             &self.project_id,
             Some(&self.container_id),
-            serde_json::json!({
-                "operation": self.operation,
-                "phase": u.phase,
-                "files": u.files,
-                "bytes": u.bytes,
-            }),
+            types::ProgressData {
+                operation: self.operation,
+                phase,
+                files: u.files,
+                bytes: u.bytes,
+            },
         );
     }
 }

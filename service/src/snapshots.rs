@@ -174,7 +174,7 @@ impl Service {
             bus: Arc::new(self.clone()),
             project_id: c.project_id.clone(),
             container_id: c.id.to_string(),
-            operation: "snapshot",
+            operation: types::Operation::Snapshot,
         };
         let opts = SnapshotOptions {
             alias,
@@ -287,17 +287,17 @@ impl Service {
         };
         let was_running = self.runtime().is_running(id.as_str());
         self.stop_locked(&c, ContainerStatus::Restoring).await?;
-        let progress_event = |phase: &str| {
+        let progress_event = |phase: types::Phase| {
             self.events().publish(
                 types::EventKind::Progress,
                 &c.project_id,
                 Some(id.as_str()),
-                serde_json::json!({"operation": "restore", "phase": phase, "snapshot": target.name}),
+                serde_json::json!({"operation": types::Operation::Restore, "phase": phase, "snapshot": target.name}),
             )
         };
-        progress_event("started");
+        progress_event(types::Phase::Started);
         let result = self.engine().restore(&c.id, &target.name).await;
-        progress_event(if result.is_ok() { "finished" } else { "failed" });
+        progress_event(types::Phase::of(&result));
         // Whatever happened, the container leaves `restoring`: a failed restore changed
         // nothing (it fails before touching the tree) or was finished by recovery.
         let after = match (&result, was_running) {

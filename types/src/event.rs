@@ -60,6 +60,19 @@ impl EventKind {
         }
     }
 
+    /// Whether it is about a snapshot (`snapshot.*`): one ended a running snapshot's
+    /// progress.
+    pub fn is_snapshot(self) -> bool {
+        matches!(
+            self,
+            EventKind::SnapshotCreated
+                | EventKind::SnapshotRestored
+                | EventKind::SnapshotUpdated
+                | EventKind::SnapshotDeleted
+                | EventKind::SnapshotExpired
+        )
+    }
+
     /// Reads a word written by [`EventKind::as_str`]; anything else is `Unknown`.
     pub fn parse(s: &str) -> EventKind {
         serde_json::from_value(serde_json::Value::String(s.to_string()))
@@ -112,15 +125,58 @@ impl Event {
     }
 }
 
+/// A long operation that reports `progress` events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    Snapshot,
+    Restore,
+    Copy,
+    /// One this side does not know (a newer server).
+    #[serde(other)]
+    Unknown,
+}
+
+/// Where a long operation is, as a `progress` event's `phase` says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// It began (a restore or copy says so before its one long step).
+    Started,
+    /// A snapshot is capturing: the event carries the engine's figures so far.
+    Snapshot,
+    /// It ended well.
+    Finished,
+    /// It ended with an error (the operation's answer says which).
+    Failed,
+    /// Absent, or one this side does not know.
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
+impl Phase {
+    /// Whether the operation is over (nothing more will come for it).
+    pub fn is_done(self) -> bool {
+        matches!(self, Phase::Finished | Phase::Failed)
+    }
+
+    /// `finished` or `failed`, from an operation's outcome.
+    pub fn of<T, E>(result: &Result<T, E>) -> Phase {
+        if result.is_ok() {
+            Phase::Finished
+        } else {
+            Phase::Failed
+        }
+    }
+}
+
 /// The `data` of a `progress` event: how far a long operation is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProgressData {
-    /// `snapshot`, `restore` or `copy`.
-    pub operation: String,
-    /// Where it is: `started`, `snapshot` (the engine's figures so far), `finished` or
-    /// `failed`.
+    pub operation: Operation,
     #[serde(default)]
-    pub phase: String,
+    pub phase: Phase,
     /// Files done so far.
     #[serde(default)]
     pub files: u64,
@@ -133,5 +189,67 @@ pub struct ProgressData {
 impl PartialEq<&str> for EventKind {
     fn eq(&self, other: &&str) -> bool {
         self.as_str() == *other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The words on the wire stay the REST API's: a restore's progress as the service
+    /// publishes it reads back typed, and unknown words from a newer server are `Unknown`,
+    /// never an error.
+    #[test]
+    fn progress_reads_the_wire_words() {
+        let p: ProgressData = serde_json::from_value(
+            json!({"operation": "restore", "phase": "started", "snapshot": "s"}),
+        )
+        .unwrap();
+        assert_eq!(
+            (p.operation, p.phase, p.files),
+            (Operation::Restore, Phase::Started, 0)
+        );
+        let p: ProgressData =
+            serde_json::from_value(json!({"operation": "rebase", "phase": "merging"})).unwrap();
+        assert_eq!((p.operation, p.phase), (Operation::Unknown, Phase::Unknown));
+        assert!(!p.phase.is_done());
+        for (phase, word, done) in [
+            (Phase::Snapshot, "snapshot", false),
+            (Phase::Finished, "finished", true),
+            (Phase::Failed, "failed", true),
+        ] {
+            assert_eq!(serde_json::to_value(phase).unwrap(), word);
+            assert_eq!(phase.is_done(), done);
+        }
+        assert_eq!(Phase::of(&Ok::<(), ()>(())), Phase::Finished);
+        assert_eq!(Phase::of(&Err::<(), ()>(())), Phase::Failed);
+        assert_eq!(serde_json::to_value(Operation::Copy).unwrap(), "copy");
+    }
+
+    /// `is_snapshot` says the same as the wire word's prefix, for every kind.
+    #[test]
+    fn snapshot_kinds_are_the_snapshot_words() {
+        let all = [
+            "snapshot.created",
+            "snapshot.restored",
+            "snapshot.updated",
+            "snapshot.deleted",
+            "snapshot.expired",
+            "container.created",
+            "container.started",
+            "container.stopped",
+            "container.copied",
+            "container.deleted",
+            "image.imported",
+            "progress",
+            "lagged",
+            "unknown",
+        ];
+        for word in all {
+            let kind = EventKind::parse(word);
+            assert_eq!(kind.as_str(), word);
+            assert_eq!(kind.is_snapshot(), word.starts_with("snapshot."), "{word}");
+        }
     }
 }

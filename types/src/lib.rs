@@ -29,7 +29,7 @@ pub use container::{
     ExecOutput, ExecRequest, Schedule, ScheduleData, ScheduleSpec,
 };
 pub use error::{ErrorBody, ErrorKind};
-pub use event::{Event, EventKind, ProgressData};
+pub use event::{Event, EventKind, Operation, Phase, ProgressData};
 pub use resource::{
     CreateProject, CreateToken, Health, Image, ImageData, ImageList, Project, ProjectData,
     ProjectList, Server, ServerData, ServerList, TokenCreated, TokenInfo, TokenList,

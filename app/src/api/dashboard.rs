@@ -88,13 +88,9 @@ pub async fn create_container(
 #[server(prefix = "/rpc", endpoint = "container_action")]
 pub async fn container_action(id: String, action: String) -> Result<String, AppError> {
     let token = crate::session::token()?;
-    if !matches!(action.as_str(), "start" | "stop" | "delete") {
-        return Err(AppError::BadRequest(format!(
-            "Unknown action {action:?}: use start, stop or delete."
-        )));
-    }
+    let parsed: crate::model::ContainerAction = action.parse()?;
     crate::backend::backend()?
-        .container_action(&token, &id, &action)
+        .container_action(&token, &id, parsed)
         .await?;
     Ok(action)
 }

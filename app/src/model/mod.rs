@@ -105,31 +105,22 @@ pub const DIFF_LIMIT: usize = 1000;
 /// One event of the live stream, as the browser receives it from the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LiveEvent {
-    /// `snapshot.created`, `progress`, ... (the REST API's event types).
+    /// The REST API's event type (`snapshot.created`, `progress`, ...).
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: types::EventKind,
     pub container_id: Option<String>,
-    /// For `progress`: the operation (`snapshot`, `restore`, `copy`), its phase and counts.
+    /// For `progress`: the operation, its phase and counts (the event's `data`).
     #[serde(default)]
-    pub operation: Option<String>,
-    #[serde(default)]
-    pub phase: Option<String>,
-    #[serde(default)]
-    pub files: Option<u64>,
-    #[serde(default)]
-    pub bytes: Option<u64>,
+    pub progress: Option<types::ProgressData>,
 }
 
 impl LiveEvent {
     /// The stream dropped events for a slow reader: the page reloads its data.
     pub fn lagged() -> LiveEvent {
         LiveEvent {
-            kind: types::EventKind::Lagged.to_string(),
+            kind: types::EventKind::Lagged,
             container_id: None,
-            operation: None,
-            phase: None,
-            files: None,
-            bytes: None,
+            progress: None,
         }
     }
 }
@@ -138,16 +129,10 @@ impl From<&types::Event> for LiveEvent {
     /// The fields of an API event the browser needs to refresh and show progress (the same
     /// for the embedded service's events and an upstream's stream).
     fn from(e: &types::Event) -> Self {
-        let field = |k: &str| e.data.get(k);
         LiveEvent {
-            kind: e.kind.to_string(),
+            kind: e.kind,
             container_id: e.container_id.clone(),
-            operation: field("operation")
-                .and_then(|v| v.as_str())
-                .map(str::to_string),
-            phase: field("phase").and_then(|v| v.as_str()).map(str::to_string),
-            files: field("files").and_then(|v| v.as_u64()),
-            bytes: field("bytes").and_then(|v| v.as_u64()),
+            progress: e.progress(),
         }
     }
 }
@@ -187,6 +172,43 @@ pub const CARD_LIMIT: usize = 100;
 /// What a restore did: the REST answer's shape. Its `safety_snapshot`, when one was asked
 /// for, holds the state before the restore: "Undo restore" restores it.
 pub use types::SnapshotRestored as RestoreOutcome;
+
+/// What the containers page's and the timeline's buttons do to a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerAction {
+    Start,
+    Stop,
+    Delete,
+}
+
+impl ContainerAction {
+    /// The word a form sends (`start`, `stop`, `delete`), which is also the REST route's
+    /// last part for start and stop.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContainerAction::Start => "start",
+            ContainerAction::Stop => "stop",
+            ContainerAction::Delete => "delete",
+        }
+    }
+}
+
+impl std::str::FromStr for ContainerAction {
+    type Err = crate::AppError;
+
+    /// Reads a form's word; anything else is a bad request that names the choices.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "start" => Ok(ContainerAction::Start),
+            "stop" => Ok(ContainerAction::Stop),
+            "delete" => Ok(ContainerAction::Delete),
+            other => Err(crate::AppError::BadRequest(format!(
+                "Unknown action {other:?}: use start, stop or delete."
+            ))),
+        }
+    }
+}
 
 pub use types::time::epoch_seconds;
 

@@ -9,9 +9,9 @@ use app::AppError;
 use app::backend::Backend;
 use app::backend::{ByteStream, EventStream};
 use app::model::{
-    AxisPoint, ContainerView, Identity, LiveEvent, Overview, Project, RestoreOutcome, RunRequest,
-    RunResult, Schedule, ScheduleSpec, Snapshot, SnapshotChange, SnapshotDiff, SnapshotFiles,
-    SnapshotVerified, Timeline, human_bytes,
+    AxisPoint, ContainerAction, ContainerView, Identity, LiveEvent, Overview, Project,
+    RestoreOutcome, RunRequest, RunResult, Schedule, ScheduleSpec, Snapshot, SnapshotChange,
+    SnapshotDiff, SnapshotFiles, SnapshotVerified, Timeline, human_bytes,
 };
 use app::model::{EndpointSummary, SystemCheck, SystemStatus};
 use futures_util::StreamExt;
@@ -197,16 +197,18 @@ impl Backend for EmbeddedBackend {
         self.container_view(&caller, c, &projects).await
     }
 
-    async fn container_action(&self, token: &str, id: &str, action: &str) -> Result<(), AppError> {
+    async fn container_action(
+        &self,
+        token: &str,
+        id: &str,
+        action: ContainerAction,
+    ) -> Result<(), AppError> {
         let caller = self.caller(token).await?;
         let id = &parse_id("container id", id).map_err(app_error)?;
         match action {
-            "start" => self.service.start_container(&caller, id).await.map(|_| ()),
-            "stop" => self.service.stop_container(&caller, id).await.map(|_| ()),
-            "delete" => self.service.delete_container(&caller, id).await,
-            other => Err(ServiceError::bad_request(format!(
-                "unknown action {other:?}"
-            ))),
+            ContainerAction::Start => self.service.start_container(&caller, id).await.map(|_| ()),
+            ContainerAction::Stop => self.service.stop_container(&caller, id).await.map(|_| ()),
+            ContainerAction::Delete => self.service.delete_container(&caller, id).await,
         }
         .map_err(app_error)
     }

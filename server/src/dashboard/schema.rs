@@ -20,6 +20,36 @@ pub async fn migrate(pool: &SqlitePool) -> anyhow::Result<()> {
         .context("cannot migrate the dashboard's tables")
 }
 
+/// The service's first migration, which creates `system_checks` on a full node.
+const SERVICE_FOUNDATION: i64 = 20261128000000;
+
+/// Makes a database a proxy node made ready for the service's schema, so that the same data
+/// directory can later serve as a full node. The service's first migration creates
+/// `system_checks` itself and fails if it exists; a proxy's copy holds only that node's
+/// self-check history, which a full node need not keep, so it goes. Nothing else is touched:
+/// the docs page's runs, drafts and examples stay. A no-op on a new or a full node's
+/// database. Run it before the service's migrations.
+pub async fn before_service_schema(pool: &SqlitePool) -> anyhow::Result<()> {
+    let applied: Vec<i64> = match sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+        .fetch_all(pool)
+        .await
+    {
+        Ok(v) => v,
+        // No migrations table: a new database.
+        Err(_) => return Ok(()),
+    };
+    if !applied.is_empty() && !applied.contains(&SERVICE_FOUNDATION) {
+        tracing::warn!(
+            "this database was a proxy node's; its self-check history is dropped to make room              for the full node's schema"
+        );
+        sqlx::query("DROP TABLE IF EXISTS system_checks")
+            .execute(pool)
+            .await
+            .context("cannot prepare a proxy node's database for the service")?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     /// A proxy node's database holds the dashboard's tables and none of the service's or
@@ -43,8 +73,23 @@ mod tests {
             tables(proxy.clone()).await,
             ["api_drafts", "api_examples", "api_runs", "system_checks"]
         );
-        // The same file becoming a full node later: the service's schema goes on top.
+        // The same file becoming a full node later: the service's schema goes on top, and
+        // what the docs page kept stays.
+        sqlx::query("INSERT INTO api_drafts (user_key, operation, params, body, updated_at) VALUES ('u', 'op', '{}', '', 'now')")
+            .execute(&proxy)
+            .await
+            .unwrap();
+        assert!(
+            service::db::migrate(&proxy).await.is_err(),
+            "without making room the foundation would fail on system_checks"
+        );
+        super::before_service_schema(&proxy).await.unwrap();
         service::db::migrate(&proxy).await.unwrap();
+        let drafts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_drafts")
+            .fetch_one(&proxy)
+            .await
+            .unwrap();
+        assert_eq!(drafts, 1);
         super::migrate(&proxy).await.unwrap();
         let all = tables(proxy).await;
         for t in ["containers", "tokens", "system_checks", "api_runs"] {
@@ -57,8 +102,15 @@ mod tests {
         let full = service::db::connect(&service::db::default_url(tmp.path()))
             .await
             .unwrap();
+        super::before_service_schema(&full).await.unwrap();
         super::migrate(&full).await.unwrap();
         super::migrate(&full).await.unwrap();
+        let checks: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'system_checks'")
+                .fetch_one(&full)
+                .await
+                .unwrap();
+        assert_eq!(checks, 1, "a full node keeps its self-check table");
         assert!(tables(full).await.iter().any(|n| n == "api_drafts"));
     }
 }

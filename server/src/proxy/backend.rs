@@ -19,8 +19,9 @@ use std::time::Instant;
 use app::AppError;
 use app::backend::{Backend, ByteStream, EventStream};
 use app::model::{
-    AxisPoint, ContainerView, Identity, Overview, RestoreOutcome, Schedule, ScheduleSpec, Snapshot,
-    SnapshotChange, SnapshotDiff, SnapshotFiles, SnapshotVerified, Timeline, human_bytes,
+    AxisPoint, ContainerAction, ContainerView, Identity, Overview, RestoreOutcome, Schedule,
+    ScheduleSpec, Snapshot, SnapshotChange, SnapshotDiff, SnapshotFiles, SnapshotVerified,
+    Timeline, human_bytes,
 };
 use app::model::{EndpointSummary, SystemCheck, SystemStatus};
 use futures_util::{StreamExt, TryStreamExt};
@@ -228,17 +229,20 @@ impl Backend for RemoteBackend {
             .await
     }
 
-    async fn container_action(&self, token: &str, id: &str, action: &str) -> Result<(), AppError> {
+    async fn container_action(
+        &self,
+        token: &str,
+        id: &str,
+        action: ContainerAction,
+    ) -> Result<(), AppError> {
         let (method, url) = match action {
-            "start" | "stop" => (
+            ContainerAction::Start | ContainerAction::Stop => (
                 Method::POST,
-                self.upstream.api(&["containers", id, action], &[])?,
+                self.upstream
+                    .api(&["containers", id, action.as_str()], &[])?,
             ),
-            "delete" => (Method::DELETE, self.upstream.api(&["containers", id], &[])?),
-            other => {
-                return Err(AppError::BadRequest(format!(
-                    "Unknown action {other:?}: use start, stop or delete."
-                )));
+            ContainerAction::Delete => {
+                (Method::DELETE, self.upstream.api(&["containers", id], &[])?)
             }
         };
         self.call::<Ignored>(Some(token), method, url, None, LONG_TIMEOUT)

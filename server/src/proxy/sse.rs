@@ -148,25 +148,30 @@ mod tests {
             event: Some("progress".into()),
             data: json!({"id": 3, "type": "progress", "project_id": "p",
                 "container_id": "c1", "at": "2025-11-09T14:30:45.000Z",
-                "data": {"operation": "snapshot", "phase": "scan", "files": 12, "bytes": 3400}})
+                "data": {"operation": "snapshot", "phase": "snapshot", "files": 12, "bytes": 3400}})
             .to_string(),
         };
         assert_eq!(
             live_event(&e),
             Some(LiveEvent {
-                kind: "progress".into(),
+                kind: types::EventKind::Progress,
                 container_id: Some("c1".into()),
-                operation: Some("snapshot".into()),
-                phase: Some("scan".into()),
-                files: Some(12),
-                bytes: Some(3400),
+                progress: Some(types::ProgressData {
+                    operation: types::Operation::Snapshot,
+                    phase: types::Phase::Snapshot,
+                    files: 12,
+                    bytes: 3400,
+                }),
             })
         );
         let lagged_event = SseEvent {
             event: Some("lagged".into()),
             data: "{}".into(),
         };
-        assert_eq!(live_event(&lagged_event).unwrap().kind, "lagged");
+        assert_eq!(
+            live_event(&lagged_event).unwrap().kind,
+            types::EventKind::Lagged
+        );
         let junk = SseEvent {
             event: None,
             data: "not json".into(),
