@@ -1,16 +1,28 @@
 //! What Snapline's benchmark programs share (`src/bin/`): a deterministic generator for
-//! their data, percentiles, and a real `snapline serve` started as a child process.
+//! their data, percentiles, and a real `snapline serve` started as a child process; and the
+//! parts of `snapline-bench` (the engine side by side with cp, tar and restic): its trees
+//! ([`tree`]), the tools it runs ([`tools`]) on fresh filesystems ([`fresh_fs`]), and its
+//! report ([`report`]).
 //!
 //! The programs are benchmarks, not tests: they print what they measured and whether each
 //! bar was met, and a slow or noisy machine never makes them fail.
 
+pub mod fresh_fs;
+pub mod report;
 pub mod rng;
 pub mod server;
 pub mod stats;
+pub mod tools;
+pub mod tree;
 
 pub use rng::XorShift;
 pub use server::{Server, SnaplineArgs, start};
 pub use stats::{human_bytes, percentile};
+
+/// A progress line on stderr, `bench: MSG` (stdout carries only the report).
+pub fn say(msg: impl AsRef<str>) {
+    eprintln!("bench: {}", msg.as_ref());
+}
 
 /// Logging for a benchmark program: `tracing` to stderr at `warn` (libraries such as sqlx
 /// report there), or what `RUST_LOG` says.
