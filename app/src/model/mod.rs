@@ -169,9 +169,24 @@ impl From<&Snapshot> for AxisPoint {
 /// forms is megabytes of HTML.
 pub const CARD_LIMIT: usize = 100;
 
-/// What a restore did: the REST answer's shape. Its `safety_snapshot`, when one was asked
-/// for, holds the state before the restore: "Undo restore" restores it.
-pub use types::SnapshotRestored as RestoreOutcome;
+/// What a restore did, as the timeline shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreOutcome {
+    pub restored: Snapshot,
+    /// The snapshot of the state before the restore, when one was asked for: "Undo restore"
+    /// restores it.
+    pub safety: Option<Snapshot>,
+}
+
+/// From the REST answer (the embedded service's and an upstream's alike).
+impl From<types::SnapshotRestored> for RestoreOutcome {
+    fn from(r: types::SnapshotRestored) -> Self {
+        RestoreOutcome {
+            restored: r.snapshot,
+            safety: r.safety_snapshot,
+        }
+    }
+}
 
 /// What the containers page's and the timeline's buttons do to a container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -562,8 +562,8 @@ fn Outcomes(create: ServerAction<CreateSnapshot>, actions: Actions) -> impl Into
                 .get()?
                 .map(|s| Said::text(format!("Snapshot {} taken.", name(s.alias, s.name)))),
             1 => restore.value().get()?.map(|o| Said {
-                text: format!("Restored to {}.", name(o.snapshot.alias, o.snapshot.name)),
-                undo: o.safety_snapshot.map(|s| s.name),
+                text: format!("Restored to {}.", name(o.restored.alias, o.restored.name)),
+                undo: o.safety.map(|s| s.name),
                 ..Said::default()
             }),
             2 => delete

@@ -302,7 +302,7 @@ impl Backend for EmbeddedBackend {
             .restore_snapshot(&caller, id, name, safety)
             .await
             .map_err(app_error)?;
-        Ok(r.into())
+        Ok(types::SnapshotRestored::from(r).into())
     }
 
     async fn delete_snapshot(&self, token: &str, id: &str, name: &str) -> Result<(), AppError> {

@@ -334,17 +334,19 @@ impl Backend for RemoteBackend {
         name: &str,
         safety: bool,
     ) -> Result<RestoreOutcome, AppError> {
-        self.call(
-            Some(token),
-            Method::PATCH,
-            self.upstream
-                .api(&["containers", id, "snapshots", name], &[])?,
-            Some(wire(types::RestoreSnapshot {
-                safety_snapshot: Some(safety),
-            })),
-            LONG_TIMEOUT,
-        )
-        .await
+        let r: types::SnapshotRestored = self
+            .call(
+                Some(token),
+                Method::PATCH,
+                self.upstream
+                    .api(&["containers", id, "snapshots", name], &[])?,
+                Some(wire(types::RestoreSnapshot {
+                    safety_snapshot: Some(safety),
+                })),
+                LONG_TIMEOUT,
+            )
+            .await?;
+        Ok(r.into())
     }
 
     async fn delete_snapshot(&self, token: &str, id: &str, name: &str) -> Result<(), AppError> {
