@@ -494,7 +494,7 @@ async fn every_backend_call_reaches_the_upstream() {
     let mut kinds = Vec::new();
     let seen = tokio::time::timeout(Duration::from_secs(20), async {
         while let Some(e) = events.next().await {
-            kinds.push(e.kind.clone());
+            kinds.push(e.kind);
             if e.kind == "snapshot.created" {
                 return e;
             }
