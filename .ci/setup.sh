@@ -18,10 +18,10 @@ as_root() {
   fi
 }
 
-# Debian packages: Chromium for browser tests, bubblewrap to run containers, restic,
+# Debian packages: Chromium for browser tests, runc and tini to run containers, restic,
 # debootstrap and GNU time for the side-by-side benchmark, busybox-static for the built-in
 # demo image, curl for health checks.
-apt_wanted=(chromium bubblewrap restic debootstrap time busybox-static curl ca-certificates)
+apt_wanted=(chromium runc tini restic debootstrap time busybox-static curl ca-certificates)
 command -v node >/dev/null || apt_wanted+=(nodejs)
 command -v npm >/dev/null || apt_wanted+=(npm)
 apt_missing=()

@@ -54,7 +54,7 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         token: &str,
         id: &str,
-        action: crate::model::ContainerAction,
+        action: crate::model::ContainerOp,
     ) -> Result<(), AppError>;
     /// A container and its snapshots.
     async fn timeline(&self, token: &str, id: &str) -> Result<Timeline, AppError>;

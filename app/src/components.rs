@@ -29,7 +29,7 @@ pub fn StatusBadge(status: String) -> impl IntoView {
 #[component]
 pub fn ContainerActionButton(
     id: String,
-    /// `start`, `stop` or `delete`.
+    /// `start`, `stop`, `pause`, `resume` or `delete`.
     action: &'static str,
     label: &'static str,
     #[prop(default = "button")] class: &'static str,

@@ -28,11 +28,11 @@ async fn schedules_fire_when_due_and_their_snapshots_expire() {
     let tmp = tempfile::tempdir().unwrap();
     let svc = service(tmp.path()).await;
     let a = svc
-        .create_container(&admin(), "default", "nightly", "demo", None)
+        .create_container(&admin(), "default", "nightly", "demo", None, None)
         .await
         .unwrap();
     let b = svc
-        .create_container(&admin(), "default", "idle", "demo", None)
+        .create_container(&admin(), "default", "idle", "demo", None, None)
         .await
         .unwrap();
     // The service takes typed ids: the edge (here, the test) parses them.

@@ -226,8 +226,8 @@ async fn a_hundred_containers_snapshot_in_parallel() {
 }
 
 #[tokio::test]
-async fn without_bubblewrap_start_and_exec_explain_and_the_rest_works() {
-    let s = LiveServer::start(&[("SNAPLINE_BWRAP", "")]);
+async fn without_runc_start_and_exec_explain_and_the_rest_works() {
+    let s = LiveServer::start(&[("SNAPLINE_RUNTIME", "")]);
     let id = s.container("default", "norun").await;
     for (path, body) in [
         (format!("/api/v1/containers/{id}/start"), None),
@@ -242,7 +242,7 @@ async fn without_bubblewrap_start_and_exec_explain_and_the_rest_works() {
             v["message"]
                 .as_str()
                 .unwrap()
-                .contains("apt-get install bubblewrap"),
+                .contains("apt-get install runc"),
             "{v}"
         );
     }

@@ -3,16 +3,17 @@
 //! Status is stored, and follows the real process: the runtime's exit callback writes
 //! `stopped` (or `failed` for a non-zero exit) when the command ends by itself.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use engine::{ContainerId, CopySource};
 use sqlx::Row;
 
-use super::runtime::ExecOutput;
+use super::runtime::{Bundle, ExecOutput, Found};
 use super::{Caller, Service, fmt_time, now};
 use crate::error::{Hint, ServiceError};
 
-pub use types::{Container, ContainerStatus};
+pub use types::{Container, ContainerLimits, ContainerStatus};
 
 /// The stored part of a container (what visibility checks and locks work from).
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub struct ContainerRecord {
     pub command: Vec<String>,
     pub status: ContainerStatus,
     pub created_at: String,
+    /// What it may use when it runs.
+    pub limits: ContainerLimits,
     /// Logical bytes of the live tree as last recorded (`None`: not measured yet).
     pub size: Option<u64>,
 }
@@ -52,6 +55,10 @@ fn row(r: &sqlx::sqlite::SqliteRow) -> Result<ContainerRecord, ServiceError> {
             })?
         },
         created_at: r.try_get("created_at")?,
+        limits: r
+            .try_get::<Option<String>, _>("limits")?
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default(),
         size: r
             .try_get::<Option<i64>, _>("size")?
             .map(|n| u64::try_from(n).unwrap_or(0)),
@@ -90,13 +97,88 @@ fn validate_command(command: &[String]) -> Result<(), ServiceError> {
     Ok(())
 }
 
-/// Containers marked running when the previous server stopped: their processes died with it.
+/// What a container's end does: a running (or paused) container becomes `stopped` after a
+/// zero exit and `failed` otherwise, its size is measured, and `container.stopped` is
+/// published. A stop or restore in progress writes its own status, so only a row still
+/// `running` or `paused` moves.
+fn exit_handler(
+    svc: Service,
+    id: ContainerId,
+    project: String,
+) -> impl FnOnce(crate::runtime::Exit) + Send + 'static {
+    move |code| {
+        tokio::spawn(async move {
+            let status = if code == Some(0) {
+                ContainerStatus::Stopped
+            } else {
+                ContainerStatus::Failed
+            };
+            let changed = sqlx::query(
+                "UPDATE containers SET status = ? WHERE id = ? AND status IN ('running', 'paused')",
+            )
+            .bind(status.as_str())
+            .bind(id.as_str())
+            .execute(svc.db())
+            .await
+            .map(|r| r.rows_affected() > 0)
+            .unwrap_or(false);
+            if changed {
+                svc.measure_size(&id).await;
+                svc.events().publish(
+                    types::EventKind::ContainerStopped,
+                    &project,
+                    Some(id.as_str()),
+                    serde_json::json!({"id": id.as_str(), "exit_code": code, "status": status}),
+                );
+            }
+        });
+    }
+}
+
+/// At start: the status of every container the database says runs, from the runtime. A
+/// container whose command still runs (containers outlive the server) is watched again and
+/// stays `running` (or `paused`); one that is gone becomes `stopped`.
 pub(crate) async fn reset_after_restart(svc: &Service) -> anyhow::Result<()> {
-    sqlx::query(
-        "UPDATE containers SET status = 'stopped' WHERE status IN ('running', 'restoring')",
-    )
-    .execute(svc.db())
-    .await?;
+    let rows =
+        sqlx::query("SELECT * FROM containers WHERE status IN ('running', 'paused', 'restoring')")
+            .fetch_all(svc.db())
+            .await?;
+    let mut known = Vec::new();
+    let mut projects = HashMap::new();
+    for r in &rows {
+        let c = row(r)?;
+        known.push((
+            c.id.to_string(),
+            Bundle::of_root(&svc.engine().root_path(&c.id)),
+        ));
+        projects.insert(c.id.to_string(), c.project_id);
+    }
+    let projects = std::sync::Arc::new(projects);
+    let handler_svc = svc.clone();
+    let found = svc
+        .runtime()
+        .reattach(&known, move |id, exit| {
+            let (Ok(cid), Some(project)) = (id.parse::<ContainerId>(), projects.get(&id)) else {
+                return;
+            };
+            exit_handler(handler_svc.clone(), cid, project.clone())(exit);
+        })
+        .await?;
+    for (id, _) in &known {
+        let status = match found.get(id) {
+            Some(Found::Running) => ContainerStatus::Running,
+            Some(Found::Paused) => ContainerStatus::Paused,
+            None => ContainerStatus::Stopped,
+        };
+        sqlx::query("UPDATE containers SET status = ? WHERE id = ?")
+            .bind(status.as_str())
+            .bind(id)
+            .execute(svc.db())
+            .await?;
+        if status != ContainerStatus::Stopped {
+            tracing::info!(container = %id, %status, "re-attached to a container that kept running");
+        }
+    }
     // A creation the previous server did not finish left no usable root.
     sqlx::query("UPDATE containers SET status = 'failed' WHERE status = 'creating'")
         .execute(svc.db())
@@ -242,6 +324,7 @@ impl Service {
             size,
             snapshot_count,
             server_id: self.server_id().to_string(),
+            limits: c.limits,
         })
     }
 
@@ -291,9 +374,11 @@ impl Service {
         name: &str,
         image: &str,
         command: &[String],
+        limits: &ContainerLimits,
     ) -> Result<ContainerId, ServiceError> {
         validate_container_name(name)?;
         validate_command(command)?;
+        crate::limits::check(limits)?;
         let mut tx = self.db().begin_with("BEGIN IMMEDIATE").await?;
         let taken: Option<String> = sqlx::query_scalar(
             "SELECT id FROM containers WHERE project_id = ? AND name = ? AND status <> 'deleted'",
@@ -310,8 +395,8 @@ impl Service {
         }
         let id = super::parse_id("container id", &crate::tokens::new_id())?;
         sqlx::query(
-            "INSERT INTO containers (id, project_id, name, image, command, status, created_at) \
-             VALUES (?, ?, ?, ?, ?, 'creating', ?)",
+            "INSERT INTO containers (id, project_id, name, image, command, status, created_at, \
+             limits) VALUES (?, ?, ?, ?, ?, 'creating', ?, ?)",
         )
         .bind(id.as_str())
         .bind(project_id)
@@ -319,13 +404,15 @@ impl Service {
         .bind(image)
         .bind(serde_json::to_string(command).unwrap_or_else(|_| "[]".into()))
         .bind(fmt_time(now()))
+        .bind(serde_json::to_string(limits).unwrap_or_default())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(id)
     }
 
-    /// Creates a container from an image. It starts `stopped`.
+    /// Creates a container from an image. It starts `stopped`. `limits` absent: the
+    /// defaults.
     pub async fn create_container(
         &self,
         caller: &Caller,
@@ -333,13 +420,15 @@ impl Service {
         name: &str,
         image: &str,
         command: Option<Vec<String>>,
+        limits: Option<ContainerLimits>,
     ) -> Result<Container, ServiceError> {
+        let limits = limits.unwrap_or_default();
         let project = self.project(caller, project).await?;
         let image_ref = self.image_ref(image).await?;
         let command = command.unwrap_or_else(|| image_ref.command.clone());
         self.check_free_space(0, "creating a container")?;
         let id = self
-            .insert_container(&project.id, name, image, &command)
+            .insert_container(&project.id, name, image, &command, &limits)
             .await?;
         let made = self
             .engine()
@@ -408,48 +497,17 @@ impl Service {
 
     /// Starts the container's command (the caller holds the container lock).
     pub(crate) async fn start_locked(&self, c: &ContainerRecord) -> Result<(), ServiceError> {
-        let root = self.engine().root_path(&c.id);
-        let log = root
-            .parent()
-            .map(|p| p.join("console.log"))
-            .unwrap_or_else(|| root.join("../console.log"));
-        let (svc, id, project) = (self.clone(), c.id, c.project_id.clone());
-        self.runtime().start(
-            c.id.as_str(),
-            &root,
-            &c.name,
-            &c.command,
-            &log,
-            move |code| {
-                tokio::spawn(async move {
-                    // Only a container that was running moves on: a stop or restore in
-                    // progress writes its own status.
-                    let status = if code == Some(0) {
-                        ContainerStatus::Stopped
-                    } else {
-                        ContainerStatus::Failed
-                    };
-                    let changed = sqlx::query(
-                        "UPDATE containers SET status = ? WHERE id = ? AND status = 'running'",
-                    )
-                    .bind(status.as_str())
-                    .bind(id.as_str())
-                    .execute(svc.db())
-                    .await
-                    .map(|r| r.rows_affected() > 0)
-                    .unwrap_or(false);
-                    if changed {
-                        svc.measure_size(&id).await;
-                        svc.events().publish(
-                            types::EventKind::ContainerStopped,
-                            &project,
-                            Some(id.as_str()),
-                            serde_json::json!({"id": id.as_str(), "exit_code": code, "status": status}),
-                        );
-                    }
-                });
-            },
-        )?;
+        let bundle = Bundle::of_root(&self.engine().root_path(&c.id));
+        self.runtime()
+            .start(
+                c.id.as_str(),
+                &bundle,
+                &c.name,
+                &c.command,
+                &c.limits,
+                exit_handler(self.clone(), c.id, c.project_id.clone()),
+            )
+            .await?;
         self.set_status(&c.id, ContainerStatus::Running).await?;
         Ok(())
     }
@@ -477,6 +535,11 @@ impl Service {
         if c.status == ContainerStatus::Restoring {
             return Err(ServiceError::conflict(format!(
                 "container {id} is being restored; start it when the restore finishes"
+            )));
+        }
+        if c.status == ContainerStatus::Paused {
+            return Err(ServiceError::conflict(format!(
+                "container {id} is paused; resume it instead"
             )));
         }
         let _guard = self.lock(id).await?;
@@ -515,6 +578,96 @@ impl Service {
         self.get_container(caller, id).await
     }
 
+    /// Runs `op` over the container's live tree while the container is frozen, if it runs,
+    /// so `op` sees one instant of it (what a snapshot, a copy of the live state and a diff
+    /// against `live` need). Returns `op`'s output and how long the container was frozen
+    /// (`None`: it did not run, was paused already, or freezing is off). The thaw happens
+    /// whatever `op` returned; a failed thaw is logged, and the guard retries it.
+    pub(crate) async fn frozen<T>(
+        &self,
+        id: &ContainerId,
+        op: impl std::future::Future<Output = T>,
+    ) -> Result<(T, Option<Duration>), ServiceError> {
+        let bundle = Bundle::of_root(&self.engine().root_path(id));
+        let guard = self.runtime().freeze(id.as_str(), &bundle).await?;
+        let out = op.await;
+        let window = match guard {
+            Some(g) => match g.thaw().await {
+                Ok(w) => {
+                    tracing::info!(container = %id, frozen_ms = w.as_millis() as u64, "thawed");
+                    Some(w)
+                }
+                Err(e) => {
+                    tracing::error!(container = %id, error = %e.message, "cannot thaw the container");
+                    None
+                }
+            },
+            None => None,
+        };
+        Ok((out, window))
+    }
+
+    /// Pauses a running container: every process is frozen (the cgroup freezer) until
+    /// [`Service::resume_container`]; snapshots of it are consistent at once. It stays
+    /// paused across server restarts.
+    pub async fn pause_container(
+        &self,
+        caller: &Caller,
+        id: &ContainerId,
+    ) -> Result<Container, ServiceError> {
+        let c = self.live_container(caller, id).await?;
+        let _guard = self.lock(id).await?;
+        let c = self.live_container(caller, &c.id).await?;
+        match c.status {
+            ContainerStatus::Running if self.runtime().is_running(id.as_str()) => {}
+            ContainerStatus::Paused => {
+                return Err(ServiceError::conflict(format!(
+                    "container {id} is already paused"
+                )));
+            }
+            other => {
+                return Err(ServiceError::conflict(format!(
+                    "container {id} is {other}; only a running container can be paused"
+                )));
+            }
+        }
+        self.runtime().pause(id.as_str()).await?;
+        self.set_status(id, ContainerStatus::Paused).await?;
+        self.events().publish(
+            types::EventKind::ContainerPaused,
+            &c.project_id,
+            Some(id.as_str()),
+            serde_json::json!({"id": id, "name": c.name, "status": ContainerStatus::Paused}),
+        );
+        self.get_container(caller, id).await
+    }
+
+    /// Resumes a paused container.
+    pub async fn resume_container(
+        &self,
+        caller: &Caller,
+        id: &ContainerId,
+    ) -> Result<Container, ServiceError> {
+        let c = self.live_container(caller, id).await?;
+        let _guard = self.lock(id).await?;
+        let c = self.live_container(caller, &c.id).await?;
+        if c.status != ContainerStatus::Paused {
+            return Err(ServiceError::conflict(format!(
+                "container {id} is {}, not paused",
+                c.status
+            )));
+        }
+        self.runtime().resume(id.as_str()).await?;
+        self.set_status(id, ContainerStatus::Running).await?;
+        self.events().publish(
+            types::EventKind::ContainerResumed,
+            &c.project_id,
+            Some(id.as_str()),
+            serde_json::json!({"id": id, "name": c.name, "status": ContainerStatus::Running}),
+        );
+        self.get_container(caller, id).await
+    }
+
     /// Runs a one-off command in the container's root.
     pub async fn exec(
         &self,
@@ -530,6 +683,11 @@ impl Service {
                 c.status
             )));
         }
+        if c.status == ContainerStatus::Paused {
+            return Err(ServiceError::conflict(format!(
+                "container {id} is paused; resume it to run a command"
+            )));
+        }
         let timeout = match timeout_s {
             None => 30,
             Some(t @ 1..=600) => t,
@@ -543,9 +701,11 @@ impl Service {
         let out = self
             .runtime()
             .exec(
-                &self.engine().root_path(&c.id),
+                c.id.as_str(),
+                &Bundle::of_root(&self.engine().root_path(&c.id)),
                 &c.name,
                 command,
+                &c.limits,
                 Duration::from_secs(timeout),
                 self.limits().exec_output_bytes,
             )
@@ -583,7 +743,7 @@ impl Service {
         };
         self.check_free_space(need, "copying a container")?;
         let new_id = self
-            .insert_container(&target.id, name, &src.image, &src.command)
+            .insert_container(&target.id, name, &src.image, &src.command, &src.limits)
             .await?;
         // Progress on the source's stream: its timeline shows the copy while it runs.
         let progress = |phase: types::Phase| {
@@ -595,7 +755,13 @@ impl Service {
             )
         };
         progress(types::Phase::Started);
-        let copied = self.engine().copy(&src.id, source, &new_id).await;
+        let copied = if matches!(source, CopySource::Live) {
+            self.frozen(&src.id, self.engine().copy(&src.id, source, &new_id))
+                .await?
+                .0
+        } else {
+            self.engine().copy(&src.id, source, &new_id).await
+        };
         progress(types::Phase::of(&copied));
         if let Err(e) = copied {
             self.set_status(&new_id, ContainerStatus::Failed).await?;

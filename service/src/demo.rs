@@ -69,7 +69,7 @@ impl Service {
             Err(e) => return Err(e),
         };
         let c = self
-            .create_container(&admin, &project.id, DEMO_CONTAINER, "demo", None)
+            .create_container(&admin, &project.id, DEMO_CONTAINER, "demo", None, None)
             .await?;
         let id = super::parse_id("container id", &c.id)?;
         let root = self.engine().root_path(&id);

@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod images;
 pub mod jobs;
+pub mod limits;
 pub mod projects;
 pub mod runtime;
 pub mod schedules;
@@ -106,6 +107,7 @@ impl Service {
             tracing::warn!(container = %c, "finished a restore that a crash interrupted");
         }
         let server_id = projects::ensure_server_id(&db).await?;
+        let runtime = runtime::Runtime::detect(&data_dir);
         let svc = Service {
             inner: Arc::new(Inner {
                 rate: auth::RateLimiter::new(limits.rate_per_second, limits.rate_burst),
@@ -113,7 +115,7 @@ impl Service {
                 engine,
                 data_dir,
                 events: events::Bus::new(),
-                runtime: runtime::Runtime::detect(),
+                runtime,
                 limits,
                 server_id,
                 locks: Mutex::new(HashMap::new()),
@@ -157,7 +159,7 @@ impl Service {
         &self.inner.server_id
     }
 
-    /// Whether containers can run on this host (bubblewrap found).
+    /// Whether containers can run on this host (runc found).
     pub fn can_run_containers(&self) -> bool {
         self.inner.runtime.available()
     }

@@ -79,6 +79,7 @@ pub fn snapshot_of(s: &SnapshotInfo) -> Snapshot {
             file_count: s.file_count,
             added_bytes: s.added_bytes,
             exclusive_bytes: None,
+            frozen_ms: None,
         }
     }
 }
@@ -182,10 +183,17 @@ impl Service {
             progress: Some(Arc::new(progress)),
             ..Default::default()
         };
-        let info = self.engine().snapshot(&c.id, opts).await?;
+        let (info, window) = self
+            .frozen(&c.id, self.engine().snapshot(&c.id, opts))
+            .await?;
+        let info = info?;
         // The snapshot counted the tree as it was captured: that is its size now.
         self.record_size(&c.id, info.size).await?;
-        let snap = snapshot_of(&info);
+        let mut snap = snapshot_of(&info);
+        snap.frozen_ms = window.map(|w| w.as_millis() as u64);
+        if let Some(ms) = snap.frozen_ms {
+            tracing::info!(container = %c.id, snapshot = %snap.name, frozen_ms = ms, "snapshot of a running container");
+        }
         self.events().publish(
             types::EventKind::SnapshotCreated,
             &c.project_id,
@@ -399,7 +407,13 @@ impl Service {
         } else {
             DiffTarget::Snapshot(against.to_string())
         };
-        let d = self.engine().diff(&c.id, name, target, limit).await?;
+        let d = if matches!(target, DiffTarget::Live) {
+            self.frozen(&c.id, self.engine().diff(&c.id, name, target, limit))
+                .await?
+                .0?
+        } else {
+            self.engine().diff(&c.id, name, target, limit).await?
+        };
         Ok(types::SnapshotDiff {
             from: name.to_string(),
             against: against.to_string(),

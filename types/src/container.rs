@@ -11,6 +11,8 @@ pub enum ContainerStatus {
     Creating,
     /// Its command runs.
     Running,
+    /// Its processes are frozen until resumed (its snapshots are consistent at once).
+    Paused,
     /// Its command is not running; snapshots and restores are safest here.
     Stopped,
     /// A restore is rewriting its root filesystem; it cannot start meanwhile.
@@ -30,6 +32,7 @@ impl ContainerStatus {
         match self {
             ContainerStatus::Creating => "creating",
             ContainerStatus::Running => "running",
+            ContainerStatus::Paused => "paused",
             ContainerStatus::Stopped => "stopped",
             ContainerStatus::Restoring => "restoring",
             ContainerStatus::Failed => "failed",
@@ -38,12 +41,13 @@ impl ContainerStatus {
         }
     }
 
-    /// Reads one of the six known words ([`ContainerStatus::Unknown`] is never stored, so
+    /// Reads one of the seven known words ([`ContainerStatus::Unknown`] is never stored, so
     /// `unknown` reads as `None`).
     pub fn parse(s: &str) -> Option<ContainerStatus> {
         [
             ContainerStatus::Creating,
             ContainerStatus::Running,
+            ContainerStatus::Paused,
             ContainerStatus::Stopped,
             ContainerStatus::Restoring,
             ContainerStatus::Failed,
@@ -57,6 +61,54 @@ impl ContainerStatus {
 impl std::fmt::Display for ContainerStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// What one container may use, enforced by its cgroup. In a create body every field is
+/// optional (the default below stands in); the service checks the bounds
+/// (`service::limits`) and says which value is out of them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", schema(example = json!({"memory_mb": 512, "pids": 256, "cpus": 1.0})))]
+pub struct ContainerLimits {
+    /// Memory in MiB, swap included (no swap beyond it); a process that needs more is
+    /// killed by the kernel's OOM killer. Default 1024.
+    #[serde(default = "ContainerLimits::default_memory_mb")]
+    #[cfg_attr(feature = "openapi", schema(example = 512))]
+    pub memory_mb: u64,
+    /// Processes and threads at once; a fork beyond it fails (EAGAIN). Default 1024.
+    #[serde(default = "ContainerLimits::default_pids")]
+    #[cfg_attr(feature = "openapi", schema(example = 256))]
+    pub pids: u64,
+    /// CPU time, in CPUs (1.5: one and a half cores' worth per 100 ms). Default 1.0.
+    #[serde(default = "ContainerLimits::default_cpus")]
+    #[cfg_attr(feature = "openapi", schema(example = 1.0))]
+    pub cpus: f64,
+}
+
+// Never NaN: JSON has no NaN, and the service bounds every value it stores.
+impl Eq for ContainerLimits {}
+
+impl ContainerLimits {
+    fn default_memory_mb() -> u64 {
+        1024
+    }
+    fn default_pids() -> u64 {
+        1024
+    }
+    fn default_cpus() -> f64 {
+        1.0
+    }
+}
+
+impl Default for ContainerLimits {
+    fn default() -> Self {
+        ContainerLimits {
+            memory_mb: Self::default_memory_mb(),
+            pids: Self::default_pids(),
+            cpus: Self::default_cpus(),
+        }
     }
 }
 
@@ -77,7 +129,7 @@ pub struct Container {
     #[cfg_attr(feature = "openapi", schema(required = true))]
     #[serde(default)]
     pub command: Vec<String>,
-    /// `creating`, `running`, `stopped`, `restoring`, `failed` or `deleted`.
+    /// `creating`, `running`, `paused`, `stopped`, `restoring`, `failed` or `deleted`.
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "running"))]
     pub status: ContainerStatus,
     #[cfg_attr(feature = "openapi", schema(example = "2025-11-09T14:30:45.000Z"))]
@@ -94,6 +146,10 @@ pub struct Container {
     #[cfg_attr(feature = "openapi", schema(required = true))]
     #[serde(default)]
     pub server_id: String,
+    /// What it may use (an upstream that has no limits answers none: the defaults show).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub limits: ContainerLimits,
 }
 
 /// Body of `POST /api/v1/containers`.
@@ -115,6 +171,9 @@ pub struct CreateContainer {
     #[cfg_attr(feature = "openapi", schema(example = json!(["/bin/sh", "-c", "httpd -f -p 8080"])))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
+    /// Memory, processes and CPU it may use; each field left out takes its default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<ContainerLimits>,
 }
 
 /// Body of `POST /api/v1/containers/{id}/exec`.

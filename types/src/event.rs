@@ -22,6 +22,10 @@ pub enum EventKind {
     ContainerStarted,
     #[serde(rename = "container.stopped")]
     ContainerStopped,
+    #[serde(rename = "container.paused")]
+    ContainerPaused,
+    #[serde(rename = "container.resumed")]
+    ContainerResumed,
     #[serde(rename = "container.copied")]
     ContainerCopied,
     #[serde(rename = "container.deleted")]
@@ -51,6 +55,8 @@ impl EventKind {
             EventKind::ContainerCreated => "container.created",
             EventKind::ContainerStarted => "container.started",
             EventKind::ContainerStopped => "container.stopped",
+            EventKind::ContainerPaused => "container.paused",
+            EventKind::ContainerResumed => "container.resumed",
             EventKind::ContainerCopied => "container.copied",
             EventKind::ContainerDeleted => "container.deleted",
             EventKind::ImageImported => "image.imported",
@@ -239,6 +245,8 @@ mod tests {
             "container.created",
             "container.started",
             "container.stopped",
+            "container.paused",
+            "container.resumed",
             "container.copied",
             "container.deleted",
             "image.imported",

@@ -25,8 +25,8 @@ pub mod time;
 pub mod units;
 
 pub use container::{
-    Container, ContainerData, ContainerList, ContainerStatus, CopyRequest, CreateContainer, Empty,
-    ExecOutput, ExecRequest, Schedule, ScheduleData, ScheduleSpec,
+    Container, ContainerData, ContainerLimits, ContainerList, ContainerStatus, CopyRequest,
+    CreateContainer, Empty, ExecOutput, ExecRequest, Schedule, ScheduleData, ScheduleSpec,
 };
 pub use error::{ErrorBody, ErrorKind};
 pub use event::{Event, EventKind, Operation, Phase, ProgressData};

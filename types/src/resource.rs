@@ -93,7 +93,7 @@ pub struct Server {
     /// The data directory's filesystem.
     pub disk_total_bytes: u64,
     pub disk_free_bytes: u64,
-    /// Whether containers can run here (bubblewrap installed).
+    /// Whether containers can run here (runc installed).
     pub can_run_containers: bool,
 }
 

@@ -36,6 +36,11 @@ pub struct Snapshot {
     /// Stored bytes deleting it would free (only on `GET .../snapshots/{name}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclusive_bytes: Option<u64>,
+    /// How long the container was frozen for this snapshot, in milliseconds: only in the
+    /// answer and the event of its creation, and only when the container was running (a
+    /// stopped or paused one has nothing to freeze).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen_ms: Option<u64>,
 }
 
 /// Body of `POST /api/v1/containers/{id}/snapshots`. Both fields are optional; an empty body

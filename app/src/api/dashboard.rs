@@ -84,11 +84,11 @@ pub async fn create_container(
         .await
 }
 
-/// Starts, stops or deletes a container (`action` is `start`, `stop` or `delete`).
+/// Starts, stops, pauses, resumes or deletes a container (`action` is one of those words).
 #[server(prefix = "/rpc", endpoint = "container_action")]
 pub async fn container_action(id: String, action: String) -> Result<String, AppError> {
     let token = crate::session::token()?;
-    let parsed: crate::model::ContainerAction = action.parse()?;
+    let parsed: crate::model::ContainerOp = action.parse()?;
     crate::backend::backend()?
         .container_action(&token, &id, parsed)
         .await?;

@@ -191,35 +191,41 @@ impl From<types::SnapshotRestored> for RestoreOutcome {
 /// What the containers page's and the timeline's buttons do to a container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ContainerAction {
+pub enum ContainerOp {
     Start,
     Stop,
+    Pause,
+    Resume,
     Delete,
 }
 
-impl ContainerAction {
-    /// The word a form sends (`start`, `stop`, `delete`), which is also the REST route's
-    /// last part for start and stop.
+impl ContainerOp {
+    /// The word a form sends (`start`, `stop`, `pause`, `resume`, `delete`), which is also
+    /// the REST route's last part for all but delete.
     pub fn as_str(self) -> &'static str {
         match self {
-            ContainerAction::Start => "start",
-            ContainerAction::Stop => "stop",
-            ContainerAction::Delete => "delete",
+            ContainerOp::Start => "start",
+            ContainerOp::Stop => "stop",
+            ContainerOp::Pause => "pause",
+            ContainerOp::Resume => "resume",
+            ContainerOp::Delete => "delete",
         }
     }
 }
 
-impl std::str::FromStr for ContainerAction {
+impl std::str::FromStr for ContainerOp {
     type Err = crate::AppError;
 
     /// Reads a form's word; anything else is a bad request that names the choices.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
-            "start" => Ok(ContainerAction::Start),
-            "stop" => Ok(ContainerAction::Stop),
-            "delete" => Ok(ContainerAction::Delete),
+            "start" => Ok(ContainerOp::Start),
+            "stop" => Ok(ContainerOp::Stop),
+            "pause" => Ok(ContainerOp::Pause),
+            "resume" => Ok(ContainerOp::Resume),
+            "delete" => Ok(ContainerOp::Delete),
             other => Err(crate::AppError::BadRequest(format!(
-                "Unknown action {other:?}: use start, stop or delete."
+                "Unknown action {other:?}: use start, stop, pause, resume or delete."
             ))),
         }
     }

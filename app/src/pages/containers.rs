@@ -88,7 +88,9 @@ fn ContainerRow(c: ContainerView, now: String) -> impl IntoView {
         Some(t) => format!("last snapshot {}", relative(t, &now)),
         None => "no snapshot yet".to_string(),
     };
-    let running = c.status == ContainerStatus::Running;
+    // Paused counts as running: its processes exist, and stop ends them.
+    let paused = c.status == ContainerStatus::Paused;
+    let running = c.status == ContainerStatus::Running || paused;
     let id = c.id.clone();
     let id2 = c.id.clone();
     let delete_message = format!(
@@ -112,9 +114,14 @@ fn ContainerRow(c: ContainerView, now: String) -> impl IntoView {
                 <span class="muted">{last}</span>
             </div>
             <div class="container-actions">
-                <ContainerActionButton id=id
+                <ContainerActionButton id=id.clone()
                     action=if running { "stop" } else { "start" }
                     label=if running { "Stop" } else { "Start" }/>
+                {running.then(|| view! {
+                    <ContainerActionButton id=id.clone()
+                        action=if paused { "resume" } else { "pause" }
+                        label=if paused { "Resume" } else { "Pause" }/>
+                })}
                 <details class="confirm">
                     <summary class="button danger-outline">"Delete…"</summary>
                     <div class="confirm-body">

@@ -187,7 +187,9 @@ struct Actions {
 fn TimelineHead(t: Timeline) -> impl IntoView {
     let c = t.container.clone();
     let deleted = c.status == ContainerStatus::Deleted;
-    let running = c.status == ContainerStatus::Running;
+    // Paused counts as running: its processes exist, and stop ends them.
+    let paused = c.status == ContainerStatus::Paused;
+    let running = c.status == ContainerStatus::Running || paused;
     let title = c.name.clone();
     let cid = c.id.clone();
     let sched_id = c.id.clone();
@@ -210,6 +212,11 @@ fn TimelineHead(t: Timeline) -> impl IntoView {
                     <ContainerActionButton id=cid.clone()
                         action=if running { "stop" } else { "start" }
                         label=if running { "Stop container" } else { "Start container" }/>
+                    {running.then(|| view! {
+                        <ContainerActionButton id=cid.clone()
+                            action=if paused { "resume" } else { "pause" }
+                            label=if paused { "Resume" } else { "Pause" }/>
+                    })}
                 </Show>
                 {compare}
             </div>

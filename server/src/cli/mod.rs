@@ -108,6 +108,15 @@ pub enum ContainersCmd {
         name: String,
         #[arg(long, default_value = "demo")]
         image: String,
+        /// Memory it may use, in MiB (default 1024).
+        #[arg(long)]
+        memory_mb: Option<u64>,
+        /// Processes and threads it may run at once (default 1024).
+        #[arg(long)]
+        pids: Option<u64>,
+        /// CPU time, in CPUs: 0.5 is half a core (default 1).
+        #[arg(long)]
+        cpus: Option<f64>,
         /// The command `start` runs (after `--`), instead of the image's default.
         #[arg(last = true)]
         command: Vec<String>,
@@ -118,6 +127,10 @@ pub enum ContainersCmd {
     Start { id: String },
     /// Stop a container (SIGTERM, then SIGKILL).
     Stop { id: String },
+    /// Pause a running container (its processes are frozen until resumed).
+    Pause { id: String },
+    /// Resume a paused container.
+    Resume { id: String },
     /// Delete a container (its snapshots stay).
     Delete { id: String },
     /// Run a command in a container: `snapline containers exec ID -- ls /`.
@@ -292,13 +305,26 @@ pub async fn containers(remote: Remote, cmd: ContainersCmd) -> anyhow::Result<()
             project,
             name,
             image,
+            memory_mb,
+            pids,
+            cpus,
             command,
         } => {
+            // What was not given takes the default the server would (both from `types`).
+            let limits = (memory_mb.is_some() || pids.is_some() || cpus.is_some()).then(|| {
+                let d = types::ContainerLimits::default();
+                types::ContainerLimits {
+                    memory_mb: memory_mb.unwrap_or(d.memory_mb),
+                    pids: pids.unwrap_or(d.pids),
+                    cpus: cpus.unwrap_or(d.cpus),
+                }
+            });
             let body = CreateContainer {
                 project_id: project,
                 name,
                 image,
                 command: (!command.is_empty()).then_some(command),
+                limits,
             };
             let data: ContainerData = c.send("POST", "/api/v1/containers", Some(&body)).await?;
             show(&remote, &data, one)
@@ -316,6 +342,18 @@ pub async fn containers(remote: Remote, cmd: ContainersCmd) -> anyhow::Result<()
         ContainersCmd::Stop { id } => {
             let data: ContainerData = c
                 .call("POST", &format!("/api/v1/containers/{id}/stop"))
+                .await?;
+            show(&remote, &data, one)
+        }
+        ContainersCmd::Pause { id } => {
+            let data: ContainerData = c
+                .call("POST", &format!("/api/v1/containers/{id}/pause"))
+                .await?;
+            show(&remote, &data, one)
+        }
+        ContainersCmd::Resume { id } => {
+            let data: ContainerData = c
+                .call("POST", &format!("/api/v1/containers/{id}/resume"))
                 .await?;
             show(&remote, &data, one)
         }

@@ -157,6 +157,7 @@ mod tests {
             file_count: 3,
             added_bytes: 0,
             exclusive_bytes: None,
+            frozen_ms: None,
         };
         let table = super::snapshot_table(&[
             snap("snap-20251109-143045", Some("working-baseline")),

@@ -9,9 +9,9 @@ use app::AppError;
 use app::backend::Backend;
 use app::backend::{ByteStream, EventStream};
 use app::model::{
-    AxisPoint, ContainerAction, ContainerView, Identity, LiveEvent, Overview, Project,
-    RestoreOutcome, RunRequest, RunResult, Schedule, ScheduleSpec, Snapshot, SnapshotChange,
-    SnapshotDiff, SnapshotFiles, SnapshotVerified, Timeline, human_bytes,
+    AxisPoint, ContainerOp, ContainerView, Identity, LiveEvent, Overview, Project, RestoreOutcome,
+    RunRequest, RunResult, Schedule, ScheduleSpec, Snapshot, SnapshotChange, SnapshotDiff,
+    SnapshotFiles, SnapshotVerified, Timeline, human_bytes,
 };
 use app::model::{EndpointSummary, SystemCheck, SystemStatus};
 use futures_util::StreamExt;
@@ -190,7 +190,7 @@ impl Backend for EmbeddedBackend {
         let caller = self.caller(token).await?;
         let c = self
             .service
-            .create_container(&caller, project, name, image, None)
+            .create_container(&caller, project, name, image, None, None)
             .await
             .map_err(app_error)?;
         let projects = self.projects(&caller).await?;
@@ -201,14 +201,16 @@ impl Backend for EmbeddedBackend {
         &self,
         token: &str,
         id: &str,
-        action: ContainerAction,
+        action: ContainerOp,
     ) -> Result<(), AppError> {
         let caller = self.caller(token).await?;
         let id = &parse_id("container id", id).map_err(app_error)?;
         match action {
-            ContainerAction::Start => self.service.start_container(&caller, id).await.map(|_| ()),
-            ContainerAction::Stop => self.service.stop_container(&caller, id).await.map(|_| ()),
-            ContainerAction::Delete => self.service.delete_container(&caller, id).await,
+            ContainerOp::Start => self.service.start_container(&caller, id).await.map(|_| ()),
+            ContainerOp::Stop => self.service.stop_container(&caller, id).await.map(|_| ()),
+            ContainerOp::Pause => self.service.pause_container(&caller, id).await.map(|_| ()),
+            ContainerOp::Resume => self.service.resume_container(&caller, id).await.map(|_| ()),
+            ContainerOp::Delete => self.service.delete_container(&caller, id).await,
         }
         .map_err(app_error)
     }

@@ -23,6 +23,8 @@ pub(super) fn router() -> Router<Service> {
         .route("/containers/{id}", routing::get(get).delete(delete))
         .route("/containers/{id}/start", routing::post(start))
         .route("/containers/{id}/stop", routing::post(stop))
+        .route("/containers/{id}/pause", routing::post(pause))
+        .route("/containers/{id}/resume", routing::post(resume))
         .route("/containers/{id}/exec", routing::post(exec))
         .route("/containers/{id}/copy", routing::post(copy))
         .route(
@@ -124,6 +126,7 @@ pub async fn create(
             &body.name,
             &body.image,
             body.command,
+            body.limits,
         )
         .await?;
     Ok(container("Container created successfully", c))
@@ -177,8 +180,8 @@ pub async fn delete(
     Ok(Envelope::ok("Container deleted successfully", Empty {}).into_response())
 }
 
-/// Starts the container's command inside its filesystem (bubblewrap: own pid, ipc, uts and
-/// network namespaces).
+/// Starts the container's command inside its filesystem (runc: own pid, ipc, uts, mount and
+/// network namespaces, and a cgroup with the container's limits).
 #[utoipa::path(
     post,
     path = "/api/v1/containers/{container_id}/start",
@@ -189,7 +192,7 @@ pub async fn delete(
         (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 404, description = "No such container in your projects", body = ErrorBody),
         (status = 409, description = "Being restored, deleted, or another operation is running", body = ErrorBody),
-        (status = 503, description = "bubblewrap is not installed (the message says how to install it)", body = ErrorBody),
+        (status = 503, description = "runc is not installed (the message says how to install it)", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]
@@ -201,6 +204,58 @@ pub async fn start(
     let id = parse_id("container id", &id)?;
     let c = svc.start_container(&caller, &id).await?;
     Ok(container("Container started successfully", c))
+}
+
+/// Pauses a running container: its processes are frozen (the cgroup freezer) until resumed.
+/// A snapshot of a paused container is consistent at once. It stays paused across server
+/// restarts.
+#[utoipa::path(
+    post,
+    path = "/api/v1/containers/{container_id}/pause",
+    tag = "Containers",
+    params(("container_id" = String, Path, description = "The container's id", example = "890abcdef12345678901cdef")),
+    responses(
+        (status = 200, description = "Paused", body = ContainerResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container in your projects", body = ErrorBody),
+        (status = 409, description = "Not running, already paused, or another operation is running", body = ErrorBody),
+        (status = 503, description = "runc is not installed (the message says how to install it)", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn pause(
+    State(svc): State<Service>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id("container id", &id)?;
+    let c = svc.pause_container(&caller, &id).await?;
+    Ok(container("Container paused successfully", c))
+}
+
+/// Resumes a paused container.
+#[utoipa::path(
+    post,
+    path = "/api/v1/containers/{container_id}/resume",
+    tag = "Containers",
+    params(("container_id" = String, Path, description = "The container's id", example = "890abcdef12345678901cdef")),
+    responses(
+        (status = 200, description = "Running again", body = ContainerResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 404, description = "No such container in your projects", body = ErrorBody),
+        (status = 409, description = "Not paused, or another operation is running", body = ErrorBody),
+        (status = 503, description = "runc is not installed (the message says how to install it)", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn resume(
+    State(svc): State<Service>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = parse_id("container id", &id)?;
+    let c = svc.resume_container(&caller, &id).await?;
+    Ok(container("Container resumed successfully", c))
 }
 
 /// Stops the container: SIGTERM, then SIGKILL after a timeout.
@@ -241,7 +296,7 @@ pub async fn stop(
         (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 404, description = "No such container in your projects", body = ErrorBody),
         (status = 409, description = "Being restored or deleted", body = ErrorBody),
-        (status = 503, description = "bubblewrap is not installed", body = ErrorBody),
+        (status = 503, description = "runc is not installed", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]

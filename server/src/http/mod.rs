@@ -148,6 +148,8 @@ impl utoipa::Modify for BearerAuth {
         containers::delete,
         containers::start,
         containers::stop,
+        containers::pause,
+        containers::resume,
         containers::exec,
         containers::copy,
         containers::get_schedule,

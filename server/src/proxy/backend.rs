@@ -19,7 +19,7 @@ use std::time::Instant;
 use app::AppError;
 use app::backend::{Backend, ByteStream, EventStream};
 use app::model::{
-    AxisPoint, ContainerAction, ContainerView, Identity, Overview, RestoreOutcome, Schedule,
+    AxisPoint, ContainerOp, ContainerView, Identity, Overview, RestoreOutcome, Schedule,
     ScheduleSpec, Snapshot, SnapshotChange, SnapshotDiff, SnapshotFiles, SnapshotVerified,
     Timeline, human_bytes,
 };
@@ -214,6 +214,7 @@ impl Backend for RemoteBackend {
             name: name.into(),
             image: image.into(),
             command: None,
+            limits: None,
         });
         let (c, projects) = tokio::try_join!(
             self.call::<OneContainer>(
@@ -233,17 +234,15 @@ impl Backend for RemoteBackend {
         &self,
         token: &str,
         id: &str,
-        action: ContainerAction,
+        action: ContainerOp,
     ) -> Result<(), AppError> {
         let (method, url) = match action {
-            ContainerAction::Start | ContainerAction::Stop => (
+            ContainerOp::Start | ContainerOp::Stop | ContainerOp::Pause | ContainerOp::Resume => (
                 Method::POST,
                 self.upstream
                     .api(&["containers", id, action.as_str()], &[])?,
             ),
-            ContainerAction::Delete => {
-                (Method::DELETE, self.upstream.api(&["containers", id], &[])?)
-            }
+            ContainerOp::Delete => (Method::DELETE, self.upstream.api(&["containers", id], &[])?),
         };
         self.call::<Ignored>(Some(token), method, url, None, LONG_TIMEOUT)
             .await

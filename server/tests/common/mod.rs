@@ -223,16 +223,47 @@ impl LiveServer {
     }
 }
 
+/// Ends every container of the data directory `data` (its runc state is in `data/runc`):
+/// containers outlive the server that started them, so a test that is done with a server
+/// must end them itself.
+pub fn end_containers(data: &std::path::Path) {
+    let root = data.join("runc");
+    if !root.is_dir() {
+        return;
+    }
+    let Ok(out) = std::process::Command::new("runc")
+        .arg("--root")
+        .arg(&root)
+        .args(["list", "-q"])
+        .output()
+    else {
+        return;
+    };
+    for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+        let _ = std::process::Command::new("runc")
+            .arg("--root")
+            .arg(&root)
+            .args(["delete", "--force", id])
+            .status();
+    }
+}
+
 impl Drop for LiveServer {
     fn drop(&mut self) {
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
+        let mut ended = false;
         for _ in 0..200 {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                ended = true;
+                break;
             }
             std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        end_containers(&self.data());
+        if ended {
+            return;
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
