@@ -6,7 +6,9 @@ use tracing_subscriber::EnvFilter;
 pub fn init() {
     let filter = std::env::var("SNAPLINE_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "warn,snapline=info,snapline_server=info,engine=info".into());
+        .unwrap_or_else(|_| {
+            "warn,snapline=info,snapline_server=info,service=info,engine=info".into()
+        });
     let filter = EnvFilter::try_new(&filter).unwrap_or_else(|e| {
         eprintln!("warning: ignoring the log filter {filter:?}: {e}");
         EnvFilter::new("warn,snapline_server=info")

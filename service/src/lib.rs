@@ -243,3 +243,10 @@ pub fn parse_id(what: &str, id: &str) -> Result<engine::ContainerId, ServiceErro
         ))
     })
 }
+
+/// Whether the test-only fault `name` is switched on (`SNAPLINE_TEST_FAULT=name`): the
+/// fault tests use it to fail a step that cannot be made to fail from outside (a capture
+/// while the container is frozen). Never set in production.
+pub(crate) fn test_fault(name: &str) -> bool {
+    std::env::var("SNAPLINE_TEST_FAULT").is_ok_and(|v| v == name)
+}

@@ -183,9 +183,15 @@ impl Service {
             progress: Some(Arc::new(progress)),
             ..Default::default()
         };
-        let (info, window) = self
-            .frozen(&c.id, self.engine().snapshot(&c.id, opts))
-            .await?;
+        let capture = async {
+            if crate::test_fault("capture") {
+                return Err(ServiceError::internal(anyhow::anyhow!(
+                    "test fault: the capture failed"
+                )));
+            }
+            Ok(self.engine().snapshot(&c.id, opts).await?)
+        };
+        let (info, window) = self.frozen(&c.id, capture).await?;
         let info = info?;
         // The snapshot counted the tree as it was captured: that is its size now.
         self.record_size(&c.id, info.size).await?;
