@@ -1,5 +1,5 @@
 //! Hostile and excessive input against a live server: strict bodies, size and rate limits,
-//! a full disk, busy containers, a missing bubblewrap, many containers at once, and image
+//! a full disk, busy containers, a missing runc, many containers at once, and image
 //! imports that try to escape.
 
 mod common;

@@ -65,8 +65,8 @@ impl std::fmt::Display for ContainerStatus {
 }
 
 /// What one container may use, enforced by its cgroup. In a create body every field is
-/// optional (the default below stands in); the service checks the bounds
-/// (`service::limits`) and says which value is out of them.
+/// optional (the default below stands in); a value out of bounds is refused with a message
+/// that names it and the range (the bounds: `service::limits`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]

@@ -598,9 +598,9 @@ impl Frozen {
         self.thawed = true;
         let result = self.runc.resume(&self.id).await;
         let window = self.since.elapsed();
-        if result.is_ok() {
-            let _ = std::fs::remove_file(&self.marker);
-        } else if self.runc.resume_blocking(&self.id) {
+        // A failed resume is tried once more; the marker stays until one succeeds, so the
+        // next start thaws what neither could.
+        if result.is_ok() || self.runc.resume_blocking(&self.id) {
             let _ = std::fs::remove_file(&self.marker);
         }
         result.map(|()| window)
