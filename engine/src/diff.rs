@@ -225,7 +225,7 @@ impl Engine {
                 // its new objects become garbage unless a snapshot keeps them.
                 return self
                     .blocking(move |e| {
-                        let (top, _, _) = e.capture_live(&c2, None)?;
+                        let (top, _, _) = e.capture_live(&c2, None, None)?;
                         diff_tops(&e.inner.store, &a.top_tree, &top, limit)
                     })
                     .await

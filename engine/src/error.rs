@@ -68,6 +68,10 @@ pub enum EngineError {
     /// The metadata database failed.
     #[error("metadata database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// The caller's [`crate::snapshot::ReadHooks::before_read`] refused (a container that
+    /// could not be frozen).
+    #[error("cannot start reading the live tree: {0}")]
+    Hook(String),
     /// A fail point fired (tests only: the `failpoints` feature).
     #[error("fail point {0} fired")]
     Injected(String),

@@ -63,5 +63,5 @@ pub use ids::{ContainerId, IdError, ObjectId};
 pub use progress::{Progress, ProgressUpdate};
 pub use restore::RestoreStats;
 pub use roots::RootSource;
-pub use snapshot::SnapshotOptions;
+pub use snapshot::{ReadHooks, SnapshotOptions};
 pub use verify::{Damage, VerifyReport};

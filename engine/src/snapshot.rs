@@ -26,6 +26,21 @@ pub struct SnapshotOptions {
     pub expires_after: Option<chrono::Duration>,
     /// Where to report progress, if anywhere.
     pub progress: Option<std::sync::Arc<dyn Progress>>,
+    /// What to do right around the reading of the live tree (freeze and thaw the
+    /// container, for a point-in-time capture).
+    pub read_hooks: Option<std::sync::Arc<dyn ReadHooks>>,
+}
+
+/// Called on the engine's worker thread right around the reading of the live tree, with
+/// every lock and the GC lease already held: a caller that freezes the container there
+/// keeps it frozen for the walk and the reading of changed files only, not for waiting on
+/// locks, syncing packs or writing the row.
+pub trait ReadHooks: Send + Sync {
+    /// Right before the first file is read. An error aborts the snapshot
+    /// ([`EngineError::Hook`]) and `after_read` is not called.
+    fn before_read(&self) -> Result<(), String>;
+    /// Right after the last file was read, whether the reading succeeded or not.
+    fn after_read(&self);
 }
 
 impl std::fmt::Debug for SnapshotOptions {
@@ -35,6 +50,7 @@ impl std::fmt::Debug for SnapshotOptions {
             .field("expires_at", &self.expires_at)
             .field("expires_after", &self.expires_after)
             .field("progress", &self.progress.is_some())
+            .field("read_hooks", &self.read_hooks.is_some())
             .finish()
     }
 }
@@ -70,11 +86,25 @@ impl Engine {
         &self,
         c: &ContainerId,
         progress: Option<&dyn Progress>,
+        hooks: Option<&dyn ReadHooks>,
     ) -> Result<(ObjectId, CaptureStats, u64), EngineError> {
         let cache_path = self.stat_cache_path(c);
         let old = StatCache::load(&cache_path);
         let w = self.inner.store.writer();
-        let (top, stats, new) = capture_with_progress(&self.root_path(c), &w, &old, progress)?;
+        if let Some(h) = hooks {
+            h.before_read().map_err(EngineError::Hook)?;
+        }
+        let captured = (|| -> Result<_, EngineError> {
+            fail::fail_point!("snapshot::while_reading", |_| Err(EngineError::Injected(
+                "snapshot::while_reading".into()
+            )));
+            Ok(capture_with_progress(&self.root_path(c), &w, &old, progress)?)
+        })();
+        // Whatever the capture's outcome, the live tree is no longer read.
+        if let Some(h) = hooks {
+            h.after_read();
+        }
+        let (top, stats, new) = captured?;
         let written = w.finish()?;
         // Best effort: a cache that cannot be saved only costs a full read next time.
         if new.save(&cache_path).is_err() {
@@ -100,13 +130,13 @@ impl Engine {
         // Held until the row is committed: the objects this snapshot found already present
         // must outlive any concurrent GC.
         let _lease = self.lease().await;
-        let (c2, progress) = (*c, opts.progress.clone());
+        let (c2, progress, hooks) = (*c, opts.progress.clone(), opts.read_hooks.clone());
         let (top, stats, written) = self
             .blocking(move |e| {
                 fail::fail_point!("snapshot::before_capture", |_| Err(EngineError::Injected(
                     "snapshot::before_capture".into()
                 )));
-                let captured = e.capture_live(&c2, progress.as_deref())?;
+                let captured = e.capture_live(&c2, progress.as_deref(), hooks.as_deref())?;
                 fail::fail_point!("snapshot::after_packs", |_| Err(EngineError::Injected(
                     "snapshot::after_packs".into()
                 )));

@@ -367,3 +367,61 @@ async fn expiry_during_a_restore_does_not_break_it() {
     assert!(e.verify(true).await.unwrap().is_clean());
     scenario.teardown();
 }
+
+/// Counts the engine's calls around the reading of the live tree.
+#[derive(Default)]
+struct Hooks {
+    before: std::sync::atomic::AtomicU32,
+    after: std::sync::atomic::AtomicU32,
+    refuse: bool,
+}
+
+impl engine::ReadHooks for Hooks {
+    fn before_read(&self) -> Result<(), String> {
+        self.before.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.refuse {
+            Err("cannot freeze".into())
+        } else {
+            Ok(())
+        }
+    }
+    fn after_read(&self) {
+        self.after.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A caller that freezes the container before the tree is read is always told when the
+/// reading ends, also when it failed midway (so it thaws); a refused freeze aborts the
+/// snapshot before anything is read.
+#[tokio::test]
+async fn read_hooks_bracket_the_reading_even_when_it_fails() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let scenario = fail::FailScenario::setup();
+    let tmp = tempfile::tempdir().unwrap();
+    let (e, _) = setup(tmp.path()).await;
+    let opts = |h: &Arc<Hooks>| SnapshotOptions {
+        read_hooks: Some(h.clone()),
+        ..Default::default()
+    };
+
+    let ok = Arc::new(Hooks::default());
+    e.snapshot(&cid(1), opts(&ok)).await.unwrap();
+    assert_eq!((ok.before.load(SeqCst), ok.after.load(SeqCst)), (1, 1));
+
+    fail::cfg("snapshot::while_reading", "return").unwrap();
+    let failing = Arc::new(Hooks::default());
+    assert!(e.snapshot(&cid(1), opts(&failing)).await.is_err());
+    fail::cfg("snapshot::while_reading", "off").unwrap();
+    assert_eq!((failing.before.load(SeqCst), failing.after.load(SeqCst)), (1, 1));
+
+    let refused = Arc::new(Hooks {
+        refuse: true,
+        ..Default::default()
+    });
+    let err = e.snapshot(&cid(1), opts(&refused)).await.unwrap_err();
+    assert!(err.to_string().contains("cannot freeze"), "{err}");
+    assert_eq!((refused.before.load(SeqCst), refused.after.load(SeqCst)), (1, 0));
+    // Only the first snapshot exists (besides setup's).
+    assert_eq!(e.list(&cid(1)).await.unwrap().len(), 2);
+    scenario.teardown();
+}

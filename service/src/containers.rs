@@ -9,7 +9,7 @@ use std::time::Duration;
 use engine::{ContainerId, CopySource};
 use sqlx::Row;
 
-use super::runtime::{Bundle, ExecOutput, Found};
+use super::runtime::{Bundle, ExecOutput, Found, Frozen};
 use super::{Caller, Service, fmt_time, now};
 use crate::error::{Hint, ServiceError};
 
@@ -580,28 +580,30 @@ impl Service {
 
     /// Runs `op` over the container's live tree while the container is frozen, if it runs,
     /// so `op` sees one instant of it (what a snapshot, a copy of the live state and a diff
-    /// against `live` need). Returns `op`'s output and how long the container was frozen
-    /// (`None`: it did not run, was paused already, or freezing is off). The thaw happens
-    /// whatever `op` returned; a failed thaw is logged, and the guard retries it.
-    pub(crate) async fn frozen<T>(
+    /// against `live` need). `op` gets the freeze, to thaw it as soon as it stops reading
+    /// the tree (a snapshot does, before its packs are made durable). Returns `op`'s output
+    /// and how long the container was frozen (`None`: it did not run, was paused already,
+    /// or freezing is off). The thaw happens whatever `op` returned; a failed one is logged
+    /// and retried when the guard drops, and at the next start.
+    pub(crate) async fn frozen<T, F>(
         &self,
         id: &ContainerId,
-        op: impl std::future::Future<Output = T>,
-    ) -> Result<(T, Option<Duration>), ServiceError> {
+        op: impl FnOnce(Option<Frozen>) -> F,
+    ) -> Result<(T, Option<Duration>), ServiceError>
+    where
+        F: std::future::Future<Output = T>,
+    {
         let bundle = Bundle::of_root(&self.engine().root_path(id));
         let guard = self.runtime().freeze(id.as_str(), &bundle).await?;
-        let out = op.await;
+        let out = op(guard.clone()).await;
         let window = match guard {
-            Some(g) => match g.thaw().await {
-                Ok(w) => {
-                    tracing::info!(container = %id, frozen_ms = w.as_millis() as u64, "thawed");
-                    Some(w)
+            Some(g) => {
+                let w = g.thaw().await;
+                if w.is_none() {
+                    tracing::error!(container = %id, "cannot thaw the container; retrying when the freeze is dropped");
                 }
-                Err(e) => {
-                    tracing::error!(container = %id, error = %e.message, "cannot thaw the container");
-                    None
-                }
-            },
+                w
+            }
             None => None,
         };
         Ok((out, window))
@@ -756,7 +758,7 @@ impl Service {
         };
         progress(types::Phase::Started);
         let copied = if matches!(source, CopySource::Live) {
-            self.frozen(&src.id, self.engine().copy(&src.id, source, &new_id))
+            self.frozen(&src.id, |_| self.engine().copy(&src.id, source, &new_id))
                 .await?
                 .0
         } else {

@@ -139,6 +139,7 @@ impl From<engine::EngineError> for ServiceError {
             }
             e @ E::NoSpace(_) => ServiceError::insufficient_storage(e.to_string()),
             E::Invalid(m) => ServiceError::bad_request(m),
+            e @ E::Hook(_) => ServiceError::internal(anyhow::anyhow!(e)),
             E::Store(engine::store::StoreError::Damaged(d)) => ServiceError::damaged(format!(
                 "stored data is damaged, nothing was changed: {d}. Run a verify to see which \
                  snapshots are affected"

@@ -80,7 +80,7 @@ struct Inner {
     engine: Engine,
     data_dir: PathBuf,
     events: events::Bus,
-    runtime: runtime::Runtime,
+    runtime: Arc<runtime::Runtime>,
     limits: Limits,
     server_id: String,
     rate: auth::RateLimiter,
@@ -107,7 +107,7 @@ impl Service {
             tracing::warn!(container = %c, "finished a restore that a crash interrupted");
         }
         let server_id = projects::ensure_server_id(&db).await?;
-        let runtime = runtime::Runtime::detect(&data_dir);
+        let runtime = Arc::new(runtime::Runtime::detect(&data_dir));
         let svc = Service {
             inner: Arc::new(Inner {
                 rate: auth::RateLimiter::new(limits.rate_per_second, limits.rate_burst),
@@ -164,7 +164,7 @@ impl Service {
         self.inner.runtime.available()
     }
 
-    pub(crate) fn runtime(&self) -> &runtime::Runtime {
+    pub(crate) fn runtime(&self) -> &Arc<runtime::Runtime> {
         &self.inner.runtime
     }
 

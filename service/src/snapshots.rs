@@ -6,6 +6,7 @@ use chrono::Duration as ChronoDuration;
 use engine::{DiffTarget, SnapshotInfo, SnapshotOptions};
 
 use super::containers::ContainerRecord;
+use super::runtime::{Bundle, FreezeHooks};
 use super::events::ProgressEvents;
 use super::{Caller, Service, fmt_time};
 use crate::error::{Hint, ServiceError};
@@ -177,21 +178,32 @@ impl Service {
             container_id: c.id.to_string(),
             operation: types::Operation::Snapshot,
         };
+        // Frozen only while the engine reads the tree, with its locks already held; the packs
+        // are synced and the row written while the container runs again.
+        let hooks = Arc::new(FreezeHooks::new(
+            self.runtime().clone(),
+            c.id.as_str(),
+            Bundle::of_root(&self.engine().root_path(&c.id)),
+        ));
         let opts = SnapshotOptions {
             alias,
             expires_after: expiry_days.map(ChronoDuration::days),
             progress: Some(Arc::new(progress)),
+            read_hooks: Some(hooks.clone()),
             ..Default::default()
         };
-        let capture = async {
-            if crate::test_fault("capture") {
-                return Err(ServiceError::internal(anyhow::anyhow!(
-                    "test fault: the capture failed"
-                )));
-            }
-            Ok(self.engine().snapshot(&c.id, opts).await?)
+        let info = if crate::test_fault("capture") {
+            // As a capture that fails while the container is frozen.
+            let hooks: &dyn engine::ReadHooks = &*hooks;
+            hooks.before_read().map_err(|e| ServiceError::internal(anyhow::anyhow!(e)))?;
+            hooks.after_read();
+            Err(ServiceError::internal(anyhow::anyhow!(
+                "test fault: the capture failed"
+            )))
+        } else {
+            self.engine().snapshot(&c.id, opts).await.map_err(ServiceError::from)
         };
-        let (info, window) = self.frozen(&c.id, capture).await?;
+        let window = hooks.window();
         let info = info?;
         // The snapshot counted the tree as it was captured: that is its size now.
         self.record_size(&c.id, info.size).await?;
@@ -414,7 +426,7 @@ impl Service {
             DiffTarget::Snapshot(against.to_string())
         };
         let d = if matches!(target, DiffTarget::Live) {
-            self.frozen(&c.id, self.engine().diff(&c.id, name, target, limit))
+            self.frozen(&c.id, |_| self.engine().diff(&c.id, name, target, limit))
                 .await?
                 .0?
         } else {

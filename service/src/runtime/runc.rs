@@ -105,6 +105,40 @@ impl Runc {
         self.run(&["resume", id]).await.map(|_| ())
     }
 
+    /// [`Runc::state`] without an async runtime (the engine's worker thread).
+    pub fn state_blocking(&self, id: &str) -> Option<State> {
+        let out = std::process::Command::new(&self.bin)
+            .arg("--root")
+            .arg(&self.root)
+            .args(["state", id])
+            .stdin(Stdio::null())
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).ok())
+            .flatten()
+    }
+
+    /// [`Runc::pause`] without an async runtime; the error is runc's message.
+    pub fn pause_blocking(&self, id: &str) -> Result<(), String> {
+        let out = std::process::Command::new(&self.bin)
+            .arg("--root")
+            .arg(&self.root)
+            .args(["pause", id])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", self.bin.display()))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "`runc pause {id}` failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    }
+
     /// Thaws a frozen container without an async runtime (a guard's `Drop`).
     pub fn resume_blocking(&self, id: &str) -> bool {
         std::process::Command::new(&self.bin)
