@@ -48,8 +48,9 @@ pub trait Backend: Send + Sync + 'static {
         project: &str,
         name: &str,
         image: &str,
+        limits: Option<types::ContainerLimits>,
     ) -> Result<ContainerView, AppError>;
-    /// `start`, `stop` or `delete`.
+    /// `start`, `stop`, `pause`, `resume` or `delete`.
     async fn container_action(
         &self,
         token: &str,

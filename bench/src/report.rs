@@ -219,8 +219,13 @@ impl Report {
         row_s("incremental snapshot", |m| m.incremental_s);
         // Only Snapline freezes a running container; the others read it as it changes.
         for (name, g) in [
-            ("  frozen (first)", (|m: &Measures| m.first_frozen_s) as fn(&Measures) -> f64),
-            ("  frozen (incremental)", |m: &Measures| m.incremental_frozen_s),
+            (
+                "  frozen (first)",
+                (|m: &Measures| m.first_frozen_s) as fn(&Measures) -> f64,
+            ),
+            ("  frozen (incremental)", |m: &Measures| {
+                m.incremental_frozen_s
+            }),
         ] {
             println!(
                 "{:<24}{:>16}{:>22}{:>22}{:>22}",

@@ -98,7 +98,12 @@ impl Engine {
             fail::fail_point!("snapshot::while_reading", |_| Err(EngineError::Injected(
                 "snapshot::while_reading".into()
             )));
-            Ok(capture_with_progress(&self.root_path(c), &w, &old, progress)?)
+            Ok(capture_with_progress(
+                &self.root_path(c),
+                &w,
+                &old,
+                progress,
+            )?)
         })();
         // Whatever the capture's outcome, the live tree is no longer read.
         if let Some(h) = hooks {

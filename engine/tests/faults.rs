@@ -378,7 +378,8 @@ struct Hooks {
 
 impl engine::ReadHooks for Hooks {
     fn before_read(&self) -> Result<(), String> {
-        self.before.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.before
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if self.refuse {
             Err("cannot freeze".into())
         } else {
@@ -412,7 +413,10 @@ async fn read_hooks_bracket_the_reading_even_when_it_fails() {
     let failing = Arc::new(Hooks::default());
     assert!(e.snapshot(&cid(1), opts(&failing)).await.is_err());
     fail::cfg("snapshot::while_reading", "off").unwrap();
-    assert_eq!((failing.before.load(SeqCst), failing.after.load(SeqCst)), (1, 1));
+    assert_eq!(
+        (failing.before.load(SeqCst), failing.after.load(SeqCst)),
+        (1, 1)
+    );
 
     let refused = Arc::new(Hooks {
         refuse: true,
@@ -420,7 +424,10 @@ async fn read_hooks_bracket_the_reading_even_when_it_fails() {
     });
     let err = e.snapshot(&cid(1), opts(&refused)).await.unwrap_err();
     assert!(err.to_string().contains("cannot freeze"), "{err}");
-    assert_eq!((refused.before.load(SeqCst), refused.after.load(SeqCst)), (1, 0));
+    assert_eq!(
+        (refused.before.load(SeqCst), refused.after.load(SeqCst)),
+        (1, 0)
+    );
     // Only the first snapshot exists (besides setup's).
     assert_eq!(e.list(&cid(1)).await.unwrap().len(), 2);
     scenario.teardown();

@@ -473,6 +473,7 @@ impl Service {
         self.runtime()
             .stop(c.id.as_str(), self.limits().stop_timeout)
             .await;
+        self.runtime().forget(c.id.as_str()).await;
         match self.engine().delete_root(&c.id).await {
             Ok(()) | Err(engine::EngineError::NoSuchRoot(_)) => {}
             Err(e) => return Err(e.into()),

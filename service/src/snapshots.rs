@@ -6,8 +6,8 @@ use chrono::Duration as ChronoDuration;
 use engine::{DiffTarget, SnapshotInfo, SnapshotOptions};
 
 use super::containers::ContainerRecord;
-use super::runtime::{Bundle, FreezeHooks};
 use super::events::ProgressEvents;
+use super::runtime::{Bundle, FreezeHooks};
 use super::{Caller, Service, fmt_time};
 use crate::error::{Hint, ServiceError};
 use engine::ContainerId;
@@ -195,13 +195,18 @@ impl Service {
         let info = if crate::test_fault("capture") {
             // As a capture that fails while the container is frozen.
             let hooks: &dyn engine::ReadHooks = &*hooks;
-            hooks.before_read().map_err(|e| ServiceError::internal(anyhow::anyhow!(e)))?;
+            hooks
+                .before_read()
+                .map_err(|e| ServiceError::internal(anyhow::anyhow!(e)))?;
             hooks.after_read();
             Err(ServiceError::internal(anyhow::anyhow!(
                 "test fault: the capture failed"
             )))
         } else {
-            self.engine().snapshot(&c.id, opts).await.map_err(ServiceError::from)
+            self.engine()
+                .snapshot(&c.id, opts)
+                .await
+                .map_err(ServiceError::from)
         };
         let window = hooks.window();
         let info = info?;

@@ -77,10 +77,15 @@ pub async fn create_container(
     project: String,
     name: String,
     image: String,
+    #[server(default)] memory_mb: Option<String>,
+    #[server(default)] pids: Option<String>,
+    #[server(default)] cpus: Option<String>,
 ) -> Result<ContainerView, AppError> {
     let token = crate::session::token()?;
+    let limits =
+        crate::model::limits_from_form(memory_mb.as_deref(), pids.as_deref(), cpus.as_deref())?;
     crate::backend::backend()?
-        .create_container(&token, &project, name.trim(), &image)
+        .create_container(&token, &project, name.trim(), &image, limits)
         .await
 }
 

@@ -152,6 +152,17 @@ fn CreateContainerForm(o: Overview, create: ServerAction<CreateContainer>) -> im
                 <select id="new-project" name="project">
                     {o.identity.projects.into_iter().map(|p| view! { <option value=p.id.clone()>{p.name.clone()}</option> }).collect_view()}
                 </select>
+                <details class="limits span-2">
+                    <summary>"Limits (optional)"</summary>
+                    <div class="grid-form">
+                        <label for="new-memory">"Memory (MiB)"</label>
+                        <input id="new-memory" name="memory_mb" type="number" min="16" step="1" placeholder="1024"/>
+                        <label for="new-pids">"Processes"</label>
+                        <input id="new-pids" name="pids" type="number" min="8" step="1" placeholder="1024"/>
+                        <label for="new-cpus">"CPUs"</label>
+                        <input id="new-cpus" name="cpus" type="number" min="0.01" step="0.01" placeholder="1"/>
+                    </div>
+                </details>
                 <span></span>
                 <button type="submit" class="button primary" disabled=move || create.pending().get()>
                     {move || if create.pending().get() { "Creating…" } else { "Create container" }}

@@ -207,6 +207,10 @@ fn TimelineHead(t: Timeline) -> impl IntoView {
                 {format!("{} · image {} · {} · {} snapshot{}", c.project_name, c.image, human_bytes(c.size),
                     t.total, if t.total == 1 { "" } else { "s" })}
             </p>
+            <p class="muted" data-testid="limits">
+                {format!("Limits: {} MiB memory · {} processes · {} CPU{}", c.limits.memory_mb, c.limits.pids,
+                    c.limits.cpus, if c.limits.cpus == 1.0 { "" } else { "s" })}
+            </p>
             <div class="head-actions">
                 <Show when=move || !deleted>
                     <ContainerActionButton id=cid.clone()

@@ -186,11 +186,12 @@ impl Backend for EmbeddedBackend {
         project: &str,
         name: &str,
         image: &str,
+        limits: Option<types::ContainerLimits>,
     ) -> Result<ContainerView, AppError> {
         let caller = self.caller(token).await?;
         let c = self
             .service
-            .create_container(&caller, project, name, image, None, None)
+            .create_container(&caller, project, name, image, None, limits)
             .await
             .map_err(app_error)?;
         let projects = self.projects(&caller).await?;

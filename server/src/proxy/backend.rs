@@ -208,13 +208,14 @@ impl Backend for RemoteBackend {
         project: &str,
         name: &str,
         image: &str,
+        limits: Option<types::ContainerLimits>,
     ) -> Result<ContainerView, AppError> {
         let body = wire(types::CreateContainer {
             project_id: project.into(),
             name: name.into(),
             image: image.into(),
             command: None,
-            limits: None,
+            limits,
         });
         let (c, projects) = tokio::try_join!(
             self.call::<OneContainer>(

@@ -422,6 +422,16 @@ impl Runtime {
         }
     }
 
+    /// Forgets a container that is gone for good (deleted): whatever the runtime still
+    /// holds of it (state, cgroups) is removed. Best effort.
+    pub async fn forget(&self, id: &str) {
+        if let Some(runc) = &self.runc
+            && let Ok(Some(_)) = runc.state(id).await
+        {
+            let _ = runc.delete_force(id).await;
+        }
+    }
+
     /// Pauses a running container at the user's request (status `paused`).
     pub async fn pause(&self, id: &str) -> Result<(), ServiceError> {
         self.runc()?.pause(id).await
