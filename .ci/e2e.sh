@@ -16,6 +16,12 @@ pid=$!
 stop() {
   kill -TERM "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+  # Containers outlive the server that started them: end the ones the tests started.
+  if [ -d "$tmp/data/runc" ] && command -v runc >/dev/null; then
+    for id in $(runc --root "$tmp/data/runc" list -q 2>/dev/null); do
+      runc --root "$tmp/data/runc" delete --force "$id" >/dev/null 2>&1 || true
+    done
+  fi
   rm -rf "$tmp"
 }
 trap stop EXIT

@@ -110,3 +110,31 @@ test('unknown pages get a designed 404', async ({ page }) => {
   expect(response?.status()).toBe(404);
   await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
 });
+
+test('a container made with limits runs, pauses and resumes from its row', async ({ page }) => {
+  const errors = watchConsole(page);
+  await signIn(page);
+  await page.goto('/');
+  await waitForHydration(page);
+  await page.getByLabel('Name', { exact: true }).fill('limited');
+  await page.getByText('Limits (optional)').click();
+  await page.getByLabel('Memory (MiB)').fill('256');
+  await page.getByLabel('Processes').fill('128');
+  await page.getByRole('button', { name: 'Create container' }).click();
+  const row = page.locator('.container-row', { hasText: 'limited' });
+  await expect(row).toBeVisible();
+
+  await row.getByRole('button', { name: 'Start' }).click();
+  await expect(row.locator('[data-status]')).toHaveAttribute('data-status', 'running');
+  await row.getByRole('button', { name: 'Pause' }).click();
+  await expect(row.locator('[data-status]')).toHaveAttribute('data-status', 'paused');
+  await row.getByRole('button', { name: 'Resume' }).click();
+  await expect(row.locator('[data-status]')).toHaveAttribute('data-status', 'running');
+
+  // The timeline says what it may use.
+  await row.getByRole('link', { name: 'limited' }).click();
+  await expect(page.getByTestId('limits')).toHaveText('Limits: 256 MiB memory · 128 processes · 1 CPU');
+  await page.getByRole('button', { name: 'Stop container' }).click();
+  await expect(page.locator('h1 [data-status]')).toHaveAttribute('data-status', 'stopped');
+  expect(errors).toEqual([]);
+});
