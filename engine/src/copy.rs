@@ -25,6 +25,19 @@ impl Engine {
         source: CopySource,
         to: &ContainerId,
     ) -> Result<(), EngineError> {
+        self.copy_with_hooks(from, source, to, None).await
+    }
+
+    /// [`Engine::copy`], with `hooks` called around the reading of the live tree when
+    /// `source` is [`CopySource::Live`] (a caller freezes the container there: frozen for
+    /// the reading only, not for writing the new root).
+    pub async fn copy_with_hooks(
+        &self,
+        from: &ContainerId,
+        source: CopySource,
+        to: &ContainerId,
+        hooks: Option<std::sync::Arc<dyn crate::snapshot::ReadHooks>>,
+    ) -> Result<(), EngineError> {
         if from == to {
             return Err(EngineError::Invalid(
                 "a container cannot be copied onto itself".into(),
@@ -59,7 +72,14 @@ impl Engine {
                     Some(t) => t,
                     None => {
                         let w = e.inner.store.writer();
-                        let (t, _) = capture(&src_root, &w)?;
+                        if let Some(h) = &hooks {
+                            h.before_read().map_err(EngineError::Hook)?;
+                        }
+                        let captured = capture(&src_root, &w);
+                        if let Some(h) = &hooks {
+                            h.after_read();
+                        }
+                        let (t, _) = captured?;
                         w.finish()?;
                         t
                     }

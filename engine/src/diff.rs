@@ -211,6 +211,19 @@ impl Engine {
         to: DiffTarget,
         limit: usize,
     ) -> Result<Diff, EngineError> {
+        self.diff_with_hooks(c, from, to, limit, None).await
+    }
+
+    /// [`Engine::diff`], with `hooks` called around the reading of the live tree when `to`
+    /// is [`DiffTarget::Live`] (a caller freezes the container there for one instant).
+    pub async fn diff_with_hooks(
+        &self,
+        c: &ContainerId,
+        from: &str,
+        to: DiffTarget,
+        limit: usize,
+        hooks: Option<std::sync::Arc<dyn crate::snapshot::ReadHooks>>,
+    ) -> Result<Diff, EngineError> {
         let a = self.get(c, from).await?;
         let b = match to {
             DiffTarget::Snapshot(name) => self.get(c, &name).await?.top_tree,
@@ -225,7 +238,7 @@ impl Engine {
                 // its new objects become garbage unless a snapshot keeps them.
                 return self
                     .blocking(move |e| {
-                        let (top, _, _) = e.capture_live(&c2, None, None)?;
+                        let (top, _, _) = e.capture_live(&c2, None, hooks.as_deref())?;
                         diff_tops(&e.inner.store, &a.top_tree, &top, limit)
                     })
                     .await

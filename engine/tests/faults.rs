@@ -430,5 +430,31 @@ async fn read_hooks_bracket_the_reading_even_when_it_fails() {
     );
     // Only the first snapshot exists (besides setup's).
     assert_eq!(e.list(&cid(1)).await.unwrap().len(), 2);
+
+    // A live copy and a diff against live read the tree between the same two calls.
+    let copy = Arc::new(Hooks::default());
+    e.copy_with_hooks(&cid(1), CopySource::Live, &cid(9), Some(copy.clone()))
+        .await
+        .unwrap();
+    assert_eq!((copy.before.load(SeqCst), copy.after.load(SeqCst)), (1, 1));
+    let first = e.list(&cid(1)).await.unwrap().pop().unwrap().name;
+    let diff = Arc::new(Hooks::default());
+    e.diff_with_hooks(
+        &cid(1),
+        &first,
+        engine::DiffTarget::Live,
+        100,
+        Some(diff.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!((diff.before.load(SeqCst), diff.after.load(SeqCst)), (1, 1));
+    // A refused freeze leaves no half-made copy.
+    let err = e
+        .copy_with_hooks(&cid(1), CopySource::Live, &cid(10), Some(refused.clone()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot freeze"), "{err}");
+    assert!(!e.root_path(&cid(10)).exists());
     scenario.teardown();
 }

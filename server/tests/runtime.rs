@@ -109,6 +109,51 @@ async fn snapshots_of_a_running_container_are_one_instant() {
     // The log says how long each freeze was.
     assert!(s.log().contains("frozen_ms"), "{}", s.log());
 
+    // A copy of the live state is one instant too, and so is a diff against it.
+    for i in 0..5 {
+        let copy = s
+            .admin(
+                "POST",
+                &format!("/api/v1/containers/{id}/copy"),
+                Some(json!({"target_project_id": "default", "name": format!("live-{i}")})),
+            )
+            .await;
+        let copy_id = copy["container"]["id"].as_str().unwrap();
+        let read = |p: &str| {
+            std::fs::read_to_string(s.root(copy_id).join(p))
+                .unwrap()
+                .trim()
+                .parse::<u64>()
+                .unwrap()
+        };
+        let c = (read("aaa/a"), read("zzz/b"));
+        assert!(
+            consistent(c),
+            "live copy {i} holds a={} b={}: torn",
+            c.0,
+            c.1
+        );
+    }
+    let d = s
+        .admin(
+            "GET",
+            &format!(
+                "/api/v1/containers/{id}/snapshots/{}/diff?against=live",
+                taken[0].0
+            ),
+            None,
+        )
+        .await;
+    assert!(
+        d["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["path"] == "aaa/a"),
+        "{d}"
+    );
+    assert_eq!(runc_status(&s, &id), "running");
+
     // Restored, the files are the snapshot's (read from the stopped container's tree).
     let (name, _) = &taken[12];
     let want = counters(&s, &id, name).await;

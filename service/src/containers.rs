@@ -4,12 +4,13 @@
 //! `stopped` (or `failed` for a non-zero exit) when the command ends by itself.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use engine::{ContainerId, CopySource};
 use sqlx::Row;
 
-use super::runtime::{Bundle, ExecOutput, Found, Frozen};
+use super::runtime::{Bundle, ExecOutput, Found, FreezeHooks};
 use super::{Caller, Service, fmt_time, now};
 use crate::error::{Hint, ServiceError};
 
@@ -153,7 +154,7 @@ pub(crate) async fn reset_after_restart(svc: &Service) -> anyhow::Result<()> {
         ));
         projects.insert(c.id.to_string(), c.project_id);
     }
-    let projects = std::sync::Arc::new(projects);
+    let projects = Arc::new(projects);
     let handler_svc = svc.clone();
     let found = svc
         .runtime()
@@ -579,37 +580,6 @@ impl Service {
         self.get_container(caller, id).await
     }
 
-    /// Runs `op` over the container's live tree while the container is frozen, if it runs,
-    /// so `op` sees one instant of it (what a snapshot, a copy of the live state and a diff
-    /// against `live` need). `op` gets the freeze, to thaw it as soon as it stops reading
-    /// the tree (a snapshot does, before its packs are made durable). Returns `op`'s output
-    /// and how long the container was frozen (`None`: it did not run, was paused already,
-    /// or freezing is off). The thaw happens whatever `op` returned; a failed one is logged
-    /// and retried when the guard drops, and at the next start.
-    pub(crate) async fn frozen<T, F>(
-        &self,
-        id: &ContainerId,
-        op: impl FnOnce(Option<Frozen>) -> F,
-    ) -> Result<(T, Option<Duration>), ServiceError>
-    where
-        F: std::future::Future<Output = T>,
-    {
-        let bundle = Bundle::of_root(&self.engine().root_path(id));
-        let guard = self.runtime().freeze(id.as_str(), &bundle).await?;
-        let out = op(guard.clone()).await;
-        let window = match guard {
-            Some(g) => {
-                let w = g.thaw().await;
-                if w.is_none() {
-                    tracing::error!(container = %id, "cannot thaw the container; retrying when the freeze is dropped");
-                }
-                w
-            }
-            None => None,
-        };
-        Ok((out, window))
-    }
-
     /// Pauses a running container: every process is frozen (the cgroup freezer) until
     /// [`Service::resume_container`]; snapshots of it are consistent at once. It stays
     /// paused across server restarts.
@@ -758,13 +728,17 @@ impl Service {
             )
         };
         progress(types::Phase::Started);
-        let copied = if matches!(source, CopySource::Live) {
-            self.frozen(&src.id, |_| self.engine().copy(&src.id, source, &new_id))
-                .await?
-                .0
-        } else {
-            self.engine().copy(&src.id, source, &new_id).await
-        };
+        // A live copy is one instant: frozen while the source is read, not while the new
+        // root is written.
+        let hooks = Arc::new(FreezeHooks::new(
+            self.runtime().clone(),
+            src.id.as_str(),
+            Bundle::of_root(&self.engine().root_path(&src.id)),
+        ));
+        let copied = self
+            .engine()
+            .copy_with_hooks(&src.id, source, &new_id, Some(hooks))
+            .await;
         progress(types::Phase::of(&copied));
         if let Err(e) = copied {
             self.set_status(&new_id, ContainerStatus::Failed).await?;

@@ -430,13 +430,16 @@ impl Service {
         } else {
             DiffTarget::Snapshot(against.to_string())
         };
-        let d = if matches!(target, DiffTarget::Live) {
-            self.frozen(&c.id, |_| self.engine().diff(&c.id, name, target, limit))
-                .await?
-                .0?
-        } else {
-            self.engine().diff(&c.id, name, target, limit).await?
-        };
+        // Against `live`: one instant of it, frozen while it is read.
+        let hooks = Arc::new(FreezeHooks::new(
+            self.runtime().clone(),
+            c.id.as_str(),
+            Bundle::of_root(&self.engine().root_path(&c.id)),
+        ));
+        let d = self
+            .engine()
+            .diff_with_hooks(&c.id, name, target, limit, Some(hooks))
+            .await?;
         Ok(types::SnapshotDiff {
             from: name.to_string(),
             against: against.to_string(),

@@ -11,11 +11,12 @@
 //! pidfd on the init, then reads `exit`. Console output goes to `console.log` (a file, not
 //! a pipe: a pipe would break with the server).
 //!
-//! **Freeze.** [`Runtime::freeze`] pauses a running container (the cgroup freezer) for a
-//! point-in-time snapshot and returns a guard that thaws it: when asked, when dropped (an
-//! error, a panic), and, after a crash, at the next start ([`Runtime::reattach`] resumes
-//! any container left frozen with its `freeze` marker). A pause the user asked for has no
-//! marker and stays.
+//! **Freeze.** [`FreezeHooks`] pause a running container (the cgroup freezer) right before
+//! the engine reads its tree, for a snapshot, a live copy or a diff against `live`, and
+//! thaw it right after, so it is frozen for the reading only. The thaw is guaranteed: after
+//! the reading whatever its outcome, when the [`Frozen`] guard drops (a panic), and after a
+//! crash at the next start ([`Runtime::reattach`] resumes any container left frozen with
+//! its `freeze` marker). A pause the user asked for has no marker and stays.
 
 pub mod runc;
 pub mod spec;
@@ -445,8 +446,7 @@ impl Runtime {
     /// Freezes a running container for a point-in-time capture; `None` when there is
     /// nothing to freeze (not running, already paused by a user, or freezing turned off
     /// for a test). The guard thaws it. Blocking (two runc processes, about 20 ms): it runs
-    /// where the capture runs, on the engine's worker thread ([`FreezeHooks`]), or through
-    /// [`Runtime::freeze`].
+    /// where the capture runs, on the engine's worker thread ([`FreezeHooks`]).
     pub fn freeze_blocking(&self, id: &str, bundle: &Bundle) -> Result<Option<Frozen>, String> {
         if !self.freeze || !self.is_running(id) {
             return Ok(None);
@@ -473,19 +473,6 @@ impl Runtime {
             since,
             window: Mutex::new(None),
         }))))
-    }
-
-    /// [`Runtime::freeze_blocking`] off the async runtime's threads.
-    pub async fn freeze(
-        self: &Arc<Self>,
-        id: &str,
-        bundle: &Bundle,
-    ) -> Result<Option<Frozen>, ServiceError> {
-        let (me, id, bundle) = (self.clone(), id.to_string(), bundle.clone());
-        tokio::task::spawn_blocking(move || me.freeze_blocking(&id, &bundle))
-            .await
-            .map_err(|e| ServiceError::internal(anyhow::anyhow!("the freeze panicked: {e}")))?
-            .map_err(|e| ServiceError::internal(anyhow::anyhow!(e)))
     }
 
     /// Runs a one-off command in the container and returns its exit code and (bounded)
@@ -655,8 +642,8 @@ impl engine::ReadHooks for FreezeHooks {
 }
 
 /// A container frozen for a capture. Clones share one freeze: the first
-/// [`Frozen::thaw_blocking`] (or [`Frozen::thaw`]) resumes it and fixes the window; when the
-/// last clone is dropped without a thaw (an error, a panic), it is resumed then.
+/// [`Frozen::thaw_blocking`] resumes it and fixes the window; when the last clone is dropped
+/// without a thaw (an error, a panic), it is resumed then.
 #[derive(Clone)]
 pub struct Frozen(Arc<FrozenInner>);
 
@@ -688,15 +675,6 @@ impl Frozen {
     /// (then the drop tries again, and the next start after that).
     pub fn thaw_blocking(&self) -> Option<Duration> {
         self.0.thaw()
-    }
-
-    /// [`Frozen::thaw_blocking`] off the async runtime's threads.
-    pub async fn thaw(&self) -> Option<Duration> {
-        let me = self.clone();
-        tokio::task::spawn_blocking(move || me.thaw_blocking())
-            .await
-            .ok()
-            .flatten()
     }
 }
 
