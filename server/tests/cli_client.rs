@@ -358,3 +358,44 @@ async fn api_sends_any_request_and_refuses_paths_outside_the_api() {
     assert_ne!(o.code, 0);
     assert!(o.stderr.contains("no token"), "{}", o.stderr);
 }
+
+/// Limits at create, and pause and resume, from the CLI.
+#[tokio::test]
+async fn limits_pause_and_resume_from_the_cli() {
+    let s = LiveServer::start(&[]);
+    let c = json(
+        &s,
+        &[
+            "containers",
+            "create",
+            "--name",
+            "napper",
+            "--memory-mb",
+            "256",
+            "--cpus",
+            "0.5",
+        ],
+    );
+    assert_eq!(c["container"]["limits"]["memory_mb"], 256);
+    assert_eq!(c["container"]["limits"]["cpus"], 0.5);
+    assert_eq!(c["container"]["limits"]["pids"], 1024);
+    let id = c["container"]["id"].as_str().unwrap().to_string();
+    ok(&s, &["containers", "start", &id]);
+    let p = json(&s, &["containers", "pause", &id]);
+    assert_eq!(p["container"]["status"], "paused");
+    let r = json(&s, &["containers", "resume", &id]);
+    assert_eq!(r["container"]["status"], "running");
+    // A second resume is refused with the reason.
+    let o = snapline(&s, Some(ADMIN), &["containers", "resume", &id]);
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("not paused"), "{}", o.stderr);
+    ok(&s, &["containers", "stop", &id]);
+    // Out-of-range limits are refused before anything is made.
+    let o = snapline(
+        &s,
+        Some(ADMIN),
+        &["containers", "create", "--name", "huge", "--cpus", "9999"],
+    );
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains("limits.cpus"), "{}", o.stderr);
+}
