@@ -461,11 +461,13 @@ impl Runtime {
         // The marker first: a crash between pause and resume is thawed at the next start.
         std::fs::write(bundle.freeze_marker(), b"")
             .map_err(|e| format!("cannot mark the freeze: {e}"))?;
-        let since = Instant::now();
         if let Err(e) = runc.pause_blocking(id) {
             let _ = std::fs::remove_file(bundle.freeze_marker());
             return Err(e);
         }
+        // Frozen from here (runc returns once the freezer reports FROZEN) until the resume
+        // returns: the window reported is that, runc's own start-up on either side aside.
+        let since = Instant::now();
         Ok(Some(Frozen(Arc::new(FrozenInner {
             runc,
             id: id.to_string(),
