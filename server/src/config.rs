@@ -25,7 +25,8 @@ pub enum Command {
     /// Snapshots of a container: create, list, restore, delete (talks to a server).
     #[command(subcommand)]
     Snapshots(crate::cli::SnapshotsCmd),
-    /// Containers: list, create, get, start, stop, delete, exec, copy (talks to a server).
+    /// Containers: list, create, get, start, stop, pause, resume, delete, exec, copy (talks to
+    /// a server).
     #[command(subcommand)]
     Containers(crate::cli::ContainersCmd),
     /// Images: list, import a root filesystem tar (talks to a server).

@@ -80,7 +80,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 Err(e) => tracing::warn!(error = %e, "the first start's demo could not be made"),
             }
             let jobs = state.service.spawn_jobs(args.job_interval());
-            (app(state), Some(jobs))
+            let service = state.service.clone();
+            (app(state), Some((jobs, service)))
         }
         // Nothing lives on a proxy node (no demo either), so it runs no background jobs.
         Some(upstream) => (proxy(options, &pool, &data_dir, upstream).await?, None),
@@ -98,8 +99,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown)
         .await
         .context("the HTTP server failed")?;
-    if let Some(jobs) = jobs {
+    if let Some((jobs, service)) = jobs {
         jobs.abort();
+        // Containers outlive the server on purpose; say which, and how to end them.
+        let running = service.running_containers();
+        if !running.is_empty() {
+            tracing::info!(
+                containers = %running.join(" "),
+                "{} container(s) keep running; the next start re-attaches to them (end one \
+                 with `snapline containers stop ID` while a server runs)",
+                running.len()
+            );
+        }
     }
     pool.close().await;
     tracing::info!("stopped cleanly");

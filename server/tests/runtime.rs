@@ -360,6 +360,28 @@ async fn pause_and_resume() {
         .await;
     assert_eq!(c["container"]["status"], "stopped");
     assert_eq!(runc_status(&s, &id), "none");
+
+    // A command that is not there reads as a shell says it, running or not.
+    for running in [false, true] {
+        if running {
+            start(&s, &id).await;
+        }
+        let out = s
+            .admin(
+                "POST",
+                &format!("/api/v1/containers/{id}/exec"),
+                Some(json!({"command": ["nosuchcmd", "--x"]})),
+            )
+            .await;
+        assert_eq!(out["exit_code"], 127, "{out}");
+        assert!(
+            out["stderr"]
+                .as_str()
+                .unwrap()
+                .contains("no such command \"nosuchcmd\""),
+            "{out}"
+        );
+    }
 }
 
 /// A fork bomb under a pids limit and a memory hog under a memory limit: each is contained,

@@ -159,6 +159,12 @@ impl Service {
         &self.inner.server_id
     }
 
+    /// The ids of the containers whose command runs now (they keep running when the server
+    /// stops).
+    pub fn running_containers(&self) -> Vec<String> {
+        self.inner.runtime.running_ids()
+    }
+
     /// Whether containers can run on this host (runc found).
     pub fn can_run_containers(&self) -> bool {
         self.inner.runtime.available()

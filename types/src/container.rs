@@ -66,7 +66,7 @@ impl std::fmt::Display for ContainerStatus {
 
 /// What one container may use, enforced by its cgroup. In a create body every field is
 /// optional (the default below stands in); a value out of bounds is refused with a message
-/// that names it and the range (the bounds: `service::limits`).
+/// that names it and the range.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]

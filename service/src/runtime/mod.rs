@@ -200,6 +200,18 @@ impl Runtime {
             .map_err(|e| ServiceError::internal(anyhow::anyhow!("cannot write config.json: {e}")))
     }
 
+    /// The containers whose command runs now (paused ones included), sorted.
+    pub fn running_ids(&self) -> Vec<String> {
+        let watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
+        let mut ids: Vec<String> = watched
+            .iter()
+            .filter(|(_, r)| r.borrow().is_none())
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
     /// Whether the container's command runs (paused counts: its processes exist).
     pub fn is_running(&self, id: &str) -> bool {
         let watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
@@ -561,13 +573,31 @@ impl Runtime {
             Ok(((stdout, t1), (stderr, t2), status)) => {
                 let status = status
                     .map_err(|e| ServiceError::internal(anyhow::anyhow!("exec failed: {e}")))?;
-                Ok(ExecOutput {
+                let mut out = ExecOutput {
                     exit_code: status.code().and_then(exit_of),
                     stdout,
                     stderr,
                     truncated: t1 || t2,
                     timed_out: false,
-                })
+                };
+                // A command that is not there: runc exec says so with 255 and its log line,
+                // tini (a stopped container's one-off run) with 127 and a FATAL line. Both
+                // read as a shell says it: 127 and a sentence.
+                let runc_missing = out.exit_code == Some(255)
+                    && out.stderr.contains("exec failed")
+                    && (out.stderr.contains("executable file not found")
+                        || out.stderr.contains("no such file or directory"));
+                let tini_missing = out.exit_code == Some(127)
+                    && out.stderr.starts_with("[FATAL tini")
+                    && out.stderr.contains("No such file or directory");
+                if runc_missing || tini_missing {
+                    out.exit_code = Some(127);
+                    out.stderr = format!(
+                        "no such command {:?} in the container (not found on its PATH)",
+                        argv[0]
+                    );
+                }
+                Ok(out)
             }
             Err(_) => {
                 // The whole tree: a child of the command would keep the pipes open.
