@@ -72,14 +72,9 @@ impl Engine {
                     Some(t) => t,
                     None => {
                         let w = e.inner.store.writer();
-                        if let Some(h) = &hooks {
-                            h.before_read().map_err(EngineError::Hook)?;
-                        }
-                        let captured = capture(&src_root, &w);
-                        if let Some(h) = &hooks {
-                            h.after_read();
-                        }
-                        let (t, _) = captured?;
+                        let (t, _) = crate::snapshot::read_bracketed(hooks.as_deref(), || {
+                            Ok(capture(&src_root, &w)?)
+                        })?;
                         w.finish()?;
                         t
                     }

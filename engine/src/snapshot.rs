@@ -31,6 +31,22 @@ pub struct SnapshotOptions {
     pub read_hooks: Option<std::sync::Arc<dyn ReadHooks>>,
 }
 
+/// Runs `read` (the reading of a live tree) between `hooks`' two calls: `after_read` runs
+/// whatever `read` returned; a refused `before_read` skips both.
+pub(crate) fn read_bracketed<T>(
+    hooks: Option<&dyn ReadHooks>,
+    read: impl FnOnce() -> Result<T, EngineError>,
+) -> Result<T, EngineError> {
+    if let Some(h) = hooks {
+        h.before_read().map_err(EngineError::Hook)?;
+    }
+    let out = read();
+    if let Some(h) = hooks {
+        h.after_read();
+    }
+    out
+}
+
 /// Called on the engine's worker thread right around the reading of the live tree, with
 /// every lock and the GC lease already held: a caller that freezes the container there
 /// keeps it frozen for the walk and the reading of changed files only, not for waiting on
@@ -91,10 +107,8 @@ impl Engine {
         let cache_path = self.stat_cache_path(c);
         let old = StatCache::load(&cache_path);
         let w = self.inner.store.writer();
-        if let Some(h) = hooks {
-            h.before_read().map_err(EngineError::Hook)?;
-        }
-        let captured = (|| -> Result<_, EngineError> {
+        // The live tree is read between the hooks' two calls, whatever the outcome.
+        let (top, stats, new) = read_bracketed(hooks, || {
             fail::fail_point!("snapshot::while_reading", |_| Err(EngineError::Injected(
                 "snapshot::while_reading".into()
             )));
@@ -104,12 +118,7 @@ impl Engine {
                 &old,
                 progress,
             )?)
-        })();
-        // Whatever the capture's outcome, the live tree is no longer read.
-        if let Some(h) = hooks {
-            h.after_read();
-        }
-        let (top, stats, new) = captured?;
+        })?;
         let written = w.finish()?;
         // Best effort: a cache that cannot be saved only costs a full read next time.
         if new.save(&cache_path).is_err() {

@@ -17,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod images;
 pub mod jobs;
+mod lifecycle;
 pub mod limits;
 pub mod projects;
 pub mod runtime;
@@ -121,7 +122,7 @@ impl Service {
                 locks: Mutex::new(HashMap::new()),
             }),
         };
-        containers::reset_after_restart(&svc).await?;
+        lifecycle::reset_after_restart(&svc).await?;
         projects::ensure_default_project(&svc.inner.db).await?;
         if let Err(e) = images::ensure_demo_image(&svc).await {
             tracing::warn!(error = %format!("{e:#}"), "the built-in demo image is not available");
