@@ -17,11 +17,13 @@
 //! - [`statcache`]: per-container file identities, so snapshots read only what changed;
 //! - [`catalog`]: snapshots, roots and the restore journal in the metadata database;
 //! - [`progress`]: the [`Progress`] trait through which long operations report how far they got;
-//! - [`unpack`]: safe unpacking of image tar streams.
+//! - [`unpack`]: safe unpacking of image tar streams;
+//! - [`tarball`]: the tar encoding of a snapshot's tree (what an export streams).
 //!
 //! Commands: [`roots`] (create and delete container roots), [`snapshot`], [`edit`] (alias and
 //! expiry), [`restore`], [`copy`], [`delete`] (delete and expire), [`gc`] (plan and collect),
-//! [`verify`], [`diff`], [`browse`] (list a directory, read a file).
+//! [`verify`], [`diff`], [`browse`] (list a directory, read a file), [`export`] (a snapshot
+//! as a tar stream).
 
 #![deny(missing_docs)]
 
@@ -35,6 +37,7 @@ pub mod diff;
 pub mod edit;
 mod engine;
 pub mod error;
+pub mod export;
 pub mod fsops;
 pub mod gc;
 pub mod ids;
@@ -47,6 +50,7 @@ pub mod snapshot;
 pub mod statcache;
 pub mod storage;
 pub mod store;
+pub mod tarball;
 pub mod tree;
 pub mod unpack;
 pub mod verify;
@@ -58,6 +62,7 @@ pub use delete::Deleted;
 pub use diff::{Change, ChangeKind, Diff, DiffTarget};
 pub use engine::{DEFAULT_LOCK_WAIT, Engine, migrate};
 pub use error::EngineError;
+pub use export::{ExportOptions, TarExport};
 pub use gc::{GcPlan, GcReport};
 pub use ids::{ContainerId, IdError, ObjectId};
 pub use progress::{Progress, ProgressUpdate};

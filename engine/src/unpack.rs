@@ -143,16 +143,15 @@ fn attrs<R: Read>(entry: &mut tar::Entry<'_, R>, path: &[u8]) -> Result<Attrs, E
             let ext = ext.map_err(|e| refused(path, e))?;
             let key = ext.key_bytes();
             if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
-                a.xattrs.push((name.to_vec(), ext.value_bytes().to_vec()));
+                a.xattrs
+                    .push((unescape_xattr_name(name), ext.value_bytes().to_vec()));
             } else if key == b"mtime"
-                && let Ok(v) = std::str::from_utf8(ext.value_bytes())
+                && let Some(t) = std::str::from_utf8(ext.value_bytes())
+                    .ok()
+                    .and_then(parse_pax_time)
             {
-                let (s, frac) = v.split_once('.').unwrap_or((v, ""));
-                if let Ok(sec) = s.parse::<i64>() {
-                    let digits: String = frac.chars().take(9).collect();
-                    let nsec = format!("{digits:0<9}").parse::<u32>().unwrap_or(0);
-                    a.mtime = (sec, nsec);
-                }
+                // An unreadable pax time leaves the header's whole seconds, as before.
+                a.mtime = t;
             }
         }
     }
@@ -160,11 +159,110 @@ fn attrs<R: Read>(entry: &mut tar::Entry<'_, R>, path: &[u8]) -> Result<Attrs, E
     Ok(a)
 }
 
+/// A pax time (decimal seconds, optionally negative, with up to nanosecond digits; more
+/// digits are cut) as `(seconds, nanoseconds)` with nanoseconds in `0..1e9`: `-1.5` is
+/// `(-2, 500000000)`, half a second before `-1`. `None` when it is not such a number.
+pub(crate) fn parse_pax_time(v: &str) -> Option<(i64, u32)> {
+    let (negative, digits) = match v.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, v),
+    };
+    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let sec: i64 = whole.parse().ok()?;
+    let nine: String = frac.chars().take(9).collect();
+    let nsec: u32 = format!("{nine:0<9}").parse().ok()?;
+    Some(match (negative, nsec) {
+        (false, _) => (sec, nsec),
+        (true, 0) => (-sec, 0),
+        (true, n) => (-sec - 1, 1_000_000_000 - n),
+    })
+}
+
+/// Undoes GNU tar's escaping of `%` and `=` in the xattr names of pax keys (`%25`, `%3D`);
+/// any other `%` stays as it is.
+pub(crate) fn unescape_xattr_name(name: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(name.len());
+    let mut i = 0;
+    while i < name.len() {
+        match &name[i..] {
+            [b'%', b'2', b'5', ..] => {
+                out.push(b'%');
+                i += 3;
+            }
+            [b'%', b'3', b'D', ..] => {
+                out.push(b'=');
+                i += 3;
+            }
+            [b, ..] => {
+                out.push(*b);
+                i += 1;
+            }
+            [] => break,
+        }
+    }
+    out
+}
+
+/// Counts the bytes the `tar` crate pulls from the archive. Reading a GNU sparse member,
+/// the crate yields zeros for its holes without reading the archive: a read that moved
+/// this count came from the archive (data), one that did not is a hole.
+struct Counted<R> {
+    inner: R,
+    read: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Writes a GNU sparse member's data at its offsets and leaves its holes unwritten, so the
+/// file is as sparse as the archive says (a read of zeros that did not come from the
+/// archive is a hole of the map). Returns the bytes written.
+fn write_sparse<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    file: &std::fs::File,
+    archive_read: &std::cell::Cell<u64>,
+) -> io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let size = entry.size();
+    let mut buf = vec![0u8; 256 * 1024];
+    let (mut pos, mut written) = (0u64, 0u64);
+    loop {
+        let before = archive_read.get();
+        let n = entry.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if archive_read.get() != before {
+            file.write_all_at(&buf[..n], pos)?;
+            written += n as u64;
+        }
+        pos += n as u64;
+    }
+    // The map's last region may be a hole: the size comes from the map, not the writes.
+    file.set_len(size.max(pos))?;
+    Ok(written)
+}
+
 /// Unpacks `reader` into the empty directory `root`.
 pub fn unpack_tar<R: Read>(reader: R, root: &Path) -> Result<UnpackStats, EngineError> {
     let root_fd = fsops::open_root(root)
         .map_err(EngineError::io(format!("cannot open {}", root.display())))?;
-    let mut archive = tar::Archive::new(reader);
+    let archive_read = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let mut archive = tar::Archive::new(Counted {
+        inner: reader,
+        read: archive_read.clone(),
+    });
     let mut stats = UnpackStats::default();
     // Directory metadata is applied last (deepest first), so creating children does not
     // change the times, and a read-only directory does not block its own children.
@@ -212,7 +310,12 @@ pub fn unpack_tar<R: Read>(reader: R, root: &Path) -> Result<UnpackStats, Engine
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
                 clear_for(d, name, &path)?;
                 let mut file = fsops::create_file_at(d, name).map_err(io_err(&path))?;
-                stats.bytes += io::copy(&mut entry, &mut file).map_err(io_err(&path))?;
+                stats.bytes += if kind == tar::EntryType::GNUSparse {
+                    write_sparse(&mut entry, &file, &archive_read)
+                } else {
+                    io::copy(&mut entry, &mut file)
+                }
+                .map_err(io_err(&path))?;
                 fsops::apply_meta_fd(file.as_fd(), &a.meta()).map_err(io_err(&path))?;
                 stats.files += 1;
             }
