@@ -120,6 +120,14 @@ pub trait Backend: Send + Sync + 'static {
         name: &str,
         path: &str,
     ) -> Result<(u64, ByteStream), AppError>;
+    /// A snapshot's whole root as a tar stream, and the file name to save it under
+    /// (`<container>-<snapshot>.tar`). The stream ends with an error if the data is damaged.
+    async fn export_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+    ) -> Result<(String, ByteStream), AppError>;
     /// Checks a snapshot's objects; `deep` re-reads and re-hashes its data.
     async fn verify_snapshot(
         &self,

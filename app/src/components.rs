@@ -60,3 +60,22 @@ pub fn UrlError(paths: &'static [&'static str]) -> impl IntoView {
         })
     }
 }
+
+/// A link that downloads a snapshot's whole root as a tar archive through the dashboard's
+/// `/export/{id}/{name}` route (the session authenticates it; in proxy mode it streams from
+/// the upstream). A plain link (rel=external): the router must not take it over.
+#[component]
+pub fn ExportTarLink(id: String, name: String) -> impl IntoView {
+    let href = format!(
+        "/export/{}/{}",
+        crate::model::query_escape(&id),
+        crate::model::query_escape(&name)
+    );
+    let label = format!("Export snapshot {name} as a tar archive");
+    view! {
+        <a href=href rel="external" download="" class="button export-tar" aria-label=label
+            title="Download every file of this snapshot as one .tar (owners, modes, times, xattrs, links and holes kept)">
+            "Export .tar"
+        </a>
+    }
+}

@@ -123,6 +123,7 @@ fn SnapshotFiles(id: String, name: String, path: String, entries: Vec<FileEntry>
         <div class="page-head">
             <p class="crumbs"><A href="/">"Containers"</A>" / "<A href=back>"Timeline"</A>" / "</p>
             <h1>"Files of "<code>{name.clone()}</code></h1>
+            <p><crate::components::ExportTarLink id=id.clone() name=name.clone()/></p>
             <nav class="path-crumbs" aria-label="Directory">{crumbs}</nav>
         </div>
         <section class="card">

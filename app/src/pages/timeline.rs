@@ -375,6 +375,7 @@ fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> impl IntoVie
     let browse = format!("/containers/{id}/snapshots/{}/files", s.name);
     let diff = format!("/containers/{id}/diff?from={}&against=live", s.name);
     let edit = view! { <EditSnapshot id=id.clone() s=s.clone() update=actions.update/> };
+    let export = view! { <crate::components::ExportTarLink id=id.clone() name=s.name.clone()/> };
     let verify_name = s.name.clone();
     let verify = view! {
         <details class="confirm">
@@ -419,6 +420,7 @@ fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> impl IntoVie
             </p>
             <div class="snapshot-actions">
                 <A href=browse attr:class="button" attr:rel="external">"Browse files"</A>
+                {export}
                 <Show when=move || !deleted>
                     <A href=diff.clone() attr:class="button" attr:rel="external">"Compare with now"</A>
                 </Show>

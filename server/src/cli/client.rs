@@ -11,6 +11,15 @@ use types::{Envelope, ErrorBody, Event, ImageData};
 
 use super::Remote;
 
+/// An error answer as a sentence: its message (the whole text when it is not an error
+/// envelope, say a proxy's HTML page) followed by the status.
+fn failure(status: reqwest::StatusCode, text: String) -> String {
+    let message = serde_json::from_str::<ErrorBody>(&text)
+        .map(|e| e.message)
+        .unwrap_or(text);
+    format!("{message} ({status})")
+}
+
 /// A client of one server with one token.
 pub struct Client {
     http: reqwest::Client,
@@ -52,10 +61,7 @@ impl Client {
             .await
             .context("cannot read the server's answer")?;
         if !status.is_success() {
-            let message = serde_json::from_str::<ErrorBody>(&text)
-                .map(|e| e.message)
-                .unwrap_or(text);
-            bail!("{message} ({status})");
+            bail!(failure(status, text));
         }
         let envelope: Envelope<T> = serde_json::from_str(&text)
             .with_context(|| format!("cannot read the server's answer ({status})"))?;
@@ -87,6 +93,27 @@ impl Client {
     /// [`Client::send`] without a body.
     pub async fn call<T: DeserializeOwned>(&self, method: &str, path: &str) -> anyhow::Result<T> {
         self.send::<(), T>(method, path, None).await
+    }
+
+    /// Sends a GET whose answer is a stream (an export) and returns the response once its
+    /// status says success; otherwise the server's message is the error.
+    pub async fn get_stream(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the Snapline server at {}", self.base))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let text = resp
+                .text()
+                .await
+                .context("cannot read the server's answer")?;
+            bail!(failure(status, text));
+        }
+        Ok(resp)
     }
 
     /// Sends a request as it is and returns the status and the answer's text, whatever the

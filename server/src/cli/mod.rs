@@ -6,6 +6,7 @@
 //! non-zero with the server's message.
 
 mod client;
+mod export;
 mod table;
 
 use std::path::PathBuf;
@@ -86,6 +87,8 @@ pub enum SnapshotsCmd {
         #[arg(long)]
         name: String,
     },
+    /// Write a snapshot's whole root as a tar archive to standard output (`> snap.tar`).
+    Export(export::ExportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -264,6 +267,7 @@ pub async fn snapshots(remote: Remote, cmd: SnapshotsCmd) -> anyhow::Result<()> 
                 table::snapshots(slice::from_ref(&d.snapshot));
             })
         }
+        SnapshotsCmd::Export(args) => export::run(&c, args).await,
         SnapshotsCmd::Delete { container, name } => {
             let p = format!("{}/{}", path(&container), enc(&name));
             let data: SnapshotDeleted = c.call("DELETE", &p).await?;

@@ -401,6 +401,22 @@ impl Backend for EmbeddedBackend {
         Ok((size, stream.boxed()))
     }
 
+    async fn export_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+    ) -> Result<(String, ByteStream), AppError> {
+        let caller = self.caller(token).await?;
+        let id = &parse_id("container id", id).map_err(app_error)?;
+        let x = self
+            .service
+            .export_snapshot(&caller, id, name)
+            .await
+            .map_err(app_error)?;
+        Ok((x.file_name, x.stream.boxed()))
+    }
+
     async fn verify_snapshot(
         &self,
         token: &str,

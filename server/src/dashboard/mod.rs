@@ -89,6 +89,25 @@ async fn download(
     }
 }
 
+/// `GET /export/{id}/{name}`: a snapshot's whole root as a tar download, for the timeline's
+/// "Export .tar" links. Authenticated by the session like [`download`]; streamed from
+/// whichever backend is in use (the embedded service, or the upstream in proxy mode).
+async fn export(
+    axum::extract::State(state): axum::extract::State<DashboardState>,
+    headers: http::HeaderMap,
+    axum::extract::Path((id, name)): axum::extract::Path<(String, String)>,
+) -> axum::response::Response {
+    let result = async {
+        let token = session_token(&headers)?;
+        state.backend.export_snapshot(&token, &id, &name).await
+    }
+    .await;
+    match result {
+        Ok((file_name, stream)) => crate::http::download::tar_download(&file_name, stream),
+        Err(e) => plain_error(e),
+    }
+}
+
 /// `GET /live/events`: the events the signed-in user may see, as Server-Sent Events whose
 /// data is a [`LiveEvent`]. The browser's `EventSource` cannot send a bearer token, so the
 /// dashboard serves its own stream over the session, from whichever backend is in use.
@@ -145,6 +164,7 @@ pub fn router(state: DashboardState) -> Router {
     Router::new()
         .route("/live/events", axum::routing::get(live_events))
         .route("/download/{id}/{name}", axum::routing::get(download))
+        .route("/export/{id}/{name}", axum::routing::get(export))
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             app::shell(options.clone())
         })

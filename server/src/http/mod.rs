@@ -5,7 +5,9 @@
 //!   [`snapshots`], [`containers`], [`resources`] (and [`system`]: health, the document);
 //! - [`auth`]: the `Caller` extractor ([`auth::Authed`]);
 //! - [`body`]: strict JSON bodies and queries;
-//! - [`download`]: a snapshot's file as a download (REST and the dashboard);
+//! - [`download`]: a snapshot's file, or its tar export, as a download (REST and the
+//!   dashboard);
+//! - [`export`]: a snapshot as a tar stream;
 //! - [`error`]: service errors as REST answers;
 //! - [`status`]: the ONLY table from error kinds to HTTP statuses (REST and `/rpc` both);
 //! - [`rpc`]: `/rpc` errors answered with their kind's status.
@@ -15,6 +17,7 @@ pub mod body;
 pub mod containers;
 pub mod download;
 pub mod error;
+mod export;
 pub mod resources;
 pub mod rpc;
 pub mod snapshots;
@@ -142,6 +145,7 @@ impl utoipa::Modify for BearerAuth {
         snapshots::files,
         snapshots::file_content,
         snapshots::verify,
+        export::export,
         containers::list,
         containers::create,
         containers::get,
@@ -168,7 +172,7 @@ impl utoipa::Modify for BearerAuth {
     ),
     components(schemas(ErrorBody)),
     tags(
-        (name = "Snapshots", description = "Capture, list, restore and delete snapshots; diff, browse, download and verify them"),
+        (name = "Snapshots", description = "Capture, list, restore and delete snapshots; diff, browse, download, export and verify them"),
         (name = "Containers", description = "Create, run, stop, exec into, copy and delete containers"),
         (name = "Images", description = "Root filesystems containers start from"),
         (name = "Projects", description = "Groups of containers; tokens see projects"),
@@ -189,6 +193,7 @@ pub fn router(service: Service) -> Router {
         .route("/openapi.json", get(system::openapi_json))
         .merge(containers::router())
         .merge(snapshots::router())
+        .merge(export::router())
         .layer(DefaultBodyLimit::max(body::MAX_JSON_BODY))
         .merge(resources::router())
         .fallback(not_found)

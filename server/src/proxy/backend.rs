@@ -474,6 +474,15 @@ impl Backend for RemoteBackend {
         Ok((size, stream.boxed()))
     }
 
+    async fn export_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+    ) -> Result<(String, ByteStream), AppError> {
+        self.export_tar(token, id, name).await
+    }
+
     async fn verify_snapshot(
         &self,
         token: &str,

@@ -3,11 +3,13 @@
 //!
 //! - [`upstream`]: the upstream's URL and client, and its errors read back into kinds;
 //! - [`backend`]: the dashboard's [`app::backend::Backend`] over the upstream's REST API;
+//! - [`export`]: a snapshot's tar export, streamed through;
 //! - [`sse`]: the upstream's event stream, read;
 //! - [`forward`]: `/api/v1/*` passed through, with the path rule.
 
 pub mod backend;
 pub mod client;
+mod export;
 pub mod forward;
 pub mod sse;
 pub mod upstream;
