@@ -83,10 +83,7 @@ pub fn write_tar<W: Write>(
     // recursion); a directory's member comes before its children.
     let mut stack: Vec<(Vec<u8>, std::vec::IntoIter<Entry>)> =
         vec![(Vec::new(), load_tree(store, tree)?.entries.into_iter())];
-    loop {
-        let Some((prefix, entries)) = stack.last_mut() else {
-            break;
-        };
+    while let Some((prefix, entries)) = stack.last_mut() {
         let Some(e) = entries.next() else {
             stack.pop();
             continue;

@@ -81,6 +81,7 @@ fn routed() -> std::collections::BTreeSet<(String, String)> {
         include_str!("../src/http/containers.rs"),
         include_str!("../src/http/snapshots.rs"),
         include_str!("../src/http/resources.rs"),
+        include_str!("../src/http/export.rs"),
     ];
     let routers = sources.map(|src| {
         let start = src

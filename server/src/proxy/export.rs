@@ -19,7 +19,9 @@ fn file_name_of(disposition: Option<&str>) -> Option<String> {
         |c: char| !c.is_ascii_alphanumeric() && !".-_".contains(c),
         "_",
     );
-    (!clean.is_empty() && clean.ends_with(".tar")).then_some(clean)
+    // No hidden or dot-dot names either.
+    let clean = clean.trim_start_matches('.');
+    (clean.len() > ".tar".len() && clean.ends_with(".tar")).then(|| clean.to_string())
 }
 
 impl RemoteBackend {
@@ -68,9 +70,10 @@ mod tests {
         );
         assert_eq!(
             file_name_of(Some("attachment; filename=\"../../x\r\n.tar\"")).as_deref(),
-            Some("______x__.tar")
+            Some("_.._x__.tar")
         );
         assert_eq!(file_name_of(Some("attachment")), None);
+        assert_eq!(file_name_of(Some("attachment; filename=\".tar\"")), None);
         assert_eq!(file_name_of(Some("attachment; filename=\"x.html\"")), None);
         assert_eq!(file_name_of(None), None);
     }
