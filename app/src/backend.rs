@@ -69,13 +69,14 @@ pub trait Backend: Send + Sync + 'static {
         alias: Option<String>,
         expiry_days: Option<i64>,
     ) -> Result<Snapshot, AppError>;
-    /// Restores a snapshot, optionally snapshotting the current state first.
+    /// Restores a snapshot, or some paths of it (`req` is the REST body, passed through
+    /// as is), optionally snapshotting the current state first.
     async fn restore_snapshot(
         &self,
         token: &str,
         id: &str,
         name: &str,
-        safety: bool,
+        req: types::RestoreSnapshot,
     ) -> Result<RestoreOutcome, AppError>;
     /// Deletes a snapshot.
     async fn delete_snapshot(&self, token: &str, id: &str, name: &str) -> Result<(), AppError>;

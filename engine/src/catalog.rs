@@ -327,22 +327,30 @@ impl Catalog {
         Ok(due)
     }
 
-    /// Records that a restore is about to change the live tree.
+    /// Records that a restore is about to change the live tree: of the whole tree, or of
+    /// `paths` only (absolute, as [`crate::Selection::display`] gives them).
     pub async fn journal_begin(
         &self,
         c: &ContainerId,
         name: &str,
         top: &ObjectId,
+        paths: Option<&[String]>,
         now: DateTime<Utc>,
     ) -> Result<(), EngineError> {
+        let paths = paths
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| EngineError::Invalid(format!("cannot encode the restore paths: {e}")))?;
         sqlx::query(
-            "INSERT INTO engine_restore_journal (container_id, snapshot_name, top_tree, started_at) \
-             VALUES (?, ?, ?, ?) ON CONFLICT (container_id) DO UPDATE SET \
-             snapshot_name = excluded.snapshot_name, top_tree = excluded.top_tree, started_at = excluded.started_at",
+            "INSERT INTO engine_restore_journal (container_id, snapshot_name, top_tree, paths, started_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (container_id) DO UPDATE SET \
+             snapshot_name = excluded.snapshot_name, top_tree = excluded.top_tree, \
+             paths = excluded.paths, started_at = excluded.started_at",
         )
         .bind(c.as_str())
         .bind(name)
         .bind(top.to_hex())
+        .bind(paths)
         .bind(fmt_time(now))
         .execute(&self.db)
         .await?;
@@ -382,25 +390,46 @@ impl Catalog {
     }
 
     /// Every pending restore.
-    pub async fn journal_all(&self) -> Result<Vec<(ContainerId, String, ObjectId)>, EngineError> {
-        let rows =
-            sqlx::query("SELECT container_id, snapshot_name, top_tree FROM engine_restore_journal")
-                .fetch_all(&self.db)
-                .await?;
+    pub async fn journal_all(&self) -> Result<Vec<JournalEntry>, EngineError> {
+        let rows = sqlx::query(
+            "SELECT container_id, snapshot_name, top_tree, paths FROM engine_restore_journal",
+        )
+        .fetch_all(&self.db)
+        .await?;
         rows.iter()
             .map(|r| {
                 let c: String = r.try_get("container_id")?;
                 let top: String = r.try_get("top_tree")?;
-                Ok((
-                    c.parse().map_err(|e| {
+                let paths: Option<String> = r.try_get("paths")?;
+                Ok(JournalEntry {
+                    container: c.parse().map_err(|e| {
                         EngineError::Invalid(format!("bad container id in the journal: {e}"))
                     })?,
-                    r.try_get("snapshot_name")?,
-                    ObjectId::from_hex(&top).map_err(|e| {
+                    snapshot: r.try_get("snapshot_name")?,
+                    top: ObjectId::from_hex(&top).map_err(|e| {
                         EngineError::Invalid(format!("bad tree id in the journal: {e}"))
                     })?,
-                ))
+                    paths: paths
+                        .map(|p| serde_json::from_str(&p))
+                        .transpose()
+                        .map_err(|e| {
+                            EngineError::Invalid(format!("bad paths in the journal: {e}"))
+                        })?,
+                })
             })
             .collect()
     }
+}
+
+/// A restore that was interrupted: what recovery finishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalEntry {
+    /// The container whose live tree was being changed.
+    pub container: ContainerId,
+    /// The snapshot being restored.
+    pub snapshot: String,
+    /// Its top tree.
+    pub top: ObjectId,
+    /// The paths of a partial restore; `None` for the whole tree.
+    pub paths: Option<Vec<String>>,
 }

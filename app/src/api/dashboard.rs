@@ -147,16 +147,27 @@ pub async fn create_snapshot(
 }
 
 /// Restores a snapshot; with `safety` (a checked checkbox sends `on`) the current state is
-/// snapshotted first, so the restore can be undone.
+/// snapshotted first, so the restore can be undone. With `path` (the Files and Compare
+/// pages) only that file or folder is restored, and `restart` (a checkbox) stops and starts
+/// a running container around it.
 #[server(prefix = "/rpc", endpoint = "restore_snapshot")]
 pub async fn restore_snapshot(
     id: String,
     name: String,
     #[server(default)] safety: Option<String>,
+    #[server(default)] path: Option<String>,
+    #[server(default)] restart: Option<String>,
 ) -> Result<RestoreOutcome, AppError> {
     let token = crate::session::token()?;
+    let checked = |v: &Option<String>| v.as_ref().is_some_and(|s| !s.is_empty());
+    let path = path.filter(|p| !p.is_empty());
+    let req = types::RestoreSnapshot {
+        safety_snapshot: Some(checked(&safety)),
+        restart: path.as_ref().map(|_| checked(&restart)),
+        paths: path.map(|p| vec![p]),
+    };
     crate::backend::backend()?
-        .restore_snapshot(&token, &id, &name, safety.is_some_and(|s| !s.is_empty()))
+        .restore_snapshot(&token, &id, &name, req)
         .await
 }
 

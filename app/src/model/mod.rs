@@ -176,6 +176,8 @@ pub struct RestoreOutcome {
     /// The snapshot of the state before the restore, when one was asked for: "Undo restore"
     /// restores it.
     pub safety: Option<Snapshot>,
+    /// The paths a partial restore made exact; `None` for the whole container.
+    pub paths: Option<Vec<String>>,
 }
 
 /// From the REST answer (the embedded service's and an upstream's alike).
@@ -184,6 +186,7 @@ impl From<types::SnapshotRestored> for RestoreOutcome {
         RestoreOutcome {
             restored: r.snapshot,
             safety: r.safety_snapshot,
+            paths: r.paths,
         }
     }
 }

@@ -78,6 +78,14 @@ pub enum SnapshotsCmd {
         /// Snapshot the current state first, so the restore can be undone.
         #[arg(long)]
         safety_snapshot: bool,
+        /// Restore only this file or folder (absolute, as inside the container); repeat for
+        /// several. The rest of the container is untouched.
+        #[arg(long = "path", value_name = "PATH")]
+        paths: Vec<String>,
+        /// With --path: stop a running container first and start it after (by default it
+        /// keeps running).
+        #[arg(long, requires = "paths")]
+        restart: bool,
     },
     /// Delete a snapshot.
     Delete {
@@ -243,10 +251,14 @@ pub async fn snapshots(remote: Remote, cmd: SnapshotsCmd) -> anyhow::Result<()> 
             container,
             name,
             safety_snapshot,
+            paths,
+            restart,
         } => {
-            // No body unless asked: the server's default is no safety snapshot.
-            let body = safety_snapshot.then_some(RestoreSnapshot {
-                safety_snapshot: Some(true),
+            // No body unless asked: a vendor-compatible server may not know the new fields.
+            let body = (safety_snapshot || !paths.is_empty()).then(|| RestoreSnapshot {
+                safety_snapshot: safety_snapshot.then_some(true),
+                restart: restart.then_some(true),
+                paths: (!paths.is_empty()).then_some(paths),
             });
             let p = format!("{}/{}", path(&container), enc(&name));
             let data: SnapshotRestored = c
@@ -260,7 +272,10 @@ pub async fn snapshots(remote: Remote, cmd: SnapshotsCmd) -> anyhow::Result<()> 
                         s.alias.as_deref().unwrap_or_default()
                     );
                 }
-                println!("Restored to:");
+                match &d.paths {
+                    Some(p) => println!("Restored {} from:", p.join(", ")),
+                    None => println!("Restored to:"),
+                }
                 table::snapshots(slice::from_ref(&d.snapshot));
             })
         }

@@ -296,13 +296,13 @@ impl Backend for EmbeddedBackend {
         token: &str,
         id: &str,
         name: &str,
-        safety: bool,
+        req: types::RestoreSnapshot,
     ) -> Result<RestoreOutcome, AppError> {
         let caller = self.caller(token).await?;
         let id = &parse_id("container id", id).map_err(app_error)?;
         let r = self
             .service
-            .restore_snapshot(&caller, id, name, safety)
+            .restore_snapshot(&caller, id, name, &req)
             .await
             .map_err(app_error)?;
         Ok(types::SnapshotRestored::from(r).into())

@@ -332,7 +332,7 @@ impl Backend for RemoteBackend {
         token: &str,
         id: &str,
         name: &str,
-        safety: bool,
+        req: types::RestoreSnapshot,
     ) -> Result<RestoreOutcome, AppError> {
         let r: types::SnapshotRestored = self
             .call(
@@ -340,9 +340,7 @@ impl Backend for RemoteBackend {
                 Method::PATCH,
                 self.upstream
                     .api(&["containers", id, "snapshots", name], &[])?,
-                Some(wire(types::RestoreSnapshot {
-                    safety_snapshot: Some(safety),
-                })),
+                Some(wire(req)),
                 LONG_TIMEOUT,
             )
             .await?;
