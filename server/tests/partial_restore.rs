@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::rpc::{fails, ok, pair, sign_in};
+use common::rpc::{browser, fails, pair, rpc, sign_in};
 use common::{ADMIN, LiveServer};
 use serde_json::{Value, json};
 
@@ -230,24 +230,82 @@ async fn the_dashboard_restores_one_file_through_a_proxy() {
     write(&root, "srv/other.txt", "two\n");
 
     let cookie = sign_in(&proxy, ADMIN).await.unwrap();
-    let r = ok(
+    let page_url = proxy.url(&format!(
+        "/containers/{id}/snapshots/{snap}/restore?path=/srv/config.yml"
+    ));
+    let page = |url: String| {
+        let cookie = cookie.clone();
+        async move {
+            let r = browser()
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.text().await.unwrap()
+        }
+    };
+    // The confirmation lists what will change, and only under the path.
+    let html = page(page_url.clone()).await;
+    assert!(html.contains("This will change:"), "{html}");
+    assert!(html.contains("<code>/srv/config.yml</code>"), "{html}");
+    assert!(html.contains("rewritten as in the snapshot"), "{html}");
+    assert!(!html.contains("/srv/other.txt"), "{html}");
+
+    // The form posts to restore_path, which goes back to the page saying what it did.
+    let (status, v, _) = rpc(
         &proxy,
-        "restore_snapshot",
-        &cookie,
-        &[("id", &id), ("name", &snap), ("path", "/srv/config.yml")],
+        "restore_path",
+        Some(&cookie),
+        &[
+            ("id", &id),
+            ("name", &snap),
+            ("path", "/srv/config.yml"),
+            ("safety", "on"),
+        ],
     )
     .await;
-    assert_eq!(r["paths"], json!(["/srv/config.yml"]), "{r}");
+    assert!((200..400).contains(&status), "{status} {v}");
     assert_eq!(
         read(&root, "srv/config.yml").as_deref(),
         Some("mode: safe\n")
     );
     assert_eq!(read(&root, "srv/other.txt").as_deref(), Some("two\n"));
+    let up = upstream
+        .admin("GET", &format!("/api/v1/containers/{id}/snapshots"), None)
+        .await;
+    let safety = up["snapshots"][0]["name"].as_str().unwrap().to_string();
+    assert_eq!(
+        up["snapshots"][0]["alias"],
+        format!("before-restore-{snap}")
+    );
+    let html = page(format!("{page_url}&restored=1&safety={safety}")).await;
+    assert!(
+        html.contains("Restored /srv/config.yml from base"),
+        "{html}"
+    );
+    assert!(html.contains("nothing to change"), "{html}");
+    assert!(html.contains(">Undo<"), "{html}");
+
+    // Undo: the same path from the safety snapshot.
+    let (status, v, _) = rpc(
+        &proxy,
+        "restore_path",
+        Some(&cookie),
+        &[("id", &id), ("name", &safety), ("path", "/srv/config.yml")],
+    )
+    .await;
+    assert!((200..400).contains(&status), "{status} {v}");
+    assert_eq!(
+        read(&root, "srv/config.yml").as_deref(),
+        Some("mode: yolo\n")
+    );
 
     // The upstream's 404 keeps its kind and names the path.
     let err = fails(
         &proxy,
-        "restore_snapshot",
+        "restore_path",
         &cookie,
         &[("id", &id), ("name", &snap), ("path", "/srv/missing")],
     )

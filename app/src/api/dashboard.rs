@@ -147,28 +147,53 @@ pub async fn create_snapshot(
 }
 
 /// Restores a snapshot; with `safety` (a checked checkbox sends `on`) the current state is
-/// snapshotted first, so the restore can be undone. With `path` (the Files and Compare
-/// pages) only that file or folder is restored, and `restart` (a checkbox) stops and starts
-/// a running container around it.
+/// snapshotted first, so the restore can be undone.
 #[server(prefix = "/rpc", endpoint = "restore_snapshot")]
 pub async fn restore_snapshot(
     id: String,
     name: String,
     #[server(default)] safety: Option<String>,
-    #[server(default)] path: Option<String>,
-    #[server(default)] restart: Option<String>,
 ) -> Result<RestoreOutcome, AppError> {
     let token = crate::session::token()?;
-    let checked = |v: &Option<String>| v.as_ref().is_some_and(|s| !s.is_empty());
-    let path = path.filter(|p| !p.is_empty());
     let req = types::RestoreSnapshot {
-        safety_snapshot: Some(checked(&safety)),
-        restart: path.as_ref().map(|_| checked(&restart)),
-        paths: path.map(|p| vec![p]),
+        safety_snapshot: Some(safety.is_some_and(|s| !s.is_empty())),
+        ..Default::default()
     };
     crate::backend::backend()?
         .restore_snapshot(&token, &id, &name, req)
         .await
+}
+
+/// Restores one file or folder of a snapshot from the server-rendered confirmation page (a
+/// plain form POST), then goes back to that page showing what was done: `restored=1`, and
+/// `safety=` the safety snapshot that "Undo" restores the path from. An error goes back to
+/// the page with the error in the address (see [`crate::components::UrlError`]).
+#[server(prefix = "/rpc", endpoint = "restore_path")]
+pub async fn restore_path(
+    id: String,
+    name: String,
+    path: String,
+    #[server(default)] safety: Option<String>,
+    #[server(default)] restart: Option<String>,
+) -> Result<(), AppError> {
+    let token = crate::session::token()?;
+    let checked = |v: &Option<String>| v.as_ref().is_some_and(|s| !s.is_empty());
+    let req = types::RestoreSnapshot {
+        safety_snapshot: Some(checked(&safety)),
+        restart: Some(checked(&restart)),
+        paths: Some(vec![path.clone()]),
+    };
+    let o = crate::backend::backend()?
+        .restore_snapshot(&token, &id, &name, req)
+        .await?;
+    let esc = crate::model::query_escape;
+    leptos_axum::redirect(&format!(
+        "{}?path={}&restored=1&safety={}",
+        crate::model::restore_page(&id, &o.restored.name),
+        esc(&path),
+        esc(&o.safety.map(|s| s.name).unwrap_or_default())
+    ));
+    Ok(())
 }
 
 /// Deletes a snapshot.

@@ -560,3 +560,13 @@ mod tests {
         assert_eq!(tenths(980.0), "980.0");
     }
 }
+
+/// The confirmation page of a partial restore from snapshot `name` (its `?path=` says which
+/// file or folder).
+pub fn restore_page(id: &str, name: &str) -> String {
+    format!(
+        "/containers/{}/snapshots/{}/restore",
+        query_escape(id),
+        query_escape(name)
+    )
+}
