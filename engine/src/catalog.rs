@@ -159,25 +159,37 @@ impl Catalog {
         }
     }
 
-    /// Inserts a snapshot row.
-    pub async fn insert(&self, s: &SnapshotInfo) -> Result<(), EngineError> {
-        sqlx::query(
-            "INSERT INTO engine_snapshots (container_id, name, alias, created_at, expires_at, \
-             last_used_at, top_tree, size, file_count, added_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    /// Records a root that never had live files and its one snapshot `s` (an image published
+    /// from a snapshot), in one transaction: either both rows exist or neither.
+    pub async fn insert_published(
+        &self,
+        s: &SnapshotInfo,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        let mut tx = self.db.begin().await?;
+        let r = sqlx::query(
+            "INSERT INTO engine_roots (container_id, created_at, deleted_at) VALUES (?, ?, ?)",
         )
         .bind(s.container.as_str())
-        .bind(&s.name)
-        .bind(&s.alias)
-        .bind(fmt_time(s.created_at))
-        .bind(s.expires_at.map(fmt_time))
-        .bind(s.last_used_at.map(fmt_time))
-        .bind(s.top_tree.to_hex())
-        .bind(i64::try_from(s.size).unwrap_or(i64::MAX))
-        .bind(i64::try_from(s.file_count).unwrap_or(i64::MAX))
-        .bind(i64::try_from(s.added_bytes).unwrap_or(i64::MAX))
-        .execute(&self.db)
-        .await?;
+        .bind(fmt_time(now))
+        .bind(fmt_time(now))
+        .execute(&mut *tx)
+        .await;
+        if let Err(sqlx::Error::Database(d)) = &r
+            && d.is_unique_violation()
+        {
+            return Err(EngineError::RootExists(s.container));
+        }
+        r?;
+        insert_row(&mut *tx, s).await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Inserts a snapshot row.
+    pub async fn insert(&self, s: &SnapshotInfo) -> Result<(), EngineError> {
+        let mut conn = self.db.acquire().await?;
+        insert_row(&mut *conn, s).await
     }
 
     /// The container's snapshots that have not expired at `now`, newest first.
@@ -432,4 +444,27 @@ pub struct JournalEntry {
     pub top: ObjectId,
     /// The paths of a partial restore; `None` for the whole tree.
     pub paths: Option<Vec<String>>,
+}
+
+async fn insert_row(
+    conn: &mut sqlx::SqliteConnection,
+    s: &SnapshotInfo,
+) -> Result<(), EngineError> {
+    sqlx::query(
+        "INSERT INTO engine_snapshots (container_id, name, alias, created_at, expires_at, \
+         last_used_at, top_tree, size, file_count, added_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(s.container.as_str())
+    .bind(&s.name)
+    .bind(&s.alias)
+    .bind(fmt_time(s.created_at))
+    .bind(s.expires_at.map(fmt_time))
+    .bind(s.last_used_at.map(fmt_time))
+    .bind(s.top_tree.to_hex())
+    .bind(i64::try_from(s.size).unwrap_or(i64::MAX))
+    .bind(i64::try_from(s.file_count).unwrap_or(i64::MAX))
+    .bind(i64::try_from(s.added_bytes).unwrap_or(i64::MAX))
+    .execute(conn)
+    .await?;
+    Ok(())
 }

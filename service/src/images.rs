@@ -226,15 +226,7 @@ impl Service {
         content: RootSource,
         command: Option<Vec<String>>,
     ) -> Result<Image, ServiceError> {
-        let taken: Option<String> = sqlx::query_scalar("SELECT name FROM images WHERE name = ?")
-            .bind(name)
-            .fetch_optional(self.db())
-            .await?;
-        if taken.is_some() {
-            return Err(ServiceError::conflict(format!(
-                "an image named {name:?} already exists; choose another name"
-            )));
-        }
+        self.image_name_free(name).await?;
         let root = super::parse_id("image root", &crate::tokens::new_id())?;
         self.engine().create_root(&root, content).await?;
         let snap = self
@@ -255,6 +247,69 @@ impl Service {
             }
         };
         self.engine().delete_root(&root).await?;
+        self.insert_image(name, source, &root, &snap, command).await
+    }
+
+    /// Publishes a container's snapshot as image `req.name` (Incus `publish`). The image's
+    /// one snapshot points at the same stored tree, so publishing writes no chunk, and
+    /// containers created from it equal the snapshot exactly. Their default command is the
+    /// container's. Works for a deleted container whose snapshots remain.
+    ///
+    /// Refused: a token that sees no project (403), a bad name (400), a container the caller
+    /// does not see or an unknown snapshot (404), a taken name (409).
+    pub async fn publish_image(
+        &self,
+        caller: &Caller,
+        req: &types::PublishImage,
+    ) -> Result<Image, ServiceError> {
+        if !caller.admin && caller.projects.is_empty() {
+            return Err(ServiceError::forbidden("this token cannot publish images"));
+        }
+        validate_image_name(&req.name)?;
+        let id = super::parse_id("container id", &req.from.container_id)?;
+        let c = self.container_row(caller, &id).await?;
+        self.image_name_free(&req.name).await?;
+        let root = super::parse_id("image root", &crate::tokens::new_id())?;
+        let snap = self
+            .engine()
+            .publish(
+                &c.id,
+                &req.from.snapshot,
+                &root,
+                Some(format!("image {}", req.name)),
+            )
+            .await?;
+        let image = self
+            .insert_image(&req.name, "snapshot", &root, &snap, Some(c.command.clone()))
+            .await?;
+        self.events()
+            .publish(types::EventKind::ImagePublished, "", None, &image);
+        Ok(image)
+    }
+
+    async fn image_name_free(&self, name: &str) -> Result<(), ServiceError> {
+        let taken: Option<String> = sqlx::query_scalar("SELECT name FROM images WHERE name = ?")
+            .bind(name)
+            .fetch_optional(self.db())
+            .await?;
+        match taken {
+            Some(_) => Err(ServiceError::conflict(format!(
+                "an image named {name:?} already exists; choose another name"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The image row for `root`'s one snapshot `snap`. When the name was taken meanwhile,
+    /// the snapshot is deleted (its objects become garbage for GC) and the answer is 409.
+    async fn insert_image(
+        &self,
+        name: &str,
+        source: &str,
+        root: &engine::ContainerId,
+        snap: &engine::SnapshotInfo,
+        command: Option<Vec<String>>,
+    ) -> Result<Image, ServiceError> {
         let command = command.unwrap_or_else(default_command);
         let image = Image {
             name: name.to_string(),
@@ -281,8 +336,8 @@ impl Service {
         match r {
             Ok(_) => Ok(image),
             Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
-                // Imported twice at once: the loser's snapshot is garbage for GC.
-                let _ = self.engine().delete(&root, &snap.name).await;
+                // Made twice at once: the loser's snapshot is garbage for GC.
+                let _ = self.engine().delete(root, &snap.name).await;
                 Err(ServiceError::conflict(format!(
                     "an image named {name:?} already exists; choose another name"
                 )))

@@ -31,8 +31,9 @@ pub use container::{
 pub use error::{ErrorBody, ErrorKind};
 pub use event::{Event, EventKind, Operation, Phase, ProgressData};
 pub use resource::{
-    CreateProject, CreateToken, Health, Image, ImageData, ImageList, Project, ProjectData,
-    ProjectList, Server, ServerData, ServerList, TokenCreated, TokenInfo, TokenList,
+    CreateProject, CreateToken, Health, Image, ImageData, ImageList, ImageOrigin, Project,
+    ProjectData, ProjectList, PublishImage, Server, ServerData, ServerList, TokenCreated,
+    TokenInfo, TokenList,
 };
 pub use snapshot::{
     ChangeKind, CreateSnapshot, DamageInfo, DiffChange, FileEntry, RestoreSnapshot, Snapshot,

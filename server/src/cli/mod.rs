@@ -15,8 +15,8 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 use types::{
     ContainerData, ContainerList, CopyRequest, CreateContainer, CreateProject, CreateSnapshot,
-    Empty, ExecOutput, ExecRequest, ImageList, ProjectData, ProjectList, RestoreSnapshot,
-    SnapshotCreated, SnapshotDeleted, SnapshotList, SnapshotRestored,
+    Empty, ExecOutput, ExecRequest, ImageData, ImageList, ProjectData, ProjectList,
+    RestoreSnapshot, SnapshotCreated, SnapshotDeleted, SnapshotList, SnapshotRestored,
 };
 
 pub use client::Client;
@@ -170,6 +170,19 @@ pub enum ImagesCmd {
         #[arg(long)]
         name: String,
         file: PathBuf,
+    },
+    /// Publish a container's snapshot as an image (stores nothing new); containers created
+    /// from it start exactly as the snapshot.
+    Publish {
+        /// The image's name.
+        #[arg(long)]
+        name: String,
+        /// The container whose snapshot it is.
+        #[arg(long)]
+        container: String,
+        /// The snapshot's name, or its alias.
+        #[arg(long)]
+        snapshot: String,
     },
 }
 
@@ -439,6 +452,21 @@ pub async fn images(remote: Remote, cmd: ImagesCmd) -> anyhow::Result<()> {
         }
         ImagesCmd::Import { name, file } => {
             let data = c.import(&name, &file).await?;
+            show(&remote, &data, |d| table::images(slice::from_ref(&d.image)))
+        }
+        ImagesCmd::Publish {
+            name,
+            container,
+            snapshot,
+        } => {
+            let body = types::PublishImage {
+                name,
+                from: types::ImageOrigin {
+                    container_id: container,
+                    snapshot,
+                },
+            };
+            let data: ImageData = c.send("POST", "/api/v1/images", Some(&body)).await?;
             show(&remote, &data, |d| table::images(slice::from_ref(&d.image)))
         }
     }

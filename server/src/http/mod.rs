@@ -156,7 +156,7 @@ impl utoipa::Modify for BearerAuth {
         containers::put_schedule,
         containers::delete_schedule,
         resources::list_images,
-        resources::import_image,
+        resources::create_image,
         resources::list_projects,
         resources::create_project,
         resources::list_servers,
