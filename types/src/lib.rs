@@ -25,8 +25,9 @@ pub mod time;
 pub mod units;
 
 pub use container::{
-    Container, ContainerData, ContainerLimits, ContainerList, ContainerStatus, CopyRequest,
-    CreateContainer, Empty, ExecOutput, ExecRequest, Schedule, ScheduleData, ScheduleSpec,
+    Container, ContainerData, ContainerLimits, ContainerList, ContainerStatus, ContainersCopied,
+    CopyItem, CopyRequest, CreateContainer, Empty, ExecOutput, ExecRequest, Schedule, ScheduleData,
+    ScheduleSpec,
 };
 pub use error::{ErrorBody, ErrorKind};
 pub use event::{Event, EventKind, Operation, Phase, ProgressData};

@@ -158,6 +158,9 @@ pub enum ContainersCmd {
         name: String,
         #[arg(long)]
         source_snapshot: Option<String>,
+        /// Fork: make this many containers (1 to 50), NAME-1 … NAME-N, from one read.
+        #[arg(long)]
+        count: Option<u32>,
     },
 }
 
@@ -428,17 +431,41 @@ pub async fn containers(remote: Remote, cmd: ContainersCmd) -> anyhow::Result<()
             target_project_id,
             name,
             source_snapshot,
+            count,
         } => {
             let body = CopyRequest {
                 target_project_id,
                 name,
                 source_snapshot,
+                count,
             };
             let p = format!("/api/v1/containers/{id}/copy");
-            let data: ContainerData = c
-                .with_progress(&id, "Copying", c.send("POST", &p, Some(&body)))
+            if count.is_none() {
+                let data: ContainerData = c
+                    .with_progress(&id, "Copying", c.send("POST", &p, Some(&body)))
+                    .await?;
+                return show(&remote, &data, one);
+            }
+            let data: types::ContainersCopied = c
+                .with_progress(&id, "Forking", c.send("POST", &p, Some(&body)))
                 .await?;
-            show(&remote, &data, one)
+            show(&remote, &data, |d| {
+                let made: Vec<_> = d
+                    .results
+                    .iter()
+                    .filter_map(|r| r.container.clone())
+                    .collect();
+                table::containers(&made);
+                for r in &d.results {
+                    if let Some(e) = &r.error {
+                        eprintln!("{}: {}", r.name, e.message);
+                    }
+                }
+            })?;
+            if data.failed > 0 {
+                anyhow::bail!("{} of {} copies failed", data.failed, data.results.len());
+            }
+            Ok(())
         }
     }
 }

@@ -12,8 +12,8 @@ use super::{ApiError, Envelope, ErrorBody, envelope_schema};
 use service::Service;
 use service::parse_id;
 use types::{
-    Container, ContainerData, ContainerList, CopyRequest, CreateContainer, Empty, ExecOutput,
-    ExecRequest, ScheduleData, ScheduleSpec,
+    Container, ContainerData, ContainerList, ContainersCopied, CopyItem, CopyRequest,
+    CreateContainer, Empty, ExecOutput, ExecRequest, ScheduleData, ScheduleSpec,
 };
 
 /// The container routes, relative to `/api/v1` (schedules are per container, so here too).
@@ -315,6 +315,10 @@ pub async fn exec(
 
 /// Makes a new, independent container from a snapshot (or the live state), in any project
 /// you see. Works after the source container was deleted.
+///
+/// With `count` (1 to 50) it forks: `name-1` … `name-N`, all filled from one read of the
+/// source, and the answer lists each one (`ContainersCopied`) with its own error when it
+/// alone failed. When every one failed, the answer is the first one's error.
 #[utoipa::path(
     post,
     path = "/api/v1/containers/{container_id}/copy",
@@ -322,8 +326,8 @@ pub async fn exec(
     params(("container_id" = String, Path, description = "The source container's id", example = "890abcdef12345678901cdef")),
     request_body = CopyRequest,
     responses(
-        (status = 200, description = "The new container", body = ContainerResponse),
-        (status = 400, description = "Bad name, unknown field or bad JSON", body = ErrorBody),
+        (status = 200, description = "The new container; with `count`, every one of them", body = CopyResponse),
+        (status = 400, description = "Bad name or count, unknown field or bad JSON", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 404, description = "No such container, snapshot or project", body = ErrorBody),
         (status = 409, description = "Name taken, or no live state to copy", body = ErrorBody),
@@ -338,17 +342,79 @@ pub async fn copy(
     Json(body): Json<CopyRequest>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
-    let c = svc
-        .copy_container(
+    let Some(count) = body.count else {
+        let c = svc
+            .copy_container(
+                &caller,
+                &id,
+                &body.target_project_id,
+                &body.name,
+                body.source_snapshot.as_deref(),
+            )
+            .await?;
+        return Ok(container("Container copied successfully", c));
+    };
+    let made = svc
+        .fork_container(
             &caller,
             &id,
             &body.target_project_id,
             &body.name,
+            count,
             body.source_snapshot.as_deref(),
         )
         .await?;
-    Ok(container("Container copied successfully", c))
+    if let Some((_, Err(first))) = made.iter().find(|(_, r)| r.is_err())
+        && made.iter().all(|(_, r)| r.is_err())
+    {
+        return Err(first.clone().into());
+    }
+    let results: Vec<CopyItem> = made
+        .into_iter()
+        .map(|(name, r)| match r {
+            Ok(c) => CopyItem {
+                name,
+                container: Some(c),
+                error: None,
+            },
+            Err(e) => CopyItem {
+                name,
+                container: None,
+                error: Some(ApiError::from(e).body().1),
+            },
+        })
+        .collect();
+    let copied = results.iter().filter(|r| r.container.is_some()).count() as u32;
+    let failed = results.len() as u32 - copied;
+    let message = if failed == 0 {
+        "Containers copied successfully".to_string()
+    } else {
+        format!(
+            "Copied {copied} of {} containers; see each one's error",
+            copied + failed
+        )
+    };
+    Ok(Envelope::ok(
+        message,
+        ContainersCopied {
+            copied,
+            failed,
+            results,
+        },
+    )
+    .into_response())
 }
+
+/// What a copy answers: one container, or with `count` every one of a fork.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+pub enum CopyAnswer {
+    One(ContainerData),
+    Many(ContainersCopied),
+}
+
+envelope_schema!(CopyResponse, CopyAnswer, "Container copied successfully");
 
 /// The container's automatic snapshot schedule.
 #[utoipa::path(

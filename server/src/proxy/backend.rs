@@ -372,6 +372,7 @@ impl Backend for RemoteBackend {
             target_project_id: project.into(),
             name: new_name.into(),
             source_snapshot: Some(name.into()),
+            count: None,
         });
         let (c, projects) = tokio::try_join!(
             self.call::<OneContainer>(
