@@ -80,6 +80,25 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<RestoreOutcome, AppError>;
     /// Deletes a snapshot.
     async fn delete_snapshot(&self, token: &str, id: &str, name: &str) -> Result<(), AppError>;
+    /// Forks a snapshot into `count` new containers `new_name-1` … `new_name-N`, filled from
+    /// one read (the REST answer as is: each one, or its own error).
+    async fn fork_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        project: &str,
+        new_name: &str,
+        count: u32,
+    ) -> Result<types::ContainersCopied, AppError>;
+    /// Publishes a snapshot as image `image` (stores nothing new).
+    async fn publish_image(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        image: &str,
+    ) -> Result<types::Image, AppError>;
     /// Copies a snapshot into a new container.
     async fn copy_snapshot(
         &self,

@@ -280,3 +280,87 @@ async fn images_publish_from_the_cli() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("golden-img"));
 }
+
+#[tokio::test]
+async fn the_dashboard_publishes_and_forks_through_a_proxy() {
+    use common::rpc::{fails, ok, pair, sign_in};
+    let (upstream, proxy) = pair();
+    let (id, snap, want) = setup(&upstream).await;
+    let project = upstream.project_id("default").await;
+    let cookie = sign_in(&proxy, ADMIN).await.unwrap();
+
+    let img = ok(
+        &proxy,
+        "publish_image",
+        &cookie,
+        &[("id", &id), ("name", &snap), ("image", "proxied-img")],
+    )
+    .await;
+    assert_eq!(img["name"], "proxied-img");
+    assert_eq!(img["source"], "snapshot");
+    let images = upstream.admin("GET", "/api/v1/images", None).await;
+    assert!(
+        images["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["name"] == "proxied-img")
+    );
+
+    let forked = ok(
+        &proxy,
+        "copy_snapshot",
+        &cookie,
+        &[
+            ("id", &id),
+            ("name", &snap),
+            ("project", &project),
+            ("new_name", "px"),
+            ("count", "3"),
+        ],
+    )
+    .await;
+    let made = forked["made"].as_array().unwrap();
+    assert_eq!(made.len(), 3, "{forked}");
+    for m in made {
+        assert_eq!(tree_of(&upstream.root(m[0].as_str().unwrap())), want);
+    }
+    assert_eq!(made[2][1], "px-3");
+
+    // The same names again: every one is taken, so the answer is the first one's conflict,
+    // with its kind kept through the proxy.
+    let again = fails(
+        &proxy,
+        "copy_snapshot",
+        &cookie,
+        &[
+            ("id", &id),
+            ("name", &snap),
+            ("project", &project),
+            ("new_name", "px"),
+            ("count", "2"),
+        ],
+    )
+    .await;
+    assert!(
+        matches!(&again, app::AppError::Conflict(m) if m.contains("\"px-1\"")),
+        "{again:?}"
+    );
+    let err = fails(
+        &proxy,
+        "copy_snapshot",
+        &cookie,
+        &[
+            ("id", &id),
+            ("name", &snap),
+            ("project", &project),
+            ("new_name", "px"),
+            ("count", "99"),
+        ],
+    )
+    .await;
+    assert!(
+        matches!(&err, app::AppError::BadRequest(m) if m.contains("1 to 50")),
+        "{err:?}"
+    );
+}

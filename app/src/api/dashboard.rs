@@ -206,17 +206,51 @@ pub async fn delete_snapshot(id: String, name: String) -> Result<String, AppErro
     Ok(name)
 }
 
-/// Copies a snapshot into a new container, in any visible project.
+/// Copies a snapshot into a new container, in any visible project; with `count` above 1
+/// (the form's "How many"), forks it into `new_name-1` … `new_name-N`.
 #[server(prefix = "/rpc", endpoint = "copy_snapshot")]
 pub async fn copy_snapshot(
     id: String,
     name: String,
     project: String,
     new_name: String,
-) -> Result<ContainerView, AppError> {
+    #[server(default)] count: Option<String>,
+) -> Result<crate::model::Copied, AppError> {
+    let token = crate::session::token()?;
+    let backend = crate::backend::backend()?;
+    let count = match count.as_deref().map(str::trim) {
+        None | Some("") | Some("1") => None,
+        Some(n) => match n.parse::<u32>() {
+            Ok(n @ 1..=50) => Some(n),
+            _ => {
+                return Err(AppError::BadRequest(format!(
+                    "How many: {n:?} is not a number from 1 to 50."
+                )));
+            }
+        },
+    };
+    match count {
+        None => backend
+            .copy_snapshot(&token, &id, &name, &project, new_name.trim())
+            .await
+            .map(|c| crate::model::Copied::one(&c)),
+        Some(n) => backend
+            .fork_snapshot(&token, &id, &name, &project, new_name.trim(), n)
+            .await
+            .map(crate::model::Copied::from),
+    }
+}
+
+/// Publishes a snapshot as an image that new containers can start from.
+#[server(prefix = "/rpc", endpoint = "publish_image")]
+pub async fn publish_image(
+    id: String,
+    name: String,
+    image: String,
+) -> Result<types::Image, AppError> {
     let token = crate::session::token()?;
     crate::backend::backend()?
-        .copy_snapshot(&token, &id, &name, &project, new_name.trim())
+        .publish_image(&token, &id, &name, image.trim())
         .await
 }
 

@@ -570,3 +570,38 @@ pub fn restore_page(id: &str, name: &str) -> String {
         query_escape(name)
     )
 }
+
+/// What a copy or a fork made: each new container (id, name), and each name that failed with
+/// why.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Copied {
+    pub made: Vec<(String, String)>,
+    pub failed: Vec<(String, String)>,
+}
+
+impl Copied {
+    /// A single copy.
+    pub fn one(c: &ContainerView) -> Self {
+        Copied {
+            made: vec![(c.id.clone(), c.name.clone())],
+            failed: Vec::new(),
+        }
+    }
+}
+
+/// From the REST answer of a fork.
+impl From<types::ContainersCopied> for Copied {
+    fn from(r: types::ContainersCopied) -> Self {
+        let mut out = Copied::default();
+        for item in r.results {
+            match (item.container, item.error) {
+                (Some(c), _) => out.made.push((c.id, c.name)),
+                (None, e) => out.failed.push((
+                    item.name,
+                    e.map(|e| e.message).unwrap_or_else(|| "not made".into()),
+                )),
+            }
+        }
+        out
+    }
+}

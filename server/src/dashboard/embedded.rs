@@ -337,6 +337,46 @@ impl Backend for EmbeddedBackend {
         self.container_view(&caller, c, &projects).await
     }
 
+    async fn fork_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        project: &str,
+        new_name: &str,
+        count: u32,
+    ) -> Result<types::ContainersCopied, AppError> {
+        let caller = self.caller(token).await?;
+        let id = &parse_id("container id", id).map_err(app_error)?;
+        let made = self
+            .service
+            .fork_container(&caller, id, project, new_name, count, Some(name))
+            .await
+            .map_err(app_error)?;
+        Ok(crate::http::copied(made))
+    }
+
+    async fn publish_image(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        image: &str,
+    ) -> Result<types::Image, AppError> {
+        let caller = self.caller(token).await?;
+        let req = types::PublishImage {
+            name: image.to_string(),
+            from: types::ImageOrigin {
+                container_id: id.to_string(),
+                snapshot: name.to_string(),
+            },
+        };
+        self.service
+            .publish_image(&caller, &req)
+            .await
+            .map_err(app_error)
+    }
+
     async fn update_snapshot(
         &self,
         token: &str,

@@ -369,6 +369,22 @@ pub async fn copy(
     {
         return Err(first.clone().into());
     }
+    let answer = copied(made);
+    let message = if answer.failed == 0 {
+        "Containers copied successfully".to_string()
+    } else {
+        format!(
+            "Copied {} of {} containers; see each one's error",
+            answer.copied,
+            answer.results.len()
+        )
+    };
+    Ok(Envelope::ok(message, answer).into_response())
+}
+
+/// A fork's results as the REST answer: each container, or its own error body (what an
+/// error answer of its own would have said).
+pub fn copied(made: Vec<(String, Result<Container, service::ServiceError>)>) -> ContainersCopied {
     let results: Vec<CopyItem> = made
         .into_iter()
         .map(|(name, r)| match r {
@@ -385,24 +401,11 @@ pub async fn copy(
         })
         .collect();
     let copied = results.iter().filter(|r| r.container.is_some()).count() as u32;
-    let failed = results.len() as u32 - copied;
-    let message = if failed == 0 {
-        "Containers copied successfully".to_string()
-    } else {
-        format!(
-            "Copied {copied} of {} containers; see each one's error",
-            copied + failed
-        )
-    };
-    Ok(Envelope::ok(
-        message,
-        ContainersCopied {
-            copied,
-            failed,
-            results,
-        },
-    )
-    .into_response())
+    ContainersCopied {
+        copied,
+        failed: results.len() as u32 - copied,
+        results,
+    }
 }
 
 /// What a copy answers: one container, or with `count` every one of a fork.

@@ -28,6 +28,7 @@ use axum::routing::{any, get};
 use serde::Serialize;
 use utoipa::OpenApi;
 
+pub use containers::copied;
 pub use error::{ApiError, ErrorBody};
 
 use service::Service;

@@ -388,6 +388,57 @@ impl Backend for RemoteBackend {
             .await
     }
 
+    async fn fork_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        project: &str,
+        new_name: &str,
+        count: u32,
+    ) -> Result<types::ContainersCopied, AppError> {
+        let body = wire(types::CopyRequest {
+            target_project_id: project.into(),
+            name: new_name.into(),
+            source_snapshot: Some(name.into()),
+            count: Some(count),
+        });
+        self.call(
+            Some(token),
+            Method::POST,
+            self.upstream.api(&["containers", id, "copy"], &[])?,
+            Some(body),
+            LONG_TIMEOUT,
+        )
+        .await
+    }
+
+    async fn publish_image(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        image: &str,
+    ) -> Result<types::Image, AppError> {
+        let body = wire(types::PublishImage {
+            name: image.into(),
+            from: types::ImageOrigin {
+                container_id: id.into(),
+                snapshot: name.into(),
+            },
+        });
+        let d: types::ImageData = self
+            .call(
+                Some(token),
+                Method::POST,
+                self.upstream.api(&["images"], &[])?,
+                Some(body),
+                LONG_TIMEOUT,
+            )
+            .await?;
+        Ok(d.image)
+    }
+
     async fn update_snapshot(
         &self,
         token: &str,
