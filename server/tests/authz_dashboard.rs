@@ -61,6 +61,8 @@ fn args(path: &str, t: &Target) -> Option<Vec<(String, String)>> {
         "/rpc/timeline" => vec![("id", c), ("all", "false")],
         "/rpc/create_snapshot" => vec![("id", c), ("alias", "matrix"), ("expiry", "")],
         "/rpc/restore_snapshot" => vec![("id", c), ("name", s)],
+        "/rpc/restore_path" => vec![("id", c), ("name", s), ("path", "/etc")],
+        "/rpc/publish_image" => vec![("id", c), ("name", s), ("image", "matrix-image")],
         "/rpc/delete_snapshot" => vec![("id", c), ("name", s)],
         "/rpc/copy_snapshot" => vec![
             ("id", c),

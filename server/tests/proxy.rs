@@ -150,7 +150,8 @@ async fn the_dashboard_through_a_proxy_acts_on_the_upstream() {
         ],
     )
     .await;
-    let copy_id = copy["id"].as_str().unwrap().to_string();
+    let copy_id = copy["made"][0][0].as_str().unwrap().to_string();
+    assert_eq!(copy["made"][0][1], "web-copy", "{copy}");
     let up = upstream
         .admin("GET", &format!("/api/v1/containers/{copy_id}"), None)
         .await;

@@ -107,6 +107,8 @@ pub struct ImportQuery {
     post,
     path = "/api/v1/images",
     tag = "Images",
+    // The name it had when it only imported: drafts and links keep working.
+    operation_id = "import_image",
     params(ImportQuery),
     request_body(description = "A tar stream to import (with `?name=`), or JSON to publish a snapshot (without it)",
         content(
