@@ -181,7 +181,7 @@ impl Catalog {
             return Err(EngineError::RootExists(s.container));
         }
         r?;
-        insert_row(&mut *tx, s).await?;
+        insert_row(&mut tx, s).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -189,7 +189,7 @@ impl Catalog {
     /// Inserts a snapshot row.
     pub async fn insert(&self, s: &SnapshotInfo) -> Result<(), EngineError> {
         let mut conn = self.db.acquire().await?;
-        insert_row(&mut *conn, s).await
+        insert_row(&mut conn, s).await
     }
 
     /// The container's snapshots that have not expired at `now`, newest first.

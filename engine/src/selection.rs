@@ -220,6 +220,9 @@ fn not_a_dir(t: &Target, at: usize, found: FileType) -> EngineError {
     ))
 }
 
+/// Live folders a partial restore made, each open with the snapshot entry it was made from.
+pub(crate) type Created = Vec<(OwnedFd, Entry)>;
+
 /// Opens (creating what is missing, with the snapshot's metadata) the live directory that
 /// holds `t`. Returns it and the directories it created, outermost first, whose metadata the
 /// caller applies again once their content is in place (adding entries moves their mtime).
@@ -227,7 +230,7 @@ pub(crate) fn make_live_parent(
     root: &OwnedFd,
     root_path: &Path,
     t: &Target,
-) -> Result<(Arc<OwnedFd>, Vec<(OwnedFd, Entry)>), EngineError> {
+) -> Result<(Arc<OwnedFd>, Created), EngineError> {
     let mut cur = fsops::dup(root.as_fd()).map_err(io_at(root_path))?;
     let mut path = root_path.to_path_buf();
     let mut created = Vec::new();
