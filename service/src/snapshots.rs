@@ -369,14 +369,26 @@ impl Service {
     ) -> Result<(ContainerRecord, engine::Deleted), ServiceError> {
         let c = self.container_row(caller, id).await?;
         let _guard = self.lock(id).await?;
+        let deleted = self.delete_snapshot_locked(&c, name).await?;
+        Ok((c, deleted))
+    }
+
+    /// Deletes a snapshot of `c`; the caller holds the container lock. The one delete path:
+    /// the REST and dashboard deletes and the retention job all come through here.
+    pub(crate) async fn delete_snapshot_locked(
+        &self,
+        c: &ContainerRecord,
+        name: &str,
+    ) -> Result<engine::Deleted, ServiceError> {
         let deleted = self.engine().delete(&c.id, name).await?;
+        self.unmark_scheduled(&c.id, &deleted.name).await?;
         self.events().publish(
             types::EventKind::SnapshotDeleted,
             &c.project_id,
-            Some(id.as_str()),
+            Some(c.id.as_str()),
             serde_json::json!({"name": deleted.name, "freed_bytes": deleted.freed_bytes}),
         );
-        Ok((c, deleted))
+        Ok(deleted)
     }
 
     /// Edits a snapshot's alias and expiry: `None` leaves a field, `Some(None)` clears the
@@ -400,6 +412,12 @@ impl Service {
             expires_at: expiry_days.map(|d| d.map(|d| super::now() + ChronoDuration::days(d))),
         };
         let info = self.engine().edit(&c.id, name, edit).await?;
+        // Setting the expiry to never pins a scheduled snapshot (no keep policy deletes it
+        // then); giving it an expiry again unpins it.
+        if let Some(expiry) = expiry_days {
+            self.set_scheduled_pinned(&c.id, &info.name, expiry.is_none())
+                .await?;
+        }
         let snap = snapshot_of(&info);
         self.events().publish(
             types::EventKind::SnapshotUpdated,
