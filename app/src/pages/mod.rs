@@ -8,6 +8,7 @@ pub mod docs;
 #[cfg(feature = "ssr")]
 pub mod files;
 pub mod not_found;
+pub mod retention;
 pub mod schedule;
 pub mod signin;
 pub mod storage;

@@ -2,7 +2,8 @@
 //! `/rpc` (server function) errors. Every handler is a thin adapter over one service call.
 //!
 //! - one module per resource, each with its own `router()`, merged in [`router`]:
-//!   [`snapshots`], [`containers`], [`resources`] (and [`system`]: health, the document);
+//!   [`snapshots`], [`containers`], [`resources`], [`retention`] (the keep policy's
+//!   preview) and [`system`] (health, the document);
 //! - [`auth`]: the `Caller` extractor ([`auth::Authed`]);
 //! - [`body`]: strict JSON bodies and queries;
 //! - [`download`]: a snapshot's file as a download (REST and the dashboard);
@@ -16,6 +17,7 @@ pub mod containers;
 pub mod download;
 pub mod error;
 pub mod resources;
+pub mod retention;
 pub mod rpc;
 pub mod snapshots;
 pub mod status;
@@ -155,6 +157,7 @@ impl utoipa::Modify for BearerAuth {
         containers::get_schedule,
         containers::put_schedule,
         containers::delete_schedule,
+        retention::preview,
         resources::list_images,
         resources::import_image,
         resources::list_projects,
@@ -174,7 +177,7 @@ impl utoipa::Modify for BearerAuth {
         (name = "Projects", description = "Groups of containers; tokens see projects"),
         (name = "Servers", description = "The nodes and their storage"),
         (name = "Tokens", description = "API tokens (shown once, stored hashed)"),
-        (name = "Schedules", description = "Automatic snapshots per container"),
+        (name = "Schedules", description = "Automatic snapshots per container, and how many of them to keep"),
         (name = "Events", description = "A live stream of what happens"),
         (name = "System", description = "Health and the API description itself"),
     ),
@@ -189,6 +192,7 @@ pub fn router(service: Service) -> Router {
         .route("/openapi.json", get(system::openapi_json))
         .merge(containers::router())
         .merge(snapshots::router())
+        .merge(retention::router())
         .layer(DefaultBodyLimit::max(body::MAX_JSON_BODY))
         .merge(resources::router())
         .fallback(not_found)
