@@ -1,4 +1,5 @@
-//! `/api/v1/containers...`: create, list, get, delete, start, stop, exec, copy, schedule.
+//! `/api/v1/containers...`: create, list, get, delete, start, stop, exec, copy, schedule (and
+//! the route of its keep policy's preview, handled in [`super::retention`]).
 
 use axum::Router;
 use axum::extract::State;
@@ -32,6 +33,10 @@ pub(super) fn router() -> Router<Service> {
             routing::get(get_schedule)
                 .put(put_schedule)
                 .delete(delete_schedule),
+        )
+        .route(
+            "/containers/{id}/schedule/preview",
+            routing::get(super::retention::preview),
         )
 }
 

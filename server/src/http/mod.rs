@@ -2,8 +2,8 @@
 //! `/rpc` (server function) errors. Every handler is a thin adapter over one service call.
 //!
 //! - one module per resource, each with its own `router()`, merged in [`router`]:
-//!   [`snapshots`], [`containers`], [`resources`], [`retention`] (the keep policy's
-//!   preview) and [`system`] (health, the document);
+//!   [`snapshots`], [`containers`] (with the schedule routes; [`retention`] holds the keep
+//!   policy's preview handler), [`resources`] and [`system`] (health, the document);
 //! - [`auth`]: the `Caller` extractor ([`auth::Authed`]);
 //! - [`body`]: strict JSON bodies and queries;
 //! - [`download`]: a snapshot's file as a download (REST and the dashboard);
@@ -192,7 +192,6 @@ pub fn router(service: Service) -> Router {
         .route("/openapi.json", get(system::openapi_json))
         .merge(containers::router())
         .merge(snapshots::router())
-        .merge(retention::router())
         .layer(DefaultBodyLimit::max(body::MAX_JSON_BODY))
         .merge(resources::router())
         .fallback(not_found)

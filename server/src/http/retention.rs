@@ -1,11 +1,10 @@
-//! `/api/v1/containers/{id}/schedule/preview`: what a schedule's keep policy (restic's
+//! `GET /api/v1/containers/{id}/schedule/preview`: what a schedule's keep policy (restic's
 //! `forget --keep-*`) would delete and keep now, and why, without deleting anything. The
-//! policy itself is set with the schedule (`PUT .../schedule`, in [`super::containers`]).
+//! route is declared with the other schedule routes in [`super::containers`], where the
+//! policy itself is set (`PUT .../schedule`).
 
-use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing;
 use serde::Deserialize;
 
 use super::auth::Authed;
@@ -14,11 +13,6 @@ use super::{ApiError, Envelope, ErrorBody, envelope_schema};
 use service::Service;
 use service::parse_id;
 use types::{KEEP_FIELDS, KeepPolicy, RetentionPreviewData};
-
-/// The retention routes, relative to `/api/v1`.
-pub(super) fn router() -> Router<Service> {
-    Router::new().route("/containers/{id}/schedule/preview", routing::get(preview))
-}
 
 envelope_schema!(
     RetentionPreviewResponse,
