@@ -44,7 +44,11 @@ async function startProxy(): Promise<{ url: string; stop: () => Promise<void> }>
         stop: async () => {
           const ended = new Promise((resolve) => child.once('exit', resolve));
           child.kill('SIGTERM');
+          // A graceful stop waits for open connections (a page's live event stream); the
+          // caller closes its pages first, and a stop that still hangs is cut short.
+          const late = setTimeout(() => child.kill('SIGKILL'), 10_000);
           await ended;
+          clearTimeout(late);
           fs.rmSync(dir, { recursive: true, force: true });
         },
       };
@@ -131,6 +135,8 @@ test('the same through a proxy node', async ({ page }, testInfo) => {
   try {
     await story(page, proxy.url, 'proxy', testInfo);
   } finally {
+    // Its live event stream would keep the proxy's graceful stop waiting.
+    await page.goto('about:blank');
     await proxy.stop();
   }
 });

@@ -411,13 +411,22 @@ impl Service {
             alias,
             expires_at: expiry_days.map(|d| d.map(|d| super::now() + ChronoDuration::days(d))),
         };
-        let info = self.engine().edit(&c.id, name, edit).await?;
         // Setting the expiry to never pins a scheduled snapshot (no keep policy deletes it
-        // then); giving it an expiry again unpins it.
-        if let Some(expiry) = expiry_days {
-            self.set_scheduled_pinned(&c.id, &info.name, expiry.is_none())
-                .await?;
-        }
+        // then), giving it an expiry unpins it; recorded before the edit (see
+        // `pin_before_edit`) and put back if the edit fails.
+        let pin = match expiry_days {
+            Some(expiry) => Some(self.pin_before_edit(&c.id, name, expiry.is_none()).await?),
+            None => None,
+        };
+        let info = match self.engine().edit(&c.id, name, edit).await {
+            Ok(info) => info,
+            Err(e) => {
+                if let Some(pin) = pin {
+                    self.undo_pin(&c.id, pin).await?;
+                }
+                return Err(e.into());
+            }
+        };
         let snap = snapshot_of(&info);
         self.events().publish(
             types::EventKind::SnapshotUpdated,

@@ -341,3 +341,66 @@ async fn a_snapshot_deleted_by_hand_loses_its_mark() {
         .unwrap();
     assert_eq!(count().await, 0);
 }
+
+/// A pin is recorded with the edit that makes it: by alias too, and not at all when the edit
+/// fails.
+#[tokio::test]
+async fn a_pin_counts_only_when_its_edit_succeeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let svc = service(tmp.path()).await;
+    let c = svc
+        .create_container(&admin(), "default", "pins", "demo", None, None)
+        .await
+        .unwrap();
+    let id = service::parse_id("container id", &c.id).unwrap();
+    let s = svc.set_schedule(&admin(), &id, spec(None)).await.unwrap();
+    let mut due = at(&s.next_run_at);
+    for _ in 0..2 {
+        assert_eq!(svc.run_due_schedules(due).await.unwrap(), 1);
+        due += Duration::days(366);
+    }
+    let (_, list) = svc.list_snapshots(&admin(), &id).await.unwrap();
+    let (newer, older) = (&list[0], &list[1]);
+    let untouched = || async {
+        let p = svc.preview_retention(&admin(), &id, None).await.unwrap();
+        p.untouched
+            .into_iter()
+            .map(|e| (e.name, e.reasons.join(",")))
+            .collect::<Vec<_>>()
+    };
+
+    // A failed edit (an alias with a line break) pins nothing.
+    let e = svc
+        .update_snapshot(
+            &admin(),
+            &id,
+            &older.name,
+            Some(Some("two\nlines".into())),
+            Some(None),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, service::ErrorKind::BadRequest, "{e}");
+    assert!(untouched().await.is_empty());
+
+    // Pinned by its alias: out of the policy's reach.
+    let alias = older.alias.clone().unwrap();
+    svc.update_snapshot(&admin(), &id, &alias, None, Some(None))
+        .await
+        .unwrap();
+    assert_eq!(
+        untouched().await,
+        [(older.name.clone(), "pinned".to_string())]
+    );
+    let keep_one = KeepPolicy {
+        last: Some(1),
+        ..Default::default()
+    };
+    svc.set_schedule(&admin(), &id, spec(Some(keep_one)))
+        .await
+        .unwrap();
+    let report = svc.run_jobs_once(Utc::now(), false).await.unwrap();
+    assert_eq!(report.pruned, 0, "{report:?}");
+    assert!(names(&svc, &id).await.contains(&older.name));
+    assert!(names(&svc, &id).await.contains(&newer.name));
+}

@@ -2,8 +2,9 @@
 //! job pass that deletes what a policy drops.
 //!
 //! Invariants:
-//! - only snapshots with a row in `scheduled_snapshots` (and `pinned = 0`) are ever deleted
-//!   by a policy; a missing row means "taken by hand", so every doubt keeps the snapshot;
+//! - only snapshots with a row in `scheduled_snapshots` (and `pinned = 0`, checked again
+//!   right before each deletion) are ever deleted by a policy; a missing row means "taken by
+//!   hand", so every doubt keeps the snapshot;
 //! - a container's plan is made and executed under its operation lock, so no snapshot is
 //!   taken, restored or deleted between the two;
 //! - each deletion is [`Service::delete_snapshot_locked`], the path of
@@ -42,6 +43,13 @@ pub(crate) fn accepted_policy(p: Option<KeepPolicy>) -> Result<Option<KeepPolicy
             Ok(p.normalized())
         }
     }
+}
+
+/// A pin mark changed ahead of its edit: the snapshot's name and its mark before (`None`:
+/// not a scheduled snapshot, nothing was changed).
+pub(crate) struct PinChange {
+    name: String,
+    before: Option<bool>,
 }
 
 fn entries(list: Vec<Decision>) -> Vec<RetentionEntry> {
@@ -91,9 +99,60 @@ impl Service {
         Ok(())
     }
 
+    /// Whether a scheduled snapshot is pinned; `None` when it has no mark (taken by hand).
+    async fn scheduled_pinned(
+        &self,
+        c: &ContainerId,
+        name: &str,
+    ) -> Result<Option<bool>, ServiceError> {
+        let pinned: Option<i64> = sqlx::query_scalar(
+            "SELECT pinned FROM scheduled_snapshots WHERE container_id = ? AND name = ?",
+        )
+        .bind(c.as_str())
+        .bind(name)
+        .fetch_optional(self.db())
+        .await?;
+        Ok(pinned.map(|p| p != 0))
+    }
+
+    /// Records that snapshot `name_or_alias` is being pinned (`pinned`, its expiry set to
+    /// never) or unpinned, *before* the catalog edit that does it. Edits do not take the
+    /// container lock, so a retention pass may run meanwhile: a pass that checks after this
+    /// never deletes the snapshot, and one that deleted it first makes the edit fail ("no
+    /// such snapshot") rather than report a pin that did not happen. Returns what to put
+    /// back if the edit fails ([`Service::undo_pin`]).
+    pub(crate) async fn pin_before_edit(
+        &self,
+        c: &ContainerId,
+        name_or_alias: &str,
+        pinned: bool,
+    ) -> Result<PinChange, ServiceError> {
+        let target = self.engine().get(c, name_or_alias).await?;
+        let before = self.scheduled_pinned(c, &target.name).await?;
+        if before.is_some() {
+            self.set_scheduled_pinned(c, &target.name, pinned).await?;
+        }
+        Ok(PinChange {
+            name: target.name,
+            before,
+        })
+    }
+
+    /// Puts a pin mark back as it was before a failed edit.
+    pub(crate) async fn undo_pin(
+        &self,
+        c: &ContainerId,
+        change: PinChange,
+    ) -> Result<(), ServiceError> {
+        if let Some(was) = change.before {
+            self.set_scheduled_pinned(c, &change.name, was).await?;
+        }
+        Ok(())
+    }
+
     /// Pins (its expiry was set to never) or unpins (it was given an expiry) a scheduled
     /// snapshot; a pinned one is out of every policy's reach. No-op for manual snapshots.
-    pub(crate) async fn set_scheduled_pinned(
+    async fn set_scheduled_pinned(
         &self,
         c: &ContainerId,
         name: &str,
@@ -229,6 +288,11 @@ impl Service {
         let plan = self.retention_plan(&c.id, Some(policy), true).await?;
         let mut deleted = 0;
         for d in &plan.delete {
+            // Pinned since the plan was made (pins are recorded before their edit and do
+            // not take the lock): keep it.
+            if self.scheduled_pinned(&c.id, &d.snapshot.name).await? != Some(false) {
+                continue;
+            }
             let why: Vec<String> = d.reasons.iter().map(ToString::to_string).collect();
             self.delete_snapshot_locked(&c, &d.snapshot.name).await?;
             tracing::info!(container = %c.id, snapshot = %d.snapshot.name, reasons = ?why,
