@@ -159,6 +159,15 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<Schedule, AppError>;
     /// Removes the container's schedule.
     async fn delete_schedule(&self, token: &str, id: &str) -> Result<(), AppError>;
+    /// What a keep policy would delete and keep among the container's snapshots now, and
+    /// why, deleting nothing (`GET .../schedule/preview`): `keep` previews that policy (a
+    /// form's, before it is saved), `None` the saved schedule's (`NotFound` without one).
+    async fn schedule_preview(
+        &self,
+        token: &str,
+        id: &str,
+        keep: Option<types::KeepPolicy>,
+    ) -> Result<types::RetentionPreview, AppError>;
     /// The live events this token may see, from now on.
     async fn events(&self, token: &str) -> Result<EventStream, AppError>;
     /// Sends one request to the REST API as the holder of `token` (the API docs' "Run"),

@@ -245,14 +245,17 @@ pub fn run_cp(tree: &Path, work: &Path, change: &Change) -> anyhow::Result<Measu
     m.restore_s = s1 + s2;
     let (s, r5) = timed("cp", &[os("-a"), a.as_os_str(), copy.as_os_str()], &[])?;
     m.copy_s = s;
-    // cp has no fork: the same ten copies one after another.
+    // cp has no fork: the same ten copies one after another. All ten exist at the end, as
+    // the forks do (removing each at once would let its writes never reach the disk).
     let mut r6 = 0;
-    for i in 0..FORKS {
-        let to = work.join(format!("fork-{i}"));
+    let forks: Vec<_> = (0..FORKS).map(|i| work.join(format!("fork-{i}"))).collect();
+    for to in &forks {
         let (s, r) = timed("cp", &[os("-a"), a.as_os_str(), to.as_os_str()], &[])?;
         m.copies_s += s;
         r6 = r6.max(r);
-        fs::remove_dir_all(&to)?;
+    }
+    for to in &forks {
+        fs::remove_dir_all(to)?;
     }
     m.fork_s = m.copies_s;
     m.peak_rss_kib = [r1, r2, r3, r4, r5, r6].into_iter().max().unwrap_or(0);

@@ -378,6 +378,7 @@ async fn every_backend_call_reaches_the_upstream() {
         expiry: Some(7),
         alias_pattern: None,
         include_stopped: Some(true),
+        keep: None,
     };
     let set = backend.set_schedule(ADMIN, &id, spec).await.unwrap();
     assert_eq!(set.schedule, "@daily");

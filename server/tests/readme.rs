@@ -140,3 +140,32 @@ async fn the_readme_partial_restore_publish_and_fork_work() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_readme_keep_policy_example_works() {
+    let s = LiveServer::start(&[]);
+    let out = run(&s, &block_after("### Keep policies"));
+    assert!(out.contains("Schedule saved successfully"), "{out}");
+    assert!(
+        out.contains("Retention preview computed successfully"),
+        "{out}"
+    );
+    // The CLI's view of the policy and its preview table.
+    assert!(
+        out.contains("last 5, daily 7, weekly 4, monthly 12"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Policy last 2, daily 3: keeps 0, deletes 0"),
+        "{out}"
+    );
+    let all = s.admin("GET", "/api/v1/containers", None).await;
+    let id = all["containers"][0]["id"].as_str().unwrap().to_string();
+    let sched = s
+        .admin("GET", &format!("/api/v1/containers/{id}/schedule"), None)
+        .await;
+    assert_eq!(
+        sched["schedule"]["keep"],
+        serde_json::json!({"last": 5, "daily": 7, "weekly": 4, "monthly": 12})
+    );
+}

@@ -400,14 +400,26 @@ impl Service {
     ) -> Result<(ContainerRecord, engine::Deleted), ServiceError> {
         let c = self.container_row(caller, id).await?;
         let _guard = self.lock(id).await?;
+        let deleted = self.delete_snapshot_locked(&c, name).await?;
+        Ok((c, deleted))
+    }
+
+    /// Deletes a snapshot of `c`; the caller holds the container lock. The one delete path:
+    /// the REST and dashboard deletes and the retention job all come through here.
+    pub(crate) async fn delete_snapshot_locked(
+        &self,
+        c: &ContainerRecord,
+        name: &str,
+    ) -> Result<engine::Deleted, ServiceError> {
         let deleted = self.engine().delete(&c.id, name).await?;
+        self.unmark_scheduled(&c.id, &deleted.name).await?;
         self.events().publish(
             types::EventKind::SnapshotDeleted,
             &c.project_id,
-            Some(id.as_str()),
+            Some(c.id.as_str()),
             serde_json::json!({"name": deleted.name, "freed_bytes": deleted.freed_bytes}),
         );
-        Ok((c, deleted))
+        Ok(deleted)
     }
 
     /// Edits a snapshot's alias and expiry: `None` leaves a field, `Some(None)` clears the
@@ -430,7 +442,22 @@ impl Service {
             alias,
             expires_at: expiry_days.map(|d| d.map(|d| super::now() + ChronoDuration::days(d))),
         };
-        let info = self.engine().edit(&c.id, name, edit).await?;
+        // Setting the expiry to never pins a scheduled snapshot (no keep policy deletes it
+        // then), giving it an expiry unpins it; recorded before the edit (see
+        // `pin_before_edit`) and put back if the edit fails.
+        let pin = match expiry_days {
+            Some(expiry) => Some(self.pin_before_edit(&c.id, name, expiry.is_none()).await?),
+            None => None,
+        };
+        let info = match self.engine().edit(&c.id, name, edit).await {
+            Ok(info) => info,
+            Err(e) => {
+                if let Some(pin) = pin {
+                    self.undo_pin(&c.id, pin).await?;
+                }
+                return Err(e.into());
+            }
+        };
         let snap = snapshot_of(&info);
         self.events().publish(
             types::EventKind::SnapshotUpdated,

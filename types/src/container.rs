@@ -288,6 +288,11 @@ pub struct Schedule {
     pub last_run_at: Option<String>,
     /// Why the last run failed, if it did.
     pub last_error: Option<String>,
+    /// How many of its snapshots are kept (restic's `forget --keep-*`, UTC calendar
+    /// buckets); `null`: no policy, each is kept until its `expiry`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub keep: Option<crate::KeepPolicy>,
 }
 
 /// The body of `PUT /api/v1/containers/{id}/schedule`.
@@ -301,6 +306,13 @@ pub struct ScheduleSpec {
     pub expiry: Option<i64>,
     pub alias_pattern: Option<String>,
     pub include_stopped: Option<bool>,
+    /// Which of the schedule's snapshots to keep (each count 0 to 10000); absent, `{}` or
+    /// all zero: no policy. A PUT replaces the whole schedule, so leaving `keep` out removes
+    /// the policy. It applies to this schedule's snapshots only, never to snapshots taken
+    /// by hand or pinned; a snapshot goes when its expiry passes or the policy drops it,
+    /// whichever comes first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<crate::KeepPolicy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

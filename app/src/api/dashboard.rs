@@ -347,15 +347,23 @@ pub async fn load_schedule(id: String) -> Result<Option<Schedule>, AppError> {
 }
 
 /// Sets the container's schedule from the form: a cron expression or preset, the expiry of
-/// the snapshots it takes (`7`, `30`, `90`, `never`), an alias pattern, and whether stopped
-/// containers are snapshotted too.
+/// the snapshots it takes (`7`, `30`, `90`, `never`, or any day count), an alias pattern,
+/// whether stopped containers are snapshotted too, and the keep policy (`keep_last` ...
+/// `keep_monthly`, see [`super::retention::keep_from_form`]; none sent or all empty: no
+/// policy).
 #[server(prefix = "/rpc", endpoint = "save_schedule")]
+#[allow(clippy::too_many_arguments)]
 pub async fn save_schedule(
     id: String,
     schedule: String,
     expiry: String,
     alias_pattern: String,
     #[server(default)] include_stopped: Option<String>,
+    #[server(default)] keep_last: Option<String>,
+    #[server(default)] keep_hourly: Option<String>,
+    #[server(default)] keep_daily: Option<String>,
+    #[server(default)] keep_weekly: Option<String>,
+    #[server(default)] keep_monthly: Option<String>,
 ) -> Result<Schedule, AppError> {
     let token = crate::session::token()?;
     let schedule = schedule.trim().to_string();
@@ -370,10 +378,33 @@ pub async fn save_schedule(
         expiry: parse_expiry(&expiry)?,
         alias_pattern: (!alias_pattern.is_empty()).then_some(alias_pattern),
         include_stopped: Some(include_stopped.is_some_and(|s| !s.is_empty())),
+        keep: super::retention::keep_from_form([
+            keep_last.as_deref(),
+            keep_hourly.as_deref(),
+            keep_daily.as_deref(),
+            keep_weekly.as_deref(),
+            keep_monthly.as_deref(),
+        ])?,
     };
-    crate::backend::backend()?
+    let saved = crate::backend::backend()?
         .set_schedule(&token, &id, spec)
-        .await
+        .await?;
+    // The timeline's plain form comes back to the timeline itself, not to the address it
+    // was posted from: after a Preview that address holds the typed policy, which the page
+    // would go on previewing as if it were not saved.
+    let plain_form = use_context::<http::request::Parts>()
+        .and_then(|p| {
+            p.headers
+                .get(http::header::ACCEPT)?
+                .to_str()
+                .ok()
+                .map(str::to_owned)
+        })
+        .is_some_and(|accept| accept.contains("text/html"));
+    if plain_form {
+        leptos_axum::redirect(&format!("/containers/{}", saved.container_id));
+    }
+    Ok(saved)
 }
 
 /// Removes the container's schedule.

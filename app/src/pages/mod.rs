@@ -10,6 +10,7 @@ pub mod files;
 pub mod not_found;
 #[cfg(feature = "ssr")]
 pub mod restore_path;
+pub mod retention;
 pub mod schedule;
 pub mod signin;
 pub mod storage;

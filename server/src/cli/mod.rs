@@ -6,6 +6,7 @@
 //! non-zero with the server's message.
 
 mod client;
+mod schedule;
 mod table;
 
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ use types::{
 };
 
 pub use client::Client;
+pub use schedule::{KeepArgs, ScheduleCmd, schedule};
 
 /// Where the server is and who is calling.
 #[derive(Debug, Clone, Args)]

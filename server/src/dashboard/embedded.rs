@@ -496,6 +496,20 @@ impl Backend for EmbeddedBackend {
             .map_err(app_error)
     }
 
+    async fn schedule_preview(
+        &self,
+        token: &str,
+        id: &str,
+        keep: Option<types::KeepPolicy>,
+    ) -> Result<types::RetentionPreview, AppError> {
+        let caller = self.caller(token).await?;
+        let id = &parse_id("container id", id).map_err(app_error)?;
+        self.service
+            .preview_retention(&caller, id, keep)
+            .await
+            .map_err(app_error)
+    }
+
     async fn run_request(&self, token: &str, req: RunRequest) -> Result<RunResult, AppError> {
         use tower::ServiceExt;
         if let Some(problem) = app::model::run_request_problem(&req) {

@@ -1,4 +1,5 @@
-//! `/api/v1/containers...`: create, list, get, delete, start, stop, exec, copy, schedule.
+//! `/api/v1/containers...`: create, list, get, delete, start, stop, exec, copy, schedule (and
+//! the route of its keep policy's preview, handled in [`super::retention`]).
 
 use axum::Router;
 use axum::extract::State;
@@ -32,6 +33,10 @@ pub(super) fn router() -> Router<Service> {
             routing::get(get_schedule)
                 .put(put_schedule)
                 .delete(delete_schedule),
+        )
+        .route(
+            "/containers/{id}/schedule/preview",
+            routing::get(super::retention::preview),
         )
 }
 
@@ -442,16 +447,22 @@ pub async fn get_schedule(
     Ok(Envelope::ok("Schedule retrieved successfully", ScheduleData { schedule }).into_response())
 }
 
-/// Sets or replaces the container's automatic snapshot schedule.
+/// Sets or replaces the container's automatic snapshot schedule, and how many of its
+/// snapshots to keep (`keep`, as restic's `forget --keep-*`: the newest snapshot of each UTC
+/// hour, day, ISO week or month until N are kept, plus the `last` N; a snapshot kept by any
+/// rule stays). The policy deletes only snapshots this schedule took, never manual or pinned
+/// ones; with an `expiry` too, a snapshot goes at whichever comes first. A PUT replaces the
+/// whole schedule: leaving `keep` out removes the policy. See what it would delete with
+/// `GET .../schedule/preview`.
 #[utoipa::path(
     put,
     path = "/api/v1/containers/{container_id}/schedule",
     tag = "Schedules",
     params(("container_id" = String, Path, description = "The container's id")),
-    request_body(content = ScheduleSpec, example = json!({"schedule": "@daily", "expiry": 7, "alias_pattern": "auto-%Y%m%d-%H%M", "include_stopped": false})),
+    request_body(content = ScheduleSpec, example = json!({"schedule": "@daily", "expiry": 90, "alias_pattern": "auto-%Y%m%d-%H%M", "include_stopped": false, "keep": {"last": 5, "hourly": 24, "daily": 7, "weekly": 4, "monthly": 12}})),
     responses(
         (status = 200, description = "Saved", body = ScheduleResponse),
-        (status = 400, description = "Bad schedule, expiry or pattern", body = ErrorBody),
+        (status = 400, description = "Bad schedule, expiry, pattern or keep count (each a whole number from 0 to 10000)", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 404, description = "No such container", body = ErrorBody),
         (status = 409, description = "The container was deleted", body = ErrorBody),

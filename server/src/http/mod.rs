@@ -2,7 +2,8 @@
 //! `/rpc` (server function) errors. Every handler is a thin adapter over one service call.
 //!
 //! - one module per resource, each with its own `router()`, merged in [`router`]:
-//!   [`snapshots`], [`containers`], [`resources`] (and [`system`]: health, the document);
+//!   [`snapshots`], [`containers`] (with the schedule routes; [`retention`] holds the keep
+//!   policy's preview handler), [`resources`] and [`system`] (health, the document);
 //! - [`auth`]: the `Caller` extractor ([`auth::Authed`]);
 //! - [`body`]: strict JSON bodies and queries;
 //! - [`download`]: a snapshot's file as a download (REST and the dashboard);
@@ -16,6 +17,7 @@ pub mod containers;
 pub mod download;
 pub mod error;
 pub mod resources;
+pub mod retention;
 pub mod rpc;
 pub mod snapshots;
 pub mod status;
@@ -156,6 +158,7 @@ impl utoipa::Modify for BearerAuth {
         containers::get_schedule,
         containers::put_schedule,
         containers::delete_schedule,
+        retention::preview,
         resources::list_images,
         resources::create_image,
         resources::list_projects,
@@ -175,7 +178,7 @@ impl utoipa::Modify for BearerAuth {
         (name = "Projects", description = "Groups of containers; tokens see projects"),
         (name = "Servers", description = "The nodes and their storage"),
         (name = "Tokens", description = "API tokens (shown once, stored hashed)"),
-        (name = "Schedules", description = "Automatic snapshots per container"),
+        (name = "Schedules", description = "Automatic snapshots per container, and how many of them to keep"),
         (name = "Events", description = "A live stream of what happens"),
         (name = "System", description = "Health and the API description itself"),
     ),

@@ -585,6 +585,31 @@ impl Backend for RemoteBackend {
         .map(|_| ())
     }
 
+    async fn schedule_preview(
+        &self,
+        token: &str,
+        id: &str,
+        keep: Option<types::KeepPolicy>,
+    ) -> Result<types::RetentionPreview, AppError> {
+        // A policy to preview goes as the query, every count written (0 for an absent one):
+        // an empty query would preview the saved policy instead.
+        let counts: Vec<(&str, String)> = keep
+            .map(|k| {
+                types::KEEP_FIELDS
+                    .iter()
+                    .zip(k.counts())
+                    .map(|(f, c)| (*f, c.unwrap_or(0).to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let query: Vec<(&str, &str)> = counts.iter().map(|(f, v)| (*f, v.as_str())).collect();
+        let url = self
+            .upstream
+            .api(&["containers", id, "schedule", "preview"], &query)?;
+        let d: types::RetentionPreviewData = self.get(token, url).await?;
+        Ok(d.preview)
+    }
+
     /// The upstream's event stream, parsed as it arrives. It ends when the upstream closes it
     /// or the connection breaks; the page then reconnects.
     async fn run_request(
