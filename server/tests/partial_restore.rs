@@ -132,8 +132,23 @@ async fn a_partial_restore_changes_only_its_paths_and_keeps_the_container_runnin
     )
     .await;
     assert_eq!(status(&s, &id).await, "running");
-    assert_ne!(init_started(&s, &id).await, started, "not restarted");
+    let restarted = init_started(&s, &id).await;
+    assert_ne!(restarted, started, "not restarted");
     assert_eq!(read(&root, "etc/nginx/sites/evil"), None);
+
+    // `/` as a path is the whole tree, and like any path it keeps the container running.
+    let r = s
+        .admin(
+            "PATCH",
+            &format!("/api/v1/containers/{id}/snapshots/{snap}"),
+            Some(json!({"paths": ["/"]})),
+        )
+        .await;
+    assert_eq!(r["paths"], json!(["/"]), "{r}");
+    assert_eq!(read(&root, "root/notes.txt"), None);
+    assert_eq!(read(&root, "srv/app/data.db").as_deref(), Some("rows v1\n"));
+    assert_eq!(status(&s, &id).await, "running");
+    assert_eq!(init_started(&s, &id).await, restarted);
 }
 
 #[tokio::test]

@@ -153,6 +153,17 @@ async fn a_published_image_makes_containers_equal_to_the_snapshot() {
         assert_eq!(status, want, "{body}: {v}");
         assert!(v["message"].as_str().unwrap().contains(says), "{body}: {v}");
     }
+    // JSON with ?name= is neither a publish nor an import, and says so.
+    let r = s
+        .client
+        .post(s.url("/api/v1/images?name=qname"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"name": "qname", "from": {"container_id": id, "snapshot": "golden"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("leave out ?name="));
     let (status, _) = s
         .call(
             "POST",
@@ -194,13 +205,18 @@ async fn a_fork_makes_n_equal_containers_and_reports_each() {
     }
 
     // Out of range, and a fork whose every name is taken.
-    for (count, status, says) in [(0, 400, "1 to 50"), (51, 400, "1 to 50")] {
+    let long = "n".repeat(61);
+    for (name, count, status, says) in [
+        ("f", 0, 400, "1 to 50"),
+        ("f", 51, 400, "1 to 50"),
+        (long.as_str(), 11, 400, "at most 60 characters"),
+    ] {
         let (st, v) = s
             .call(
                 "POST",
                 &format!("/api/v1/containers/{id}/copy"),
                 Some(ADMIN),
-                Some(json!({"target_project_id": "default", "name": "f", "count": count})),
+                Some(json!({"target_project_id": "default", "name": name, "count": count})),
             )
             .await;
         assert_eq!(st, status, "{v}");
@@ -363,4 +379,70 @@ async fn the_dashboard_publishes_and_forks_through_a_proxy() {
         matches!(&err, app::AppError::BadRequest(m) if m.contains("1 to 50")),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn a_published_image_is_seen_only_by_its_projects_tokens() {
+    let s = LiveServer::start(&[]);
+    let (id, _, _) = setup(&s).await;
+    s.admin("POST", "/api/v1/projects", Some(json!({"name": "teamx"})))
+        .await;
+    let teamx = s.project_id("teamx").await;
+    let token = |project: &str| json!({"name": format!("t-{project}"), "project_ids": [project]});
+    let other = s.admin("POST", "/api/v1/tokens", Some(token(&teamx))).await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let own = s
+        .admin("POST", "/api/v1/tokens", Some(token("default")))
+        .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let img = s
+        .admin(
+            "POST",
+            "/api/v1/images",
+            Some(
+                json!({"name": "private-img", "from": {"container_id": id, "snapshot": "golden"}}),
+            ),
+        )
+        .await;
+    assert!(img["image"]["project_id"].is_string(), "{img}");
+
+    // Another project's token neither lists it nor creates from it (as if it did not exist).
+    let (st, v) = s.call("GET", "/api/v1/images", Some(&other), None).await;
+    assert_eq!(st, 200);
+    let names: Vec<&str> = v["data"]["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"demo") && !names.contains(&"private-img"),
+        "{v}"
+    );
+    let (st, v) = s
+        .call(
+            "POST",
+            "/api/v1/containers",
+            Some(&other),
+            Some(json!({"project_id": teamx, "name": "x", "image": "private-img"})),
+        )
+        .await;
+    assert_eq!(st, 404, "{v}");
+    // The project's own token does both.
+    let (st, v) = s.call("GET", "/api/v1/images", Some(&own), None).await;
+    assert_eq!(st, 200);
+    assert!(v.to_string().contains("private-img"), "{v}");
+    let (st, v) = s
+        .call(
+            "POST",
+            "/api/v1/containers",
+            Some(&own),
+            Some(json!({"project_id": "default", "name": "mine", "image": "private-img"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
 }

@@ -322,7 +322,7 @@ impl Service {
     ) -> Result<Container, ServiceError> {
         let limits = limits.unwrap_or_default();
         let project = self.project(caller, project).await?;
-        let image_ref = self.image_ref(image).await?;
+        let image_ref = self.image_ref(caller, image).await?;
         let command = command.unwrap_or_else(|| image_ref.command.clone());
         self.check_free_space(0, "creating a container")?;
         let id = self
@@ -436,6 +436,15 @@ impl Service {
                 "count {count} is out of range: copy into 1 to {MAX_FORK} containers at once"
             )));
         }
+        // The longest name is checked before anything is made, in the user's own words.
+        let suffix = format!("-{count}").len();
+        if name.len() + suffix > 63 {
+            return Err(ServiceError::bad_request(format!(
+                "name {name:?} is too long for {count} copies: with the suffix -{count} it may \
+                 be at most {} characters",
+                63 - suffix
+            )));
+        }
         let names = (1..=count).map(|i| format!("{name}-{i}")).collect();
         self.copy_into(caller, id, target_project, names, source_snapshot)
             .await
@@ -466,6 +475,12 @@ impl Service {
                 )));
             }
             None => (CopySource::Live, 0),
+        };
+        // A live copy reads the source as it is: no start, stop or restore of it may run
+        // meanwhile (its freeze would find the container half-started).
+        let _source_guard = match source {
+            CopySource::Live => Some(self.lock(id).await?),
+            CopySource::Snapshot(_) => None,
         };
         self.check_free_space(
             need.saturating_mul(names.len() as u64),
@@ -522,7 +537,11 @@ impl Service {
             let item = match (r, &copied) {
                 (Err(e), _) => Err(e),
                 (Ok(new_id), Err(e)) => {
-                    self.set_status(&new_id, ContainerStatus::Failed).await?;
+                    // Nothing was made: the row goes, so the name can be used again.
+                    sqlx::query("DELETE FROM containers WHERE id = ?")
+                        .bind(new_id.as_str())
+                        .execute(self.db())
+                        .await?;
                     Err(e.clone())
                 }
                 (Ok(new_id), Ok(())) => {

@@ -325,7 +325,13 @@ impl Service {
         if let Some(sel) = &sel {
             self.engine().check_paths(&c.id, &target.name, sel).await?;
         }
-        let paths = sel.as_ref().map(engine::Selection::display);
+        // `["/"]` is the whole tree, asked for as paths: it keeps a running container running
+        // as any partial restore does, and the answer says `/`.
+        let paths = match (&sel, &req.paths) {
+            (Some(sel), _) => Some(sel.display()),
+            (None, Some(_)) => Some(vec!["/".to_string()]),
+            (None, None) => None,
+        };
         let safety_snapshot = if req.safety_snapshot.unwrap_or(false) {
             let alias = format!("before-restore-{}", target.name);
             Some(self.snapshot_locked(&c, Some(alias), Some(7)).await?)
@@ -333,7 +339,7 @@ impl Service {
             None
         };
         let was_running = self.runtime().is_running(id.as_str());
-        let stops = sel.is_none() || req.restart.unwrap_or(false);
+        let stops = req.paths.is_none() || req.restart.unwrap_or(false);
         if stops {
             self.stop_locked(&c, ContainerStatus::Restoring).await?;
         }

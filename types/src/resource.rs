@@ -40,6 +40,10 @@ pub struct Image {
     #[cfg_attr(feature = "openapi", schema(required = true))]
     #[serde(default)]
     pub created_at: String,
+    /// The project an image published from a snapshot belongs to: only tokens that see that
+    /// project list or use it. Absent for built-in and imported images, which all see.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -162,7 +162,7 @@ impl Backend for EmbeddedBackend {
         }
         let images = self
             .service
-            .list_images()
+            .list_images(&caller)
             .await
             .map_err(app_error)?
             .into_iter()

@@ -82,9 +82,9 @@ envelope_schema!(
 )]
 pub async fn list_images(
     State(svc): State<Service>,
-    _caller: Authed,
+    Authed(caller): Authed,
 ) -> Result<Response, ApiError> {
-    let images = svc.list_images().await?;
+    let images = svc.list_images(&caller).await?;
     Ok(Envelope::ok("Images retrieved successfully", ImageList { images }).into_response())
 }
 
@@ -132,8 +132,19 @@ pub async fn create_image(
     State(svc): State<Service>,
     Authed(caller): Authed,
     Query(q): Query<ImportQuery>,
+    headers: axum::http::HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json && q.name.is_some() {
+        return Err(ApiError::bad_request(
+            "a JSON body with ?name= is neither: to publish a snapshot, leave out ?name= (the \
+             name goes in the body); to import, send a tar stream",
+        ));
+    }
     let Some(name) = q.name else {
         let req: PublishImage = super::body::limited_json(body).await?;
         let image = svc.publish_image(&caller, &req).await?;
