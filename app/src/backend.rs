@@ -69,16 +69,36 @@ pub trait Backend: Send + Sync + 'static {
         alias: Option<String>,
         expiry_days: Option<i64>,
     ) -> Result<Snapshot, AppError>;
-    /// Restores a snapshot, optionally snapshotting the current state first.
+    /// Restores a snapshot, or some paths of it (`req` is the REST body, passed through
+    /// as is), optionally snapshotting the current state first.
     async fn restore_snapshot(
         &self,
         token: &str,
         id: &str,
         name: &str,
-        safety: bool,
+        req: types::RestoreSnapshot,
     ) -> Result<RestoreOutcome, AppError>;
     /// Deletes a snapshot.
     async fn delete_snapshot(&self, token: &str, id: &str, name: &str) -> Result<(), AppError>;
+    /// Forks a snapshot into `count` new containers `new_name-1` … `new_name-N`, filled from
+    /// one read (the REST answer as is: each one, or its own error).
+    async fn fork_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        project: &str,
+        new_name: &str,
+        count: u32,
+    ) -> Result<types::ContainersCopied, AppError>;
+    /// Publishes a snapshot as image `image` (stores nothing new).
+    async fn publish_image(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        image: &str,
+    ) -> Result<types::Image, AppError>;
     /// Copies a snapshot into a new container.
     async fn copy_snapshot(
         &self,
@@ -147,6 +167,15 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<Schedule, AppError>;
     /// Removes the container's schedule.
     async fn delete_schedule(&self, token: &str, id: &str) -> Result<(), AppError>;
+    /// What a keep policy would delete and keep among the container's snapshots now, and
+    /// why, deleting nothing (`GET .../schedule/preview`): `keep` previews that policy (a
+    /// form's, before it is saved), `None` the saved schedule's (`NotFound` without one).
+    async fn schedule_preview(
+        &self,
+        token: &str,
+        id: &str,
+        keep: Option<types::KeepPolicy>,
+    ) -> Result<types::RetentionPreview, AppError>;
     /// The live events this token may see, from now on.
     async fn events(&self, token: &str) -> Result<EventStream, AppError>;
     /// Sends one request to the REST API as the holder of `token` (the API docs' "Run"),

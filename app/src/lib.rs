@@ -40,6 +40,7 @@ pub fn is_server_only(path: &str) -> bool {
             | ["", "system"]
             | ["", "containers", _, "diff"]
             | ["", "containers", _, "snapshots", _, "files"]
+            | ["", "containers", _, "snapshots", _, "restore"]
     )
 }
 
@@ -91,6 +92,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("containers"), ParamSegment("id")) view=pages::timeline::TimelinePage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("containers"), ParamSegment("id"), StaticSegment("diff")) view=pages::server_only::DiffPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("containers"), ParamSegment("id"), StaticSegment("snapshots"), ParamSegment("name"), StaticSegment("files")) view=pages::server_only::FilesPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("containers"), ParamSegment("id"), StaticSegment("snapshots"), ParamSegment("name"), StaticSegment("restore")) view=pages::server_only::RestorePathPage ssr=SsrMode::Async/>
                 </Routes>
             </layout::Frame>
         </Router>

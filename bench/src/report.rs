@@ -68,6 +68,8 @@ pub fn medians(all: &[Measures]) -> Measures {
         incremental_s: f(|m| m.incremental_s),
         restore_s: f(|m| m.restore_s),
         copy_s: f(|m| m.copy_s),
+        fork_s: f(|m| m.fork_s),
+        copies_s: f(|m| m.copies_s),
         first_frozen_s: f(|m| m.first_frozen_s),
         incremental_frozen_s: f(|m| m.incremental_frozen_s),
         stored_after_first: u(|m| m.stored_after_first),
@@ -163,6 +165,12 @@ impl Report {
                     s.copy_s <= 1.5 * cp.copy_s,
                 ),
             ),
+            bar(
+                "fork into 10",
+                "< 10 single copies",
+                format!("{:.2}x 10 single copies", s.fork_s / s.copies_s),
+                s.fork_s < s.copies_s,
+            ),
         ];
         Report {
             tree,
@@ -238,6 +246,31 @@ impl Report {
         }
         row_s("restore", |m| m.restore_s);
         row_s("copy", |m| m.copy_s);
+        // Forks: Snapline's one call against its own single copies and cp -a; tar and
+        // restic have no such operation here.
+        for (name, g) in [
+            (
+                "fork into 10",
+                (|m: &Measures| m.fork_s) as fn(&Measures) -> f64,
+            ),
+            ("10 single copies", |m: &Measures| m.copies_s),
+        ] {
+            let base = g(s);
+            let cp = if ran("cp -a") {
+                let v = g(&med["cp -a"]);
+                format!("{v:.3} s ({:.1}x)", v / base)
+            } else {
+                "-".to_string()
+            };
+            println!(
+                "{:<24}{:>16}{:>22}{:>22}{:>22}",
+                name,
+                format!("{base:.3} s"),
+                cp,
+                "n/a",
+                "n/a"
+            );
+        }
         let row_b = |name: &str, g: fn(&Measures) -> u64| {
             let cell = |t: &str| {
                 if ran(t) {

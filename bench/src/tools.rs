@@ -1,6 +1,7 @@
 //! The tools `snapline-bench` compares: each runs the same sequence (first snapshot, the
-//! change, incremental snapshot, restore of the first in place, copy to a new root) on its
-//! own work directory and reports its timings, stored bytes and peak memory.
+//! change, incremental snapshot, restore of the first in place, copy to a new root, a fork
+//! into ten, ten single copies) on its own work directory and reports its timings, stored
+//! bytes and peak memory.
 
 use std::fs;
 use std::path::Path;
@@ -13,6 +14,9 @@ use engine::{ContainerId, CopySource, Engine, RootSource, SnapshotOptions};
 use serde::Serialize;
 
 use crate::tree::{Change, apply_change, cp_a, du};
+
+/// How many containers the fork measure makes.
+pub const FORKS: u8 = 10;
 
 /// The tools compared, in the order of the table; the runs rotate this order.
 pub const TOOLS: [&str; 4] = ["snapline", "cp -a", "tar", "restic"];
@@ -29,6 +33,13 @@ pub struct Measures {
     pub restore_s: f64,
     /// Seconds to copy the first snapshot to a new root.
     pub copy_s: f64,
+    /// Seconds to fork the first snapshot into [`FORKS`] new roots in one call (Snapline's
+    /// `count`: one read of the snapshot); for `cp -a`, [`FORKS`] copies one after another.
+    /// Not measured (0) for tar and restic.
+    pub fork_s: f64,
+    /// Seconds for [`FORKS`] single copies one after another (what a user without `count`
+    /// does).
+    pub copies_s: f64,
     /// Seconds the first snapshot read the live tree: what a running container is frozen
     /// for (runc's pause and resume add about 10 to 25 ms each on the test machine). Only
     /// Snapline freezes; the other tools read a running tree as it changes (0 here).
@@ -168,6 +179,28 @@ pub async fn run_snapline(tree: &Path, work: &Path, change: &Change) -> anyhow::
     e.copy(&c, CopySource::Snapshot(s1.name.clone()), &c2)
         .await?;
     m.copy_s = t.elapsed().as_secs_f64();
+    e.delete_root(&c2).await?;
+    let forks: Vec<ContainerId> = (0..FORKS)
+        .map(|i| ContainerId::from_bytes([10 + i; 12]))
+        .collect();
+    let t = Instant::now();
+    e.copy_many(&c, CopySource::Snapshot(s1.name.clone()), &forks, None)
+        .await?;
+    m.fork_s = t.elapsed().as_secs_f64();
+    for f in &forks {
+        e.delete_root(f).await?;
+    }
+    let singles: Vec<ContainerId> = (0..FORKS)
+        .map(|i| ContainerId::from_bytes([40 + i; 12]))
+        .collect();
+    let t = Instant::now();
+    for f in &singles {
+        e.copy(&c, CopySource::Snapshot(s1.name.clone()), f).await?;
+    }
+    m.copies_s = t.elapsed().as_secs_f64();
+    for f in &singles {
+        e.delete_root(f).await?;
+    }
     m.peak_rss_kib = peak_rss_self();
     // Close everything on the bench filesystem so that it can be unmounted.
     drop(e);
@@ -212,7 +245,20 @@ pub fn run_cp(tree: &Path, work: &Path, change: &Change) -> anyhow::Result<Measu
     m.restore_s = s1 + s2;
     let (s, r5) = timed("cp", &[os("-a"), a.as_os_str(), copy.as_os_str()], &[])?;
     m.copy_s = s;
-    m.peak_rss_kib = [r1, r2, r3, r4, r5].into_iter().max().unwrap_or(0);
+    // cp has no fork: the same ten copies one after another. All ten exist at the end, as
+    // the forks do (removing each at once would let its writes never reach the disk).
+    let mut r6 = 0;
+    let forks: Vec<_> = (0..FORKS).map(|i| work.join(format!("fork-{i}"))).collect();
+    for to in &forks {
+        let (s, r) = timed("cp", &[os("-a"), a.as_os_str(), to.as_os_str()], &[])?;
+        m.copies_s += s;
+        r6 = r6.max(r);
+    }
+    for to in &forks {
+        fs::remove_dir_all(to)?;
+    }
+    m.fork_s = m.copies_s;
+    m.peak_rss_kib = [r1, r2, r3, r4, r5, r6].into_iter().max().unwrap_or(0);
     Ok(m)
 }
 

@@ -159,25 +159,37 @@ impl Catalog {
         }
     }
 
-    /// Inserts a snapshot row.
-    pub async fn insert(&self, s: &SnapshotInfo) -> Result<(), EngineError> {
-        sqlx::query(
-            "INSERT INTO engine_snapshots (container_id, name, alias, created_at, expires_at, \
-             last_used_at, top_tree, size, file_count, added_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    /// Records a root that never had live files and its one snapshot `s` (an image published
+    /// from a snapshot), in one transaction: either both rows exist or neither.
+    pub async fn insert_published(
+        &self,
+        s: &SnapshotInfo,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        let mut tx = self.db.begin().await?;
+        let r = sqlx::query(
+            "INSERT INTO engine_roots (container_id, created_at, deleted_at) VALUES (?, ?, ?)",
         )
         .bind(s.container.as_str())
-        .bind(&s.name)
-        .bind(&s.alias)
-        .bind(fmt_time(s.created_at))
-        .bind(s.expires_at.map(fmt_time))
-        .bind(s.last_used_at.map(fmt_time))
-        .bind(s.top_tree.to_hex())
-        .bind(i64::try_from(s.size).unwrap_or(i64::MAX))
-        .bind(i64::try_from(s.file_count).unwrap_or(i64::MAX))
-        .bind(i64::try_from(s.added_bytes).unwrap_or(i64::MAX))
-        .execute(&self.db)
-        .await?;
+        .bind(fmt_time(now))
+        .bind(fmt_time(now))
+        .execute(&mut *tx)
+        .await;
+        if let Err(sqlx::Error::Database(d)) = &r
+            && d.is_unique_violation()
+        {
+            return Err(EngineError::RootExists(s.container));
+        }
+        r?;
+        insert_row(&mut tx, s).await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// Inserts a snapshot row.
+    pub async fn insert(&self, s: &SnapshotInfo) -> Result<(), EngineError> {
+        let mut conn = self.db.acquire().await?;
+        insert_row(&mut conn, s).await
     }
 
     /// The container's snapshots that have not expired at `now`, newest first.
@@ -327,22 +339,30 @@ impl Catalog {
         Ok(due)
     }
 
-    /// Records that a restore is about to change the live tree.
+    /// Records that a restore is about to change the live tree: of the whole tree, or of
+    /// `paths` only (absolute, as [`crate::Selection::display`] gives them).
     pub async fn journal_begin(
         &self,
         c: &ContainerId,
         name: &str,
         top: &ObjectId,
+        paths: Option<&[String]>,
         now: DateTime<Utc>,
     ) -> Result<(), EngineError> {
+        let paths = paths
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| EngineError::Invalid(format!("cannot encode the restore paths: {e}")))?;
         sqlx::query(
-            "INSERT INTO engine_restore_journal (container_id, snapshot_name, top_tree, started_at) \
-             VALUES (?, ?, ?, ?) ON CONFLICT (container_id) DO UPDATE SET \
-             snapshot_name = excluded.snapshot_name, top_tree = excluded.top_tree, started_at = excluded.started_at",
+            "INSERT INTO engine_restore_journal (container_id, snapshot_name, top_tree, paths, started_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (container_id) DO UPDATE SET \
+             snapshot_name = excluded.snapshot_name, top_tree = excluded.top_tree, \
+             paths = excluded.paths, started_at = excluded.started_at",
         )
         .bind(c.as_str())
         .bind(name)
         .bind(top.to_hex())
+        .bind(paths)
         .bind(fmt_time(now))
         .execute(&self.db)
         .await?;
@@ -382,25 +402,69 @@ impl Catalog {
     }
 
     /// Every pending restore.
-    pub async fn journal_all(&self) -> Result<Vec<(ContainerId, String, ObjectId)>, EngineError> {
-        let rows =
-            sqlx::query("SELECT container_id, snapshot_name, top_tree FROM engine_restore_journal")
-                .fetch_all(&self.db)
-                .await?;
+    pub async fn journal_all(&self) -> Result<Vec<JournalEntry>, EngineError> {
+        let rows = sqlx::query(
+            "SELECT container_id, snapshot_name, top_tree, paths FROM engine_restore_journal",
+        )
+        .fetch_all(&self.db)
+        .await?;
         rows.iter()
             .map(|r| {
                 let c: String = r.try_get("container_id")?;
                 let top: String = r.try_get("top_tree")?;
-                Ok((
-                    c.parse().map_err(|e| {
+                let paths: Option<String> = r.try_get("paths")?;
+                Ok(JournalEntry {
+                    container: c.parse().map_err(|e| {
                         EngineError::Invalid(format!("bad container id in the journal: {e}"))
                     })?,
-                    r.try_get("snapshot_name")?,
-                    ObjectId::from_hex(&top).map_err(|e| {
+                    snapshot: r.try_get("snapshot_name")?,
+                    top: ObjectId::from_hex(&top).map_err(|e| {
                         EngineError::Invalid(format!("bad tree id in the journal: {e}"))
                     })?,
-                ))
+                    paths: paths
+                        .map(|p| serde_json::from_str(&p))
+                        .transpose()
+                        .map_err(|e| {
+                            EngineError::Invalid(format!("bad paths in the journal: {e}"))
+                        })?,
+                })
             })
             .collect()
     }
+}
+
+/// A restore that was interrupted: what recovery finishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalEntry {
+    /// The container whose live tree was being changed.
+    pub container: ContainerId,
+    /// The snapshot being restored.
+    pub snapshot: String,
+    /// Its top tree.
+    pub top: ObjectId,
+    /// The paths of a partial restore; `None` for the whole tree.
+    pub paths: Option<Vec<String>>,
+}
+
+async fn insert_row(
+    conn: &mut sqlx::SqliteConnection,
+    s: &SnapshotInfo,
+) -> Result<(), EngineError> {
+    sqlx::query(
+        "INSERT INTO engine_snapshots (container_id, name, alias, created_at, expires_at, \
+         last_used_at, top_tree, size, file_count, added_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(s.container.as_str())
+    .bind(&s.name)
+    .bind(&s.alias)
+    .bind(fmt_time(s.created_at))
+    .bind(s.expires_at.map(fmt_time))
+    .bind(s.last_used_at.map(fmt_time))
+    .bind(s.top_tree.to_hex())
+    .bind(i64::try_from(s.size).unwrap_or(i64::MAX))
+    .bind(i64::try_from(s.file_count).unwrap_or(i64::MAX))
+    .bind(i64::try_from(s.added_bytes).unwrap_or(i64::MAX))
+    .execute(conn)
+    .await?;
+    Ok(())
 }

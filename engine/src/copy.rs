@@ -1,10 +1,11 @@
 //! `copy`: a new container root from a snapshot (or from another container's live state).
 
 use crate::capture::capture;
+use crate::catalog::SnapshotInfo;
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::ids::ContainerId;
-use crate::materialize::materialize;
+use crate::materialize::materialize_many;
 use crate::roots::prepare_empty_root;
 
 /// What [`Engine::copy`] copies.
@@ -18,6 +19,48 @@ pub enum CopySource {
 }
 
 impl Engine {
+    /// Records snapshot `name` (or unambiguous alias) of `from` as the one snapshot of a new
+    /// root `to` that has no live files: how an image is published from a snapshot. The new
+    /// snapshot points at the same top tree, so nothing is read or written in the store; GC
+    /// keeps the objects for as long as either snapshot exists.
+    ///
+    /// # Errors
+    /// [`EngineError::NoSuchSnapshot`], [`EngineError::RootExists`] when `to` was ever used,
+    /// [`EngineError::Invalid`] when `to` is `from`.
+    pub async fn publish(
+        &self,
+        from: &ContainerId,
+        name: &str,
+        to: &ContainerId,
+        alias: Option<String>,
+    ) -> Result<SnapshotInfo, EngineError> {
+        if from == to {
+            return Err(EngineError::Invalid(
+                "a snapshot cannot be published into its own container".into(),
+            ));
+        }
+        let src = self.get(from, name).await?;
+        let _guard = self.lock(to).await?;
+        // The lease keeps GC from sweeping between the read of the source row and the
+        // insert of the new one (the source may be deleted meanwhile).
+        let _lease = self.lease().await;
+        let now = chrono::Utc::now();
+        let info = SnapshotInfo {
+            container: *to,
+            name: self.inner.catalog.free_name(to, now).await?,
+            alias,
+            created_at: now,
+            expires_at: None,
+            last_used_at: None,
+            top_tree: src.top_tree,
+            size: src.size,
+            file_count: src.file_count,
+            added_bytes: 0,
+        };
+        self.inner.catalog.insert_published(&info, now).await?;
+        Ok(info)
+    }
+
     /// Creates `to`'s root as a copy of `source` of container `from`.
     pub async fn copy(
         &self,
@@ -38,7 +81,34 @@ impl Engine {
         to: &ContainerId,
         hooks: Option<std::sync::Arc<dyn crate::snapshot::ReadHooks>>,
     ) -> Result<(), EngineError> {
-        if from == to {
+        self.copy_many(from, source, std::slice::from_ref(to), hooks)
+            .await
+    }
+
+    /// Creates the roots of every container in `to` as copies of `source` of `from`, all
+    /// from one read: the snapshot's trees and chunks (or the live tree, captured once) are
+    /// read once and written into every new root (a fork into N containers, as E2B's
+    /// `fork` and Morph's `branch`). All or nothing: on an error no new root remains.
+    ///
+    /// # Errors
+    /// [`EngineError::Invalid`] when `to` is empty, repeats an id or holds `from`;
+    /// [`EngineError::RootExists`] when one of `to` already has a root.
+    pub async fn copy_many(
+        &self,
+        from: &ContainerId,
+        source: CopySource,
+        to: &[ContainerId],
+        hooks: Option<std::sync::Arc<dyn crate::snapshot::ReadHooks>>,
+    ) -> Result<(), EngineError> {
+        let mut sorted = to.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        if sorted.len() != to.len() || to.is_empty() {
+            return Err(EngineError::Invalid(
+                "copy targets must be distinct, and at least one".into(),
+            ));
+        }
+        if to.contains(from) {
             return Err(EngineError::Invalid(
                 "a container cannot be copied onto itself".into(),
             ));
@@ -57,15 +127,19 @@ impl Engine {
             }
             Some(_) => None,
         };
-        let _guard = self.lock(to).await?;
-        if self.inner.catalog.root_exists(to).await? {
-            return Err(EngineError::RootExists(*to));
+        // Locked in id order, so two forks that share targets cannot deadlock.
+        let mut guards = Vec::with_capacity(sorted.len());
+        for t in &sorted {
+            guards.push(self.lock(t).await?);
+            if self.inner.catalog.root_exists(t).await? {
+                return Err(EngineError::RootExists(*t));
+            }
         }
         let _lease = self.lease().await;
         let top = snapshot.as_ref().map(|s| s.top_tree);
         let src_root = self.root_path(from);
-        let dst_root = self.root_path(to);
-        let dst_root2 = dst_root.clone();
+        let dst_roots: Vec<std::path::PathBuf> = to.iter().map(|t| self.root_path(t)).collect();
+        let dst_roots2 = dst_roots.clone();
         let made = self
             .blocking(move |e| {
                 let top = match top {
@@ -79,18 +153,26 @@ impl Engine {
                         t
                     }
                 };
-                prepare_empty_root(&dst_root)?;
-                materialize(&e.inner.store, &top, &dst_root)?;
+                for d in &dst_roots {
+                    prepare_empty_root(d)?;
+                }
+                let targets: Vec<&std::path::Path> =
+                    dst_roots.iter().map(|p| p.as_path()).collect();
+                materialize_many(&e.inner.store, &top, &targets)?;
                 Ok(())
             })
             .await
             .map_err(|e| e.classify("copying a container"));
         if let Err(err) = made {
-            self.discard_partial_root(&dst_root2).await;
+            for d in &dst_roots2 {
+                self.discard_partial_root(d).await;
+            }
             return Err(err);
         }
         let now = chrono::Utc::now();
-        self.inner.catalog.add_root(to, now).await?;
+        for t in to {
+            self.inner.catalog.add_root(t, now).await?;
+        }
         if let Some(s) = snapshot {
             self.inner.catalog.touch(from, &s.name, now).await?;
         }

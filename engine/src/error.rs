@@ -53,6 +53,10 @@ pub enum EngineError {
         "out of disk space while {0}; free some space (delete snapshots, then run GC) and retry"
     )]
     NoSpace(String),
+    /// The live tree is in a state the operation cannot safely work on (a partial restore
+    /// whose parent folder is a symlink or a file in the container).
+    #[error("{0}")]
+    LiveConflict(String),
     /// The caller passed something unusable.
     #[error("{0}")]
     Invalid(String),

@@ -18,7 +18,8 @@
 //! - [`catalog`]: snapshots, roots and the restore journal in the metadata database;
 //! - [`progress`]: the [`Progress`] trait through which long operations report how far they got;
 //! - [`unpack`]: safe unpacking of image tar streams;
-//! - [`tarball`]: the tar encoding of a snapshot's tree (what an export streams).
+//! - [`tarball`]: the tar encoding of a snapshot's tree (what an export streams);
+//! - [`selection`]: the paths a partial restore makes exact.
 //!
 //! Commands: [`roots`] (create and delete container roots), [`snapshot`], [`edit`] (alias and
 //! expiry), [`restore`], [`copy`], [`delete`] (delete and expire), [`gc`] (plan and collect),
@@ -46,6 +47,7 @@ pub mod pack;
 pub mod progress;
 pub mod restore;
 pub mod roots;
+pub mod selection;
 pub mod snapshot;
 pub mod statcache;
 pub mod storage;
@@ -68,5 +70,6 @@ pub use ids::{ContainerId, IdError, ObjectId};
 pub use progress::{Progress, ProgressUpdate};
 pub use restore::RestoreStats;
 pub use roots::RootSource;
+pub use selection::Selection;
 pub use snapshot::{ReadHooks, SnapshotOptions};
 pub use verify::{Damage, VerifyReport};

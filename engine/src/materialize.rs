@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -91,9 +91,13 @@ pub(crate) fn meta(e: &Entry) -> fsops::Meta<'_> {
 struct Writer<'a> {
     store: &'a ObjectStore,
     stats: MaterializeStats,
-    /// First name written for each hardlink group: its directory and name.
-    links: HashMap<u64, (Arc<OwnedFd>, CString)>,
+    /// First name written for each hardlink group: its directories (one per target) and
+    /// name.
+    links: HashMap<u64, (Dirs, CString)>,
 }
+
+/// The same directory in each target tree, in target order.
+type Dirs = Arc<Vec<OwnedFd>>;
 
 pub(crate) fn io_at(path: &Path) -> impl FnOnce(io::Error) -> MaterializeError + '_ {
     move |source| MaterializeError::Io {
@@ -115,11 +119,29 @@ pub fn materialize(
     top: &ObjectId,
     target: &Path,
 ) -> Result<MaterializeStats, MaterializeError> {
+    materialize_many(store, top, &[target])
+}
+
+/// [`materialize`] into several empty directories at once, from one read of the snapshot:
+/// each tree is decoded and each chunk read (and hash-checked) once, then written into every
+/// target. The stats count one target's files and bytes.
+pub fn materialize_many(
+    store: &ObjectStore,
+    top: &ObjectId,
+    targets: &[&Path],
+) -> Result<MaterializeStats, MaterializeError> {
+    let Some(first) = targets.first() else {
+        return Ok(MaterializeStats::default());
+    };
     let root = load_root(store, top)?;
     let EntryKind::Dir { tree } = root.kind else {
         return Err(MaterializeError::NotARoot(*top));
     };
-    let fd = Arc::new(fsops::open_root(target).map_err(io_at(target))?);
+    let fds = targets
+        .iter()
+        .map(|t| fsops::open_root(t).map_err(io_at(t)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let fds: Dirs = Arc::new(fds);
     let shared = Shared {
         store,
         files: AtomicU64::new(0),
@@ -128,7 +150,7 @@ pub fn materialize(
         error: Mutex::new(None),
         failed: AtomicBool::new(false),
     };
-    rayon::scope(|s| fill_dir(&shared, s, fd.clone(), tree, target.to_path_buf()));
+    rayon::scope(|s| fill_dir(&shared, s, fds.clone(), tree, first.to_path_buf()));
     if let Some(e) = shared.error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(e);
     }
@@ -137,8 +159,10 @@ pub fn materialize(
         stats: MaterializeStats::default(),
         links: HashMap::new(),
     };
-    w.finish_dir(&fd, &tree, target)?;
-    fsops::apply_meta_fd(fd.as_fd(), &meta(&root)).map_err(io_at(target))?;
+    w.finish_dir(&fds, &tree, first)?;
+    for (fd, t) in fds.iter().zip(targets) {
+        fsops::apply_meta_fd(fd.as_fd(), &meta(&root)).map_err(io_at(t))?;
+    }
     Ok(MaterializeStats {
         files: shared.files.into_inner() + w.stats.files,
         dirs: shared.dirs.into_inner() + 1,
@@ -172,7 +196,7 @@ impl Shared<'_> {
 fn fill_dir<'s>(
     sh: &'s Shared<'s>,
     scope: &rayon::Scope<'s>,
-    dir: Arc<OwnedFd>,
+    dirs: Dirs,
     tree_id: ObjectId,
     path: PathBuf,
 ) {
@@ -181,7 +205,6 @@ fn fill_dir<'s>(
     }
     let result = (|| -> Result<(), MaterializeError> {
         let tree = load_tree(sh.store, &tree_id)?;
-        let d = dir.as_fd();
         for e in tree.entries {
             // Decoding validated the name already; checking again here costs nothing and
             // keeps this function safe on its own.
@@ -197,15 +220,19 @@ fn fill_dir<'s>(
             )));
             match &e.kind {
                 EntryKind::Dir { tree } => {
-                    fsops::mkdir_at(d, &name).map_err(io_at(&child))?;
-                    let sub = Arc::new(fsops::open_dir_at(d, &name).map_err(io_at(&child))?);
+                    let mut subs = Vec::with_capacity(dirs.len());
+                    for d in dirs.iter() {
+                        fsops::mkdir_at(d.as_fd(), &name).map_err(io_at(&child))?;
+                        subs.push(fsops::open_dir_at(d.as_fd(), &name).map_err(io_at(&child))?);
+                    }
+                    let sub = Arc::new(subs);
                     sh.dirs.fetch_add(1, Ordering::Relaxed);
                     let tree = *tree;
                     scope.spawn(move |s| fill_dir(sh, s, sub, tree, child));
                 }
                 EntryKind::File { .. } if e.link_group != 0 => {}
                 _ => {
-                    let bytes = create_entry(sh.store, d, &name, &e, &child)?;
+                    let bytes = create_entry(sh.store, &dirs, &name, &e, &child)?;
                     if matches!(e.kind, EntryKind::File { .. }) {
                         sh.files.fetch_add(1, Ordering::Relaxed);
                         sh.bytes.fetch_add(bytes, Ordering::Relaxed);
@@ -220,49 +247,56 @@ fn fill_dir<'s>(
     }
 }
 
-/// Creates one non-directory entry with its content and metadata; returns the data bytes
-/// written.
+/// Creates one non-directory entry, with its content and metadata, in each of `dirs`;
+/// returns the data bytes written into one of them.
 fn create_entry(
     store: &ObjectStore,
-    d: BorrowedFd<'_>,
+    dirs: &[OwnedFd],
     name: &CStr,
     e: &Entry,
     path: &Path,
 ) -> Result<u64, MaterializeError> {
-    let meta_at =
-        |symlink: bool| fsops::apply_meta_at(d, name, symlink, &meta(e)).map_err(io_at(path));
-    match &e.kind {
-        EntryKind::File { size, extents } => {
-            let file = fsops::create_file_at(d, name).map_err(io_at(path))?;
-            let bytes = write_content(store, &file, extents, path)?;
+    if let EntryKind::File { size, extents } = &e.kind {
+        let files = dirs
+            .iter()
+            .map(|d| fsops::create_file_at(d.as_fd(), name).map_err(io_at(path)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let bytes = write_content_many(store, &files, extents, path)?;
+        for file in &files {
             file.set_len(*size).map_err(io_at(path))?;
             fsops::apply_meta_fd(file.as_fd(), &meta(e)).map_err(io_at(path))?;
-            Ok(bytes)
         }
-        EntryKind::Symlink { target } => {
-            fsops::symlink_at(target, d, name).map_err(io_at(path))?;
-            meta_at(true)?;
-            Ok(0)
-        }
-        EntryKind::CharDevice { rdev } => {
-            fsops::mknod_at(d, name, FileType::CharacterDevice, *rdev).map_err(io_at(path))?;
-            meta_at(false)?;
-            Ok(0)
-        }
-        EntryKind::BlockDevice { rdev } => {
-            fsops::mknod_at(d, name, FileType::BlockDevice, *rdev).map_err(io_at(path))?;
-            meta_at(false)?;
-            Ok(0)
-        }
-        EntryKind::Fifo => {
-            fsops::mknod_at(d, name, FileType::Fifo, 0).map_err(io_at(path))?;
-            meta_at(false)?;
-            Ok(0)
-        }
-        EntryKind::Dir { .. } => Err(io_at(path)(io::Error::other(
-            "directories are created by fill_dir",
-        ))),
+        return Ok(bytes);
     }
+    for d in dirs {
+        let d = d.as_fd();
+        let meta_at =
+            |symlink: bool| fsops::apply_meta_at(d, name, symlink, &meta(e)).map_err(io_at(path));
+        match &e.kind {
+            EntryKind::Symlink { target } => {
+                fsops::symlink_at(target, d, name).map_err(io_at(path))?;
+                meta_at(true)?;
+            }
+            EntryKind::CharDevice { rdev } => {
+                fsops::mknod_at(d, name, FileType::CharacterDevice, *rdev).map_err(io_at(path))?;
+                meta_at(false)?;
+            }
+            EntryKind::BlockDevice { rdev } => {
+                fsops::mknod_at(d, name, FileType::BlockDevice, *rdev).map_err(io_at(path))?;
+                meta_at(false)?;
+            }
+            EntryKind::Fifo => {
+                fsops::mknod_at(d, name, FileType::Fifo, 0).map_err(io_at(path))?;
+                meta_at(false)?;
+            }
+            EntryKind::File { .. } | EntryKind::Dir { .. } => {
+                return Err(io_at(path)(io::Error::other(
+                    "files and directories are created elsewhere",
+                )));
+            }
+        }
+    }
+    Ok(0)
 }
 
 impl Writer<'_> {
@@ -270,30 +304,38 @@ impl Writer<'_> {
     /// subdirectory's metadata after its own children.
     fn finish_dir(
         &mut self,
-        dir: &Arc<OwnedFd>,
+        dirs: &Dirs,
         tree_id: &ObjectId,
         path: &Path,
     ) -> Result<(), MaterializeError> {
         let tree = load_tree(self.store, tree_id)?;
-        let d = dir.as_fd();
         for e in &tree.entries {
             let name =
                 CString::new(e.name.clone()).map_err(|err| io_at(path)(io::Error::other(err)))?;
             let child = path.join(std::ffi::OsStr::from_bytes(&e.name));
             match &e.kind {
                 EntryKind::Dir { tree } => {
-                    let sub = Arc::new(fsops::open_dir_at(d, &name).map_err(io_at(&child))?);
+                    let subs = dirs
+                        .iter()
+                        .map(|d| fsops::open_dir_at(d.as_fd(), &name).map_err(io_at(&child)))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let sub = Arc::new(subs);
                     self.finish_dir(&sub, tree, &child)?;
-                    fsops::apply_meta_fd(sub.as_fd(), &meta(e)).map_err(io_at(&child))?;
+                    for d in sub.iter() {
+                        fsops::apply_meta_fd(d.as_fd(), &meta(e)).map_err(io_at(&child))?;
+                    }
                 }
                 EntryKind::File { .. } if e.link_group != 0 => {
-                    if let Some((first_dir, first_name)) = self.links.get(&e.link_group) {
-                        fsops::link_at(first_dir.as_fd(), first_name, d, &name)
-                            .map_err(io_at(&child))?;
+                    if let Some((first_dirs, first_name)) = self.links.get(&e.link_group) {
+                        for (first, d) in first_dirs.iter().zip(dirs.iter()) {
+                            fsops::link_at(first.as_fd(), first_name, d.as_fd(), &name)
+                                .map_err(io_at(&child))?;
+                        }
                     } else {
-                        self.stats.bytes += create_entry(self.store, d, &name, e, &child)?;
+                        self.stats.bytes += create_entry(self.store, dirs, &name, e, &child)?;
                         self.stats.files += 1;
-                        self.links.insert(e.link_group, (dir.clone(), name.clone()));
+                        self.links
+                            .insert(e.link_group, (dirs.clone(), name.clone()));
                     }
                 }
                 _ => {}
@@ -312,13 +354,25 @@ pub(crate) fn write_content(
     extents: &[Extent],
     path: &Path,
 ) -> Result<u64, MaterializeError> {
+    write_content_many(store, std::slice::from_ref(file), extents, path)
+}
+
+/// [`write_content`] into several files, each chunk read once.
+fn write_content_many(
+    store: &ObjectStore,
+    files: &[std::fs::File],
+    extents: &[Extent],
+    path: &Path,
+) -> Result<u64, MaterializeError> {
     let mut offset = 0u64;
     let mut written = 0u64;
     for x in extents {
         match x {
             Extent::Data { id, len } => {
                 let data = store.read(id, ObjectKind::Chunk)?;
-                file.write_all_at(&data, offset).map_err(io_at(path))?;
+                for file in files {
+                    file.write_all_at(&data, offset).map_err(io_at(path))?;
+                }
                 offset += u64::from(*len);
                 written += u64::from(*len);
             }

@@ -28,6 +28,7 @@ use crate::error::EngineError;
 use crate::fsops::{self, FileType, Stat};
 use crate::ids::{ContainerId, ObjectId};
 use crate::materialize::{MaterializeError, io_at, load_root, load_tree, meta, write_content};
+use crate::selection::{self, Selection};
 use crate::statcache::{Cached, Stamp, StatCache};
 use crate::tree::{Entry, EntryKind, Extent};
 
@@ -83,6 +84,55 @@ fn content_matches(cache: &StatCache, rel: &[u8], st: &Stat, extents: &[Extent])
             .is_some_and(|c| c.extents == extents)
 }
 
+/// Whether the live regular file `name` holds exactly `extents` (read and hashed chunk by
+/// chunk; holes must read as zeros). Any error reading it means "no": it is rewritten.
+fn same_content(dir: &OwnedFd, name: &CStr, extents: &[Extent]) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = fsops::open_file_at(dir.as_fd(), name) else {
+        return false;
+    };
+    let mut buf = Vec::new();
+    let mut pos = 0u64;
+    for x in extents {
+        match x {
+            Extent::Data { id, len } => {
+                buf.resize(*len as usize, 0);
+                if f.read_exact(&mut buf).is_err() || ObjectId::of(&buf) != *id {
+                    return false;
+                }
+            }
+            Extent::Hole { len } => {
+                let end = pos + len;
+                // A real hole up to `end` is skipped; data there must read as zeros.
+                match fsops::seek_data(&f, pos) {
+                    Ok(None) => {}
+                    Ok(Some(d)) if d >= end => {}
+                    Ok(Some(_)) => {
+                        let mut left = *len;
+                        buf.resize(1 << 20, 0);
+                        while left > 0 {
+                            let n = left.min(1 << 20) as usize;
+                            if f.read_exact(&mut buf[..n]).is_err()
+                                || buf[..n].iter().any(|b| *b != 0)
+                            {
+                                return false;
+                            }
+                            left -= n as u64;
+                        }
+                    }
+                    Err(_) => return false,
+                }
+                if f.seek(SeekFrom::Start(end)).is_err() {
+                    return false;
+                }
+            }
+        }
+        pos += x.len();
+    }
+    // Nothing after the last extent.
+    f.read(&mut [0u8; 1]).is_ok_and(|n| n == 0)
+}
+
 /// Whether a live entry's stat shows the entry's owner, mode and mtime.
 fn stat_meta_matches(st: &Stat, e: &Entry) -> bool {
     st.st_mode & 0o7777 == e.mode
@@ -112,38 +162,57 @@ impl Stager<'_> {
     ) -> Result<(), MaterializeError> {
         let tree = load_tree(&self.engine.inner.store, tree)?;
         for e in &tree.entries {
-            let name = cname(&e.name, path)?;
             let child = path.join(std::ffi::OsStr::new(
                 &String::from_utf8_lossy(&e.name).into_owned(),
             ));
-            let rel = child_rel(rel, &e.name);
-            let st = match live {
-                Some(fd) => lstat_opt(fd.as_fd(), &name, &child)?,
-                None => None,
-            };
-            match &e.kind {
-                EntryKind::Dir { tree } => {
-                    let sub = match (&st, live) {
-                        (Some(st), Some(fd)) if fsops::file_type(st) == FileType::Directory => {
-                            fsops::open_dir_at(fd.as_fd(), &name).ok()
-                        }
-                        _ => None,
-                    };
-                    self.dir(sub.as_ref(), tree, &child, &rel)?;
-                }
-                EntryKind::File { size, extents } => {
-                    if e.link_group != 0 && !self.seen_groups.insert(e.link_group) {
-                        continue; // a later name of the same inode: linked at apply time
+            self.entry(live, e, &child, child_rel(rel, &e.name))?;
+        }
+        Ok(())
+    }
+
+    /// Stages what entry `e` (named `e.name` in the live directory `live`, absent when that
+    /// directory does not exist) needs: every file whose content differs, recursively.
+    fn entry(
+        &mut self,
+        live: Option<&OwnedFd>,
+        e: &Entry,
+        path: &Path,
+        rel: Vec<u8>,
+    ) -> Result<(), MaterializeError> {
+        let name = cname(&e.name, path)?;
+        let st = match live {
+            Some(fd) => lstat_opt(fd.as_fd(), &name, path)?,
+            None => None,
+        };
+        match &e.kind {
+            EntryKind::Dir { tree } => {
+                let sub = match (&st, live) {
+                    (Some(st), Some(fd)) if fsops::file_type(st) == FileType::Directory => {
+                        fsops::open_dir_at(fd.as_fd(), &name).ok()
                     }
-                    let unchanged = st
-                        .as_ref()
-                        .is_some_and(|st| content_matches(self.cache, &rel, st, extents));
-                    if !unchanged {
-                        self.stage_file(e, *size, extents, &child, rel)?;
-                    }
-                }
-                _ => {}
+                    _ => None,
+                };
+                self.dir(sub.as_ref(), tree, path, &rel)?;
             }
+            EntryKind::File { size, extents } => {
+                if e.link_group != 0 && !self.seen_groups.insert(e.link_group) {
+                    return Ok(()); // a later name of the same inode: linked at apply time
+                }
+                // The stat cache answers for settled files; a racily clean one (or one the
+                // cache never saw) is read and compared, so an unchanged file keeps its
+                // inode: a partial restore must not split it from hard links outside the
+                // selection.
+                let unchanged = st.as_ref().is_some_and(|st| {
+                    content_matches(self.cache, &rel, st, extents)
+                        || (fsops::file_type(st) == FileType::RegularFile
+                            && st.st_size as u64 == *size
+                            && live.is_some_and(|fd| same_content(fd, &name, extents)))
+                });
+                if !unchanged {
+                    self.stage_file(e, *size, extents, path, rel)?;
+                }
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -392,13 +461,38 @@ impl Engine {
         c: &ContainerId,
         name_or_alias: &str,
     ) -> Result<(SnapshotInfo, RestoreStats), EngineError> {
+        self.restore_paths(c, name_or_alias, None).await
+    }
+
+    /// Restores only `sel` (every path made exactly as in the snapshot, including deleting
+    /// what the snapshot lacks below a folder; the rest of the live tree untouched), or the
+    /// whole tree when `sel` is `None`. Same guarantees as a whole restore: staged first, then
+    /// journaled (with the paths, so recovery finishes this partial restore, never more),
+    /// applied through directory descriptors with no symlink followed.
+    ///
+    /// A partial restore may run while the container runs: each file is replaced atomically,
+    /// but the container can see one path restored before another. Parent folders missing in
+    /// the live tree are created with the snapshot's metadata; existing ones keep theirs.
+    ///
+    /// # Errors
+    /// [`EngineError::NoSuchPath`] for a path the snapshot lacks, and
+    /// [`EngineError::LiveConflict`] when a live parent of a path is not a folder (a symlink
+    /// or a file); both before anything changed.
+    pub async fn restore_paths(
+        &self,
+        c: &ContainerId,
+        name_or_alias: &str,
+        sel: Option<&Selection>,
+    ) -> Result<(SnapshotInfo, RestoreStats), EngineError> {
         let _guard = self.lock(c).await?;
         if !self.inner.catalog.root_exists(c).await? {
             return Err(EngineError::NoSuchRoot(*c));
         }
         let snap = self.get(c, name_or_alias).await?;
         let _lease = self.lease().await;
-        let stats = self.restore_locked(c, &snap.name, snap.top_tree).await?;
+        let stats = self
+            .restore_locked(c, &snap.name, snap.top_tree, sel.cloned())
+            .await?;
         self.inner
             .catalog
             .touch(c, &snap.name, chrono::Utc::now())
@@ -406,19 +500,46 @@ impl Engine {
         Ok((snap, stats))
     }
 
+    /// Checks that the snapshot holds every selected path, without changing anything (a
+    /// caller runs this before it stops a container or takes a safety snapshot).
+    ///
+    /// # Errors
+    /// [`EngineError::NoSuchSnapshot`], or [`EngineError::NoSuchPath`] naming the first
+    /// missing path.
+    pub async fn check_paths(
+        &self,
+        c: &ContainerId,
+        name_or_alias: &str,
+        sel: &Selection,
+    ) -> Result<(), EngineError> {
+        let snap = self.get(c, name_or_alias).await?;
+        let sel = sel.clone();
+        let c = *c;
+        self.blocking(move |e| {
+            selection::resolve(&e.inner.store, &snap.top_tree, &sel, c, &snap.name).map(|_| ())
+        })
+        .await
+    }
+
     /// Whether a restore of the container is in progress or was interrupted.
     pub async fn restore_pending(&self, c: &ContainerId) -> Result<bool, EngineError> {
         Ok(self.inner.catalog.journal_get(c).await?.is_some())
     }
 
-    /// Finishes every restore that a crash interrupted. Returns the containers it finished.
+    /// Finishes every restore that a crash interrupted (a partial one only for its paths).
+    /// Returns the containers it finished.
     pub async fn recover(&self) -> Result<Vec<ContainerId>, EngineError> {
         let mut done = Vec::new();
-        for (c, name, top) in self.inner.catalog.journal_all().await? {
-            let _guard = self.lock(&c).await?;
+        for j in self.inner.catalog.journal_all().await? {
+            let sel = match &j.paths {
+                Some(p) => Selection::parse(p)?,
+                None => None,
+            };
+            let _guard = self.lock(&j.container).await?;
             let _lease = self.lease().await;
-            self.restore_locked(&c, &name, top).await?;
-            done.push(c);
+            self.restore_locked(&j.container, &j.snapshot, j.top, sel)
+                .await?;
+            done.push(j.container);
         }
         Ok(done)
     }
@@ -429,13 +550,16 @@ impl Engine {
         c: &ContainerId,
         name: &str,
         top: ObjectId,
+        sel: Option<Selection>,
     ) -> Result<RestoreStats, EngineError> {
         let root = self.root_path(c);
         let staging = self.staging_path(c);
         let cache_path = self.stat_cache_path(c);
+        let sel = sel.map(Arc::new);
 
         // Phase 1: stage. Nothing in the live tree changes.
         let (root2, staging2, cache_path2) = (root.clone(), staging.clone(), cache_path.clone());
+        let (c2, name2, sel2) = (*c, name.to_string(), sel.clone());
         let staged = self
             .blocking(move |e| {
                 crate::roots::prepare_staging(&staging2)?;
@@ -459,7 +583,17 @@ impl Engine {
                     seen_groups: HashSet::new(),
                     next: 0,
                 };
-                s.dir(Some(&live), &tree, &root2, b"")?;
+                match &sel2 {
+                    None => s.dir(Some(&live), &tree, &root2, b"")?,
+                    Some(sel) => {
+                        for t in selection::resolve(&e.inner.store, &top, sel, c2, &name2)? {
+                            let parent = selection::open_live_parent(&live, &root2, &t)?;
+                            let path =
+                                root2.join(selection::display(&t.parts).trim_start_matches('/'));
+                            s.entry(parent.as_ref(), &t.entry, &path, t.rel())?;
+                        }
+                    }
+                }
                 Ok(s.staged)
             })
             .await
@@ -469,12 +603,15 @@ impl Engine {
             "restore::after_stage".into()
         )));
         // Phase 2: journal.
+        let journal_paths = sel.as_ref().map(|s| s.display());
         self.inner
             .catalog
-            .journal_begin(c, name, &top, chrono::Utc::now())
+            .journal_begin(c, name, &top, journal_paths.as_deref(), chrono::Utc::now())
             .await?;
 
         // Phase 3: apply.
+        let c2 = *c;
+        let name2 = name.to_string();
         let stats = self
             .blocking(move |e| {
                 let cache_in = StatCache::load(&cache_path);
@@ -496,18 +633,35 @@ impl Engine {
                     cache_out: StatCache::starting_now(),
                     stats: staged.stats.clone(),
                 };
-                a.dir(&live, &tree, &root, b"")?;
-                let now =
-                    fsops::fstat(live.as_fd()).map_err(EngineError::io("cannot stat the root"))?;
-                let xattrs = fsops::xattrs_fd(live.as_fd())
-                    .map_err(EngineError::io("cannot read the root's xattrs"))?;
-                if !stat_meta_matches(&now, &root_entry) || xattrs != root_entry.xattrs {
-                    fsops::remove_other_xattrs_fd(live.as_fd(), &root_entry.xattrs)
-                        .map_err(EngineError::io("cannot fix the root's xattrs"))?;
-                    fsops::apply_meta_fd(live.as_fd(), &meta(&root_entry))
-                        .map_err(EngineError::io("cannot fix the root's metadata"))?;
+                match &sel {
+                    None => {
+                        a.dir(&live, &tree, &root, b"")?;
+                        fix_root_meta(&live, &root_entry)?;
+                    }
+                    Some(sel) => {
+                        // Outside the selection the cache stays valid, under its own capture
+                        // time: restored files (recent ctime) are simply read again by the
+                        // next snapshot.
+                        a.cache_out = cache_in.clone();
+                        a.cache_out
+                            .files
+                            .retain(|k, _| !sel.parts().iter().any(|p| under(k, &p.join(&b'/'))));
+                        for t in selection::resolve(&e.inner.store, &top, sel, c2, &name2)? {
+                            let (parent, created) = selection::make_live_parent(&live, &root, &t)?;
+                            let path =
+                                root.join(selection::display(&t.parts).trim_start_matches('/'));
+                            let leaf = cname(&t.parts[t.parts.len() - 1], &path)?;
+                            a.entry(&parent, &leaf, &t.entry, &path, &t.rel())?;
+                            // Innermost first: a folder's mtime is final once its children are.
+                            for (fd, entry) in created.iter().rev() {
+                                fsops::apply_meta_fd(fd.as_fd(), &meta(entry))
+                                    .map_err(io_at(&path))?;
+                            }
+                        }
+                    }
                 }
-                // The cache now describes the restored tree: the next snapshot reads nothing.
+                // The cache now describes the restored tree: the next snapshot reads nothing
+                // it does not have to.
                 let _ = a.cache_out.save(&cache_path);
                 let _ = fsops::remove_tree(&staging);
                 Ok(a.stats)
@@ -518,4 +672,23 @@ impl Engine {
         self.inner.catalog.journal_end(c).await?;
         Ok(stats)
     }
+}
+
+/// Whether the relative path `k` is `p` or lies below it.
+fn under(k: &[u8], p: &[u8]) -> bool {
+    k.starts_with(p) && (k.len() == p.len() || k[p.len()] == b'/')
+}
+
+/// Gives the root directory the snapshot's owner, mode, xattrs and mtime where they differ.
+fn fix_root_meta(live: &OwnedFd, root_entry: &Entry) -> Result<(), EngineError> {
+    let now = fsops::fstat(live.as_fd()).map_err(EngineError::io("cannot stat the root"))?;
+    let xattrs =
+        fsops::xattrs_fd(live.as_fd()).map_err(EngineError::io("cannot read the root's xattrs"))?;
+    if !stat_meta_matches(&now, root_entry) || xattrs != root_entry.xattrs {
+        fsops::remove_other_xattrs_fd(live.as_fd(), &root_entry.xattrs)
+            .map_err(EngineError::io("cannot fix the root's xattrs"))?;
+        fsops::apply_meta_fd(live.as_fd(), &meta(root_entry))
+            .map_err(EngineError::io("cannot fix the root's metadata"))?;
+    }
+    Ok(())
 }

@@ -517,3 +517,109 @@ async fn exclusive_bytes_of_all_snapshots_in_one_pass_match_one_by_one() {
         engine::gc::stored_bytes(e.store(), &reach)
     );
 }
+
+#[tokio::test]
+async fn publishing_a_snapshot_writes_nothing_and_copies_of_it_are_exact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (e, image) = fixture_engine(tmp.path()).await;
+    let s = e
+        .snapshot(&id(1), SnapshotOptions::default())
+        .await
+        .unwrap();
+    let (objects, packs) = (e.store().object_count(), e.store().list_packs().unwrap());
+
+    let published = e
+        .publish(&id(1), &s.name, &id(2), Some("image web".into()))
+        .await
+        .unwrap();
+    assert_eq!(published.top_tree, s.top_tree);
+    assert_eq!(published.added_bytes, 0);
+    assert_eq!(e.store().object_count(), objects);
+    assert_eq!(e.store().list_packs().unwrap(), packs);
+    // An image has a snapshot and no live files.
+    assert!(!e.root_path(&id(2)).exists());
+    assert!(matches!(
+        e.restore(&id(2), &published.name).await,
+        Err(EngineError::NoSuchRoot(_))
+    ));
+
+    // The source goes away; GC keeps what the published snapshot needs.
+    e.delete(&id(1), &s.name).await.unwrap();
+    e.gc().await.unwrap();
+    e.copy(&id(2), CopySource::Snapshot(published.name.clone()), &id(3))
+        .await
+        .unwrap();
+    assert_eq!(
+        common::describe(&e.root_path(&id(3))),
+        common::describe(&image)
+    );
+
+    // The new root's id cannot be used twice, nor the source's own.
+    let again = e.publish(&id(3), "nope", &id(2), None).await.unwrap_err();
+    assert!(
+        matches!(again, EngineError::NoSuchSnapshot { .. }),
+        "{again:?}"
+    );
+    let s3 = e
+        .snapshot(&id(3), SnapshotOptions::default())
+        .await
+        .unwrap();
+    let taken = e.publish(&id(3), &s3.name, &id(2), None).await.unwrap_err();
+    assert!(matches!(taken, EngineError::RootExists(_)), "{taken:?}");
+    let own = e.publish(&id(3), &s3.name, &id(3), None).await.unwrap_err();
+    assert!(matches!(own, EngineError::Invalid(_)), "{own:?}");
+}
+
+#[tokio::test]
+async fn a_fork_into_several_roots_makes_each_exact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (e, image) = fixture_engine(tmp.path()).await;
+    let s = e
+        .snapshot(&id(1), SnapshotOptions::default())
+        .await
+        .unwrap();
+    let want = common::describe(&image);
+    let forks = [id(11), id(12), id(13)];
+    e.copy_many(&id(1), CopySource::Snapshot(s.name.clone()), &forks, None)
+        .await
+        .unwrap();
+    for f in &forks {
+        assert_eq!(common::describe(&e.root_path(f)), want, "{f:?}");
+    }
+    // Independent: a write in one fork shows in no other (hard links never cross roots).
+    std::fs::write(e.root_path(&id(11)).join("etc/hostname"), b"fork 11\n").unwrap();
+    assert_eq!(common::describe(&e.root_path(&id(12))), want);
+
+    // From the live tree: captured once, the same in every fork.
+    std::fs::write(e.root_path(&id(1)).join("live-only"), b"now").unwrap();
+    e.copy_many(&id(1), CopySource::Live, &[id(21), id(22)], None)
+        .await
+        .unwrap();
+    let live = common::describe(&e.root_path(&id(1)));
+    assert_eq!(common::describe(&e.root_path(&id(21))), live);
+    assert_eq!(common::describe(&e.root_path(&id(22))), live);
+
+    // Refused before anything is made: a repeated target, the source itself, a used root.
+    for (to, what) in [
+        (vec![id(31), id(31)], "distinct"),
+        (vec![id(32), id(1)], "onto itself"),
+        (vec![], "at least one"),
+    ] {
+        let err = e
+            .copy_many(&id(1), CopySource::Snapshot(s.name.clone()), &to, None)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(what), "{err}");
+    }
+    let err = e
+        .copy_many(
+            &id(1),
+            CopySource::Snapshot(s.name.clone()),
+            &[id(33), id(12)],
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::RootExists(_)), "{err:?}");
+    assert!(!e.root_path(&id(33)).exists(), "no partial root remains");
+}

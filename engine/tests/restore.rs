@@ -174,7 +174,7 @@ async fn an_interrupted_restore_is_reported_and_finished_by_recover() {
     // The state a crash in the middle of applying leaves: the journal row, a tree that is
     // partly old and partly new.
     engine::catalog::Catalog::new(pool)
-        .journal_begin(&id(), &name, &top, chrono::Utc::now())
+        .journal_begin(&id(), &name, &top, None, chrono::Utc::now())
         .await
         .unwrap();
     fs::remove_file(root.join("etc/hostname")).unwrap();

@@ -35,6 +35,10 @@ pub enum Command {
     /// Projects: list, create (talks to a server).
     #[command(subcommand)]
     Projects(crate::cli::ProjectsCmd),
+    /// A container's automatic snapshots and keep policy: get, set, delete, preview (talks
+    /// to a server).
+    #[command(subcommand)]
+    Schedule(crate::cli::ScheduleCmd),
     /// API tokens: create, list, revoke (on the server's own database).
     #[command(subcommand)]
     Token(crate::cli::TokenCmd),

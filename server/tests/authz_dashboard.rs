@@ -61,6 +61,8 @@ fn args(path: &str, t: &Target) -> Option<Vec<(String, String)>> {
         "/rpc/timeline" => vec![("id", c), ("all", "false")],
         "/rpc/create_snapshot" => vec![("id", c), ("alias", "matrix"), ("expiry", "")],
         "/rpc/restore_snapshot" => vec![("id", c), ("name", s)],
+        "/rpc/restore_path" => vec![("id", c), ("name", s), ("path", "/etc")],
+        "/rpc/publish_image" => vec![("id", c), ("name", s), ("image", "matrix-image")],
         "/rpc/delete_snapshot" => vec![("id", c), ("name", s)],
         "/rpc/copy_snapshot" => vec![
             ("id", c),
@@ -72,12 +74,13 @@ fn args(path: &str, t: &Target) -> Option<Vec<(String, String)>> {
         "/rpc/diff" => vec![("id", c), ("from", s), ("against", "live")],
         "/rpc/browse" => vec![("id", c), ("name", s), ("path", "/")],
         "/rpc/verify" => vec![("id", c), ("name", s)],
-        "/rpc/schedule" | "/rpc/delete_schedule" => vec![("id", c)],
+        "/rpc/schedule" | "/rpc/delete_schedule" | "/rpc/schedule_preview" => vec![("id", c)],
         "/rpc/save_schedule" => vec![
             ("id", c),
             ("schedule", "@daily"),
             ("expiry", "7"),
             ("alias_pattern", "matrix-%H%M"),
+            ("keep_daily", "7"),
         ],
         "/rpc/run_request" => vec![("method", "GET"), ("path", &list_path)],
         "/rpc/save_draft" => vec![("operation", "custom"), ("params", "{}"), ("body", "")],

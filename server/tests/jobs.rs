@@ -43,6 +43,7 @@ async fn schedules_fire_when_due_and_their_snapshots_expire() {
         expiry: Some(1),
         alias_pattern: Some("auto-%Y%m%d-%H%M".into()),
         include_stopped: Some(include_stopped),
+        keep: None,
     };
     let sa = svc.set_schedule(&admin(), &a_id, spec(true)).await.unwrap();
     svc.set_schedule(&admin(), &b_id, spec(false))

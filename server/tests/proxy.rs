@@ -10,93 +10,11 @@ use std::time::Duration;
 use app::AppError;
 use app::backend::Backend;
 use app::model::{ScheduleSpec, SnapshotChange};
+use common::rpc::{browser, fails, ok, pair, rpc, sign_in};
 use common::{ADMIN, LiveServer};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use snapline_server::proxy::{RemoteBackend, Upstream};
-
-/// An upstream and a proxy in front of it.
-fn pair() -> (LiveServer, LiveServer) {
-    let upstream = LiveServer::start(&[]);
-    let url = format!("http://127.0.0.1:{}/", upstream.port);
-    let proxy = LiveServer::start_with_args(&["--upstream", &url], &[]);
-    (upstream, proxy)
-}
-
-/// A client that shows redirects instead of following them (sign-in answers with one).
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// Calls a server function as the hydrated page does: a same-origin form POST to `/rpc/...`.
-/// Returns the status, the JSON answer and the response's `Set-Cookie` values.
-async fn rpc(
-    server: &LiveServer,
-    endpoint: &str,
-    cookie: Option<&str>,
-    form: &[(&str, &str)],
-) -> (u16, Value, Vec<String>) {
-    let mut req = browser()
-        .post(server.url(&format!("/rpc/{endpoint}")))
-        .header("accept", "application/json")
-        .header("sec-fetch-site", "same-origin")
-        .header("origin", format!("http://127.0.0.1:{}", server.port))
-        .form(form);
-    if let Some(c) = cookie {
-        req = req.header("cookie", c);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let cookies = resp
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect();
-    let text = resp.text().await.unwrap();
-    let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, v, cookies)
-}
-
-/// A server function's answer, which must be a success.
-async fn ok(server: &LiveServer, endpoint: &str, cookie: &str, form: &[(&str, &str)]) -> Value {
-    let (status, v, _) = rpc(server, endpoint, Some(cookie), form).await;
-    assert_eq!(status, 200, "{endpoint} {form:?}: {v}");
-    v
-}
-
-/// A server function's error, decoded as the browser decodes it.
-async fn fails(
-    server: &LiveServer,
-    endpoint: &str,
-    cookie: &str,
-    form: &[(&str, &str)],
-) -> AppError {
-    let (status, v, _) = rpc(server, endpoint, Some(cookie), form).await;
-    assert_ne!(status, 200, "{endpoint} {form:?} succeeded: {v}");
-    serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("not an AppError ({e}): {v}"))
-}
-
-/// Signs in through the proxy; returns the session cookie (`snapline_session=...`).
-async fn sign_in(proxy: &LiveServer, token: &str) -> Result<String, AppError> {
-    let (status, v, cookies) = rpc(proxy, "sign_in", None, &[("token", token)]).await;
-    if !(200..400).contains(&status) {
-        return Err(serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{e}: {v}")));
-    }
-    let cookie = cookies
-        .iter()
-        .find_map(|c| {
-            c.split(';')
-                .next()
-                .filter(|kv| kv.starts_with("snapline_session="))
-        })
-        .unwrap_or_else(|| panic!("no session cookie: {cookies:?} {v}"))
-        .to_string();
-    Ok(cookie)
-}
 
 /// The ids of the containers a data directory holds on disk.
 fn containers_on_disk(server: &LiveServer) -> Vec<String> {
@@ -232,7 +150,8 @@ async fn the_dashboard_through_a_proxy_acts_on_the_upstream() {
         ],
     )
     .await;
-    let copy_id = copy["id"].as_str().unwrap().to_string();
+    let copy_id = copy["made"][0][0].as_str().unwrap().to_string();
+    assert_eq!(copy["made"][0][1], "web-copy", "{copy}");
     let up = upstream
         .admin("GET", &format!("/api/v1/containers/{copy_id}"), None)
         .await;
@@ -459,6 +378,7 @@ async fn every_backend_call_reaches_the_upstream() {
         expiry: Some(7),
         alias_pattern: None,
         include_stopped: Some(true),
+        keep: None,
     };
     let set = backend.set_schedule(ADMIN, &id, spec).await.unwrap();
     assert_eq!(set.schedule, "@daily");

@@ -83,3 +83,89 @@ async fn the_readme_cli_walkthrough_works() {
     );
     assert!(out.contains("demo"), "{out}");
 }
+
+#[tokio::test]
+async fn the_readme_partial_restore_publish_and_fork_work() {
+    let s = LiveServer::start(&[]);
+    let out = run(&s, &block_after("### Partial restore, publish and fork"));
+    assert!(!out.contains("\"error\""), "{out}");
+    let all = s.admin("GET", "/api/v1/containers", None).await;
+    let by_name = |n: &str| {
+        all["containers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == n)
+            .unwrap_or_else(|| panic!("no container {n}: {all}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let app = s.root(&by_name("app"));
+    // The partial restores brought the config back and left the other work.
+    assert_eq!(
+        std::fs::read_to_string(app.join("etc/app/config.yml")).unwrap(),
+        "port: 80\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(app.join("root/work")).unwrap(),
+        "keep\n"
+    );
+    // The image, the forks: each has the snapshot's config.
+    for n in [
+        "from-template",
+        "sandbox-1",
+        "sandbox-2",
+        "sandbox-3",
+        "agent-1",
+        "agent-2",
+    ] {
+        let root = s.root(&by_name(n));
+        assert_eq!(
+            std::fs::read_to_string(root.join("etc/app/config.yml")).unwrap(),
+            "port: 80\n",
+            "{n}"
+        );
+        assert!(!root.join("root/work").exists(), "{n}");
+    }
+    let images = s.admin("GET", "/api/v1/images", None).await;
+    for n in ["app-template", "app-template-2"] {
+        assert!(
+            images["images"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["name"] == n),
+            "{n}: {images}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_readme_keep_policy_example_works() {
+    let s = LiveServer::start(&[]);
+    let out = run(&s, &block_after("### Keep policies"));
+    assert!(out.contains("Schedule saved successfully"), "{out}");
+    assert!(
+        out.contains("Retention preview computed successfully"),
+        "{out}"
+    );
+    // The CLI's view of the policy and its preview table.
+    assert!(
+        out.contains("last 5, daily 7, weekly 4, monthly 12"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Policy last 2, daily 3: keeps 0, deletes 0"),
+        "{out}"
+    );
+    let all = s.admin("GET", "/api/v1/containers", None).await;
+    let id = all["containers"][0]["id"].as_str().unwrap().to_string();
+    let sched = s
+        .admin("GET", &format!("/api/v1/containers/{id}/schedule"), None)
+        .await;
+    assert_eq!(
+        sched["schedule"]["keep"],
+        serde_json::json!({"last": 5, "daily": 7, "weekly": 4, "monthly": 12})
+    );
+}

@@ -36,6 +36,10 @@ impl ContainerRecord {
     }
 }
 
+/// At most this many containers in one fork (`count` of a copy), as E2B's and Morph's forks
+/// bound theirs: each fork is a full root on disk.
+pub const MAX_FORK: u32 = 50;
+
 pub(crate) fn row(r: &sqlx::sqlite::SqliteRow) -> Result<ContainerRecord, ServiceError> {
     let id: String = r.try_get("id")?;
     let command: String = r.try_get("command")?;
@@ -318,7 +322,7 @@ impl Service {
     ) -> Result<Container, ServiceError> {
         let limits = limits.unwrap_or_default();
         let project = self.project(caller, project).await?;
-        let image_ref = self.image_ref(image).await?;
+        let image_ref = self.image_ref(caller, image).await?;
         let command = command.unwrap_or_else(|| image_ref.command.clone());
         self.check_free_space(0, "creating a container")?;
         let id = self
@@ -400,9 +404,65 @@ impl Service {
         name: &str,
         source_snapshot: Option<&str>,
     ) -> Result<Container, ServiceError> {
+        let mut out = self
+            .copy_into(
+                caller,
+                id,
+                target_project,
+                vec![name.to_string()],
+                source_snapshot,
+            )
+            .await?;
+        out.pop()
+            .map(|(_, r)| r)
+            .unwrap_or_else(|| Err(ServiceError::internal(anyhow::anyhow!("no copy made"))))
+    }
+
+    /// `count` new containers `name-1` … `name-N` from one read of a snapshot of `id` (or of
+    /// its live state, captured once), filled in parallel (a fork). The outer error refuses
+    /// the whole request before anything is made (bad count, unknown source, no space); each
+    /// name then has its own result, in order: a taken or invalid name fails alone.
+    pub async fn fork_container(
+        &self,
+        caller: &Caller,
+        id: &ContainerId,
+        target_project: &str,
+        name: &str,
+        count: u32,
+        source_snapshot: Option<&str>,
+    ) -> Result<Vec<(String, Result<Container, ServiceError>)>, ServiceError> {
+        if !(1..=MAX_FORK).contains(&count) {
+            return Err(ServiceError::bad_request(format!(
+                "count {count} is out of range: copy into 1 to {MAX_FORK} containers at once"
+            )));
+        }
+        // The longest name is checked before anything is made, in the user's own words.
+        let suffix = format!("-{count}").len();
+        if name.len() + suffix > 63 {
+            return Err(ServiceError::bad_request(format!(
+                "name {name:?} is too long for {count} copies: with the suffix -{count} it may \
+                 be at most {} characters",
+                63 - suffix
+            )));
+        }
+        let names = (1..=count).map(|i| format!("{name}-{i}")).collect();
+        self.copy_into(caller, id, target_project, names, source_snapshot)
+            .await
+    }
+
+    /// Copies into one new container per name; see [`Service::fork_container`].
+    async fn copy_into(
+        &self,
+        caller: &Caller,
+        id: &ContainerId,
+        target_project: &str,
+        names: Vec<String>,
+        source_snapshot: Option<&str>,
+    ) -> Result<Vec<(String, Result<Container, ServiceError>)>, ServiceError> {
         let src = self.container_row(caller, id).await?;
         let target = self.project(caller, target_project).await?;
-        // `need` is also the new tree's size when copying a snapshot; a live copy is measured.
+        // `need` is also each new tree's size when copying a snapshot; a live copy is
+        // measured.
         let (source, need) = match source_snapshot {
             Some(s) => {
                 let info = self.engine().get(&src.id, s).await?;
@@ -416,22 +476,51 @@ impl Service {
             }
             None => (CopySource::Live, 0),
         };
-        self.check_free_space(need, "copying a container")?;
-        let new_id = self
-            .insert_container(&target.id, name, &src.image, &src.command, &src.limits)
-            .await?;
+        // A live copy reads the source as it is: no start, stop or restore of it may run
+        // meanwhile (its freeze would find the container half-started).
+        let _source_guard = match source {
+            CopySource::Live => Some(self.lock(id).await?),
+            CopySource::Snapshot(_) => None,
+        };
+        self.check_free_space(
+            need.saturating_mul(names.len() as u64),
+            "copying a container",
+        )?;
+        let mut results: Vec<(String, Result<ContainerId, ServiceError>)> = Vec::new();
+        for n in names {
+            let made = self
+                .insert_container(&target.id, &n, &src.image, &src.command, &src.limits)
+                .await;
+            results.push((n, made));
+        }
+        let new_ids: Vec<ContainerId> = results
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok().copied())
+            .collect();
+        if new_ids.is_empty() {
+            // Every name was refused: nothing to copy.
+            return Ok(results
+                .into_iter()
+                .filter_map(|(n, r)| r.err().map(|e| (n, Err(e))))
+                .collect());
+        }
+        let target_names: Vec<&str> = results
+            .iter()
+            .filter(|(_, r)| r.is_ok())
+            .map(|(n, _)| n.as_str())
+            .collect();
         // Progress on the source's stream: its timeline shows the copy while it runs.
         let progress = |phase: types::Phase| {
             self.events().publish(
                 types::EventKind::Progress,
                 &src.project_id,
                 Some(id.as_str()),
-                serde_json::json!({"operation": types::Operation::Copy, "phase": phase, "target": name, "snapshot": source_snapshot}),
+                serde_json::json!({"operation": types::Operation::Copy, "phase": phase, "target": target_names.join(", "), "snapshot": source_snapshot}),
             )
         };
         progress(types::Phase::Started);
         // A live copy is one instant: frozen while the source is read, not while the new
-        // root is written.
+        // roots are written.
         let hooks = Arc::new(FreezeHooks::new(
             self.runtime().clone(),
             src.id.as_str(),
@@ -439,26 +528,41 @@ impl Service {
         ));
         let copied = self
             .engine()
-            .copy_with_hooks(&src.id, source, &new_id, Some(hooks))
+            .copy_many(&src.id, source, &new_ids, Some(hooks))
             .await;
         progress(types::Phase::of(&copied));
-        if let Err(e) = copied {
-            self.set_status(&new_id, ContainerStatus::Failed).await?;
-            return Err(e.into());
+        let copied = copied.map_err(ServiceError::from);
+        let mut out = Vec::with_capacity(results.len());
+        for (n, r) in results {
+            let item = match (r, &copied) {
+                (Err(e), _) => Err(e),
+                (Ok(new_id), Err(e)) => {
+                    // Nothing was made: the row goes, so the name can be used again.
+                    sqlx::query("DELETE FROM containers WHERE id = ?")
+                        .bind(new_id.as_str())
+                        .execute(self.db())
+                        .await?;
+                    Err(e.clone())
+                }
+                (Ok(new_id), Ok(())) => {
+                    if source_snapshot.is_some() {
+                        self.record_size(&new_id, need).await?;
+                    } else {
+                        self.measure_size(&new_id).await;
+                    }
+                    self.set_status(&new_id, ContainerStatus::Stopped).await?;
+                    let c = self.get_container(caller, &new_id).await?;
+                    self.events().publish(
+                        types::EventKind::ContainerCopied,
+                        &c.project_id,
+                        Some(&c.id),
+                        serde_json::json!({"container": &c, "source_container_id": id, "source_snapshot": source_snapshot}),
+                    );
+                    Ok(c)
+                }
+            };
+            out.push((n, item));
         }
-        if source_snapshot.is_some() {
-            self.record_size(&new_id, need).await?;
-        } else {
-            self.measure_size(&new_id).await;
-        }
-        self.set_status(&new_id, ContainerStatus::Stopped).await?;
-        let c = self.get_container(caller, &new_id).await?;
-        self.events().publish(
-            types::EventKind::ContainerCopied,
-            &c.project_id,
-            Some(&c.id),
-            serde_json::json!({"container": &c, "source_container_id": id, "source_snapshot": source_snapshot}),
-        );
-        Ok(c)
+        Ok(out)
     }
 }

@@ -134,7 +134,7 @@ impl From<engine::EngineError> for ServiceError {
                 container: container.to_string(),
             }),
             e @ E::NoSuchPath { .. } => ServiceError::not_found(e.to_string()),
-            e @ (E::AmbiguousAlias { .. } | E::Busy(_) | E::RootExists(_)) => {
+            e @ (E::AmbiguousAlias { .. } | E::Busy(_) | E::RootExists(_) | E::LiveConflict(_)) => {
                 ServiceError::conflict(e.to_string())
             }
             e @ E::NoSpace(_) => ServiceError::insufficient_storage(e.to_string()),

@@ -64,6 +64,7 @@ fn row_to_image(r: &sqlx::sqlite::SqliteRow) -> Result<Image, ServiceError> {
         size: r.try_get::<i64, _>("size")?.max(0) as u64,
         file_count: r.try_get::<i64, _>("file_count")?.max(0) as u64,
         created_at: r.try_get("created_at")?,
+        project_id: r.try_get("project_id")?,
     })
 }
 
@@ -158,23 +159,42 @@ impl<R: Read> Read for Capped<R> {
 }
 
 impl Service {
-    /// Every image (images are shared by all projects).
-    pub async fn list_images(&self) -> Result<Vec<Image>, ServiceError> {
+    /// The images the caller may use: built-in and imported ones (shared by all projects),
+    /// and those published from a snapshot of a project the caller sees.
+    pub async fn list_images(&self, caller: &Caller) -> Result<Vec<Image>, ServiceError> {
         let rows = sqlx::query("SELECT * FROM images ORDER BY name")
             .fetch_all(self.db())
             .await?;
-        rows.iter().map(row_to_image).collect()
+        let all = rows
+            .iter()
+            .map(row_to_image)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(all
+            .into_iter()
+            .filter(|i| i.project_id.as_deref().is_none_or(|p| caller.sees(p)))
+            .collect())
     }
 
-    pub(crate) async fn image_ref(&self, name: &str) -> Result<ImageRef, ServiceError> {
-        let row = sqlx::query("SELECT root_id, snapshot, command FROM images WHERE name = ?")
-            .bind(name)
-            .fetch_optional(self.db())
-            .await?
-            .ok_or_else(|| {
-                ServiceError::not_found(format!("no image named {name:?}"))
-                    .with_hint(Hint::ListImages)
-            })?;
+    /// An image the caller may use; one of a project it does not see is as if it did not
+    /// exist.
+    pub(crate) async fn image_ref(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<ImageRef, ServiceError> {
+        let missing = || {
+            ServiceError::not_found(format!("no image named {name:?}")).with_hint(Hint::ListImages)
+        };
+        let row =
+            sqlx::query("SELECT root_id, snapshot, command, project_id FROM images WHERE name = ?")
+                .bind(name)
+                .fetch_optional(self.db())
+                .await?
+                .ok_or_else(missing)?;
+        let project: Option<String> = row.try_get("project_id")?;
+        if project.is_some_and(|p| !caller.sees(&p)) {
+            return Err(missing());
+        }
         let root: String = row.try_get("root_id")?;
         let command: String = row.try_get("command")?;
         Ok(ImageRef {
@@ -226,15 +246,7 @@ impl Service {
         content: RootSource,
         command: Option<Vec<String>>,
     ) -> Result<Image, ServiceError> {
-        let taken: Option<String> = sqlx::query_scalar("SELECT name FROM images WHERE name = ?")
-            .bind(name)
-            .fetch_optional(self.db())
-            .await?;
-        if taken.is_some() {
-            return Err(ServiceError::conflict(format!(
-                "an image named {name:?} already exists; choose another name"
-            )));
-        }
+        self.image_name_free(name).await?;
         let root = super::parse_id("image root", &crate::tokens::new_id())?;
         self.engine().create_root(&root, content).await?;
         let snap = self
@@ -255,6 +267,78 @@ impl Service {
             }
         };
         self.engine().delete_root(&root).await?;
+        self.insert_image(name, source, &root, &snap, command, None)
+            .await
+    }
+
+    /// Publishes a container's snapshot as image `req.name` (Incus `publish`). The image's
+    /// one snapshot points at the same stored tree, so publishing writes no chunk, and
+    /// containers created from it equal the snapshot exactly. Their default command is the
+    /// container's. Works for a deleted container whose snapshots remain.
+    ///
+    /// Refused: a token that sees no project (403), a bad name (400), a container the caller
+    /// does not see or an unknown snapshot (404), a taken name (409).
+    pub async fn publish_image(
+        &self,
+        caller: &Caller,
+        req: &types::PublishImage,
+    ) -> Result<Image, ServiceError> {
+        if !caller.admin && caller.projects.is_empty() {
+            return Err(ServiceError::forbidden("this token cannot publish images"));
+        }
+        validate_image_name(&req.name)?;
+        let id = super::parse_id("container id", &req.from.container_id)?;
+        let c = self.container_row(caller, &id).await?;
+        self.image_name_free(&req.name).await?;
+        let root = super::parse_id("image root", &crate::tokens::new_id())?;
+        let snap = self
+            .engine()
+            .publish(
+                &c.id,
+                &req.from.snapshot,
+                &root,
+                Some(format!("image {}", req.name)),
+            )
+            .await?;
+        let image = self
+            .insert_image(
+                &req.name,
+                "snapshot",
+                &root,
+                &snap,
+                Some(c.command.clone()),
+                Some(c.project_id.clone()),
+            )
+            .await?;
+        self.events()
+            .publish(types::EventKind::ImagePublished, "", None, &image);
+        Ok(image)
+    }
+
+    async fn image_name_free(&self, name: &str) -> Result<(), ServiceError> {
+        let taken: Option<String> = sqlx::query_scalar("SELECT name FROM images WHERE name = ?")
+            .bind(name)
+            .fetch_optional(self.db())
+            .await?;
+        match taken {
+            Some(_) => Err(ServiceError::conflict(format!(
+                "an image named {name:?} already exists; choose another name"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The image row for `root`'s one snapshot `snap`. When the name was taken meanwhile,
+    /// the snapshot is deleted (its objects become garbage for GC) and the answer is 409.
+    async fn insert_image(
+        &self,
+        name: &str,
+        source: &str,
+        root: &engine::ContainerId,
+        snap: &engine::SnapshotInfo,
+        command: Option<Vec<String>>,
+        project_id: Option<String>,
+    ) -> Result<Image, ServiceError> {
         let command = command.unwrap_or_else(default_command);
         let image = Image {
             name: name.to_string(),
@@ -263,10 +347,11 @@ impl Service {
             size: snap.size,
             file_count: snap.file_count,
             created_at: fmt_time(now()),
+            project_id,
         };
         let r = sqlx::query(
             "INSERT INTO images (name, root_id, snapshot, source, command, size, file_count, \
-             created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             created_at, project_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&image.name)
         .bind(root.as_str())
@@ -276,13 +361,14 @@ impl Service {
         .bind(image.size as i64)
         .bind(image.file_count as i64)
         .bind(&image.created_at)
+        .bind(&image.project_id)
         .execute(self.db())
         .await;
         match r {
             Ok(_) => Ok(image),
             Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
-                // Imported twice at once: the loser's snapshot is garbage for GC.
-                let _ = self.engine().delete(&root, &snap.name).await;
+                // Made twice at once: the loser's snapshot is garbage for GC.
+                let _ = self.engine().delete(root, &snap.name).await;
                 Err(ServiceError::conflict(format!(
                     "an image named {name:?} already exists; choose another name"
                 )))

@@ -1,8 +1,12 @@
-//! Background work: expiry, garbage collection and scheduled snapshots.
+//! Background work: expiry, scheduled snapshots, keep policies and garbage collection.
 //!
 //! Expired snapshots already vanish from every list (the catalog filters them); the job
 //! deletes their rows, then GC reclaims the space. GC holds the engine's exclusive lease, so
 //! it never runs while a snapshot that may reuse existing chunks is being recorded.
+//!
+//! A scheduled snapshot goes when its expiry passes or its schedule's keep policy drops it,
+//! whichever comes first: the expiry runs first in each pass, then the schedules take their
+//! snapshots, then the policies are applied (so a fresh snapshot counts at once), then GC.
 
 use std::time::Duration;
 
@@ -17,6 +21,8 @@ pub struct JobReport {
     pub expired: u64,
     /// Snapshots taken by schedules.
     pub scheduled: u64,
+    /// Scheduled snapshots their schedule's keep policy dropped, and deleted.
+    pub pruned: u64,
     /// Bytes of packs GC deleted.
     pub reclaimed_bytes: u64,
 }
@@ -32,6 +38,7 @@ impl Service {
         let mut report = JobReport::default();
         for s in self.engine().expire(at).await? {
             report.expired += 1;
+            self.unmark_scheduled(&s.container, &s.name).await?;
             let project: Option<String> =
                 sqlx::query_scalar("SELECT project_id FROM containers WHERE id = ?")
                     .bind(s.container.as_str())
@@ -47,6 +54,7 @@ impl Service {
             }
         }
         report.scheduled = self.run_due_schedules(at).await?;
+        report.pruned = self.apply_retention().await?;
         let plan = self.engine().gc_plan().await?;
         if force_gc || plan.reclaimable_bytes > 0 {
             let gc = self.engine().gc().await?;
@@ -68,6 +76,7 @@ impl Service {
                         tracing::info!(
                             expired = r.expired,
                             scheduled = r.scheduled,
+                            pruned = r.pruned,
                             reclaimed_bytes = r.reclaimed_bytes,
                             "background jobs"
                         );

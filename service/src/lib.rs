@@ -21,6 +21,7 @@ pub mod jobs;
 mod lifecycle;
 pub mod limits;
 pub mod projects;
+pub mod retention;
 pub mod runtime;
 pub mod schedules;
 pub mod selfcheck;

@@ -1,6 +1,7 @@
 //! Automatic snapshots per container, as Incus's `snapshots.schedule`: a cron expression
 //! (or `@hourly`, `@daily`, `@weekly`), an expiry for the snapshots it takes, an alias
-//! pattern, and whether stopped containers are included.
+//! pattern, whether stopped containers are included, and a keep policy (restic's
+//! `forget --keep-*`, see [`crate::retention`]) over the snapshots it took.
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -63,11 +64,14 @@ fn row_to_schedule(r: &sqlx::sqlite::SqliteRow) -> Result<Schedule, ServiceError
         next_run_at: r.try_get("next_run_at")?,
         last_run_at: r.try_get("last_run_at")?,
         last_error: r.try_get("last_error")?,
+        keep: crate::retention::apply::stored_policy(r.try_get("keep_policy")?)?,
     })
 }
 
 impl Service {
-    /// Sets (or replaces) a container's schedule.
+    /// Sets (or replaces) a container's schedule. A PUT replaces everything: a spec without
+    /// `keep` removes the policy. Counts above [`types::MAX_KEEP`] are refused (400, naming
+    /// the field and the range); zero counts are dropped and an all-zero policy is none.
     pub async fn set_schedule(
         &self,
         caller: &Caller,
@@ -88,14 +92,22 @@ impl Service {
             .alias_pattern
             .unwrap_or_else(|| DEFAULT_ALIAS_PATTERN.to_string());
         render_alias(&pattern, now())?;
+        let keep = crate::retention::apply::accepted_policy(spec.keep)?;
+        let keep = keep
+            .map(|k| serde_json::to_string(&k))
+            .transpose()
+            .map_err(|e| {
+                ServiceError::internal(anyhow::anyhow!("cannot write the keep policy: {e}"))
+            })?;
         let next = next_after(&cron, now())?;
         sqlx::query(
             "INSERT INTO schedules (container_id, cron, expiry_days, alias_pattern, \
-             include_stopped, next_run_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) \
+             include_stopped, next_run_at, created_at, keep_policy) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (container_id) DO UPDATE SET cron = excluded.cron, \
              expiry_days = excluded.expiry_days, alias_pattern = excluded.alias_pattern, \
              include_stopped = excluded.include_stopped, next_run_at = excluded.next_run_at, \
-             last_error = NULL",
+             keep_policy = excluded.keep_policy, last_error = NULL",
         )
         .bind(c.id.as_str())
         .bind(spec.schedule.trim())
@@ -104,6 +116,7 @@ impl Service {
         .bind(spec.include_stopped.unwrap_or(false) as i64)
         .bind(fmt_time(next))
         .bind(fmt_time(now()))
+        .bind(keep)
         .execute(self.db())
         .await?;
         self.get_schedule(caller, id).await
@@ -209,7 +222,10 @@ impl Service {
         let id = super::parse_id("container id", &s.container_id)?;
         let c = self.container_row(&system, &id).await?;
         let _guard = self.lock(&c.id).await?;
-        self.snapshot_locked(&c, Some(alias), s.expiry).await?;
+        let snap = self.snapshot_locked(&c, Some(alias), s.expiry).await?;
+        // Marked under the same lock, so a retention pass never sees it unmarked; a crash
+        // before this line leaves it unmarked, which only ever keeps it.
+        self.mark_scheduled(&c.id, &snap.name, now()).await?;
         Ok(())
     }
 }

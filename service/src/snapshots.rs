@@ -111,6 +111,8 @@ pub struct Restored {
     pub container: ContainerRecord,
     pub snapshot: Snapshot,
     pub safety_snapshot: Option<Snapshot>,
+    /// The paths of a partial restore, normalized; `None` for a whole restore.
+    pub paths: Option<Vec<String>>,
 }
 
 /// The answer every front end gives for a restore (REST's `data`, the dashboard's outcome).
@@ -121,6 +123,7 @@ impl From<Restored> for types::SnapshotRestored {
             project_id: r.container.project_id,
             snapshot: r.snapshot,
             safety_snapshot: r.safety_snapshot,
+            paths: r.paths,
         }
     }
 }
@@ -287,15 +290,20 @@ impl Service {
         Ok((c, snap))
     }
 
-    /// Restores the container's filesystem to a snapshot. A running container is stopped
-    /// first and started fresh afterwards; while it runs the status is `restoring` and
-    /// `start` is refused.
+    /// Restores the container's filesystem to a snapshot, or only `req.paths` of it. A whole
+    /// restore stops a running container first and starts it fresh afterwards; while it
+    /// runs the status is `restoring` and `start` is refused. A partial restore leaves a
+    /// running container running unless `req.restart` is true.
+    ///
+    /// Refused before anything changes: a deleted container (409), an unknown snapshot or a
+    /// path the snapshot lacks (404 naming it), a malformed path (400), a live parent folder
+    /// that is a symlink or a file (409).
     pub async fn restore_snapshot(
         &self,
         caller: &Caller,
         id: &ContainerId,
         name: &str,
-        safety: bool,
+        req: &types::RestoreSnapshot,
     ) -> Result<Restored, ServiceError> {
         let c = self.container_row(caller, id).await?;
         if c.deleted() {
@@ -307,42 +315,70 @@ impl Service {
                 container: id.to_string(),
             }));
         }
+        let sel = match &req.paths {
+            Some(p) => engine::Selection::parse(p)?,
+            None => None,
+        };
         let _guard = self.lock(id).await?;
-        // Resolve first: an unknown name is a 404 before anything stops.
+        // Resolve first: an unknown name or path is a 404 before anything stops.
         let target = self.engine().get(&c.id, name).await?;
-        let safety_snapshot = if safety {
+        if let Some(sel) = &sel {
+            self.engine().check_paths(&c.id, &target.name, sel).await?;
+        }
+        // `["/"]` is the whole tree, asked for as paths: it keeps a running container running
+        // as any partial restore does, and the answer says `/`.
+        let paths = match (&sel, &req.paths) {
+            (Some(sel), _) => Some(sel.display()),
+            (None, Some(_)) => Some(vec!["/".to_string()]),
+            (None, None) => None,
+        };
+        let safety_snapshot = if req.safety_snapshot.unwrap_or(false) {
             let alias = format!("before-restore-{}", target.name);
             Some(self.snapshot_locked(&c, Some(alias), Some(7)).await?)
         } else {
             None
         };
         let was_running = self.runtime().is_running(id.as_str());
-        self.stop_locked(&c, ContainerStatus::Restoring).await?;
+        let stops = req.paths.is_none() || req.restart.unwrap_or(false);
+        if stops {
+            self.stop_locked(&c, ContainerStatus::Restoring).await?;
+        }
         let progress_event = |phase: types::Phase| {
             self.events().publish(
                 types::EventKind::Progress,
                 &c.project_id,
                 Some(id.as_str()),
-                serde_json::json!({"operation": types::Operation::Restore, "phase": phase, "snapshot": target.name}),
+                serde_json::json!({"operation": types::Operation::Restore, "phase": phase, "snapshot": target.name, "paths": paths}),
             )
         };
         progress_event(types::Phase::Started);
-        let result = self.engine().restore(&c.id, &target.name).await;
+        let result = self
+            .engine()
+            .restore_paths(&c.id, &target.name, sel.as_ref())
+            .await;
         progress_event(types::Phase::of(&result));
-        // Whatever happened, the container leaves `restoring`: a failed restore changed
-        // nothing (it fails before touching the tree) or was finished by recovery.
-        let after = match (&result, was_running) {
-            (Ok(_), true) => self
-                .start_locked(&c)
-                .await
-                .map(|_| ContainerStatus::Running),
-            _ => Ok(ContainerStatus::Stopped),
+        let after = if stops {
+            // Whatever happened, the container leaves `restoring`: a failed restore changed
+            // nothing (it fails before touching the tree) or was finished by recovery.
+            let after = match (&result, was_running) {
+                (Ok(_), true) => self
+                    .start_locked(&c)
+                    .await
+                    .map(|_| ContainerStatus::Running),
+                _ => Ok(ContainerStatus::Stopped),
+            };
+            if !matches!(after, Ok(ContainerStatus::Running)) {
+                self.set_status(&c.id, ContainerStatus::Stopped).await?;
+            }
+            after.map(|_| ())
+        } else {
+            Ok(())
         };
-        if !matches!(after, Ok(ContainerStatus::Running)) {
-            self.set_status(&c.id, ContainerStatus::Stopped).await?;
-        }
         let (info, _) = result?;
-        self.record_size(&c.id, info.size).await?;
+        // After a partial restore the tree's size is known again at the next snapshot.
+        if sel.is_none() {
+            self.record_size(&c.id, info.size).await?;
+        }
         after?;
         let mut snapshot = snapshot_of(&info);
         snapshot.last_used_at = Some(fmt_time(super::now()));
@@ -350,12 +386,13 @@ impl Service {
             types::EventKind::SnapshotRestored,
             &c.project_id,
             Some(id.as_str()),
-            serde_json::json!({"snapshot": &snapshot, "safety_snapshot": &safety_snapshot}),
+            serde_json::json!({"snapshot": &snapshot, "safety_snapshot": &safety_snapshot, "paths": &paths}),
         );
         Ok(Restored {
             container: c,
             snapshot,
             safety_snapshot,
+            paths,
         })
     }
 
@@ -369,14 +406,26 @@ impl Service {
     ) -> Result<(ContainerRecord, engine::Deleted), ServiceError> {
         let c = self.container_row(caller, id).await?;
         let _guard = self.lock(id).await?;
+        let deleted = self.delete_snapshot_locked(&c, name).await?;
+        Ok((c, deleted))
+    }
+
+    /// Deletes a snapshot of `c`; the caller holds the container lock. The one delete path:
+    /// the REST and dashboard deletes and the retention job all come through here.
+    pub(crate) async fn delete_snapshot_locked(
+        &self,
+        c: &ContainerRecord,
+        name: &str,
+    ) -> Result<engine::Deleted, ServiceError> {
         let deleted = self.engine().delete(&c.id, name).await?;
+        self.unmark_scheduled(&c.id, &deleted.name).await?;
         self.events().publish(
             types::EventKind::SnapshotDeleted,
             &c.project_id,
-            Some(id.as_str()),
+            Some(c.id.as_str()),
             serde_json::json!({"name": deleted.name, "freed_bytes": deleted.freed_bytes}),
         );
-        Ok((c, deleted))
+        Ok(deleted)
     }
 
     /// Edits a snapshot's alias and expiry: `None` leaves a field, `Some(None)` clears the
@@ -399,7 +448,22 @@ impl Service {
             alias,
             expires_at: expiry_days.map(|d| d.map(|d| super::now() + ChronoDuration::days(d))),
         };
-        let info = self.engine().edit(&c.id, name, edit).await?;
+        // Setting the expiry to never pins a scheduled snapshot (no keep policy deletes it
+        // then), giving it an expiry unpins it; recorded before the edit (see
+        // `pin_before_edit`) and put back if the edit fails.
+        let pin = match expiry_days {
+            Some(expiry) => Some(self.pin_before_edit(&c.id, name, expiry.is_none()).await?),
+            None => None,
+        };
+        let info = match self.engine().edit(&c.id, name, edit).await {
+            Ok(info) => info,
+            Err(e) => {
+                if let Some(pin) = pin {
+                    self.undo_pin(&c.id, pin).await?;
+                }
+                return Err(e.into());
+            }
+        };
         let snap = snapshot_of(&info);
         self.events().publish(
             types::EventKind::SnapshotUpdated,

@@ -223,6 +223,37 @@ pub struct CopyRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(example = "snap-20251109-143045"))]
     pub source_snapshot: Option<String>,
+    /// Fork: make this many containers (1 to 50), named `name-1` … `name-N`, from one read
+    /// of the source, filled in parallel. The answer then lists each (`ContainersCopied`),
+    /// with its own error when it alone failed (a taken name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 50, example = 10))]
+    pub count: Option<u32>,
+}
+
+/// One container of a fork (`count` in a copy): the container, or why it alone failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CopyItem {
+    #[cfg_attr(feature = "openapi", schema(example = "sandbox-3"))]
+    pub name: String,
+    /// Present when it was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<Container>,
+    /// Present when it was not: the same shape as an error answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::ErrorBody>,
+}
+
+/// The answer of a copy with `count`: every requested container, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ContainersCopied {
+    /// How many were made.
+    pub copied: u32,
+    /// How many failed.
+    pub failed: u32,
+    pub results: Vec<CopyItem>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -257,6 +288,11 @@ pub struct Schedule {
     pub last_run_at: Option<String>,
     /// Why the last run failed, if it did.
     pub last_error: Option<String>,
+    /// How many of its snapshots are kept (restic's `forget --keep-*`, UTC calendar
+    /// buckets); `null`: no policy, each is kept until its `expiry`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub keep: Option<crate::KeepPolicy>,
 }
 
 /// The body of `PUT /api/v1/containers/{id}/schedule`.
@@ -270,6 +306,13 @@ pub struct ScheduleSpec {
     pub expiry: Option<i64>,
     pub alias_pattern: Option<String>,
     pub include_stopped: Option<bool>,
+    /// Which of the schedule's snapshots to keep (each count 0 to 10000); absent, `{}` or
+    /// all zero: no policy. A PUT replaces the whole schedule, so leaving `keep` out removes
+    /// the policy. It applies to this schedule's snapshots only, never to snapshots taken
+    /// by hand or pinned; a snapshot goes when its expiry passes or the policy drops it,
+    /// whichever comes first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<crate::KeepPolicy>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -32,6 +32,9 @@ pub enum EventKind {
     ContainerDeleted,
     #[serde(rename = "image.imported")]
     ImageImported,
+    /// An image was published from a snapshot ([`crate::Image`]).
+    #[serde(rename = "image.published")]
+    ImagePublished,
     /// Figures of a running snapshot, restore or copy ([`ProgressData`]).
     #[serde(rename = "progress")]
     Progress,
@@ -60,6 +63,7 @@ impl EventKind {
             EventKind::ContainerCopied => "container.copied",
             EventKind::ContainerDeleted => "container.deleted",
             EventKind::ImageImported => "image.imported",
+            EventKind::ImagePublished => "image.published",
             EventKind::Progress => "progress",
             EventKind::Lagged => "lagged",
             EventKind::Unknown => "unknown",

@@ -6,6 +6,7 @@
 //! - [`error`]: the error kinds and the vendor's error envelope ([`ErrorBody`]);
 //! - [`snapshot`]: snapshots, their diffs, files and verify reports, and request bodies;
 //! - [`container`]: containers, their status, exec, copy and schedules;
+//! - [`retention`]: the keep policy of scheduled snapshots and its preview;
 //! - [`resource`]: projects, images, servers, tokens and health;
 //! - [`event`]: the live event stream;
 //! - [`system`]: a node's recorded self-checks;
@@ -19,20 +20,26 @@ pub mod container;
 pub mod error;
 pub mod event;
 pub mod resource;
+pub mod retention;
 pub mod snapshot;
 pub mod system;
 pub mod time;
 pub mod units;
 
 pub use container::{
-    Container, ContainerData, ContainerLimits, ContainerList, ContainerStatus, CopyRequest,
-    CreateContainer, Empty, ExecOutput, ExecRequest, Schedule, ScheduleData, ScheduleSpec,
+    Container, ContainerData, ContainerLimits, ContainerList, ContainerStatus, ContainersCopied,
+    CopyItem, CopyRequest, CreateContainer, Empty, ExecOutput, ExecRequest, Schedule, ScheduleData,
+    ScheduleSpec,
 };
 pub use error::{ErrorBody, ErrorKind};
 pub use event::{Event, EventKind, Operation, Phase, ProgressData};
 pub use resource::{
-    CreateProject, CreateToken, Health, Image, ImageData, ImageList, Project, ProjectData,
-    ProjectList, Server, ServerData, ServerList, TokenCreated, TokenInfo, TokenList,
+    CreateProject, CreateToken, Health, Image, ImageData, ImageList, ImageOrigin, Project,
+    ProjectData, ProjectList, PublishImage, Server, ServerData, ServerList, TokenCreated,
+    TokenInfo, TokenList,
+};
+pub use retention::{
+    KEEP_FIELDS, KeepPolicy, MAX_KEEP, RetentionEntry, RetentionPreview, RetentionPreviewData,
 };
 pub use snapshot::{
     ChangeKind, CreateSnapshot, DamageInfo, DiffChange, FileEntry, RestoreSnapshot, Snapshot,

@@ -22,7 +22,7 @@ pub struct Project {
 pub struct Image {
     #[cfg_attr(feature = "openapi", schema(example = "demo"))]
     pub name: String,
-    /// `builtin` or `import`.
+    /// `builtin`, `import`, or `snapshot` (published from a container's snapshot).
     #[cfg_attr(feature = "openapi", schema(required = true))]
     #[serde(default)]
     pub source: String,
@@ -40,6 +40,10 @@ pub struct Image {
     #[cfg_attr(feature = "openapi", schema(required = true))]
     #[serde(default)]
     pub created_at: String,
+    /// The project an image published from a snapshot belongs to: only tokens that see that
+    /// project list or use it. Absent for built-in and imported images, which all see.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +56,40 @@ pub struct ImageList {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ImageData {
     pub image: Image,
+}
+
+/// JSON body of `POST /api/v1/images`: publish a container's snapshot as an image (as
+/// Incus's `publish`). Containers created from the image start exactly as the snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", schema(example = json!({"name": "dev-template", "from": {"container_id": "890abcdef12345678901cdef", "snapshot": "snap-20251109-143045"}})))]
+pub struct PublishImage {
+    /// The image's name: 1 to 64 of `a-z 0-9 . _ -`, starting with a letter or digit.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "dev-template",
+            min_length = 1,
+            max_length = 64,
+            pattern = "^[a-z0-9][a-z0-9._-]{0,63}$"
+        )
+    )]
+    pub name: String,
+    /// The snapshot to publish.
+    pub from: ImageOrigin,
+}
+
+/// Which snapshot an image is published from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ImageOrigin {
+    #[cfg_attr(feature = "openapi", schema(example = "890abcdef12345678901cdef"))]
+    pub container_id: String,
+    /// The snapshot's name, or its alias when exactly one snapshot has it.
+    #[cfg_attr(feature = "openapi", schema(example = "snap-20251109-143045"))]
+    pub snapshot: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -71,6 +71,21 @@ pub struct RestoreSnapshot {
     /// the restore can be undone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub safety_snapshot: Option<bool>,
+    /// Restore only these absolute paths (1 to 100, each at most 4096 bytes, no `.` or `..`
+    /// component): each becomes exactly as in the snapshot, including deleting what the
+    /// snapshot lacks below a folder; the rest of the container is untouched. A path the
+    /// snapshot lacks is a 404 that names it. Omit it to restore the whole container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(
+        min_items = 1, max_items = 100,
+        example = json!(["/etc/nginx", "/srv/app/config.yml"])
+    ))]
+    pub paths: Option<Vec<String>>,
+    /// With `paths`: stop a running container before the restore and start it after
+    /// (default `false`: it keeps running while the paths are replaced, each file
+    /// atomically). A whole restore always restarts a running container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<bool>,
 }
 
 /// Body of `PATCH /api/v1/containers/{id}/snapshots/{name}/metadata`. A field left out is
@@ -150,6 +165,10 @@ pub struct SnapshotRestored {
     /// Present when `safety_snapshot` was asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub safety_snapshot: Option<Snapshot>,
+    /// The paths a partial restore made exact (sorted; a path inside another one is left
+    /// out); absent for a whole restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

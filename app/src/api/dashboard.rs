@@ -155,9 +155,45 @@ pub async fn restore_snapshot(
     #[server(default)] safety: Option<String>,
 ) -> Result<RestoreOutcome, AppError> {
     let token = crate::session::token()?;
+    let req = types::RestoreSnapshot {
+        safety_snapshot: Some(safety.is_some_and(|s| !s.is_empty())),
+        ..Default::default()
+    };
     crate::backend::backend()?
-        .restore_snapshot(&token, &id, &name, safety.is_some_and(|s| !s.is_empty()))
+        .restore_snapshot(&token, &id, &name, req)
         .await
+}
+
+/// Restores one file or folder of a snapshot from the server-rendered confirmation page (a
+/// plain form POST), then goes back to that page showing what was done: `restored=1`, and
+/// `safety=` the safety snapshot that "Undo" restores the path from. An error goes back to
+/// the page with the error in the address (see [`crate::components::UrlError`]).
+#[server(prefix = "/rpc", endpoint = "restore_path")]
+pub async fn restore_path(
+    id: String,
+    name: String,
+    path: String,
+    #[server(default)] safety: Option<String>,
+    #[server(default)] restart: Option<String>,
+) -> Result<(), AppError> {
+    let token = crate::session::token()?;
+    let checked = |v: &Option<String>| v.as_ref().is_some_and(|s| !s.is_empty());
+    let req = types::RestoreSnapshot {
+        safety_snapshot: Some(checked(&safety)),
+        restart: Some(checked(&restart)),
+        paths: Some(vec![path.clone()]),
+    };
+    let o = crate::backend::backend()?
+        .restore_snapshot(&token, &id, &name, req)
+        .await?;
+    let esc = crate::model::query_escape;
+    leptos_axum::redirect(&format!(
+        "{}?path={}&restored=1&safety={}",
+        crate::model::restore_page(&id, &o.restored.name),
+        esc(&path),
+        esc(&o.safety.map(|s| s.name).unwrap_or_default())
+    ));
+    Ok(())
 }
 
 /// Deletes a snapshot.
@@ -170,17 +206,51 @@ pub async fn delete_snapshot(id: String, name: String) -> Result<String, AppErro
     Ok(name)
 }
 
-/// Copies a snapshot into a new container, in any visible project.
+/// Copies a snapshot into a new container, in any visible project; with `count` above 1
+/// (the form's "How many"), forks it into `new_name-1` … `new_name-N`.
 #[server(prefix = "/rpc", endpoint = "copy_snapshot")]
 pub async fn copy_snapshot(
     id: String,
     name: String,
     project: String,
     new_name: String,
-) -> Result<ContainerView, AppError> {
+    #[server(default)] count: Option<String>,
+) -> Result<crate::model::Copied, AppError> {
+    let token = crate::session::token()?;
+    let backend = crate::backend::backend()?;
+    let count = match count.as_deref().map(str::trim) {
+        None | Some("") | Some("1") => None,
+        Some(n) => match n.parse::<u32>() {
+            Ok(n @ 1..=50) => Some(n),
+            _ => {
+                return Err(AppError::BadRequest(format!(
+                    "How many: {n:?} is not a number from 1 to 50."
+                )));
+            }
+        },
+    };
+    match count {
+        None => backend
+            .copy_snapshot(&token, &id, &name, &project, new_name.trim())
+            .await
+            .map(|c| crate::model::Copied::one(&c)),
+        Some(n) => backend
+            .fork_snapshot(&token, &id, &name, &project, new_name.trim(), n)
+            .await
+            .map(crate::model::Copied::from),
+    }
+}
+
+/// Publishes a snapshot as an image that new containers can start from.
+#[server(prefix = "/rpc", endpoint = "publish_image")]
+pub async fn publish_image(
+    id: String,
+    name: String,
+    image: String,
+) -> Result<types::Image, AppError> {
     let token = crate::session::token()?;
     crate::backend::backend()?
-        .copy_snapshot(&token, &id, &name, &project, new_name.trim())
+        .publish_image(&token, &id, &name, image.trim())
         .await
 }
 
@@ -277,15 +347,23 @@ pub async fn load_schedule(id: String) -> Result<Option<Schedule>, AppError> {
 }
 
 /// Sets the container's schedule from the form: a cron expression or preset, the expiry of
-/// the snapshots it takes (`7`, `30`, `90`, `never`), an alias pattern, and whether stopped
-/// containers are snapshotted too.
+/// the snapshots it takes (`7`, `30`, `90`, `never`, or any day count), an alias pattern,
+/// whether stopped containers are snapshotted too, and the keep policy (`keep_last` ...
+/// `keep_monthly`, see [`super::retention::keep_from_form`]; none sent or all empty: no
+/// policy).
 #[server(prefix = "/rpc", endpoint = "save_schedule")]
+#[allow(clippy::too_many_arguments)]
 pub async fn save_schedule(
     id: String,
     schedule: String,
     expiry: String,
     alias_pattern: String,
     #[server(default)] include_stopped: Option<String>,
+    #[server(default)] keep_last: Option<String>,
+    #[server(default)] keep_hourly: Option<String>,
+    #[server(default)] keep_daily: Option<String>,
+    #[server(default)] keep_weekly: Option<String>,
+    #[server(default)] keep_monthly: Option<String>,
 ) -> Result<Schedule, AppError> {
     let token = crate::session::token()?;
     let schedule = schedule.trim().to_string();
@@ -300,10 +378,33 @@ pub async fn save_schedule(
         expiry: parse_expiry(&expiry)?,
         alias_pattern: (!alias_pattern.is_empty()).then_some(alias_pattern),
         include_stopped: Some(include_stopped.is_some_and(|s| !s.is_empty())),
+        keep: super::retention::keep_from_form([
+            keep_last.as_deref(),
+            keep_hourly.as_deref(),
+            keep_daily.as_deref(),
+            keep_weekly.as_deref(),
+            keep_monthly.as_deref(),
+        ])?,
     };
-    crate::backend::backend()?
+    let saved = crate::backend::backend()?
         .set_schedule(&token, &id, spec)
-        .await
+        .await?;
+    // The timeline's plain form comes back to the timeline itself, not to the address it
+    // was posted from: after a Preview that address holds the typed policy, which the page
+    // would go on previewing as if it were not saved.
+    let plain_form = use_context::<http::request::Parts>()
+        .and_then(|p| {
+            p.headers
+                .get(http::header::ACCEPT)?
+                .to_str()
+                .ok()
+                .map(str::to_owned)
+        })
+        .is_some_and(|accept| accept.contains("text/html"));
+    if plain_form {
+        leptos_axum::redirect(&format!("/containers/{}", saved.container_id));
+    }
+    Ok(saved)
 }
 
 /// Removes the container's schedule.

@@ -176,6 +176,8 @@ pub struct RestoreOutcome {
     /// The snapshot of the state before the restore, when one was asked for: "Undo restore"
     /// restores it.
     pub safety: Option<Snapshot>,
+    /// The paths a partial restore made exact; `None` for the whole container.
+    pub paths: Option<Vec<String>>,
 }
 
 /// From the REST answer (the embedded service's and an upstream's alike).
@@ -184,6 +186,7 @@ impl From<types::SnapshotRestored> for RestoreOutcome {
         RestoreOutcome {
             restored: r.snapshot,
             safety: r.safety_snapshot,
+            paths: r.paths,
         }
     }
 }
@@ -555,5 +558,50 @@ mod tests {
         assert_eq!(tenths(12.34), "12.3");
         assert_eq!(tenths(-0.56), "-0.6");
         assert_eq!(tenths(980.0), "980.0");
+    }
+}
+
+/// The confirmation page of a partial restore from snapshot `name` (its `?path=` says which
+/// file or folder).
+pub fn restore_page(id: &str, name: &str) -> String {
+    format!(
+        "/containers/{}/snapshots/{}/restore",
+        query_escape(id),
+        query_escape(name)
+    )
+}
+
+/// What a copy or a fork made: each new container (id, name), and each name that failed with
+/// why.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Copied {
+    pub made: Vec<(String, String)>,
+    pub failed: Vec<(String, String)>,
+}
+
+impl Copied {
+    /// A single copy.
+    pub fn one(c: &ContainerView) -> Self {
+        Copied {
+            made: vec![(c.id.clone(), c.name.clone())],
+            failed: Vec::new(),
+        }
+    }
+}
+
+/// From the REST answer of a fork.
+impl From<types::ContainersCopied> for Copied {
+    fn from(r: types::ContainersCopied) -> Self {
+        let mut out = Copied::default();
+        for item in r.results {
+            match (item.container, item.error) {
+                (Some(c), _) => out.made.push((c.id, c.name)),
+                (None, e) => out.failed.push((
+                    item.name,
+                    e.map(|e| e.message).unwrap_or_else(|| "not made".into()),
+                )),
+            }
+        }
+        out
     }
 }

@@ -9,7 +9,9 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::{diff_snapshot, load_timeline};
 use crate::components::ErrorNotice;
 use crate::error::AppError;
-use crate::model::{ContainerStatus, SnapshotDiff, Timeline, short_time};
+use crate::model::{
+    ContainerStatus, SnapshotDiff, Timeline, query_escape, restore_page, short_time,
+};
 use crate::pages::signin::SignInForm;
 
 #[component]
@@ -41,7 +43,7 @@ pub fn DiffPage() -> impl IntoView {
         </Transition>
         <Transition fallback=|| view! { <p class="muted">"Comparing…"</p> }>
             {move || diff.get().map(|r| match r {
-                Ok(Some(d)) => view! { <Changes d=d/> }.into_any(),
+                Ok(Some(d)) => view! { <Changes id=id() d=d/> }.into_any(),
                 Ok(None) => view! { <p class="muted card empty-state">"Choose a snapshot, then what to compare it with."</p> }.into_any(),
                 Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
             })}
@@ -96,7 +98,10 @@ fn Chooser(t: Timeline, from: String, against: String) -> impl IntoView {
 }
 
 #[component]
-fn Changes(d: SnapshotDiff) -> impl IntoView {
+fn Changes(id: String, d: SnapshotDiff) -> impl IntoView {
+    // Against the live files, each change the snapshot can undo links to "Restore this
+    // file/folder" (an added path is not in the snapshot: its folder is what to restore).
+    let restore = (d.against == "live").then(|| restore_page(&id, &d.from));
     let count = |k: &str| d.changes.iter().filter(|c| c.kind.as_str() == k).count();
     let summary = [
         ("added", "added"),
@@ -126,12 +131,20 @@ fn Changes(d: SnapshotDiff) -> impl IntoView {
                 view! {
                     <p class="change-summary">{summary}</p>
                     <ul class="changes">
-                        {d.changes.into_iter().map(|c| view! {
-                            <li data-kind=c.kind.as_str()>
-                                <span class=format!("badge change-{}", c.kind.as_str())>{c.kind.as_str().replace('_', " ")}</span>
-                                " "<code>{c.path}</code>
-                                <span class="muted small">{format!(" {}", c.entry_type)}</span>
-                            </li>
+                        {d.changes.into_iter().map(|c| {
+                            let link = restore.as_ref().filter(|_| c.kind.as_str() != "added").map(|r| {
+                                let href = format!("{r}?path={}", query_escape(&format!("/{}", c.path)));
+                                let label = format!("Restore /{}…", c.path);
+                                view! { " "<a href=href class="restore-link" aria-label=label>"Restore…"</a> }
+                            });
+                            view! {
+                                <li data-kind=c.kind.as_str()>
+                                    <span class=format!("badge change-{}", c.kind.as_str())>{c.kind.as_str().replace('_', " ")}</span>
+                                    " "<code>{c.path}</code>
+                                    <span class="muted small">{format!(" {}", c.entry_type)}</span>
+                                    {link}
+                                </li>
+                            }
                         }).collect_view()}
                     </ul>
                 }.into_any()

@@ -8,7 +8,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::browse_snapshot;
 use crate::components::ErrorNotice;
 use crate::error::AppError;
-use crate::model::{FileEntry, human_bytes, query_escape, short_time};
+use crate::model::{FileEntry, human_bytes, query_escape, restore_page, short_time};
 use crate::pages::signin::SignInForm;
 
 #[component]
@@ -44,11 +44,7 @@ pub fn FilesPage() -> impl IntoView {
     }
 }
 
-/// `/a/b/` and `a//b` both become `/a/b`; the root is `/`.
-fn normalize(p: &str) -> String {
-    let parts: Vec<&str> = p.split('/').filter(|s| !s.is_empty()).collect();
-    format!("/{}", parts.join("/"))
-}
+use crate::pages::restore_path::normalize;
 
 fn join(dir: &str, name: &str) -> String {
     if dir == "/" {
@@ -82,6 +78,15 @@ fn SnapshotFiles(id: String, name: String, path: String, entries: Vec<FileEntry>
         })
         .collect_view();
     let count = entries.len();
+    let restore = restore_page(&id, &name);
+    let restore_link = |full: &str, label: String| {
+        let href = format!("{restore}?path={}", query_escape(full));
+        view! { <a href=href class="restore-link" aria-label=label>"Restore…"</a> }
+    };
+    let restore_here = (path != "/").then(|| {
+        let href = format!("{restore}?path={}", query_escape(&path));
+        view! { <p><a href=href class="button">"Restore this folder…"</a></p> }
+    });
     let rows = entries
         .into_iter()
         .map(|e| {
@@ -103,6 +108,7 @@ fn SnapshotFiles(id: String, name: String, path: String, entries: Vec<FileEntry>
                 }
                 _ => view! { <span>{e.name.clone()}</span> }.into_any(),
             };
+            let restore = restore_link(&full, format!("Restore {}…", e.name));
             let detail = match (&e.entry_type[..], &e.link_target) {
                 ("file", _) => human_bytes(e.size),
                 ("symlink", Some(t)) => format!("→ {t}"),
@@ -114,6 +120,7 @@ fn SnapshotFiles(id: String, name: String, path: String, entries: Vec<FileEntry>
                     <td class="num">{detail}</td>
                     <td><code>{e.mode.clone()}</code>{format!(" {}:{}", e.uid, e.gid)}</td>
                     <td>{short_time(&e.mtime)}</td>
+                    <td>{restore}</td>
                 </tr>
             }
         })
@@ -125,6 +132,7 @@ fn SnapshotFiles(id: String, name: String, path: String, entries: Vec<FileEntry>
             <h1>"Files of "<code>{name.clone()}</code></h1>
             <p><crate::components::ExportTarLink id=id.clone() name=name.clone()/></p>
             <nav class="path-crumbs" aria-label="Directory">{crumbs}</nav>
+            {restore_here}
         </div>
         <section class="card">
             {if count == 0 {
@@ -134,7 +142,7 @@ fn SnapshotFiles(id: String, name: String, path: String, entries: Vec<FileEntry>
                     <div class="table-wrap">
                         <table class="files">
                             <caption class="visually-hidden">{format!("{count} entries in {path}")}</caption>
-                            <thead><tr><th scope="col">"Name"</th><th scope="col">"Size"</th><th scope="col">"Mode, owner"</th><th scope="col">"Modified"</th></tr></thead>
+                            <thead><tr><th scope="col">"Name"</th><th scope="col">"Size"</th><th scope="col">"Mode, owner"</th><th scope="col">"Modified"</th><th scope="col"><span class="visually-hidden">"Restore"</span></th></tr></thead>
                             <tbody>{rows}</tbody>
                         </table>
                     </div>

@@ -8,6 +8,9 @@ pub mod docs;
 #[cfg(feature = "ssr")]
 pub mod files;
 pub mod not_found;
+#[cfg(feature = "ssr")]
+pub mod restore_path;
+pub mod retention;
 pub mod schedule;
 pub mod signin;
 pub mod storage;
@@ -28,6 +31,8 @@ pub mod server_only {
     #[cfg(feature = "ssr")]
     pub use super::files::FilesPage;
     #[cfg(feature = "ssr")]
+    pub use super::restore_path::RestorePathPage;
+    #[cfg(feature = "ssr")]
     pub use super::system::SystemPage;
 
     /// In the browser, a link followed inside the app to a server-only page becomes a full
@@ -41,6 +46,12 @@ pub mod server_only {
     #[cfg(not(feature = "ssr"))]
     #[component]
     pub fn FilesPage() -> impl IntoView {
+        load_from_server()
+    }
+
+    #[cfg(not(feature = "ssr"))]
+    #[component]
+    pub fn RestorePathPage() -> impl IntoView {
         load_from_server()
     }
 

@@ -1,17 +1,24 @@
-//! A container's automatic snapshots: what is set, and forms to set, change or remove it.
+//! A container's automatic snapshots: what is set (schedule and keep policy), a form to set
+//! or change it (filled with what is set), and the keep policy's preview
+//! ([`crate::pages::retention`]).
 //!
-//! The forms are plain HTML POSTs to the server functions: the server answers with a
-//! redirect back to the timeline, which then shows the new schedule (or the error, carried
-//! in the address). They need no code in the browser's bundle.
+//! The forms are plain HTML: saving POSTs to the server function, which answers with a
+//! redirect back to the timeline, which then shows the new schedule (or the error, carried in
+//! the address). The form's Preview button GETs the timeline itself with the form's fields in
+//! the address, and the page previews that policy (and keeps what was typed). None of it
+//! needs code in the browser's bundle.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
+use crate::api::{KEEP_FIELDS, KEEP_FORM_FIELDS};
 use crate::components::UrlError;
 use crate::model::{Schedule, short_time};
+use types::MAX_KEEP;
 
 #[component]
 pub fn ScheduleSection(id: String, schedule: Option<Schedule>) -> impl IntoView {
-    let current = match schedule {
+    let current = match schedule.clone() {
         Some(s) => {
             let keep = s
                 .expiry
@@ -28,8 +35,17 @@ pub fn ScheduleSection(id: String, schedule: Option<Schedule>) -> impl IntoView 
                 if s.include_stopped { ", also when stopped" } else { "" },
                 short_time(&s.next_run_at)
             );
+            let policy = match &s.keep {
+                Some(k) => format!(
+                    "Keep policy: {} (newest of each UTC hour, day, ISO week or month, as restic \
+                     forget). Only snapshots this schedule took are ever deleted by it.",
+                    k.describe()
+                ),
+                None => "No keep policy: each scheduled snapshot stays until its expiry.".into(),
+            };
             view! {
                 <p data-testid="schedule-current"><strong><code>{s.schedule}</code></strong>{text}</p>
+                <p class="small" data-testid="schedule-keep">{policy}</p>
                 {s.last_error.map(|e| view! { <p class="notice warn">"The last run failed: "{e}</p> })}
                 <form method="post" action="/rpc/delete_schedule" class="inline-form">
                     <input type="hidden" name="id" value=id.clone()/>
@@ -43,43 +59,154 @@ pub fn ScheduleSection(id: String, schedule: Option<Schedule>) -> impl IntoView 
         }
         .into_any(),
     };
+    let has_schedule = schedule.is_some();
     view! {
         <section class="card schedule" aria-labelledby="schedule-title">
             <h2 id="schedule-title">"Automatic snapshots"</h2>
             {current}
             <UrlError paths=&["/rpc/save_schedule", "/rpc/delete_schedule"]/>
-            <details class="confirm">
-                <summary class="button">"Set a schedule…"</summary>
-                <div class="confirm-body">
-                    <form method="post" action="/rpc/save_schedule" class="stack-form">
-                        <input type="hidden" name="id" value=id/>
-                        <label>"When (UTC)"
-                            <input name="schedule" value="@daily" required=true maxlength="100" list="schedule-presets"
-                                aria-describedby="schedule-help"/>
-                        </label>
-                        <datalist id="schedule-presets">
-                            <option value="@hourly"/><option value="@daily"/><option value="@weekly"/><option value="0 3 * * *"/>
-                        </datalist>
-                        <p id="schedule-help" class="muted small">"@hourly, @daily, @weekly, or five cron fields: minute hour day month weekday."</p>
-                        <label>"Keep each for"
-                            <select name="expiry">
-                                <option value="7" selected=true>"7 days"</option>
-                                <option value="30">"30 days"</option>
-                                <option value="90">"90 days"</option>
-                                <option value="never">"Forever"</option>
-                            </select>
-                        </label>
-                        <label>"Alias pattern"
-                            <input name="alias_pattern" value="auto-%Y%m%d-%H%M" maxlength="100"/>
-                        </label>
-                        <label class="check">
-                            <input type="checkbox" name="include_stopped" value="on"/>
-                            " Also when the container is stopped"
-                        </label>
-                        <button type="submit" class="button primary">"Save schedule"</button>
-                    </form>
-                </div>
-            </details>
+            <ScheduleForm id=id.clone() schedule=schedule/>
+            <crate::pages::retention::RetentionPreviewPanel id=id has_schedule=has_schedule/>
         </section>
     }
+    .into_any()
+}
+
+/// What the form starts with: what the page's address says (after a Preview), else what is
+/// set, else the defaults.
+struct Prefill {
+    schedule: String,
+    expiry: String,
+    alias_pattern: String,
+    include_stopped: bool,
+    keep: [String; 5],
+    /// The address holds a previewed form: show it open.
+    previewing: bool,
+}
+
+fn prefill(schedule: Option<&Schedule>, query: &leptos_router::params::ParamsMap) -> Prefill {
+    let previewing = KEEP_FORM_FIELDS.iter().any(|f| query.get(f).is_some());
+    let typed = |name: &str| query.get(name).filter(|_| previewing);
+    let counts = schedule
+        .and_then(|s| s.keep)
+        .map(|k| k.counts())
+        .unwrap_or_default();
+    let keep = std::array::from_fn(|i| {
+        typed(KEEP_FORM_FIELDS[i])
+            .unwrap_or_else(|| counts[i].map(|n| n.to_string()).unwrap_or_default())
+    });
+    Prefill {
+        schedule: typed("schedule")
+            .or_else(|| schedule.map(|s| s.schedule.clone()))
+            .unwrap_or_else(|| "@daily".into()),
+        expiry: typed("expiry")
+            .or_else(|| {
+                schedule.map(|s| {
+                    s.expiry
+                        .map(|d| d.to_string())
+                        .unwrap_or_else(|| "never".into())
+                })
+            })
+            .unwrap_or_else(|| "7".into()),
+        alias_pattern: typed("alias_pattern")
+            .or_else(|| schedule.map(|s| s.alias_pattern.clone()))
+            .unwrap_or_else(|| "auto-%Y%m%d-%H%M".into()),
+        include_stopped: if previewing {
+            query.get("include_stopped").is_some()
+        } else {
+            schedule.is_some_and(|s| s.include_stopped)
+        },
+        keep,
+        previewing,
+    }
+}
+
+/// Sets or changes the schedule and its keep policy, filled with what is set.
+#[component]
+fn ScheduleForm(id: String, schedule: Option<Schedule>) -> impl IntoView {
+    let query = use_query_map();
+    let p = prefill(schedule.as_ref(), &query.read_untracked());
+    // The presets, plus the current expiry when it is another number of days (set through
+    // the API), so saving the form does not change it unasked.
+    let mut expiries: Vec<(String, String)> =
+        [("7", "7 days"), ("30", "30 days"), ("90", "90 days")]
+            .into_iter()
+            .map(|(v, l)| (v.to_string(), l.to_string()))
+            .collect();
+    if p.expiry != "never" && !expiries.iter().any(|(v, _)| *v == p.expiry) {
+        expiries.push((p.expiry.clone(), format!("{} days", p.expiry)));
+    }
+    expiries.push(("never".into(), "Forever".into()));
+    let selected = p.expiry.clone();
+    let summary = if schedule.is_some() {
+        "Change the schedule or keep policy…"
+    } else {
+        "Set a schedule…"
+    };
+    let preview_action = format!("/containers/{id}");
+    let keep_inputs = KEEP_FIELDS
+        .iter()
+        .zip(KEEP_FORM_FIELDS)
+        .zip(p.keep)
+        .map(|((label, name), value)| {
+            view! {
+                <label>{*label}
+                    <input type="number" name=name value=value min="0" max=MAX_KEEP.to_string() step="1"
+                        inputmode="numeric" placeholder="-" aria-describedby="keep-help"/>
+                </label>
+            }
+        })
+        .collect_view();
+    view! {
+        <details class="confirm" open=p.previewing>
+            <summary class="button">{summary}</summary>
+            <div class="confirm-body">
+                <form method="post" action="/rpc/save_schedule" class="stack-form" data-testid="schedule-form">
+                    <input type="hidden" name="id" value=id/>
+                    <label>"When (UTC)"
+                        <input name="schedule" value=p.schedule required=true maxlength="100" list="schedule-presets"
+                            aria-describedby="schedule-help"/>
+                    </label>
+                    <datalist id="schedule-presets">
+                        <option value="@hourly"/><option value="@daily"/><option value="@weekly"/><option value="0 3 * * *"/>
+                    </datalist>
+                    <p id="schedule-help" class="muted small">"@hourly, @daily, @weekly, or five cron fields: minute hour day month weekday."</p>
+                    <label>"Keep each for"
+                        <select name="expiry">
+                            {expiries.into_iter().map(|(v, l)| {
+                                let on = v == selected;
+                                view! { <option value=v selected=on>{l}</option> }
+                            }).collect_view()}
+                        </select>
+                    </label>
+                    <label>"Alias pattern"
+                        <input name="alias_pattern" value=p.alias_pattern maxlength="100"/>
+                    </label>
+                    <label class="check">
+                        <input type="checkbox" name="include_stopped" value="on" checked=p.include_stopped/>
+                        " Also when the container is stopped"
+                    </label>
+                    <fieldset class="keep-policy">
+                        <legend>"Keep policy (empty: no limit)"</legend>
+                        <div class="keep-fields">{keep_inputs}</div>
+                        <p id="keep-help" class="muted small">
+                            {format!("How many to keep, 0 to {MAX_KEEP} each, as restic forget --keep-*: \
+                              the newest N snapshots (last), and the newest snapshot of each of the N newest \
+                              UTC hours, days, ISO weeks and months that have one. A snapshot kept by any \
+                              rule stays; the schedule's other snapshots are deleted. Snapshots taken by \
+                              hand and pinned ones are never touched.")}
+                        </p>
+                    </fieldset>
+                    <div class="inline-form">
+                        <button type="submit" class="button primary">"Save schedule"</button>
+                        <button type="submit" class="button" formmethod="get" formaction=preview_action
+                            formnovalidate=true data-testid="preview-policy">"Preview keep policy"</button>
+                    </div>
+                </form>
+            </div>
+        </details>
+    }
+    // Erased: the form is a deep static view, and rendering it inside the timeline's typed
+    // tree overflowed a worker thread's stack in debug builds.
+    .into_any()
 }

@@ -8,8 +8,8 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{
-    CopySnapshot, CreateSnapshot, DeleteSnapshot, RestoreSnapshot, UpdateSnapshot, VerifySnapshot,
-    load_timeline,
+    CopySnapshot, CreateSnapshot, DeleteSnapshot, PublishImage, RestoreSnapshot, UpdateSnapshot,
+    VerifySnapshot, load_timeline,
 };
 use crate::components::{ContainerActionButton, ErrorNotice, StatusBadge, UrlError};
 use crate::error::AppError;
@@ -31,6 +31,7 @@ pub fn TimelinePage() -> impl IntoView {
     let copy = ServerAction::<CopySnapshot>::new();
     let update = ServerAction::<UpdateSnapshot>::new();
     let verify = ServerAction::<VerifySnapshot>::new();
+    let publish = ServerAction::<PublishImage>::new();
     // A teammate's snapshot, or one made with the CLI, reloads the page's data; the stream
     // opens once the timeline loaded (a signed-out visitor opens none).
     let loaded = RwSignal::new(false);
@@ -61,6 +62,7 @@ pub fn TimelinePage() -> impl IntoView {
         copy,
         update,
         verify,
+        publish,
     };
     let ok = move |f: fn(&Timeline) -> bool| data.with(|d| matches!(d, Some(Ok(t)) if f(t)));
     view! {
@@ -179,6 +181,7 @@ struct Actions {
     copy: ServerAction<CopySnapshot>,
     update: ServerAction<UpdateSnapshot>,
     verify: ServerAction<VerifySnapshot>,
+    publish: ServerAction<PublishImage>,
 }
 
 /// The parts of the page that simply follow the data: title, status, axis, storage and
@@ -370,8 +373,13 @@ fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> impl IntoVie
         "Files changed since {} will be lost.",
         short_time(&s.created_at)
     );
-    let (n1, n2, n3) = (s.name.clone(), s.name.clone(), s.name.clone());
-    let (i1, i2, i3) = (id.clone(), id.clone(), id.clone());
+    let (n1, n2, n3, n4) = (
+        s.name.clone(),
+        s.name.clone(),
+        s.name.clone(),
+        s.name.clone(),
+    );
+    let (i1, i2, i3, i4) = (id.clone(), id.clone(), id.clone(), id.clone());
     let browse = format!("/containers/{id}/snapshots/{}/files", s.name);
     let diff = format!("/containers/{id}/diff?from={}&against=live", s.name);
     let edit = view! { <EditSnapshot id=id.clone() s=s.clone() update=actions.update/> };
@@ -394,6 +402,20 @@ fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> impl IntoVie
             </div>
         </details>
     };
+    let image_default = title
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect::<String>()
+        .trim_matches('-')
+        .to_string();
     let copy_default = format!(
         "{}-copy",
         title
@@ -443,7 +465,26 @@ fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> impl IntoVie
                                     {projects.iter().map(|p| view! { <option value=p.id.clone()>{p.name.clone()}</option> }).collect_view()}
                                 </select>
                             </label>
-                            <button type="submit" class="button">"Copy to a new container"</button>
+                            <label>"How many"
+                                <input name="count" type="number" min="1" max="50" value="1" inputmode="numeric"/>
+                            </label>
+                            <p class="muted small">"More than one forks the snapshot: NAME-1, NAME-2, … all filled from one read."</p>
+                            <button type="submit" class="button">"Copy to new containers"</button>
+                        </ActionForm>
+                    </div>
+                </details>
+                <details class="confirm">
+                    <summary class="button">"Publish…"</summary>
+                    <div class="confirm-body">
+                        <p>"Makes an image from this snapshot. New containers can start from it, exactly as this snapshot; it stores nothing new."</p>
+                        <ActionForm action=actions.publish attr:class="stack-form">
+                            <input type="hidden" name="id" value=i4.clone()/>
+                            <input type="hidden" name="name" value=n4.clone()/>
+                            <label>"Image name"
+                                <input name="image" required=true maxlength="64" pattern=r"[a-z0-9][a-z0-9._\-]*"
+                                    value=image_default.clone() title="Lowercase letters, digits, '.', '_' or '-'"/>
+                            </label>
+                            <button type="submit" class="button">"Publish as an image"</button>
                         </ActionForm>
                     </div>
                 </details>
@@ -542,6 +583,7 @@ fn Outcomes(create: ServerAction<CreateSnapshot>, actions: Actions) -> impl Into
         copy,
         update,
         verify,
+        publish,
     } = actions;
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
@@ -554,13 +596,14 @@ fn Outcomes(create: ServerAction<CreateSnapshot>, actions: Actions) -> impl Into
             copy.version().get(),
             update.version().get(),
             verify.version().get(),
+            publish.version().get(),
         ]
     };
     let last = RwSignal::new(None::<usize>);
-    Effect::new(move |prev: Option<[usize; 6]>| {
+    Effect::new(move |prev: Option<[usize; 7]>| {
         let now = versions();
         if let Some(prev) = prev
-            && let Some(i) = (0..6).find(|&i| now[i] != prev[i])
+            && let Some(i) = (0..7).find(|&i| now[i] != prev[i])
         {
             last.set(Some(i));
         }
@@ -583,10 +626,44 @@ fn Outcomes(create: ServerAction<CreateSnapshot>, actions: Actions) -> impl Into
                 .value()
                 .get()?
                 .map(|n| Said::text(format!("Snapshot {n} deleted."))),
-            3 => copy.value().get()?.map(|c| Said {
-                text: "Copied into ".into(),
-                link: Some((format!("/containers/{}", c.id), c.name.clone())),
-                ..Said::default()
+            3 => copy.value().get()?.map(|c| {
+                let failed = c
+                    .failed
+                    .iter()
+                    .map(|(n, why)| format!("{n}: {why}"))
+                    .collect::<Vec<_>>();
+                match c.made.as_slice() {
+                    [(id, name)] => Said {
+                        text: "Copied into ".into(),
+                        link: Some((format!("/containers/{id}"), name.clone())),
+                        damage: failed,
+                        ..Said::default()
+                    },
+                    made => Said {
+                        text: format!(
+                            "Copied into {} containers: {}.{}",
+                            made.len(),
+                            made.iter()
+                                .map(|(_, n)| n.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            if failed.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" {} failed:", failed.len())
+                            }
+                        ),
+                        link: Some(("/".into(), "See them with the other containers".into())),
+                        damage: failed,
+                        ..Said::default()
+                    },
+                }
+            }),
+            6 => publish.value().get()?.map(|i| {
+                Said::text(format!(
+                    "Published image {}. Choose it when you create a container.",
+                    i.name
+                ))
             }),
             4 => update.value().get()?.map(|s| {
                 let expiry = s

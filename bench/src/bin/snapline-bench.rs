@@ -3,7 +3,8 @@
 //!
 //! Each run takes a first snapshot, applies a fixed change (modify 20 files, add one 5 MiB
 //! file, delete 10 files), takes an incremental snapshot, restores the first snapshot in
-//! place and copies it to a new root. The table shows medians, ratios to Snapline, stored
+//! place, copies it to a new root, forks it into ten roots in one call, and makes ten
+//! single copies. The table shows medians, ratios to Snapline, stored
 //! bytes and peak RSS, and checks the engine's performance bars. This is a benchmark, not a
 //! test: the machine is shared and noisy, so nothing here fails a build.
 //!
@@ -106,7 +107,8 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // Every tool runs on its own freshly made ext4 filesystem (a loop-mounted image), so no
     // tool inherits another's deleted inodes or dirty journal: on ext4, creating files soon
     // after mass deletions is several times slower, which would make the order decide.
-    let fs_bytes = logical * 6 + (1 << 30);
+    // Room for the live tree, the store, a copy and the ten forks at once.
+    let fs_bytes = logical * 16 + (1 << 30);
     let fresh = FreshFs::available();
     if !fresh {
         say(

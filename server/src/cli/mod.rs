@@ -7,6 +7,7 @@
 
 mod client;
 mod export;
+mod schedule;
 mod table;
 
 use std::path::PathBuf;
@@ -16,11 +17,12 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 use types::{
     ContainerData, ContainerList, CopyRequest, CreateContainer, CreateProject, CreateSnapshot,
-    Empty, ExecOutput, ExecRequest, ImageList, ProjectData, ProjectList, RestoreSnapshot,
-    SnapshotCreated, SnapshotDeleted, SnapshotList, SnapshotRestored,
+    Empty, ExecOutput, ExecRequest, ImageData, ImageList, ProjectData, ProjectList,
+    RestoreSnapshot, SnapshotCreated, SnapshotDeleted, SnapshotList, SnapshotRestored,
 };
 
 pub use client::Client;
+pub use schedule::{KeepArgs, ScheduleCmd, schedule};
 
 /// Where the server is and who is calling.
 #[derive(Debug, Clone, Args)]
@@ -79,6 +81,14 @@ pub enum SnapshotsCmd {
         /// Snapshot the current state first, so the restore can be undone.
         #[arg(long)]
         safety_snapshot: bool,
+        /// Restore only this file or folder (absolute, as inside the container); repeat for
+        /// several. The rest of the container is untouched.
+        #[arg(long = "path", value_name = "PATH")]
+        paths: Vec<String>,
+        /// With --path: stop a running container first and start it after (by default it
+        /// keeps running).
+        #[arg(long, requires = "paths")]
+        restart: bool,
     },
     /// Delete a snapshot.
     Delete {
@@ -153,6 +163,9 @@ pub enum ContainersCmd {
         name: String,
         #[arg(long)]
         source_snapshot: Option<String>,
+        /// Fork: make this many containers (1 to 50), NAME-1 … NAME-N, from one read.
+        #[arg(long)]
+        count: Option<u32>,
     },
 }
 
@@ -165,6 +178,19 @@ pub enum ImagesCmd {
         #[arg(long)]
         name: String,
         file: PathBuf,
+    },
+    /// Publish a container's snapshot as an image (stores nothing new); containers created
+    /// from it start exactly as the snapshot.
+    Publish {
+        /// The image's name.
+        #[arg(long)]
+        name: String,
+        /// The container whose snapshot it is.
+        #[arg(long)]
+        container: String,
+        /// The snapshot's name, or its alias.
+        #[arg(long)]
+        snapshot: String,
     },
 }
 
@@ -246,10 +272,14 @@ pub async fn snapshots(remote: Remote, cmd: SnapshotsCmd) -> anyhow::Result<()> 
             container,
             name,
             safety_snapshot,
+            paths,
+            restart,
         } => {
-            // No body unless asked: the server's default is no safety snapshot.
-            let body = safety_snapshot.then_some(RestoreSnapshot {
-                safety_snapshot: Some(true),
+            // No body unless asked: a vendor-compatible server may not know the new fields.
+            let body = (safety_snapshot || !paths.is_empty()).then(|| RestoreSnapshot {
+                safety_snapshot: safety_snapshot.then_some(true),
+                restart: restart.then_some(true),
+                paths: (!paths.is_empty()).then_some(paths),
             });
             let p = format!("{}/{}", path(&container), enc(&name));
             let data: SnapshotRestored = c
@@ -263,7 +293,10 @@ pub async fn snapshots(remote: Remote, cmd: SnapshotsCmd) -> anyhow::Result<()> 
                         s.alias.as_deref().unwrap_or_default()
                     );
                 }
-                println!("Restored to:");
+                match &d.paths {
+                    Some(p) => println!("Restored {} from:", p.join(", ")),
+                    None => println!("Restored to:"),
+                }
                 table::snapshots(slice::from_ref(&d.snapshot));
             })
         }
@@ -404,17 +437,41 @@ pub async fn containers(remote: Remote, cmd: ContainersCmd) -> anyhow::Result<()
             target_project_id,
             name,
             source_snapshot,
+            count,
         } => {
             let body = CopyRequest {
                 target_project_id,
                 name,
                 source_snapshot,
+                count,
             };
             let p = format!("/api/v1/containers/{id}/copy");
-            let data: ContainerData = c
-                .with_progress(&id, "Copying", c.send("POST", &p, Some(&body)))
+            if count.is_none() {
+                let data: ContainerData = c
+                    .with_progress(&id, "Copying", c.send("POST", &p, Some(&body)))
+                    .await?;
+                return show(&remote, &data, one);
+            }
+            let data: types::ContainersCopied = c
+                .with_progress(&id, "Forking", c.send("POST", &p, Some(&body)))
                 .await?;
-            show(&remote, &data, one)
+            show(&remote, &data, |d| {
+                let made: Vec<_> = d
+                    .results
+                    .iter()
+                    .filter_map(|r| r.container.clone())
+                    .collect();
+                table::containers(&made);
+                for r in &d.results {
+                    if let Some(e) = &r.error {
+                        eprintln!("{}: {}", r.name, e.message);
+                    }
+                }
+            })?;
+            if data.failed > 0 {
+                anyhow::bail!("{} of {} copies failed", data.failed, data.results.len());
+            }
+            Ok(())
         }
     }
 }
@@ -428,6 +485,21 @@ pub async fn images(remote: Remote, cmd: ImagesCmd) -> anyhow::Result<()> {
         }
         ImagesCmd::Import { name, file } => {
             let data = c.import(&name, &file).await?;
+            show(&remote, &data, |d| table::images(slice::from_ref(&d.image)))
+        }
+        ImagesCmd::Publish {
+            name,
+            container,
+            snapshot,
+        } => {
+            let body = types::PublishImage {
+                name,
+                from: types::ImageOrigin {
+                    container_id: container,
+                    snapshot,
+                },
+            };
+            let data: ImageData = c.send("POST", "/api/v1/images", Some(&body)).await?;
             show(&remote, &data, |d| table::images(slice::from_ref(&d.image)))
         }
     }

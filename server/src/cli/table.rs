@@ -20,7 +20,7 @@ fn opt(v: Option<&str>) -> String {
 }
 
 /// Rows under headers, each column as wide as its widest cell; `(none)` without rows.
-fn render(headers: &[&str], rows: Vec<Vec<String>>) -> String {
+pub(super) fn render(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     if rows.is_empty() {
         return "(none)\n".into();
     }

@@ -162,7 +162,7 @@ impl Backend for EmbeddedBackend {
         }
         let images = self
             .service
-            .list_images()
+            .list_images(&caller)
             .await
             .map_err(app_error)?
             .into_iter()
@@ -296,13 +296,13 @@ impl Backend for EmbeddedBackend {
         token: &str,
         id: &str,
         name: &str,
-        safety: bool,
+        req: types::RestoreSnapshot,
     ) -> Result<RestoreOutcome, AppError> {
         let caller = self.caller(token).await?;
         let id = &parse_id("container id", id).map_err(app_error)?;
         let r = self
             .service
-            .restore_snapshot(&caller, id, name, safety)
+            .restore_snapshot(&caller, id, name, &req)
             .await
             .map_err(app_error)?;
         Ok(types::SnapshotRestored::from(r).into())
@@ -335,6 +335,46 @@ impl Backend for EmbeddedBackend {
             .map_err(app_error)?;
         let projects = self.projects(&caller).await?;
         self.container_view(&caller, c, &projects).await
+    }
+
+    async fn fork_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        project: &str,
+        new_name: &str,
+        count: u32,
+    ) -> Result<types::ContainersCopied, AppError> {
+        let caller = self.caller(token).await?;
+        let id = &parse_id("container id", id).map_err(app_error)?;
+        let made = self
+            .service
+            .fork_container(&caller, id, project, new_name, count, Some(name))
+            .await
+            .map_err(app_error)?;
+        Ok(crate::http::copied(made))
+    }
+
+    async fn publish_image(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        image: &str,
+    ) -> Result<types::Image, AppError> {
+        let caller = self.caller(token).await?;
+        let req = types::PublishImage {
+            name: image.to_string(),
+            from: types::ImageOrigin {
+                container_id: id.to_string(),
+                snapshot: name.to_string(),
+            },
+        };
+        self.service
+            .publish_image(&caller, &req)
+            .await
+            .map_err(app_error)
     }
 
     async fn update_snapshot(
@@ -468,6 +508,20 @@ impl Backend for EmbeddedBackend {
         let id = &parse_id("container id", id).map_err(app_error)?;
         self.service
             .delete_schedule(&caller, id)
+            .await
+            .map_err(app_error)
+    }
+
+    async fn schedule_preview(
+        &self,
+        token: &str,
+        id: &str,
+        keep: Option<types::KeepPolicy>,
+    ) -> Result<types::RetentionPreview, AppError> {
+        let caller = self.caller(token).await?;
+        let id = &parse_id("container id", id).map_err(app_error)?;
+        self.service
+            .preview_retention(&caller, id, keep)
             .await
             .map_err(app_error)
     }

@@ -77,6 +77,25 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
     }
 }
 
+/// A required JSON body read from a route whose body limit is lifted (it carries other
+/// content too): at most [`MAX_JSON_BODY`] bytes are read.
+pub async fn limited_json<T: DeserializeOwned>(body: axum::body::Body) -> Result<T, ApiError> {
+    let bytes = axum::body::to_bytes(body, MAX_JSON_BODY)
+        .await
+        .map_err(|_| {
+            ApiError::payload_too_large(format!(
+                "the request body is larger than {} KiB, or was cut off",
+                MAX_JSON_BODY / 1024
+            ))
+        })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "this route needs a JSON body; see /api/v1/openapi.json for its fields",
+        ));
+    }
+    parse(&bytes)
+}
+
 /// A query string, strict like bodies.
 pub struct Query<T>(pub T);
 

@@ -1,4 +1,5 @@
-//! `/api/v1/containers...`: create, list, get, delete, start, stop, exec, copy, schedule.
+//! `/api/v1/containers...`: create, list, get, delete, start, stop, exec, copy, schedule (and
+//! the route of its keep policy's preview, handled in [`super::retention`]).
 
 use axum::Router;
 use axum::extract::State;
@@ -12,8 +13,8 @@ use super::{ApiError, Envelope, ErrorBody, envelope_schema};
 use service::Service;
 use service::parse_id;
 use types::{
-    Container, ContainerData, ContainerList, CopyRequest, CreateContainer, Empty, ExecOutput,
-    ExecRequest, ScheduleData, ScheduleSpec,
+    Container, ContainerData, ContainerList, ContainersCopied, CopyItem, CopyRequest,
+    CreateContainer, Empty, ExecOutput, ExecRequest, ScheduleData, ScheduleSpec,
 };
 
 /// The container routes, relative to `/api/v1` (schedules are per container, so here too).
@@ -32,6 +33,10 @@ pub(super) fn router() -> Router<Service> {
             routing::get(get_schedule)
                 .put(put_schedule)
                 .delete(delete_schedule),
+        )
+        .route(
+            "/containers/{id}/schedule/preview",
+            routing::get(super::retention::preview),
         )
 }
 
@@ -315,6 +320,10 @@ pub async fn exec(
 
 /// Makes a new, independent container from a snapshot (or the live state), in any project
 /// you see. Works after the source container was deleted.
+///
+/// With `count` (1 to 50) it forks: `name-1` … `name-N`, all filled from one read of the
+/// source, and the answer lists each one (`ContainersCopied`) with its own error when it
+/// alone failed. When every one failed, the answer is the first one's error.
 #[utoipa::path(
     post,
     path = "/api/v1/containers/{container_id}/copy",
@@ -322,8 +331,8 @@ pub async fn exec(
     params(("container_id" = String, Path, description = "The source container's id", example = "890abcdef12345678901cdef")),
     request_body = CopyRequest,
     responses(
-        (status = 200, description = "The new container", body = ContainerResponse),
-        (status = 400, description = "Bad name, unknown field or bad JSON", body = ErrorBody),
+        (status = 200, description = "The new container; with `count`, every one of them", body = CopyResponse),
+        (status = 400, description = "Bad name or count, unknown field or bad JSON", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 404, description = "No such container, snapshot or project", body = ErrorBody),
         (status = 409, description = "Name taken, or no live state to copy", body = ErrorBody),
@@ -338,17 +347,82 @@ pub async fn copy(
     Json(body): Json<CopyRequest>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
-    let c = svc
-        .copy_container(
+    let Some(count) = body.count else {
+        let c = svc
+            .copy_container(
+                &caller,
+                &id,
+                &body.target_project_id,
+                &body.name,
+                body.source_snapshot.as_deref(),
+            )
+            .await?;
+        return Ok(container("Container copied successfully", c));
+    };
+    let made = svc
+        .fork_container(
             &caller,
             &id,
             &body.target_project_id,
             &body.name,
+            count,
             body.source_snapshot.as_deref(),
         )
         .await?;
-    Ok(container("Container copied successfully", c))
+    if let Some((_, Err(first))) = made.iter().find(|(_, r)| r.is_err())
+        && made.iter().all(|(_, r)| r.is_err())
+    {
+        return Err(first.clone().into());
+    }
+    let answer = copied(made);
+    let message = if answer.failed == 0 {
+        "Containers copied successfully".to_string()
+    } else {
+        format!(
+            "Copied {} of {} containers; see each one's error",
+            answer.copied,
+            answer.results.len()
+        )
+    };
+    Ok(Envelope::ok(message, answer).into_response())
 }
+
+/// A fork's results as the REST answer: each container, or its own error body (what an
+/// error answer of its own would have said).
+pub fn copied(made: Vec<(String, Result<Container, service::ServiceError>)>) -> ContainersCopied {
+    let results: Vec<CopyItem> = made
+        .into_iter()
+        .map(|(name, r)| match r {
+            Ok(c) => CopyItem {
+                name,
+                container: Some(c),
+                error: None,
+            },
+            Err(e) => CopyItem {
+                name,
+                container: None,
+                error: Some(ApiError::from(e).body().1),
+            },
+        })
+        .collect();
+    let copied = results.iter().filter(|r| r.container.is_some()).count() as u32;
+    ContainersCopied {
+        copied,
+        failed: results.len() as u32 - copied,
+        results,
+    }
+}
+
+/// What a copy answers: one container, or with `count` every one of a fork.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+pub enum CopyAnswer {
+    One(ContainerData),
+    Many(ContainersCopied),
+}
+
+envelope_schema!(CopyResponse, CopyAnswer, "Container copied successfully");
 
 /// The container's automatic snapshot schedule.
 #[utoipa::path(
@@ -373,16 +447,22 @@ pub async fn get_schedule(
     Ok(Envelope::ok("Schedule retrieved successfully", ScheduleData { schedule }).into_response())
 }
 
-/// Sets or replaces the container's automatic snapshot schedule.
+/// Sets or replaces the container's automatic snapshot schedule, and how many of its
+/// snapshots to keep (`keep`, as restic's `forget --keep-*`: the newest snapshot of each UTC
+/// hour, day, ISO week or month until N are kept, plus the `last` N; a snapshot kept by any
+/// rule stays). The policy deletes only snapshots this schedule took, never manual or pinned
+/// ones; with an `expiry` too, a snapshot goes at whichever comes first. A PUT replaces the
+/// whole schedule: leaving `keep` out removes the policy. See what it would delete with
+/// `GET .../schedule/preview`.
 #[utoipa::path(
     put,
     path = "/api/v1/containers/{container_id}/schedule",
     tag = "Schedules",
     params(("container_id" = String, Path, description = "The container's id")),
-    request_body(content = ScheduleSpec, example = json!({"schedule": "@daily", "expiry": 7, "alias_pattern": "auto-%Y%m%d-%H%M", "include_stopped": false})),
+    request_body(content = ScheduleSpec, example = json!({"schedule": "@daily", "expiry": 90, "alias_pattern": "auto-%Y%m%d-%H%M", "include_stopped": false, "keep": {"last": 5, "hourly": 24, "daily": 7, "weekly": 4, "monthly": 12}})),
     responses(
         (status = 200, description = "Saved", body = ScheduleResponse),
-        (status = 400, description = "Bad schedule, expiry or pattern", body = ErrorBody),
+        (status = 400, description = "Bad schedule, expiry, pattern or keep count (each a whole number from 0 to 10000)", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 404, description = "No such container", body = ErrorBody),
         (status = 409, description = "The container was deleted", body = ErrorBody),

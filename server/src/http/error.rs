@@ -122,8 +122,9 @@ pub fn public_message(e: &ServiceError) -> String {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The error answer's body (also one item's error in a list answer) and its status.
+    pub fn body(&self) -> (axum::http::StatusCode, ErrorBody) {
         let status = super::status::status_of(self.0.kind);
         let mut message = public_message(&self.0);
         if let Some(h) = &self.0.hint {
@@ -134,6 +135,13 @@ impl IntoResponse for ApiError {
             message,
             error: status.canonical_reason().unwrap_or("Error").to_string(),
         };
+        (status, body)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = self.body();
         (status, Json(body)).into_response()
     }
 }

@@ -2,7 +2,8 @@
 //! `/rpc` (server function) errors. Every handler is a thin adapter over one service call.
 //!
 //! - one module per resource, each with its own `router()`, merged in [`router`]:
-//!   [`snapshots`], [`containers`], [`resources`] (and [`system`]: health, the document);
+//!   [`snapshots`], [`containers`] (with the schedule routes; [`retention`] holds the keep
+//!   policy's preview handler), [`resources`] and [`system`] (health, the document);
 //! - [`auth`]: the `Caller` extractor ([`auth::Authed`]);
 //! - [`body`]: strict JSON bodies and queries;
 //! - [`download`]: a snapshot's file, or its tar export, as a download (REST and the
@@ -19,6 +20,7 @@ pub mod download;
 pub mod error;
 mod export;
 pub mod resources;
+pub mod retention;
 pub mod rpc;
 pub mod snapshots;
 pub mod status;
@@ -31,6 +33,7 @@ use axum::routing::{any, get};
 use serde::Serialize;
 use utoipa::OpenApi;
 
+pub use containers::copied;
 pub use error::{ApiError, ErrorBody};
 
 use service::Service;
@@ -159,8 +162,9 @@ impl utoipa::Modify for BearerAuth {
         containers::get_schedule,
         containers::put_schedule,
         containers::delete_schedule,
+        retention::preview,
         resources::list_images,
-        resources::import_image,
+        resources::create_image,
         resources::list_projects,
         resources::create_project,
         resources::list_servers,
@@ -178,7 +182,7 @@ impl utoipa::Modify for BearerAuth {
         (name = "Projects", description = "Groups of containers; tokens see projects"),
         (name = "Servers", description = "The nodes and their storage"),
         (name = "Tokens", description = "API tokens (shown once, stored hashed)"),
-        (name = "Schedules", description = "Automatic snapshots per container"),
+        (name = "Schedules", description = "Automatic snapshots per container, and how many of them to keep"),
         (name = "Events", description = "A live stream of what happens"),
         (name = "System", description = "Health and the API description itself"),
     ),

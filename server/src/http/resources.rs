@@ -17,8 +17,8 @@ use super::body::{Json, Path, Query};
 use super::{ApiError, Envelope, ErrorBody, envelope_schema};
 use service::Service;
 use types::{
-    CreateProject, CreateToken, ImageData, ImageList, ProjectData, ProjectList, ServerData,
-    ServerList, TokenCreated, TokenList,
+    CreateProject, CreateToken, ImageData, ImageList, ProjectData, ProjectList, PublishImage,
+    ServerData, ServerList, TokenCreated, TokenList,
 };
 
 /// The image, project, server, token and event routes, relative to `/api/v1`. Image tars
@@ -35,7 +35,7 @@ pub(super) fn router() -> Router<Service> {
         .route(
             "/images",
             get(list_images)
-                .post(import_image)
+                .post(create_image)
                 .layer(DefaultBodyLimit::disable()),
         )
 }
@@ -82,50 +82,81 @@ envelope_schema!(
 )]
 pub async fn list_images(
     State(svc): State<Service>,
-    _caller: Authed,
+    Authed(caller): Authed,
 ) -> Result<Response, ApiError> {
-    let images = svc.list_images().await?;
+    let images = svc.list_images(&caller).await?;
     Ok(Envelope::ok("Images retrieved successfully", ImageList { images }).into_response())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
-    /// The new image's name: 1 to 64 of `a-z 0-9 . _ -`.
+    /// Importing a tar: the new image's name (1 to 64 of `a-z 0-9 . _ -`). Publishing a
+    /// snapshot: leave it out (the name is in the JSON body).
     #[param(example = "debian-bookworm")]
-    pub name: String,
+    pub name: Option<String>,
 }
 
-/// Imports a root filesystem tar stream (for example `docker export`) as an image. Entries
-/// that would escape the root (`..`, absolute paths, links out) are refused before anything
-/// is written.
+/// Makes an image, two ways. With `?name=`, the body is a root filesystem tar stream (for
+/// example `docker export`) to import; entries that would escape the root (`..`, absolute
+/// paths, links out) are refused before anything is written. Without it, the body is JSON
+/// `{"name", "from": {"container_id", "snapshot"}}`: the snapshot is published as an image
+/// (as Incus's `publish`) without storing anything new, and containers created from it
+/// start exactly as the snapshot.
 #[utoipa::path(
     post,
     path = "/api/v1/images",
     tag = "Images",
+    // The name it had when it only imported: drafts and links keep working.
+    operation_id = "import_image",
     params(ImportQuery),
-    request_body(content = Vec<u8>, content_type = "application/x-tar", description = "A tar stream of a root filesystem"),
+    request_body(description = "A tar stream to import (with `?name=`), or JSON to publish a snapshot (without it)",
+        content(
+            (PublishImage = "application/json"),
+            (Vec<u8> = "application/x-tar"),
+        )
+    ),
     responses(
-        (status = 200, description = "Imported", body = ImageResponse),
-        (status = 400, description = "Bad name, or a hostile or malformed tar", body = ErrorBody),
+        (status = 200, description = "Imported or published", body = ImageResponse),
+        (status = 400, description = "Bad name, bad JSON, or a hostile or malformed tar", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "The token sees no project", body = ErrorBody),
+        (status = 404, description = "No such container or snapshot (publishing)", body = ErrorBody),
         (status = 409, description = "The name is taken", body = ErrorBody),
         (status = 413, description = "Larger than the image size limit", body = ErrorBody),
         (status = 507, description = "Not enough free disk space", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]
-pub async fn import_image(
+pub async fn create_image(
     State(svc): State<Service>,
     Authed(caller): Authed,
     Query(q): Query<ImportQuery>,
+    headers: axum::http::HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    let json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json && q.name.is_some() {
+        return Err(ApiError::bad_request(
+            "a JSON body with ?name= is neither: to publish a snapshot, leave out ?name= (the \
+             name goes in the body); to import, send a tar stream",
+        ));
+    }
+    let Some(name) = q.name else {
+        let req: PublishImage = super::body::limited_json(body).await?;
+        let image = svc.publish_image(&caller, &req).await?;
+        return Ok(
+            Envelope::ok("Image published successfully", ImageData { image }).into_response(),
+        );
+    };
     let stream = body
         .into_data_stream()
         .map(|r| r.map_err(std::io::Error::other));
     let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
-    let image = svc.import_image(&caller, &q.name, Box::new(reader)).await?;
+    let image = svc.import_image(&caller, &name, Box::new(reader)).await?;
     Ok(Envelope::ok("Image imported successfully", ImageData { image }).into_response())
 }
 

@@ -198,6 +198,10 @@ pub async fn get(
 
 /// Restores the container's filesystem to the snapshot, exactly. A running container is
 /// stopped first and started fresh afterwards.
+///
+/// With `paths`, only those files and folders are restored (each made exactly as in the
+/// snapshot, including deleting what the snapshot lacks below a folder) and the rest of the
+/// container is untouched; a running container keeps running unless `restart` is true.
 #[utoipa::path(
     patch,
     path = "/api/v1/containers/{container_id}/snapshots/{snapshot_name}",
@@ -209,10 +213,10 @@ pub async fn get(
     request_body(content = Option<RestoreSnapshot>, description = "Optional; an empty body is allowed"),
     responses(
         (status = 200, description = "Restored", body = SnapshotRestoredResponse),
-        (status = 400, description = "Unknown field or bad JSON", body = ErrorBody),
+        (status = 400, description = "Unknown field, bad JSON, or a path that is not absolute or holds `..`", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 404, description = "No such container or snapshot", body = ErrorBody),
-        (status = 409, description = "Another operation is running, the alias is ambiguous, or the container was deleted", body = ErrorBody),
+        (status = 404, description = "No such container or snapshot, or a path the snapshot lacks (named)", body = ErrorBody),
+        (status = 409, description = "Another operation is running, the alias is ambiguous, the container was deleted, or a parent folder of a path is a symlink or a file in the container", body = ErrorBody),
         (status = 500, description = "The snapshot's data is damaged; nothing was changed", body = ErrorBody),
         (status = 507, description = "Not enough disk space", body = ErrorBody),
     ),
@@ -225,9 +229,7 @@ pub async fn restore(
     OptionalJson(body): OptionalJson<RestoreSnapshot>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
-    let r = svc
-        .restore_snapshot(&caller, &id, &name, body.safety_snapshot.unwrap_or(false))
-        .await?;
+    let r = svc.restore_snapshot(&caller, &id, &name, &body).await?;
     Ok(Envelope::ok("Snapshot restored successfully", SnapshotRestored::from(r)).into_response())
 }
 

@@ -332,7 +332,7 @@ impl Backend for RemoteBackend {
         token: &str,
         id: &str,
         name: &str,
-        safety: bool,
+        req: types::RestoreSnapshot,
     ) -> Result<RestoreOutcome, AppError> {
         let r: types::SnapshotRestored = self
             .call(
@@ -340,9 +340,7 @@ impl Backend for RemoteBackend {
                 Method::PATCH,
                 self.upstream
                     .api(&["containers", id, "snapshots", name], &[])?,
-                Some(wire(types::RestoreSnapshot {
-                    safety_snapshot: Some(safety),
-                })),
+                Some(wire(req)),
                 LONG_TIMEOUT,
             )
             .await?;
@@ -374,6 +372,7 @@ impl Backend for RemoteBackend {
             target_project_id: project.into(),
             name: new_name.into(),
             source_snapshot: Some(name.into()),
+            count: None,
         });
         let (c, projects) = tokio::try_join!(
             self.call::<OneContainer>(
@@ -387,6 +386,57 @@ impl Backend for RemoteBackend {
         )?;
         self.container_view(token, c.container, &projects, None)
             .await
+    }
+
+    async fn fork_snapshot(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        project: &str,
+        new_name: &str,
+        count: u32,
+    ) -> Result<types::ContainersCopied, AppError> {
+        let body = wire(types::CopyRequest {
+            target_project_id: project.into(),
+            name: new_name.into(),
+            source_snapshot: Some(name.into()),
+            count: Some(count),
+        });
+        self.call(
+            Some(token),
+            Method::POST,
+            self.upstream.api(&["containers", id, "copy"], &[])?,
+            Some(body),
+            LONG_TIMEOUT,
+        )
+        .await
+    }
+
+    async fn publish_image(
+        &self,
+        token: &str,
+        id: &str,
+        name: &str,
+        image: &str,
+    ) -> Result<types::Image, AppError> {
+        let body = wire(types::PublishImage {
+            name: image.into(),
+            from: types::ImageOrigin {
+                container_id: id.into(),
+                snapshot: name.into(),
+            },
+        });
+        let d: types::ImageData = self
+            .call(
+                Some(token),
+                Method::POST,
+                self.upstream.api(&["images"], &[])?,
+                Some(body),
+                LONG_TIMEOUT,
+            )
+            .await?;
+        Ok(d.image)
     }
 
     async fn update_snapshot(
@@ -542,6 +592,31 @@ impl Backend for RemoteBackend {
         )
         .await
         .map(|_| ())
+    }
+
+    async fn schedule_preview(
+        &self,
+        token: &str,
+        id: &str,
+        keep: Option<types::KeepPolicy>,
+    ) -> Result<types::RetentionPreview, AppError> {
+        // A policy to preview goes as the query, every count written (0 for an absent one):
+        // an empty query would preview the saved policy instead.
+        let counts: Vec<(&str, String)> = keep
+            .map(|k| {
+                types::KEEP_FIELDS
+                    .iter()
+                    .zip(k.counts())
+                    .map(|(f, c)| (*f, c.unwrap_or(0).to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let query: Vec<(&str, &str)> = counts.iter().map(|(f, v)| (*f, v.as_str())).collect();
+        let url = self
+            .upstream
+            .api(&["containers", id, "schedule", "preview"], &query)?;
+        let d: types::RetentionPreviewData = self.get(token, url).await?;
+        Ok(d.preview)
     }
 
     /// The upstream's event stream, parsed as it arrives. It ends when the upstream closes it

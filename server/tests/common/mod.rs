@@ -1,6 +1,8 @@
 //! Helpers shared by the server's integration tests.
 #![allow(dead_code)]
 
+pub mod rpc;
+
 use std::path::Path;
 
 use axum::Router;

@@ -1,0 +1,448 @@
+//! Publishing a snapshot as an image and forking a snapshot into N containers, against a
+//! real server, through REST and the CLI.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use common::{ADMIN, LiveServer};
+use serde_json::{Value, json};
+
+/// Every entry under `root`: type, mode, owner, size, mtime and content (or link target).
+fn tree_of(root: &Path) -> BTreeMap<String, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            let what = if m.file_type().is_symlink() {
+                format!("-> {}", std::fs::read_link(&p).unwrap().display())
+            } else if m.is_file() {
+                format!("{:?}", blake3::hash(&std::fs::read(&p).unwrap()))
+            } else {
+                String::new()
+            };
+            out.insert(
+                rel,
+                format!(
+                    "{:o} {}:{} {} {} {what}",
+                    m.mode(),
+                    m.uid(),
+                    m.gid(),
+                    if m.is_dir() { 0 } else { m.size() },
+                    m.mtime()
+                ),
+            );
+            if m.is_dir() {
+                walk(root, &p, out);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+async fn setup(s: &LiveServer) -> (String, String, BTreeMap<String, String>) {
+    let id = s.container("default", "tmpl").await;
+    let root = s.root(&id);
+    std::fs::create_dir_all(root.join("srv/app")).unwrap();
+    std::fs::write(root.join("srv/app/main.py"), "print('hello')\n").unwrap();
+    std::fs::write(root.join("srv/app/big.bin"), vec![7u8; 300_000]).unwrap();
+    std::os::unix::fs::symlink("app/main.py", root.join("srv/entry")).unwrap();
+    let snap = s
+        .admin(
+            "POST",
+            &format!("/api/v1/containers/{id}/snapshots"),
+            Some(json!({"alias": "golden"})),
+        )
+        .await["snapshot"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let want = tree_of(&root);
+    // Later work in the source is not part of the snapshot.
+    std::fs::write(root.join("srv/app/main.py"), "print('changed')\n").unwrap();
+    (id, snap, want)
+}
+
+#[tokio::test]
+async fn a_published_image_makes_containers_equal_to_the_snapshot() {
+    let s = LiveServer::start(&[]);
+    let (id, snap, want) = setup(&s).await;
+    let img = s
+        .admin(
+            "POST",
+            "/api/v1/images",
+            Some(
+                json!({"name": "dev-template", "from": {"container_id": id, "snapshot": "golden"}}),
+            ),
+        )
+        .await["image"]
+        .clone();
+    assert_eq!(img["name"], "dev-template");
+    assert_eq!(img["source"], "snapshot");
+    let list = s.admin("GET", "/api/v1/images", None).await;
+    assert!(
+        list["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["name"] == "dev-template"),
+        "{list}"
+    );
+    let made = s
+        .admin(
+            "POST",
+            "/api/v1/containers",
+            Some(json!({"project_id": "default", "name": "from-tmpl", "image": "dev-template"})),
+        )
+        .await;
+    let new_id = made["container"]["id"].as_str().unwrap();
+    assert_eq!(tree_of(&s.root(new_id)), want);
+    // The source snapshot can go: the image has its own (GC keeping the objects is shown
+    // in the engine's tests).
+    s.admin(
+        "DELETE",
+        &format!("/api/v1/containers/{id}/snapshots/{snap}"),
+        None,
+    )
+    .await;
+    let again = s
+        .admin(
+            "POST",
+            "/api/v1/containers",
+            Some(json!({"project_id": "default", "name": "from-tmpl-2", "image": "dev-template"})),
+        )
+        .await;
+    assert_eq!(
+        tree_of(&s.root(again["container"]["id"].as_str().unwrap())),
+        want
+    );
+
+    // Refusals, each with a message a user can act on.
+    let cases: [(Value, u16, &str); 5] = [
+        (
+            json!({"name": "dev-template", "from": {"container_id": id, "snapshot": "golden"}}),
+            409,
+            "already exists",
+        ),
+        (
+            json!({"name": "Bad Name", "from": {"container_id": id, "snapshot": "golden"}}),
+            400,
+            "not valid",
+        ),
+        (
+            json!({"name": "x1", "from": {"container_id": id, "snapshot": "nope"}}),
+            404,
+            "nope",
+        ),
+        (
+            json!({"name": "x2", "from": {"container_id": "000000000000000000000000", "snapshot": "a"}}),
+            404,
+            "no container",
+        ),
+        (json!({"name": "x3"}), 400, "from"),
+    ];
+    for (body, want, says) in cases {
+        let (status, v) = s
+            .call("POST", "/api/v1/images", Some(ADMIN), Some(body.clone()))
+            .await;
+        assert_eq!(status, want, "{body}: {v}");
+        assert!(v["message"].as_str().unwrap().contains(says), "{body}: {v}");
+    }
+    // JSON with ?name= is neither a publish nor an import, and says so.
+    let r = s
+        .client
+        .post(s.url("/api/v1/images?name=qname"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"name": "qname", "from": {"container_id": id, "snapshot": "golden"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("leave out ?name="));
+    let (status, _) = s
+        .call(
+            "POST",
+            "/api/v1/images",
+            None,
+            Some(json!({"name": "x4", "from": {"container_id": id, "snapshot": "golden"}})),
+        )
+        .await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn a_fork_makes_n_equal_containers_and_reports_each() {
+    let s = LiveServer::start(&[]);
+    let (id, snap, want) = setup(&s).await;
+    // A name the fork wants is already taken: that one alone fails.
+    s.container("default", "sandbox-2").await;
+    let d = s
+        .admin(
+            "POST",
+            &format!("/api/v1/containers/{id}/copy"),
+            Some(json!({"target_project_id": "default", "name": "sandbox", "source_snapshot": snap, "count": 4})),
+        )
+        .await;
+    assert_eq!(d["copied"], 3, "{d}");
+    assert_eq!(d["failed"], 1, "{d}");
+    let results = d["results"].as_array().unwrap();
+    let names: Vec<&str> = results
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["sandbox-1", "sandbox-2", "sandbox-3", "sandbox-4"]);
+    assert_eq!(results[1]["error"]["statusCode"], 409, "{d}");
+    assert!(results[1]["container"].is_null());
+    for r in [&results[0], &results[2], &results[3]] {
+        let c = &r["container"];
+        assert_eq!(c["status"], "stopped", "{r}");
+        assert_eq!(tree_of(&s.root(c["id"].as_str().unwrap())), want);
+    }
+
+    // Out of range, and a fork whose every name is taken.
+    let long = "n".repeat(61);
+    for (name, count, status, says) in [
+        ("f", 0, 400, "1 to 50"),
+        ("f", 51, 400, "1 to 50"),
+        (long.as_str(), 11, 400, "at most 60 characters"),
+    ] {
+        let (st, v) = s
+            .call(
+                "POST",
+                &format!("/api/v1/containers/{id}/copy"),
+                Some(ADMIN),
+                Some(json!({"target_project_id": "default", "name": name, "count": count})),
+            )
+            .await;
+        assert_eq!(st, status, "{v}");
+        assert!(v["message"].as_str().unwrap().contains(says), "{v}");
+    }
+    let (st, v) = s
+        .call(
+            "POST",
+            &format!("/api/v1/containers/{id}/copy"),
+            Some(ADMIN),
+            Some(json!({"target_project_id": "default", "name": "sandbox", "count": 1, "source_snapshot": snap})),
+        )
+        .await;
+    assert_eq!(st, 409, "{v}");
+
+    // From the live state, with the CLI.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snapline"))
+        .args([
+            "containers",
+            "copy",
+            &id,
+            "--target-project-id",
+            "default",
+            "--name",
+            "live",
+            "--count",
+            "2",
+            "--json",
+        ])
+        .env("SNAPLINE_URL", s.url(""))
+        .env("HOODY_TOKEN", ADMIN)
+        .env_remove("SNAPLINE_TOKEN")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["copied"], 2, "{v}");
+    let live = tree_of(&s.root(&id));
+    for r in v["results"].as_array().unwrap() {
+        assert_eq!(
+            tree_of(&s.root(r["container"]["id"].as_str().unwrap())),
+            live
+        );
+    }
+}
+
+#[tokio::test]
+async fn images_publish_from_the_cli() {
+    let s = LiveServer::start(&[]);
+    let (id, _, _) = setup(&s).await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snapline"))
+        .args([
+            "images",
+            "publish",
+            "--name",
+            "golden-img",
+            "--container",
+            &id,
+            "--snapshot",
+            "golden",
+        ])
+        .env("SNAPLINE_URL", s.url(""))
+        .env("HOODY_TOKEN", ADMIN)
+        .env_remove("SNAPLINE_TOKEN")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("golden-img"));
+}
+
+#[tokio::test]
+async fn the_dashboard_publishes_and_forks_through_a_proxy() {
+    use common::rpc::{fails, ok, pair, sign_in};
+    let (upstream, proxy) = pair();
+    let (id, snap, want) = setup(&upstream).await;
+    let project = upstream.project_id("default").await;
+    let cookie = sign_in(&proxy, ADMIN).await.unwrap();
+
+    let img = ok(
+        &proxy,
+        "publish_image",
+        &cookie,
+        &[("id", &id), ("name", &snap), ("image", "proxied-img")],
+    )
+    .await;
+    assert_eq!(img["name"], "proxied-img");
+    assert_eq!(img["source"], "snapshot");
+    let images = upstream.admin("GET", "/api/v1/images", None).await;
+    assert!(
+        images["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["name"] == "proxied-img")
+    );
+
+    let forked = ok(
+        &proxy,
+        "copy_snapshot",
+        &cookie,
+        &[
+            ("id", &id),
+            ("name", &snap),
+            ("project", &project),
+            ("new_name", "px"),
+            ("count", "3"),
+        ],
+    )
+    .await;
+    let made = forked["made"].as_array().unwrap();
+    assert_eq!(made.len(), 3, "{forked}");
+    for m in made {
+        assert_eq!(tree_of(&upstream.root(m[0].as_str().unwrap())), want);
+    }
+    assert_eq!(made[2][1], "px-3");
+
+    // The same names again: every one is taken, so the answer is the first one's conflict,
+    // with its kind kept through the proxy.
+    let again = fails(
+        &proxy,
+        "copy_snapshot",
+        &cookie,
+        &[
+            ("id", &id),
+            ("name", &snap),
+            ("project", &project),
+            ("new_name", "px"),
+            ("count", "2"),
+        ],
+    )
+    .await;
+    assert!(
+        matches!(&again, app::AppError::Conflict(m) if m.contains("\"px-1\"")),
+        "{again:?}"
+    );
+    let err = fails(
+        &proxy,
+        "copy_snapshot",
+        &cookie,
+        &[
+            ("id", &id),
+            ("name", &snap),
+            ("project", &project),
+            ("new_name", "px"),
+            ("count", "99"),
+        ],
+    )
+    .await;
+    assert!(
+        matches!(&err, app::AppError::BadRequest(m) if m.contains("1 to 50")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_published_image_is_seen_only_by_its_projects_tokens() {
+    let s = LiveServer::start(&[]);
+    let (id, _, _) = setup(&s).await;
+    s.admin("POST", "/api/v1/projects", Some(json!({"name": "teamx"})))
+        .await;
+    let teamx = s.project_id("teamx").await;
+    let token = |project: &str| json!({"name": format!("t-{project}"), "project_ids": [project]});
+    let other = s.admin("POST", "/api/v1/tokens", Some(token(&teamx))).await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let own = s
+        .admin("POST", "/api/v1/tokens", Some(token("default")))
+        .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let img = s
+        .admin(
+            "POST",
+            "/api/v1/images",
+            Some(
+                json!({"name": "private-img", "from": {"container_id": id, "snapshot": "golden"}}),
+            ),
+        )
+        .await;
+    assert!(img["image"]["project_id"].is_string(), "{img}");
+
+    // Another project's token neither lists it nor creates from it (as if it did not exist).
+    let (st, v) = s.call("GET", "/api/v1/images", Some(&other), None).await;
+    assert_eq!(st, 200);
+    let names: Vec<&str> = v["data"]["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"demo") && !names.contains(&"private-img"),
+        "{v}"
+    );
+    let (st, v) = s
+        .call(
+            "POST",
+            "/api/v1/containers",
+            Some(&other),
+            Some(json!({"project_id": teamx, "name": "x", "image": "private-img"})),
+        )
+        .await;
+    assert_eq!(st, 404, "{v}");
+    // The project's own token does both.
+    let (st, v) = s.call("GET", "/api/v1/images", Some(&own), None).await;
+    assert_eq!(st, 200);
+    assert!(v.to_string().contains("private-img"), "{v}");
+    let (st, v) = s
+        .call(
+            "POST",
+            "/api/v1/containers",
+            Some(&own),
+            Some(json!({"project_id": "default", "name": "mine", "image": "private-img"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+}
