@@ -70,10 +70,11 @@ test('restore a folder from a comparison with the live files', async ({ page }) 
   await expect(page.getByTestId('outcome')).toContainText('Restored /etc/app from good');
   expect((await exec(page, id, 'ls /etc/app; cat /root/work')).stdout).toBe('config.yml\nv2\n');
 
-  // A path the snapshot lacks: the page says so in words, with the way back.
+  // A path the snapshot lacks: the page says so in words, with the way back and no button.
   await page.goto(`/containers/${id}/snapshots/${name}/restore?path=/nope`);
-  await page.getByRole('button', { name: 'Restore /nope' }).click();
-  await expect(page.locator('.notice.error, [role=alert]').first()).toContainText('/nope');
+  await expect(page.getByRole('alert')).toContainText('has nothing at /nope');
+  await expect(page.getByRole('button', { name: 'Restore /nope' })).toHaveCount(0);
+  await expect(page.getByRole('link', { name: 'Back to the timeline' })).toBeVisible();
 });
 
 test('publish a snapshot as an image and fork it from its card', async ({ page }) => {

@@ -317,6 +317,24 @@ async fn the_dashboard_restores_one_file_through_a_proxy() {
         Some("mode: yolo\n")
     );
 
+    // The page offers only what the API would do: a missing path or one with `..` is said
+    // so, without a form.
+    for (path, says) in [
+        ("/srv/missing", "has nothing at /srv/missing"),
+        ("../etc", "'.' or '..'"),
+        ("/nowhere/deeper", "nowhere"),
+    ] {
+        let html = page(proxy.url(&format!(
+            "/containers/{id}/snapshots/{snap}/restore?path={path}"
+        )))
+        .await;
+        assert!(html.contains(says), "{path}: {html}");
+        assert!(
+            !html.contains("action=\"/rpc/restore_path\""),
+            "{path}: {html}"
+        );
+    }
+
     // The upstream's 404 keeps its kind and names the path.
     let err = fails(
         &proxy,

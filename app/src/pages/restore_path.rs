@@ -9,7 +9,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::{RestorePath, diff_snapshot, load_timeline};
+use crate::api::{RestorePath, browse_snapshot, diff_snapshot, load_timeline};
 use crate::components::{ErrorNotice, UrlError};
 use crate::error::AppError;
 use crate::model::{SnapshotDiff, query_escape};
@@ -60,9 +60,33 @@ pub fn RestorePathPage() -> impl IntoView {
     let path = move || normalize(&query.read().get("path").unwrap_or_default());
     let restored = move || query.read().get("restored").is_some_and(|v| v == "1");
     let safety = move || query.read().get("safety").filter(|s| !s.is_empty());
+    let raw_path = move || query.read().get("path").unwrap_or_default();
     let data = Resource::new(
-        move || (id(), name()),
-        |(id, name)| async move {
+        move || (id(), name(), raw_path()),
+        |(id, name, raw)| async move {
+            // The page only offers a restore the API would do: a path with `.` or `..`, or
+            // one the snapshot lacks, is said so, with no form.
+            if raw.split('/').any(|p| p == "." || p == "..") {
+                return Err(AppError::BadRequest(format!(
+                    "The path {raw:?} has a '.' or '..' in it; give the full path of the file \
+                     or folder, like /etc/nginx."
+                )));
+            }
+            let path = normalize(&raw);
+            if path == "/" {
+                return Err(AppError::BadRequest(
+                    "Choose a file or folder to restore; the whole container is restored from \
+                     its timeline."
+                        .into(),
+                ));
+            }
+            let (parent, leaf) = path.rsplit_once('/').unwrap_or(("", &path));
+            let listing = browse_snapshot(id.clone(), name.clone(), parent.to_string()).await?;
+            if !listing.entries.iter().any(|e| e.name == leaf) {
+                return Err(AppError::NotFound(format!(
+                    "Snapshot {name} has nothing at {path}, so there is nothing to restore there."
+                )));
+            }
             let t = load_timeline(id.clone(), true).await?;
             let d = diff_snapshot(id, name, "live".into()).await?;
             Ok::<_, AppError>((t, d))
