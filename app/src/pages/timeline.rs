@@ -18,6 +18,7 @@ use crate::model::{
     escape_html, human_bytes, relative, short_time, tenths,
 };
 use crate::pages::signin::SignInForm;
+use crate::pages::timeline_outcomes::Outcomes;
 
 #[component]
 pub fn TimelinePage() -> impl IntoView {
@@ -175,13 +176,13 @@ fn Progress(live: crate::live::Live) -> impl IntoView {
 
 /// The per-snapshot actions, shared by every card.
 #[derive(Clone, Copy)]
-struct Actions {
-    restore: ServerAction<RestoreSnapshot>,
-    delete: ServerAction<DeleteSnapshot>,
-    copy: ServerAction<CopySnapshot>,
-    update: ServerAction<UpdateSnapshot>,
-    verify: ServerAction<VerifySnapshot>,
-    publish: ServerAction<PublishImage>,
+pub(crate) struct Actions {
+    pub(crate) restore: ServerAction<RestoreSnapshot>,
+    pub(crate) delete: ServerAction<DeleteSnapshot>,
+    pub(crate) copy: ServerAction<CopySnapshot>,
+    pub(crate) update: ServerAction<UpdateSnapshot>,
+    pub(crate) verify: ServerAction<VerifySnapshot>,
+    pub(crate) publish: ServerAction<PublishImage>,
 }
 
 /// The parts of the page that simply follow the data: title, status, axis, storage and
@@ -570,179 +571,5 @@ fn RestoreConfirm(
                 </ActionForm>
             </div>
         </details>
-    }
-}
-
-/// What the last action did, in words, with "Undo restore" after a restore that took a
-/// safety snapshot.
-#[component]
-fn Outcomes(create: ServerAction<CreateSnapshot>, actions: Actions) -> impl IntoView {
-    let Actions {
-        restore,
-        delete,
-        copy,
-        update,
-        verify,
-        publish,
-    } = actions;
-    let params = use_params_map();
-    let id = move || params.read().get("id").unwrap_or_default();
-    // Only the most recent outcome is shown: the action whose version changed last.
-    let versions = move || {
-        [
-            create.version().get(),
-            restore.version().get(),
-            delete.version().get(),
-            copy.version().get(),
-            update.version().get(),
-            verify.version().get(),
-            publish.version().get(),
-        ]
-    };
-    let last = RwSignal::new(None::<usize>);
-    Effect::new(move |prev: Option<[usize; 7]>| {
-        let now = versions();
-        if let Some(prev) = prev
-            && let Some(i) = (0..7).find(|&i| now[i] != prev[i])
-        {
-            last.set(Some(i));
-        }
-        now
-    });
-    // Every outcome as one shape: a sentence, or an error, plus what it offers next.
-    let said = move || -> Option<Result<Said, AppError>> {
-        let name = |alias: Option<String>, name: String| alias.unwrap_or(name);
-        Some(match last.get()? {
-            0 => create
-                .value()
-                .get()?
-                .map(|s| Said::text(format!("Snapshot {} taken.", name(s.alias, s.name)))),
-            1 => restore.value().get()?.map(|o| Said {
-                text: format!("Restored to {}.", name(o.restored.alias, o.restored.name)),
-                undo: o.safety.map(|s| s.name),
-                ..Said::default()
-            }),
-            2 => delete
-                .value()
-                .get()?
-                .map(|n| Said::text(format!("Snapshot {n} deleted."))),
-            3 => copy.value().get()?.map(|c| {
-                let failed = c
-                    .failed
-                    .iter()
-                    .map(|(n, why)| format!("{n}: {why}"))
-                    .collect::<Vec<_>>();
-                match c.made.as_slice() {
-                    [(id, name)] => Said {
-                        text: "Copied into ".into(),
-                        link: Some((format!("/containers/{id}"), name.clone())),
-                        damage: failed,
-                        ..Said::default()
-                    },
-                    made => Said {
-                        text: format!(
-                            "Copied into {} containers: {}.{}",
-                            made.len(),
-                            made.iter()
-                                .map(|(_, n)| n.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                            if failed.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" {} failed:", failed.len())
-                            }
-                        ),
-                        link: Some(("/".into(), "See them with the other containers".into())),
-                        damage: failed,
-                        ..Said::default()
-                    },
-                }
-            }),
-            6 => publish.value().get()?.map(|i| {
-                Said::text(format!(
-                    "Published image {}. Choose it when you create a container.",
-                    i.name
-                ))
-            }),
-            4 => update.value().get()?.map(|s| {
-                let expiry = s
-                    .expires_at
-                    .as_deref()
-                    .map(|e| format!("expires {}", short_time(e)))
-                    .unwrap_or_else(|| "pinned".into());
-                Said::text(format!(
-                    "Snapshot {} saved: {expiry}.",
-                    name(s.alias, s.name)
-                ))
-            }),
-            _ => verify.value().get()?.map(|(name, v)| {
-                if v.clean {
-                    Said::text(format!(
-                        "Snapshot {name} verified{}: no damage ({} trees, {} chunks checked).",
-                        if v.deep { " deeply" } else { "" },
-                        v.trees,
-                        v.chunks
-                    ))
-                } else {
-                    Said {
-                        text: format!("Snapshot {name} is damaged: {} object(s).", v.damaged.len()),
-                        damage: v
-                            .damaged
-                            .into_iter()
-                            .take(20)
-                            .map(|d| format!("{} {}", d.object, d.reason))
-                            .collect(),
-                        ..Said::default()
-                    }
-                }
-            }),
-        })
-    };
-    view! {
-        <div class="outcomes" role="status" aria-live="polite" data-testid="outcome">
-            {move || said().map(|r| match r {
-                Ok(s) => {
-                    let damaged = !s.damage.is_empty();
-                    let undo = s.undo.map(|name| view! {
-                        <ActionForm action=restore attr:class="inline-form">
-                            <input type="hidden" name="id" value=id()/>
-                            <input type="hidden" name="name" value=name/>
-                            <button type="submit" class="button">"Undo restore"</button>
-                        </ActionForm>
-                    });
-                    let link = s.link.map(|(href, label)| view! { <A href=href>{label}</A>"." });
-                    view! {
-                        <div class=if damaged { "notice error" } else { "notice ok restore-done" }>
-                            <span>{s.text}{link}</span>
-                            {undo}
-                            {damaged.then(|| view! { <ul>{s.damage.into_iter().map(|d| view! { <li><code>{d}</code></li> }).collect_view()}</ul> })}
-                        </div>
-                    }.into_any()
-                }
-                Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
-            })}
-        </div>
-    }
-}
-
-/// One outcome in words.
-#[derive(Default)]
-struct Said {
-    text: String,
-    /// A safety snapshot that "Undo restore" restores.
-    undo: Option<String>,
-    /// A link after the text: where, and its label.
-    link: Option<(String, String)>,
-    /// Damage a verify found, one line per object.
-    damage: Vec<String>,
-}
-
-impl Said {
-    fn text(text: String) -> Self {
-        Said {
-            text,
-            ..Said::default()
-        }
     }
 }
