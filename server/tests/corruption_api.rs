@@ -95,8 +95,12 @@ async fn damage_is_reported_and_never_served() {
             .as_str()
             .unwrap()
             .to_string();
-        // The live tree moves on; it must not change through any refused operation.
-        std::fs::write(root.join("file-0"), "live").unwrap();
+        // The live tree moves on in every file, so a restore needs every chunk of the
+        // snapshot (a restore that needs no damaged chunk rightly succeeds: unchanged files
+        // are kept, not rewritten). It must not change through any refused operation.
+        for i in 0..12u32 {
+            std::fs::write(root.join(format!("file-{i}")), "live").unwrap();
+        }
         let live = tree(&root);
 
         damage(&s.data(), kind);
