@@ -22,14 +22,15 @@ pub enum Command {
     /// On first start an admin token is created, printed once and saved in the data
     /// directory (file `admin-token`, mode 0600), unless SNAPLINE_ADMIN_TOKEN sets it.
     Serve(ServeArgs),
-    /// Snapshots of a container: create, list, restore, delete (talks to a server).
+    /// Snapshots of a container: create, list, restore, export, delete (talks to a server).
     #[command(subcommand)]
     Snapshots(crate::cli::SnapshotsCmd),
     /// Containers: list, create, get, start, stop, pause, resume, delete, exec, copy (talks to
     /// a server).
     #[command(subcommand)]
     Containers(crate::cli::ContainersCmd),
-    /// Images: list, import a root filesystem tar (talks to a server).
+    /// Images: list, import a root filesystem tar, publish a snapshot, delete (talks to a
+    /// server).
     #[command(subcommand)]
     Images(crate::cli::ImagesCmd),
     /// Projects: list, create (talks to a server).

@@ -8,6 +8,12 @@ use snapline_server::config::{Cli, Command};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        // A client whose output is cut short (`| head`) ends as Unix tools do. The server
+        // keeps Rust's default (SIGPIPE ignored): a closed pipe to a child is an error
+        // there, never a reason to die.
+        sigpipe::reset();
+    }
     snapline_server::logging::init();
     let result = match cli.command {
         Command::Serve(args) => snapline_server::serve::run(args).await,

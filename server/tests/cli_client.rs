@@ -359,6 +359,41 @@ async fn api_sends_any_request_and_refuses_paths_outside_the_api() {
     assert!(o.stderr.contains("no token"), "{}", o.stderr);
 }
 
+/// A reader that goes away early (`snapline … | head`) ends the client quietly, as Unix
+/// tools end, never with a panic.
+#[tokio::test]
+async fn a_closed_output_pipe_ends_the_client_quietly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let s = LiveServer::start(&[]);
+    // The API description is far larger than a pipe's buffer, so the client must write
+    // after the reader closed.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_snapline"))
+        .args(["api", "GET", "/api/v1/openapi.json"])
+        .env("SNAPLINE_URL", s.url(""))
+        .env("HOODY_TOKEN", ADMIN)
+        .env_remove("SNAPLINE_TOKEN")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        status.signal() == Some(13) || status.success(),
+        "{status:?}: {stderr}"
+    );
+}
+
 /// Limits at create, and pause and resume, from the CLI.
 #[tokio::test]
 async fn limits_pause_and_resume_from_the_cli() {

@@ -149,6 +149,31 @@ async fn a_partial_restore_changes_only_its_paths_and_keeps_the_container_runnin
     assert_eq!(read(&root, "srv/app/data.db").as_deref(), Some("rows v1\n"));
     assert_eq!(status(&s, &id).await, "running");
     assert_eq!(init_started(&s, &id).await, restarted);
+
+    // A paused container comes back paused after a restart, and after a whole restore: it was
+    // started again (a new init once resumed) with the restored tree, then frozen again.
+    let mut init = restarted;
+    for body in [
+        Some(json!({"paths": ["/etc/nginx/sites"], "restart": true})),
+        None,
+    ] {
+        s.admin("POST", &format!("/api/v1/containers/{id}/pause"), None)
+            .await;
+        write(&root, "etc/nginx/sites/evil", "x");
+        s.admin(
+            "PATCH",
+            &format!("/api/v1/containers/{id}/snapshots/{snap}"),
+            body.clone(),
+        )
+        .await;
+        assert_eq!(status(&s, &id).await, "paused", "{body:?}");
+        assert_eq!(read(&root, "etc/nginx/sites/evil"), None, "{body:?}");
+        s.admin("POST", &format!("/api/v1/containers/{id}/resume"), None)
+            .await;
+        let now = init_started(&s, &id).await;
+        assert_ne!(now, init, "{body:?}: not restarted");
+        init = now;
+    }
 }
 
 #[tokio::test]

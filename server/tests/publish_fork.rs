@@ -295,6 +295,22 @@ async fn images_publish_from_the_cli() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("golden-img"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snapline"))
+        .args(["images", "delete", "golden-img"])
+        .env("SNAPLINE_URL", s.url(""))
+        .env("HOODY_TOKEN", ADMIN)
+        .env_remove("SNAPLINE_TOKEN")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Deleted image golden-img"));
+    let images = s.admin("GET", "/api/v1/images", None).await;
+    assert!(!images.to_string().contains("golden-img"), "{images}");
 }
 
 #[tokio::test]
@@ -442,6 +458,54 @@ async fn a_published_image_is_seen_only_by_its_projects_tokens() {
             "/api/v1/containers",
             Some(&own),
             Some(json!({"project_id": "default", "name": "mine", "image": "private-img"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let mine = v["data"]["container"]["id"].as_str().unwrap().to_string();
+    let mine_tree = tree_of(&s.root(&mine));
+
+    // Deleting: another project's token finds nothing; a shared image needs an admin token;
+    // the project's own token deletes its image, and the container made from it keeps its
+    // files.
+    let (st, v) = s
+        .call("DELETE", "/api/v1/images/private-img", Some(&other), None)
+        .await;
+    assert_eq!(st, 404, "{v}");
+    let (st, v) = s
+        .call("DELETE", "/api/v1/images/demo", Some(&own), None)
+        .await;
+    assert_eq!(st, 403, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("admin"), "{v}");
+    let (st, v) = s
+        .call("DELETE", "/api/v1/images/private-img", Some(&own), None)
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["data"]["image"]["name"], "private-img", "{v}");
+    let (_, v) = s.call("GET", "/api/v1/images", Some(&own), None).await;
+    assert!(!v.to_string().contains("private-img"), "{v}");
+    let (st, v) = s
+        .call(
+            "POST",
+            "/api/v1/containers",
+            Some(&own),
+            Some(json!({"project_id": "default", "name": "late", "image": "private-img"})),
+        )
+        .await;
+    assert_eq!(st, 404, "{v}");
+    let (st, v) = s
+        .call("DELETE", "/api/v1/images/private-img", Some(&own), None)
+        .await;
+    assert_eq!(st, 404, "{v}");
+    assert_eq!(tree_of(&s.root(&mine)), mine_tree);
+    // The name is free again.
+    let (st, v) = s
+        .call(
+            "POST",
+            "/api/v1/images",
+            Some(&own),
+            Some(
+                json!({"name": "private-img", "from": {"container_id": id, "snapshot": "golden"}}),
+            ),
         )
         .await;
     assert_eq!(st, 200, "{v}");

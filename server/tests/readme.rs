@@ -128,17 +128,20 @@ async fn the_readme_partial_restore_publish_and_fork_work() {
         );
         assert!(!root.join("root/work").exists(), "{n}");
     }
+    // app-template-2 was published, then deleted.
     let images = s.admin("GET", "/api/v1/images", None).await;
-    for n in ["app-template", "app-template-2"] {
-        assert!(
+    for (n, listed) in [("app-template", true), ("app-template-2", false)] {
+        assert_eq!(
             images["images"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .any(|i| i["name"] == n),
+            listed,
             "{n}: {images}"
         );
     }
+    assert!(out.contains("Image deleted successfully"), "{out}");
 }
 
 #[tokio::test]

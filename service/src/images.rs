@@ -315,6 +315,55 @@ impl Service {
         Ok(image)
     }
 
+    /// Deletes image `name`. Containers made from it keep their files (a container is a copy,
+    /// not a reference); the image's stored objects that nothing else uses become garbage for
+    /// the next GC. The built-in `demo` image is made again at the next start while busybox is
+    /// installed.
+    ///
+    /// Who may: a published image, any token that sees its project; a shared image (built in
+    /// or imported, seen by every project), an admin token only. Refused: an image the caller
+    /// does not see (404), a shared image and a non-admin token (403).
+    pub async fn delete_image(&self, caller: &Caller, name: &str) -> Result<Image, ServiceError> {
+        let missing = || {
+            ServiceError::not_found(format!("no image named {name:?}")).with_hint(Hint::ListImages)
+        };
+        let row = sqlx::query("SELECT * FROM images WHERE name = ?")
+            .bind(name)
+            .fetch_optional(self.db())
+            .await?
+            .ok_or_else(missing)?;
+        let image = row_to_image(&row)?;
+        match image.project_id.as_deref() {
+            Some(p) if !caller.sees(p) => return Err(missing()),
+            None if !caller.admin => {
+                return Err(ServiceError::forbidden(format!(
+                    "image {name:?} is shared by every project; only an admin token can delete it"
+                )));
+            }
+            _ => {}
+        }
+        let root: String = row.try_get("root_id")?;
+        let snapshot: String = row.try_get("snapshot")?;
+        let root = super::parse_id("image root", &root)?;
+        // The row goes first: from then on no new container starts from the image, and a
+        // second delete finds nothing. A snapshot left behind by a failure below is only
+        // stored bytes, never a half image.
+        let r = sqlx::query("DELETE FROM images WHERE name = ?")
+            .bind(name)
+            .execute(self.db())
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(missing());
+        }
+        match self.engine().delete(&root, &snapshot).await {
+            Ok(_) | Err(engine::EngineError::NoSuchSnapshot { .. }) => {}
+            Err(e) => tracing::warn!(image = name, error = %e, "image snapshot left for GC"),
+        }
+        self.events()
+            .publish(types::EventKind::ImageDeleted, "", None, &image);
+        Ok(image)
+    }
+
     async fn image_name_free(&self, name: &str) -> Result<(), ServiceError> {
         let taken: Option<String> = sqlx::query_scalar("SELECT name FROM images WHERE name = ?")
             .bind(name)

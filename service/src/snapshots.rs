@@ -360,14 +360,16 @@ impl Service {
         let after = if stops {
             // Whatever happened, the container leaves `restoring`: a failed restore changed
             // nothing (it fails before touching the tree) or was finished by recovery.
+            // A container comes back as it was: running, or paused (started, then frozen
+            // again, so its processes see the restored tree from their first instruction).
             let after = match (&result, was_running) {
-                (Ok(_), true) => self
-                    .start_locked(&c)
-                    .await
-                    .map(|_| ContainerStatus::Running),
+                (Ok(_), true) => self.start_again(&c).await,
                 _ => Ok(ContainerStatus::Stopped),
             };
-            if !matches!(after, Ok(ContainerStatus::Running)) {
+            if !matches!(
+                after,
+                Ok(ContainerStatus::Running | ContainerStatus::Paused)
+            ) {
                 self.set_status(&c.id, ContainerStatus::Stopped).await?;
             }
             after.map(|_| ())
@@ -394,6 +396,18 @@ impl Service {
             safety_snapshot,
             paths,
         })
+    }
+
+    /// Starts `c` after a restore stopped it, and pauses it again when it was paused; the
+    /// caller holds the container lock. Answers the status it is left in.
+    async fn start_again(&self, c: &ContainerRecord) -> Result<ContainerStatus, ServiceError> {
+        self.start_locked(c).await?;
+        if c.status != ContainerStatus::Paused {
+            return Ok(ContainerStatus::Running);
+        }
+        self.runtime().pause(c.id.as_str()).await?;
+        self.set_status(&c.id, ContainerStatus::Paused).await?;
+        Ok(ContainerStatus::Paused)
     }
 
     /// Deletes a snapshot. Works after the container was deleted. Returns its name and the

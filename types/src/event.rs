@@ -35,6 +35,9 @@ pub enum EventKind {
     /// An image was published from a snapshot ([`crate::Image`]).
     #[serde(rename = "image.published")]
     ImagePublished,
+    /// An image was deleted ([`crate::Image`], as it was).
+    #[serde(rename = "image.deleted")]
+    ImageDeleted,
     /// Figures of a running snapshot, restore or copy ([`ProgressData`]).
     #[serde(rename = "progress")]
     Progress,
@@ -64,6 +67,7 @@ impl EventKind {
             EventKind::ContainerDeleted => "container.deleted",
             EventKind::ImageImported => "image.imported",
             EventKind::ImagePublished => "image.published",
+            EventKind::ImageDeleted => "image.deleted",
             EventKind::Progress => "progress",
             EventKind::Lagged => "lagged",
             EventKind::Unknown => "unknown",
@@ -104,9 +108,10 @@ pub struct Event {
     #[cfg_attr(feature = "openapi", schema(required = true))]
     #[serde(default)]
     pub id: u64,
-    /// `snapshot.created`, `snapshot.restored`, `snapshot.deleted`, `snapshot.expired`,
-    /// `container.created`, `container.started`, `container.stopped`, `container.copied`,
-    /// `container.deleted`, `image.imported`, `progress`.
+    /// `snapshot.created`, `snapshot.restored`, `snapshot.updated`, `snapshot.deleted`,
+    /// `snapshot.expired`, `container.created`, `container.started`, `container.stopped`,
+    /// `container.paused`, `container.resumed`, `container.copied`, `container.deleted`,
+    /// `image.imported`, `image.published`, `image.deleted`, `progress`, `lagged`.
     #[serde(rename = "type")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "snapshot.created"))]
     pub kind: EventKind,
@@ -254,6 +259,8 @@ mod tests {
             "container.copied",
             "container.deleted",
             "image.imported",
+            "image.published",
+            "image.deleted",
             "progress",
             "lagged",
             "unknown",

@@ -192,6 +192,12 @@ pub enum ImagesCmd {
         #[arg(long)]
         snapshot: String,
     },
+    /// Delete an image. Containers made from it keep their files; a shared (built-in or
+    /// imported) image needs an admin token.
+    Delete {
+        /// The image's name.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -501,6 +507,16 @@ pub async fn images(remote: Remote, cmd: ImagesCmd) -> anyhow::Result<()> {
             };
             let data: ImageData = c.send("POST", "/api/v1/images", Some(&body)).await?;
             show(&remote, &data, |d| table::images(slice::from_ref(&d.image)))
+        }
+        ImagesCmd::Delete { name } => {
+            let p = format!("/api/v1/images/{}", enc(&name));
+            let data: ImageData = c.call("DELETE", &p).await?;
+            show(&remote, &data, |d| {
+                println!(
+                    "Deleted image {} (its space is freed when the background GC runs)",
+                    d.image.name
+                )
+            })
         }
     }
 }

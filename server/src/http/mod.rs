@@ -165,6 +165,7 @@ impl utoipa::Modify for BearerAuth {
         retention::preview,
         resources::list_images,
         resources::create_image,
+        resources::delete_image,
         resources::list_projects,
         resources::create_project,
         resources::list_servers,

@@ -38,6 +38,7 @@ pub(super) fn router() -> Router<Service> {
                 .post(create_image)
                 .layer(DefaultBodyLimit::disable()),
         )
+        .route("/images/{name}", delete(delete_image))
 }
 
 envelope_schema!(
@@ -46,6 +47,11 @@ envelope_schema!(
     "Images retrieved successfully"
 );
 envelope_schema!(ImageResponse, ImageData, "Image imported successfully");
+envelope_schema!(
+    ImageDeletedResponse,
+    ImageData,
+    "Image deleted successfully"
+);
 envelope_schema!(
     ProjectListResponse,
     ProjectList,
@@ -158,6 +164,32 @@ pub async fn create_image(
     let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
     let image = svc.import_image(&caller, &name, Box::new(reader)).await?;
     Ok(Envelope::ok("Image imported successfully", ImageData { image }).into_response())
+}
+
+/// Deletes an image. Containers made from it keep their files: creating a container copies
+/// the image. What only the image used is freed by the next GC. A published image can be
+/// deleted by any token that sees its project; a shared one (built in or imported) only by an
+/// admin token. The built-in `demo` image comes back at the next start.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/images/{name}",
+    tag = "Images",
+    params(("name" = String, Path, description = "The image's name", example = "dev-template")),
+    responses(
+        (status = 200, description = "Deleted; the image as it was", body = ImageDeletedResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "A shared image and a token that is not admin", body = ErrorBody),
+        (status = 404, description = "No such image (or one of a project the token does not see)", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn delete_image(
+    State(svc): State<Service>,
+    Authed(caller): Authed,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let image = svc.delete_image(&caller, &name).await?;
+    Ok(Envelope::ok("Image deleted successfully", ImageData { image }).into_response())
 }
 
 /// Lists the projects your token sees.
@@ -311,9 +343,11 @@ pub async fn revoke_token(
 }
 
 /// A stream of what happens in your projects (Server-Sent Events): `snapshot.created`,
-/// `snapshot.restored`, `snapshot.deleted`, `snapshot.expired`, `container.created`,
-/// `container.started`, `container.stopped`, `container.copied`, `container.deleted`,
-/// `image.imported` and `progress`. Each event's `data` is a JSON [`Event`].
+/// `snapshot.restored`, `snapshot.updated`, `snapshot.deleted`, `snapshot.expired`,
+/// `container.created`, `container.started`, `container.stopped`, `container.paused`,
+/// `container.resumed`, `container.copied`, `container.deleted`, `image.imported`,
+/// `image.published`, `image.deleted`, `progress` and `lagged`. Each event's `data` is a JSON
+/// [`Event`].
 #[utoipa::path(
     get,
     path = "/api/v1/events",
