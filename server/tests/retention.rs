@@ -145,7 +145,14 @@ async fn rest_sets_previews_and_the_job_applies_a_keep_policy() {
     let sched = format!("/api/v1/containers/{id}/schedule");
 
     // Bad counts: 400, naming the field and the range.
-    for bad in [json!(-1), json!(10001), json!(1.5), json!("7"), json!(true)] {
+    for bad in [
+        json!(-1),
+        json!(10001),
+        json!(1.5),
+        json!("7"),
+        json!(true),
+        json!(1e20),
+    ] {
         let (status, v) = s
             .call(
                 "PUT",
@@ -170,6 +177,42 @@ async fn rest_sets_previews_and_the_job_applies_a_keep_policy() {
         )
         .await;
     assert_eq!(status, 400, "{v}");
+    // `keep` is an object of counts; anything else says so (never an internal type name)
+    // and nothing is saved.
+    for bad in [json!([]), json!([3]), json!("x"), json!(5)] {
+        let (status, v) = s
+            .call(
+                "PUT",
+                &sched,
+                Some(ADMIN),
+                Some(json!({"schedule": "@daily", "keep": bad})),
+            )
+            .await;
+        assert_eq!(status, 400, "{bad}: {v}");
+        let m = v["message"].as_str().unwrap();
+        assert!(
+            m.contains("`keep`") && m.contains("an object of counts") && !m.contains("KeepPolicy"),
+            "{bad}: {m}"
+        );
+    }
+    let kept = s.admin("GET", &sched, None).await;
+    assert_eq!(
+        kept["schedule"]["schedule"], "0 3 1 1 *",
+        "a refused body saved a schedule: {kept}"
+    );
+    // A parameter named but empty, an unknown one, a repeated one: 400 in Snapline's words.
+    for (q, says) in [
+        ("last=", "?last= is empty"),
+        ("yearly=1", "unknown field `yearly`"),
+        ("last=1&last=2", "duplicate field `last`"),
+    ] {
+        let (status, v) = s
+            .call("GET", &format!("{sched}/preview?{q}"), Some(ADMIN), None)
+            .await;
+        assert_eq!(status, 400, "{q}: {v}");
+        let m = v["message"].as_str().unwrap();
+        assert!(m.contains(says) && !m.contains("Failed to"), "{q}: {m}");
+    }
     for q in ["daily=abc", "daily=-1", "weekly=10001", "last=2.5"] {
         let (status, v) = s
             .call("GET", &format!("{sched}/preview?{q}"), Some(ADMIN), None)

@@ -32,9 +32,11 @@ pub const KEEP_FIELDS: [&str; 5] = ["last", "hourly", "daily", "weekly", "monthl
 /// A snapshot kept by any rule is kept; the others are deleted. As restic (0.17) does, when
 /// a calendar rule still has room after the oldest snapshot, that oldest snapshot is kept
 /// too ("oldest daily"), so a young history is not thinned to nothing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// In JSON it is an object only: serde's derived reader would also take an array (`[]`, read
+/// as a policy with no rules), which no one means.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", schema(example = json!({"last": 5, "hourly": 24, "daily": 7, "weekly": 4, "monthly": 12})))]
 pub struct KeepPolicy {
     /// Keep the N newest scheduled snapshots.
@@ -80,6 +82,48 @@ pub struct KeepPolicy {
     pub monthly: Option<u32>,
 }
 
+/// The fields of a [`KeepPolicy`] as JSON spells them: what its reader fills once it knows
+/// the value is an object.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeepFields {
+    #[serde(default, deserialize_with = "count")]
+    last: Option<u32>,
+    #[serde(default, deserialize_with = "count")]
+    hourly: Option<u32>,
+    #[serde(default, deserialize_with = "count")]
+    daily: Option<u32>,
+    #[serde(default, deserialize_with = "count")]
+    weekly: Option<u32>,
+    #[serde(default, deserialize_with = "count")]
+    monthly: Option<u32>,
+}
+
+impl<'de> Deserialize<'de> for KeepPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Object;
+        impl<'de> serde::de::Visitor<'de> for Object {
+            type Value = KeepPolicy;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "an object of counts such as {\"last\": 5, \"daily\": 7} (fields last, \
+                     hourly, daily, weekly, monthly)",
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<KeepPolicy, A::Error> {
+                let f = KeepFields::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(KeepPolicy::from_counts([
+                    f.last, f.hourly, f.daily, f.weekly, f.monthly,
+                ]))
+            }
+        }
+        d.deserialize_map(Object)
+    }
+}
+
 /// What a count must be, in the words every error message uses.
 fn allowed() -> String {
     format!("a whole number from 0 to {MAX_KEEP}")
@@ -117,6 +161,14 @@ fn count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error
             }
         }
         fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            // JSON reads a whole number beyond 64 bits (or written `5.0`) as a float.
+            if v.fract() == 0.0 && v >= 0.0 {
+                return if v <= f64::from(MAX_KEEP) {
+                    Ok(Some(v as u32))
+                } else {
+                    Err(E::custom(format!("{v} is out of range: use {}", allowed())))
+                };
+            }
             Err(E::custom(format!(
                 "{v} is not a whole number: use {}",
                 allowed()
@@ -264,18 +316,25 @@ mod tests {
             "{p:?}"
         );
         assert_eq!(body("{}").unwrap(), KeepPolicy::default());
+        // A whole number written as a float is that number.
+        assert_eq!(body(r#"{"last": 5.0}"#).unwrap().last, Some(5));
         for (bad, says) in [
             (r#"{"daily": -1}"#, "-1 is out of range"),
             (r#"{"daily": 10001}"#, "10001 is out of range"),
-            (r#"{"daily": 99999999999999999999}"#, "not a whole number"),
+            (r#"{"daily": 99999999999999999999}"#, "is out of range"),
+            (r#"{"daily": 1e30}"#, "is out of range"),
             (r#"{"daily": 2.5}"#, "2.5 is not a whole number"),
             (r#"{"daily": "7"}"#, "invalid type"),
             (r#"{"daily": true}"#, "invalid type"),
             (r#"{"yearly": 1}"#, "unknown field"),
+            ("[]", "an object of counts"),
+            ("[5]", "an object of counts"),
+            (r#""x""#, "an object of counts"),
+            ("7", "an object of counts"),
         ] {
             let e = body(bad).unwrap_err();
             assert!(e.contains(says), "{bad}: {e}");
-            if !says.contains("unknown") {
+            if !says.contains("unknown") && !says.contains("object") {
                 assert!(e.contains("from 0 to 10000"), "{bad}: {e}");
             }
         }

@@ -109,7 +109,18 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Query(q.0))
-            .map_err(|e| ApiError::bad_request(format!("bad query string: {}", e.body_text())))
+            .map_err(|e| {
+                // axum says "Failed to deserialize query string: <serde's words>"; the
+                // serde part names the parameter and what it takes.
+                let text = e.body_text();
+                let why = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text);
+                ApiError::bad_request(format!(
+                    "the query string does not match what this route takes: {why}; see \
+                     /api/v1/openapi.json for its parameters"
+                ))
+            })
     }
 }
 

@@ -63,6 +63,14 @@ impl PreviewQuery {
         let mut counts = [None; 5];
         for ((count, field), text) in counts.iter_mut().zip(KEEP_FIELDS).zip(given) {
             if let Some(t) = text {
+                // A form may leave a box empty; a URL that names a parameter means a value.
+                if t.trim().is_empty() {
+                    return Err(ApiError::bad_request(format!(
+                        "?{field}= is empty: give a whole number from 0 to {}, or leave the \
+                         parameter out",
+                        types::MAX_KEEP
+                    )));
+                }
                 *count = KeepPolicy::parse_count(field, t).map_err(ApiError::bad_request)?;
             }
         }
