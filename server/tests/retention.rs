@@ -5,9 +5,10 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use common::rpc::{browser, sign_in};
 use common::{ADMIN, LiveServer};
 use serde_json::{Value, json};
 
@@ -279,6 +280,48 @@ async fn rest_sets_previews_and_the_job_applies_a_keep_policy() {
     let after = s.admin("GET", &format!("{sched}/preview"), None).await["preview"].clone();
     assert!(after["delete"].as_array().unwrap().is_empty(), "{after}");
 
+    // Each snapshot says whether the policy may delete it: the scheduled ones, not the
+    // pinned one nor the one taken by hand. The timeline's cards say "kept by policy" for
+    // those, never "permanent", on this node and through a proxy.
+    let list = s
+        .admin("GET", &format!("/api/v1/containers/{id}/snapshots"), None)
+        .await;
+    let flags: BTreeMap<String, bool> = list["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["name"].as_str().unwrap().to_string(),
+                x["scheduled"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let want_flags = BTreeMap::from([
+        (n[0].clone(), true),
+        (n[2].clone(), true),
+        (n[4].clone(), false),
+        (n[5].clone(), false),
+    ]);
+    assert_eq!(flags, want_flags, "{list}");
+    let one = s
+        .admin(
+            "GET",
+            &format!("/api/v1/containers/{id}/snapshots/{}", n[0]),
+            None,
+        )
+        .await;
+    assert_eq!(one["snapshot"]["scheduled"], true, "{one}");
+    let url = format!("http://127.0.0.1:{}/", s.port);
+    let proxy = LiveServer::start_with_args(&["--upstream", &url], &[]);
+    for node in [&s, &proxy] {
+        let cookie = sign_in(node, ADMIN).await.unwrap();
+        let page = page(node, &cookie, &format!("/containers/{id}")).await;
+        assert_eq!(page.matches("data-testid=\"kept-by-policy\"").count(), 2);
+        assert_eq!(page.matches("class=\"badge permanent\"").count(), 2);
+        assert!(page.contains("Its keep policy (daily 2) deletes it"));
+    }
+
     // The CLI: the same preview as a table, a policy set with flags, bad flags refused.
     let cli = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_snapline"))
@@ -386,14 +429,6 @@ async fn the_openapi_document_states_the_enforced_bounds() {
     assert!(spec.to_string().contains("KeepPolicy"), "{spec}");
 }
 
-/// A client that shows redirects instead of following them (sign-in answers with one).
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 /// Calls a server function as the page's plain forms do (a same-origin form POST),
 /// answering JSON. Returns the status and the answer.
 async fn rpc(
@@ -418,28 +453,6 @@ async fn rpc(
         status,
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
     )
-}
-
-async fn sign_in(server: &LiveServer) -> String {
-    let resp = browser()
-        .post(server.url("/rpc/sign_in"))
-        .header("sec-fetch-site", "same-origin")
-        .header("origin", format!("http://127.0.0.1:{}", server.port))
-        .form(&[("token", ADMIN)])
-        .send()
-        .await
-        .unwrap();
-    resp.headers()
-        .get_all("set-cookie")
-        .iter()
-        .find_map(|v| {
-            let v = v.to_str().unwrap();
-            v.split(';')
-                .next()
-                .filter(|kv| kv.starts_with("snapline_session="))
-                .map(str::to_string)
-        })
-        .expect("no session cookie")
 }
 
 fn refs<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
@@ -473,7 +486,7 @@ async fn the_dashboard_sets_shows_and_previews_in_both_modes() {
     let (id, n) = history(&upstream, "dash").await;
     let sched = format!("/api/v1/containers/{id}/schedule");
     for server in [&upstream, &proxy] {
-        let cookie = sign_in(server).await;
+        let cookie = sign_in(server, ADMIN).await.unwrap();
         // The form's fields; `last` is the only rule, and 5 keeps all four scheduled
         // snapshots, so the job deletes nothing while the test looks.
         let form = |last: &str| -> Vec<(&'static str, String)> {

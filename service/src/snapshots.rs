@@ -81,6 +81,7 @@ pub fn snapshot_of(s: &SnapshotInfo) -> Snapshot {
             added_bytes: s.added_bytes,
             exclusive_bytes: None,
             frozen_ms: None,
+            scheduled: false,
         }
     }
 }
@@ -238,7 +239,15 @@ impl Service {
     ) -> Result<(ContainerRecord, Vec<Snapshot>), ServiceError> {
         let c = self.container_row(caller, id).await?;
         let list = self.engine().list(&c.id).await?;
-        Ok((c, list.iter().map(snapshot_of).collect()))
+        let scheduled = self.scheduled_names(&c.id).await?;
+        let list = list
+            .iter()
+            .map(|i| Snapshot {
+                scheduled: scheduled.contains(&i.name),
+                ..snapshot_of(i)
+            })
+            .collect();
+        Ok((c, list))
     }
 
     /// When the container's newest snapshot was taken; `None` when it has none.
@@ -287,6 +296,7 @@ impl Service {
         let info = self.engine().get(&c.id, name).await?;
         let mut snap = snapshot_of(&info);
         snap.exclusive_bytes = Some(self.engine().exclusive_bytes(&c.id, &info.name).await?);
+        snap.scheduled = self.scheduled_names(&c.id).await?.contains(&info.name);
         Ok((c, snap))
     }
 
@@ -478,7 +488,8 @@ impl Service {
                 return Err(e.into());
             }
         };
-        let snap = snapshot_of(&info);
+        let mut snap = snapshot_of(&info);
+        snap.scheduled = self.scheduled_names(&c.id).await?.contains(&info.name);
         self.events().publish(
             types::EventKind::SnapshotUpdated,
             &c.project_id,

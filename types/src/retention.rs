@@ -37,6 +37,8 @@ pub const KEEP_FIELDS: [&str; 5] = ["last", "hourly", "daily", "weekly", "monthl
 /// as a policy with no rules), which no one means.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+// For the schema (`additionalProperties: false`); the reader below refuses unknown fields.
+#[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", schema(example = json!({"last": 5, "hourly": 24, "daily": 7, "weekly": 4, "monthly": 12})))]
 pub struct KeepPolicy {
     /// Keep the N newest scheduled snapshots.

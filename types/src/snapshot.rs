@@ -41,6 +41,12 @@ pub struct Snapshot {
     /// stopped or paused one has nothing to freeze).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frozen_ms: Option<u64>,
+    /// Taken by the container's schedule and not pinned since (setting its expiry to never
+    /// pins it): the schedule's keep policy, when it has one, may delete it. False for
+    /// snapshots taken by hand, which no policy touches.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    #[serde(default)]
+    pub scheduled: bool,
 }
 
 /// Body of `POST /api/v1/containers/{id}/snapshots`. Both fields are optional; an empty body

@@ -121,6 +121,9 @@ struct CardContext {
     now: String,
     projects: Vec<Project>,
     deleted: bool,
+    /// The schedule's keep policy in words (`daily 7, weekly 4`), when it has one: it may
+    /// delete the cards marked `scheduled`.
+    policy: Option<String>,
 }
 
 fn cards(data: Resource<Result<Timeline, AppError>>) -> Vec<(Snapshot, CardContext)> {
@@ -131,6 +134,11 @@ fn cards(data: Resource<Result<Timeline, AppError>>) -> Vec<(Snapshot, CardConte
                 now: t.now.clone(),
                 projects: t.projects.clone(),
                 deleted: t.container.status == ContainerStatus::Deleted,
+                policy: t
+                    .schedule
+                    .as_ref()
+                    .and_then(|s| s.keep)
+                    .map(|k| k.describe()),
             };
             t.snapshots
                 .iter()
@@ -141,25 +149,29 @@ fn cards(data: Resource<Result<Timeline, AppError>>) -> Vec<(Snapshot, CardConte
     })
 }
 
-/// A card is rebuilt when what it shows changed, and only then.
-fn card_key(
-    (s, ctx): &(Snapshot, CardContext),
-) -> (
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<u64>,
-    bool,
-) {
-    (
-        s.name.clone(),
-        s.alias.clone(),
-        s.expires_at.clone(),
-        s.last_used_at.clone(),
-        s.exclusive_bytes,
-        ctx.deleted,
-    )
+/// What a card shows: a card is rebuilt when this changed, and only then.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CardKey {
+    name: String,
+    alias: Option<String>,
+    expires_at: Option<String>,
+    last_used_at: Option<String>,
+    exclusive_bytes: Option<u64>,
+    deleted: bool,
+    /// The keep policy that may delete it (scheduled snapshots only).
+    policy: Option<String>,
+}
+
+fn card_key((s, ctx): &(Snapshot, CardContext)) -> CardKey {
+    CardKey {
+        name: s.name.clone(),
+        alias: s.alias.clone(),
+        expires_at: s.expires_at.clone(),
+        last_used_at: s.last_used_at.clone(),
+        exclusive_bytes: s.exclusive_bytes,
+        deleted: ctx.deleted,
+        policy: ctx.policy.clone().filter(|_| s.scheduled),
+    }
 }
 
 /// What is running on this container now, from the live stream.
@@ -353,14 +365,24 @@ fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> impl IntoVie
         now,
         projects,
         deleted,
+        policy,
     } = ctx;
     let title = s.alias.clone().unwrap_or_else(|| s.name.clone());
-    let expiry = match &s.expires_at {
-        Some(e) => {
+    // "permanent" only when nothing will delete it: a scheduled snapshot under a keep
+    // policy goes when newer ones replace it, unless it is pinned.
+    let expiry = match (&s.expires_at, policy.filter(|_| s.scheduled)) {
+        (Some(e), _) => {
             view! { <span class="badge expiring">{format!("expires {}", relative(e, &now))}</span> }
                 .into_any()
         }
-        None => view! { <span class="badge permanent">"permanent"</span> }.into_any(),
+        (None, Some(p)) => view! {
+            <span class="badge expiring" data-testid="kept-by-policy"
+                title=format!("Taken by the schedule. Its keep policy ({p}) deletes it once newer snapshots replace it; Edit… → Forever pins it.")>
+                "kept by policy"
+            </span>
+        }
+        .into_any(),
+        (None, None) => view! { <span class="badge permanent">"permanent"</span> }.into_any(),
     };
     let used = s
         .last_used_at

@@ -158,6 +158,7 @@ mod tests {
             added_bytes: 0,
             exclusive_bytes: None,
             frozen_ms: None,
+            scheduled: false,
         };
         let table = super::snapshot_table(&[
             snap("snap-20251109-143045", Some("working-baseline")),

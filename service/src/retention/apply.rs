@@ -99,6 +99,21 @@ impl Service {
         Ok(())
     }
 
+    /// The names of `c`'s snapshots that its schedule took and no one pinned since: those a
+    /// keep policy may delete (`Snapshot.scheduled`).
+    pub(crate) async fn scheduled_names(
+        &self,
+        c: &ContainerId,
+    ) -> Result<std::collections::HashSet<String>, ServiceError> {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM scheduled_snapshots WHERE container_id = ? AND pinned = 0",
+        )
+        .bind(c.as_str())
+        .fetch_all(self.db())
+        .await?;
+        Ok(names.into_iter().collect())
+    }
+
     /// Whether a scheduled snapshot is pinned; `None` when it has no mark (taken by hand).
     async fn scheduled_pinned(
         &self,
