@@ -10,7 +10,7 @@ use tokio::sync::{OwnedMutexGuard, OwnedRwLockReadGuard, RwLock};
 
 use crate::catalog::{Catalog, SnapshotInfo};
 use crate::error::EngineError;
-use crate::ids::ContainerId;
+use crate::ids::{ContainerId, ObjectId};
 use crate::storage::LocalPackStorage;
 use crate::store::ObjectStore;
 
@@ -38,7 +38,35 @@ pub(crate) struct Inner {
     /// found them present and did not write them); held exclusively by GC's sweep. So GC can
     /// never delete an object that a running snapshot decided to reuse.
     pub(crate) gc_lease: Arc<RwLock<()>>,
+    /// Trees GC marks as live besides the catalog's, with how many readers hold each: a
+    /// long reader (an export to a slow client) pins its snapshot's top tree instead of
+    /// holding the GC lease for hours, which would stall GC and, behind a waiting GC, every
+    /// new snapshot. A pin is taken under the shared lease, so GC (exclusive) sees it.
+    pub(crate) pins: Mutex<HashMap<ObjectId, usize>>,
     pub(crate) lock_wait: Duration,
+}
+
+/// Keeps a tree (and all it reaches) live for GC until dropped; see [`Engine::pin`].
+pub(crate) struct TreePin {
+    engine: Engine,
+    top: ObjectId,
+}
+
+impl Drop for TreePin {
+    fn drop(&mut self) {
+        let mut pins = self
+            .engine
+            .inner
+            .pins
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = pins.get_mut(&self.top) {
+            *n -= 1;
+            if *n == 0 {
+                pins.remove(&self.top);
+            }
+        }
+    }
 }
 
 /// The snapshot engine over one data directory and one metadata database.
@@ -101,6 +129,7 @@ impl Engine {
                 store,
                 locks: Mutex::new(HashMap::new()),
                 gc_lease: Arc::new(RwLock::new(())),
+                pins: Mutex::new(HashMap::new()),
                 lock_wait: DEFAULT_LOCK_WAIT,
             }),
         };
@@ -207,6 +236,27 @@ impl Engine {
     /// A shared GC lease (see [`Inner::gc_lease`]).
     pub(crate) async fn lease(&self) -> OwnedRwLockReadGuard<()> {
         self.inner.gc_lease.clone().read_owned().await
+    }
+
+    /// Pins tree `top` for GC (see [`Inner::pins`]). The caller holds the GC lease while it
+    /// pins, having read `top` from the catalog under that same lease; afterwards it may let
+    /// the lease go and keep reading through the pin.
+    pub(crate) fn pin(&self, _lease: &OwnedRwLockReadGuard<()>, top: ObjectId) -> TreePin {
+        let mut pins = self.inner.pins.lock().unwrap_or_else(|p| p.into_inner());
+        *pins.entry(top).or_default() += 1;
+        TreePin {
+            engine: self.clone(),
+            top,
+        }
+    }
+
+    /// Every tree GC must keep: the catalog's top trees and the pinned ones. The caller
+    /// holds the GC lease (either way).
+    pub(crate) async fn live_tops(&self) -> Result<Vec<ObjectId>, EngineError> {
+        let mut tops = self.inner.catalog.all_top_trees().await?;
+        let pins = self.inner.pins.lock().unwrap_or_else(|p| p.into_inner());
+        tops.extend(pins.keys().copied());
+        Ok(tops)
     }
 
     /// Runs blocking filesystem work off the async threads.

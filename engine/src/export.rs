@@ -5,10 +5,12 @@
 //! on, so a slow reader slows the writer and memory stays at a few pieces plus one chunk.
 //! Dropping the reader stops the writer at its next piece.
 //!
-//! The export holds the GC lease (shared) from before it resolves the snapshot until its
-//! last piece is written, so garbage collection cannot sweep an object it is about to read,
-//! even if the snapshot is deleted meanwhile. A collection that starts in between waits for
-//! the export to end (and snapshots that start after it wait for the collection).
+//! The export resolves its snapshot under the GC lease and pins the snapshot's tree before
+//! it lets the lease go (`Engine::pin`); the pin lasts until the last piece is written.
+//! So a collection that runs meanwhile keeps every object the export will read, even if the
+//! snapshot is deleted, and objects it repacks are followed to their new pack. An export to
+//! a slow reader never holds GC back, and so never holds back the snapshots that would
+//! queue behind a waiting GC.
 
 use std::task::{Context, Poll};
 
@@ -163,10 +165,12 @@ impl Engine {
         options: ExportOptions,
     ) -> Result<TarExport, EngineError> {
         // The lease first: a collection cannot run between resolving the snapshot and
-        // reading it.
+        // pinning its tree. Then the pin alone keeps the tree's objects.
         let lease = self.lease().await;
         let snapshot = self.get(c, name_or_alias).await?;
         let top = snapshot.top_tree;
+        let pin = self.pin(&lease, top);
+        drop(lease);
         let root = self
             .blocking(move |e| Ok(load_root(&e.inner.store, &top)?))
             .await?;
@@ -174,7 +178,7 @@ impl Engine {
         let piece = options.piece_bytes.max(512);
         let engine = self.clone();
         tokio::task::spawn_blocking(move || {
-            let _lease = lease;
+            let _pin = pin;
             let mut out = PieceWriter {
                 tx: tx.clone(),
                 buf: Vec::with_capacity(piece),

@@ -4,7 +4,9 @@
 //! Safety: the whole collection (mark and sweep) runs under the exclusive GC lease. Every
 //! operation that may reuse objects already in the store (snapshot, copy, restore, root
 //! creation) holds the lease shared from before its first reuse decision until its catalog
-//! row is committed, so no object a running operation relies on can be swept. A repacked
+//! row is committed, so no object a running operation relies on can be swept. A long reader
+//! (an export) pins its tree instead (`Engine::pin`): marking counts pinned trees as live,
+//! and a read that finds its object moved by a repack follows it. A repacked
 //! object's new pack is durable before its old pack is deleted, so a crash at any point
 //! leaves every live object in at least one complete pack.
 
@@ -184,7 +186,7 @@ impl Engine {
     /// What a collection would do now (a dry run).
     pub async fn gc_plan(&self) -> Result<GcPlan, EngineError> {
         let _lease = self.lease().await;
-        let tops = self.inner.catalog.all_top_trees().await?;
+        let tops = self.live_tops().await?;
         self.blocking(move |e| {
             let live = mark(&e.inner.store, &tops)?;
             plan_with(&e.inner.store, &live)
@@ -196,7 +198,7 @@ impl Engine {
     /// until it is done.
     pub async fn gc(&self) -> Result<GcReport, EngineError> {
         let _exclusive = self.inner.gc_lease.clone().write_owned().await;
-        let tops = self.inner.catalog.all_top_trees().await?;
+        let tops = self.live_tops().await?;
         self.blocking(move |e| {
             let store = &e.inner.store;
             let live = mark(store, &tops)?;

@@ -133,6 +133,24 @@ impl ObjectStore {
     /// Reads an object and checks its kind, length and hash.
     pub fn read(&self, id: &ObjectId, kind: ObjectKind) -> Result<Vec<u8>, StoreError> {
         let loc = self.locate(id).ok_or(StoreError::Missing(*id))?;
+        match self.read_at(id, kind, &loc) {
+            // A reader without the GC lease (a pinned export) can lose a race with a repack:
+            // the object moved to a new pack and its old pack is gone. Follow it, once.
+            Err(e @ StoreError::Damaged(_)) => match self.locate(id) {
+                Some(moved) if moved.pack != loc.pack => self.read_at(id, kind, &moved),
+                _ => Err(e),
+            },
+            other => other,
+        }
+    }
+
+    /// [`ObjectStore::read`] from one location.
+    fn read_at(
+        &self,
+        id: &ObjectId,
+        kind: ObjectKind,
+        loc: &Location,
+    ) -> Result<Vec<u8>, StoreError> {
         if loc.entry.kind != kind {
             return Err(StoreError::WrongKind {
                 id: *id,

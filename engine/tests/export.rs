@@ -1,7 +1,8 @@
 //! Export: a snapshot as a tar stream that our own importer and GNU tar both unpack into
 //! exactly the tree that was snapshotted (owners, modes, nanosecond and pre-1970 times,
 //! xattrs, hard links, devices, FIFOs, symlinks, sparse files, long and non-UTF-8 names);
-//! damage ends the stream with an error; the reader going away stops it; GC waits for it.
+//! damage ends the stream with an error; the reader going away stops it; a stalled export
+//! never holds GC back, and GC keeps (and moves) what it reads.
 
 mod common;
 
@@ -294,53 +295,82 @@ async fn a_damaged_chunk_ends_the_stream_with_an_error() {
 }
 
 #[tokio::test]
-async fn a_reader_that_goes_away_stops_the_export_and_gc_waits_for_one_that_reads() {
+async fn a_stalled_export_never_holds_gc_back_and_keeps_what_it_reads() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     fs::create_dir(&src).unwrap();
-    for i in 0..8u64 {
-        fs::write(src.join(format!("f{i}")), common::noise(300_000, i + 1)).unwrap();
+    for i in 0..64u64 {
+        fs::write(src.join(format!("f{i}")), common::noise(100_000, 2 * i + 1)).unwrap();
     }
     let e = open(tmp.path()).await;
-    let name = snapshot_of(&e, &cid(1), &src).await;
+    let c = cid(1);
+    let first = snapshot_of(&e, &c, &src).await;
+    // The second snapshot keeps every other file: its chunks sit in the first one's packs
+    // (files are spread over the writer's threads), next to the other half's, so deleting
+    // the first makes those packs about half dead and GC repacks them (moves the live
+    // chunks to new packs).
+    let live = e.root_path(&c);
+    for i in (1..64).step_by(2) {
+        fs::remove_file(live.join(format!("f{i}"))).unwrap();
+    }
+    let second = e
+        .snapshot(&c, engine::SnapshotOptions::default())
+        .await
+        .unwrap()
+        .name;
     let small = || ExportOptions {
         piece_bytes: 4096,
         queue: 1,
     };
-    let (reference, err) = export_all(&e, &cid(1), &name, small()).await;
+    let (reference, err) = export_all(&e, &c, &second, small()).await;
+    assert!(err.is_none(), "{err:?}");
+    let (reference_first, err) = export_all(&e, &c, &first, small()).await;
     assert!(err.is_none(), "{err:?}");
 
-    // A reader that drops the export after one piece: the writer stops and lets go of the
-    // GC lease, so a collection can run (it would wait forever otherwise).
-    let mut x = e.export(&cid(1), &name, small()).await.unwrap();
+    // A reader that drops the export after one piece: the writer stops.
+    let mut x = e.export(&c, &second, small()).await.unwrap();
     x.next_piece().await.unwrap().unwrap();
     drop(x);
-    tokio::time::timeout(std::time::Duration::from_secs(120), e.gc())
-        .await
-        .expect("GC still waits for an export nobody reads")
-        .unwrap();
 
-    // A reader that keeps reading while its snapshot is deleted and a collection starts:
-    // the collection waits, and the archive is whole and unchanged.
-    let mut x = e.export(&cid(1), &name, small()).await.unwrap();
+    // Two readers that stall after one piece, one of a snapshot then deleted. Collections
+    // run meanwhile (none waits for a reader), and so do snapshots.
+    let mut x = e.export(&c, &second, small()).await.unwrap();
     let mut got = x.next_piece().await.unwrap().unwrap();
-    e.delete(&cid(1), &name).await.unwrap();
-    let gc = tokio::spawn({
-        let e = e.clone();
-        async move { e.gc().await }
-    });
-    // Give the collection every chance to run early (it must not).
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut y = e.export(&c, &first, small()).await.unwrap();
+    let mut got_first = y.next_piece().await.unwrap().unwrap();
+    e.delete(&c, &first).await.unwrap();
+    let wait = std::time::Duration::from_secs(120);
+    let report = tokio::time::timeout(wait, e.gc())
+        .await
+        .expect("GC waited for a stalled export")
+        .unwrap();
+    // The deleted snapshot is pinned by its reader: nothing of it is freed yet.
+    assert_eq!(report.plan.dead_objects, 0, "{report:?}");
+    tokio::time::timeout(wait, e.snapshot(&c, engine::SnapshotOptions::default()))
+        .await
+        .expect("a snapshot waited for a stalled export")
+        .unwrap();
+    while let Some(piece) = y.next_piece().await {
+        got_first.extend(piece.unwrap());
+    }
+    assert!(
+        got_first == reference_first,
+        "the deleted snapshot's export changed under a collection"
+    );
+    drop(y);
+
+    // Its reader gone, the deleted snapshot's own objects are garbage, and the packs they
+    // share with the second snapshot are repacked while the second export still reads.
+    let report = e.gc().await.unwrap();
+    assert!(report.plan.dead_objects > 0, "{report:?}");
+    assert!(
+        report.repacked_bytes > 0,
+        "nothing was repacked: {report:?}"
+    );
     while let Some(piece) = x.next_piece().await {
         got.extend(piece.unwrap());
     }
-    assert!(got == reference, "the export changed under a collection");
-    drop(x);
-    let report = gc.await.unwrap().unwrap();
-    assert!(
-        report.plan.dead_objects > 0,
-        "the collection did not free the deleted snapshot's data: {report:?}"
-    );
+    assert!(got == reference, "the export changed under a repack");
 }
 
 /// A chunk or tree into the store; returns its id.
