@@ -395,6 +395,60 @@ async fn the_dashboard_publishes_and_forks_through_a_proxy() {
         matches!(&err, app::AppError::BadRequest(m) if m.contains("1 to 50")),
         "{err:?}"
     );
+
+    // Without JavaScript (a plain form POST), a fork whose copies partly fail comes back to
+    // the timeline saying what was made and why each other copy failed.
+    let resp = common::rpc::browser()
+        .post(proxy.url("/rpc/copy_snapshot"))
+        .header("accept", "text/html")
+        .header("sec-fetch-site", "same-origin")
+        .header("origin", format!("http://127.0.0.1:{}", proxy.port))
+        .header("cookie", &cookie)
+        .form(&[
+            ("id", id.as_str()),
+            ("name", snap.as_str()),
+            ("project", project.as_str()),
+            ("new_name", "px"),
+            ("count", "4"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_redirection(), "{}", resp.status());
+    let to = resp.headers()["location"].to_str().unwrap().to_string();
+    assert!(to.starts_with(&format!("/containers/{id}?")), "{to}");
+    let page = common::rpc::browser()
+        .get(proxy.url(&to))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let px4 = upstream.admin("GET", "/api/v1/containers", None).await["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "px-4")
+        .expect("px-4 was not made")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        page.contains(&format!("href=\"/containers/{px4}\"")),
+        "{page}"
+    );
+    for taken in ["px-1", "px-2", "px-3"] {
+        assert!(
+            page.contains(&format!("<code>{taken}: ")),
+            "{taken} is not reported"
+        );
+    }
+    assert!(
+        page.contains("already has a container named"),
+        "no reason given"
+    );
 }
 
 #[tokio::test]

@@ -229,16 +229,41 @@ pub async fn copy_snapshot(
             }
         },
     };
-    match count {
+    let copied = match count {
         None => backend
             .copy_snapshot(&token, &id, &name, &project, new_name.trim())
             .await
-            .map(|c| crate::model::Copied::one(&c)),
+            .map(|c| crate::model::Copied::one(&c))?,
         Some(n) => backend
             .fork_snapshot(&token, &id, &name, &project, new_name.trim(), n)
             .await
-            .map(crate::model::Copied::from),
+            .map(crate::model::Copied::from)?,
+    };
+    // Without JavaScript the answer is not read by the page: the outcome (and each failed
+    // copy's reason) travels in the address of the timeline it comes back to.
+    if plain_form() {
+        leptos_axum::redirect(&format!(
+            "/containers/{}?{}",
+            crate::model::query_escape(&id),
+            copied.to_query()
+        ));
     }
+    Ok(copied)
+}
+
+/// Whether the request is a plain HTML form POST (no JavaScript ran): the browser then
+/// follows a redirect, not the JSON answer.
+#[cfg(feature = "ssr")]
+fn plain_form() -> bool {
+    use_context::<http::request::Parts>()
+        .and_then(|p| {
+            p.headers
+                .get(http::header::ACCEPT)?
+                .to_str()
+                .ok()
+                .map(str::to_owned)
+        })
+        .is_some_and(|accept| accept.contains("text/html"))
 }
 
 /// Publishes a snapshot as an image that new containers can start from.
@@ -392,16 +417,7 @@ pub async fn save_schedule(
     // The timeline's plain form comes back to the timeline itself, not to the address it
     // was posted from: after a Preview that address holds the typed policy, which the page
     // would go on previewing as if it were not saved.
-    let plain_form = use_context::<http::request::Parts>()
-        .and_then(|p| {
-            p.headers
-                .get(http::header::ACCEPT)?
-                .to_str()
-                .ok()
-                .map(str::to_owned)
-        })
-        .is_some_and(|accept| accept.contains("text/html"));
-    if plain_form {
+    if plain_form() {
         leptos_axum::redirect(&format!("/containers/{}", saved.container_id));
     }
     Ok(saved)

@@ -362,6 +362,52 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_fork_outcome_travels_in_an_address_and_back() {
+        let c = Copied {
+            made: vec![("0123abcd".into(), "sandbox-1".into())],
+            failed: vec![
+                (
+                    "sandbox-2".into(),
+                    "Conflict: a container named sandbox-2 exists & more".into(),
+                ),
+                ("sandbox-3".into(), "é".repeat(300)),
+            ],
+        };
+        let q = c.to_query();
+        assert!(!q.contains(' ') && !q.contains('é'), "{q}");
+        // As the router reads it: split on &, then =, then percent-decoded.
+        let decode = |v: &str| {
+            let bytes = v.as_bytes();
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < bytes.len() {
+                if bytes[i] == b'%' {
+                    out.push(u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap());
+                    i += 3;
+                } else {
+                    out.push(bytes[i]);
+                    i += 1;
+                }
+            }
+            String::from_utf8(out).unwrap()
+        };
+        let (mut made, mut failed) = (Vec::new(), Vec::new());
+        for kv in q.split('&') {
+            let (k, v) = kv.split_once('=').unwrap();
+            match k {
+                "made" => made.push(decode(v)),
+                "failed" => failed.push(decode(v)),
+                other => panic!("{other}"),
+            }
+        }
+        let back = Copied::from_query(&made, &failed).unwrap();
+        assert_eq!(back.made, c.made);
+        assert_eq!(back.failed[0], c.failed[0]);
+        assert_eq!(back.failed[1].1, "é".repeat(200));
+        assert_eq!(Copied::from_query(&[], &[]), None);
+    }
+
+    #[test]
     fn limits_from_a_create_form() {
         assert_eq!(limits_from_form(None, Some(" "), Some("")).unwrap(), None);
         let l = limits_from_form(Some("512"), None, Some("1.5"))
@@ -586,6 +632,39 @@ impl Copied {
             made: vec![(c.id.clone(), c.name.clone())],
             failed: Vec::new(),
         }
+    }
+}
+
+impl Copied {
+    /// At most this many characters of each failure's message travel in an address.
+    const URL_MESSAGE: usize = 200;
+
+    /// The query a plain form's redirect carries the outcome in: `made=<id>:<name>` and
+    /// `failed=<name>:<why>`, repeated (names and ids hold no `:`; messages are cut to
+    /// 200 characters, so 50 failures stay within what browsers take).
+    pub fn to_query(&self) -> String {
+        let made = self
+            .made
+            .iter()
+            .map(|(id, name)| format!("made={}", query_escape(&format!("{id}:{name}"))));
+        let failed = self.failed.iter().map(|(name, why)| {
+            let why: String = why.chars().take(Self::URL_MESSAGE).collect();
+            format!("failed={}", query_escape(&format!("{name}:{why}")))
+        });
+        made.chain(failed).collect::<Vec<_>>().join("&")
+    }
+
+    /// Reads [`Copied::to_query`]'s values back; `None` when there are none.
+    pub fn from_query(made: &[String], failed: &[String]) -> Option<Copied> {
+        let split = |v: &String| {
+            v.split_once(':')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+        };
+        let c = Copied {
+            made: made.iter().filter_map(split).collect(),
+            failed: failed.iter().filter_map(split).collect(),
+        };
+        (!c.made.is_empty() || !c.failed.is_empty()).then_some(c)
     }
 }
 

@@ -108,7 +108,13 @@ pub fn TimelinePage() -> impl IntoView {
         </Transition>
         <Outcomes create=create actions=actions/>
         <div class="outcomes" role="status" aria-live="polite">
-            <UrlError paths=&["/rpc/container_action"]/>
+            // Without JavaScript every form of the page is a plain POST: an error comes
+            // back in the address.
+            <UrlError paths=&[
+                "/rpc/container_action", "/rpc/create_snapshot", "/rpc/restore_snapshot",
+                "/rpc/delete_snapshot", "/rpc/copy_snapshot", "/rpc/publish_image",
+                "/rpc/update_snapshot", "/rpc/verify",
+            ]/>
         </div>
         <Progress live=live/>
     }

@@ -3,12 +3,12 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::CreateSnapshot;
 use crate::components::ErrorNotice;
 use crate::error::AppError;
-use crate::model::short_time;
+use crate::model::{Copied, short_time};
 use crate::pages::timeline::Actions;
 
 /// What the last action did, in words, with "Undo restore" after a restore that took a
@@ -47,10 +47,23 @@ pub(crate) fn Outcomes(create: ServerAction<CreateSnapshot>, actions: Actions) -
         }
         now
     });
+    // A copy made by a plain form (no JavaScript) comes back with its outcome in the
+    // address; it is shown until an action of this page says something newer.
+    let query = use_query_map();
+    let from_address = move || {
+        let q = query.read();
+        Copied::from_query(
+            &q.get_all("made").unwrap_or_default(),
+            &q.get_all("failed").unwrap_or_default(),
+        )
+    };
     // Every outcome as one shape: a sentence, or an error, plus what it offers next.
     let said = move || -> Option<Result<Said, AppError>> {
         let name = |alias: Option<String>, name: String| alias.unwrap_or(name);
-        Some(match last.get()? {
+        let Some(last) = last.get() else {
+            return from_address().map(|c| Ok(copied_said(c)));
+        };
+        Some(match last {
             0 => create
                 .value()
                 .get()?
@@ -64,39 +77,7 @@ pub(crate) fn Outcomes(create: ServerAction<CreateSnapshot>, actions: Actions) -
                 .value()
                 .get()?
                 .map(|n| Said::text(format!("Snapshot {n} deleted."))),
-            3 => copy.value().get()?.map(|c| {
-                let failed = c
-                    .failed
-                    .iter()
-                    .map(|(n, why)| format!("{n}: {why}"))
-                    .collect::<Vec<_>>();
-                match c.made.as_slice() {
-                    [(id, name)] => Said {
-                        text: "Copied into ".into(),
-                        link: Some((format!("/containers/{id}"), name.clone())),
-                        damage: failed,
-                        ..Said::default()
-                    },
-                    made => Said {
-                        text: format!(
-                            "Copied into {} containers: {}.{}",
-                            made.len(),
-                            made.iter()
-                                .map(|(_, n)| n.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                            if failed.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" {} failed:", failed.len())
-                            }
-                        ),
-                        link: Some(("/".into(), "See them with the other containers".into())),
-                        damage: failed,
-                        ..Said::default()
-                    },
-                }
-            }),
+            3 => copy.value().get()?.map(copied_said),
             6 => publish.value().get()?.map(|i| {
                 Said::text(format!(
                     "Published image {}. Choose it when you create a container.",
@@ -161,6 +142,49 @@ pub(crate) fn Outcomes(create: ServerAction<CreateSnapshot>, actions: Actions) -
                 Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
             })}
         </div>
+    }
+}
+
+/// What a copy or a fork made, and each copy that failed with why.
+fn copied_said(c: Copied) -> Said {
+    let failed = c
+        .failed
+        .iter()
+        .map(|(n, why)| format!("{n}: {why}"))
+        .collect::<Vec<_>>();
+    match c.made.as_slice() {
+        [(id, name)] => Said {
+            text: "Copied into ".into(),
+            link: Some((format!("/containers/{id}"), name.clone())),
+            damage: failed,
+            ..Said::default()
+        },
+        made => Said {
+            text: format!(
+                "Copied into {} containers{}{}",
+                made.len(),
+                if made.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ": {}.",
+                        made.iter()
+                            .map(|(_, n)| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+                if failed.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {} failed:", failed.len())
+                }
+            ),
+            link: (!made.is_empty())
+                .then(|| ("/".into(), "See them with the other containers".into())),
+            damage: failed,
+            ..Said::default()
+        },
     }
 }
 
