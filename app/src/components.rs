@@ -15,6 +15,23 @@ pub fn ErrorNotice(error: AppError) -> impl IntoView {
     }
 }
 
+/// The error of the page's own data (what the address asked for failed), in words, and as
+/// the response's status when the page is rendered on the server. Errors of actions taken on
+/// a page that loaded use [`ErrorNotice`].
+#[component]
+pub fn PageError(error: AppError) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(kind) = http::HeaderValue::from_str(&format!("{:?}", error.kind()))
+    {
+        res.insert_header(
+            http::HeaderName::from_static(crate::error::PAGE_ERROR_KIND_HEADER),
+            kind,
+        );
+    }
+    view! { <ErrorNotice error=error/> }
+}
+
 /// A container's status as a coloured badge (the word is always there, never only colour).
 #[component]
 pub fn StatusBadge(status: String) -> impl IntoView {

@@ -10,6 +10,12 @@ use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 use types::ErrorKind;
 
+/// The response header a server-rendered page sets when its own data failed: the error's
+/// kind (`NotFound`), which the server's status layer turns into the HTTP status from its one
+/// table and then removes. So a page that says "not found" is a 404 to browsers, scripts and
+/// crawlers, not a 200.
+pub const PAGE_ERROR_KIND_HEADER: &str = "x-snapline-page-error";
+
 /// Declares [`AppError`] with one variant per [`ErrorKind`], and the conversions both ways
 /// (a kind missing here is a compile error in [`AppError::kind`]).
 macro_rules! app_error {

@@ -273,7 +273,7 @@ async fn the_dashboard_restores_one_file_through_a_proxy() {
     let page_url = proxy.url(&format!(
         "/containers/{id}/snapshots/{snap}/restore?path=/srv/config.yml"
     ));
-    let page = |url: String| {
+    let page_with_status = |url: String| {
         let cookie = cookie.clone();
         async move {
             let r = browser()
@@ -282,8 +282,15 @@ async fn the_dashboard_restores_one_file_through_a_proxy() {
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(r.status(), 200);
-            r.text().await.unwrap()
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let page = |url: String| {
+        let get = page_with_status(url);
+        async move {
+            let (status, html) = get.await;
+            assert_eq!(status, 200, "{html}");
+            html
         }
     };
     // The confirmation lists what will change, and only under the path.
@@ -343,21 +350,67 @@ async fn the_dashboard_restores_one_file_through_a_proxy() {
     );
 
     // The page offers only what the API would do: a missing path or one with `..` is said
-    // so, without a form.
-    for (path, says) in [
-        ("/srv/missing", "has nothing at /srv/missing"),
-        ("../etc", "'.' or '..'"),
-        ("/nowhere/deeper", "nowhere"),
+    // so, without a form, and answered with the status of what went wrong.
+    for (path, says, want) in [
+        ("/srv/missing", "has nothing at /srv/missing", 404),
+        ("../etc", "'.' or '..'", 400),
+        ("/nowhere/deeper", "nowhere", 404),
+        ("/", "Choose a file or folder", 400),
     ] {
-        let html = page(proxy.url(&format!(
+        let (status, html) = page_with_status(proxy.url(&format!(
             "/containers/{id}/snapshots/{snap}/restore?path={path}"
         )))
         .await;
+        assert_eq!(status, want, "{path}: {html}");
         assert!(html.contains(says), "{path}: {html}");
         assert!(
             !html.contains("action=\"/rpc/restore_path\""),
             "{path}: {html}"
         );
+    }
+
+    // Every page whose own data failed answers with that failure's status, on the proxy
+    // and on the upstream's own dashboard, and says why in words.
+    let up_cookie = sign_in(&upstream, ADMIN).await.unwrap();
+    for (server, cookie) in [(&proxy, &cookie), (&upstream, &up_cookie)] {
+        for (path, want) in [
+            ("/containers/000000000000000000000000".to_string(), 404),
+            (
+                format!("/containers/{id}/snapshots/snap-19990101-000000/files?path=/"),
+                404,
+            ),
+            (
+                format!("/containers/{id}/snapshots/{snap}/files?path=/srv/missing"),
+                404,
+            ),
+            (
+                format!("/containers/{id}/diff?from=snap-19990101-000000&against=live"),
+                404,
+            ),
+            (
+                format!("/containers/{id}/snapshots/{snap}/files?path=/srv"),
+                200,
+            ),
+        ] {
+            let r = browser()
+                .get(server.url(&path))
+                .header("cookie", cookie.as_str())
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            assert!(
+                r.headers()
+                    .get(app::error::PAGE_ERROR_KIND_HEADER)
+                    .is_none(),
+                "{path}: the header leaked"
+            );
+            let html = r.text().await.unwrap();
+            assert_eq!(status, want, "{path}: {html}");
+            if want != 200 {
+                assert!(html.contains("role=\"alert\""), "{path}: {html}");
+            }
+        }
     }
 
     // The upstream's 404 keeps its kind and names the path.

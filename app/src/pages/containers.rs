@@ -8,7 +8,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::api::{CreateContainer, load_overview};
-use crate::components::{ContainerActionButton, ErrorNotice, StatusBadge, UrlError};
+use crate::components::{ContainerActionButton, ErrorNotice, PageError, StatusBadge, UrlError};
 use crate::error::AppError;
 use crate::model::{
     ContainerStatus, ContainerView, Overview, Snapshot, human_bytes, relative, short_time,
@@ -47,7 +47,7 @@ pub fn ContainersPage() -> impl IntoView {
                     <DeletedContainers o=o/>
                 }.into_any(),
                 Err(AppError::Unauthorized(_)) => view! { <SignInForm/> }.into_any(),
-                Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                Err(e) => view! { <PageError error=e/> }.into_any(),
             })}
         </Transition>
         <div role="status" aria-live="polite" class="result">

@@ -7,7 +7,7 @@ use leptos_router::components::{A, Form};
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{diff_snapshot, load_timeline};
-use crate::components::ErrorNotice;
+use crate::components::PageError;
 use crate::error::AppError;
 use crate::model::{
     ContainerStatus, SnapshotDiff, Timeline, query_escape, restore_page, short_time,
@@ -38,14 +38,14 @@ pub fn DiffPage() -> impl IntoView {
             {move || timeline.get().map(|r| match r {
                 Ok(t) => view! { <Chooser t=t from=from() against=against()/> }.into_any(),
                 Err(AppError::Unauthorized(_)) => view! { <SignInForm/> }.into_any(),
-                Err(e) => view! { <div class="page-head"><h1>"Compare"</h1></div><ErrorNotice error=e/> }.into_any(),
+                Err(e) => view! { <div class="page-head"><h1>"Compare"</h1></div><PageError error=e/> }.into_any(),
             })}
         </Transition>
         <Transition fallback=|| view! { <p class="muted">"Comparing…"</p> }>
             {move || diff.get().map(|r| match r {
                 Ok(Some(d)) => view! { <Changes id=id() d=d/> }.into_any(),
                 Ok(None) => view! { <p class="muted card empty-state">"Choose a snapshot, then what to compare it with."</p> }.into_any(),
-                Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                Err(e) => view! { <PageError error=e/> }.into_any(),
             })}
         </Transition>
     }

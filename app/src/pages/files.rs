@@ -6,7 +6,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::browse_snapshot;
-use crate::components::ErrorNotice;
+use crate::components::PageError;
 use crate::error::AppError;
 use crate::model::{FileEntry, human_bytes, query_escape, restore_page, short_time};
 use crate::pages::signin::SignInForm;
@@ -34,7 +34,7 @@ pub fn FilesPage() -> impl IntoView {
                         let back = format!("/containers/{id}");
                         view! {
                             <div class="page-head"><h1>"Files of "{name}</h1></div>
-                            <ErrorNotice error=e/>
+                            <PageError error=e/>
                             <p><A href=back>"Back to the timeline"</A></p>
                         }.into_any()
                     }

@@ -10,7 +10,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{RestorePath, browse_snapshot, diff_snapshot, load_timeline};
-use crate::components::{ErrorNotice, UrlError};
+use crate::components::{PageError, UrlError};
 use crate::error::AppError;
 use crate::model::{SnapshotDiff, query_escape};
 use crate::pages::signin::SignInForm;
@@ -111,7 +111,7 @@ pub fn RestorePathPage() -> impl IntoView {
                     Err(AppError::Unauthorized(_)) => view! { <SignInForm/> }.into_any(),
                     Err(e) => view! {
                         <div class="page-head"><h1>"Restore "<code>{path}</code></h1></div>
-                        <ErrorNotice error=e/>
+                        <PageError error=e/>
                         <p><A href=format!("/containers/{id}")>"Back to the timeline"</A></p>
                     }.into_any(),
                 }

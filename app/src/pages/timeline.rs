@@ -11,7 +11,7 @@ use crate::api::{
     CopySnapshot, CreateSnapshot, DeleteSnapshot, PublishImage, RestoreSnapshot, UpdateSnapshot,
     VerifySnapshot, load_timeline,
 };
-use crate::components::{ContainerActionButton, ErrorNotice, StatusBadge, UrlError};
+use crate::components::{ContainerActionButton, PageError, StatusBadge, UrlError};
 use crate::error::AppError;
 use crate::model::{
     AxisPoint, ContainerStatus, Project, Snapshot, Timeline, alias_problem, epoch_seconds,
@@ -75,7 +75,7 @@ pub fn TimelinePage() -> impl IntoView {
                 Err(e) => view! {
                     <Title text="Timeline"/>
                     <div class="page-head"><h1>"Timeline"</h1></div>
-                    <ErrorNotice error=e/>
+                    <PageError error=e/>
                     <p><A href="/">"Back to containers"</A></p>
                 }.into_any(),
             })}

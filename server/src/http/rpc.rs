@@ -12,10 +12,25 @@ use axum::response::Response;
 /// Largest error body read to find its kind; a bigger one is passed on as it is.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
-/// Middleware for the dashboard's routes: maps `/rpc/*` 500 answers to their kind's status.
+/// Middleware for the dashboard's routes: maps `/rpc/*` 500 answers to their kind's status,
+/// and gives a page whose own data failed the status of that error's kind (the page names
+/// the kind in [`app::error::PAGE_ERROR_KIND_HEADER`], removed here).
 pub async fn error_status(req: Request<Body>, next: Next) -> Response {
     let rpc = req.uri().path().starts_with("/rpc/");
-    let res = next.run(req).await;
+    let mut res = next.run(req).await;
+    if let Some(kind) = res.headers_mut().remove(app::error::PAGE_ERROR_KIND_HEADER) {
+        let kind = kind
+            .to_str()
+            .ok()
+            .and_then(|k| serde_json::from_value::<types::ErrorKind>(k.into()).ok());
+        // Only a page that rendered fine otherwise: a redirect or another error stays.
+        if let Some(kind) = kind
+            && res.status() == StatusCode::OK
+        {
+            *res.status_mut() = crate::http::status::status_of(kind);
+        }
+        return res;
+    }
     if !rpc || res.status() != StatusCode::INTERNAL_SERVER_ERROR {
         return res;
     }
