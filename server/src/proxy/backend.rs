@@ -7,32 +7,28 @@
 //! status, so the pages can still say "not found" or "conflict" in words. Its own SQLite
 //! holds nothing but the dashboard's own tables (self-checks, the API docs' runs and drafts).
 //!
-//! About 640 lines, knowingly: it is the one `impl Backend` (29 methods, each a few REST
-//! calls over the shared wire types); the transport is in [`super::client`], the upstream and
-//! its errors in [`super::upstream`], the event stream in [`super::sse`].
+//! The one `impl Backend` (each method a few REST calls over the shared wire types); the
+//! pages assembled from several calls are in [`super::views`], this node's own side in
+//! `super::system`, the transport in [`super::client`], the upstream and its errors in
+//! [`super::upstream`], the event stream in [`super::sse`].
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 use app::AppError;
 use app::backend::{Backend, ByteStream, EventStream};
 use app::model::{
-    AxisPoint, ContainerOp, ContainerView, Identity, Overview, RestoreOutcome, Schedule,
-    ScheduleSpec, Snapshot, SnapshotChange, SnapshotDiff, SnapshotFiles, SnapshotVerified,
-    Timeline, human_bytes,
+    ContainerOp, ContainerView, Identity, Overview, RestoreOutcome, Schedule, ScheduleSpec,
+    Snapshot, SnapshotChange, SnapshotDiff, SnapshotFiles, SnapshotVerified, Timeline,
 };
 use app::model::{EndpointSummary, SystemCheck, SystemStatus};
 use futures_util::{StreamExt, TryStreamExt};
-use reqwest::{Method, Url};
+use reqwest::Method;
 use serde_json::Value;
 use sqlx::SqlitePool;
 
-use super::client::{Containers, Ignored, Images, OneContainer, OneSchedule, OneSnapshot};
-use super::sse::{SseParser, live_event};
+use super::client::{Ignored, OneContainer, OneSchedule, OneSnapshot};
 use super::upstream::*;
-use service::selfcheck;
 
 /// The dashboard's backend over a remote Snapline API.
 pub struct RemoteBackend {
@@ -74,70 +70,16 @@ fn wire(body: impl serde::Serialize) -> Value {
 
 #[async_trait::async_trait]
 impl Backend for RemoteBackend {
-    /// This node's version and self-checks, and the upstream's version when it answers.
     async fn system_status(&self) -> Result<SystemStatus, AppError> {
-        let upstream = match self.probe().await {
-            Ok((v, _)) => format!("which runs {v}"),
-            Err(_) => "which does not answer".into(),
-        };
-        let version = format!(
-            "{} (proxy for {}, {upstream})",
-            env!("CARGO_PKG_VERSION"),
-            self.upstream
-        );
-        selfcheck::status(&self.db, version)
-            .await
-            .map_err(Self::service_error)
+        self.node_status().await
     }
 
-    /// Checks both halves of a proxy node: the upstream answers its health check, and this
-    /// node's own database takes a write and reads it back. Recorded like the embedded check.
     async fn run_system_check(&self) -> Result<SystemCheck, AppError> {
-        let probe = self.probe().await;
-        let upstream = match &probe {
-            Ok((version, ms)) => format!(
-                "The Snapline server at {} answered in {ms:.1} ms (version {version})",
-                self.upstream
-            ),
-            Err(e) => e.to_string(),
-        };
-        selfcheck::run(&self.db, &self.data_dir, |m| {
-            let local = if m.database_ok {
-                format!(
-                    "this proxy's database write and read-back took {:.1} ms; {} free in its \
-                     data directory.",
-                    m.database_ms,
-                    human_bytes(m.free_bytes)
-                )
-            } else {
-                "this proxy's database returned something other than what was written.".into()
-            };
-            let ok = m.database_ok && probe.is_ok();
-            let word = if ok { "passed" } else { "failed" };
-            (ok, format!("{word}. {upstream}; {local}"))
-        })
-        .await
-        .map_err(Self::service_error)
+        self.node_check().await
     }
 
-    /// The upstream's own document: the docs page lists what the server behind it offers.
     async fn api_endpoints(&self) -> Result<Vec<EndpointSummary>, AppError> {
-        let resp = self
-            .send(
-                None,
-                Method::GET,
-                self.upstream.api(&["openapi.json"], &[])?,
-                None,
-                CALL_TIMEOUT,
-            )
-            .await?;
-        if !resp.status().is_success() {
-            return Err(self.failed(resp).await);
-        }
-        let bytes = self.read_bounded(resp).await?;
-        let doc: Value = serde_json::from_slice(&bytes)
-            .map_err(|e| self.unreadable(format!("the OpenAPI document is not JSON ({e})")))?;
-        Ok(crate::dashboard::endpoints_of_json(&doc))
+        self.upstream_endpoints().await
     }
 
     async fn identity(&self, token: &str) -> Result<Identity, AppError> {
@@ -146,60 +88,7 @@ impl Backend for RemoteBackend {
     }
 
     async fn overview(&self, token: &str) -> Result<Overview, AppError> {
-        let list_url = self
-            .upstream
-            .api(&["containers"], &[("include_deleted", "true")])?;
-        let (identity, all, images) = tokio::try_join!(
-            self.identity(token),
-            self.get::<Containers>(token, list_url),
-            self.get::<Images>(token, self.upstream.api(&["images"], &[])?),
-        )?;
-        let projects = &identity.projects;
-        // Each container's snapshot list gives its "last snapshot" time (and a deleted one's
-        // snapshots); only containers that have snapshots are asked.
-        let cards: Vec<Result<(ContainerView, Vec<Snapshot>), AppError>> =
-            futures_util::stream::iter(all.containers)
-                .map(|c| async move {
-                    let snaps = match c.snapshot_count {
-                        0 => Vec::new(),
-                        // A deleted container's card is its snapshots: they must be there.
-                        _ if c.status == types::ContainerStatus::Deleted => {
-                            self.snapshots(token, &c.id).await?
-                        }
-                        // A live card only shows the newest one's time: if the list cannot
-                        // be had (rate limited, say), the card goes without it rather than
-                        // the whole page failing.
-                        _ => self.snapshots(token, &c.id).await.unwrap_or_else(|e| {
-                            tracing::warn!(container = %c.id, error = %e, "no snapshot list");
-                            Vec::new()
-                        }),
-                    };
-                    let view = self
-                        .container_view(token, c, projects, Some(&snaps))
-                        .await?;
-                    Ok((view, snaps))
-                })
-                .buffered(CONCURRENT_CALLS)
-                .collect()
-                .await;
-        let (mut containers, mut deleted) = (Vec::new(), Vec::new());
-        for card in cards {
-            let (view, snaps) = card?;
-            if view.status == types::ContainerStatus::Deleted {
-                if view.snapshot_count > 0 {
-                    deleted.push((view, snaps));
-                }
-            } else {
-                containers.push(view);
-            }
-        }
-        Ok(Overview {
-            identity,
-            containers,
-            deleted,
-            images: images.images.into_iter().map(|i| i.name).collect(),
-            now: crate::http::now_rfc3339(),
-        })
+        self.overview_view(token).await
     }
 
     async fn create_container(
@@ -251,53 +140,7 @@ impl Backend for RemoteBackend {
     }
 
     async fn timeline(&self, token: &str, id: &str) -> Result<Timeline, AppError> {
-        let (projects, c, snaps) = tokio::try_join!(
-            self.projects(token),
-            self.get::<OneContainer>(token, self.upstream.api(&["containers", id], &[])?),
-            self.snapshots(token, id),
-        )?;
-        let container = self
-            .container_view(token, c.container, &projects, Some(&snaps))
-            .await?;
-        // Exclusive bytes come only with `GET` of one snapshot: the newest few are fetched
-        // (advisory, so a failure just leaves the number out), the rest stay unknown.
-        // (The names are collected first: a borrowing iterator inside the stream makes the
-        // future lose `Send`.)
-        let newest: Vec<String> = snaps
-            .iter()
-            .take(EXCLUSIVE_FOR_NEWEST)
-            .map(|s| s.name.clone())
-            .collect();
-        let exclusive: Vec<Option<u64>> = futures_util::stream::iter(newest)
-            .map(|name| async move {
-                let url = self
-                    .upstream
-                    .api(&["containers", id, "snapshots", &name], &[])
-                    .ok()?;
-                let one: OneSnapshot = self.get(token, url).await.ok()?;
-                one.snapshot.exclusive_bytes
-            })
-            .buffered(CONCURRENT_CALLS)
-            .collect()
-            .await;
-        let snapshots: Vec<Snapshot> = snaps
-            .into_iter()
-            .enumerate()
-            .map(|(i, s)| Snapshot {
-                exclusive_bytes: exclusive.get(i).copied().flatten().or(s.exclusive_bytes),
-                ..s
-            })
-            .collect();
-        let axis = snapshots.iter().map(AxisPoint::from).collect();
-        Ok(Timeline {
-            container,
-            total: snapshots.len(),
-            axis,
-            snapshots,
-            projects,
-            now: crate::http::now_rfc3339(),
-            schedule: None,
-        })
+        self.timeline_view(token, id).await
     }
 
     async fn list_snapshots(&self, token: &str, id: &str) -> Result<Vec<Snapshot>, AppError> {
@@ -619,100 +462,17 @@ impl Backend for RemoteBackend {
         Ok(d.preview)
     }
 
-    /// The upstream's event stream, parsed as it arrives. It ends when the upstream closes it
-    /// or the connection breaks; the page then reconnects.
     async fn run_request(
         &self,
         token: &str,
         req: app::model::RunRequest,
     ) -> Result<app::model::RunResult, AppError> {
-        if let Some(problem) = app::model::run_request_problem(&req) {
-            return Err(AppError::BadRequest(problem));
-        }
-        // Only the configured upstream, only under its /api/v1: the path passed the rule,
-        // and the parsed address is checked again before anything is sent.
-        let url = Url::parse(&format!("{}{}", self.upstream.as_str(), req.path))
-            .map_err(|e| AppError::BadRequest(format!("The path cannot be used: {e}")))?;
-        let base = Url::parse(self.upstream.as_str())
-            .map_err(|e| AppError::Internal(format!("the upstream address is not valid: {e}")))?;
-        if url.origin() != base.origin() || !url.path().starts_with("/api/v1") {
-            return Err(AppError::BadRequest(format!(
-                "The path {} would leave the upstream's API; it is refused.",
-                req.path
-            )));
-        }
-        let method = Method::from_bytes(req.method.as_bytes())
-            .map_err(|e| AppError::BadRequest(format!("Bad method: {e}")))?;
-        let mut builder = self
-            .http
-            .request(method, url)
-            .bearer_auth(token)
-            .header(reqwest::header::ACCEPT_ENCODING, "identity")
-            .timeout(LONG_TIMEOUT);
-        if let Some(b) = req.body.clone() {
-            builder = builder
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(b);
-        }
-        let started = Instant::now();
-        let resp = builder.send().await.map_err(|e| self.transport(&e))?;
-        let status = resp.status().as_u16();
-        let headers = crate::dashboard::header_list(resp.headers());
-        let sse = crate::run::is_event_stream(
-            resp.headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok()),
-        );
-        let (body, truncated) = crate::run::read_answer(resp.bytes_stream(), sse).await;
-        Ok(app::model::RunResult {
-            method: req.method,
-            path: req.path,
-            status,
-            micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-            headers,
-            body,
-            truncated,
-        })
+        self.run_on_upstream(token, req).await
     }
 
+    /// The upstream's event stream, parsed as it arrives. It ends when the upstream closes it
+    /// or the connection breaks; the page then reconnects.
     async fn events(&self, token: &str) -> Result<EventStream, AppError> {
-        let url = self.upstream.api(&["events"], &[])?;
-        let resp = self.send_streaming(token, url, "text/event-stream").await?;
-        if !resp.status().is_success() {
-            return Err(self.failed(resp).await);
-        }
-        let upstream = self.upstream.clone();
-        let state = (
-            resp.bytes_stream().boxed(),
-            SseParser::default(),
-            VecDeque::new(),
-        );
-        let stream = futures_util::stream::unfold(
-            state,
-            move |(mut bytes, mut parser, mut ready)| {
-                let upstream = upstream.clone();
-                async move {
-                    loop {
-                        if let Some(e) = ready.pop_front() {
-                            return Some((e, (bytes, parser, ready)));
-                        }
-                        match bytes.next().await? {
-                            Ok(chunk) => match parser.feed(&chunk) {
-                                Ok(events) => ready.extend(events.iter().filter_map(live_event)),
-                                Err(e) => {
-                                    tracing::warn!(%upstream, error = %e, "event stream refused");
-                                    return None;
-                                }
-                            },
-                            Err(e) => {
-                                tracing::info!(%upstream, error = %causes(&e), "event stream ended");
-                                return None;
-                            }
-                        }
-                    }
-                }
-            },
-        );
-        Ok(stream.boxed())
+        self.event_stream(token).await
     }
 }

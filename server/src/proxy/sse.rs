@@ -1,7 +1,14 @@
 //! A Server-Sent Events reader for the upstream's `GET /api/v1/events`: bounded, tolerant of
 //! chunking, and the dashboard's live events made from what it reads.
 
+use std::collections::VecDeque;
+
+use app::AppError;
+use app::backend::EventStream;
 use app::model::LiveEvent;
+use futures_util::StreamExt;
+
+use super::upstream::causes;
 
 /// Longest line or event accepted from the event stream.
 pub(crate) const MAX_SSE_EVENT_BYTES: usize = 1 << 20;
@@ -98,6 +105,51 @@ pub fn live_event(e: &SseEvent) -> Option<LiveEvent> {
     }
     let event: types::Event = serde_json::from_str(&e.data).ok()?;
     Some(LiveEvent::from(&event))
+}
+
+impl super::backend::RemoteBackend {
+    /// The upstream's event stream, parsed as it arrives. It ends when the upstream closes
+    /// it or the connection breaks; the page then reconnects.
+    pub(super) async fn event_stream(&self, token: &str) -> Result<EventStream, AppError> {
+        let url = self.upstream.api(&["events"], &[])?;
+        let resp = self.send_streaming(token, url, "text/event-stream").await?;
+        if !resp.status().is_success() {
+            return Err(self.failed(resp).await);
+        }
+        let upstream = self.upstream.clone();
+        let state = (
+            resp.bytes_stream().boxed(),
+            SseParser::default(),
+            VecDeque::new(),
+        );
+        let stream = futures_util::stream::unfold(
+            state,
+            move |(mut bytes, mut parser, mut ready)| {
+                let upstream = upstream.clone();
+                async move {
+                    loop {
+                        if let Some(e) = ready.pop_front() {
+                            return Some((e, (bytes, parser, ready)));
+                        }
+                        match bytes.next().await? {
+                            Ok(chunk) => match parser.feed(&chunk) {
+                                Ok(events) => ready.extend(events.iter().filter_map(live_event)),
+                                Err(e) => {
+                                    tracing::warn!(%upstream, error = %e, "event stream refused");
+                                    return None;
+                                }
+                            },
+                            Err(e) => {
+                                tracing::info!(%upstream, error = %causes(&e), "event stream ended");
+                                return None;
+                            }
+                        }
+                    }
+                }
+            },
+        );
+        Ok(stream.boxed())
+    }
 }
 
 #[cfg(test)]
