@@ -233,31 +233,19 @@ async fn a_fork_makes_n_equal_containers_and_reports_each() {
     assert_eq!(st, 409, "{v}");
 
     // From the live state, with the CLI.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snapline"))
-        .args([
-            "containers",
-            "copy",
-            &id,
-            "--target-project-id",
-            "default",
-            "--name",
-            "live",
-            "--count",
-            "2",
-            "--json",
-        ])
-        .env("SNAPLINE_URL", s.url(""))
-        .env("HOODY_TOKEN", ADMIN)
-        .env_remove("SNAPLINE_TOKEN")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = s.client_ok(&[
+        "containers",
+        "copy",
+        &id,
+        "--target-project-id",
+        "default",
+        "--name",
+        "live",
+        "--count",
+        "2",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["copied"], 2, "{v}");
     let live = tree_of(&s.root(&id));
     for r in v["results"].as_array().unwrap() {
@@ -272,43 +260,19 @@ async fn a_fork_makes_n_equal_containers_and_reports_each() {
 async fn images_publish_from_the_cli() {
     let s = LiveServer::start(&[]);
     let (id, _, _) = setup(&s).await;
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snapline"))
-        .args([
-            "images",
-            "publish",
-            "--name",
-            "golden-img",
-            "--container",
-            &id,
-            "--snapshot",
-            "golden",
-        ])
-        .env("SNAPLINE_URL", s.url(""))
-        .env("HOODY_TOKEN", ADMIN)
-        .env_remove("SNAPLINE_TOKEN")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("golden-img"));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snapline"))
-        .args(["images", "delete", "golden-img"])
-        .env("SNAPLINE_URL", s.url(""))
-        .env("HOODY_TOKEN", ADMIN)
-        .env_remove("SNAPLINE_TOKEN")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Deleted image golden-img"));
+    let out = s.client_ok(&[
+        "images",
+        "publish",
+        "--name",
+        "golden-img",
+        "--container",
+        &id,
+        "--snapshot",
+        "golden",
+    ]);
+    assert!(out.contains("golden-img"), "{out}");
+    let out = s.client_ok(&["images", "delete", "golden-img"]);
+    assert!(out.contains("Deleted image golden-img"), "{out}");
     let images = s.admin("GET", "/api/v1/images", None).await;
     assert!(!images.to_string().contains("golden-img"), "{images}");
 }

@@ -223,6 +223,26 @@ impl LiveServer {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
+
+    /// Runs a `snapline` client command against this server with the admin token (from
+    /// `HOODY_TOKEN`, as the vendor document's examples set it) and no standard input; it
+    /// must succeed. Returns its standard output.
+    pub fn client_ok(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_snapline"))
+            .args(args)
+            .env("SNAPLINE_URL", self.url(""))
+            .env("HOODY_TOKEN", ADMIN)
+            .env_remove("SNAPLINE_TOKEN")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
 }
 
 /// Ends every container of the data directory `data` (its runc state is in `data/runc`):
