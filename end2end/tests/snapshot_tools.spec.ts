@@ -110,3 +110,24 @@ test('publish a snapshot as an image and fork it from its card', async ({ page }
   await expect(page.getByTestId('outcome')).toContainText('fk-1');
   expect(errors).toEqual([]);
 });
+
+test('without JavaScript, a fork with some names taken says what it made and why the others failed', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await signIn(page);
+  const id = await brokenContainer(page, 'plain-fork');
+  // plain-2 is taken, so one of the three copies fails.
+  await api(page, 'POST', '/api/v1/containers', { project_id: 'default', name: 'plain-2', image: 'demo' });
+  await page.goto(`/containers/${id}`);
+  const good = card(page, 'good');
+  await good.locator('summary', { hasText: 'Copy…' }).click();
+  await good.getByLabel('New container').fill('plain');
+  await good.getByLabel('How many').fill('3');
+  await good.getByRole('button', { name: 'Copy to new containers' }).click();
+  await page.waitForURL((url) => url.pathname === `/containers/${id}` && url.searchParams.has('made'));
+  const outcome = page.getByTestId('outcome');
+  await expect(outcome).toContainText('Copied into 2 containers: plain-1, plain-3. 1 failed:');
+  await expect(outcome.locator('code')).toContainText('plain-2: ');
+  await expect(outcome.locator('code')).toContainText('already has a container named');
+  await context.close();
+});
