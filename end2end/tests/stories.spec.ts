@@ -109,7 +109,8 @@ test('browse a snapshot and download one file', async ({ page }, testInfo) => {
   const path = await download.path();
   const fs = await import('fs');
   expect(fs.readFileSync(path!, 'utf8')).toBe('hello\nworld\n');
-  expect(download.suggestedFilename()).toBe('notes___more.txt');
+  // Saved under its exact name (RFC 8187 filename*), not the ASCII fallback.
+  expect(download.suggestedFilename()).toBe('notes & more.txt');
 
   // A path that is not there is a designed error, not a blank page.
   await page.goto(`/containers/${id}/snapshots/with-notes/files?path=/no/such`);

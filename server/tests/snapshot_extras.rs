@@ -306,3 +306,68 @@ async fn container_size_is_recorded_by_each_operation() {
     .await;
     assert_eq!(size(id.clone()).await, created + 12_345);
 }
+
+/// Downloads keep the file's exact name (RFC 8187 `filename*`), with a plain ASCII
+/// `filename` beside it, from the REST route and from the dashboard's download link.
+#[tokio::test]
+async fn downloads_are_saved_under_their_exact_names() {
+    let s = LiveServer::start(&[]);
+    let id = s.container("default", "names").await;
+    let root = s.root(&id);
+    let names = [
+        (
+            "résumé 2024.pdf",
+            "filename=\"r_sum__2024.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%202024.pdf",
+        ),
+        (
+            "报告.txt",
+            "filename=\"__.txt\"; filename*=UTF-8''%E6%8A%A5%E5%91%8A.txt",
+        ),
+        (
+            "naïve+plan (v2).tar.gz",
+            "filename=\"na_ve_plan__v2_.tar.gz\"; filename*=UTF-8''na%C3%AFve+plan%20%28v2%29.tar.gz",
+        ),
+    ];
+    for (name, _) in names {
+        std::fs::write(root.join("root").join(name), name).unwrap();
+    }
+    let snap = s
+        .admin("POST", &format!("/api/v1/containers/{id}/snapshots"), None)
+        .await["snapshot"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cookie = common::rpc::sign_in(&s, ADMIN).await.unwrap();
+    for (name, want) in names {
+        let path =
+            reqwest::Url::parse_with_params("http://x/", [("path", format!("/root/{name}"))])
+                .unwrap()
+                .query()
+                .unwrap()
+                .to_string();
+        let rest = s
+            .client
+            .get(s.url(&format!(
+                "/api/v1/containers/{id}/snapshots/{snap}/files/content?{path}"
+            )))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap();
+        let page = common::rpc::browser()
+            .get(s.url(&format!("/download/{id}/{snap}?{path}")))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        for resp in [rest, page] {
+            assert_eq!(resp.status(), 200, "{name}");
+            assert_eq!(
+                resp.headers()["content-disposition"],
+                format!("attachment; {want}").as_str(),
+                "{name}"
+            );
+            assert_eq!(resp.text().await.unwrap(), name);
+        }
+    }
+}

@@ -16,8 +16,9 @@ use types::ContainerStatus;
 /// A snapshot file's bytes, as [`Service::snapshot_file_stream`] reads them.
 pub type FileStream = tokio_stream::wrappers::ReceiverStream<Result<bytes::Bytes, std::io::Error>>;
 
-/// The file name a download is saved under: the path's last part, with anything but
-/// letters, digits, `.`, `-` and `_` replaced (it goes into a header).
+/// The plain ASCII file name of a download (the header's `filename`, for clients that do
+/// not read the exact name in `filename*`): the path's last part, with anything but
+/// letters, digits, `.`, `-` and `_` replaced by `_`.
 pub fn download_name(path: &str) -> String {
     path.rsplit('/')
         .next()
