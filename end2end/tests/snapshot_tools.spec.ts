@@ -131,3 +131,21 @@ test('without JavaScript, a fork with some names taken says what it made and why
   await expect(outcome.locator('code')).toContainText('already has a container named');
   await context.close();
 });
+
+test('the restore confirmation says a running container will be restarted', async ({ page }) => {
+  const errors = watchConsole(page);
+  await signIn(page);
+  const id = await brokenContainer(page, 'restart-said');
+  await page.goto(`/containers/${id}`);
+  await waitForHydration(page);
+  const good = card(page, 'good');
+  await good.locator('summary', { hasText: 'Restore…' }).click();
+  await expect(good.locator('.confirm-body')).not.toContainText('will be stopped');
+  await api(page, 'POST', `/api/v1/containers/${id}/start`);
+  await page.reload();
+  await waitForHydration(page);
+  await good.locator('summary', { hasText: 'Restore…' }).click();
+  await expect(good.locator('.confirm-body')).toContainText('The container is running: it will be stopped, and started again once the files are restored.');
+  await api(page, 'POST', `/api/v1/containers/${id}/stop`);
+  expect(errors).toEqual([]);
+});

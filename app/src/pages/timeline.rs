@@ -127,6 +127,9 @@ struct CardContext {
     now: String,
     projects: Vec<Project>,
     deleted: bool,
+    /// The container's status: a restore stops a running or paused one and starts it again,
+    /// which its confirmation says.
+    status: ContainerStatus,
     /// The schedule's keep policy in words (`daily 7, weekly 4`), when it has one: it may
     /// delete the cards marked `scheduled`.
     policy: Option<String>,
@@ -140,6 +143,7 @@ fn cards(data: Resource<Result<Timeline, AppError>>) -> Vec<(Snapshot, CardConte
                 now: t.now.clone(),
                 projects: t.projects.clone(),
                 deleted: t.container.status == ContainerStatus::Deleted,
+                status: t.container.status,
                 policy: t
                     .schedule
                     .as_ref()
@@ -164,6 +168,7 @@ struct CardKey {
     last_used_at: Option<String>,
     exclusive_bytes: Option<u64>,
     deleted: bool,
+    status: ContainerStatus,
     /// The keep policy that may delete it (scheduled snapshots only).
     policy: Option<String>,
 }
@@ -176,6 +181,7 @@ fn card_key((s, ctx): &(Snapshot, CardContext)) -> CardKey {
         last_used_at: s.last_used_at.clone(),
         exclusive_bytes: s.exclusive_bytes,
         deleted: ctx.deleted,
+        status: ctx.status,
         policy: ctx.policy.clone().filter(|_| s.scheduled),
     }
 }
@@ -371,6 +377,7 @@ fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> impl IntoVie
         now,
         projects,
         deleted,
+        status,
         policy,
     } = ctx;
     let title = s.alias.clone().unwrap_or_else(|| s.name.clone());
@@ -398,8 +405,17 @@ fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> impl IntoVie
     let frees = s
         .exclusive_bytes
         .map(|b| format!("frees {} if deleted", human_bytes(b)));
+    let restart = match status {
+        ContainerStatus::Running => {
+            " The container is running: it will be stopped, and started again once the files are restored."
+        }
+        ContainerStatus::Paused => {
+            " The container is paused: it will be stopped, started again once the files are restored, and paused again."
+        }
+        _ => "",
+    };
     let when = format!(
-        "Files changed since {} will be lost.",
+        "Files changed since {} will be lost.{restart}",
         short_time(&s.created_at)
     );
     let (n1, n2, n3, n4) = (
