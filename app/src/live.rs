@@ -107,8 +107,8 @@ pub fn describe(e: &LiveEvent) -> String {
     };
     let counts = if p.files > 0 {
         format!(
-            ": {} files, {} so far",
-            p.files,
+            ": {}, {} so far",
+            crate::model::count(p.files as usize, "file", "files"),
             crate::model::human_bytes(p.bytes)
         )
     } else {

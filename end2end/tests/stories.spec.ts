@@ -99,6 +99,8 @@ test('browse a snapshot and download one file', async ({ page }, testInfo) => {
   await page.getByRole('link', { name: 'root/' }).click();
   await page.getByRole('link', { name: 'my dir/' }).click();
   await expect(page.getByRole('navigation', { name: 'Directory' })).toContainText('my dir');
+  // One file: "1 entry", never "1 entries".
+  await expect(page.locator('table caption')).toHaveText('1 entry in /root/my dir');
   const row = page.locator('tr[data-entry="notes & more.txt"]');
   await expect(row).toContainText('12 B');
   await page.screenshot({ path: testInfo.outputPath('browse.png'), fullPage: true });

@@ -330,6 +330,11 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
+/// `n` and the noun in the right number: `1 entry`, `0 entries`, `2 entries`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Percent-encodes a query value (`/` kept, for readable paths).
 pub fn query_escape(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
@@ -360,6 +365,13 @@ pub fn alias_problem(alias: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_agree_with_their_number() {
+        assert_eq!(count(1, "entry", "entries"), "1 entry");
+        assert_eq!(count(0, "entry", "entries"), "0 entries");
+        assert_eq!(count(2, "container", "containers"), "2 containers");
+    }
 
     #[test]
     fn a_fork_outcome_travels_in_an_address_and_back() {

@@ -141,7 +141,7 @@ fn SnapshotFiles(id: String, name: String, path: String, entries: Vec<FileEntry>
                 view! {
                     <div class="table-wrap">
                         <table class="files">
-                            <caption class="visually-hidden">{format!("{count} entries in {path}")}</caption>
+                            <caption class="visually-hidden">{format!("{} in {path}", crate::model::count(count, "entry", "entries"))}</caption>
                             <thead><tr><th scope="col">"Name"</th><th scope="col">"Size"</th><th scope="col">"Mode, owner"</th><th scope="col">"Modified"</th><th scope="col"><span class="visually-hidden">"Restore"</span></th></tr></thead>
                             <tbody>{rows}</tbody>
                         </table>

@@ -8,7 +8,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::CreateSnapshot;
 use crate::components::ErrorNotice;
 use crate::error::AppError;
-use crate::model::{Copied, short_time};
+use crate::model::{Copied, count, short_time};
 use crate::pages::timeline::Actions;
 
 /// What the last action did, in words, with "Undo restore" after a restore that took a
@@ -98,14 +98,17 @@ pub(crate) fn Outcomes(create: ServerAction<CreateSnapshot>, actions: Actions) -
             _ => verify.value().get()?.map(|(name, v)| {
                 if v.clean {
                     Said::text(format!(
-                        "Snapshot {name} verified{}: no damage ({} trees, {} chunks checked).",
+                        "Snapshot {name} verified{}: no damage ({}, {} checked).",
                         if v.deep { " deeply" } else { "" },
-                        v.trees,
-                        v.chunks
+                        count(v.trees as usize, "tree", "trees"),
+                        count(v.chunks as usize, "chunk", "chunks")
                     ))
                 } else {
                     Said {
-                        text: format!("Snapshot {name} is damaged: {} object(s).", v.damaged.len()),
+                        text: format!(
+                            "Snapshot {name} is damaged: {}.",
+                            count(v.damaged.len(), "object", "objects")
+                        ),
                         damage: v
                             .damaged
                             .into_iter()
@@ -161,8 +164,8 @@ fn copied_said(c: Copied) -> Said {
         },
         made => Said {
             text: format!(
-                "Copied into {} containers{}{}",
-                made.len(),
+                "Copied into {}{}{}",
+                count(made.len(), "container", "containers"),
                 if made.is_empty() {
                     String::new()
                 } else {
