@@ -32,6 +32,25 @@ pub fn PageError(error: AppError) -> impl IntoView {
     view! { <ErrorNotice error=error/> }
 }
 
+/// Clears `form` (the browser's own reset: every field back to its initial value) each time
+/// `succeeded` turns true, so a form that did its work is ready for the next one and a second
+/// click does not send the same thing again. Runs in the browser only; without JavaScript the
+/// page reloads anyway.
+pub fn reset_after_success(
+    succeeded: impl Fn() -> bool + Send + Sync + 'static,
+    form: NodeRef<leptos::html::Form>,
+    then: impl Fn() + Send + Sync + 'static,
+) {
+    Effect::new(move |_| {
+        if succeeded()
+            && let Some(f) = form.get()
+        {
+            f.reset();
+            then();
+        }
+    });
+}
+
 /// A container's status as a coloured badge (the word is always there, never only colour).
 #[component]
 pub fn StatusBadge(status: String) -> impl IntoView {

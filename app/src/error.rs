@@ -75,7 +75,7 @@ app_error! {
     /// The operation does not apply here.
     MethodNotAllowed => "Not possible here",
     /// Another operation holds the object, or the name is taken.
-    Conflict => "Conflict: an operation is running",
+    Conflict => "Conflict",
     /// The input is too large.
     PayloadTooLarge => "Too large",
     /// Too many requests with this token: retry in a moment.

@@ -137,10 +137,16 @@ fn ContainerRow(c: ContainerView, now: String) -> impl IntoView {
 
 #[component]
 fn CreateContainerForm(o: Overview, create: ServerAction<CreateContainer>) -> impl IntoView {
+    let form = NodeRef::new();
+    crate::components::reset_after_success(
+        move || matches!(create.value().get(), Some(Ok(_))),
+        form,
+        || {},
+    );
     view! {
         <section class="card" aria-labelledby="create-container-title">
             <h2 id="create-container-title">"Create a container"</h2>
-            <ActionForm action=create attr:class="grid-form">
+            <ActionForm action=create node_ref=form attr:class="grid-form">
                 <label for="new-name">"Name"</label>
                 <input id="new-name" name="name" required=true maxlength="63" pattern="[A-Za-z0-9][A-Za-z0-9._\\-]*"
                     title="Letters, digits, '.', '_' or '-', starting with a letter or digit" placeholder="web"/>

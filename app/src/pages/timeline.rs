@@ -337,10 +337,18 @@ fn axis_svg(times: &[AxisPoint], snapshots: &[Snapshot], now: &str) -> String {
 fn CreateSnapshotForm(id: String, create: ServerAction<CreateSnapshot>) -> impl IntoView {
     let alias = RwSignal::new(String::new());
     let problem = move || alias_problem(&alias.get());
+    // Taken: the alias is cleared, so a second click does not make a second snapshot
+    // under the same alias.
+    let form = NodeRef::new();
+    crate::components::reset_after_success(
+        move || matches!(create.value().get(), Some(Ok(_))),
+        form,
+        move || alias.set(String::new()),
+    );
     view! {
         <section class="card" aria-labelledby="take-title">
             <h2 id="take-title">"Take a snapshot"</h2>
-            <ActionForm action=create attr:class="grid-form">
+            <ActionForm action=create node_ref=form attr:class="grid-form">
                 <input type="hidden" name="id" value=id/>
                 <label for="alias">"Alias"</label>
                 <div>

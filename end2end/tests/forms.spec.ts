@@ -1,0 +1,43 @@
+import { test, expect } from '@playwright/test';
+import { api, signIn, watchConsole, waitForHydration } from './helpers';
+
+// Forms as a person uses them: a form that did its work is cleared for the next one, and a
+// refusal says what is wrong in its own words.
+
+test('a created container clears the form, and a taken name says so', async ({ page }) => {
+  const errors = watchConsole(page);
+  await signIn(page);
+  await page.goto('/');
+  await waitForHydration(page);
+  const name = page.getByLabel('Name', { exact: true });
+  await name.fill('form-once');
+  await page.getByRole('button', { name: 'Create container' }).click();
+  await expect(page.getByText('Created form-once.')).toBeVisible();
+  await expect(name).toHaveValue('');
+
+  await name.fill('form-once');
+  await page.getByRole('button', { name: 'Create container' }).click();
+  const alert = page.getByRole('alert');
+  await expect(alert).toContainText('Conflict');
+  await expect(alert).toContainText('already has a container named');
+  await expect(alert).not.toContainText('operation is running');
+  expect(errors).toEqual([]);
+});
+
+test('a snapshot taken clears its alias, so a second click does not reuse it', async ({ page }) => {
+  const errors = watchConsole(page);
+  await signIn(page);
+  const made = await api(page, 'POST', '/api/v1/containers', { project_id: 'default', name: 'alias-once', image: 'demo' });
+  await page.goto(`/containers/${made.container.id}`);
+  await waitForHydration(page);
+  const alias = page.getByLabel('Alias', { exact: true });
+  await alias.fill('before-change');
+  await page.getByRole('button', { name: 'Take snapshot' }).click();
+  await expect(page.getByTestId('outcome')).toContainText('Snapshot before-change taken.');
+  await expect(alias).toHaveValue('');
+  await page.getByRole('button', { name: 'Take snapshot' }).click();
+  await expect(page.getByTestId('outcome')).toContainText(/Snapshot snap-\d{8}-\d{6} taken\./);
+  const list = await api(page, 'GET', `/api/v1/containers/${made.container.id}/snapshots`);
+  expect(list.snapshots.filter((s: any) => s.alias === 'before-change')).toHaveLength(1);
+  expect(errors).toEqual([]);
+});
