@@ -33,7 +33,7 @@ pub enum Command {
     /// server).
     #[command(subcommand)]
     Images(crate::cli::ImagesCmd),
-    /// Projects: list, create (talks to a server).
+    /// Projects: list, create, delete (talks to a server).
     #[command(subcommand)]
     Projects(crate::cli::ProjectsCmd),
     /// A container's automatic snapshots and keep policy: get, set, delete, preview (talks

@@ -128,6 +128,7 @@ async fn every_route_is_documented_with_schemas_examples_and_errors() {
                 .replace("{container_id}", "{x}")
                 .replace("{server_id}", "{x}")
                 .replace("{token_id}", "{x}")
+                .replace("{project_id}", "{x}")
                 .replace("{snapshot_name}", "{y}")
                 .replace("{name}", "{y}");
             documented.insert((normalized, method.clone()));

@@ -127,4 +127,110 @@ impl Service {
             Err(e) => Err(e.into()),
         }
     }
+
+    /// Deletes an empty project (admin tokens only). Refused (409, naming what is left) while
+    /// it holds a container, deleted or not, whose snapshots remain, or an image published
+    /// from it; refused for the last project. What goes with it: the rows of its deleted
+    /// containers that have no snapshot left, and its place in tokens' scopes (a token that
+    /// saw only this project then sees none).
+    pub async fn delete_project(
+        &self,
+        caller: &Caller,
+        id_or_name: &str,
+    ) -> Result<Project, ServiceError> {
+        if !caller.admin {
+            return Err(ServiceError::forbidden(
+                "only an admin token can delete projects",
+            ));
+        }
+        let p = self.project(caller, id_or_name).await?;
+        let rows = sqlx::query("SELECT id, name, status FROM containers WHERE project_id = ?")
+            .bind(&p.id)
+            .fetch_all(self.db())
+            .await?;
+        let (mut live, mut kept, mut gone) = (Vec::new(), Vec::new(), Vec::new());
+        for r in &rows {
+            let id: String = r.try_get("id")?;
+            let name: String = r.try_get("name")?;
+            let status: String = r.try_get("status")?;
+            if status != "deleted" {
+                live.push(name);
+                continue;
+            }
+            let cid = super::parse_id("container id", &id)?;
+            if self.engine().list(&cid).await?.is_empty() {
+                gone.push(id);
+            } else {
+                kept.push(name);
+            }
+        }
+        let images: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM images WHERE project_id = ? ORDER BY name")
+                .bind(&p.id)
+                .fetch_all(self.db())
+                .await?;
+        let mut left = Vec::new();
+        if !live.is_empty() {
+            left.push(format!("containers {}", live.join(", ")));
+        }
+        if !kept.is_empty() {
+            left.push(format!(
+                "snapshots of the deleted containers {}",
+                kept.join(", ")
+            ));
+        }
+        if !images.is_empty() {
+            left.push(format!("published images {}", images.join(", ")));
+        }
+        if !left.is_empty() {
+            return Err(ServiceError::conflict(format!(
+                "project {:?} still holds {}; delete them first",
+                p.name,
+                left.join("; ")
+            )));
+        }
+        let mut tx = self.db().begin().await?;
+        let others: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects WHERE id <> ?")
+            .bind(&p.id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if others == 0 {
+            return Err(ServiceError::conflict(format!(
+                "project {:?} is the last one; create another before deleting it",
+                p.name
+            )));
+        }
+        for id in &gone {
+            sqlx::query("DELETE FROM scheduled_snapshots WHERE container_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM containers WHERE id = ? AND status = 'deleted'")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM token_projects WHERE project_id = ?")
+            .bind(&p.id)
+            .execute(&mut *tx)
+            .await?;
+        // A container made meanwhile keeps the project (its row refers to it): the delete
+        // then fails on the reference, and nothing of the above is kept.
+        let r = sqlx::query("DELETE FROM projects WHERE id = ?")
+            .bind(&p.id)
+            .execute(&mut *tx)
+            .await;
+        match r {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(d)) if d.is_foreign_key_violation() => {
+                return Err(ServiceError::conflict(format!(
+                    "project {:?} gained a container meanwhile; delete it first",
+                    p.name
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tx.commit().await?;
+        Ok(p)
+    }
 }

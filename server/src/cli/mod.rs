@@ -206,6 +206,12 @@ pub enum ProjectsCmd {
     List,
     /// Create a project (admin token).
     Create { name: String },
+    /// Delete an empty project (admin token): refused while it holds containers, snapshots
+    /// or published images.
+    Delete {
+        /// The project's id or name.
+        project: String,
+    },
 }
 
 /// Token management works on the server's database directly (run it on the server).
@@ -533,6 +539,13 @@ pub async fn projects(remote: Remote, cmd: ProjectsCmd) -> anyhow::Result<()> {
             let data: ProjectData = c.send("POST", "/api/v1/projects", Some(&body)).await?;
             show(&remote, &data, |d| {
                 table::projects(slice::from_ref(&d.project))
+            })
+        }
+        ProjectsCmd::Delete { project } => {
+            let p = format!("/api/v1/projects/{}", enc(&project));
+            let data: ProjectData = c.call("DELETE", &p).await?;
+            show(&remote, &data, |d| {
+                println!("Deleted project {} ({})", d.project.name, d.project.id)
             })
         }
     }

@@ -166,6 +166,7 @@ impl utoipa::Modify for BearerAuth {
         resources::list_images,
         resources::create_image,
         resources::delete_image,
+        resources::delete_project,
         resources::list_projects,
         resources::create_project,
         resources::list_servers,

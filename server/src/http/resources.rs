@@ -26,6 +26,7 @@ use types::{
 pub(super) fn router() -> Router<Service> {
     Router::new()
         .route("/projects", get(list_projects).post(create_project))
+        .route("/projects/{id}", delete(delete_project))
         .route("/servers", get(list_servers))
         .route("/servers/{id}", get(get_server))
         .route("/tokens", get(list_tokens).post(create_token))
@@ -58,6 +59,11 @@ envelope_schema!(
     "Projects retrieved successfully"
 );
 envelope_schema!(ProjectResponse, ProjectData, "Project created successfully");
+envelope_schema!(
+    ProjectDeletedResponse,
+    ProjectData,
+    "Project deleted successfully"
+);
 envelope_schema!(
     ServerListResponse,
     ServerList,
@@ -190,6 +196,32 @@ pub async fn delete_image(
 ) -> Result<Response, ApiError> {
     let image = svc.delete_image(&caller, &name).await?;
     Ok(Envelope::ok("Image deleted successfully", ImageData { image }).into_response())
+}
+
+/// Deletes an empty project (admin token). Refused while it holds containers, snapshots of
+/// its deleted containers, or images published from it (the message names them), and for
+/// the last project. Tokens scoped to it lose it.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/projects/{project_id}",
+    tag = "Projects",
+    params(("project_id" = String, Path, description = "The project's id or name", example = "staging")),
+    responses(
+        (status = 200, description = "Deleted; the project as it was", body = ProjectDeletedResponse),
+        (status = 401, description = "No or bad token", body = ErrorBody),
+        (status = 403, description = "Not an admin token", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 409, description = "The project still holds something, or is the last one", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+pub async fn delete_project(
+    State(svc): State<Service>,
+    Authed(caller): Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let project = svc.delete_project(&caller, &id).await?;
+    Ok(Envelope::ok("Project deleted successfully", ProjectData { project }).into_response())
 }
 
 /// Lists the projects your token sees.
