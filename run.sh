@@ -8,4 +8,7 @@ cd "$SNAPLINE_ROOT"
 say "building Snapline (release)"
 cargo leptos build --release
 say "starting snapline serve"
-exec target/release/snapline serve --site-root target/site "$@"
+# A CARGO_TARGET_DIR elsewhere holds the binary; the site is where Cargo.toml's
+# site-root (or LEPTOS_SITE_ROOT) put it.
+target="${CARGO_TARGET_DIR:-target}"
+exec "$target/release/snapline" serve --site-root "${LEPTOS_SITE_ROOT:-target/site}" "$@"

@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { api, signIn, watchConsole, waitForHydration } from './helpers';
+import { api, signIn, TOKEN, watchConsole, waitForHydration } from './helpers';
 
 // Forms as a person uses them: a form that did its work is cleared for the next one, and a
 // refusal says what is wrong in its own words.
@@ -41,4 +41,24 @@ test('a snapshot taken clears its alias, so a second click does not reuse it', a
   const list = await api(page, 'GET', `/api/v1/containers/${made.container.id}/snapshots`);
   expect(list.snapshots.filter((s: any) => s.alias === 'before-change')).toHaveLength(1);
   expect(errors).toEqual([]);
+});
+
+test('signing in on the page you opened shows that page, signed in', async ({ page }) => {
+  const errors = watchConsole(page);
+  const made = await fetch(`${process.env.BASE_URL ?? 'http://127.0.0.1:3000'}/api/v1/containers`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ project_id: 'default', name: 'signin-here', image: 'demo' }),
+  }).then((r) => r.json());
+  for (const path of ['/', `/containers/${made.data.container.id}`]) {
+    await page.context().clearCookies();
+    await page.goto(path);
+    await waitForHydration(page);
+    await page.getByLabel('Token', { exact: true }).fill(TOKEN);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
+    expect(new URL(page.url()).pathname).toBe(path);
+  }
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('signin-here');
+  expect(errors.filter((e) => !e.includes('401'))).toEqual([]);
 });

@@ -126,7 +126,7 @@ test('without JavaScript, a fork with some names taken says what it made and why
   await good.getByRole('button', { name: 'Copy to new containers' }).click();
   await page.waitForURL((url) => url.pathname === `/containers/${id}` && url.searchParams.has('made'));
   const outcome = page.getByTestId('outcome');
-  await expect(outcome).toContainText('Copied into 2 containers: plain-1, plain-3. 1 failed:');
+  await expect(outcome).toContainText('Copied into 2 containers: plain-1, plain-3. 1 failed, listed below.');
   await expect(outcome.locator('code')).toContainText('plain-2: ');
   await expect(outcome.locator('code')).toContainText('already has a container named');
   await context.close();

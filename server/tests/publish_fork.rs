@@ -528,3 +528,121 @@ async fn a_published_image_is_seen_only_by_its_projects_tokens() {
         .await;
     assert_eq!(st, 200, "{v}");
 }
+
+/// Refusals found by a new user's trial, each in words that say what to do.
+#[tokio::test]
+async fn image_and_fork_refusals_say_what_to_do() {
+    let s = LiveServer::start(&[]);
+    let (id, _, _) = setup(&s).await;
+    let token = s
+        .admin(
+            "POST",
+            "/api/v1/tokens",
+            Some(json!({"name": "proj", "project_ids": ["default"]})),
+        )
+        .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(3);
+    h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(1_700_000_000);
+    h.set_cksum();
+    tar.append_data(&mut h, "hello", &b"hi\n"[..]).unwrap();
+    let tar = tar.into_inner().unwrap();
+    let post = |url: &str, who: &str, ct: &str, body: Vec<u8>| {
+        s.client
+            .post(s.url(url))
+            .bearer_auth(who)
+            .header("content-type", ct)
+            .body(body)
+    };
+    let answer = |r: reqwest::RequestBuilder| async move {
+        let r = r.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.unwrap())
+    };
+    // A tar without ?name= says to add it (before reading the archive).
+    let (st, v) = answer(post(
+        "/api/v1/images",
+        ADMIN,
+        "application/x-tar",
+        tar.clone(),
+    ))
+    .await;
+    assert_eq!(st, 400, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("?name=NAME"), "{v}");
+    // An empty archive is not an image.
+    let (st, v) = answer(post(
+        "/api/v1/images?name=empty",
+        ADMIN,
+        "application/x-tar",
+        Vec::new(),
+    ))
+    .await;
+    assert_eq!(st, 400, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("no files"), "{v}");
+    let images = s.admin("GET", "/api/v1/images", None).await;
+    assert!(!images.to_string().contains("\"empty\""), "{images}");
+    // A project token cannot make a shared image (it could not delete it); it publishes.
+    let (st, v) = answer(post(
+        "/api/v1/images?name=shared",
+        &token,
+        "application/x-tar",
+        tar.clone(),
+    ))
+    .await;
+    assert_eq!(st, 403, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("publish"), "{v}");
+    let (st, v) = answer(post(
+        "/api/v1/images?name=shared",
+        ADMIN,
+        "application/x-tar",
+        tar,
+    ))
+    .await;
+    assert_eq!(st, 200, "{v}");
+    // Rust's words never reach the user.
+    for (body, says) in [
+        (json!([]), "expected a JSON object"),
+        (json!({"name": "x", "from": null}), "expected a JSON object"),
+    ] {
+        let (st, v) = s
+            .call("POST", "/api/v1/images", Some(ADMIN), Some(body.clone()))
+            .await;
+        assert_eq!(st, 400, "{body}: {v}");
+        let m = v["message"].as_str().unwrap();
+        assert!(m.contains(says) && !m.contains("struct"), "{body}: {m}");
+    }
+    let (st, v) = s
+        .call(
+            "POST",
+            &format!("/api/v1/containers/{id}/copy"),
+            Some(ADMIN),
+            Some(json!({"target_project_id": "default", "name": "f", "count": 1e20})),
+        )
+        .await;
+    assert_eq!(st, 400, "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("whole number"),
+        "{v}"
+    );
+    // A fork's name is checked as typed, not as `-1`.
+    for bad in ["", "../x"] {
+        let (st, v) = s
+            .call(
+                "POST",
+                &format!("/api/v1/containers/{id}/copy"),
+                Some(ADMIN),
+                Some(json!({"target_project_id": "default", "name": bad, "count": 2})),
+            )
+            .await;
+        assert_eq!(st, 400, "{bad}: {v}");
+        let m = v["message"].as_str().unwrap();
+        assert!(m.contains(&format!("{bad:?}")), "{bad}: {m}");
+    }
+}

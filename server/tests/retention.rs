@@ -351,7 +351,7 @@ async fn rest_sets_previews_and_the_job_applies_a_keep_policy() {
     );
     let delete_row = text.lines().find(|l| l.starts_with("delete")).unwrap();
     assert!(
-        delete_row.contains(&n[2]) && delete_row.ends_with("last: 1 newer snapshots kept"),
+        delete_row.contains(&n[2]) && delete_row.ends_with("last: 1 newer snapshot kept"),
         "{text}"
     );
     assert!(

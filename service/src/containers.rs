@@ -436,7 +436,9 @@ impl Service {
                 "count {count} is out of range: copy into 1 to {MAX_FORK} containers at once"
             )));
         }
-        // The longest name is checked before anything is made, in the user's own words.
+        // The name as typed, then the longest one made of it, are checked before anything
+        // is made, in the user's own words (never as `-1`, a name they did not type).
+        validate_container_name(name)?;
         let suffix = format!("-{count}").len();
         if name.len() + suffix > 63 {
             return Err(ServiceError::bad_request(format!(

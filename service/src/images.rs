@@ -204,7 +204,9 @@ impl Service {
         })
     }
 
-    /// Imports a root filesystem tar stream (`docker export` output) as image `name`.
+    /// Imports a root filesystem tar stream (`docker export` output) as image `name`, shared
+    /// by every project (admin tokens only: 403 otherwise). An archive with no file is
+    /// refused (400).
     /// `body` is read on a blocking thread; at most `limits.max_image_bytes` are accepted.
     pub async fn import_image(
         &self,
@@ -212,8 +214,14 @@ impl Service {
         name: &str,
         body: Box<dyn Read + Send>,
     ) -> Result<Image, ServiceError> {
-        if !caller.admin && caller.projects.is_empty() {
-            return Err(ServiceError::forbidden("this token cannot import images"));
+        // An imported image is shared by every project, so only an admin token, which can
+        // also delete it, makes one. A project makes its own images by publishing.
+        if !caller.admin {
+            return Err(ServiceError::forbidden(
+                "only an admin token can import images (they are shared by every project); \
+                 to make an image of your project, publish one of its snapshots: POST \
+                 /api/v1/images with {\"name\", \"from\": {\"container_id\", \"snapshot\"}}",
+            ));
         }
         validate_image_name(name)?;
         self.check_free_space(0, "importing an image")?;
@@ -233,6 +241,15 @@ impl Service {
             )));
         }
         let image = result?;
+        // An empty or file-less archive would make containers that cannot start: refused
+        // now, and the image taken back.
+        if image.file_count == 0 {
+            let _ = self.remove_image(name).await;
+            return Err(ServiceError::bad_request(
+                "the archive holds no files: import a root filesystem tar (for example the \
+                 output of `docker export`)",
+            ));
+        }
         self.events()
             .publish(types::EventKind::ImageImported, "", None, &image);
         Ok(image)
@@ -342,6 +359,24 @@ impl Service {
             }
             _ => {}
         }
+        if !self.remove_image(name).await? {
+            return Err(missing());
+        }
+        self.events()
+            .publish(types::EventKind::ImageDeleted, "", None, &image);
+        Ok(image)
+    }
+
+    /// Removes image `name`'s row, then its snapshot (whose objects become garbage for GC);
+    /// no permission check. False when there was no such image.
+    async fn remove_image(&self, name: &str) -> Result<bool, ServiceError> {
+        let Some(row) = sqlx::query("SELECT root_id, snapshot FROM images WHERE name = ?")
+            .bind(name)
+            .fetch_optional(self.db())
+            .await?
+        else {
+            return Ok(false);
+        };
         let root: String = row.try_get("root_id")?;
         let snapshot: String = row.try_get("snapshot")?;
         let root = super::parse_id("image root", &root)?;
@@ -353,15 +388,13 @@ impl Service {
             .execute(self.db())
             .await?;
         if r.rows_affected() == 0 {
-            return Err(missing());
+            return Ok(false);
         }
         match self.engine().delete(&root, &snapshot).await {
             Ok(_) | Err(engine::EngineError::NoSuchSnapshot { .. }) => {}
             Err(e) => tracing::warn!(image = name, error = %e, "image snapshot left for GC"),
         }
-        self.events()
-            .publish(types::EventKind::ImageDeleted, "", None, &image);
-        Ok(image)
+        Ok(true)
     }
 
     async fn image_name_free(&self, name: &str) -> Result<(), ServiceError> {

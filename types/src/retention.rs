@@ -19,7 +19,7 @@ pub const MAX_KEEP: u32 = 10_000;
 pub const KEEP_FIELDS: [&str; 5] = ["last", "hourly", "daily", "weekly", "monthly"];
 
 /// How many scheduled snapshots a schedule keeps, as restic's `forget --keep-*`: every field
-/// is optional, a whole number from 0 to [`MAX_KEEP`]. A field left out, or 0, is a rule
+/// is optional, a whole number from 0 to 10000 (`MAX_KEEP`). A field left out, or 0, is a rule
 /// that keeps nothing; a policy whose every field is absent or 0 is no policy at all (the
 /// schedule's snapshots are then kept until their `expiry`, if any).
 ///

@@ -39,7 +39,22 @@ pub async fn sign_in(token: String) -> Result<Identity, AppError> {
     }
     let identity = crate::backend::backend()?.identity(&token).await?;
     crate::session::set(Some(&token));
-    leptos_axum::redirect("/");
+    // A plain form goes back to the page it was on (the sign-in page itself leads to the
+    // containers). With JavaScript the form reloads its page itself (see `SignInForm`): a
+    // redirect to the address the router is already on would change nothing.
+    if plain_form() {
+        let back = use_context::<http::request::Parts>()
+            .and_then(|p| {
+                let referer = p.headers.get(http::header::REFERER)?.to_str().ok()?;
+                let uri: http::Uri = referer.parse().ok()?;
+                let path = uri.path_and_query()?.as_str().to_string();
+                // Only a path of this site: never another origin, never `//host`.
+                (path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/signin"))
+                    .then_some(path)
+            })
+            .unwrap_or_else(|| "/".into());
+        leptos_axum::redirect(&back);
+    }
     Ok(identity)
 }
 
@@ -224,7 +239,7 @@ pub async fn copy_snapshot(
             Ok(n @ 1..=50) => Some(n),
             _ => {
                 return Err(AppError::BadRequest(format!(
-                    "How many: {n:?} is not a number from 1 to 50."
+                    "How many must be a whole number from 1 to 50 (got {n:?})."
                 )));
             }
         },

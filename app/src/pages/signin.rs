@@ -27,6 +27,21 @@ pub fn SignInPage() -> impl IntoView {
 #[component]
 pub fn SignInForm() -> impl IntoView {
     let action = ServerAction::<SignIn>::new();
+    // Signed in: the page the form stands in for loads again, now with the session (the
+    // sign-in page itself leads to the containers).
+    Effect::new(move |_| {
+        if matches!(action.value().get(), Some(Ok(_))) {
+            #[cfg(feature = "hydrate")]
+            {
+                let location = window().location();
+                if location.pathname().ok().as_deref() == Some("/signin") {
+                    let _ = location.set_href("/");
+                } else {
+                    let _ = location.reload();
+                }
+            }
+        }
+    });
     view! {
         <section class="card signin" aria-labelledby="signin-title">
             <h2 id="signin-title">"Your API token"</h2>

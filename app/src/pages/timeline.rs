@@ -398,8 +398,8 @@ fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> impl IntoVie
         }
         (None, Some(p)) => view! {
             <span class="badge expiring" data-testid="kept-by-policy"
-                title=format!("Taken by the schedule. Its keep policy ({p}) deletes it once newer snapshots replace it; Edit… → Forever pins it.")>
-                "kept by policy"
+                title=format!("Taken by the schedule. Its keep policy ({p}) deletes it once newer snapshots replace it (see what it would delete now under the schedule); Edit… → Forever pins it.")>
+                "under keep policy"
             </span>
         }
         .into_any(),

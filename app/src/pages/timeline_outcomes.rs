@@ -164,27 +164,19 @@ fn copied_said(c: Copied) -> Said {
         },
         made => Said {
             text: format!(
-                "Copied into {}{}{}",
+                "Copied into {}: {}.{} ",
                 count(made.len(), "container", "containers"),
-                if made.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        ": {}.",
-                        made.iter()
-                            .map(|(_, n)| n.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                },
+                made.iter()
+                    .map(|(_, n)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 if failed.is_empty() {
                     String::new()
                 } else {
-                    format!(" {} failed:", failed.len())
+                    format!(" {} failed, listed below.", failed.len())
                 }
             ),
-            link: (!made.is_empty())
-                .then(|| ("/".into(), "See them with the other containers".into())),
+            link: Some(("/".into(), "See them with the other containers".into())),
             damage: failed,
             ..Said::default()
         },

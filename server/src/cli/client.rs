@@ -151,6 +151,13 @@ impl Client {
             let f = tokio::fs::File::open(file)
                 .await
                 .with_context(|| format!("cannot open {}", file.display()))?;
+            // Checked here, or the read error surfaces as a failed request to the server.
+            if !f.metadata().await.is_ok_and(|m| m.is_file()) {
+                anyhow::bail!(
+                    "{} is not a file: give a tar archive (or - for stdin)",
+                    file.display()
+                );
+            }
             reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(f))
         };
         let url = reqwest::Url::parse_with_params(

@@ -182,7 +182,7 @@ fn print_schedule(s: &Schedule) {
 fn preview_table(p: &RetentionPreview) -> String {
     let head = match &p.policy {
         Some(k) => format!(
-            "Policy {}: keeps {}, deletes {} on the server's next job pass; {} untouched (taken by hand or pinned).\n",
+            "Policy {}: keeps {}, deletes {} (once saved, on the server's next job pass); {} untouched (taken by hand or pinned).\n",
             k.describe(),
             p.keep.len(),
             p.delete.len(),

@@ -43,12 +43,64 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             _ if field == "." => "the body does not match what this route takes".to_string(),
             _ => format!("the body does not match what this route takes (field `{field}`)"),
         };
-        ApiError::bad_request(format!("{what}: {e}"))
+        ApiError::bad_request(format!("{what}: {}", plain_words(&e.to_string())))
     })?;
     // Trailing data after the value (`{} {}`) is refused, as serde_json::from_slice does.
     de.end()
         .map_err(|e| ApiError::bad_request(format!("the body is not valid JSON: {e}")))?;
     Ok(value)
+}
+
+/// serde's explanation without Rust's words: `expected struct PublishImage with 2 elements`
+/// and `expected struct ImageOrigin` become `expected a JSON object`, `expected u32` (and the
+/// other integer types) `expected a whole number`. The rest (field names, positions, the
+/// value that was found) stays as serde wrote it.
+fn plain_words(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("expected ") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + "expected ".len()..];
+        let word_end = |t: &str| {
+            t.find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                .unwrap_or(t.len())
+        };
+        if let Some(t) = after.strip_prefix("struct ") {
+            let mut tail = &t[word_end(t)..];
+            if let Some(w) = tail.strip_prefix(" with ") {
+                let digits = w.find(|c: char| !c.is_ascii_digit()).unwrap_or(w.len());
+                let w = &w[digits..];
+                tail = w
+                    .strip_prefix(" elements")
+                    .or_else(|| w.strip_prefix(" element"))
+                    .unwrap_or(tail);
+            }
+            out.push_str("expected a JSON object");
+            rest = tail;
+            continue;
+        }
+        let word = &after[..word_end(after)];
+        let plain = match word {
+            "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize" => {
+                Some("a whole number")
+            }
+            "f32" | "f64" => Some("a number"),
+            _ => None,
+        };
+        match plain {
+            Some(p) => {
+                out.push_str("expected ");
+                out.push_str(p);
+                rest = &after[word.len()..];
+            }
+            None => {
+                out.push_str("expected ");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
@@ -138,5 +190,42 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> axum::extract::FromRequestParts
             .await
             .map(|p| Path(p.0))
             .map_err(|e| ApiError::bad_request(format!("bad path: {}", e.body_text())))
+    }
+}
+
+#[cfg(test)]
+mod plain_words_tests {
+    use super::plain_words;
+
+    #[test]
+    fn rust_words_become_plain_ones() {
+        for (from, to) in [
+            (
+                "invalid type: sequence, expected struct PublishImage with 2 elements at line 1 column 2",
+                "invalid type: sequence, expected a JSON object at line 1 column 2",
+            ),
+            (
+                "invalid type: null, expected struct ImageOrigin at line 1 column 20",
+                "invalid type: null, expected a JSON object at line 1 column 20",
+            ),
+            (
+                "invalid type: floating point `1e20`, expected u32 at line 1 column 30",
+                "invalid type: floating point `1e20`, expected a whole number at line 1 column 30",
+            ),
+            (
+                "invalid type: string \"x\", expected f64",
+                "invalid type: string \"x\", expected a number",
+            ),
+            (
+                "unknown field `x`, expected one of `a`, `b`",
+                "unknown field `x`, expected one of `a`, `b`",
+            ),
+            (
+                "invalid type: map, expected struct X with 1 element",
+                "invalid type: map, expected a JSON object",
+            ),
+        ] {
+            assert_eq!(plain_words(from), to);
+        }
     }
 }

@@ -132,7 +132,7 @@ pub struct ImportQuery {
         (status = 200, description = "Imported or published", body = ImageResponse),
         (status = 400, description = "Bad name, bad JSON, or a hostile or malformed tar", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 403, description = "The token sees no project", body = ErrorBody),
+        (status = 403, description = "Importing: not an admin token (imported images are shared); publishing: the token sees no project", body = ErrorBody),
         (status = 404, description = "No such container or snapshot (publishing)", body = ErrorBody),
         (status = 409, description = "The name is taken", body = ErrorBody),
         (status = 413, description = "Larger than the image size limit", body = ErrorBody),
@@ -147,10 +147,26 @@ pub async fn create_image(
     headers: axum::http::HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let json = headers
+    let content_type = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .unwrap_or_default();
+    let json = content_type.starts_with("application/json");
+    // An archive without a name: say what is missing before reading any of it (curl's
+    // `-d` JSON comes as form-urlencoded, so only archive types are told apart).
+    let archive = [
+        "application/x-tar",
+        "application/octet-stream",
+        "application/gzip",
+    ]
+    .iter()
+    .any(|t| content_type.starts_with(t));
+    if archive && q.name.is_none() {
+        return Err(ApiError::bad_request(
+            "to import a tar archive, name the image: POST /api/v1/images?name=NAME (to \
+             publish a snapshot instead, send JSON {\"name\", \"from\"})",
+        ));
+    }
     if json && q.name.is_some() {
         return Err(ApiError::bad_request(
             "a JSON body with ?name= is neither: to publish a snapshot, leave out ?name= (the \

@@ -94,14 +94,16 @@ impl Rule {
     }
 
     /// What this rule counts, in the plural (`days`), for reasons.
-    fn units(self) -> &'static str {
-        match self {
-            Rule::Last => "snapshots",
-            Rule::Hourly => "hours",
-            Rule::Daily => "days",
-            Rule::Weekly => "weeks",
-            Rule::Monthly => "months",
-        }
+    /// What the rule counts, in the number `n` asks for (`1 newer day`, `2 newer days`).
+    fn units(self, n: usize) -> &'static str {
+        let (one, many) = match self {
+            Rule::Last => ("snapshot", "snapshots"),
+            Rule::Hourly => ("hour", "hours"),
+            Rule::Daily => ("day", "days"),
+            Rule::Weekly => ("week", "weeks"),
+            Rule::Monthly => ("month", "months"),
+        };
+        if n == 1 { one } else { many }
     }
 
     /// The bucket of a snapshot at position `nr` (newest first) taken at `t`.
@@ -183,7 +185,12 @@ impl std::fmt::Display for Reason {
                 write!(f, "{} {bucket}: {by} is newer", rule.name())
             }
             Reason::Full { rule, count } => {
-                write!(f, "{}: {count} newer {} kept", rule.name(), rule.units())
+                write!(
+                    f,
+                    "{}: {count} newer {} kept",
+                    rule.name(),
+                    rule.units(*count as usize)
+                )
             }
             Reason::NoPolicy => f.write_str("no policy"),
             Reason::Manual => f.write_str("manual"),

@@ -282,7 +282,7 @@ fn month_ends_fall_in_their_own_months() {
     );
     assert_eq!(
         reasons(&p, "2026-12-31T23:59:00Z"),
-        ["weekly: 1 newer weeks kept", "monthly: 1 newer months kept"]
+        ["weekly: 1 newer week kept", "monthly: 1 newer month kept"]
     );
 }
 
@@ -397,7 +397,7 @@ fn zero_counts_are_rules_that_do_nothing_and_all_zero_deletes_nothing() {
     assert_eq!(kept(&p), ["2026-11-29T10:00:00Z"]);
     assert_eq!(
         reasons(&p, "2026-11-28T10:00:00Z"),
-        ["daily: 1 newer days kept"]
+        ["daily: 1 newer day kept"]
     );
 }
 
