@@ -1,0 +1,118 @@
+//! `snapline images ...` and `snapline projects ...`: the shared resources a server holds
+//! beside containers.
+
+use std::path::PathBuf;
+use std::slice;
+
+use clap::Subcommand;
+use types::{CreateProject, ImageData, ImageList, ProjectData, ProjectList};
+
+use super::{Client, Remote, enc, show, table};
+
+#[derive(Debug, Subcommand)]
+pub enum ImagesCmd {
+    /// List images.
+    List,
+    /// Import a root filesystem tar (for example `docker export`); `-` reads stdin.
+    Import {
+        #[arg(long)]
+        name: String,
+        file: PathBuf,
+    },
+    /// Publish a container's snapshot as an image (stores nothing new); containers created
+    /// from it start exactly as the snapshot.
+    Publish {
+        /// The image's name.
+        #[arg(long)]
+        name: String,
+        /// The container whose snapshot it is.
+        #[arg(long)]
+        container: String,
+        /// The snapshot's name, or its alias.
+        #[arg(long)]
+        snapshot: String,
+    },
+    /// Delete an image. Containers made from it keep their files; a shared (built-in or
+    /// imported) image needs an admin token.
+    Delete {
+        /// The image's name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectsCmd {
+    /// List projects.
+    List,
+    /// Create a project (admin token).
+    Create { name: String },
+    /// Delete an empty project (admin token): refused while it holds containers, snapshots
+    /// or published images.
+    Delete {
+        /// The project's id or name.
+        project: String,
+    },
+}
+
+pub async fn images(remote: Remote, cmd: ImagesCmd) -> anyhow::Result<()> {
+    let c = Client::new(&remote)?;
+    match cmd {
+        ImagesCmd::List => {
+            let data: ImageList = c.call("GET", "/api/v1/images").await?;
+            show(&remote, &data, |d| table::images(&d.images))
+        }
+        ImagesCmd::Import { name, file } => {
+            let data = c.import(&name, &file).await?;
+            show(&remote, &data, |d| table::images(slice::from_ref(&d.image)))
+        }
+        ImagesCmd::Publish {
+            name,
+            container,
+            snapshot,
+        } => {
+            let body = types::PublishImage {
+                name,
+                from: types::ImageOrigin {
+                    container_id: container,
+                    snapshot,
+                },
+            };
+            let data: ImageData = c.send("POST", "/api/v1/images", Some(&body)).await?;
+            show(&remote, &data, |d| table::images(slice::from_ref(&d.image)))
+        }
+        ImagesCmd::Delete { name } => {
+            let p = format!("/api/v1/images/{}", enc(&name));
+            let data: ImageData = c.call("DELETE", &p).await?;
+            show(&remote, &data, |d| {
+                println!(
+                    "Deleted image {} (its space is freed when the background GC runs)",
+                    d.image.name
+                )
+            })
+        }
+    }
+}
+
+pub async fn projects(remote: Remote, cmd: ProjectsCmd) -> anyhow::Result<()> {
+    let c = Client::new(&remote)?;
+    match cmd {
+        ProjectsCmd::List => {
+            let data: ProjectList = c.call("GET", "/api/v1/projects").await?;
+            show(&remote, &data, |d| table::projects(&d.projects))
+        }
+        ProjectsCmd::Create { name } => {
+            let body = CreateProject { name };
+            let data: ProjectData = c.send("POST", "/api/v1/projects", Some(&body)).await?;
+            show(&remote, &data, |d| {
+                table::projects(slice::from_ref(&d.project))
+            })
+        }
+        ProjectsCmd::Delete { project } => {
+            let p = format!("/api/v1/projects/{}", enc(&project));
+            let data: ProjectData = c.call("DELETE", &p).await?;
+            show(&remote, &data, |d| {
+                println!("Deleted project {} ({})", d.project.name, d.project.id)
+            })
+        }
+    }
+}
