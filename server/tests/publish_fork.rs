@@ -127,7 +127,7 @@ async fn a_published_image_makes_containers_equal_to_the_snapshot() {
         (
             json!({"name": "dev-template", "from": {"container_id": id, "snapshot": "golden"}}),
             409,
-            "already exists",
+            "already has an image named",
         ),
         (
             json!({"name": "Bad Name", "from": {"container_id": id, "snapshot": "golden"}}),
@@ -645,4 +645,132 @@ async fn image_and_fork_refusals_say_what_to_do() {
         let m = v["message"].as_str().unwrap();
         assert!(m.contains(&format!("{bad:?}")), "{bad}: {m}");
     }
+}
+
+/// Published image names are per project: two projects may each publish `tmpl-img`, each
+/// gets its own, and no refusal tells one project what another has named. Shared names are
+/// reserved everywhere; deleting a name two visible projects use asks which one.
+#[tokio::test]
+async fn published_image_names_are_per_project() {
+    let s = LiveServer::start(&[]);
+    let (id, _, want) = setup(&s).await;
+    s.admin("POST", "/api/v1/projects", Some(json!({"name": "teamx"})))
+        .await;
+    let teamx = s.project_id("teamx").await;
+    let scoped = |p: &str| json!({"name": format!("t-{p}"), "project_ids": [p]});
+    let own = s
+        .admin("POST", "/api/v1/tokens", Some(scoped("default")))
+        .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = s.admin("POST", "/api/v1/tokens", Some(scoped(&teamx))).await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let publish = |token: String, container: String, name: &'static str| {
+        let s = &s;
+        async move {
+            let body = json!({"name": name, "from": {"container_id": container, "snapshot": "golden"}});
+            s.call("POST", "/api/v1/images", Some(&token), Some(body))
+                .await
+        }
+    };
+    let (st, v) = publish(own.clone(), id.clone(), "tmpl-img").await;
+    assert_eq!(st, 200, "{v}");
+
+    // teamx has a container with other files, and publishes the same name: allowed, and no
+    // word of the default project.
+    let x = s.container(&teamx, "xsrc").await;
+    std::fs::write(s.root(&x).join("teamx.txt"), "teamx\n").unwrap();
+    s.snapshot(&x, Some("golden")).await;
+    let x_want = tree_of(&s.root(&x));
+    let (st, v) = publish(other.clone(), x.clone(), "tmpl-img").await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["data"]["image"]["project_id"], teamx.as_str(), "{v}");
+    // Its own name again is taken, in words that name only its own project.
+    let (st, v) = publish(other.clone(), x.clone(), "tmpl-img").await;
+    assert_eq!(st, 409, "{v}");
+    let said = v["message"].as_str().unwrap();
+    assert!(said.contains("\"teamx\"") && !said.contains("default"), "{said}");
+    // A shared image's name is reserved in every project.
+    let (st, v) = publish(other.clone(), x.clone(), "demo").await;
+    assert_eq!(st, 409, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("shared"), "{v}");
+
+    // Each project lists and creates from its own.
+    let default = s.project_id("default").await;
+    for (token, project, tree) in [(&own, &default, &want), (&other, &teamx, &x_want)] {
+        let (_, v) = s.call("GET", "/api/v1/images", Some(token), None).await;
+        let mine: Vec<&Value> = v["data"]["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["name"] == "tmpl-img")
+            .collect();
+        assert_eq!(mine.len(), 1, "{v}");
+        assert_eq!(mine[0]["project_id"], project.as_str(), "{v}");
+        let (st, v) = s
+            .call(
+                "POST",
+                "/api/v1/containers",
+                Some(token),
+                Some(json!({"project_id": project, "name": "from-img", "image": "tmpl-img"})),
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+        let made = v["data"]["container"]["id"].as_str().unwrap();
+        assert_eq!(&tree_of(&s.root(made)), tree, "project {project}");
+    }
+    // The admin sees both, and the dashboard's create form offers the name once.
+    let (_, v) = s.call("GET", "/api/v1/images", Some(ADMIN), None).await;
+    let both = v["data"]["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["name"] == "tmpl-img")
+        .count();
+    assert_eq!(both, 2, "{v}");
+    // An import (shared, admin only) of a name a project uses is refused, naming it.
+    let resp = s
+        .client
+        .post(s.url("/api/v1/images?name=tmpl-img"))
+        .bearer_auth(ADMIN)
+        .header("content-type", "application/x-tar")
+        .body(vec![0u8; 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 409);
+    assert!(resp.text().await.unwrap().contains("already has an image"));
+
+    // Deleting: the admin must say which; each project's token deletes its own only.
+    let (st, v) = s
+        .call("DELETE", "/api/v1/images/tmpl-img", Some(ADMIN), None)
+        .await;
+    assert_eq!(st, 409, "{v}");
+    let said = v["message"].as_str().unwrap();
+    assert!(
+        said.contains("?project=") && said.contains("default and teamx"),
+        "{said}"
+    );
+    let (st, v) = s
+        .call(
+            "DELETE",
+            "/api/v1/images/tmpl-img?project=default",
+            Some(&other),
+            None,
+        )
+        .await;
+    assert_eq!(st, 404, "{v}");
+    let out = s.client_ok(&["images", "delete", "tmpl-img", "--project", "teamx"]);
+    assert!(out.contains("Deleted image tmpl-img"), "{out}");
+    let (_, v) = s.call("GET", "/api/v1/images", Some(&own), None).await;
+    assert!(v.to_string().contains("tmpl-img"), "default's image went too: {v}");
+    let (st, v) = s
+        .call("DELETE", "/api/v1/images/tmpl-img", Some(&own), None)
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (_, v) = s.call("GET", "/api/v1/images", Some(ADMIN), None).await;
+    assert!(!v.to_string().contains("tmpl-img"), "{v}");
 }

@@ -322,7 +322,7 @@ impl Service {
     ) -> Result<Container, ServiceError> {
         let limits = limits.unwrap_or_default();
         let project = self.project(caller, project).await?;
-        let image_ref = self.image_ref(caller, image).await?;
+        let image_ref = self.image_ref(&project, image).await?;
         let command = command.unwrap_or_else(|| image_ref.command.clone());
         self.check_free_space(0, "creating a container")?;
         let id = self

@@ -71,8 +71,11 @@ fn row_to_image(r: &sqlx::sqlite::SqliteRow) -> Result<Image, ServiceError> {
 /// Makes the `demo` image from the host's static busybox, once.
 pub(crate) async fn ensure_demo_image(svc: &Service) -> anyhow::Result<()> {
     use anyhow::Context;
-    let exists: Option<String> = sqlx::query_scalar("SELECT name FROM images WHERE name = ?")
-        .bind(DEMO_IMAGE)
+    // Only the shared one counts; a project that published a `demo` while there was none
+    // makes the registration below fail with a message naming that project.
+    let exists: Option<String> =
+        sqlx::query_scalar("SELECT name FROM images WHERE name = ? AND project_id IS NULL")
+            .bind(DEMO_IMAGE)
         .fetch_optional(svc.db())
         .await?;
     if exists.is_some() {
@@ -175,26 +178,31 @@ impl Service {
             .collect())
     }
 
-    /// An image the caller may use; one of a project it does not see is as if it did not
-    /// exist.
+    /// The image `name` as project `project` sees it: the project's own published image of
+    /// that name, else the shared one. Images of other projects are as if they did not
+    /// exist. The caller's access to `project` is checked by the caller of this function.
     pub(crate) async fn image_ref(
         &self,
-        caller: &Caller,
+        project: &types::Project,
         name: &str,
     ) -> Result<ImageRef, ServiceError> {
-        let missing = || {
-            ServiceError::not_found(format!("no image named {name:?}")).with_hint(Hint::ListImages)
-        };
-        let row =
-            sqlx::query("SELECT root_id, snapshot, command, project_id FROM images WHERE name = ?")
-                .bind(name)
-                .fetch_optional(self.db())
-                .await?
-                .ok_or_else(missing)?;
-        let project: Option<String> = row.try_get("project_id")?;
-        if project.is_some_and(|p| !caller.sees(&p)) {
-            return Err(missing());
-        }
+        // The project's own image first: a shared image of the same name can only appear
+        // through a race between an import and a publish, and then the project's wins.
+        let row = sqlx::query(
+            "SELECT root_id, snapshot, command FROM images WHERE name = ? \
+             AND (project_id IS NULL OR project_id = ?) ORDER BY project_id IS NULL LIMIT 1",
+        )
+        .bind(name)
+        .bind(&project.id)
+        .fetch_optional(self.db())
+        .await?
+        .ok_or_else(|| {
+            ServiceError::not_found(format!(
+                "project {:?} has no image named {name:?} (neither its own nor a shared one)",
+                project.name
+            ))
+            .with_hint(Hint::ListImages)
+        })?;
         let root: String = row.try_get("root_id")?;
         let command: String = row.try_get("command")?;
         Ok(ImageRef {
@@ -244,7 +252,7 @@ impl Service {
         // An empty or file-less archive would make containers that cannot start: refused
         // now, and the image taken back.
         if image.file_count == 0 {
-            let _ = self.remove_image(name).await;
+            let _ = self.remove_image(&image.name, None).await;
             return Err(ServiceError::bad_request(
                 "the archive holds no files: import a root filesystem tar (for example the \
                  output of `docker export`)",
@@ -263,7 +271,7 @@ impl Service {
         content: RootSource,
         command: Option<Vec<String>>,
     ) -> Result<Image, ServiceError> {
-        self.image_name_free(name).await?;
+        self.image_name_free(name, None).await?;
         let root = super::parse_id("image root", &crate::tokens::new_id())?;
         self.engine().create_root(&root, content).await?;
         let snap = self
@@ -306,7 +314,7 @@ impl Service {
         validate_image_name(&req.name)?;
         let id = super::parse_id("container id", &req.from.container_id)?;
         let c = self.container_row(caller, &id).await?;
-        self.image_name_free(&req.name).await?;
+        self.image_name_free(&req.name, Some(&c.project_id)).await?;
         let root = super::parse_id("image root", &crate::tokens::new_id())?;
         let snap = self
             .engine()
@@ -337,29 +345,71 @@ impl Service {
     /// the next GC. The built-in `demo` image is made again at the next start while busybox is
     /// installed.
     ///
+    /// `project` picks among images of that name in several projects the caller sees (an
+    /// admin token, or one scoped to several projects); without it, such a name is refused
+    /// (409, naming the projects).
+    ///
     /// Who may: a published image, any token that sees its project; a shared image (built in
     /// or imported, seen by every project), an admin token only. Refused: an image the caller
     /// does not see (404), a shared image and a non-admin token (403).
-    pub async fn delete_image(&self, caller: &Caller, name: &str) -> Result<Image, ServiceError> {
-        let missing = || {
-            ServiceError::not_found(format!("no image named {name:?}")).with_hint(Hint::ListImages)
+    pub async fn delete_image(
+        &self,
+        caller: &Caller,
+        name: &str,
+        project: Option<&str>,
+    ) -> Result<Image, ServiceError> {
+        // `project` is an id or a name, like everywhere else; one the caller does not see
+        // is 404.
+        let project = match project {
+            Some(p) => Some(self.project(caller, p).await?),
+            None => None,
         };
-        let row = sqlx::query("SELECT * FROM images WHERE name = ?")
-            .bind(name)
-            .fetch_optional(self.db())
-            .await?
-            .ok_or_else(missing)?;
-        let image = row_to_image(&row)?;
-        match image.project_id.as_deref() {
-            Some(p) if !caller.sees(p) => return Err(missing()),
-            None if !caller.admin => {
-                return Err(ServiceError::forbidden(format!(
-                    "image {name:?} is shared by every project; only an admin token can delete it"
+        let missing = || {
+            let scope = project
+                .as_ref()
+                .map(|p| format!(" in project {:?}", p.name))
+                .unwrap_or_default();
+            ServiceError::not_found(format!("no image named {name:?}{scope}"))
+                .with_hint(Hint::ListImages)
+        };
+        let rows = sqlx::query(
+            "SELECT images.*, projects.name AS project_name FROM images \
+             LEFT JOIN projects ON projects.id = images.project_id \
+             WHERE images.name = ? ORDER BY project_name",
+        )
+        .bind(name)
+        .fetch_all(self.db())
+        .await?;
+        let mut seen = Vec::new();
+        for row in &rows {
+            let image = row_to_image(row)?;
+            let visible = image.project_id.as_deref().is_none_or(|p| caller.sees(p));
+            let chosen = project
+                .as_ref()
+                .is_none_or(|want| image.project_id.as_deref() == Some(want.id.as_str()));
+            if visible && chosen {
+                seen.push((image, row.try_get::<Option<String>, _>("project_name")?));
+            }
+        }
+        let image = match seen.len() {
+            0 => return Err(missing()),
+            1 => seen.remove(0).0,
+            _ => {
+                let projects: Vec<String> =
+                    seen.into_iter().filter_map(|(_, p)| p).collect();
+                return Err(ServiceError::conflict(format!(
+                    "projects {} each have an image named {name:?}; say which one to delete \
+                     (?project=<name>, or --project in the CLI)",
+                    projects.join(" and ")
                 )));
             }
-            _ => {}
+        };
+        if image.project_id.is_none() && !caller.admin {
+            return Err(ServiceError::forbidden(format!(
+                "image {name:?} is shared by every project; only an admin token can delete it"
+            )));
         }
-        if !self.remove_image(name).await? {
+        if !self.remove_image(name, image.project_id.as_deref()).await? {
             return Err(missing());
         }
         self.events()
@@ -367,29 +417,27 @@ impl Service {
         Ok(image)
     }
 
-    /// Removes image `name`'s row, then its snapshot (whose objects become garbage for GC);
-    /// no permission check. False when there was no such image.
-    async fn remove_image(&self, name: &str) -> Result<bool, ServiceError> {
-        let Some(row) = sqlx::query("SELECT root_id, snapshot FROM images WHERE name = ?")
-            .bind(name)
-            .fetch_optional(self.db())
-            .await?
+    /// Removes image `name` of `project` (None: the shared one): its row, then its snapshot
+    /// (whose objects become garbage for GC); no permission check. False when there was no
+    /// such image.
+    async fn remove_image(&self, name: &str, project: Option<&str>) -> Result<bool, ServiceError> {
+        // `IS` matches NULL to NULL, so one text serves the shared namespace and a project's.
+        let Some(row) = sqlx::query(
+            "DELETE FROM images WHERE name = ? AND project_id IS ? RETURNING root_id, snapshot",
+        )
+        .bind(name)
+        .bind(project)
+        .fetch_optional(self.db())
+        .await?
         else {
             return Ok(false);
         };
+        // The row went first: from then on no new container starts from the image, and a
+        // second delete finds nothing. A snapshot left behind by a failure below is only
+        // stored bytes, never a half image.
         let root: String = row.try_get("root_id")?;
         let snapshot: String = row.try_get("snapshot")?;
         let root = super::parse_id("image root", &root)?;
-        // The row goes first: from then on no new container starts from the image, and a
-        // second delete finds nothing. A snapshot left behind by a failure below is only
-        // stored bytes, never a half image.
-        let r = sqlx::query("DELETE FROM images WHERE name = ?")
-            .bind(name)
-            .execute(self.db())
-            .await?;
-        if r.rows_affected() == 0 {
-            return Ok(false);
-        }
         match self.engine().delete(&root, &snapshot).await {
             Ok(_) | Err(engine::EngineError::NoSuchSnapshot { .. }) => {}
             Err(e) => tracing::warn!(image = name, error = %e, "image snapshot left for GC"),
@@ -397,17 +445,49 @@ impl Service {
         Ok(true)
     }
 
-    async fn image_name_free(&self, name: &str) -> Result<(), ServiceError> {
-        let taken: Option<String> = sqlx::query_scalar("SELECT name FROM images WHERE name = ?")
+    /// Refuses a name already used where the new image would be seen. A published image
+    /// (`project` Some) may not reuse its project's names nor a shared one; a shared image
+    /// (None) may not reuse any name at all, since every project sees it. Other projects'
+    /// names are never revealed to a project: only an admin makes shared images.
+    async fn image_name_free(&self, name: &str, project: Option<&str>) -> Result<(), ServiceError> {
+        let taken: Vec<Option<String>> = match project {
+            Some(p) => sqlx::query_scalar(
+                "SELECT project_id FROM images WHERE name = ? \
+                 AND (project_id IS NULL OR project_id = ?)",
+            )
             .bind(name)
-            .fetch_optional(self.db())
-            .await?;
-        match taken {
-            Some(_) => Err(ServiceError::conflict(format!(
-                "an image named {name:?} already exists; choose another name"
-            ))),
+            .bind(p)
+            .fetch_all(self.db())
+            .await?,
+            None => sqlx::query_scalar("SELECT project_id FROM images WHERE name = ?")
+                .bind(name)
+                .fetch_all(self.db())
+                .await?,
+        };
+        match taken.first() {
             None => Ok(()),
+            Some(owner) => Err(self.name_taken(name, owner.as_deref()).await),
         }
+    }
+
+    /// 409 for an image name in use: `owner` is the id of the project whose image has it,
+    /// None for a shared image. The project is named by its name, as users know it.
+    async fn name_taken(&self, name: &str, owner: Option<&str>) -> ServiceError {
+        let Some(owner) = owner else {
+            return ServiceError::conflict(format!(
+                "a shared image (built in or imported) is named {name:?}; choose another name"
+            ));
+        };
+        let label: Option<String> = sqlx::query_scalar("SELECT name FROM projects WHERE id = ?")
+            .bind(owner)
+            .fetch_optional(self.db())
+            .await
+            .ok()
+            .flatten();
+        ServiceError::conflict(format!(
+            "project {:?} already has an image named {name:?}; choose another name",
+            label.as_deref().unwrap_or(owner)
+        ))
     }
 
     /// The image row for `root`'s one snapshot `snap`. When the name was taken meanwhile,
@@ -451,11 +531,10 @@ impl Service {
             Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
                 // Made twice at once: the loser's snapshot is garbage for GC.
                 let _ = self.engine().delete(root, &snap.name).await;
-                Err(ServiceError::conflict(format!(
-                    "an image named {name:?} already exists; choose another name"
-                )))
+                Err(self.name_taken(name, image.project_id.as_deref()).await)
             }
             Err(e) => Err(e.into()),
         }
     }
 }
+

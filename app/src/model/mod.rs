@@ -76,9 +76,21 @@ pub struct Overview {
     pub containers: Vec<ContainerView>,
     /// Deleted containers whose snapshots remain, with those snapshots.
     pub deleted: Vec<(ContainerView, Vec<Snapshot>)>,
+    /// The names the create form offers, from [`Overview::image_choices`].
     pub images: Vec<String>,
     /// The server's clock when this was read (relative times are computed against it).
     pub now: String,
+}
+
+impl Overview {
+    /// The image names the create form offers: sorted, each once. Projects name their
+    /// published images apart, so a token that sees several projects may see one name
+    /// twice; creating a container resolves the name in the project chosen.
+    pub fn image_choices(images: &[types::Image]) -> Vec<String> {
+        let names: std::collections::BTreeSet<&str> =
+            images.iter().map(|i| i.name.as_str()).collect();
+        names.into_iter().map(str::to_string).collect()
+    }
 }
 
 /// The timeline page of one container.

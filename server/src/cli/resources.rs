@@ -37,6 +37,10 @@ pub enum ImagesCmd {
     Delete {
         /// The image's name.
         name: String,
+        /// The project whose image it is, when several projects you see have an image of
+        /// that name (published images are named per project).
+        #[arg(long)]
+        project: Option<String>,
     },
 }
 
@@ -80,8 +84,11 @@ pub async fn images(remote: Remote, cmd: ImagesCmd) -> anyhow::Result<()> {
             let data: ImageData = c.send("POST", "/api/v1/images", Some(&body)).await?;
             show(&remote, &data, |d| table::images(slice::from_ref(&d.image)))
         }
-        ImagesCmd::Delete { name } => {
-            let p = format!("/api/v1/images/{}", enc(&name));
+        ImagesCmd::Delete { name, project } => {
+            let mut p = format!("/api/v1/images/{}", enc(&name));
+            if let Some(project) = project {
+                p.push_str(&format!("?project={}", enc(&project)));
+            }
             let data: ImageData = c.call("DELETE", &p).await?;
             show(&remote, &data, |d| {
                 println!(

@@ -160,14 +160,13 @@ impl Backend for EmbeddedBackend {
                 containers.push(view);
             }
         }
-        let images = self
-            .service
-            .list_images(&caller)
-            .await
-            .map_err(app_error)?
-            .into_iter()
-            .map(|i| i.name)
-            .collect();
+        let images = Overview::image_choices(
+            &self
+                .service
+                .list_images(&caller)
+                .await
+                .map_err(app_error)?,
+        );
         Ok(Overview {
             identity: Identity {
                 admin: caller.admin,

@@ -188,6 +188,15 @@ pub async fn create_image(
     Ok(Envelope::ok("Image imported successfully", ImageData { image }).into_response())
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteImageQuery {
+    /// The project whose image to delete, when projects the token sees each have an image of
+    /// that name (published image names are per project). Leave it out otherwise.
+    #[param(example = "default")]
+    pub project: Option<String>,
+}
+
 /// Deletes an image. Containers made from it keep their files: creating a container copies
 /// the image. What only the image used is freed by the next GC. A published image can be
 /// deleted by any token that sees its project; a shared one (built in or imported) only by an
@@ -196,12 +205,16 @@ pub async fn create_image(
     delete,
     path = "/api/v1/images/{name}",
     tag = "Images",
-    params(("name" = String, Path, description = "The image's name", example = "dev-template")),
+    params(
+        ("name" = String, Path, description = "The image's name", example = "dev-template"),
+        DeleteImageQuery,
+    ),
     responses(
         (status = 200, description = "Deleted; the image as it was", body = ImageDeletedResponse),
         (status = 401, description = "No or bad token", body = ErrorBody),
         (status = 403, description = "A shared image and a token that is not admin", body = ErrorBody),
         (status = 404, description = "No such image (or one of a project the token does not see)", body = ErrorBody),
+        (status = 409, description = "Several projects the token sees have an image of that name: add ?project=", body = ErrorBody),
     ),
     security(("bearer" = [])),
 )]
@@ -209,8 +222,11 @@ pub async fn delete_image(
     State(svc): State<Service>,
     Authed(caller): Authed,
     Path(name): Path<String>,
+    Query(q): Query<DeleteImageQuery>,
 ) -> Result<Response, ApiError> {
-    let image = svc.delete_image(&caller, &name).await?;
+    let image = svc
+        .delete_image(&caller, &name, q.project.as_deref())
+        .await?;
     Ok(Envelope::ok("Image deleted successfully", ImageData { image }).into_response())
 }
 

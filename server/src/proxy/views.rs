@@ -65,7 +65,7 @@ impl RemoteBackend {
             identity,
             containers,
             deleted,
-            images: images.images.into_iter().map(|i| i.name).collect(),
+            images: Overview::image_choices(&images.images),
             now: crate::http::now_rfc3339(),
         })
     }

@@ -215,6 +215,16 @@ impl LiveServer {
         d["container"]["id"].as_str().unwrap().to_string()
     }
 
+    /// Takes a snapshot of container `id` as the admin, with `alias` if given; returns its
+    /// name.
+    pub async fn snapshot(&self, id: &str, alias: Option<&str>) -> String {
+        let body = alias.map(|a| serde_json::json!({ "alias": a }));
+        let d = self
+            .admin("POST", &format!("/api/v1/containers/{id}/snapshots"), body)
+            .await;
+        d["snapshot"]["name"].as_str().unwrap().to_string()
+    }
+
     /// The live root of a container on disk.
     pub fn root(&self, id: &str) -> std::path::PathBuf {
         self.data().join("containers").join(id).join("root")
