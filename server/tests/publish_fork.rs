@@ -362,34 +362,21 @@ async fn the_dashboard_publishes_and_forks_through_a_proxy() {
 
     // Without JavaScript (a plain form POST), a fork whose copies partly fail comes back to
     // the timeline saying what was made and why each other copy failed.
-    let resp = common::rpc::browser()
-        .post(proxy.url("/rpc/copy_snapshot"))
-        .header("accept", "text/html")
-        .header("sec-fetch-site", "same-origin")
-        .header("origin", format!("http://127.0.0.1:{}", proxy.port))
-        .header("cookie", &cookie)
-        .form(&[
+    let to = common::rpc::plain_form(
+        &proxy,
+        "copy_snapshot",
+        &cookie,
+        &[
             ("id", id.as_str()),
             ("name", snap.as_str()),
             ("project", project.as_str()),
             ("new_name", "px"),
             ("count", "4"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert!(resp.status().is_redirection(), "{}", resp.status());
-    let to = resp.headers()["location"].to_str().unwrap().to_string();
+        ],
+    )
+    .await;
     assert!(to.starts_with(&format!("/containers/{id}?")), "{to}");
-    let page = common::rpc::browser()
-        .get(proxy.url(&to))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = common::rpc::page(&proxy, &cookie, &to).await;
     let px4 = upstream.admin("GET", "/api/v1/containers", None).await["containers"]
         .as_array()
         .unwrap()
@@ -664,14 +651,17 @@ async fn published_image_names_are_per_project() {
         .as_str()
         .unwrap()
         .to_string();
-    let other = s.admin("POST", "/api/v1/tokens", Some(scoped(&teamx))).await["token"]
+    let other = s
+        .admin("POST", "/api/v1/tokens", Some(scoped(&teamx)))
+        .await["token"]
         .as_str()
         .unwrap()
         .to_string();
     let publish = |token: String, container: String, name: &'static str| {
         let s = &s;
         async move {
-            let body = json!({"name": name, "from": {"container_id": container, "snapshot": "golden"}});
+            let body =
+                json!({"name": name, "from": {"container_id": container, "snapshot": "golden"}});
             s.call("POST", "/api/v1/images", Some(&token), Some(body))
                 .await
         }
@@ -692,7 +682,10 @@ async fn published_image_names_are_per_project() {
     let (st, v) = publish(other.clone(), x.clone(), "tmpl-img").await;
     assert_eq!(st, 409, "{v}");
     let said = v["message"].as_str().unwrap();
-    assert!(said.contains("\"teamx\"") && !said.contains("default"), "{said}");
+    assert!(
+        said.contains("\"teamx\"") && !said.contains("default"),
+        "{said}"
+    );
     // A shared image's name is reserved in every project.
     let (st, v) = publish(other.clone(), x.clone(), "demo").await;
     assert_eq!(st, 409, "{v}");
@@ -766,7 +759,10 @@ async fn published_image_names_are_per_project() {
     let out = s.client_ok(&["images", "delete", "tmpl-img", "--project", "teamx"]);
     assert!(out.contains("Deleted image tmpl-img"), "{out}");
     let (_, v) = s.call("GET", "/api/v1/images", Some(&own), None).await;
-    assert!(v.to_string().contains("tmpl-img"), "default's image went too: {v}");
+    assert!(
+        v.to_string().contains("tmpl-img"),
+        "default's image went too: {v}"
+    );
     let (st, v) = s
         .call("DELETE", "/api/v1/images/tmpl-img", Some(&own), None)
         .await;

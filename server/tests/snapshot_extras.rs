@@ -371,3 +371,93 @@ async fn downloads_are_saved_under_their_exact_names() {
         }
     }
 }
+
+/// Without JavaScript, every card action of the timeline comes back to the timeline saying
+/// what it did, on the embedded dashboard and through a proxy. The outcome is signed for the
+/// session: a changed one, or one made for another session, is not shown.
+#[tokio::test]
+async fn plain_forms_say_what_they_did_and_cannot_be_forged() {
+    use common::rpc::{page, pair, plain_form, sign_in};
+    let (upstream, proxy) = pair();
+    let id = upstream.container("default", "plain").await;
+    let other = upstream
+        .admin(
+            "POST",
+            "/api/v1/tokens",
+            Some(json!({"name": "teammate", "project_ids": ["default"]})),
+        )
+        .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for server in [&upstream, &proxy] {
+        let cookie = sign_in(server, ADMIN).await.unwrap();
+        let teammate = sign_in(server, &other).await.unwrap();
+        let image = format!("plain-{}", server.port);
+        let snap = upstream.snapshot(&id, Some("before")).await;
+        let steps: [(&str, Vec<(&str, &str)>, String); 6] = [
+            (
+                "create_snapshot",
+                vec![("id", &id), ("alias", &image), ("expiry", "never")],
+                format!("Snapshot {image} taken."),
+            ),
+            (
+                "verify",
+                vec![("id", &id), ("name", &snap), ("deep", "on")],
+                format!("Snapshot {snap} verified deeply: no damage"),
+            ),
+            (
+                "publish_image",
+                vec![("id", &id), ("name", &snap), ("image", &image)],
+                format!("Published image {image}."),
+            ),
+            (
+                "update_snapshot",
+                vec![
+                    ("id", &id),
+                    ("name", &snap),
+                    ("alias", "before"),
+                    ("expiry", "never"),
+                ],
+                "Snapshot before saved: pinned.".into(),
+            ),
+            (
+                "restore_snapshot",
+                vec![("id", &id), ("name", &snap), ("safety", "on")],
+                "Restored to before.".into(),
+            ),
+            (
+                "delete_snapshot",
+                vec![("id", &id), ("name", &snap)],
+                format!("Snapshot {snap} deleted."),
+            ),
+        ];
+        for (endpoint, form, says) in steps {
+            let to = plain_form(server, endpoint, &cookie, &form).await;
+            assert!(to.starts_with(&format!("/containers/{id}?done=")), "{to}");
+            let html = page(server, &cookie, &to).await;
+            assert!(html.contains(&says), "{endpoint}: {says:?} not in the page");
+            if endpoint == "restore_snapshot" {
+                assert!(
+                    html.contains("Undo restore"),
+                    "no undo after a plain restore"
+                );
+            }
+            // Another session's page does not show it, nor does a changed outcome.
+            let html = page(server, &teammate, &to).await;
+            assert!(
+                !html.contains(&says),
+                "{endpoint}: shown to another session"
+            );
+            // The outcome intact, its signature one digit off.
+            let (head, sig) = to.split_once("&sig=").unwrap();
+            let flipped = if sig.starts_with('0') { "1" } else { "0" };
+            let forged = format!("{head}&sig={flipped}{}", &sig[1..]);
+            let html = page(server, &cookie, &forged).await;
+            assert!(
+                !html.contains(&says),
+                "{endpoint}: a changed outcome was shown"
+            );
+        }
+    }
+}

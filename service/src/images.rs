@@ -76,8 +76,8 @@ pub(crate) async fn ensure_demo_image(svc: &Service) -> anyhow::Result<()> {
     let exists: Option<String> =
         sqlx::query_scalar("SELECT name FROM images WHERE name = ? AND project_id IS NULL")
             .bind(DEMO_IMAGE)
-        .fetch_optional(svc.db())
-        .await?;
+            .fetch_optional(svc.db())
+            .await?;
     if exists.is_some() {
         return Ok(());
     }
@@ -395,8 +395,7 @@ impl Service {
             0 => return Err(missing()),
             1 => seen.remove(0).0,
             _ => {
-                let projects: Vec<String> =
-                    seen.into_iter().filter_map(|(_, p)| p).collect();
+                let projects: Vec<String> = seen.into_iter().filter_map(|(_, p)| p).collect();
                 return Err(ServiceError::conflict(format!(
                     "projects {} each have an image named {name:?}; say which one to delete \
                      (?project=<name>, or --project in the CLI)",
@@ -451,18 +450,22 @@ impl Service {
     /// names are never revealed to a project: only an admin makes shared images.
     async fn image_name_free(&self, name: &str, project: Option<&str>) -> Result<(), ServiceError> {
         let taken: Vec<Option<String>> = match project {
-            Some(p) => sqlx::query_scalar(
-                "SELECT project_id FROM images WHERE name = ? \
+            Some(p) => {
+                sqlx::query_scalar(
+                    "SELECT project_id FROM images WHERE name = ? \
                  AND (project_id IS NULL OR project_id = ?)",
-            )
-            .bind(name)
-            .bind(p)
-            .fetch_all(self.db())
-            .await?,
-            None => sqlx::query_scalar("SELECT project_id FROM images WHERE name = ?")
+                )
                 .bind(name)
+                .bind(p)
                 .fetch_all(self.db())
-                .await?,
+                .await?
+            }
+            None => {
+                sqlx::query_scalar("SELECT project_id FROM images WHERE name = ?")
+                    .bind(name)
+                    .fetch_all(self.db())
+                    .await?
+            }
         };
         match taken.first() {
             None => Ok(()),
@@ -537,4 +540,3 @@ impl Service {
         }
     }
 }
-

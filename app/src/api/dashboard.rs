@@ -4,6 +4,8 @@
 use leptos::prelude::*;
 
 use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::model::Done;
 pub use crate::model::{
     ContainerView, Identity, Overview, Project, RestoreOutcome, Schedule, ScheduleSpec, Snapshot,
     SnapshotChange, SnapshotDiff, SnapshotFiles, SnapshotVerified, SystemCheck, SystemStatus,
@@ -117,7 +119,12 @@ pub async fn container_action(id: String, action: String) -> Result<String, AppE
 
 /// One container's timeline.
 #[server(prefix = "/rpc", endpoint = "timeline")]
-pub async fn load_timeline(id: String, all: bool) -> Result<Timeline, AppError> {
+pub async fn load_timeline(
+    id: String,
+    all: bool,
+    #[server(default)] done: Option<String>,
+    #[server(default)] sig: Option<String>,
+) -> Result<Timeline, AppError> {
     let token = crate::session::token()?;
     let backend = crate::backend::backend()?;
     let mut t = backend.timeline(&token, &id).await?;
@@ -126,6 +133,9 @@ pub async fn load_timeline(id: String, all: bool) -> Result<Timeline, AppError> 
     }
     if t.container.status != crate::model::ContainerStatus::Deleted {
         t.schedule = backend.schedule(&token, &id).await?;
+    }
+    if let (Some(done), Some(sig)) = (done, sig) {
+        t.done = crate::model::Done::from_query(&token, &done, &sig);
     }
     Ok(t)
 }
@@ -156,9 +166,11 @@ pub async fn create_snapshot(
         return Err(AppError::BadRequest(problem));
     }
     let expiry = parse_expiry(&expiry)?;
-    crate::backend::backend()?
+    let s = crate::backend::backend()?
         .create_snapshot(&token, &id, (!alias.is_empty()).then_some(alias), expiry)
-        .await
+        .await?;
+    come_back(&token, &id, || Done::Taken(s.clone()));
+    Ok(s)
 }
 
 /// Restores a snapshot; with `safety` (a checked checkbox sends `on`) the current state is
@@ -174,9 +186,11 @@ pub async fn restore_snapshot(
         safety_snapshot: Some(safety.is_some_and(|s| !s.is_empty())),
         ..Default::default()
     };
-    crate::backend::backend()?
+    let o = crate::backend::backend()?
         .restore_snapshot(&token, &id, &name, req)
-        .await
+        .await?;
+    come_back(&token, &id, || Done::Restored(o.clone()));
+    Ok(o)
 }
 
 /// Restores one file or folder of a snapshot from the server-rendered confirmation page (a
@@ -218,6 +232,7 @@ pub async fn delete_snapshot(id: String, name: String) -> Result<String, AppErro
     crate::backend::backend()?
         .delete_snapshot(&token, &id, &name)
         .await?;
+    come_back(&token, &id, || Done::Deleted(name.clone()));
     Ok(name)
 }
 
@@ -254,16 +269,23 @@ pub async fn copy_snapshot(
             .await
             .map(crate::model::Copied::from)?,
     };
-    // Without JavaScript the answer is not read by the page: the outcome (and each failed
-    // copy's reason) travels in the address of the timeline it comes back to.
+    come_back(&token, &id, || Done::Copied(copied.clone()));
+    Ok(copied)
+}
+
+/// After a plain form (no JavaScript), whose answer the page does not read, sends the
+/// browser back to the timeline of `id` with what was done in the address, signed for this
+/// session (see [`Done`]). With JavaScript the action's own value says it, and nothing
+/// happens here.
+#[cfg(feature = "ssr")]
+fn come_back(token: &str, id: &str, done: impl FnOnce() -> Done) {
     if plain_form() {
         leptos_axum::redirect(&format!(
             "/containers/{}?{}",
-            crate::model::query_escape(&id),
-            copied.to_query()
+            crate::model::query_escape(id),
+            done().to_query(token)
         ));
     }
-    Ok(copied)
 }
 
 /// Whether the request is a plain HTML form POST (no JavaScript ran): the browser then
@@ -289,9 +311,11 @@ pub async fn publish_image(
     image: String,
 ) -> Result<types::Image, AppError> {
     let token = crate::session::token()?;
-    crate::backend::backend()?
+    let image = crate::backend::backend()?
         .publish_image(&token, &id, &name, image.trim())
-        .await
+        .await?;
+    come_back(&token, &id, || Done::Published(image.clone()));
+    Ok(image)
 }
 
 /// Parses the edit form's expiry: `keep` leaves it, `never` pins the snapshot, a number of
@@ -320,9 +344,11 @@ pub async fn update_snapshot(
         alias: Some((!alias.is_empty()).then_some(alias)),
         expiry: parse_expiry_change(&expiry)?,
     };
-    crate::backend::backend()?
+    let s = crate::backend::backend()?
         .update_snapshot(&token, &id, &name, change)
-        .await
+        .await?;
+    come_back(&token, &id, || Done::Saved(s.clone()));
+    Ok(s)
 }
 
 /// What changed from snapshot `from` to `against` (another snapshot's name, or `live`).
@@ -376,6 +402,7 @@ pub async fn verify_snapshot(
     let report = crate::backend::backend()?
         .verify_snapshot(&token, &id, &name, deep.is_some_and(|d| !d.is_empty()))
         .await?;
+    come_back(&token, &id, || Done::verified(name.clone(), report.clone()));
     Ok((name, report))
 }
 

@@ -109,6 +109,105 @@ pub struct Timeline {
     /// The container's automatic snapshots, if set.
     #[serde(default)]
     pub schedule: Option<Schedule>,
+    /// What a card action sent by a plain form (no JavaScript) did: read from the address
+    /// it came back to, and only when its signature holds (see [`Done`]).
+    #[serde(default)]
+    pub done: Option<Done>,
+}
+
+/// What a timeline card action did: the action's own answer, which the timeline puts in
+/// words. With JavaScript it is the action's value; after a plain form (no JavaScript) it
+/// travels in the address the browser is sent back to, as `done=<JSON>&sig=<hex>`.
+///
+/// The signature is a BLAKE3 keyed hash under a key derived from the session's token, which
+/// only the server reads (the cookie is HttpOnly). So a link made by someone else cannot
+/// make a user's timeline claim, say, that a snapshot verified clean: an outcome whose
+/// signature does not hold is not shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "of", rename_all = "snake_case")]
+pub enum Done {
+    Taken(Snapshot),
+    Restored(RestoreOutcome),
+    /// The deleted snapshot's name.
+    Deleted(String),
+    Copied(Copied),
+    Saved(Snapshot),
+    /// The snapshot's name, its report, and how many objects were damaged (the report's
+    /// list may be cut to [`Done::LISTED`]); made by [`Done::verified`].
+    Verified {
+        name: String,
+        report: SnapshotVerified,
+        damaged: usize,
+    },
+    Published(types::Image),
+}
+
+impl Done {
+    /// Damaged objects and failed copies an outcome lists at most.
+    pub const LISTED: usize = 20;
+    /// Characters of each failure's message kept.
+    const MESSAGE: usize = 200;
+
+    /// A verify's outcome.
+    pub fn verified(name: String, report: SnapshotVerified) -> Done {
+        Done::Verified {
+            name,
+            damaged: report.damaged.len(),
+            report,
+        }
+    }
+
+    /// The outcome cut to what the page shows, so that its address stays short (a few KB
+    /// at most: 50 failed copies of 200 characters).
+    pub fn trimmed(self) -> Done {
+        match self {
+            Done::Verified {
+                name,
+                mut report,
+                damaged,
+            } => {
+                report.damaged.truncate(Self::LISTED);
+                Done::Verified {
+                    name,
+                    report,
+                    damaged,
+                }
+            }
+            Done::Copied(mut c) => {
+                for (_, why) in &mut c.failed {
+                    *why = why.chars().take(Self::MESSAGE).collect();
+                }
+                Done::Copied(c)
+            }
+            other => other,
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl Done {
+    fn key(token: &str) -> [u8; 32] {
+        blake3::derive_key(
+            "snapline dashboard: plain-form outcome v1",
+            token.as_bytes(),
+        )
+    }
+
+    /// The query (`done=…&sig=…`) that carries this outcome to the session of `token`.
+    pub fn to_query(&self, token: &str) -> String {
+        let json = serde_json::to_string(&self.clone().trimmed()).unwrap_or_default();
+        let sig = blake3::keyed_hash(&Self::key(token), json.as_bytes());
+        format!("done={}&sig={}", query_escape(&json), sig.to_hex())
+    }
+
+    /// The outcome of [`Done::to_query`]'s values, if `sig` is its signature for the session
+    /// of `token` (compared in constant time); `None` otherwise.
+    pub fn from_query(token: &str, json: &str, sig: &str) -> Option<Done> {
+        let sig = blake3::Hash::from_hex(sig).ok()?;
+        (blake3::keyed_hash(&Self::key(token), json.as_bytes()) == sig)
+            .then(|| serde_json::from_str(json).ok())
+            .flatten()
+    }
 }
 
 /// Changes a diff lists at most (the REST API's default limit).
@@ -386,52 +485,6 @@ mod tests {
     }
 
     #[test]
-    fn a_fork_outcome_travels_in_an_address_and_back() {
-        let c = Copied {
-            made: vec![("0123abcd".into(), "sandbox-1".into())],
-            failed: vec![
-                (
-                    "sandbox-2".into(),
-                    "Conflict: a container named sandbox-2 exists & more".into(),
-                ),
-                ("sandbox-3".into(), "é".repeat(300)),
-            ],
-        };
-        let q = c.to_query();
-        assert!(!q.contains(' ') && !q.contains('é'), "{q}");
-        // As the router reads it: split on &, then =, then percent-decoded.
-        let decode = |v: &str| {
-            let bytes = v.as_bytes();
-            let mut out = Vec::new();
-            let mut i = 0;
-            while i < bytes.len() {
-                if bytes[i] == b'%' {
-                    out.push(u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap());
-                    i += 3;
-                } else {
-                    out.push(bytes[i]);
-                    i += 1;
-                }
-            }
-            String::from_utf8(out).unwrap()
-        };
-        let (mut made, mut failed) = (Vec::new(), Vec::new());
-        for kv in q.split('&') {
-            let (k, v) = kv.split_once('=').unwrap();
-            match k {
-                "made" => made.push(decode(v)),
-                "failed" => failed.push(decode(v)),
-                other => panic!("{other}"),
-            }
-        }
-        let back = Copied::from_query(&made, &failed).unwrap();
-        assert_eq!(back.made, c.made);
-        assert_eq!(back.failed[0], c.failed[0]);
-        assert_eq!(back.failed[1].1, "é".repeat(200));
-        assert_eq!(Copied::from_query(&[], &[]), None);
-    }
-
-    #[test]
     fn limits_from_a_create_form() {
         assert_eq!(limits_from_form(None, Some(" "), Some("")).unwrap(), None);
         let l = limits_from_form(Some("512"), None, Some("1.5"))
@@ -656,39 +709,6 @@ impl Copied {
             made: vec![(c.id.clone(), c.name.clone())],
             failed: Vec::new(),
         }
-    }
-}
-
-impl Copied {
-    /// At most this many characters of each failure's message travel in an address.
-    const URL_MESSAGE: usize = 200;
-
-    /// The query a plain form's redirect carries the outcome in: `made=<id>:<name>` and
-    /// `failed=<name>:<why>`, repeated (names and ids hold no `:`; messages are cut to
-    /// 200 characters, so 50 failures stay within what browsers take).
-    pub fn to_query(&self) -> String {
-        let made = self
-            .made
-            .iter()
-            .map(|(id, name)| format!("made={}", query_escape(&format!("{id}:{name}"))));
-        let failed = self.failed.iter().map(|(name, why)| {
-            let why: String = why.chars().take(Self::URL_MESSAGE).collect();
-            format!("failed={}", query_escape(&format!("{name}:{why}")))
-        });
-        made.chain(failed).collect::<Vec<_>>().join("&")
-    }
-
-    /// Reads [`Copied::to_query`]'s values back; `None` when there are none.
-    pub fn from_query(made: &[String], failed: &[String]) -> Option<Copied> {
-        let split = |v: &String| {
-            v.split_once(':')
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-        };
-        let c = Copied {
-            made: made.iter().filter_map(split).collect(),
-            failed: failed.iter().filter_map(split).collect(),
-        };
-        (!c.made.is_empty() || !c.failed.is_empty()).then_some(c)
     }
 }
 

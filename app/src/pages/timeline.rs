@@ -48,9 +48,11 @@ pub fn TimelinePage() -> impl IntoView {
                 restore.version().get(),
                 delete.version().get(),
                 copy.version().get(),
+                query.read().get("done"),
+                query.read().get("sig"),
             )
         },
-        |(id, all, ..)| load_timeline(id, all),
+        |(id, all, _, _, _, _, _, _, done, sig)| load_timeline(id, all, done, sig),
     );
     Effect::new(move |_| {
         if data.with(|d| matches!(d, Some(Ok(_)))) {
@@ -105,8 +107,12 @@ pub fn TimelinePage() -> impl IntoView {
                     })}
                 </section>
             </Show>
+            // Inside the transition, so that the server renders a plain form's outcome
+            // (which comes with the data) before it sends the page.
+            <Outcomes create=create actions=actions from_address=Signal::derive(move || {
+                data.with(|d| d.as_ref().and_then(|r| r.as_ref().ok()).and_then(|t| t.done.clone()))
+            })/>
         </Transition>
-        <Outcomes create=create actions=actions/>
         <div class="outcomes" role="status" aria-live="polite">
             // Without JavaScript every form of the page is a plain POST: an error comes
             // back in the address.

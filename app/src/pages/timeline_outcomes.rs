@@ -3,18 +3,24 @@
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_params_map;
 
 use crate::api::CreateSnapshot;
 use crate::components::ErrorNotice;
 use crate::error::AppError;
-use crate::model::{Copied, count, short_time};
+use crate::model::{Copied, Done, count, short_time};
 use crate::pages::timeline::Actions;
 
 /// What the last action did, in words, with "Undo restore" after a restore that took a
 /// safety snapshot.
 #[component]
-pub(crate) fn Outcomes(create: ServerAction<CreateSnapshot>, actions: Actions) -> impl IntoView {
+pub(crate) fn Outcomes(
+    create: ServerAction<CreateSnapshot>,
+    actions: Actions,
+    /// The outcome of a plain form, from the address (see [`Done`]).
+    #[prop(into)]
+    from_address: Signal<Option<Done>>,
+) -> impl IntoView {
     let Actions {
         restore,
         delete,
@@ -47,79 +53,21 @@ pub(crate) fn Outcomes(create: ServerAction<CreateSnapshot>, actions: Actions) -
         }
         now
     });
-    // A copy made by a plain form (no JavaScript) comes back with its outcome in the
-    // address; it is shown until an action of this page says something newer.
-    let query = use_query_map();
-    let from_address = move || {
-        let q = query.read();
-        Copied::from_query(
-            &q.get_all("made").unwrap_or_default(),
-            &q.get_all("failed").unwrap_or_default(),
-        )
-    };
-    // Every outcome as one shape: a sentence, or an error, plus what it offers next.
+    // A card action sent by a plain form (no JavaScript) comes back with its outcome in the
+    // address, which the timeline's loader checked; it is shown until an action of this
+    // page says something newer.
     let said = move || -> Option<Result<Said, AppError>> {
-        let name = |alias: Option<String>, name: String| alias.unwrap_or(name);
-        let Some(last) = last.get() else {
-            return from_address().map(|c| Ok(copied_said(c)));
+        let done = match last.get() {
+            None => return from_address.get().map(|d| Ok(said_of(d))),
+            Some(0) => create.value().get()?.map(Done::Taken),
+            Some(1) => restore.value().get()?.map(Done::Restored),
+            Some(2) => delete.value().get()?.map(Done::Deleted),
+            Some(3) => copy.value().get()?.map(Done::Copied),
+            Some(4) => update.value().get()?.map(Done::Saved),
+            Some(5) => verify.value().get()?.map(|(n, v)| Done::verified(n, v)),
+            Some(_) => publish.value().get()?.map(Done::Published),
         };
-        Some(match last {
-            0 => create
-                .value()
-                .get()?
-                .map(|s| Said::text(format!("Snapshot {} taken.", name(s.alias, s.name)))),
-            1 => restore.value().get()?.map(|o| Said {
-                text: format!("Restored to {}.", name(o.restored.alias, o.restored.name)),
-                undo: o.safety.map(|s| s.name),
-                ..Said::default()
-            }),
-            2 => delete
-                .value()
-                .get()?
-                .map(|n| Said::text(format!("Snapshot {n} deleted."))),
-            3 => copy.value().get()?.map(copied_said),
-            6 => publish.value().get()?.map(|i| {
-                Said::text(format!(
-                    "Published image {}. Choose it when you create a container.",
-                    i.name
-                ))
-            }),
-            4 => update.value().get()?.map(|s| {
-                let expiry = s
-                    .expires_at
-                    .as_deref()
-                    .map(|e| format!("expires {}", short_time(e)))
-                    .unwrap_or_else(|| "pinned".into());
-                Said::text(format!(
-                    "Snapshot {} saved: {expiry}.",
-                    name(s.alias, s.name)
-                ))
-            }),
-            _ => verify.value().get()?.map(|(name, v)| {
-                if v.clean {
-                    Said::text(format!(
-                        "Snapshot {name} verified{}: no damage ({}, {} checked).",
-                        if v.deep { " deeply" } else { "" },
-                        count(v.trees as usize, "tree", "trees"),
-                        count(v.chunks as usize, "chunk", "chunks")
-                    ))
-                } else {
-                    Said {
-                        text: format!(
-                            "Snapshot {name} is damaged: {}.",
-                            count(v.damaged.len(), "object", "objects")
-                        ),
-                        damage: v
-                            .damaged
-                            .into_iter()
-                            .take(20)
-                            .map(|d| format!("{} {}", d.object, d.reason))
-                            .collect(),
-                        ..Said::default()
-                    }
-                }
-            }),
-        })
+        Some(done.map(said_of))
     };
     view! {
         <div class="outcomes" role="status" aria-live="polite" data-testid="outcome">
@@ -145,6 +93,61 @@ pub(crate) fn Outcomes(create: ServerAction<CreateSnapshot>, actions: Actions) -
                 Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
             })}
         </div>
+    }
+}
+
+/// An outcome in words.
+fn said_of(done: Done) -> Said {
+    let name = |alias: Option<String>, name: String| alias.unwrap_or(name);
+    match done {
+        Done::Taken(s) => Said::text(format!("Snapshot {} taken.", name(s.alias, s.name))),
+        Done::Restored(o) => Said {
+            text: format!("Restored to {}.", name(o.restored.alias, o.restored.name)),
+            undo: o.safety.map(|s| s.name),
+            ..Said::default()
+        },
+        Done::Deleted(n) => Said::text(format!("Snapshot {n} deleted.")),
+        Done::Copied(c) => copied_said(c),
+        Done::Published(i) => Said::text(format!(
+            "Published image {}. Choose it when you create a container.",
+            i.name
+        )),
+        Done::Saved(s) => {
+            let expiry = s
+                .expires_at
+                .as_deref()
+                .map(|e| format!("expires {}", short_time(e)))
+                .unwrap_or_else(|| "pinned".into());
+            Said::text(format!(
+                "Snapshot {} saved: {expiry}.",
+                name(s.alias, s.name)
+            ))
+        }
+        Done::Verified {
+            name, report: v, ..
+        } if v.clean => Said::text(format!(
+            "Snapshot {name} verified{}: no damage ({}, {} checked).",
+            if v.deep { " deeply" } else { "" },
+            count(v.trees as usize, "tree", "trees"),
+            count(v.chunks as usize, "chunk", "chunks")
+        )),
+        Done::Verified {
+            name,
+            report: v,
+            damaged,
+        } => Said {
+            text: format!(
+                "Snapshot {name} is damaged: {}.",
+                count(damaged, "object", "objects")
+            ),
+            damage: v
+                .damaged
+                .into_iter()
+                .take(Done::LISTED)
+                .map(|d| format!("{} {}", d.object, d.reason))
+                .collect(),
+            ..Said::default()
+        },
     }
 }
 

@@ -160,13 +160,8 @@ impl Backend for EmbeddedBackend {
                 containers.push(view);
             }
         }
-        let images = Overview::image_choices(
-            &self
-                .service
-                .list_images(&caller)
-                .await
-                .map_err(app_error)?,
-        );
+        let images =
+            Overview::image_choices(&self.service.list_images(&caller).await.map_err(app_error)?);
         Ok(Overview {
             identity: Identity {
                 admin: caller.admin,
@@ -259,6 +254,7 @@ impl Backend for EmbeddedBackend {
             projects,
             now: service::fmt_time(service::now()),
             schedule: None,
+            done: None,
         })
     }
 

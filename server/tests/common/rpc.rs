@@ -88,3 +88,42 @@ pub async fn sign_in(proxy: &LiveServer, token: &str) -> Result<String, AppError
         .to_string();
     Ok(cookie)
 }
+
+/// Posts a plain HTML form (no JavaScript ran) to a server function, as a browser does;
+/// the answer must be a redirect. Returns where it sends the browser.
+pub async fn plain_form(
+    server: &LiveServer,
+    endpoint: &str,
+    cookie: &str,
+    form: &[(&str, &str)],
+) -> String {
+    let resp = browser()
+        .post(server.url(&format!("/rpc/{endpoint}")))
+        .header("accept", "text/html")
+        .header("sec-fetch-site", "same-origin")
+        .header("origin", format!("http://127.0.0.1:{}", server.port))
+        .header("cookie", cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.status().is_redirection(),
+        "{endpoint} {form:?}: {}",
+        resp.status()
+    );
+    resp.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// A dashboard page as the browser first receives it (server-rendered).
+pub async fn page(server: &LiveServer, cookie: &str, path: &str) -> String {
+    browser()
+        .get(server.url(path))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
