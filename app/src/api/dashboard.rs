@@ -189,7 +189,7 @@ pub async fn restore_snapshot(
     let o = crate::backend::backend()?
         .restore_snapshot(&token, &id, &name, req)
         .await?;
-    come_back(&token, &id, || Done::Restored(o.clone()));
+    come_back(&token, &id, || Done::Restored(Box::new(o.clone())));
     Ok(o)
 }
 

@@ -127,7 +127,7 @@ pub struct Timeline {
 #[serde(tag = "kind", content = "of", rename_all = "snake_case")]
 pub enum Done {
     Taken(Snapshot),
-    Restored(RestoreOutcome),
+    Restored(Box<RestoreOutcome>),
     /// The deleted snapshot's name.
     Deleted(String),
     Copied(Copied),

@@ -60,7 +60,7 @@ pub(crate) fn Outcomes(
         let done = match last.get() {
             None => return from_address.get().map(|d| Ok(said_of(d))),
             Some(0) => create.value().get()?.map(Done::Taken),
-            Some(1) => restore.value().get()?.map(Done::Restored),
+            Some(1) => restore.value().get()?.map(|o| Done::Restored(Box::new(o))),
             Some(2) => delete.value().get()?.map(Done::Deleted),
             Some(3) => copy.value().get()?.map(Done::Copied),
             Some(4) => update.value().get()?.map(Done::Saved),
