@@ -395,7 +395,8 @@ async fn plain_forms_say_what_they_did_and_cannot_be_forged() {
         let teammate = sign_in(server, &other).await.unwrap();
         let image = format!("plain-{}", server.port);
         let snap = upstream.snapshot(&id, Some("before")).await;
-        let steps: [(&str, Vec<(&str, &str)>, String); 6] = [
+        type Form<'a> = Vec<(&'a str, &'a str)>;
+        let steps: [(&str, Form, String); 6] = [
             (
                 "create_snapshot",
                 vec![("id", &id), ("alias", &image), ("expiry", "never")],
