@@ -61,8 +61,12 @@ test('restore a folder from a comparison with the live files', async ({ page }) 
   await page.goto(`/containers/${id}/diff?from=${name}&against=live`);
   await page.getByRole('link', { name: 'Restore /etc/app/config.yml…' }).click();
   await expect(page.getByTestId('restore-changes')).toContainText('rewritten as in the snapshot');
-  // Up to the folder: the added file is listed as one the restore deletes.
-  await page.goto(`/containers/${id}/snapshots/${name}/restore?path=/etc/app`);
+  // Cancel goes back to the comparison it came from.
+  await page.getByRole('link', { name: 'Cancel' }).click();
+  await expect(page).toHaveURL(new RegExp(`/containers/${id}/diff\\?from=${name}&against=live$`));
+  // An added file's row restores its folder: the file is listed as one the restore deletes.
+  await expect(page.getByTestId('diff')).toContainText('/etc/app/added');
+  await page.getByRole('link', { name: 'Restore the folder /etc/app, which removes /etc/app/added…' }).click();
   const changes = page.getByTestId('restore-changes');
   await expect(changes).toContainText('/etc/app/added');
   await expect(changes).toContainText('deleted (added since the snapshot)');

@@ -35,6 +35,9 @@ pub struct Change {
     /// The entry's type on the newer side (the older one for removals): `file`, `dir`,
     /// `symlink`, `char-device`, `block-device` or `fifo`.
     pub entry_type: &'static str,
+    /// For [`ChangeKind::TypeChanged`]: the type on the older side (`entry_type` is the
+    /// newer one). `None` for every other kind.
+    pub previous_type: Option<&'static str>,
 }
 
 /// The changes, in path order, possibly cut at a limit.
@@ -84,14 +87,19 @@ struct Differ<'a> {
 
 impl Differ<'_> {
     fn push(&mut self, path: String, kind: ChangeKind, entry_type: &'static str) {
+        self.push_change(Change {
+            path,
+            kind,
+            entry_type,
+            previous_type: None,
+        });
+    }
+
+    fn push_change(&mut self, change: Change) {
         if self.out.changes.len() >= self.limit {
             self.out.truncated = true;
         } else {
-            self.out.changes.push(Change {
-                path,
-                kind,
-                entry_type,
-            });
+            self.out.changes.push(change);
         }
     }
 
@@ -157,7 +165,12 @@ impl Differ<'_> {
             | (EntryKind::BlockDevice { rdev: a }, EntryKind::BlockDevice { rdev: b }) => a != b,
             (EntryKind::Fifo, EntryKind::Fifo) => false,
             _ => {
-                self.push(path, ChangeKind::TypeChanged, t);
+                self.push_change(Change {
+                    path,
+                    kind: ChangeKind::TypeChanged,
+                    entry_type: t,
+                    previous_type: Some(type_name(&x.kind)),
+                });
                 return Ok(());
             }
         };

@@ -70,6 +70,16 @@ async fn diff_reports_each_kind_of_change() {
         Some(&ChangeKind::TypeChanged),
         "{got:?}"
     );
+    // A type change names both sides: a file then, a folder now. No other change has a
+    // previous type.
+    let changed = d.changes.iter().find(|c| c.path == "etc/empty-file").unwrap();
+    assert_eq!((changed.previous_type, changed.entry_type), (Some("file"), "dir"));
+    assert!(
+        d.changes
+            .iter()
+            .all(|c| c.previous_type.is_some() == (c.kind == ChangeKind::TypeChanged)),
+        "{d:?}"
+    );
     // Anything else is a directory whose mtime changed with its entries.
     for c in &d.changes {
         if ![

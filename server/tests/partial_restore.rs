@@ -191,7 +191,7 @@ async fn bad_and_missing_paths_are_refused_before_anything_changes() {
         .unwrap()
         .len();
     let url = format!("/api/v1/containers/{id}/snapshots/{snap}");
-    let cases: [(Value, u16, &str); 8] = [
+    let cases: [(Value, u16, &str); 9] = [
         (
             json!({"paths": ["/etc/app.conf", "/etc/nope.conf"], "safety_snapshot": true}),
             404,
@@ -216,6 +216,8 @@ async fn bad_and_missing_paths_are_refused_before_anything_changes() {
         ),
         (json!({"paths": "/etc"}), 400, "paths"),
         (json!({"paths": ["/etc"], "restart": "yes"}), 400, "restart"),
+        // A whole restore always restarts: asking it not to is refused, not ignored.
+        (json!({"restart": false}), 400, "needs \"paths\""),
     ];
     for (body, want, says) in cases {
         let (status, v) = s.call("PATCH", &url, Some(ADMIN), Some(body.clone())).await;
@@ -353,9 +355,13 @@ async fn the_dashboard_restores_one_file_through_a_proxy() {
     // so, without a form, and answered with the status of what went wrong.
     for (path, says, want) in [
         ("/srv/missing", "has nothing at /srv/missing", 404),
-        ("../etc", "'.' or '..'", 400),
+        ("../etc", "not absolute", 400),
+        ("/srv/../etc", "'.' or '..'", 400),
         ("/nowhere/deeper", "nowhere", 404),
         ("/", "Choose a file or folder", 400),
+        // Refused as the API refuses them, not turned into another path.
+        ("srv/config.yml", "not absolute", 400),
+        ("/srv/a%00b", "NUL byte", 400),
     ] {
         let (status, html) = page_with_status(proxy.url(&format!(
             "/containers/{id}/snapshots/{snap}/restore?path={path}"
@@ -425,4 +431,81 @@ async fn the_dashboard_restores_one_file_through_a_proxy() {
         matches!(&err, app::AppError::NotFound(m) if m.contains("/srv/missing")),
         "{err:?}"
     );
+}
+
+/// The Compare page against the live files: paths read as absolute, a type change names both
+/// types, every row offers its restore (an added path, its folder's), and the restore page's
+/// Cancel goes back to the comparison it was opened from, never off the dashboard.
+#[tokio::test]
+async fn compare_rows_offer_restores_that_come_back_to_them() {
+    let s = LiveServer::start(&[]);
+    let id = s.container("default", "cmp").await;
+    let root = s.root(&id);
+    write(&root, "srv/keep.txt", "one\n");
+    write(&root, "srv/data", "a file\n");
+    let snap = snapshot(&s, &id, "base").await;
+    write(&root, "srv/new.txt", "added\n");
+    std::fs::remove_file(root.join("srv/data")).unwrap();
+    write(&root, "srv/data/inside", "now a folder\n");
+    let cookie = sign_in(&s, ADMIN).await.unwrap();
+    let get = |path: String| {
+        let (s, cookie) = (&s, cookie.clone());
+        async move { common::rpc::page(s, &cookie, &path).await }
+    };
+    let compare = format!("/containers/{id}/diff?from={snap}&against=live");
+    let html = get(compare.clone()).await;
+    assert!(html.contains("<code>/srv/new.txt</code>"), "{html}");
+    assert!(html.contains("file → dir"), "{html}");
+    // The added file's row restores its folder; the type change restores the path itself.
+    let back = format!("/containers/{id}/diff%3Ffrom%3D{snap}");
+    assert!(
+        html.contains(&format!("restore?path=/srv&amp;back={back}")),
+        "{html}"
+    );
+    assert!(
+        html.contains("Restore the folder /srv, which removes /srv/new.txt…"),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("restore?path=/srv/data&amp;back={back}")),
+        "{html}"
+    );
+
+    // The restore page says what comes back in words, and its Cancel returns to Compare.
+    let page = format!("/containers/{id}/snapshots/{snap}/restore?path=/srv/data&back=");
+    let html = get(format!("{page}{back}%26against%3Dlive")).await;
+    assert!(
+        html.contains("made a file again, as in the snapshot (it is a folder now)"),
+        "{html}"
+    );
+    let cancel = format!("href=\"{}\" class=\"button\">Cancel", compare.replace('&', "&amp;"));
+    assert!(html.contains(&cancel), "{html}");
+    // A `back` that leaves the dashboard, or goes to another container, is not followed.
+    for elsewhere in ["https%3A%2F%2Fevil.example%2F", "%2F%2Fevil.example", "%2Fcontainers%2Fother%2Ffiles"] {
+        let html = get(format!("{page}{elsewhere}")).await;
+        assert!(!html.contains("evil.example\" class"), "{html}");
+        assert!(
+            html.contains(&format!("href=\"/containers/{id}/snapshots/{snap}/files?path=/srv\" class=\"button\">Cancel")),
+            "{elsewhere}: {html}"
+        );
+    }
+
+    // Restored by the plain form, the page it comes back to keeps where to return.
+    let to = common::rpc::plain_form(
+        &s,
+        "restore_path",
+        &cookie,
+        &[
+            ("id", id.as_str()),
+            ("name", snap.as_str()),
+            ("path", "/srv/data"),
+            ("back", compare.as_str()),
+        ],
+    )
+    .await;
+    assert!(to.contains("&restored=1"), "{to}");
+    let html = get(to).await;
+    assert!(html.contains("Restored /srv/data from base"), "{html}");
+    assert!(html.contains(&cancel), "{html}");
+    assert_eq!(read(&root, "srv/data").as_deref(), Some("a file\n"));
 }

@@ -307,8 +307,9 @@ impl Service {
     /// running container running unless `req.restart` is true.
     ///
     /// Refused before anything changes: a deleted container (409), an unknown snapshot or a
-    /// path the snapshot lacks (404 naming it), a malformed path (400), a live parent folder
-    /// that is a symlink or a file (409).
+    /// path the snapshot lacks (404 naming it), a malformed path (400), `restart: false`
+    /// without paths (400: a whole restore always restarts), a live parent folder that is a
+    /// symlink or a file (409).
     pub async fn restore_snapshot(
         &self,
         caller: &Caller,
@@ -330,6 +331,14 @@ impl Service {
             Some(p) => engine::Selection::parse(p)?,
             None => None,
         };
+        // A whole restore always stops a running container and starts it again: asking it
+        // not to cannot be honoured, so it is refused rather than ignored.
+        if req.paths.is_none() && req.restart == Some(false) {
+            return Err(ServiceError::bad_request(
+                "\"restart\": false needs \"paths\": a whole restore always stops a running \
+                 container and starts it again; to keep it running, restore only some paths",
+            ));
+        }
         let _guard = self.lock(id).await?;
         // Resolve first: an unknown name or path is a 404 before anything stops.
         let target = self.engine().get(&c.id, name).await?;
@@ -540,6 +549,7 @@ impl Service {
                     path: c.path,
                     kind: change_kind(&c.kind),
                     entry_type: c.entry_type.into(),
+                    previous_type: c.previous_type.map(str::to_string),
                 })
                 .collect(),
             truncated: d.truncated,

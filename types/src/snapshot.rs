@@ -89,7 +89,8 @@ pub struct RestoreSnapshot {
     pub paths: Option<Vec<String>>,
     /// With `paths`: stop a running container before the restore and start it after
     /// (default `false`: it keeps running while the paths are replaced, each file
-    /// atomically). A whole restore always restarts a running container.
+    /// atomically). A whole restore always restarts a running container: `true` there
+    /// changes nothing, `false` is refused (400).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart: Option<bool>,
 }
@@ -230,6 +231,11 @@ pub struct DiffChange {
     /// `file`, `dir`, `symlink`, `char-device`, `block-device` or `fifo`.
     #[cfg_attr(feature = "openapi", schema(example = "file"))]
     pub entry_type: String,
+    /// For `type_changed` only: the type in `from` (`entry_type` is the type in `against`),
+    /// so a folder that became a file reads `dir` here and `file` there.
+    #[cfg_attr(feature = "openapi", schema(example = json!(null)))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_type: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

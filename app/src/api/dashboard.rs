@@ -195,8 +195,9 @@ pub async fn restore_snapshot(
 
 /// Restores one file or folder of a snapshot from the server-rendered confirmation page (a
 /// plain form POST), then goes back to that page showing what was done: `restored=1`, and
-/// `safety=` the safety snapshot that "Undo" restores the path from. An error goes back to
-/// the page with the error in the address (see [`crate::components::UrlError`]).
+/// `safety=` the safety snapshot that "Undo" restores the path from; `back` (the page the
+/// confirmation was opened from) is kept. An error goes back to the page with the error in
+/// the address (see [`crate::components::UrlError`]).
 #[server(prefix = "/rpc", endpoint = "restore_path")]
 pub async fn restore_path(
     id: String,
@@ -204,6 +205,7 @@ pub async fn restore_path(
     path: String,
     #[server(default)] safety: Option<String>,
     #[server(default)] restart: Option<String>,
+    #[server(default)] back: Option<String>,
 ) -> Result<(), AppError> {
     let token = crate::session::token()?;
     let checked = |v: &Option<String>| v.as_ref().is_some_and(|s| !s.is_empty());
@@ -215,12 +217,10 @@ pub async fn restore_path(
     let o = crate::backend::backend()?
         .restore_snapshot(&token, &id, &name, req)
         .await?;
-    let esc = crate::model::query_escape;
+    let page = crate::model::restore_page(&id, &o.restored.name, &path, &back.unwrap_or_default());
     leptos_axum::redirect(&format!(
-        "{}?path={}&restored=1&safety={}",
-        crate::model::restore_page(&id, &o.restored.name),
-        esc(&path),
-        esc(&o.safety.map(|s| s.name).unwrap_or_default())
+        "{page}&restored=1&safety={}",
+        crate::model::query_escape(&o.safety.map(|s| s.name).unwrap_or_default())
     ));
     Ok(())
 }

@@ -684,14 +684,24 @@ mod tests {
     }
 }
 
-/// The confirmation page of a partial restore from snapshot `name` (its `?path=` says which
-/// file or folder).
-pub fn restore_page(id: &str, name: &str) -> String {
+/// The confirmation page of a partial restore of `path` from snapshot `name`, reached from
+/// the page at `back` (the Files listing or the Compare page it was opened from), where its
+/// Cancel and breadcrumb return.
+pub fn restore_page(id: &str, name: &str, path: &str, back: &str) -> String {
     format!(
-        "/containers/{}/snapshots/{}/restore",
+        "/containers/{}/snapshots/{}/restore?path={}&back={}",
         query_escape(id),
-        query_escape(name)
+        query_escape(name),
+        query_escape(path),
+        query_escape(back)
     )
+}
+
+/// `back` when it is the address of one of container `id`'s own pages (`/containers/{id}/…`),
+/// else `None`: a link made elsewhere cannot make a Cancel button leave the dashboard.
+pub fn back_within<'a>(id: &str, back: &'a str) -> Option<&'a str> {
+    let prefix = format!("/containers/{id}/");
+    (back.starts_with(&prefix) && !back.contains(['\\', '\n', '\r', '\0'])).then_some(back)
 }
 
 /// What a copy or a fork made: each new container (id, name), and each name that failed with

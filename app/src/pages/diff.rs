@@ -99,9 +99,10 @@ fn Chooser(t: Timeline, from: String, against: String) -> impl IntoView {
 
 #[component]
 fn Changes(id: String, d: SnapshotDiff) -> impl IntoView {
-    // Against the live files, each change the snapshot can undo links to "Restore this
-    // file/folder" (an added path is not in the snapshot: its folder is what to restore).
-    let restore = (d.against == "live").then(|| restore_page(&id, &d.from));
+    // Against the live files, each change links to the restore page that undoes it.
+    // The restore page's Cancel comes back to this comparison.
+    let here = format!("/containers/{id}/diff?from={}&against=live", query_escape(&d.from));
+    let restore = (d.against == "live").then(|| (id.clone(), d.from.clone(), here));
     let count = |k: &str| d.changes.iter().filter(|c| c.kind.as_str() == k).count();
     let summary = [
         ("added", "added"),
@@ -132,16 +133,19 @@ fn Changes(id: String, d: SnapshotDiff) -> impl IntoView {
                     <p class="change-summary">{summary}</p>
                     <ul class="changes">
                         {d.changes.into_iter().map(|c| {
-                            let link = restore.as_ref().filter(|_| c.kind.as_str() != "added").map(|r| {
-                                let href = format!("{r}?path={}", query_escape(&format!("/{}", c.path)));
-                                let label = format!("Restore /{}…", c.path);
-                                view! { " "<a href=href class="restore-link" aria-label=label>"Restore…"</a> }
-                            });
+                            let path = format!("/{}", c.path);
+                            let link = restore
+                                .as_ref()
+                                .map(|(id, from, here)| restore_link(id, from, here, &c.kind, &path));
+                            let kind = match &c.previous_type {
+                                Some(was) => format!(" {was} → {}", c.entry_type),
+                                None => format!(" {}", c.entry_type),
+                            };
                             view! {
                                 <li data-kind=c.kind.as_str()>
                                     <span class=format!("badge change-{}", c.kind.as_str())>{c.kind.as_str().replace('_', " ")}</span>
-                                    " "<code>{c.path}</code>
-                                    <span class="muted small">{format!(" {}", c.entry_type)}</span>
+                                    " "<code>{path}</code>
+                                    <span class="muted small">{kind}</span>
                                     {link}
                                 </li>
                             }
@@ -152,4 +156,28 @@ fn Changes(id: String, d: SnapshotDiff) -> impl IntoView {
             {d.truncated.then(|| view! { <p class="notice warn">{format!("Only the first {total} changes are listed.")}</p> })}
         </section>
     }
+}
+
+/// The "Restore…" link of one change against the live files. A path the snapshot has is
+/// restored itself; an added one is not in the snapshot, so its folder is what to restore
+/// (which removes it, and the confirmation lists whatever else that changes).
+fn restore_link(
+    id: &str,
+    from: &str,
+    here: &str,
+    kind: &types::ChangeKind,
+    path: &str,
+) -> impl IntoView + use<> {
+    let (target, label) = if kind.as_str() == "added" {
+        let folder = match path.rsplit_once('/') {
+            Some(("", _)) | None => "/".to_string(),
+            Some((dir, _)) => dir.to_string(),
+        };
+        let label = format!("Restore the folder {folder}, which removes {path}…");
+        (folder, label)
+    } else {
+        (path.to_string(), format!("Restore {path}…"))
+    };
+    let href = restore_page(id, from, &target, here);
+    view! { " "<a href=href class="restore-link" aria-label=label>"Restore…"</a> }
 }

@@ -78,13 +78,14 @@ fn SnapshotFiles(id: String, name: String, path: String, entries: Vec<FileEntry>
         })
         .collect_view();
     let count = entries.len();
-    let restore = restore_page(&id, &name);
+    // The restore page's Cancel comes back to this listing.
+    let here = format!("{base}?path={}", query_escape(&path));
     let restore_link = |full: &str, label: String| {
-        let href = format!("{restore}?path={}", query_escape(full));
+        let href = restore_page(&id, &name, full, &here);
         view! { <a href=href class="restore-link" aria-label=label>"Restore…"</a> }
     };
     let restore_here = (path != "/").then(|| {
-        let href = format!("{restore}?path={}", query_escape(&path));
+        let href = restore_page(&id, &name, &path, &here);
         view! { <p><a href=href class="button">"Restore this folder…"</a></p> }
     });
     let rows = entries

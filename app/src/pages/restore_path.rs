@@ -12,7 +12,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use crate::api::{RestorePath, browse_snapshot, diff_snapshot, load_timeline};
 use crate::components::{PageError, UrlError};
 use crate::error::AppError;
-use crate::model::{SnapshotDiff, query_escape};
+use crate::model::{DiffChange, SnapshotDiff, query_escape};
 use crate::pages::signin::SignInForm;
 
 /// Whether the diff path `change` (relative, as the diff gives it) is `path` (absolute) or
@@ -25,24 +25,79 @@ pub fn is_under(change: &str, path: &str) -> bool {
 }
 
 /// What the restore does to a change found between the snapshot and the live files.
-pub fn undo_word(kind: &str) -> &'static str {
-    match kind {
-        "added" => "deleted (added since the snapshot)",
-        "removed" => "brought back",
-        "modified" => "rewritten as in the snapshot",
-        "metadata" => "owner, mode or time reset",
-        "type_changed" => "replaced by the snapshot's",
-        _ => "changed",
+pub fn undo_word(c: &DiffChange) -> String {
+    match c.kind.as_str() {
+        "added" => "deleted (added since the snapshot)".into(),
+        "removed" => "brought back".into(),
+        "modified" => "rewritten as in the snapshot".into(),
+        "metadata" => "owner, mode or time reset".into(),
+        // The diff runs from the snapshot to the live files: the previous type is the
+        // snapshot's.
+        "type_changed" => format!(
+            "made a {} again, as in the snapshot (it is a {} now)",
+            type_word(c.previous_type.as_deref().unwrap_or("file")),
+            type_word(&c.entry_type)
+        ),
+        _ => "changed".into(),
+    }
+}
+
+/// An entry type (`dir`, `char-device`, ...) in everyday words.
+fn type_word(t: &str) -> &str {
+    match t {
+        "dir" => "folder",
+        "symlink" => "symbolic link",
+        "char-device" => "character device",
+        "block-device" => "block device",
+        "fifo" => "named pipe",
+        other => other,
     }
 }
 
 /// The changes at and below `path`, in words.
-fn changes_under(d: &SnapshotDiff, path: &str) -> Vec<(String, &'static str)> {
+fn changes_under(d: &SnapshotDiff, path: &str) -> Vec<(String, String)> {
     d.changes
         .iter()
         .filter(|c| is_under(&c.path, path))
-        .map(|c| (format!("/{}", c.path), undo_word(c.kind.as_str())))
+        .map(|c| (format!("/{}", c.path), undo_word(c)))
         .collect()
+}
+
+/// Why the page cannot offer a restore of `raw` (the address's `?path=`), in the words the
+/// REST API uses for the same refusal; `None` when it is a path the API takes.
+pub fn path_problem(raw: &str) -> Option<String> {
+    // The engine's limit on one path (engine::selection).
+    const MAX_PATH_BYTES: usize = 4096;
+    if raw.is_empty() || normalize(raw) == "/" {
+        return Some(
+            "Choose a file or folder to restore; the whole container is restored from its \
+             timeline."
+                .into(),
+        );
+    }
+    if !raw.starts_with('/') {
+        return Some(format!(
+            "The path {raw:?} is not absolute: start it with '/', like /etc/nginx."
+        ));
+    }
+    if raw.len() > MAX_PATH_BYTES {
+        return Some(format!(
+            "A path of {} bytes is too long (at most {MAX_PATH_BYTES}).",
+            raw.len()
+        ));
+    }
+    if raw.contains('\0') {
+        return Some(format!(
+            "The path {raw:?} has a NUL byte in it, which no file name can hold."
+        ));
+    }
+    if raw.split('/').any(|p| p == "." || p == "..") {
+        return Some(format!(
+            "The path {raw:?} has a '.' or '..' in it; give the full path of the file or \
+             folder, like /etc/nginx."
+        ));
+    }
+    None
 }
 
 /// `/a/b/` and `a//b` both become `/a/b`; the root is `/`.
@@ -61,25 +116,16 @@ pub fn RestorePathPage() -> impl IntoView {
     let restored = move || query.read().get("restored").is_some_and(|v| v == "1");
     let safety = move || query.read().get("safety").filter(|s| !s.is_empty());
     let raw_path = move || query.read().get("path").unwrap_or_default();
+    let back = move || query.read().get("back").unwrap_or_default();
     let data = Resource::new(
         move || (id(), name(), raw_path()),
         |(id, name, raw)| async move {
-            // The page only offers a restore the API would do: a path with `.` or `..`, or
+            // The page only offers a restore the API would do: a path the API refuses, or
             // one the snapshot lacks, is said so, with no form.
-            if raw.split('/').any(|p| p == "." || p == "..") {
-                return Err(AppError::BadRequest(format!(
-                    "The path {raw:?} has a '.' or '..' in it; give the full path of the file \
-                     or folder, like /etc/nginx."
-                )));
+            if let Some(problem) = path_problem(&raw) {
+                return Err(AppError::BadRequest(problem));
             }
             let path = normalize(&raw);
-            if path == "/" {
-                return Err(AppError::BadRequest(
-                    "Choose a file or folder to restore; the whole container is restored from \
-                     its timeline."
-                        .into(),
-                ));
-            }
             let (parent, leaf) = path.rsplit_once('/').unwrap_or(("", &path));
             let listing = browse_snapshot(id.clone(), name.clone(), parent.to_string()).await?;
             if !listing.entries.iter().any(|e| e.name == leaf) {
@@ -97,6 +143,7 @@ pub fn RestorePathPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Comparing with the live files…"</p> }>
             {move || data.get().map(|r| {
                 let (id, name, path) = (id(), name(), path());
+                let back = crate::model::back_within(&id, &back()).map(str::to_string);
                 match r {
                     Ok((t, d)) => {
                         let label = t.snapshots.iter().find(|s| s.name == name)
@@ -105,18 +152,33 @@ pub fn RestorePathPage() -> impl IntoView {
                             .unwrap_or_else(|| name.clone());
                         view! {
                             <Confirm id=id name=name label=label container=t.container.name.clone() path=path
-                                d=d restored=restored() safety=safety()/>
+                                d=d restored=restored() safety=safety() back=back/>
                         }.into_any()
                     }
                     Err(AppError::Unauthorized(_)) => view! { <SignInForm/> }.into_any(),
                     Err(e) => view! {
-                        <div class="page-head"><h1>"Restore "<code>{path}</code></h1></div>
+                        <div class="page-head"><h1>"Restore "<code>{raw_path()}</code></h1></div>
                         <PageError error=e/>
-                        <p><A href=format!("/containers/{id}")>"Back to the timeline"</A></p>
+                        {match back {
+                            Some(b) => {
+                                let label = format!("Back to {}", origin_label(&id, &b));
+                                view! { <p><A href=b>{label}</A></p> }.into_any()
+                            }
+                            None => view! { <p><A href=format!("/containers/{id}")>"Back to the timeline"</A></p> }.into_any(),
+                        }}
                     }.into_any(),
                 }
             })}
         </Transition>
+    }
+}
+
+/// What the page at `back` (one of container `id`'s) is called in a link back to it.
+fn origin_label(id: &str, back: &str) -> &'static str {
+    if back.starts_with(&format!("/containers/{id}/diff")) {
+        "Compare"
+    } else {
+        "Files"
     }
 }
 
@@ -131,6 +193,8 @@ fn Confirm(
     d: SnapshotDiff,
     restored: bool,
     safety: Option<String>,
+    /// The page the confirmation was opened from (checked to be this container's).
+    back: Option<String>,
 ) -> impl IntoView {
     let url = <RestorePath as leptos::server_fn::ServerFn>::url();
     let list = changes_under(&d, &path);
@@ -139,11 +203,20 @@ fn Confirm(
         Some(0) | None => "/".to_string(),
         Some(i) => path[..i].to_string(),
     };
-    let files = format!(
-        "/containers/{id}/snapshots/{name}/files?path={}",
-        query_escape(&parent)
-    );
-    let back = format!("/containers/{id}");
+    // Cancel and the breadcrumb go back where the user came from: the Files listing or the
+    // Compare page; without that, to the listing of the path's folder.
+    let (origin, origin_label) = match &back {
+        Some(b) => (b.clone(), origin_label(&id, b)),
+        None => (
+            format!(
+                "/containers/{id}/snapshots/{name}/files?path={}",
+                query_escape(&parent)
+            ),
+            "Files",
+        ),
+    };
+    let back = back.unwrap_or_default();
+    let timeline = format!("/containers/{id}");
     let changes = if n == 0 {
         view! {
             <p class="muted" data-testid="restore-changes">
@@ -168,6 +241,7 @@ fn Confirm(
                     <input type="hidden" name="id" value=id.clone()/>
                     <input type="hidden" name="name" value=s/>
                     <input type="hidden" name="path" value=path.clone()/>
+                    <input type="hidden" name="back" value=back.clone()/>
                     <button type="submit" class="button">"Undo"</button>
                 </form>
             }
@@ -181,7 +255,7 @@ fn Confirm(
     });
     view! {
         <div class="page-head">
-            <p class="crumbs"><A href="/">"Containers"</A>" / "<A href=back.clone()>{container}</A>" / "<A href=files.clone()>"Files"</A>" / "</p>
+            <p class="crumbs"><A href="/">"Containers"</A>" / "<A href=timeline>{container}</A>" / "<A href=origin.clone()>{origin_label}</A>" / "</p>
             <h1>"Restore "<code>{path.clone()}</code></h1>
             <p class="muted">{format!("From snapshot {label}")}</p>
         </div>
@@ -195,6 +269,7 @@ fn Confirm(
                 <input type="hidden" name="id" value=id.clone()/>
                 <input type="hidden" name="name" value=name.clone()/>
                 <input type="hidden" name="path" value=path.clone()/>
+                <input type="hidden" name="back" value=back.clone()/>
                 <label class="check">
                     <input type="checkbox" name="safety" value="on" checked=true/>
                     " Take a safety snapshot first (so this can be undone)"
@@ -205,7 +280,7 @@ fn Confirm(
                 </label>
                 <p class="actions">
                     <button type="submit" class="button primary">{format!("Restore {path}")}</button>
-                    " "<A href=files attr:class="button">"Cancel"</A>
+                    " "<A href=origin attr:class="button">"Cancel"</A>
                 </p>
             </form>
         </section>
@@ -223,6 +298,38 @@ mod tests {
         assert!(!is_under("etc/nginx2", "/etc/nginx"));
         assert!(!is_under("etc", "/etc/nginx"));
         assert!(is_under("anything", "/"));
+    }
+
+    #[test]
+    fn the_page_refuses_the_paths_the_api_refuses() {
+        for (raw, says) in [
+            ("", "Choose a file"),
+            ("//", "Choose a file"),
+            ("etc/nginx", "not absolute"),
+            ("/etc/a\0b", "NUL"),
+            ("/etc/../root", "'..'"),
+            ("/./etc", "'.'"),
+        ] {
+            let got = path_problem(raw).unwrap_or_default();
+            assert!(got.contains(says), "{raw:?}: {got:?}");
+        }
+        assert!(path_problem(&format!("/{}", "a".repeat(5000))).is_some());
+        assert_eq!(path_problem("/etc/nginx/"), None);
+        assert_eq!(path_problem("/srv/my app/ü.txt"), None);
+    }
+
+    #[test]
+    fn a_type_change_says_what_comes_back() {
+        let c = DiffChange {
+            path: "srv/data".into(),
+            kind: types::ChangeKind::TypeChanged,
+            entry_type: "file".into(),
+            previous_type: Some("dir".into()),
+        };
+        assert_eq!(
+            undo_word(&c),
+            "made a folder again, as in the snapshot (it is a file now)"
+        );
     }
 
     #[test]
