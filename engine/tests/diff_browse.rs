@@ -72,8 +72,15 @@ async fn diff_reports_each_kind_of_change() {
     );
     // A type change names both sides: a file then, a folder now. No other change has a
     // previous type.
-    let changed = d.changes.iter().find(|c| c.path == "etc/empty-file").unwrap();
-    assert_eq!((changed.previous_type, changed.entry_type), (Some("file"), "dir"));
+    let changed = d
+        .changes
+        .iter()
+        .find(|c| c.path == "etc/empty-file")
+        .unwrap();
+    assert_eq!(
+        (changed.previous_type, changed.entry_type),
+        (Some("file"), "dir")
+    );
     assert!(
         d.changes
             .iter()

@@ -174,3 +174,31 @@ mod tests {
         assert!(err.to_string().contains("--listen"), "{err}");
     }
 }
+
+#[cfg(test)]
+mod help_tests {
+    use clap::CommandFactory;
+
+    /// Every argument of every command says what it is in `--help`: a bare `--container
+    /// <CONTAINER>` leaves a new user guessing whether it takes an id or a name.
+    #[test]
+    fn every_argument_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if ["help", "version"].contains(&id) {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "snapline", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
+}

@@ -478,14 +478,23 @@ async fn compare_rows_offer_restores_that_come_back_to_them() {
         html.contains("made a file again, as in the snapshot (it is a folder now)"),
         "{html}"
     );
-    let cancel = format!("href=\"{}\" class=\"button\">Cancel", compare.replace('&', "&amp;"));
+    let cancel = format!(
+        "href=\"{}\" class=\"button\">Cancel",
+        compare.replace('&', "&amp;")
+    );
     assert!(html.contains(&cancel), "{html}");
     // A `back` that leaves the dashboard, or goes to another container, is not followed.
-    for elsewhere in ["https%3A%2F%2Fevil.example%2F", "%2F%2Fevil.example", "%2Fcontainers%2Fother%2Ffiles"] {
+    for elsewhere in [
+        "https%3A%2F%2Fevil.example%2F",
+        "%2F%2Fevil.example",
+        "%2Fcontainers%2Fother%2Ffiles",
+    ] {
         let html = get(format!("{page}{elsewhere}")).await;
         assert!(!html.contains("evil.example\" class"), "{html}");
         assert!(
-            html.contains(&format!("href=\"/containers/{id}/snapshots/{snap}/files?path=/srv\" class=\"button\">Cancel")),
+            html.contains(&format!(
+                "href=\"/containers/{id}/snapshots/{snap}/files?path=/srv\" class=\"button\">Cancel"
+            )),
             "{elsewhere}: {html}"
         );
     }

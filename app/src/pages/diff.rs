@@ -101,7 +101,10 @@ fn Chooser(t: Timeline, from: String, against: String) -> impl IntoView {
 fn Changes(id: String, d: SnapshotDiff) -> impl IntoView {
     // Against the live files, each change links to the restore page that undoes it.
     // The restore page's Cancel comes back to this comparison.
-    let here = format!("/containers/{id}/diff?from={}&against=live", query_escape(&d.from));
+    let here = format!(
+        "/containers/{id}/diff?from={}&against=live",
+        query_escape(&d.from)
+    );
     let restore = (d.against == "live").then(|| (id.clone(), d.from.clone(), here));
     let count = |k: &str| d.changes.iter().filter(|c| c.kind.as_str() == k).count();
     let summary = [

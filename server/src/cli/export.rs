@@ -13,6 +13,7 @@ use super::{Client, enc};
 /// `snapline snapshots export --container C --name N [--output FILE]`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
+    /// The container's id.
     #[arg(long)]
     pub container: String,
     /// The snapshot's name (or its alias, when exactly one snapshot has it).

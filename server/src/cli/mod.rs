@@ -60,8 +60,10 @@ pub struct ApiArgs {
 pub enum SnapshotsCmd {
     /// Take a snapshot of a container (running or stopped).
     Create {
+        /// The container's id.
         #[arg(long)]
         container: String,
+        /// A name to find it by (1 to 64 characters), besides its generated snap-… name.
         #[arg(long)]
         alias: Option<String>,
         /// Days until it expires (1 to 3650); omit it to keep it.
@@ -70,13 +72,16 @@ pub enum SnapshotsCmd {
     },
     /// List a container's snapshots, newest first.
     List {
+        /// The container's id.
         #[arg(long)]
         container: String,
     },
     /// Restore a container to a snapshot (by name, or by alias when unambiguous).
     Restore {
+        /// The container's id.
         #[arg(long)]
         container: String,
+        /// The snapshot: its snap-… name, or its alias when no other snapshot has it.
         #[arg(long)]
         name: String,
         /// Snapshot the current state first, so the restore can be undone.
@@ -93,8 +98,10 @@ pub enum SnapshotsCmd {
     },
     /// Delete a snapshot.
     Delete {
+        /// The container's id.
         #[arg(long)]
         container: String,
+        /// The snapshot: its snap-… name, or its alias when no other snapshot has it.
         #[arg(long)]
         name: String,
     },
@@ -118,8 +125,10 @@ pub enum ContainersCmd {
         /// Project id or name.
         #[arg(long, default_value = "default")]
         project: String,
+        /// The container's name, unique in its project.
         #[arg(long)]
         name: String,
+        /// The image it starts as (see `snapline images list`).
         #[arg(long, default_value = "demo")]
         image: String,
         /// Memory it may use, in MiB (default 1024).
@@ -136,32 +145,57 @@ pub enum ContainersCmd {
         command: Vec<String>,
     },
     /// Show one container.
-    Get { id: String },
+    Get {
+        /// The container's id.
+        id: String,
+    },
     /// Start a container's command.
-    Start { id: String },
+    Start {
+        /// The container's id.
+        id: String,
+    },
     /// Stop a container (SIGTERM, then SIGKILL).
-    Stop { id: String },
+    Stop {
+        /// The container's id.
+        id: String,
+    },
     /// Pause a running container (its processes are frozen until resumed).
-    Pause { id: String },
+    Pause {
+        /// The container's id.
+        id: String,
+    },
     /// Resume a paused container.
-    Resume { id: String },
+    Resume {
+        /// The container's id.
+        id: String,
+    },
     /// Delete a container (its snapshots stay).
-    Delete { id: String },
+    Delete {
+        /// The container's id.
+        id: String,
+    },
     /// Run a command in a container: `snapline containers exec ID -- ls /`.
     Exec {
+        /// The container's id (it must be running).
         id: String,
+        /// Seconds before the command is killed (1 to 600, default 30).
         #[arg(long)]
         timeout_s: Option<u64>,
+        /// The command and its arguments, after `--`.
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
     /// Make a new container from a snapshot (or the live state).
     Copy {
+        /// The container to copy from (a deleted one's snapshots too).
         id: String,
+        /// The project the new container goes in (id or name).
         #[arg(long)]
         target_project_id: String,
+        /// The new container's name (with --count: the stem of NAME-1 … NAME-N).
         #[arg(long)]
         name: String,
+        /// The snapshot to copy (name or alias); without it, the live files.
         #[arg(long)]
         source_snapshot: Option<String>,
         /// Fork: make this many containers (1 to 50), NAME-1 … NAME-N, from one read.
@@ -178,6 +212,7 @@ pub enum TokenCmd {
         /// Project id or name (repeat for several).
         #[arg(long = "project")]
         projects: Vec<String>,
+        /// A label to tell it apart in `token list`.
         #[arg(long, default_value = "cli")]
         name: String,
         /// An admin token (sees every project).
@@ -190,11 +225,13 @@ pub enum TokenCmd {
     List {
         #[command(flatten)]
         db: DbArgs,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Revoke a token by id.
     Revoke {
+        /// The token's id, from `token list`.
         id: String,
         #[command(flatten)]
         db: DbArgs,
@@ -204,8 +241,10 @@ pub enum TokenCmd {
 /// Which database `token` commands open.
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
+    /// The server's data directory (its database is `snapline.db` there).
     #[arg(long, env = "SNAPLINE_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// The server's database, when it is not the data directory's.
     #[arg(long, env = "SNAPLINE_DATABASE_URL")]
     pub database_url: Option<String>,
 }

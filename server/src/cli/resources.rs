@@ -15,8 +15,10 @@ pub enum ImagesCmd {
     List,
     /// Import a root filesystem tar (for example `docker export`); `-` reads stdin.
     Import {
+        /// The image's name (1 to 64 of a-z 0-9 . _ -).
         #[arg(long)]
         name: String,
+        /// The tar file, or `-` for standard input.
         file: PathBuf,
     },
     /// Publish a container's snapshot as an image (stores nothing new); containers created
@@ -49,7 +51,10 @@ pub enum ProjectsCmd {
     /// List projects.
     List,
     /// Create a project (admin token).
-    Create { name: String },
+    Create {
+        /// The project's name.
+        name: String,
+    },
     /// Delete an empty project (admin token): refused while it holds containers, snapshots
     /// or published images.
     Delete {

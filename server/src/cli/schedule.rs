@@ -14,12 +14,14 @@ use super::{Client, Remote, enc, show, table};
 pub enum ScheduleCmd {
     /// Show a container's schedule and keep policy.
     Get {
+        /// The container's id.
         #[arg(long)]
         container: String,
     },
     /// Set (or replace) a container's schedule and keep policy. It replaces the whole
     /// schedule: without --keep-* flags the schedule has no keep policy.
     Set {
+        /// The container's id.
         #[arg(long)]
         container: String,
         /// When, in UTC: @hourly, @daily, @weekly or five cron fields ("0 3 * * *").
@@ -40,12 +42,14 @@ pub enum ScheduleCmd {
     },
     /// Remove a container's schedule and keep policy (its snapshots stay).
     Delete {
+        /// The container's id.
         #[arg(long)]
         container: String,
     },
     /// Show which snapshots the keep policy would delete and keep now, and why; deletes
     /// nothing. With --keep-* flags it previews that policy instead of the saved one.
     Preview {
+        /// The container's id.
         #[arg(long)]
         container: String,
         #[command(flatten)]
