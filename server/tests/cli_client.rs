@@ -514,3 +514,34 @@ async fn snapshots_restore_with_path_restores_only_that_path() {
     assert_eq!(o.code, 2, "{}", o.stderr);
     assert!(o.stderr.contains("--path"), "{}", o.stderr);
 }
+
+/// A refusal's next step is the `snapline` command that takes it, not a REST route; `api`
+/// (which prints the REST answer as it is) keeps the route.
+#[tokio::test]
+async fn cli_errors_name_cli_commands() {
+    let s = LiveServer::start(&[]);
+    let id = s.container("default", "hints").await;
+    for (args, says) in [
+        (
+            vec!["snapshots", "restore", "--container", &id, "--name", "nope"],
+            format!("`snapline snapshots list --container {id}`"),
+        ),
+        (
+            vec!["containers", "create", "--name", "x", "--image", "no-such"],
+            "`snapline images list` lists them".to_string(),
+        ),
+        (
+            vec!["containers", "list", "--project", "no-such"],
+            "`snapline projects list` lists them".to_string(),
+        ),
+    ] {
+        let o = snapline(&s, Some(ADMIN), &args);
+        assert_ne!(o.code, 0, "{args:?} succeeded");
+        assert!(o.stderr.contains(&says), "{args:?}: {}", o.stderr);
+        assert!(!o.stderr.contains("/api/v1"), "{args:?}: {}", o.stderr);
+    }
+    let path = format!("/api/v1/containers/{id}/snapshots/nope");
+    let o = snapline(&s, Some(ADMIN), &["api", "PATCH", &path, "-d", "{}"]);
+    assert_ne!(o.code, 0);
+    assert!(o.stdout.contains("GET /api/v1/containers/"), "{}", o.stdout);
+}

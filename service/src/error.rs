@@ -4,9 +4,10 @@
 //! The service knows no transport, so its messages name no HTTP route. Where the next step is
 //! another call ("list the snapshots", "copy it into a new container"), the error carries a
 //! [`Hint`]; the REST edge writes it as the route (`GET /api/v1/...`), and the dashboard leaves
-//! it out (its pages offer the action). The CLI reads REST answers, so it shows the route.
+//! it out (its pages offer the action). The REST answer also carries the hint itself, so the
+//! CLI, which reads REST answers, names its own command instead of the route.
 
-pub use types::ErrorKind;
+pub use types::{ErrorKind, Hint};
 
 /// What went wrong, by kind, with a message a user can act on.
 ///
@@ -21,25 +22,6 @@ pub struct ServiceError {
     pub message: String,
     /// The call that would help next, for front ends that can name it.
     pub hint: Option<Hint>,
-}
-
-/// A next step a front end may name in its own terms (a REST route, a CLI command).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Hint {
-    /// Copy a snapshot of this deleted container into a new container.
-    CopyFromDeleted { container: String },
-    /// Copy this snapshot (`source_snapshot`) into a new container instead of restoring.
-    CopySnapshotInstead { container: String },
-    /// See the images there are, or import one.
-    ListImages,
-    /// See the caller's projects.
-    ListProjects,
-    /// See the nodes.
-    ListServers,
-    /// Set the container's schedule.
-    SetSchedule { container: String },
-    /// See the container's snapshots.
-    ListSnapshots { container: String },
 }
 
 /// The result of every service call.

@@ -227,8 +227,9 @@ impl Service {
         if !caller.admin {
             return Err(ServiceError::forbidden(
                 "only an admin token can import images (they are shared by every project); \
-                 to make an image of your project, publish one of its snapshots: POST \
-                 /api/v1/images with {\"name\", \"from\": {\"container_id\", \"snapshot\"}}",
+                 to make an image of your project, publish one of its snapshots \
+                 (`snapline images publish`, or POST /api/v1/images with {\"name\", \
+                 \"from\": {\"container_id\", \"snapshot\"}})",
             ));
         }
         validate_image_name(name)?;

@@ -31,7 +31,7 @@ pub use container::{
     CopyItem, CopyRequest, CreateContainer, Empty, ExecOutput, ExecRequest, Schedule, ScheduleData,
     ScheduleSpec,
 };
-pub use error::{ErrorBody, ErrorKind};
+pub use error::{ErrorBody, ErrorKind, Hint};
 pub use event::{Event, EventKind, Operation, Phase, ProgressData};
 pub use resource::{
     CreateProject, CreateToken, Health, Image, ImageData, ImageList, ImageOrigin, Project,

@@ -13,9 +13,14 @@ use super::Remote;
 
 /// An error answer as a sentence: its message (the whole text when it is not an error
 /// envelope, say a proxy's HTML page) followed by the status.
+/// A next step the server hints at is named as the `snapline` command that takes it, not as
+/// the REST route.
 fn failure(status: reqwest::StatusCode, text: String) -> String {
     let message = serde_json::from_str::<ErrorBody>(&text)
-        .map(|e| e.message)
+        .map(|e| match &e.hint {
+            Some(h) => h.for_cli(&e.message),
+            None => e.message,
+        })
         .unwrap_or(text);
     format!("{message} ({status})")
 }

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use service::{Hint, ServiceError};
+use service::ServiceError;
 use types::ErrorKind;
 
 pub use types::ErrorBody;
@@ -87,29 +87,6 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
-/// The REST words for a hint: the route that takes the next step, appended to the message.
-fn rest_hint(hint: &Hint) -> String {
-    match hint {
-        Hint::CopyFromDeleted { container } => {
-            format!(" (POST /api/v1/containers/{container}/copy)")
-        }
-        Hint::CopySnapshotInstead { container } => {
-            format!(" (POST /api/v1/containers/{container}/copy with source_snapshot)")
-        }
-        Hint::ListImages => {
-            "; GET /api/v1/images lists them, POST /api/v1/images?name=... imports one".into()
-        }
-        Hint::ListProjects => "; GET /api/v1/projects lists them".into(),
-        Hint::ListServers => "; GET /api/v1/servers lists them".into(),
-        Hint::SetSchedule { container } => {
-            format!("; set one with PUT /api/v1/containers/{container}/schedule")
-        }
-        Hint::ListSnapshots { container } => {
-            format!("; list them with GET /api/v1/containers/{container}/snapshots")
-        }
-    }
-}
-
 /// The sentence a REST client reads: internal details never leave the server.
 pub fn public_message(e: &ServiceError) -> String {
     match e.kind {
@@ -128,12 +105,13 @@ impl ApiError {
         let status = super::status::status_of(self.0.kind);
         let mut message = public_message(&self.0);
         if let Some(h) = &self.0.hint {
-            message.push_str(&rest_hint(h));
+            message.push_str(&h.rest_words());
         }
         let body = ErrorBody {
             status_code: status.as_u16(),
             message,
             error: status.canonical_reason().unwrap_or("Error").to_string(),
+            hint: self.0.hint.clone(),
         };
         (status, body)
     }

@@ -121,6 +121,10 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
 #[derive(Deserialize)]
 struct ErrorAnswer {
     message: Option<String>,
+    /// The next step the message ends with in REST words; the dashboard leaves it out, as
+    /// the embedded one does (its pages offer the action).
+    #[serde(default)]
+    hint: Option<types::Hint>,
 }
 
 /// The dashboard's error for an upstream answer with an error status, keeping the upstream's
@@ -128,7 +132,11 @@ struct ErrorAnswer {
 pub fn status_error(status: StatusCode, body: &[u8]) -> AppError {
     let message = serde_json::from_slice::<ErrorAnswer>(body)
         .ok()
-        .and_then(|a| a.message)
+        .and_then(|a| {
+            let m = a.message?;
+            let rest = a.hint.map(|h| h.rest_words()).unwrap_or_default();
+            Some(m.strip_suffix(&rest).unwrap_or(&m).to_string())
+        })
         .map(|m| m.trim().to_string())
         .filter(|m| !m.is_empty())
         .unwrap_or_else(|| {
@@ -255,5 +263,17 @@ mod tests {
             matches!(e, AppError::Transport(ref m) if m.contains("redirect")),
             "{e:?}"
         );
+        // The REST route an upstream's hint adds is left out, as on the embedded dashboard.
+        let hint = types::Hint::ListSnapshots {
+            container: "abc".into(),
+        };
+        let answer = json!({
+            "statusCode": 404,
+            "error": "Not Found",
+            "message": format!("no snapshot named \"x\"{}", hint.rest_words()),
+            "hint": hint,
+        });
+        let e = status_error(StatusCode::NOT_FOUND, answer.to_string().as_bytes());
+        assert_eq!(e, AppError::NotFound("no snapshot named \"x\"".into()));
     }
 }
