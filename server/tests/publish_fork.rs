@@ -322,6 +322,24 @@ async fn the_dashboard_publishes_and_forks_through_a_proxy() {
         assert_eq!(tree_of(&upstream.root(m[0].as_str().unwrap())), want);
     }
     assert_eq!(made[2][1], "px-3");
+    // One rule with the API's `count`: a number (even 1) numbers the names; none copies
+    // under the name as typed.
+    for (count, named) in [("1", "solo-1"), ("", "solo")] {
+        let one = ok(
+            &proxy,
+            "copy_snapshot",
+            &cookie,
+            &[
+                ("id", &id),
+                ("name", &snap),
+                ("project", &project),
+                ("new_name", "solo"),
+                ("count", count),
+            ],
+        )
+        .await;
+        assert_eq!(one["made"][0][1], named, "count {count:?}: {one}");
+    }
 
     // The same names again: every one is taken, so the answer is the first one's conflict,
     // with its kind kept through the proxy.

@@ -236,8 +236,9 @@ pub async fn delete_snapshot(id: String, name: String) -> Result<String, AppErro
     Ok(name)
 }
 
-/// Copies a snapshot into a new container, in any visible project; with `count` above 1
-/// (the form's "How many"), forks it into `new_name-1` … `new_name-N`.
+/// Copies a snapshot into a new container named `new_name`, in any visible project. With
+/// `count` N (the form's "How many", 1 to 50), forks it into `new_name-1` … `new_name-N`: the
+/// same rule as the REST API's `count`, so one typed 1 makes `new_name-1`.
 #[server(prefix = "/rpc", endpoint = "copy_snapshot")]
 pub async fn copy_snapshot(
     id: String,
@@ -249,7 +250,7 @@ pub async fn copy_snapshot(
     let token = crate::session::token()?;
     let backend = crate::backend::backend()?;
     let count = match count.as_deref().map(str::trim) {
-        None | Some("") | Some("1") => None,
+        None | Some("") => None,
         Some(n) => match n.parse::<u32>() {
             Ok(n @ 1..=50) => Some(n),
             _ => {

@@ -524,10 +524,10 @@ fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> impl IntoVie
                                     {projects.iter().map(|p| view! { <option value=p.id.clone()>{p.name.clone()}</option> }).collect_view()}
                                 </select>
                             </label>
-                            <label>"How many"
-                                <input name="count" type="number" min="1" max="50" value="1" inputmode="numeric"/>
+                            <label>"How many (to fork)"
+                                <input name="count" type="number" min="1" max="50" placeholder="one, named as above" inputmode="numeric"/>
                             </label>
-                            <p class="muted small">"More than one forks the snapshot: NAME-1, NAME-2, … all filled from one read."</p>
+                            <p class="muted small">"Empty: one container with the name above. A number N forks the snapshot into NAME-1 … NAME-N, all filled from one read."</p>
                             <button type="submit" class="button">"Copy to new containers"</button>
                         </ActionForm>
                     </div>
