@@ -427,17 +427,8 @@ async fn a_published_image_is_seen_only_by_its_projects_tokens() {
     s.admin("POST", "/api/v1/projects", Some(json!({"name": "teamx"})))
         .await;
     let teamx = s.project_id("teamx").await;
-    let token = |project: &str| json!({"name": format!("t-{project}"), "project_ids": [project]});
-    let other = s.admin("POST", "/api/v1/tokens", Some(token(&teamx))).await["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let own = s
-        .admin("POST", "/api/v1/tokens", Some(token("default")))
-        .await["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let other = s.token("t-teamx", &[&teamx]).await;
+    let own = s.token("t-default", &["default"]).await;
     let img = s
         .admin(
             "POST",
@@ -539,16 +530,7 @@ async fn a_published_image_is_seen_only_by_its_projects_tokens() {
 async fn image_and_fork_refusals_say_what_to_do() {
     let s = LiveServer::start(&[]);
     let (id, _, _) = setup(&s).await;
-    let token = s
-        .admin(
-            "POST",
-            "/api/v1/tokens",
-            Some(json!({"name": "proj", "project_ids": ["default"]})),
-        )
-        .await["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = s.token("proj", &["default"]).await;
     let mut tar = tar::Builder::new(Vec::new());
     let mut h = tar::Header::new_gnu();
     h.set_size(3);
@@ -662,19 +644,8 @@ async fn published_image_names_are_per_project() {
     s.admin("POST", "/api/v1/projects", Some(json!({"name": "teamx"})))
         .await;
     let teamx = s.project_id("teamx").await;
-    let scoped = |p: &str| json!({"name": format!("t-{p}"), "project_ids": [p]});
-    let own = s
-        .admin("POST", "/api/v1/tokens", Some(scoped("default")))
-        .await["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let other = s
-        .admin("POST", "/api/v1/tokens", Some(scoped(&teamx)))
-        .await["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let own = s.token("t-default", &["default"]).await;
+    let other = s.token("t-teamx", &[&teamx]).await;
     let publish = |token: String, container: String, name: &'static str| {
         let s = &s;
         async move {

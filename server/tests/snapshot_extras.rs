@@ -380,16 +380,7 @@ async fn plain_forms_say_what_they_did_and_cannot_be_forged() {
     use common::rpc::{page, pair, plain_form, sign_in};
     let (upstream, proxy) = pair();
     let id = upstream.container("default", "plain").await;
-    let other = upstream
-        .admin(
-            "POST",
-            "/api/v1/tokens",
-            Some(json!({"name": "teammate", "project_ids": ["default"]})),
-        )
-        .await["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let other = upstream.token("teammate", &["default"]).await;
     for server in [&upstream, &proxy] {
         let cookie = sign_in(server, ADMIN).await.unwrap();
         let teammate = sign_in(server, &other).await.unwrap();

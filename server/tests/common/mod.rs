@@ -215,6 +215,13 @@ impl LiveServer {
         d["container"]["id"].as_str().unwrap().to_string()
     }
 
+    /// A new token scoped to `projects` (ids or names), made by the admin; returns it.
+    pub async fn token(&self, name: &str, projects: &[&str]) -> String {
+        let body = serde_json::json!({"name": name, "project_ids": projects});
+        let d = self.admin("POST", "/api/v1/tokens", Some(body)).await;
+        d["token"].as_str().unwrap().to_string()
+    }
+
     /// Takes a snapshot of container `id` as the admin, with `alias` if given; returns its
     /// name.
     pub async fn snapshot(&self, id: &str, alias: Option<&str>) -> String {
