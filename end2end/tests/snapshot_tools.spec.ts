@@ -128,11 +128,36 @@ test('without JavaScript, a fork with some names taken says what it made and why
   await good.getByLabel('New container').fill('plain');
   await good.getByLabel('How many').fill('3');
   await good.getByRole('button', { name: 'Copy to new containers' }).click();
-  await page.waitForURL((url) => url.pathname === `/containers/${id}` && url.searchParams.has('made'));
+  await page.waitForURL((url) => url.pathname === `/containers/${id}` && url.searchParams.has('done'));
   const outcome = page.getByTestId('outcome');
   await expect(outcome).toContainText('Copied into 2 containers: plain-1, plain-3. 1 failed, listed below.');
   await expect(outcome.locator('code')).toContainText('plain-2: ');
   await expect(outcome.locator('code')).toContainText('already has a container named');
+  await context.close();
+});
+
+test('without JavaScript, publish and verify come back saying what they did', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await signIn(page);
+  const id = await brokenContainer(page, 'plain-publish');
+  await page.goto(`/containers/${id}`);
+  const good = card(page, 'good');
+  await good.locator('summary', { hasText: 'Publish…' }).click();
+  await good.getByLabel('Image name').fill('plain-image');
+  await good.getByRole('button', { name: 'Publish as an image' }).click();
+  await page.waitForURL((url) => url.pathname === `/containers/${id}` && url.searchParams.has('done'));
+  await expect(page.getByTestId('outcome')).toContainText('Published image plain-image.');
+
+  await card(page, 'good').locator('summary', { hasText: 'Verify…' }).click();
+  await card(page, 'good').getByLabel(/Re-read and re-hash/).check();
+  await card(page, 'good').getByRole('button', { name: 'Verify snapshot' }).click();
+  await expect(page.getByTestId('outcome')).toContainText('verified deeply: no damage');
+  // The outcome is the page's own: the same address with its signature changed shows none.
+  const url = new URL(page.url());
+  url.searchParams.set('sig', '0'.repeat(64));
+  await page.goto(url.toString());
+  await expect(page.getByTestId('outcome')).not.toContainText('verified');
   await context.close();
 });
 

@@ -146,9 +146,9 @@ impl Hint {
             Hint::SetSchedule { container } => format!(
                 "; set one with `snapline schedule set --container {container} --schedule WHEN`"
             ),
-            Hint::ListSnapshots { container } => format!(
-                "; list them with `snapline snapshots list --container {container}`"
-            ),
+            Hint::ListSnapshots { container } => {
+                format!("; list them with `snapline snapshots list --container {container}`")
+            }
         }
     }
 
