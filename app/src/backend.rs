@@ -221,6 +221,31 @@ pub trait DocsStore: Send + Sync + 'static {
     async fn delete_example(&self, id: &str, projects: &[String]) -> Result<(), AppError>;
 }
 
+/// Dashboard sign-ins kept on the server: the session cookie holds a random id, never the API
+/// token, so signing out (which deletes the session) ends a copied cookie too. It lives in
+/// the database of the node that serves the dashboard (in proxy mode, the proxy's own).
+#[async_trait::async_trait]
+pub trait Sessions: Send + Sync + 'static {
+    /// Starts a session for `token` (already checked); returns its id, for the cookie.
+    async fn create(&self, token: &str) -> Result<String, AppError>;
+    /// The token of session `id` while the session lasts; `None` for an unknown, ended, idle
+    /// or expired one.
+    async fn open(&self, id: &str) -> Result<Option<String>, AppError>;
+    /// Ends session `id` (sign-out).
+    async fn end(&self, id: &str) -> Result<(), AppError>;
+    /// Ends every session of `token` (it was refused, so it was revoked).
+    async fn end_all(&self, token: &str) -> Result<(), AppError>;
+}
+
+/// The session store as it travels through Leptos context.
+pub type SharedSessions = Arc<dyn Sessions>;
+
+/// The session store of the current request.
+pub fn sessions() -> Result<SharedSessions, AppError> {
+    use_context::<SharedSessions>()
+        .ok_or_else(|| AppError::Internal("the session store is not configured".into()))
+}
+
 /// The docs store as it travels through Leptos context.
 pub type SharedDocs = Arc<dyn DocsStore>;
 

@@ -39,6 +39,8 @@ pub struct AppState {
     pub backend: SharedBackend,
     /// What the API docs page keeps (this node's database, in either mode).
     pub docs: app::backend::SharedDocs,
+    /// Who is signed in to the dashboard (this node's database).
+    pub sessions: app::backend::SharedSessions,
     /// Projects, containers, snapshots, jobs and events over the engine.
     pub service: service::Service,
     /// The REST API's router as the dashboard's "Run" reaches it in-process. Weak: the
@@ -61,6 +63,7 @@ impl AppState {
             leptos_options: self.leptos_options.clone(),
             backend: self.backend.clone(),
             docs: self.docs.clone(),
+            sessions: self.sessions.clone(),
         }
     }
 
@@ -85,6 +88,7 @@ impl AppState {
         ));
         Ok(AppState {
             docs: Arc::new(dashboard::docs_store::SqliteDocs::new(db.clone())),
+            sessions: Arc::new(dashboard::sessions::SqliteSessions::new(db.clone())),
             leptos_options,
             db,
             data_dir,

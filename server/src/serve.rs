@@ -159,6 +159,9 @@ async fn proxy(
         leptos_options,
         backend: std::sync::Arc::new(remote),
         docs: std::sync::Arc::new(crate::dashboard::docs_store::SqliteDocs::new(pool.clone())),
+        sessions: std::sync::Arc::new(crate::dashboard::sessions::SqliteSessions::new(
+            pool.clone(),
+        )),
     };
     Ok(proxy_app(state, forwarder))
 }

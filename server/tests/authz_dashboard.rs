@@ -13,6 +13,22 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{ADMIN, LiveServer};
+
+/// The session cookie of `token`, signed in once per server and token; a token that cannot
+/// sign in (a made-up one) is sent as a cookie value as it is, which no session matches.
+async fn session_for(s: &LiveServer, token: &str) -> String {
+    static SIGNED_IN: std::sync::Mutex<BTreeMap<(u16, String), String>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    let key = (s.port, token.to_string());
+    if let Some(c) = SIGNED_IN.lock().unwrap().get(&key) {
+        return c.clone();
+    }
+    let cookie = common::rpc::sign_in(s, token)
+        .await
+        .unwrap_or_else(|_| format!("snapline_session={token}"));
+    SIGNED_IN.lock().unwrap().insert(key, cookie.clone());
+    cookie
+}
 use serde_json::{Value, json};
 
 /// Functions that answer without a session, and why that is safe.
@@ -22,7 +38,7 @@ const PUBLIC: &[(&str, &str)] = &[
         "the API reference is public, like openapi.json",
     ),
     ("/rpc/sign_in", "checks the token it is given"),
-    ("/rpc/sign_out", "only clears the caller's own cookie"),
+    ("/rpc/sign_out", "only ends the caller's own session"),
     ("/rpc/whoami", "answers null without a valid session"),
 ];
 
@@ -126,8 +142,17 @@ async fn call(
     } else {
         req.header("sec-fetch-site", "same-origin")
     };
-    if let Some(c) = cookie {
-        req = req.header("cookie", format!("snapline_session={c}"));
+    if let Some(token) = cookie {
+        // Signing out ends the session it is sent with: it gets one of its own, so the
+        // shared one stays for the calls after it.
+        let session = if path == "/rpc/sign_out" {
+            common::rpc::sign_in(s, token)
+                .await
+                .unwrap_or_else(|_| format!("snapline_session={token}"))
+        } else {
+            session_for(s, token).await
+        };
+        req = req.header("cookie", session);
     }
     let resp = req.send().await.unwrap();
     (resp.status().as_u16(), resp.text().await.unwrap())
@@ -464,5 +489,63 @@ async fn every_server_function_respects_projects_sessions_and_origins() {
     );
     for (what, n) in &table {
         println!("  {what:<55} {n:>4}");
+    }
+}
+
+/// The session cookie holds a server-side session id, never the token: signing out ends a
+/// copied cookie too, a cookie holding a token is no session, and revoking the token ends its
+/// sessions. On the embedded dashboard and through a proxy (whose sessions are its own).
+#[tokio::test]
+async fn sessions_live_on_the_server_and_sign_out_ends_copies() {
+    use common::rpc::{page, pair, rpc, sign_in};
+    let (upstream, proxy) = pair();
+    for server in [&upstream, &proxy] {
+        let cookie = sign_in(server, ADMIN).await.unwrap();
+        assert!(
+            !cookie.contains(ADMIN),
+            "the cookie holds the token: {cookie}"
+        );
+        assert!(page(server, &cookie, "/").await.contains("Sign out"));
+        let copied = cookie.clone();
+        let (st, _, _) = rpc(server, "sign_out", Some(&cookie), &[]).await;
+        assert!((200..400).contains(&st), "sign-out answered {st}");
+        // The copy taken before sign-out is refused after it.
+        let html = page(server, &copied, "/").await;
+        assert!(!html.contains("Sign out"), "still signed in after sign-out");
+        let (st, _, _) = rpc(server, "overview", Some(&copied), &[]).await;
+        assert_eq!(st, 401);
+        // A cookie that holds the token itself is no session.
+        let raw = format!("snapline_session={ADMIN}");
+        let (st, _, _) = rpc(server, "overview", Some(&raw), &[]).await;
+        assert_eq!(st, 401);
+
+        // A revoked token's sessions end.
+        let made = upstream
+            .admin(
+                "POST",
+                "/api/v1/tokens",
+                Some(json!({"name": format!("gone-{}", server.port), "project_ids": ["default"]})),
+            )
+            .await;
+        let (token, token_id) = (
+            made["token"].as_str().unwrap().to_string(),
+            made["info"]["id"].as_str().unwrap().to_string(),
+        );
+        let cookie = sign_in(server, &token).await.unwrap();
+        assert!(page(server, &cookie, "/").await.contains("Sign out"));
+        upstream
+            .admin("DELETE", &format!("/api/v1/tokens/{token_id}"), None)
+            .await;
+        assert!(!page(server, &cookie, "/").await.contains("Sign out"));
+        let db = snapline_server::db::open(&snapline_server::db::default_url(&server.data()))
+            .await
+            .unwrap();
+        let left: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM dashboard_sessions WHERE user_key = ?")
+                .bind(blake3::hash(token.as_bytes()).to_hex().to_string())
+                .fetch_one(&db)
+                .await
+                .unwrap();
+        assert_eq!(left, 0, "the revoked token's session is still stored");
     }
 }

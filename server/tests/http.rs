@@ -179,12 +179,25 @@ async fn every_route_is_documented_with_schemas_examples_and_errors() {
     assert_eq!(routed(), documented, "routes and document differ");
 }
 
-/// A session cookie for a new admin token.
-async fn admin_cookie(pool: &sqlx::SqlitePool) -> String {
+/// A session cookie for a new admin token, from signing in as the browser does.
+async fn admin_cookie(app: &axum::Router, pool: &sqlx::SqlitePool) -> String {
     let (token, _) = snapline_server::service::auth::create_token(pool, "test", true, &[])
         .await
         .unwrap();
-    format!("snapline_session={token}")
+    let req = Request::post("/rpc/sign_in")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json")
+        .header("sec-fetch-site", "same-origin")
+        .body(Body::from(format!("token={token}")))
+        .unwrap();
+    let (resp, body) = send(app, req).await;
+    assert!(
+        resp.status().is_success(),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let set = resp.headers()[header::SET_COOKIE].to_str().unwrap();
+    set.split(';').next().unwrap().to_string()
 }
 
 fn get_with_cookie(uri: &str, cookie: &str) -> Request<Body> {
@@ -223,7 +236,7 @@ async fn dashboard_pages_render_on_the_server() {
         "{html}"
     );
     // Signed in: the containers and the create form, hydrated.
-    let cookie = admin_cookie(&pool).await;
+    let cookie = admin_cookie(&app, &pool).await;
     let (resp, body) = send(&app, get_with_cookie("/", &cookie)).await;
     assert_eq!(resp.status(), StatusCode::OK);
     let html = String::from_utf8(body).unwrap();
@@ -323,7 +336,7 @@ async fn system_check_server_function_writes_sqlite() {
     .await;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(check_count(&pool).await, 0);
-    let cookie = admin_cookie(&pool).await;
+    let cookie = admin_cookie(&app, &pool).await;
     let (resp, body) = send(
         &app,
         rpc_post(

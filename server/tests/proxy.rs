@@ -498,7 +498,13 @@ async fn the_api_is_forwarded_to_the_upstream_and_only_under_api_v1() {
     .unwrap();
     assert_eq!(
         tables,
-        ["api_drafts", "api_examples", "api_runs", "system_checks"]
+        [
+            "api_drafts",
+            "api_examples",
+            "api_runs",
+            "dashboard_sessions",
+            "system_checks"
+        ]
     );
 
     // Errors come back as the upstream wrote them.

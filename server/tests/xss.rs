@@ -84,7 +84,7 @@ fn assert_inert(page: &str, html: &str) {
 async fn get(s: &LiveServer, path: &str) -> String {
     let resp = reqwest::Client::new()
         .get(s.url(path))
-        .header("cookie", format!("snapline_session={ADMIN}"))
+        .header("cookie", common::rpc::sign_in(s, ADMIN).await.unwrap())
         .send()
         .await
         .unwrap();
@@ -95,7 +95,7 @@ async fn get(s: &LiveServer, path: &str) -> String {
 async fn rpc(s: &LiveServer, endpoint: &str, form: &[(&str, &str)]) -> Value {
     let resp = reqwest::Client::new()
         .post(s.url(&format!("/rpc/{endpoint}")))
-        .header("cookie", format!("snapline_session={ADMIN}"))
+        .header("cookie", common::rpc::sign_in(s, ADMIN).await.unwrap())
         .header("sec-fetch-site", "same-origin")
         .form(form)
         .send()

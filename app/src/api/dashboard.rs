@@ -15,7 +15,7 @@ pub use crate::model::{
 /// Reads the node's status.
 #[server(prefix = "/rpc", endpoint = "system_status")]
 pub async fn load_system_status() -> Result<SystemStatus, AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     let backend = crate::backend::backend()?;
     backend.identity(&token).await?;
     backend.system_status().await
@@ -24,7 +24,7 @@ pub async fn load_system_status() -> Result<SystemStatus, AppError> {
 /// Runs a self-check and records it.
 #[server(prefix = "/rpc", endpoint = "run_system_check")]
 pub async fn run_system_check() -> Result<SystemCheck, AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     let backend = crate::backend::backend()?;
     backend.identity(&token).await?;
     backend.run_system_check().await
@@ -40,7 +40,7 @@ pub async fn sign_in(token: String) -> Result<Identity, AppError> {
         ));
     }
     let identity = crate::backend::backend()?.identity(&token).await?;
-    crate::session::set(Some(&token));
+    crate::session::start(&token).await?;
     // A plain form goes back to the page it was on (the sign-in page itself leads to the
     // containers). With JavaScript the form reloads its page itself (see `SignInForm`): a
     // redirect to the address the router is already on would change nothing.
@@ -60,10 +60,10 @@ pub async fn sign_in(token: String) -> Result<Identity, AppError> {
     Ok(identity)
 }
 
-/// Signs out: the session cookie is cleared.
+/// Signs out: the session is deleted on the server and the cookie cleared.
 #[server(prefix = "/rpc", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
-    crate::session::set(None);
+    crate::session::end().await?;
     leptos_axum::redirect("/signin");
     Ok(())
 }
@@ -71,12 +71,16 @@ pub async fn sign_out() -> Result<(), AppError> {
 /// Who is signed in, if anyone.
 #[server(prefix = "/rpc", endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<Identity>, AppError> {
-    let Some(token) = crate::session::read_token() else {
+    let Some(token) = crate::session::read_token().await else {
         return Ok(None);
     };
     match crate::backend::backend()?.identity(&token).await {
         Ok(i) => Ok(Some(i)),
-        Err(AppError::Unauthorized(_)) => Ok(None),
+        Err(AppError::Unauthorized(_)) => {
+            // The token was revoked: its sessions end here, not only at their expiry.
+            crate::backend::sessions()?.end_all(&token).await?;
+            Ok(None)
+        }
         Err(e) => Err(e),
     }
 }
@@ -84,7 +88,7 @@ pub async fn whoami() -> Result<Option<Identity>, AppError> {
 /// The Containers page: live containers, deleted ones with their snapshots, images.
 #[server(prefix = "/rpc", endpoint = "overview")]
 pub async fn load_overview() -> Result<Overview, AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     crate::backend::backend()?.overview(&token).await
 }
 
@@ -98,7 +102,7 @@ pub async fn create_container(
     #[server(default)] pids: Option<String>,
     #[server(default)] cpus: Option<String>,
 ) -> Result<ContainerView, AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     let limits =
         crate::model::limits_from_form(memory_mb.as_deref(), pids.as_deref(), cpus.as_deref())?;
     crate::backend::backend()?
@@ -109,7 +113,7 @@ pub async fn create_container(
 /// Starts, stops, pauses, resumes or deletes a container (`action` is one of those words).
 #[server(prefix = "/rpc", endpoint = "container_action")]
 pub async fn container_action(id: String, action: String) -> Result<String, AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     let parsed: crate::model::ContainerOp = action.parse()?;
     crate::backend::backend()?
         .container_action(&token, &id, parsed)
@@ -125,7 +129,7 @@ pub async fn load_timeline(
     #[server(default)] done: Option<String>,
     #[server(default)] sig: Option<String>,
 ) -> Result<Timeline, AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     let backend = crate::backend::backend()?;
     let mut t = backend.timeline(&token, &id).await?;
     if !all {
@@ -160,7 +164,7 @@ pub async fn create_snapshot(
     alias: String,
     expiry: String,
 ) -> Result<Snapshot, AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     let alias = alias.trim().to_string();
     if let Some(problem) = crate::model::alias_problem(&alias) {
         return Err(AppError::BadRequest(problem));
@@ -181,7 +185,7 @@ pub async fn restore_snapshot(
     name: String,
     #[server(default)] safety: Option<String>,
 ) -> Result<RestoreOutcome, AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     let req = types::RestoreSnapshot {
         safety_snapshot: Some(safety.is_some_and(|s| !s.is_empty())),
         ..Default::default()
@@ -207,7 +211,7 @@ pub async fn restore_path(
     #[server(default)] restart: Option<String>,
     #[server(default)] back: Option<String>,
 ) -> Result<(), AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     let checked = |v: &Option<String>| v.as_ref().is_some_and(|s| !s.is_empty());
     let req = types::RestoreSnapshot {
         safety_snapshot: Some(checked(&safety)),
@@ -228,7 +232,7 @@ pub async fn restore_path(
 /// Deletes a snapshot.
 #[server(prefix = "/rpc", endpoint = "delete_snapshot")]
 pub async fn delete_snapshot(id: String, name: String) -> Result<String, AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     crate::backend::backend()?
         .delete_snapshot(&token, &id, &name)
         .await?;
@@ -247,7 +251,7 @@ pub async fn copy_snapshot(
     new_name: String,
     #[server(default)] count: Option<String>,
 ) -> Result<crate::model::Copied, AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     let backend = crate::backend::backend()?;
     let count = match count.as_deref().map(str::trim) {
         None | Some("") => None,
@@ -311,7 +315,7 @@ pub async fn publish_image(
     name: String,
     image: String,
 ) -> Result<types::Image, AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     let image = crate::backend::backend()?
         .publish_image(&token, &id, &name, image.trim())
         .await?;
@@ -336,7 +340,7 @@ pub async fn update_snapshot(
     alias: String,
     expiry: String,
 ) -> Result<Snapshot, AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     let alias = alias.trim().to_string();
     if let Some(problem) = crate::model::alias_problem(&alias) {
         return Err(AppError::BadRequest(problem));
@@ -359,7 +363,7 @@ pub async fn diff_snapshot(
     from: String,
     against: String,
 ) -> Result<SnapshotDiff, AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     if from.is_empty() {
         return Err(AppError::BadRequest("Choose a snapshot to compare.".into()));
     }
@@ -380,7 +384,7 @@ pub async fn browse_snapshot(
     name: String,
     path: String,
 ) -> Result<SnapshotFiles, AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     let path = if path.is_empty() {
         "/".to_string()
     } else {
@@ -399,7 +403,7 @@ pub async fn verify_snapshot(
     name: String,
     #[server(default)] deep: Option<String>,
 ) -> Result<(String, SnapshotVerified), AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     let report = crate::backend::backend()?
         .verify_snapshot(&token, &id, &name, deep.is_some_and(|d| !d.is_empty()))
         .await?;
@@ -410,7 +414,7 @@ pub async fn verify_snapshot(
 /// The container's schedule, if it has one.
 #[server(prefix = "/rpc", endpoint = "schedule")]
 pub async fn load_schedule(id: String) -> Result<Option<Schedule>, AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     crate::backend::backend()?.schedule(&token, &id).await
 }
 
@@ -433,7 +437,7 @@ pub async fn save_schedule(
     #[server(default)] keep_weekly: Option<String>,
     #[server(default)] keep_monthly: Option<String>,
 ) -> Result<Schedule, AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     let schedule = schedule.trim().to_string();
     if schedule.is_empty() {
         return Err(AppError::BadRequest(
@@ -469,7 +473,7 @@ pub async fn save_schedule(
 /// Removes the container's schedule.
 #[server(prefix = "/rpc", endpoint = "delete_schedule")]
 pub async fn delete_schedule(id: String) -> Result<(), AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     crate::backend::backend()?
         .delete_schedule(&token, &id)
         .await

@@ -44,7 +44,7 @@ pub async fn run_api_request(
 /// identities.
 #[cfg(feature = "ssr")]
 async fn checked_token() -> Result<String, AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     crate::backend::backend()?.identity(&token).await?;
     Ok(token)
 }
@@ -59,7 +59,7 @@ async fn visible_projects(token: &str) -> Result<Vec<String>, AppError> {
 /// The API docs page's saved state: the user's runs and drafts, their projects' examples.
 #[server(prefix = "/rpc", endpoint = "docs_state")]
 pub async fn load_docs_state() -> Result<crate::model::DocsState, AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     let projects = visible_projects(&token).await?;
     crate::backend::docs_store()?.state(&token, &projects).await
 }
@@ -115,7 +115,7 @@ pub async fn save_example(
     body: String,
     #[server(default)] note: String,
 ) -> Result<crate::model::Example, AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     check_kept(&operation, &params, &body)?;
     let name = name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
@@ -147,7 +147,7 @@ pub async fn save_example(
 /// Deletes an example of a project the user sees.
 #[server(prefix = "/rpc", endpoint = "delete_example")]
 pub async fn delete_example(id: String) -> Result<(), AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     let projects = visible_projects(&token).await?;
     crate::backend::docs_store()?
         .delete_example(&id, &projects)

@@ -46,7 +46,7 @@ pub async fn preview_schedule(
     #[server(default)] keep_weekly: Option<String>,
     #[server(default)] keep_monthly: Option<String>,
 ) -> Result<RetentionPreview, AppError> {
-    let token = crate::session::token()?;
+    let token = crate::session::token().await?;
     let keep = keep_from_form([
         keep_last.as_deref(),
         keep_hourly.as_deref(),

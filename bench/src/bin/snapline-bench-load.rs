@@ -64,6 +64,8 @@ struct Load {
     client: reqwest::Client,
     url: String,
     token: String,
+    /// The dashboard's session cookie (`snapline_session=...`), from signing in once.
+    cookie: String,
 }
 
 impl Load {
@@ -99,7 +101,7 @@ impl Load {
         let resp = self
             .client
             .get(format!("{}{path}", self.url))
-            .header("cookie", format!("snapline_session={}", self.token))
+            .header("cookie", &self.cookie)
             .send()
             .await;
         let status = match resp {
@@ -212,19 +214,49 @@ fn median(mut v: Vec<u64>) -> u64 {
     v.get(v.len() / 2).copied().unwrap_or(0)
 }
 
+/// Signs in to the dashboard as a browser does; returns the session cookie.
+async fn sign_in(client: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<String> {
+    let resp = client
+        .post(format!("{url}/rpc/sign_in"))
+        .header("accept", "application/json")
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("token", token)])
+        .send()
+        .await?;
+    anyhow::ensure!(
+        resp.status().is_success(),
+        "sign-in answered {}",
+        resp.status()
+    );
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            v.split(';')
+                .next()
+                .filter(|kv| kv.starts_with("snapline_session="))
+        })
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("sign-in set no session cookie"))
+}
+
 /// Runs the benchmark and prints its report.
 async fn run(args: LoadBenchArgs) -> anyhow::Result<()> {
     let snapline = args.server.binary()?;
     let token = service::tokens::generate();
     let server = start(&snapline, &token, &[("SNAPLINE_JOB_INTERVAL_S", "5")])?;
     let pid = server.child.id();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(300))
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let cookie = sign_in(&client, &server.url, &token).await?;
     let load = Arc::new(Load {
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(300))
-            .pool_max_idle_per_host(256)
-            .build()?,
+        client,
         url: server.url.clone(),
         token,
+        cookie,
     });
     let data = server.dir.path().join("data");
     let mut rng = XorShift(0x10ad_5eed_0042);

@@ -12,6 +12,7 @@ pub mod docs_store;
 pub mod embedded;
 pub mod openapi;
 pub mod schema;
+pub mod sessions;
 
 pub use embedded::EmbeddedBackend;
 pub use openapi::{endpoints_of, endpoints_of_json, header_list};
@@ -20,7 +21,7 @@ use app::AppError;
 use app::backend::SharedBackend;
 use futures_util::StreamExt;
 
-use app::backend::SharedDocs;
+use app::backend::{SharedDocs, SharedSessions};
 use axum::Router;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -54,8 +55,12 @@ fn plain_error(e: AppError) -> axum::response::Response {
     (status, format!("{}: {e}\n", e.title())).into_response()
 }
 
-fn session_token(headers: &http::HeaderMap) -> Result<String, AppError> {
-    app::session::token_from_headers(headers)
+async fn session_token(
+    state: &DashboardState,
+    headers: &http::HeaderMap,
+) -> Result<String, AppError> {
+    app::session::token_from_headers(state.sessions.as_ref(), headers)
+        .await?
         .ok_or_else(|| AppError::Unauthorized("Sign in to Snapline first.".into()))
 }
 
@@ -79,7 +84,7 @@ async fn download(
         ));
     };
     let result = async {
-        let token = session_token(&headers)?;
+        let token = session_token(&state, &headers).await?;
         state.backend.read_file(&token, &id, &name, &q.path).await
     }
     .await;
@@ -98,7 +103,7 @@ async fn export(
     axum::extract::Path((id, name)): axum::extract::Path<(String, String)>,
 ) -> axum::response::Response {
     let result = async {
-        let token = session_token(&headers)?;
+        let token = session_token(&state, &headers).await?;
         state.backend.export_snapshot(&token, &id, &name).await
     }
     .await;
@@ -117,7 +122,7 @@ async fn live_events(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-    let stream = match session_token(&headers) {
+    let stream = match session_token(&state, &headers).await {
         Ok(token) => state.backend.events(&token).await,
         Err(e) => Err(e),
     };
@@ -141,6 +146,8 @@ pub struct DashboardState {
     pub backend: SharedBackend,
     /// What the API docs page keeps (this node's database, in either mode).
     pub docs: SharedDocs,
+    /// Who is signed in (this node's database, in either mode).
+    pub sessions: SharedSessions,
 }
 
 impl FromRef<DashboardState> for LeptosOptions {
@@ -154,9 +161,11 @@ pub fn router(state: DashboardState) -> Router {
     let routes = generate_route_list(app::App);
     let backend: SharedBackend = state.backend.clone();
     let docs = state.docs.clone();
+    let sessions = state.sessions.clone();
     let context = move || {
         provide_context(backend.clone());
         provide_context(docs.clone());
+        provide_context(sessions.clone());
         content_security_policy();
     };
     let options = state.leptos_options.clone();

@@ -71,7 +71,13 @@ mod tests {
         super::migrate(&proxy).await.unwrap();
         assert_eq!(
             tables(proxy.clone()).await,
-            ["api_drafts", "api_examples", "api_runs", "system_checks"]
+            [
+                "api_drafts",
+                "api_examples",
+                "api_runs",
+                "dashboard_sessions",
+                "system_checks"
+            ]
         );
         // The same file becoming a full node later: the service's schema goes on top, and
         // what the docs page kept stays.

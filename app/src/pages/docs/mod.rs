@@ -148,7 +148,7 @@ async fn snapshot_names(token: &str, container: &str) -> Vec<(String, String)> {
 async fn load(wanted: Wanted) -> Result<DocsData, AppError> {
     let backend = crate::backend::backend()?;
     let endpoints = backend.api_endpoints().await?;
-    let Some(token) = crate::session::read_token() else {
+    let Some(token) = crate::session::read_token().await else {
         return Ok(DocsData {
             endpoints,
             workspace: None,
