@@ -62,3 +62,27 @@ test('signing in on the page you opened shows that page, signed in', async ({ pa
   await expect(page.getByRole('heading', { level: 1 })).toContainText('signin-here');
   expect(errors.filter((e) => !e.includes('401'))).toEqual([]);
 });
+
+test('signing out ends the session: a cookie copied before is refused after', async ({ page, browser }) => {
+  await signIn(page);
+  const cookies = await page.context().cookies();
+  const session = cookies.find((c) => c.name === 'snapline_session');
+  expect(session, 'no session cookie').toBeTruthy();
+  // The cookie is a session id, not the API token.
+  expect(session!.value).not.toContain(TOKEN);
+  expect(session!.value.startsWith('ses_')).toBe(true);
+
+  // A second browser with the copied cookie is signed in, until the first signs out.
+  const copy = await browser.newContext();
+  await copy.addCookies([session!]);
+  const other = await copy.newPage();
+  await other.goto('/');
+  await expect(other.getByRole('button', { name: 'Sign out' })).toBeVisible();
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page.getByRole('button', { name: 'Sign in' })).toBeVisible();
+  await other.goto('/');
+  await expect(other.getByRole('button', { name: 'Sign in' })).toBeVisible();
+  await expect(other.getByRole('button', { name: 'Sign out' })).toHaveCount(0);
+  await copy.close();
+});

@@ -9,10 +9,7 @@ use snapline_server::config::{Cli, Command};
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Serve(_)) {
-        // A client whose output is cut short (`| head`) ends as Unix tools do. The server
-        // keeps Rust's default (SIGPIPE ignored): a closed pipe to a child is an error
-        // there, never a reason to die.
-        sigpipe::reset();
+        end_quietly_when_stdout_closes();
     }
     snapline_server::logging::init();
     let result = match cli.command {
@@ -27,10 +24,50 @@ async fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err)
+            if err
+                .downcast_ref::<snapline_server::cli::StdoutClosed>()
+                .is_some() =>
+        {
+            die_of_sigpipe()
+        }
         Err(err) => {
             // The error chain is the message: each layer says what it was doing.
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// A client whose output is cut short (`snapline … | head`) ends as Unix tools do: killed by
+/// SIGPIPE, without a word. Only standard output is meant: SIGPIPE stays ignored (Rust's
+/// default) for sockets, where a server that refuses an upload before reading it all must
+/// reach the user as the server's answer, not as a silent death (`writev` on a closed socket
+/// raises SIGPIPE; `send` does not).
+fn end_quietly_when_stdout_closes() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        // `println!` panics with this when its reader went away.
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            die_of_sigpipe();
+        }
+        default(info);
+    }));
+}
+
+/// Ends the process as the default SIGPIPE action does, standard output being closed.
+fn die_of_sigpipe() -> ! {
+    use std::io::Write;
+    // With the default action back, a write to the closed pipe raises SIGPIPE, which ends
+    // the process without a word.
+    sigpipe::reset();
+    let mut out = std::io::stdout();
+    let _ = out.write_all(b"\n").and_then(|()| out.flush());
+    std::process::exit(141)
 }

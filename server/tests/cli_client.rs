@@ -545,3 +545,35 @@ async fn cli_errors_name_cli_commands() {
     assert_ne!(o.code, 0);
     assert!(o.stdout.contains("GET /api/v1/containers/"), "{}", o.stdout);
 }
+
+/// A server that refuses an upload before reading it all (a taken name) is heard: the client
+/// says why and exits 1, never dies of SIGPIPE on the closed socket. Ids typed into the CLI
+/// stay one path segment, so `../images/x` reaches no other route.
+#[tokio::test]
+async fn refused_uploads_are_reported_and_ids_cannot_reach_other_routes() {
+    let s = LiveServer::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let big = tmp.path().join("big.tar");
+    // Large enough that the server answers while the client is still sending.
+    std::fs::write(&big, vec![0u8; 48 << 20]).unwrap();
+    let big = big.to_str().unwrap();
+    for _ in 0..3 {
+        let o = snapline(
+            &s,
+            Some(ADMIN),
+            &["images", "import", "--name", "demo", big],
+        );
+        assert_eq!(o.code, 1, "stderr: {}", o.stderr);
+        assert!(o.stderr.contains("demo"), "{}", o.stderr);
+    }
+    for args in [
+        ["containers", "delete", "../images/demo"],
+        ["containers", "get", "../projects/default"],
+    ] {
+        let o = snapline(&s, Some(ADMIN), &args);
+        assert_eq!(o.code, 1, "{args:?}: {}", o.stdout);
+        assert!(o.stderr.contains("not"), "{args:?}: {}", o.stderr);
+    }
+    let images = ok(&s, &["images", "list"]);
+    assert!(images.contains("demo"), "the image went: {images}");
+}

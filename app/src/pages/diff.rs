@@ -137,8 +137,10 @@ fn Changes(id: String, d: SnapshotDiff) -> impl IntoView {
                     <ul class="changes">
                         {d.changes.into_iter().map(|c| {
                             let path = format!("/{}", c.path);
+                            // The root is restored from the timeline, not path by path.
                             let link = restore
                                 .as_ref()
+                                .filter(|_| restore_target(&c.kind, &path) != "/")
                                 .map(|(id, from, here)| restore_link(id, from, here, &c.kind, &path));
                             let kind = match &c.previous_type {
                                 Some(was) => format!(" {was} → {}", c.entry_type),
@@ -161,6 +163,18 @@ fn Changes(id: String, d: SnapshotDiff) -> impl IntoView {
     }
 }
 
+/// What restoring one change restores: the path itself, or for an added one (which the
+/// snapshot lacks) its folder.
+fn restore_target(kind: &types::ChangeKind, path: &str) -> String {
+    if kind.as_str() != "added" {
+        return path.to_string();
+    }
+    match path.rsplit_once('/') {
+        Some(("", _)) | None => "/".to_string(),
+        Some((dir, _)) => dir.to_string(),
+    }
+}
+
 /// The "Restore…" link of one change against the live files. A path the snapshot has is
 /// restored itself; an added one is not in the snapshot, so its folder is what to restore
 /// (which removes it, and the confirmation lists whatever else that changes).
@@ -171,15 +185,11 @@ fn restore_link(
     kind: &types::ChangeKind,
     path: &str,
 ) -> impl IntoView + use<> {
-    let (target, label) = if kind.as_str() == "added" {
-        let folder = match path.rsplit_once('/') {
-            Some(("", _)) | None => "/".to_string(),
-            Some((dir, _)) => dir.to_string(),
-        };
-        let label = format!("Restore the folder {folder}, which removes {path}…");
-        (folder, label)
+    let target = restore_target(kind, path);
+    let label = if kind.as_str() == "added" {
+        format!("Restore the folder {target}, which removes {path}…")
     } else {
-        (path.to_string(), format!("Restore {path}…"))
+        format!("Restore {path}…")
     };
     let href = restore_page(id, from, &target, here);
     view! { " "<a href=href class="restore-link" aria-label=label>"Restore…"</a> }

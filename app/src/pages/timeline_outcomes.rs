@@ -159,6 +159,14 @@ fn copied_said(c: Copied) -> Said {
         .map(|(n, why)| format!("{n}: {why}"))
         .collect::<Vec<_>>();
     match c.made.as_slice() {
+        [] => Said {
+            text: format!(
+                "No container was made: {} failed, listed below.",
+                count(failed.len(), "copy", "copies")
+            ),
+            damage: failed,
+            ..Said::default()
+        },
         [(id, name)] => Said {
             text: "Copied into ".into(),
             link: Some((format!("/containers/{id}"), name.clone())),

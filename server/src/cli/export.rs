@@ -110,16 +110,27 @@ async fn copy(resp: reqwest::Response, sink: &mut Sink) -> anyhow::Result<u64> {
             )
         })?;
         match sink {
-            Sink::Stdout(out) => out.write_all(&piece).await,
-            Sink::File { file, .. } => file.write_all(&piece).await,
+            Sink::Stdout(out) => out.write_all(&piece).await.map_err(stdout_error)?,
+            Sink::File { file, .. } => file
+                .write_all(&piece)
+                .await
+                .context("cannot write the archive")?,
         }
-        .context("cannot write the archive")?;
         written += piece.len() as u64;
     }
     match sink {
-        Sink::Stdout(out) => out.flush().await,
-        Sink::File { file, .. } => file.sync_all().await,
+        Sink::Stdout(out) => out.flush().await.map_err(stdout_error)?,
+        Sink::File { file, .. } => file.sync_all().await.context("cannot write the archive")?,
     }
-    .context("cannot write the archive")?;
     Ok(written)
+}
+
+/// A failed write to standard output: its reader going away is [`super::StdoutClosed`]
+/// (the command then ends as Unix tools do), anything else an error that says so.
+fn stdout_error(e: std::io::Error) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        anyhow::Error::new(super::StdoutClosed)
+    } else {
+        anyhow::Error::new(e).context("cannot write the archive")
+    }
 }

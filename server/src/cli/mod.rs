@@ -251,7 +251,7 @@ pub struct DbArgs {
 
 pub async fn snapshots(remote: Remote, cmd: SnapshotsCmd) -> anyhow::Result<()> {
     let c = Client::new(&remote)?;
-    let path = |id: &str| format!("/api/v1/containers/{id}/snapshots");
+    let path = |id: &str| container_path(id, "/snapshots");
     match cmd {
         SnapshotsCmd::Create {
             container,
@@ -374,37 +374,27 @@ pub async fn containers(remote: Remote, cmd: ContainersCmd) -> anyhow::Result<()
             show(&remote, &data, one)
         }
         ContainersCmd::Get { id } => {
-            let data: ContainerData = c.call("GET", &format!("/api/v1/containers/{id}")).await?;
+            let data: ContainerData = c.call("GET", &container_path(&id, "")).await?;
             show(&remote, &data, one)
         }
         ContainersCmd::Start { id } => {
-            let data: ContainerData = c
-                .call("POST", &format!("/api/v1/containers/{id}/start"))
-                .await?;
+            let data: ContainerData = c.call("POST", &container_path(&id, "/start")).await?;
             show(&remote, &data, one)
         }
         ContainersCmd::Stop { id } => {
-            let data: ContainerData = c
-                .call("POST", &format!("/api/v1/containers/{id}/stop"))
-                .await?;
+            let data: ContainerData = c.call("POST", &container_path(&id, "/stop")).await?;
             show(&remote, &data, one)
         }
         ContainersCmd::Pause { id } => {
-            let data: ContainerData = c
-                .call("POST", &format!("/api/v1/containers/{id}/pause"))
-                .await?;
+            let data: ContainerData = c.call("POST", &container_path(&id, "/pause")).await?;
             show(&remote, &data, one)
         }
         ContainersCmd::Resume { id } => {
-            let data: ContainerData = c
-                .call("POST", &format!("/api/v1/containers/{id}/resume"))
-                .await?;
+            let data: ContainerData = c.call("POST", &container_path(&id, "/resume")).await?;
             show(&remote, &data, one)
         }
         ContainersCmd::Delete { id } => {
-            let data: Empty = c
-                .call("DELETE", &format!("/api/v1/containers/{id}"))
-                .await?;
+            let data: Empty = c.call("DELETE", &container_path(&id, "")).await?;
             show(&remote, &data, |_| {
                 println!(
                     "Deleted container {id}; its snapshots remain (`snapline snapshots list --container {id}`)"
@@ -418,11 +408,7 @@ pub async fn containers(remote: Remote, cmd: ContainersCmd) -> anyhow::Result<()
         } => {
             let body = ExecRequest { command, timeout_s };
             let out: ExecOutput = c
-                .send(
-                    "POST",
-                    &format!("/api/v1/containers/{id}/exec"),
-                    Some(&body),
-                )
+                .send("POST", &container_path(&id, "/exec"), Some(&body))
                 .await?;
             if remote.json {
                 return table::print_json(&out);
@@ -452,7 +438,7 @@ pub async fn containers(remote: Remote, cmd: ContainersCmd) -> anyhow::Result<()
                 source_snapshot,
                 count,
             };
-            let p = format!("/api/v1/containers/{id}/copy");
+            let p = container_path(&id, "/copy");
             if count.is_none() {
                 let data: ContainerData = c
                     .with_progress(&id, "Copying", c.send("POST", &p, Some(&body)))
@@ -583,6 +569,18 @@ async fn project_id(
 }
 
 /// Percent-encodes a path segment (aliases may hold spaces and slashes).
+/// The reader of standard output went away (`snapline … | head`): the command ends quietly,
+/// as Unix tools end (see `main`).
+#[derive(Debug, thiserror::Error)]
+#[error("standard output was closed")]
+pub struct StdoutClosed;
+
+/// `/api/v1/containers/{id}{rest}`, with the id escaped: whatever is typed stays one path
+/// segment (`../images/x` must never reach another route).
+fn container_path(id: &str, rest: &str) -> String {
+    format!("/api/v1/containers/{}{rest}", enc(id))
+}
+
 fn enc(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
