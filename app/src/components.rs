@@ -115,3 +115,10 @@ pub fn ExportTarLink(id: String, name: String) -> impl IntoView {
         </a>
     }
 }
+
+/// The current address's query value `key`, decoded once ([`crate::model::query_value`]),
+/// for values that hold file paths or free text; the router's query map decodes them twice.
+pub fn query_value(key: &'static str) -> impl Fn() -> Option<String> + Copy + Send + Sync {
+    let location = leptos_router::hooks::use_location();
+    move || location.search.with(|s| crate::model::query_value(s, key))
+}

@@ -518,3 +518,54 @@ async fn compare_rows_offer_restores_that_come_back_to_them() {
     assert!(html.contains(&cancel), "{html}");
     assert_eq!(read(&root, "srv/data").as_deref(), Some("a file\n"));
 }
+
+/// A file whose name holds `%2F` (or any `%xx`) is restored itself, never the file its
+/// decoded name would be: the pages read the address's path once.
+#[tokio::test]
+async fn percent_signs_in_names_are_not_decoded_twice() {
+    let s = LiveServer::start(&[]);
+    let id = s.container("default", "pct").await;
+    let root = s.root(&id);
+    write(&root, "srv/t/a%2Fb", "left\n");
+    write(&root, "srv/t/a/b", "right\n");
+    write(&root, "srv/100%/x", "hundred\n");
+    let snap = snapshot(&s, &id, "enc").await;
+    write(&root, "srv/t/a%2Fb", "changed\n");
+    write(&root, "srv/t/a/b", "changed\n");
+    let cookie = sign_in(&s, ADMIN).await.unwrap();
+    // The Files listing links the file's restore with its own name.
+    let files = common::rpc::page(
+        &s,
+        &cookie,
+        &format!("/containers/{id}/snapshots/{snap}/files?path=/srv/t"),
+    )
+    .await;
+    assert!(files.contains("Restore a%2Fb…"), "{files}");
+    let page = |path: &str| {
+        format!(
+            "/containers/{id}/snapshots/{snap}/restore?path={}",
+            app::model::query_escape(path)
+        )
+    };
+    let html = common::rpc::page(&s, &cookie, &page("/srv/t/a%2Fb")).await;
+    assert!(html.contains("Restore <code>/srv/t/a%2Fb</code>"), "{html}");
+    assert!(!html.contains("/srv/t/a/b"), "{html}");
+    let html = common::rpc::page(&s, &cookie, &page("/srv/100%")).await;
+    assert!(html.contains("Restore <code>/srv/100%</code>"), "{html}");
+    // Restored by its form: only that file comes back.
+    let to = common::rpc::plain_form(
+        &s,
+        "restore_path",
+        &cookie,
+        &[
+            ("id", id.as_str()),
+            ("name", snap.as_str()),
+            ("path", "/srv/t/a%2Fb"),
+        ],
+    )
+    .await;
+    let html = common::rpc::page(&s, &cookie, &to).await;
+    assert!(html.contains("Restored /srv/t/a%2Fb from enc"), "{html}");
+    assert_eq!(read(&root, "srv/t/a%2Fb").as_deref(), Some("left\n"));
+    assert_eq!(read(&root, "srv/t/a/b").as_deref(), Some("changed\n"));
+}

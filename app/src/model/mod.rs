@@ -485,6 +485,21 @@ mod tests {
     }
 
     #[test]
+    fn query_values_are_decoded_once() {
+        // What `query_escape` writes reads back as it was, `%` and all.
+        for name in ["/srv/t/a%2Fb", "/srv/100%", "/a b/ü+é&x=y", ""] {
+            let search = format!("x=1&path={}&y=2", query_escape(name));
+            assert_eq!(
+                query_value(&search, "path").as_deref(),
+                Some(name),
+                "{search}"
+            );
+        }
+        assert_eq!(query_value("?a=1&b=%252F", "b").as_deref(), Some("%2F"));
+        assert_eq!(query_value("a=1", "b"), None);
+    }
+
+    #[test]
     fn limits_from_a_create_form() {
         assert_eq!(limits_from_form(None, Some(" "), Some("")).unwrap(), None);
         let l = limits_from_form(Some("512"), None, Some("1.5"))
@@ -682,6 +697,18 @@ mod tests {
         assert_eq!(tenths(-0.56), "-0.6");
         assert_eq!(tenths(980.0), "980.0");
     }
+}
+
+/// The value of `key` in the raw query string `search` (no leading `?`), decoded once.
+///
+/// The router's own query map decodes twice (leptos_router 0.8: `query_pairs` decodes, then
+/// `ParamsMap::insert` decodes again), so a file named `a%2Fb` would read as `a/b`: values
+/// that hold file paths or free text are read here instead.
+pub fn query_value(search: &str, key: &str) -> Option<String> {
+    form_urlencoded::parse(search.trim_start_matches('?').as_bytes())
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+        .last()
 }
 
 /// The confirmation page of a partial restore of `path` from snapshot `name`, reached from

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_params_map;
 
 use crate::api::browse_snapshot;
 use crate::components::PageError;
@@ -14,10 +14,10 @@ use crate::pages::signin::SignInForm;
 #[component]
 pub fn FilesPage() -> impl IntoView {
     let params = use_params_map();
-    let query = use_query_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let name = move || params.read().get("name").unwrap_or_default();
-    let path = move || normalize(&query.read().get("path").unwrap_or_default());
+    let path_value = crate::components::query_value("path");
+    let path = move || normalize(&path_value().unwrap_or_default());
     let data = Resource::new(
         move || (id(), name(), path()),
         |(id, name, path)| browse_snapshot(id, name, path),

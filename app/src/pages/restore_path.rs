@@ -10,7 +10,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{RestorePath, browse_snapshot, diff_snapshot, load_timeline};
-use crate::components::{PageError, UrlError};
+use crate::components::{PageError, UrlError, query_value};
 use crate::error::AppError;
 use crate::model::{DiffChange, SnapshotDiff, query_escape};
 use crate::pages::signin::SignInForm;
@@ -112,11 +112,12 @@ pub fn RestorePathPage() -> impl IntoView {
     let query = use_query_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let name = move || params.read().get("name").unwrap_or_default();
-    let path = move || normalize(&query.read().get("path").unwrap_or_default());
+    let (path_value, back_value) = (query_value("path"), query_value("back"));
+    let path = move || normalize(&path_value().unwrap_or_default());
     let restored = move || query.read().get("restored").is_some_and(|v| v == "1");
     let safety = move || query.read().get("safety").filter(|s| !s.is_empty());
-    let raw_path = move || query.read().get("path").unwrap_or_default();
-    let back = move || query.read().get("back").unwrap_or_default();
+    let raw_path = move || path_value().unwrap_or_default();
+    let back = move || back_value().unwrap_or_default();
     let data = Resource::new(
         move || (id(), name(), raw_path()),
         |(id, name, raw)| async move {

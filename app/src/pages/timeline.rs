@@ -26,6 +26,11 @@ pub fn TimelinePage() -> impl IntoView {
     let query = use_query_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let all = move || query.read().get("all").is_some_and(|v| v == "1");
+    // The outcome's JSON is free text: read with one decoding, as it was signed.
+    let (done, sig) = (
+        crate::components::query_value("done"),
+        crate::components::query_value("sig"),
+    );
     let create = ServerAction::<CreateSnapshot>::new();
     let restore = ServerAction::<RestoreSnapshot>::new();
     let delete = ServerAction::<DeleteSnapshot>::new();
@@ -48,8 +53,8 @@ pub fn TimelinePage() -> impl IntoView {
                 restore.version().get(),
                 delete.version().get(),
                 copy.version().get(),
-                query.read().get("done"),
-                query.read().get("sig"),
+                done(),
+                sig(),
             )
         },
         |(id, all, _, _, _, _, _, _, done, sig)| load_timeline(id, all, done, sig),
