@@ -563,6 +563,29 @@ async fn image_and_fork_refusals_say_what_to_do() {
     .await;
     assert_eq!(st, 400, "{v}");
     assert!(v["message"].as_str().unwrap().contains("?name=NAME"), "{v}");
+    // The same with no content type (`curl -T`), small or past the JSON limit: the archive is
+    // recognised, not read as JSON.
+    let mut big = tar.clone();
+    big.resize(256 << 10, 0);
+    for body in [tar.clone(), big] {
+        let r = s
+            .client
+            .post(s.url("/api/v1/images"))
+            .bearer_auth(ADMIN)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400);
+        let v: Value = r.json().await.unwrap();
+        assert!(
+            v["message"]
+                .as_str()
+                .unwrap()
+                .contains("this is a tar archive"),
+            "{v}"
+        );
+    }
     // An empty archive is not an image.
     let (st, v) = answer(post(
         "/api/v1/images?name=empty",

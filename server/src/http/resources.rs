@@ -174,6 +174,7 @@ pub async fn create_image(
         ));
     }
     let Some(name) = q.name else {
+        let body = refuse_unnamed_tar(body).await?;
         let req: PublishImage = super::body::limited_json(body).await?;
         let image = svc.publish_image(&caller, &req).await?;
         return Ok(
@@ -195,6 +196,42 @@ pub struct DeleteImageQuery {
     /// that name (published image names are per project). Leave it out otherwise.
     #[param(example = "default")]
     pub project: Option<String>,
+}
+
+/// The body as it came, unless it is a tar archive (sent without an archive content type, as
+/// `curl -T` sends it): that is refused with what is missing, before more than its first
+/// block is read.
+async fn refuse_unnamed_tar(body: Body) -> Result<Body, ApiError> {
+    // A tar header block is 512 bytes with "ustar" at offset 257 (POSIX and GNU alike).
+    const BLOCK: usize = 512;
+    let mut stream = body.into_data_stream();
+    let mut head: Vec<axum::body::Bytes> = Vec::new();
+    let mut len = 0;
+    while len < BLOCK {
+        match stream.next().await {
+            Some(Ok(chunk)) => {
+                len += chunk.len();
+                head.push(chunk);
+            }
+            Some(Err(e)) => {
+                return Err(ApiError::bad_request(format!("the body was cut off: {e}")));
+            }
+            None => break,
+        }
+    }
+    let first: Vec<u8> = head
+        .iter()
+        .flat_map(|c| c.iter().copied())
+        .take(BLOCK)
+        .collect();
+    if first.get(257..262) == Some(b"ustar".as_slice()) {
+        return Err(ApiError::bad_request(
+            "this is a tar archive: to import it, name the image: POST \
+             /api/v1/images?name=NAME (`snapline images import --name NAME FILE`)",
+        ));
+    }
+    let rest = futures_util::stream::iter(head.into_iter().map(Ok::<_, axum::Error>)).chain(stream);
+    Ok(Body::from_stream(rest))
 }
 
 /// Deletes an image. Containers made from it keep their files: creating a container copies
