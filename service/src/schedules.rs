@@ -24,10 +24,90 @@ pub fn parse_cron(s: &str) -> Result<croner::Cron, ServiceError> {
              (minute hour day month weekday, UTC) or @hourly, @daily, @weekly"
         ))
     };
-    if s.len() > 100 || s.split_whitespace().count() > 5 {
-        return Err(bad("at most five fields, no seconds".into()));
+    if s.len() > 100 {
+        return Err(bad("longer than 100 characters".into()));
     }
-    croner::Cron::new(s).parse().map_err(|e| bad(e.to_string()))
+    if let Some(why) = cron_problem(s) {
+        return Err(bad(why));
+    }
+    // The fields were checked in our words above; what the library still refuses is said
+    // without its internal terms.
+    croner::Cron::new(s)
+        .parse()
+        .map_err(|_| bad("the library that reads it refused it".into()))
+}
+
+/// What is wrong with cron text `s`, field by field, in Snapline's words; `None` when each
+/// field holds only numbers in its range (or names where cron allows them), `*`, lists,
+/// ranges and steps. The `@` shorthands are left to the parser.
+fn cron_problem(s: &str) -> Option<String> {
+    const FIELDS: [(&str, u32, u32); 5] = [
+        ("minute", 0, 59),
+        ("hour", 0, 23),
+        ("day of month", 1, 31),
+        ("month", 1, 12),
+        ("weekday", 0, 7),
+    ];
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+    if s.trim_start().starts_with('@') {
+        return None;
+    }
+    let fields: Vec<&str> = s.split_whitespace().collect();
+    if fields.len() != 5 {
+        return Some(format!(
+            "it has {} field{}; a schedule has five",
+            fields.len(),
+            if fields.len() == 1 { "" } else { "s" }
+        ));
+    }
+    for (text, (what, lo, hi)) in fields.iter().zip(FIELDS) {
+        let names: &[&str] = match what {
+            "month" => &MONTHS,
+            "weekday" => &DAYS,
+            _ => &[],
+        };
+        for part in text.split(',') {
+            let (range, step) = match part.split_once('/') {
+                Some((r, st)) => (r, Some(st)),
+                None => (part, None),
+            };
+            if let Some(st) = step
+                && !st.parse::<u32>().is_ok_and(|n| n >= 1 && n <= hi.max(1))
+            {
+                return Some(format!(
+                    "the {what} field {text:?} has the step {st:?}; a step is a whole number \
+                     from 1 to {}",
+                    hi.max(1)
+                ));
+            }
+            if range == "*" {
+                continue;
+            }
+            for value in range.splitn(2, '-') {
+                let known = names.iter().any(|n| value.eq_ignore_ascii_case(n));
+                let number = value.parse::<u32>().ok();
+                match number {
+                    Some(n) if (lo..=hi).contains(&n) => {}
+                    Some(_) => {
+                        return Some(format!(
+                            "the {what} field {text:?} is out of range: {what} values are {lo} to {hi}"
+                        ));
+                    }
+                    None if known => {}
+                    None => {
+                        return Some(format!(
+                            "the {what} field {text:?} is not a number, `*`, a list (1,15), a \
+                             range (1-5) or a step (*/10)"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    None
 }
 
 fn next_after(cron: &croner::Cron, t: DateTime<Utc>) -> Result<DateTime<Utc>, ServiceError> {
@@ -149,15 +229,23 @@ impl Service {
         id: &ContainerId,
     ) -> Result<(), ServiceError> {
         let c = self.container_row(caller, id).await?;
+        let mut tx = self.db().begin().await?;
         let r = sqlx::query("DELETE FROM schedules WHERE container_id = ?")
             .bind(c.id.as_str())
-            .execute(self.db())
+            .execute(&mut *tx)
             .await?;
         if r.rows_affected() == 0 {
             return Err(ServiceError::not_found(format!(
                 "container {id} has no snapshot schedule"
             )));
         }
+        // The snapshots it took stay, from now on as if taken by hand: a later schedule's
+        // keep policy never deletes what an earlier schedule took.
+        sqlx::query("DELETE FROM scheduled_snapshots WHERE container_id = ?")
+            .bind(c.id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -234,6 +322,47 @@ impl Service {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn bad_cron_text_is_explained_field_by_field() {
+        for (text, says) in [
+            ("every tuesday-ish", "it has 2 fields; a schedule has five"),
+            ("bogus", "it has 1 field;"),
+            (
+                "61 25 * * *",
+                "the minute field \"61\" is out of range: minute values are 0 to 59",
+            ),
+            (
+                "0 25 * * *",
+                "the hour field \"25\" is out of range: hour values are 0 to 23",
+            ),
+            ("0 3 0 * *", "day of month field \"0\""),
+            ("0 3 * 13 *", "month values are 1 to 12"),
+            ("0 3 * * 8", "weekday values are 0 to 7"),
+            ("*/0 * * * *", "a step is a whole number from 1 to 59"),
+            (
+                "0 3 * * mon-fry",
+                "weekday field \"mon-fry\" is not a number",
+            ),
+            ("0 0 3 * * *", "it has 6 fields"),
+        ] {
+            let e = parse_cron(text).unwrap_err().message;
+            assert!(e.contains(says), "{text}: {e}");
+            assert!(
+                !e.contains("Component") && !e.contains("Pattern"),
+                "{text}: {e}"
+            );
+        }
+        for good in [
+            "0 3 * * *",
+            "*/15 * * * *",
+            "0 9-17 * * mon-fri",
+            "0 0 1,15 jan-jun *",
+            "@daily",
+        ] {
+            assert!(parse_cron(good).is_ok(), "{good}");
+        }
+    }
 
     #[test]
     fn schedules_parse_and_fire_when_expected() {

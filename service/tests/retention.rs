@@ -342,6 +342,38 @@ async fn a_snapshot_deleted_by_hand_loses_its_mark() {
     assert_eq!(count().await, 0);
 }
 
+/// Deleting a schedule keeps its snapshots as if taken by hand: a later schedule's policy
+/// (keep only the last one, here) never deletes them.
+#[tokio::test]
+async fn a_deleted_schedules_snapshots_are_kept_by_later_policies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let svc = service(tmp.path()).await;
+    let c = svc
+        .create_container(&admin(), "default", "d", "demo", None, None)
+        .await
+        .unwrap();
+    let id = service::parse_id("container id", &c.id).unwrap();
+    let s = svc.set_schedule(&admin(), &id, spec(None)).await.unwrap();
+    assert_eq!(svc.run_due_schedules(at(&s.next_run_at)).await.unwrap(), 1);
+    let (_, old) = svc.list_snapshots(&admin(), &id).await.unwrap();
+    svc.delete_schedule(&admin(), &id).await.unwrap();
+    let last_one = KeepPolicy {
+        last: Some(1),
+        ..Default::default()
+    };
+    let s = svc
+        .set_schedule(&admin(), &id, spec(Some(last_one)))
+        .await
+        .unwrap();
+    assert_eq!(svc.run_due_schedules(at(&s.next_run_at)).await.unwrap(), 1);
+    let p = svc.preview_retention(&admin(), &id, None).await.unwrap();
+    assert!(p.delete.is_empty(), "{p:?}");
+    assert!(
+        p.untouched.iter().any(|e| e.name == old[0].name),
+        "the earlier schedule's snapshot is not untouched: {p:?}"
+    );
+}
+
 /// A pin is recorded with the edit that makes it: by alias too, and not at all when the edit
 /// fails.
 #[tokio::test]

@@ -151,7 +151,10 @@ pub async fn schedule(remote: Remote, cmd: ScheduleCmd) -> anyhow::Result<()> {
             let data: RetentionPreviewData = c
                 .call("GET", &format!("{}/preview{query}", path(&container)))
                 .await?;
-            show(&remote, &data, |d| print!("{}", preview_table(&d.preview)))
+            let given = !query.is_empty();
+            show(&remote, &data, |d| {
+                print!("{}", preview_table(&d.preview, given))
+            })
         }
     }
 }
@@ -182,11 +185,17 @@ fn print_schedule(s: &Schedule) {
 }
 
 /// A summary line, then one row per snapshot: deleted first, then kept, then untouched,
-/// each newest first, with the reasons.
-fn preview_table(p: &RetentionPreview) -> String {
+/// each newest first, with the reasons. `given`: the policy is the one typed as --keep-*
+/// flags (it applies once saved), not the saved one.
+fn preview_table(p: &RetentionPreview, given: bool) -> String {
+    let when = if given {
+        "once saved, on the server's next job pass"
+    } else {
+        "on the server's next job pass"
+    };
     let head = match &p.policy {
         Some(k) => format!(
-            "Policy {}: keeps {}, deletes {} (once saved, on the server's next job pass); {} untouched (taken by hand or pinned).\n",
+            "Policy {}: keeps {}, deletes {} ({when}); {} untouched (taken by hand or pinned).\n",
             k.describe(),
             p.keep.len(),
             p.delete.len(),
@@ -251,7 +260,7 @@ mod tests {
             delete: vec![entry("snap-a", &["daily 2026-11-29: snap-b is newer"])],
             untouched: vec![entry("snap-m", &["manual"])],
         };
-        let t = preview_table(&p);
+        let t = preview_table(&p, false);
         let lines: Vec<&str> = t.lines().collect();
         assert!(
             lines[0].starts_with("Policy daily 1: keeps 1, deletes 1"),

@@ -110,8 +110,9 @@ pub struct ImportQuery {
 }
 
 /// Makes an image, two ways. With `?name=`, the body is a root filesystem tar stream (for
-/// example `docker export`) to import; entries that would escape the root (`..`, absolute
-/// paths, links out) are refused before anything is written. Without it, the body is JSON
+/// example `docker export`) to import; entries that would escape the root (`..`, links that
+/// point out of it) are refused before anything is written, and a leading `/` is read as the
+/// image's root (`/etc/hosts` lands at the image's `/etc/hosts`). Without it, the body is JSON
 /// `{"name", "from": {"container_id", "snapshot"}}`: the snapshot is published as an image
 /// (as Incus's `publish`) without storing anything new, and containers created from it
 /// start exactly as the snapshot.
