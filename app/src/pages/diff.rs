@@ -45,6 +45,8 @@ pub fn DiffPage() -> impl IntoView {
             {move || diff.get().map(|r| match r {
                 Ok(Some(d)) => view! { <Changes id=id() d=d/> }.into_any(),
                 Ok(None) => view! { <p class="muted card empty-state">"Choose a snapshot, then what to compare it with."</p> }.into_any(),
+                // When the container itself failed to load, that error above says it all.
+                Err(_) if timeline.with(|t| matches!(t, Some(Err(_)))) => ().into_any(),
                 Err(e) => view! { <PageError error=e/> }.into_any(),
             })}
         </Transition>

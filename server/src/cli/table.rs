@@ -94,13 +94,18 @@ pub fn images(list: &[Image]) {
         .map(|x| {
             vec![
                 x.name.clone(),
+                // Published images are named per project: the column tells two apart.
+                x.project_id.clone().unwrap_or_else(|| "shared".into()),
                 x.source.clone(),
                 x.file_count.to_string(),
                 bytes(x.size),
             ]
         })
         .collect();
-    print!("{}", render(&["NAME", "SOURCE", "FILES", "SIZE"], rows));
+    print!(
+        "{}",
+        render(&["NAME", "PROJECT", "SOURCE", "FILES", "SIZE"], rows)
+    );
 }
 
 pub fn projects(list: &[Project]) {
