@@ -453,3 +453,81 @@ async fn plain_forms_say_what_they_did_and_cannot_be_forged() {
         }
     }
 }
+
+/// An alias names one snapshot of a container: a second snapshot or an edit that would give
+/// it to another is refused in words, and the aliases Snapline gives itself (safety
+/// snapshots) never repeat, so a restore by any alias finds exactly one snapshot.
+#[tokio::test]
+async fn an_alias_names_one_snapshot() {
+    let s = LiveServer::start(&[]);
+    let id = s.container("default", "aliases").await;
+    let first = s.snapshot(&id, Some("before-deploy")).await;
+    let url = format!("/api/v1/containers/{id}/snapshots");
+    let (st, v) = s
+        .call(
+            "POST",
+            &url,
+            Some(ADMIN),
+            Some(json!({"alias": "before-deploy"})),
+        )
+        .await;
+    assert_eq!(st, 409, "{v}");
+    let said = v["message"].as_str().unwrap();
+    assert!(
+        said.contains(&first) && said.contains("choose another"),
+        "{said}"
+    );
+    let second = s.snapshot(&id, Some("other")).await;
+    let edit = |name: &str, alias: &str| {
+        let (s, path) = (&s, format!("{url}/{name}/metadata"));
+        let body = json!({ "alias": alias });
+        async move { s.call("PATCH", &path, Some(ADMIN), Some(body)).await }
+    };
+    let (st, v) = edit(&second, "before-deploy").await;
+    assert_eq!(st, 409, "{v}");
+    // Its own alias again is no change, and so allowed.
+    let (st, v) = edit(&first, "before-deploy").await;
+    assert_eq!(st, 200, "{v}");
+    // The CLI says the same.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snapline"))
+        .args([
+            "snapshots",
+            "create",
+            "--container",
+            &id,
+            "--alias",
+            "other",
+        ])
+        .env("SNAPLINE_URL", s.url(""))
+        .env("HOODY_TOKEN", ADMIN)
+        .env_remove("SNAPLINE_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already has the alias"));
+
+    // Two restores of one snapshot with a safety snapshot each: distinct aliases, and each
+    // restores by its alias.
+    let mut safety = Vec::new();
+    for _ in 0..2 {
+        let d = s
+            .admin(
+                "PATCH",
+                &format!("{url}/before-deploy"),
+                Some(json!({"safety_snapshot": true})),
+            )
+            .await;
+        safety.push(d["safety_snapshot"]["alias"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        safety,
+        [
+            format!("before-restore-{first}"),
+            format!("before-restore-{first}-2")
+        ]
+    );
+    for alias in &safety {
+        s.admin("PATCH", &format!("{url}/{alias}"), Some(json!({})))
+            .await;
+    }
+}

@@ -310,6 +310,7 @@ impl Service {
         let id = super::parse_id("container id", &s.container_id)?;
         let c = self.container_row(&system, &id).await?;
         let _guard = self.lock(&c.id).await?;
+        let alias = self.free_alias(&c.id, alias).await?;
         let snap = self.snapshot_locked(&c, Some(alias), s.expiry).await?;
         // Marked under the same lock, so a retention pass never sees it unmarked; a crash
         // before this line leaves it unmarked, which only ever keeps it.
