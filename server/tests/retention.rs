@@ -580,3 +580,58 @@ async fn the_dashboard_sets_shows_and_previews_in_both_modes() {
         BTreeSet::from([n[1].clone(), n[3].clone()])
     );
 }
+
+/// Without JavaScript (the schedule form is a plain form), a refused schedule comes back with
+/// the form open, what was typed, and why in Snapline's words; Save and Turn off each say
+/// what they did. Through a proxy too.
+#[tokio::test]
+async fn the_schedule_form_keeps_what_was_typed_and_says_what_it_did() {
+    use common::rpc::{page, pair, plain_form, sign_in};
+    let (upstream, proxy) = pair();
+    for server in [&upstream, &proxy] {
+        let id = upstream
+            .container("default", &format!("sched-{}", server.port))
+            .await;
+        let cookie = sign_in(server, ADMIN).await.unwrap();
+        let form = |when: &'static str| {
+            vec![
+                ("id", id.clone()),
+                ("schedule", when.to_string()),
+                ("expiry", "7".to_string()),
+                ("alias_pattern", "auto-%Y%m%d".to_string()),
+                ("keep_daily", "3".to_string()),
+            ]
+        };
+        let refs = |f: &[(&'static str, String)]| -> Vec<(&'static str, String)> { f.to_vec() };
+        let send = |f: Vec<(&'static str, String)>| {
+            let cookie = cookie.clone();
+            async move {
+                let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                plain_form(server, "save_schedule", &cookie, &f).await
+            }
+        };
+        let to = send(refs(&form("61 25 * * *"))).await;
+        assert!(to.contains("schedule_error="), "{to}");
+        let html = page(server, &cookie, &to).await;
+        assert!(
+            html.contains("the minute field \"61\" is out of range")
+                || html.contains("the minute field &quot;61&quot; is out of range"),
+            "{html}"
+        );
+        assert!(
+            html.contains("value=\"61 25 * * *\""),
+            "what was typed is lost: {html}"
+        );
+        assert!(html.contains("value=\"auto-%Y%m%d\""), "{html}");
+        assert!(!html.contains("Component error"), "{html}");
+
+        let to = send(refs(&form("@daily"))).await;
+        let html = page(server, &cookie, &to).await;
+        assert!(html.contains("Schedule saved: @daily (UTC)"), "{html}");
+        assert!(html.contains("Keep policy: daily 3."), "{html}");
+
+        let to = plain_form(server, "delete_schedule", &cookie, &[("id", id.as_str())]).await;
+        let html = page(server, &cookie, &to).await;
+        assert!(html.contains("Automatic snapshots turned off"), "{html}");
+    }
+}

@@ -438,36 +438,66 @@ pub async fn save_schedule(
     #[server(default)] keep_monthly: Option<String>,
 ) -> Result<Schedule, AppError> {
     let token = crate::session::token().await?;
-    let schedule = schedule.trim().to_string();
-    if schedule.is_empty() {
-        return Err(AppError::BadRequest(
-            "Say when: @hourly, @daily, @weekly or five cron fields like 0 3 * * *.".into(),
-        ));
+    let typed = [
+        ("schedule", Some(schedule.clone())),
+        ("expiry", Some(expiry.clone())),
+        ("alias_pattern", Some(alias_pattern.clone())),
+        ("include_stopped", include_stopped.clone()),
+        ("keep_last", keep_last.clone()),
+        ("keep_hourly", keep_hourly.clone()),
+        ("keep_daily", keep_daily.clone()),
+        ("keep_weekly", keep_weekly.clone()),
+        ("keep_monthly", keep_monthly.clone()),
+    ];
+    let result = async {
+        let schedule = schedule.trim().to_string();
+        if schedule.is_empty() {
+            return Err(AppError::BadRequest(
+                "Say when: @hourly, @daily, @weekly or five cron fields like 0 3 * * *.".into(),
+            ));
+        }
+        let alias_pattern = alias_pattern.trim().to_string();
+        let spec = ScheduleSpec {
+            schedule,
+            expiry: parse_expiry(&expiry)?,
+            alias_pattern: (!alias_pattern.is_empty()).then_some(alias_pattern),
+            include_stopped: Some(include_stopped.is_some_and(|s| !s.is_empty())),
+            keep: super::retention::keep_from_form([
+                keep_last.as_deref(),
+                keep_hourly.as_deref(),
+                keep_daily.as_deref(),
+                keep_weekly.as_deref(),
+                keep_monthly.as_deref(),
+            ])?,
+        };
+        crate::backend::backend()?
+            .set_schedule(&token, &id, spec)
+            .await
     }
-    let alias_pattern = alias_pattern.trim().to_string();
-    let spec = ScheduleSpec {
-        schedule,
-        expiry: parse_expiry(&expiry)?,
-        alias_pattern: (!alias_pattern.is_empty()).then_some(alias_pattern),
-        include_stopped: Some(include_stopped.is_some_and(|s| !s.is_empty())),
-        keep: super::retention::keep_from_form([
-            keep_last.as_deref(),
-            keep_hourly.as_deref(),
-            keep_daily.as_deref(),
-            keep_weekly.as_deref(),
-            keep_monthly.as_deref(),
-        ])?,
-    };
-    let saved = crate::backend::backend()?
-        .set_schedule(&token, &id, spec)
-        .await?;
-    // The timeline's plain form comes back to the timeline itself, not to the address it
-    // was posted from: after a Preview that address holds the typed policy, which the page
-    // would go on previewing as if it were not saved.
+    .await;
     if plain_form() {
-        leptos_axum::redirect(&format!("/containers/{}", saved.container_id));
+        match &result {
+            // Back to the timeline itself, not to the address the form was posted from:
+            // after a Preview that address holds the typed policy, which the page would go on
+            // previewing as if it were not saved.
+            Ok(saved) => come_back(&token, &id, || Done::ScheduleSaved(saved.clone())),
+            // Refused: the form comes back open with what was typed and why, in words.
+            Err(e) => {
+                let esc = crate::model::query_escape;
+                let fields: Vec<String> = typed
+                    .iter()
+                    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", esc(v))))
+                    .collect();
+                leptos_axum::redirect(&format!(
+                    "/containers/{}?{}&schedule_error={}",
+                    esc(&id),
+                    fields.join("&"),
+                    esc(&e.to_string())
+                ));
+            }
+        }
     }
-    Ok(saved)
+    result
 }
 
 /// Removes the container's schedule.
@@ -476,5 +506,7 @@ pub async fn delete_schedule(id: String) -> Result<(), AppError> {
     let token = crate::session::token().await?;
     crate::backend::backend()?
         .delete_schedule(&token, &id)
-        .await
+        .await?;
+    come_back(&token, &id, || Done::ScheduleOff);
+    Ok(())
 }

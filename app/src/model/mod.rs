@@ -140,6 +140,10 @@ pub enum Done {
         damaged: usize,
     },
     Published(types::Image),
+    /// The schedule as saved.
+    ScheduleSaved(Schedule),
+    /// The schedule was turned off.
+    ScheduleOff,
 }
 
 impl Done {

@@ -9,7 +9,6 @@
 //! needs code in the browser's bundle.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 
 use crate::api::{KEEP_FIELDS, KEEP_FORM_FIELDS};
 use crate::components::UrlError;
@@ -84,9 +83,13 @@ struct Prefill {
     previewing: bool,
 }
 
-fn prefill(schedule: Option<&Schedule>, query: &leptos_router::params::ParamsMap) -> Prefill {
-    let previewing = KEEP_FORM_FIELDS.iter().any(|f| query.get(f).is_some());
-    let typed = |name: &str| query.get(name).filter(|_| previewing);
+/// `search` is the address's raw query: the typed values are read with one decoding (an alias
+/// pattern holds `%`). A refused save comes back with them too, and `schedule_error`.
+fn prefill(schedule: Option<&Schedule>, search: &str) -> Prefill {
+    let get = |name: &str| crate::model::query_value(search, name);
+    let previewing =
+        KEEP_FORM_FIELDS.iter().any(|f| get(f).is_some()) || get("schedule_error").is_some();
+    let typed = |name: &str| get(name).filter(|_| previewing);
     let counts = schedule
         .and_then(|s| s.keep)
         .map(|k| k.counts())
@@ -112,7 +115,7 @@ fn prefill(schedule: Option<&Schedule>, query: &leptos_router::params::ParamsMap
             .or_else(|| schedule.map(|s| s.alias_pattern.clone()))
             .unwrap_or_else(|| "auto-%Y%m%d-%H%M".into()),
         include_stopped: if previewing {
-            query.get("include_stopped").is_some()
+            get("include_stopped").is_some()
         } else {
             schedule.is_some_and(|s| s.include_stopped)
         },
@@ -124,8 +127,13 @@ fn prefill(schedule: Option<&Schedule>, query: &leptos_router::params::ParamsMap
 /// Sets or changes the schedule and its keep policy, filled with what is set.
 #[component]
 fn ScheduleForm(id: String, schedule: Option<Schedule>) -> impl IntoView {
-    let query = use_query_map();
-    let p = prefill(schedule.as_ref(), &query.read_untracked());
+    let location = leptos_router::hooks::use_location();
+    let search = location.search.get_untracked();
+    let p = prefill(schedule.as_ref(), &search);
+    // A refused save: why, in words, above the form it came back to.
+    let refused = crate::model::query_value(&search, "schedule_error").map(|e| {
+        view! { <p class="notice error" role="alert" data-testid="schedule-error">{e}</p> }
+    });
     // The presets, plus the current expiry when it is another number of days (set through
     // the API), so saving the form does not change it unasked.
     let mut expiries: Vec<(String, String)> =
@@ -161,6 +169,7 @@ fn ScheduleForm(id: String, schedule: Option<Schedule>) -> impl IntoView {
         <details class="confirm" open=p.previewing>
             <summary class="button">{summary}</summary>
             <div class="confirm-body">
+                {refused}
                 <form method="post" action="/rpc/save_schedule" class="stack-form" data-testid="schedule-form">
                     <input type="hidden" name="id" value=id/>
                     <label>"When (UTC)"

@@ -107,6 +107,17 @@ fn said_of(done: Done) -> Said {
             ..Said::default()
         },
         Done::Deleted(n) => Said::text(format!("Snapshot {n} deleted.")),
+        Done::ScheduleSaved(s) => Said::text(format!(
+            "Schedule saved: {} (UTC), next snapshot {}.{}",
+            s.schedule,
+            short_time(&s.next_run_at),
+            s.keep
+                .map(|k| format!(" Keep policy: {}.", k.describe()))
+                .unwrap_or_default()
+        )),
+        Done::ScheduleOff => {
+            Said::text("Automatic snapshots turned off; the snapshots they took stay.".into())
+        }
         Done::Copied(c) => copied_said(c),
         Done::Published(i) => Said::text(format!(
             "Published image {}. Choose it when you create a container.",
