@@ -123,12 +123,7 @@ pub async fn container_action(id: String, action: String) -> Result<String, AppE
 
 /// One container's timeline.
 #[server(prefix = "/rpc", endpoint = "timeline")]
-pub async fn load_timeline(
-    id: String,
-    all: bool,
-    #[server(default)] done: Option<String>,
-    #[server(default)] sig: Option<String>,
-) -> Result<Timeline, AppError> {
+pub async fn load_timeline(id: String, all: bool) -> Result<Timeline, AppError> {
     let token = crate::session::token().await?;
     let backend = crate::backend::backend()?;
     let mut t = backend.timeline(&token, &id).await?;
@@ -138,10 +133,18 @@ pub async fn load_timeline(
     if t.container.status != crate::model::ContainerStatus::Deleted {
         t.schedule = backend.schedule(&token, &id).await?;
     }
-    if let (Some(done), Some(sig)) = (done, sig) {
-        t.done = crate::model::Done::from_query(&token, &done, &sig);
-    }
     Ok(t)
+}
+
+/// The outcome a plain form's redirect carries (`done`, `sig`: see [`crate::model::Done`]),
+/// if its signature holds for this session; `None` otherwise (a link made by someone else).
+#[server(prefix = "/rpc", endpoint = "check_outcome")]
+pub async fn check_outcome(
+    done: String,
+    sig: String,
+) -> Result<Option<crate::model::Done>, AppError> {
+    let token = crate::session::token().await?;
+    Ok(crate::model::Done::from_query(&token, &done, &sig))
 }
 
 /// Parses the expiry presets of the create form: `7`, `30`, `90` days or `never`.

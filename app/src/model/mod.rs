@@ -109,10 +109,6 @@ pub struct Timeline {
     /// The container's automatic snapshots, if set.
     #[serde(default)]
     pub schedule: Option<Schedule>,
-    /// What a card action sent by a plain form (no JavaScript) did: read from the address
-    /// it came back to, and only when its signature holds (see [`Done`]).
-    #[serde(default)]
-    pub done: Option<Done>,
 }
 
 /// What a timeline card action did: the action's own answer, which the timeline puts in

@@ -21,7 +21,7 @@ pub fn DiffPage() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let from = move || query.read().get("from").unwrap_or_default();
     let against = move || query.read().get("against").unwrap_or_else(|| "live".into());
-    let timeline = Resource::new(id, |id| load_timeline(id, false, None, None));
+    let timeline = Resource::new(id, |id| load_timeline(id, false));
     let diff = Resource::new(
         move || (id(), from(), against()),
         |(id, from, against)| async move {

@@ -134,7 +134,7 @@ pub fn RestorePathPage() -> impl IntoView {
                     "Snapshot {name} has nothing at {path}, so there is nothing to restore there."
                 )));
             }
-            let t = load_timeline(id.clone(), true, None, None).await?;
+            let t = load_timeline(id.clone(), true).await?;
             let d = diff_snapshot(id, name, "live".into()).await?;
             Ok::<_, AppError>((t, d))
         },

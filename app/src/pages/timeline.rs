@@ -9,7 +9,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{
     CopySnapshot, CreateSnapshot, DeleteSnapshot, PublishImage, RestoreSnapshot, UpdateSnapshot,
-    VerifySnapshot, load_timeline,
+    VerifySnapshot, check_outcome, load_timeline,
 };
 use crate::components::{ContainerActionButton, PageError, StatusBadge, UrlError};
 use crate::error::AppError;
@@ -53,11 +53,18 @@ pub fn TimelinePage() -> impl IntoView {
                 restore.version().get(),
                 delete.version().get(),
                 copy.version().get(),
-                done(),
-                sig(),
             )
         },
-        |(id, all, _, _, _, _, _, _, done, sig)| load_timeline(id, all, done, sig),
+        |(id, all, ..)| load_timeline(id, all),
+    );
+    let outcome = Resource::new(
+        move || (done(), sig()),
+        |(done, sig)| async move {
+            match (done, sig) {
+                (Some(done), Some(sig)) => check_outcome(done, sig).await,
+                _ => Ok(None),
+            }
+        },
     );
     Effect::new(move |_| {
         if data.with(|d| matches!(d, Some(Ok(_)))) {
@@ -112,12 +119,15 @@ pub fn TimelinePage() -> impl IntoView {
                     })}
                 </section>
             </Show>
-            // Inside the transition, so that the server renders a plain form's outcome
-            // (which comes with the data) before it sends the page.
-            <Outcomes create=create actions=actions from_address=Signal::derive(move || {
-                data.with(|d| d.as_ref().and_then(|r| r.as_ref().ok()).and_then(|t| t.done.clone()))
-            })/>
         </Transition>
+        // A plain form's outcome is checked by the server before the page is sent (its own
+        // resource, which changes only with the address: the outcomes of this page's actions
+        // stay when the timeline reloads).
+        <Suspense fallback=|| ()>
+            {move || outcome.get().map(|done| view! {
+                <Outcomes create=create actions=actions from_address=done.ok().flatten()/>
+            })}
+        </Suspense>
         <div class="outcomes" role="status" aria-live="polite">
             // Without JavaScript every form of the page is a plain POST: an error comes
             // back in the address.

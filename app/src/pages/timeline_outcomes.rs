@@ -18,8 +18,7 @@ pub(crate) fn Outcomes(
     create: ServerAction<CreateSnapshot>,
     actions: Actions,
     /// The outcome of a plain form, from the address (see [`Done`]).
-    #[prop(into)]
-    from_address: Signal<Option<Done>>,
+    from_address: Option<Done>,
 ) -> impl IntoView {
     let Actions {
         restore,
@@ -58,7 +57,7 @@ pub(crate) fn Outcomes(
     // page says something newer.
     let said = move || -> Option<Result<Said, AppError>> {
         let done = match last.get() {
-            None => return from_address.get().map(|d| Ok(said_of(d))),
+            None => return from_address.clone().map(|d| Ok(said_of(d))),
             Some(0) => create.value().get()?.map(Done::Taken),
             Some(1) => restore.value().get()?.map(|o| Done::Restored(Box::new(o))),
             Some(2) => delete.value().get()?.map(Done::Deleted),

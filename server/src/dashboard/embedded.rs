@@ -254,7 +254,6 @@ impl Backend for EmbeddedBackend {
             projects,
             now: service::fmt_time(service::now()),
             schedule: None,
-            done: None,
         })
     }
 

@@ -118,7 +118,6 @@ impl RemoteBackend {
             projects,
             now: crate::http::now_rfc3339(),
             schedule: None,
-            done: None,
         })
     }
 }
