@@ -832,8 +832,11 @@ async fn the_timeline_tools_and_the_plain_routes_work_through_a_proxy() {
 #[tokio::test]
 async fn run_requests_reach_only_the_api_on_a_server_and_through_a_proxy() {
     let (upstream, proxy) = pair();
-    let id = upstream.container("default", "runs").await;
     for server in [&upstream, &proxy] {
+        // A container each: an alias names one snapshot of its container.
+        let id = upstream
+            .container("default", &format!("runs-{}", server.port))
+            .await;
         let cookie = sign_in(server, ADMIN).await.unwrap();
         let run = |method: &'static str, path: String, body: Option<&'static str>| {
             let cookie = cookie.clone();
@@ -1132,7 +1135,8 @@ async fn run_widgets_check_send_and_show_in_both_modes() {
             &[
                 ("op", create),
                 ("p[container_id]", &id),
-                ("body", r#"{"alias": "from-widget", "expiry": 3}"#),
+                // No alias: the replay below makes a second snapshot, and an alias names one.
+                ("body", r#"{"expiry": 3}"#),
                 ("action", "run"),
             ],
         )
