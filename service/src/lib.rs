@@ -9,6 +9,7 @@
 //! edges (REST handlers, the embedded backend) parse what they receive with [`parse_id`], so
 //! a malformed id is refused before any service call.
 
+mod aliases;
 pub mod auth;
 pub mod containers;
 pub mod db;

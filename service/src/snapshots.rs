@@ -151,54 +151,10 @@ impl Service {
         if let Some(a) = &alias
             && let Some(holder) = self.alias_holder(&c.id, a).await?
         {
-            return Err(alias_taken(a, &holder));
+            return Err(crate::aliases::alias_taken(a, &holder));
         }
         let snap = self.snapshot_locked(&c, alias, expiry_days).await?;
         Ok((c, snap))
-    }
-
-    /// The snapshot of container `c` whose alias is `alias`, if any.
-    async fn alias_holder(
-        &self,
-        c: &ContainerId,
-        alias: &str,
-    ) -> Result<Option<String>, ServiceError> {
-        Ok(self
-            .engine()
-            .list(c)
-            .await?
-            .into_iter()
-            .find(|s| s.alias.as_deref() == Some(alias))
-            .map(|s| s.name))
-    }
-
-    /// `base`, or `base-2`, `base-3`, … the first alias no snapshot of `c` has: for the
-    /// aliases Snapline gives itself (safety snapshots, schedules), which must not take one
-    /// that names another snapshot. Cut to the alias limit where the suffix needs room.
-    pub(crate) async fn free_alias(
-        &self,
-        c: &ContainerId,
-        base: String,
-    ) -> Result<String, ServiceError> {
-        let taken: std::collections::HashSet<String> = self
-            .engine()
-            .list(c)
-            .await?
-            .into_iter()
-            .filter_map(|s| s.alias)
-            .collect();
-        if !taken.contains(&base) {
-            return Ok(base);
-        }
-        for n in 2u32.. {
-            let suffix = format!("-{n}");
-            let keep = engine::snapshot::MAX_ALIAS_CHARS.saturating_sub(suffix.chars().count());
-            let alias: String = base.chars().take(keep).chain(suffix.chars()).collect();
-            if !taken.contains(&alias) {
-                return Ok(alias);
-            }
-        }
-        unreachable!("the aliases of one container are finite")
     }
 
     async fn live_for_snapshot(
@@ -536,7 +492,7 @@ impl Service {
         {
             let target = self.engine().get(&c.id, name).await?;
             if holder != target.name {
-                return Err(alias_taken(a, &holder));
+                return Err(crate::aliases::alias_taken(a, &holder));
             }
         }
         let edit = engine::SnapshotEdit {
@@ -704,12 +660,4 @@ impl Service {
         let r = self.engine().verify_snapshot(&c.id, name, deep).await?;
         Ok(verified(&r, deep))
     }
-}
-
-/// 409 for an alias another snapshot of the container has.
-fn alias_taken(alias: &str, holder: &str) -> ServiceError {
-    ServiceError::conflict(format!(
-        "snapshot {holder} of this container already has the alias {alias:?}; an alias names \
-         one snapshot: choose another, or change or delete that snapshot's"
-    ))
 }

@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 
 mod docs;
 pub use docs::*;
+mod outcome;
+pub use outcome::*;
 
 // The dashboard shows the API's own objects: a field added to one of these in `types` reaches
 // the pages (and the proxy, which reads them from an upstream) without mapping code.
@@ -109,105 +111,6 @@ pub struct Timeline {
     /// The container's automatic snapshots, if set.
     #[serde(default)]
     pub schedule: Option<Schedule>,
-}
-
-/// What a timeline card action did: the action's own answer, which the timeline puts in
-/// words. With JavaScript it is the action's value; after a plain form (no JavaScript) it
-/// travels in the address the browser is sent back to, as `done=<JSON>&sig=<hex>`.
-///
-/// The signature is a BLAKE3 keyed hash under a key derived from the session's token, which
-/// only the server reads (the cookie is HttpOnly). So a link made by someone else cannot
-/// make a user's timeline claim, say, that a snapshot verified clean: an outcome whose
-/// signature does not hold is not shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "of", rename_all = "snake_case")]
-pub enum Done {
-    Taken(Snapshot),
-    Restored(Box<RestoreOutcome>),
-    /// The deleted snapshot's name.
-    Deleted(String),
-    Copied(Copied),
-    Saved(Snapshot),
-    /// The snapshot's name, its report, and how many objects were damaged (the report's
-    /// list may be cut to [`Done::LISTED`]); made by [`Done::verified`].
-    Verified {
-        name: String,
-        report: SnapshotVerified,
-        damaged: usize,
-    },
-    Published(types::Image),
-    /// The schedule as saved.
-    ScheduleSaved(Schedule),
-    /// The schedule was turned off.
-    ScheduleOff,
-}
-
-impl Done {
-    /// Damaged objects and failed copies an outcome lists at most.
-    pub const LISTED: usize = 20;
-    /// Characters of each failure's message kept.
-    const MESSAGE: usize = 200;
-
-    /// A verify's outcome.
-    pub fn verified(name: String, report: SnapshotVerified) -> Done {
-        Done::Verified {
-            name,
-            damaged: report.damaged.len(),
-            report,
-        }
-    }
-
-    /// The outcome cut to what the page shows, so that its address stays short (a few KB
-    /// at most: 50 failed copies of 200 characters).
-    pub fn trimmed(self) -> Done {
-        match self {
-            Done::Verified {
-                name,
-                mut report,
-                damaged,
-            } => {
-                report.damaged.truncate(Self::LISTED);
-                Done::Verified {
-                    name,
-                    report,
-                    damaged,
-                }
-            }
-            Done::Copied(mut c) => {
-                for (_, why) in &mut c.failed {
-                    *why = why.chars().take(Self::MESSAGE).collect();
-                }
-                Done::Copied(c)
-            }
-            other => other,
-        }
-    }
-}
-
-#[cfg(feature = "ssr")]
-impl Done {
-    fn key(token: &str) -> [u8; 32] {
-        blake3::derive_key(
-            "snapline dashboard: plain-form outcome v1",
-            token.as_bytes(),
-        )
-    }
-
-    /// The query (`done=…&sig=…`) that carries this outcome to the session of `token`.
-    pub fn to_query(&self, token: &str) -> String {
-        let json = serde_json::to_string(&self.clone().trimmed()).unwrap_or_default();
-        let sig = blake3::keyed_hash(&Self::key(token), json.as_bytes());
-        format!("done={}&sig={}", query_escape(&json), sig.to_hex())
-    }
-
-    /// The outcome of [`Done::to_query`]'s values, if `sig` is its signature for the session
-    /// of `token` (compared in constant time); `None` otherwise.
-    pub fn from_query(token: &str, json: &str, sig: &str) -> Option<Done> {
-        let sig = blake3::Hash::from_hex(sig).ok()?;
-        (blake3::keyed_hash(&Self::key(token), json.as_bytes()) == sig)
-            .then(|| serde_json::from_str(json).ok())
-            .flatten()
-    }
 }
 
 /// Changes a diff lists at most (the REST API's default limit).
@@ -473,6 +376,38 @@ pub fn alias_problem(alias: &str) -> Option<String> {
     None
 }
 
+/// The value of `key` in the raw query string `search` (no leading `?`), decoded once.
+///
+/// The router's own query map decodes twice (leptos_router 0.8: `query_pairs` decodes, then
+/// `ParamsMap::insert` decodes again), so a file named `a%2Fb` would read as `a/b`: values
+/// that hold file paths or free text are read here instead.
+pub fn query_value(search: &str, key: &str) -> Option<String> {
+    form_urlencoded::parse(search.trim_start_matches('?').as_bytes())
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+        .last()
+}
+
+/// The confirmation page of a partial restore of `path` from snapshot `name`, reached from
+/// the page at `back` (the Files listing or the Compare page it was opened from), where its
+/// Cancel and breadcrumb return.
+pub fn restore_page(id: &str, name: &str, path: &str, back: &str) -> String {
+    format!(
+        "/containers/{}/snapshots/{}/restore?path={}&back={}",
+        query_escape(id),
+        query_escape(name),
+        query_escape(path),
+        query_escape(back)
+    )
+}
+
+/// `back` when it is the address of one of container `id`'s own pages (`/containers/{id}/…`),
+/// else `None`: a link made elsewhere cannot make a Cancel button leave the dashboard.
+pub fn back_within<'a>(id: &str, back: &'a str) -> Option<&'a str> {
+    let prefix = format!("/containers/{id}/");
+    (back.starts_with(&prefix) && !back.contains(['\\', '\n', '\r', '\0'])).then_some(back)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -696,72 +631,5 @@ mod tests {
         assert_eq!(tenths(12.34), "12.3");
         assert_eq!(tenths(-0.56), "-0.6");
         assert_eq!(tenths(980.0), "980.0");
-    }
-}
-
-/// The value of `key` in the raw query string `search` (no leading `?`), decoded once.
-///
-/// The router's own query map decodes twice (leptos_router 0.8: `query_pairs` decodes, then
-/// `ParamsMap::insert` decodes again), so a file named `a%2Fb` would read as `a/b`: values
-/// that hold file paths or free text are read here instead.
-pub fn query_value(search: &str, key: &str) -> Option<String> {
-    form_urlencoded::parse(search.trim_start_matches('?').as_bytes())
-        .filter(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
-        .last()
-}
-
-/// The confirmation page of a partial restore of `path` from snapshot `name`, reached from
-/// the page at `back` (the Files listing or the Compare page it was opened from), where its
-/// Cancel and breadcrumb return.
-pub fn restore_page(id: &str, name: &str, path: &str, back: &str) -> String {
-    format!(
-        "/containers/{}/snapshots/{}/restore?path={}&back={}",
-        query_escape(id),
-        query_escape(name),
-        query_escape(path),
-        query_escape(back)
-    )
-}
-
-/// `back` when it is the address of one of container `id`'s own pages (`/containers/{id}/…`),
-/// else `None`: a link made elsewhere cannot make a Cancel button leave the dashboard.
-pub fn back_within<'a>(id: &str, back: &'a str) -> Option<&'a str> {
-    let prefix = format!("/containers/{id}/");
-    (back.starts_with(&prefix) && !back.contains(['\\', '\n', '\r', '\0'])).then_some(back)
-}
-
-/// What a copy or a fork made: each new container (id, name), and each name that failed with
-/// why.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Copied {
-    pub made: Vec<(String, String)>,
-    pub failed: Vec<(String, String)>,
-}
-
-impl Copied {
-    /// A single copy.
-    pub fn one(c: &ContainerView) -> Self {
-        Copied {
-            made: vec![(c.id.clone(), c.name.clone())],
-            failed: Vec::new(),
-        }
-    }
-}
-
-/// From the REST answer of a fork.
-impl From<types::ContainersCopied> for Copied {
-    fn from(r: types::ContainersCopied) -> Self {
-        let mut out = Copied::default();
-        for item in r.results {
-            match (item.container, item.error) {
-                (Some(c), _) => out.made.push((c.id, c.name)),
-                (None, e) => out.failed.push((
-                    item.name,
-                    e.map(|e| e.message).unwrap_or_else(|| "not made".into()),
-                )),
-            }
-        }
-        out
     }
 }
