@@ -437,22 +437,8 @@ async fn rpc(
     cookie: &str,
     form: &[(&str, &str)],
 ) -> (u16, Value) {
-    let resp = browser()
-        .post(server.url(&format!("/rpc/{endpoint}")))
-        .header("accept", "application/json")
-        .header("sec-fetch-site", "same-origin")
-        .header("origin", format!("http://127.0.0.1:{}", server.port))
-        .header("cookie", cookie)
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    let (status, v, _) = common::rpc::rpc(server, endpoint, Some(cookie), form).await;
+    (status, v)
 }
 
 fn refs<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
