@@ -2,6 +2,8 @@
 //!
 //! Equal subtrees have equal ids, so only the parts that differ are read.
 
+use std::collections::{HashMap, HashSet};
+
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::ids::{ContainerId, ObjectId};
@@ -38,6 +40,12 @@ pub struct Change {
     /// For [`ChangeKind::TypeChanged`]: the type on the older side (`entry_type` is the
     /// newer one). `None` for every other kind.
     pub previous_type: Option<&'static str>,
+    /// For a file whose hard links changed (it joined, left or moved between link groups):
+    /// the other names it shares its inode with on the newer side, as `/`-separated paths
+    /// relative to the root, sorted; empty when it stands alone there. `None` when its
+    /// links did not change. A change of links alone is reported as
+    /// [`ChangeKind::MetadataOnly`].
+    pub hard_links: Option<Vec<String>>,
 }
 
 /// The changes, in path order, possibly cut at a limit.
@@ -79,10 +87,28 @@ fn meta_equal(a: &Entry, b: &Entry) -> bool {
         && a.xattrs == b.xattrs
 }
 
+/// A file whose link group differs between the sides. Link groups are numbered by inode,
+/// so a different number alone proves nothing (a restore gives a group a new inode): the
+/// group's members on each side decide, once the walk is over.
+struct LinkCandidate {
+    path: String,
+    older: u64,
+    newer: u64,
+    entry_type: &'static str,
+    /// Where it falls among the changes (the walk's order).
+    seq: usize,
+    /// The index of the change already reported for this path, if any.
+    change: Option<usize>,
+}
+
 struct Differ<'a> {
     store: &'a ObjectStore,
     out: Diff,
     limit: usize,
+    /// The walk order of each change in `out.changes`.
+    seqs: Vec<usize>,
+    next_seq: usize,
+    links: Vec<LinkCandidate>,
 }
 
 impl Differ<'_> {
@@ -92,14 +118,20 @@ impl Differ<'_> {
             kind,
             entry_type,
             previous_type: None,
+            hard_links: None,
         });
     }
 
-    fn push_change(&mut self, change: Change) {
+    /// Records a change; returns its index, or `None` past the limit.
+    fn push_change(&mut self, change: Change) -> Option<usize> {
+        self.next_seq += 1;
         if self.out.changes.len() >= self.limit {
             self.out.truncated = true;
+            None
         } else {
             self.out.changes.push(change);
+            self.seqs.push(self.next_seq);
+            Some(self.out.changes.len() - 1)
         }
     }
 
@@ -170,17 +202,136 @@ impl Differ<'_> {
                     kind: ChangeKind::TypeChanged,
                     entry_type: t,
                     previous_type: Some(type_name(&x.kind)),
+                    hard_links: None,
                 });
                 return Ok(());
             }
         };
-        if content_differs {
-            self.push(path, ChangeKind::Modified, t);
+        let change = if content_differs {
+            self.push_change(Change {
+                path: path.clone(),
+                kind: ChangeKind::Modified,
+                entry_type: t,
+                previous_type: None,
+                hard_links: None,
+            })
         } else if !meta_equal(x, y) {
-            self.push(path, ChangeKind::MetadataOnly, t);
+            self.push_change(Change {
+                path: path.clone(),
+                kind: ChangeKind::MetadataOnly,
+                entry_type: t,
+                previous_type: None,
+                hard_links: None,
+            })
+        } else {
+            None
+        };
+        if x.link_group != y.link_group && !self.out.truncated {
+            self.next_seq += 1;
+            self.links.push(LinkCandidate {
+                path,
+                older: x.link_group,
+                newer: y.link_group,
+                entry_type: t,
+                seq: change.map_or(self.next_seq, |i| self.seqs[i]),
+                change,
+            });
         }
         Ok(())
     }
+
+    /// Settles the link candidates: a file whose fellow names differ between the sides gets
+    /// `hard_links` (and a metadata change if nothing else changed). Reads both whole trees,
+    /// but only when some file's link group number changed.
+    fn settle_links(&mut self, a: &ObjectId, b: &ObjectId) -> Result<(), EngineError> {
+        if self.links.is_empty() {
+            return Ok(());
+        }
+        let older: HashSet<u64> = self.links.iter().map(|l| l.older).collect();
+        let newer: HashSet<u64> = self.links.iter().map(|l| l.newer).collect();
+        let (ga, gb) = (
+            link_members(self.store, a, &older)?,
+            link_members(self.store, b, &newer)?,
+        );
+        let others = |groups: &HashMap<u64, Vec<String>>, g: u64, path: &str| -> Vec<String> {
+            groups
+                .get(&g)
+                .filter(|_| g != 0)
+                .map(|m| m.iter().filter(|p| *p != path).cloned().collect())
+                .unwrap_or_default()
+        };
+        let mut added = Vec::new();
+        for l in std::mem::take(&mut self.links) {
+            let (before, after) = (others(&ga, l.older, &l.path), others(&gb, l.newer, &l.path));
+            if before == after {
+                continue;
+            }
+            match l.change {
+                Some(i) => self.out.changes[i].hard_links = Some(after),
+                None => added.push((
+                    l.seq,
+                    Change {
+                        path: l.path,
+                        kind: ChangeKind::MetadataOnly,
+                        entry_type: l.entry_type,
+                        previous_type: None,
+                        hard_links: Some(after),
+                    },
+                )),
+            }
+        }
+        if added.is_empty() {
+            return Ok(());
+        }
+        let mut all: Vec<(usize, Change)> = std::mem::take(&mut self.seqs)
+            .into_iter()
+            .zip(std::mem::take(&mut self.out.changes))
+            .chain(added)
+            .collect();
+        all.sort_by_key(|(seq, _)| *seq);
+        if all.len() > self.limit {
+            all.truncate(self.limit);
+            self.out.truncated = true;
+        }
+        self.out.changes = all.into_iter().map(|(_, c)| c).collect();
+        Ok(())
+    }
+}
+
+/// The paths (sorted) of every file of the tree under `top` whose link group is in `groups`.
+fn link_members(
+    store: &ObjectStore,
+    top: &ObjectId,
+    groups: &HashSet<u64>,
+) -> Result<HashMap<u64, Vec<String>>, EngineError> {
+    fn walk(
+        store: &ObjectStore,
+        tree: &ObjectId,
+        prefix: &str,
+        groups: &HashSet<u64>,
+        out: &mut HashMap<u64, Vec<String>>,
+    ) -> Result<(), EngineError> {
+        for e in load_tree(store, tree)?.entries {
+            match &e.kind {
+                EntryKind::Dir { tree } => walk(store, tree, &join(prefix, &e.name), groups, out)?,
+                EntryKind::File { .. } if e.link_group != 0 && groups.contains(&e.link_group) => {
+                    out.entry(e.link_group)
+                        .or_default()
+                        .push(join(prefix, &e.name));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+    let mut out = HashMap::new();
+    if let EntryKind::Dir { tree } = load_root(store, top)?.kind {
+        walk(store, &tree, "", groups, &mut out)?;
+    }
+    for members in out.values_mut() {
+        members.sort();
+    }
+    Ok(out)
 }
 
 fn join(prefix: &str, name: &[u8]) -> String {
@@ -204,6 +355,9 @@ pub fn diff_tops(
         store,
         out: Diff::default(),
         limit,
+        seqs: Vec::new(),
+        next_seq: 0,
+        links: Vec::new(),
     };
     if !meta_equal(&ra, &rb) {
         d.push(String::new(), ChangeKind::MetadataOnly, "dir");
@@ -211,6 +365,7 @@ pub fn diff_tops(
     if let (EntryKind::Dir { tree: ta }, EntryKind::Dir { tree: tb }) = (&ra.kind, &rb.kind) {
         d.trees(ta, tb, "")?;
     }
+    d.settle_links(a, b)?;
     Ok(d.out)
 }
 

@@ -149,6 +149,10 @@ struct Stager<'a> {
     staging_path: PathBuf,
     staged: Staged,
     seen_groups: HashSet<u64>,
+    /// Live inodes (device, inode) kept in place so far, one per file or link group of the
+    /// snapshot. A second name of a kept inode must be staged anew: otherwise two files the
+    /// snapshot holds apart would stay one inode, and writing one would change the other.
+    kept: HashSet<(u64, u64)>,
     next: u64,
 }
 
@@ -208,7 +212,14 @@ impl Stager<'_> {
                             && st.st_size as u64 == *size
                             && live.is_some_and(|fd| same_content(fd, &name, extents)))
                 });
-                if !unchanged {
+                // Hard links: a live inode can stand for one snapshot file (or one link group,
+                // through its first name) only. Names of it outside the snapshot are removed
+                // at apply time, and the group's other names are linked to it there.
+                let keep = unchanged
+                    && st
+                        .as_ref()
+                        .is_some_and(|st| self.kept.insert((st.st_dev, st.st_ino)));
+                if !keep {
                     self.stage_file(e, *size, extents, path, rel)?;
                 }
             }
@@ -581,6 +592,7 @@ impl Engine {
                         stats: RestoreStats::default(),
                     },
                     seen_groups: HashSet::new(),
+                    kept: HashSet::new(),
                     next: 0,
                 };
                 match &sel2 {

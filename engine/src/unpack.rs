@@ -135,7 +135,7 @@ fn attrs<R: Read>(entry: &mut tar::Entry<'_, R>, path: &[u8]) -> Result<Attrs, E
         mode: h.mode().map_err(bad)? & 0o7777,
         uid: u32::try_from(h.uid().map_err(bad)?).map_err(|e| refused(path, e))?,
         gid: u32::try_from(h.gid().map_err(bad)?).map_err(|e| refused(path, e))?,
-        mtime: (i64::try_from(h.mtime().map_err(bad)?).unwrap_or(0), 0),
+        mtime: (header_mtime(h).map_err(bad)?, 0),
         xattrs: Vec::new(),
     };
     if let Some(pax) = entry.pax_extensions().map_err(|e| refused(path, e))? {
@@ -157,6 +157,31 @@ fn attrs<R: Read>(entry: &mut tar::Entry<'_, R>, path: &[u8]) -> Result<Attrs, E
     }
     a.xattrs.sort();
     Ok(a)
+}
+
+/// The header's mtime in whole seconds, negative before 1970. The field is octal text, or
+/// (when its first byte has the high bit set) GNU tar's base-256: a big-endian two's
+/// complement number whose first byte gives up its top bit as the marker, bit 6 being the
+/// sign. GNU tar writes every time before 1970 that way (tar-rs reads only non-negative
+/// numbers, so 1960 became 0).
+fn header_mtime(h: &tar::Header) -> io::Result<i64> {
+    let field = &h.as_old().mtime;
+    if field[0] & 0x80 == 0 {
+        return h
+            .mtime()
+            .and_then(|t| i64::try_from(t).map_err(io::Error::other));
+    }
+    base256(field).ok_or_else(|| io::Error::other("mtime out of range"))
+}
+
+/// A GNU base-256 numeric field (see [`header_mtime`]), `None` beyond `i64`.
+fn base256(field: &[u8]) -> Option<i64> {
+    let sign = if field[0] & 0x40 != 0 { -64i128 } else { 0 };
+    let mut v: i128 = i128::from(field[0] & 0x3f) + sign;
+    for b in &field[1..] {
+        v = v.checked_mul(256)?.checked_add(i128::from(*b))?;
+    }
+    i64::try_from(v).ok()
 }
 
 /// A pax time (decimal seconds, optionally negative, with up to nanosecond digits; more
@@ -386,4 +411,46 @@ pub fn unpack_tar<R: Read>(reader: R, root: &Path) -> Result<UnpackStats, Engine
         fsops::apply_meta_fd(fd.as_fd(), &a.meta()).map_err(io_err(b"(directory metadata)"))?;
     }
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base256;
+
+    /// Encodes `v` as GNU tar does (`to_base256` in GNU tar's create.c), for the round trip.
+    fn gnu(v: i64) -> [u8; 12] {
+        let mut out = [0u8; 12];
+        let mut x = i128::from(v);
+        for b in out.iter_mut().rev() {
+            *b = (x & 0xff) as u8;
+            x >>= 8;
+        }
+        out[0] |= 0x80;
+        out
+    }
+
+    #[test]
+    fn base256_reads_negative_and_large_times() {
+        for v in [
+            0,
+            1,
+            -1,
+            -86_401,
+            -315_619_200,
+            10_000_000_000,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            assert_eq!(base256(&gnu(v)), Some(v), "{v}");
+        }
+        // 1960-01-01 as GNU tar 1.34 writes it.
+        let mut sixties = [0xffu8; 12];
+        sixties[8..].copy_from_slice(&(-315_619_200i32).to_be_bytes());
+        assert_eq!(base256(&sixties), Some(-315_619_200));
+        // Beyond i64: refused, not wrapped.
+        let mut huge = [0u8; 12];
+        huge[0] = 0x80;
+        huge[1] = 0x01;
+        assert_eq!(base256(&huge), None);
+    }
 }

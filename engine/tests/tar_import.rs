@@ -61,6 +61,93 @@ async fn a_gnu_tar_of_the_fixture_unpacks_exactly() {
     assert_eq!(want.len(), got.len());
 }
 
+/// Runs GNU tar, failing the test with its message.
+fn gnu_tar(args: &[&std::ffi::OsStr]) {
+    let out = Command::new("tar").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "tar {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Issue 16 #6: times before 1970. GNU tar's default format stores them in base-256 (a
+/// negative two's-complement field), pax stores them as a decimal with a fraction. Whatever
+/// the format, the imported root must equal what GNU tar itself extracts from the archive,
+/// on files, folders and symlinks.
+#[tokio::test]
+async fn times_before_1970_come_back_as_gnu_tar_extracts_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    fs::create_dir(&src).unwrap();
+    // 1960-01-01, a day and a half second before the epoch, one second before it, and
+    // far ahead (beyond what 11 octal digits hold).
+    let times: [(&str, i64, i64); 5] = [
+        ("sixties", -315_619_200, 0),
+        ("day-before", -86_401, 500_000_000),
+        ("second-before", -1, 0),
+        ("epoch", 0, 0),
+        ("far-ahead", 10_000_000_000, 250_000_000),
+    ];
+    for (name, sec, nsec) in times {
+        let dir = src.join(format!("{name}.d"));
+        fs::create_dir(&dir).unwrap();
+        fs::write(dir.join("file"), name.as_bytes()).unwrap();
+        std::os::unix::fs::symlink("file", dir.join("link")).unwrap();
+        for p in [dir.join("file"), dir.join("link"), dir.clone()] {
+            common::set_mtime(&p, sec, nsec);
+        }
+    }
+    common::set_mtime(&src, -315_619_200, 0);
+    let e = open(tmp.path()).await;
+    for (n, format) in ["gnu", "oldgnu", "posix"].into_iter().enumerate() {
+        let tarball = tmp.path().join(format!("{format}.tar"));
+        let os = |s: &str| std::ffi::OsString::from(s);
+        gnu_tar(&[
+            &os(&format!("--format={format}")),
+            &os("--numeric-owner"),
+            &os("-C"),
+            src.as_os_str(),
+            &os("-cf"),
+            tarball.as_os_str(),
+            &os("."),
+        ]);
+        let extracted = tmp.path().join(format!("{format}.out"));
+        fs::create_dir(&extracted).unwrap();
+        gnu_tar(&[
+            &os("--numeric-owner"),
+            &os("--same-owner"),
+            &os("-p"),
+            &os("-C"),
+            extracted.as_os_str(),
+            &os("-xf"),
+            tarball.as_os_str(),
+        ]);
+        let c = cid(10 + n as u8);
+        e.create_root(
+            &c,
+            RootSource::Tar(Box::new(fs::File::open(&tarball).unwrap())),
+        )
+        .await
+        .unwrap();
+        let (want, got) = (
+            common::describe(&extracted),
+            common::describe(&e.root_path(&c)),
+        );
+        assert_eq!(got, want, "format {format}");
+        // And GNU tar did keep the times before 1970 (so the comparison means something).
+        let sixties = want.get(Path::new("sixties.d/file")).unwrap();
+        assert!(sixties.contains("mtime=-315619200."), "{format}: {sixties}");
+    }
+    // pax keeps the fraction: a day and half a second before the epoch, not a second late.
+    let pax = common::describe(&e.root_path(&cid(12)));
+    assert!(
+        pax[Path::new("day-before.d/file")].contains("mtime=-86401.500000000"),
+        "{}",
+        pax[Path::new("day-before.d/file")]
+    );
+}
+
 /// A tar built entry by entry, including entries a normal tar tool would never write.
 struct Evil {
     b: tar::Builder<Vec<u8>>,

@@ -567,6 +567,7 @@ impl Service {
                     kind: change_kind(&c.kind),
                     entry_type: c.entry_type.into(),
                     previous_type: c.previous_type.map(str::to_string),
+                    hard_links: c.hard_links,
                 })
                 .collect(),
             truncated: d.truncated,

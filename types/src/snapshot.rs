@@ -236,6 +236,13 @@ pub struct DiffChange {
     #[cfg_attr(feature = "openapi", schema(example = json!(null)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_type: Option<String>,
+    /// Present only when a file's hard links changed (it was linked, unlinked or moved to
+    /// another link group): the other names that share its inode in `against`, as paths
+    /// like `path`, sorted; `[]` when it stands alone there. A change of links alone has
+    /// kind `metadata`.
+    #[cfg_attr(feature = "openapi", schema(example = json!(null)))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hard_links: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

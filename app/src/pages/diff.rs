@@ -148,11 +148,13 @@ fn Changes(id: String, d: SnapshotDiff) -> impl IntoView {
                                 Some(was) => format!(" {was} → {}", c.entry_type),
                                 None => format!(" {}", c.entry_type),
                             };
+                            let links = c.hard_links.as_ref().map(|l| hard_links_words(l));
                             view! {
                                 <li data-kind=c.kind.as_str()>
                                     <span class=format!("badge change-{}", c.kind.as_str())>{c.kind.as_str().replace('_', " ")}</span>
                                     " "<code>{path}</code>
                                     <span class="muted small">{kind}</span>
+                                    {links.map(|w| view! { " "<span class="muted small" data-testid="hard-links">{w}</span> })}
                                     {link}
                                 </li>
                             }
@@ -162,6 +164,16 @@ fn Changes(id: String, d: SnapshotDiff) -> impl IntoView {
             }}
             {d.truncated.then(|| view! { <p class="notice warn">{format!("Only the first {total} changes are listed.")}</p> })}
         </section>
+    }
+}
+
+/// The words for a file whose hard links changed: the names it now shares its inode with.
+fn hard_links_words(others: &[String]) -> String {
+    if others.is_empty() {
+        "(hard links: now a file of its own)".to_string()
+    } else {
+        let names: Vec<String> = others.iter().map(|p| format!("/{p}")).collect();
+        format!("(hard links: now one file with {})", names.join(", "))
     }
 }
 

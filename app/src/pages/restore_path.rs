@@ -30,6 +30,7 @@ pub fn undo_word(c: &DiffChange) -> String {
         "added" => "deleted (added since the snapshot)".into(),
         "removed" => "brought back".into(),
         "modified" => "rewritten as in the snapshot".into(),
+        "metadata" if c.hard_links.is_some() => "hard links made as in the snapshot".into(),
         "metadata" => "owner, mode or time reset".into(),
         // The diff runs from the snapshot to the live files: the previous type is the
         // snapshot's.
@@ -326,6 +327,7 @@ mod tests {
             kind: types::ChangeKind::TypeChanged,
             entry_type: "file".into(),
             previous_type: Some("dir".into()),
+            hard_links: None,
         };
         assert_eq!(
             undo_word(&c),
