@@ -514,3 +514,84 @@ async fn containers_keep_running_across_a_server_restart() {
     }
     assert_eq!(status, "failed");
 }
+
+/// Appends a line to `/data/state` every 100 ms for 30 s, making `/data` again whenever it
+/// is gone (issue 16 #3).
+const WRITER: &str = "i=0; while [ $i -lt 300 ]; do mkdir -p /data; echo $i >> /data/state; \
+    i=$((i+1)); sleep 0.1; done";
+
+/// Waits until the writer has written into the live tree.
+async fn writing(s: &LiveServer, id: &str) {
+    for _ in 0..600 {
+        if s.root(id).join("data/state").exists() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the exec'd writer did not start");
+}
+
+/// A whole restore while a command started with `exec` writes into the tree: in a running
+/// container (`runc exec`, ended with the container) and in a stopped one (a one-off
+/// container on its tree, ended by the restore). After the 200 the tree equals the snapshot
+/// and stays so: nothing writes into it any more.
+#[tokio::test]
+async fn a_restore_ends_commands_started_with_exec() {
+    let s = LiveServer::start(&[]);
+    for running in [false, true] {
+        let name = if running {
+            "exec-running"
+        } else {
+            "exec-stopped"
+        };
+        let id = create(&s, name, "while :; do sleep 1; done", json!({})).await;
+        let snap = s.snapshot(&id, None).await;
+        if running {
+            start(&s, &id).await;
+        }
+        let exec_path = format!("/api/v1/containers/{id}/exec");
+        let exec = s.call(
+            "POST",
+            &exec_path,
+            Some(ADMIN),
+            Some(json!({"command": ["/bin/sh", "-c", WRITER], "timeout_s": 60})),
+        );
+        let restore = async {
+            writing(&s, &id).await;
+            s.admin(
+                "PATCH",
+                &format!("/api/v1/containers/{id}/snapshots/{snap}"),
+                Some(json!({})),
+            )
+            .await;
+            // Right after the answer, and a while later: the snapshot had no /data.
+            assert!(!s.root(&id).join("data").exists(), "{name}: right after");
+            tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+            assert!(!s.root(&id).join("data").exists(), "{name}: 700 ms later");
+        };
+        let ((status, out), ()) = tokio::join!(exec, restore);
+        let c = s
+            .admin("GET", &format!("/api/v1/containers/{id}"), None)
+            .await;
+        assert_eq!(
+            c["container"]["status"],
+            if running { "running" } else { "stopped" },
+            "{c}"
+        );
+        // The command was ended (SIGKILL), long before its 30 s.
+        assert_eq!(status, 200, "{out}");
+        assert_ne!(out["data"]["exit_code"], 0, "{name}: {out}");
+        assert_eq!(out["data"]["timed_out"], false, "{name}: {out}");
+        // And commands run again afterwards.
+        let (status, again) = s
+            .call(
+                "POST",
+                &format!("/api/v1/containers/{id}/exec"),
+                Some(ADMIN),
+                Some(json!({"command": ["/bin/sh", "-c", "echo ok"]})),
+            )
+            .await;
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(again["data"]["stdout"], "ok\n", "{again}");
+    }
+}

@@ -371,6 +371,12 @@ impl Service {
         self.runtime()
             .stop(c.id.as_str(), self.limits().stop_timeout)
             .await;
+        // Commands run on its stopped tree end too, and no new one starts on a tree that is
+        // going away.
+        let _execs_closed = self
+            .runtime()
+            .end_execs(c.id.as_str(), "being deleted")
+            .await?;
         self.runtime().forget(c.id.as_str()).await;
         match self.engine().delete_root(&c.id).await {
             Ok(()) | Err(engine::EngineError::NoSuchRoot(_)) => {}

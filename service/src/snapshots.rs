@@ -368,9 +368,27 @@ impl Service {
         };
         let was_running = self.runtime().is_running(id.as_str());
         let stops = req.paths.is_none() || req.restart.unwrap_or(false);
-        if stops {
+        // Every process of the container ends before the tree changes: its own (stopping it
+        // ends whatever `runc exec` added, which shares its pid namespace) and commands run
+        // on its stopped tree in one-off containers, which are kept out until the end.
+        let _execs_closed = if stops {
             self.stop_locked(&c, ContainerStatus::Restoring).await?;
-        }
+            match self
+                .runtime()
+                .end_execs(id.as_str(), "being restored")
+                .await
+            {
+                Ok(closed) => Some(closed),
+                Err(e) => {
+                    // Nothing changed: the container stays stopped, as a failed restore
+                    // leaves it.
+                    self.set_status(&c.id, ContainerStatus::Stopped).await?;
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
         let progress_event = |phase: types::Phase| {
             self.events().publish(
                 types::EventKind::Progress,

@@ -1,7 +1,9 @@
 //! One-off commands in a container (`runc exec`, or a one-off container on a stopped one's
 //! tree), with bounded output and a timeout that kills the whole process tree.
 
+use std::collections::{HashMap, HashSet};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
@@ -10,7 +12,130 @@ use super::runc::read_small;
 use super::{Bundle, ContainerLimits, ExecOutput, Runtime, exit_of};
 use crate::error::ServiceError;
 
+/// The one-off containers (a command run on a stopped container's tree) of every container,
+/// so that work which must own a tree (a whole restore) can end them and keep new ones out.
+/// A `runc exec` in a running container needs none of this: it joins the container's pid
+/// namespace and dies with it when the container stops.
+#[derive(Default)]
+pub(crate) struct OneOffs {
+    by_container: Mutex<HashMap<String, Slots>>,
+    /// Signalled whenever a one-off ends.
+    ended: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct Slots {
+    /// runc ids of the one-offs running now.
+    running: HashSet<String>,
+    /// How many [`ExecsClosed`] guards keep new one-offs out.
+    closed: u32,
+    /// What the latest of them is doing, for the refusal ("being restored").
+    doing: &'static str,
+}
+
+impl OneOffs {
+    fn slots<T>(&self, f: impl FnOnce(&mut HashMap<String, Slots>) -> T) -> T {
+        f(&mut self.by_container.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// Keeps new one-off commands out of a container's tree until dropped (see
+/// [`Runtime::end_execs`]).
+pub struct ExecsClosed {
+    runtime: Arc<Runtime>,
+    id: String,
+}
+
+impl Drop for ExecsClosed {
+    fn drop(&mut self) {
+        self.runtime.one_offs.slots(|m| {
+            if let Some(s) = m.get_mut(&self.id) {
+                s.closed = s.closed.saturating_sub(1);
+                if s.closed == 0 && s.running.is_empty() {
+                    m.remove(&self.id);
+                }
+            }
+        });
+    }
+}
+
+/// Unregisters a one-off when its run ends, however it ends.
+struct OneOffRun<'a> {
+    runtime: &'a Runtime,
+    id: String,
+    one_off: String,
+}
+
+impl Drop for OneOffRun<'_> {
+    fn drop(&mut self) {
+        self.runtime.one_offs.slots(|m| {
+            if let Some(s) = m.get_mut(&self.id) {
+                s.running.remove(&self.one_off);
+                if s.closed == 0 && s.running.is_empty() {
+                    m.remove(&self.id);
+                }
+            }
+        });
+        self.runtime.one_offs.ended.notify_waiters();
+    }
+}
+
 impl Runtime {
+    /// Ends every command running on the stopped container `id`'s tree in a one-off
+    /// container (SIGKILL to all its processes), waits until they are gone, and keeps new
+    /// ones out until the guard is dropped; they are refused with 409 saying the container
+    /// is `doing` ("being restored"). A whole restore and a delete call this after stopping
+    /// the container, so that nothing writes into the tree while they change it. Waits at most 10 s; a one-off that outlives that is reported, not waited for.
+    ///
+    /// # Errors
+    /// [`ServiceError`] 500 naming the commands that could not be ended.
+    pub async fn end_execs(
+        self: &Arc<Self>,
+        id: &str,
+        doing: &'static str,
+    ) -> Result<ExecsClosed, ServiceError> {
+        let running: Vec<String> = self.one_offs.slots(|m| {
+            let s = m.entry(id.to_string()).or_default();
+            s.closed += 1;
+            s.doing = doing;
+            s.running.iter().cloned().collect()
+        });
+        let guard = ExecsClosed {
+            runtime: self.clone(),
+            id: id.to_string(),
+        };
+        if running.is_empty() {
+            return Ok(guard);
+        }
+        if let Some(runc) = &self.runc {
+            for one_off in &running {
+                let _ = runc.kill(one_off, "KILL", true).await;
+            }
+        }
+        let gone = async {
+            loop {
+                let ended = self.one_offs.ended.notified();
+                let left = self
+                    .one_offs
+                    .slots(|m| m.get(id).is_some_and(|s| !s.running.is_empty()));
+                if !left {
+                    break;
+                }
+                ended.await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(10), gone)
+            .await
+            .is_err()
+        {
+            return Err(ServiceError::internal(anyhow::anyhow!(
+                "commands run in container {id} ({}) could not be ended within 10 s",
+                running.join(", ")
+            )));
+        }
+        Ok(guard)
+    }
+
     /// Runs a one-off command in the container and returns its exit code and (bounded)
     /// output. In a running container it joins its namespaces and cgroup (`runc exec`); in
     /// a stopped one it runs in a container of its own on the same tree, with the same
@@ -55,6 +180,30 @@ impl Runtime {
                     .replace(|c: char| !c.is_ascii_alphanumeric(), ""))
                 .unwrap_or_default()
         );
+        // Registered before it starts: a restore that ends the tree's commands either sees
+        // it, or has closed the tree first and this one is refused.
+        let _registered = if running {
+            None
+        } else {
+            let refused = self.one_offs.slots(|m| {
+                let s = m.entry(id.to_string()).or_default();
+                if s.closed > 0 {
+                    return Some(s.doing);
+                }
+                s.running.insert(one_off.clone());
+                None
+            });
+            if let Some(doing) = refused {
+                return Err(ServiceError::conflict(format!(
+                    "container {id} is {doing}; run the command when that finishes"
+                )));
+            }
+            Some(OneOffRun {
+                runtime: self,
+                id: id.to_string(),
+                one_off: one_off.clone(),
+            })
+        };
         let mut cmd = runc.command();
         if running {
             cmd.arg("exec")

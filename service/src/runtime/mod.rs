@@ -104,6 +104,8 @@ pub struct Runtime {
     freeze: bool,
     /// The containers watched for their end; `Some(exit)` once ended.
     watched: Arc<Mutex<HashMap<String, watch::Receiver<Option<Exit>>>>>,
+    /// Commands running in one-off containers on stopped containers' trees.
+    one_offs: exec::OneOffs,
 }
 
 /// What [`Runtime::reattach`] found of one container at start.
@@ -158,6 +160,7 @@ impl Runtime {
             nofile_hard,
             freeze: std::env::var_os("SNAPLINE_TEST_NO_FREEZE").is_none_or(|v| v != "1"),
             watched: Arc::default(),
+            one_offs: exec::OneOffs::default(),
         }
     }
 
