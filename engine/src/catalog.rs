@@ -357,7 +357,7 @@ impl Catalog {
             "INSERT INTO engine_restore_journal (container_id, snapshot_name, top_tree, paths, started_at) \
              VALUES (?, ?, ?, ?, ?) ON CONFLICT (container_id) DO UPDATE SET \
              snapshot_name = excluded.snapshot_name, top_tree = excluded.top_tree, \
-             paths = excluded.paths, started_at = excluded.started_at",
+             paths = excluded.paths, started_at = excluded.started_at, failed = NULL",
         )
         .bind(c.as_str())
         .bind(name)
@@ -366,6 +366,16 @@ impl Catalog {
         .bind(fmt_time(now))
         .execute(&self.db)
         .await?;
+        Ok(())
+    }
+
+    /// Records why the journaled restore of a container failed; its row stays.
+    pub async fn journal_fail(&self, c: &ContainerId, reason: &str) -> Result<(), EngineError> {
+        sqlx::query("UPDATE engine_restore_journal SET failed = ? WHERE container_id = ?")
+            .bind(reason)
+            .bind(c.as_str())
+            .execute(&self.db)
+            .await?;
         Ok(())
     }
 
@@ -378,62 +388,51 @@ impl Catalog {
         Ok(())
     }
 
-    /// The pending restore of a container, if any: snapshot name and top tree.
-    pub async fn journal_get(
-        &self,
-        c: &ContainerId,
-    ) -> Result<Option<(String, ObjectId)>, EngineError> {
+    /// The pending restore of a container, if any.
+    pub async fn journal_get(&self, c: &ContainerId) -> Result<Option<JournalEntry>, EngineError> {
         let row = sqlx::query(
-            "SELECT snapshot_name, top_tree FROM engine_restore_journal WHERE container_id = ?",
+            "SELECT container_id, snapshot_name, top_tree, paths, failed \
+             FROM engine_restore_journal WHERE container_id = ?",
         )
         .bind(c.as_str())
         .fetch_optional(&self.db)
         .await?;
-        row.map(|r| {
-            let top: String = r.try_get("top_tree")?;
-            Ok((
-                r.try_get("snapshot_name")?,
-                ObjectId::from_hex(&top).map_err(|e| {
-                    EngineError::Invalid(format!("bad tree id in the journal: {e}"))
-                })?,
-            ))
-        })
-        .transpose()
+        row.as_ref().map(journal_entry).transpose()
     }
 
     /// Every pending restore.
     pub async fn journal_all(&self) -> Result<Vec<JournalEntry>, EngineError> {
         let rows = sqlx::query(
-            "SELECT container_id, snapshot_name, top_tree, paths FROM engine_restore_journal",
+            "SELECT container_id, snapshot_name, top_tree, paths, failed \
+             FROM engine_restore_journal",
         )
         .fetch_all(&self.db)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let c: String = r.try_get("container_id")?;
-                let top: String = r.try_get("top_tree")?;
-                let paths: Option<String> = r.try_get("paths")?;
-                Ok(JournalEntry {
-                    container: c.parse().map_err(|e| {
-                        EngineError::Invalid(format!("bad container id in the journal: {e}"))
-                    })?,
-                    snapshot: r.try_get("snapshot_name")?,
-                    top: ObjectId::from_hex(&top).map_err(|e| {
-                        EngineError::Invalid(format!("bad tree id in the journal: {e}"))
-                    })?,
-                    paths: paths
-                        .map(|p| serde_json::from_str(&p))
-                        .transpose()
-                        .map_err(|e| {
-                            EngineError::Invalid(format!("bad paths in the journal: {e}"))
-                        })?,
-                })
-            })
-            .collect()
+        rows.iter().map(journal_entry).collect()
     }
 }
 
-/// A restore that was interrupted: what recovery finishes.
+fn journal_entry(r: &sqlx::sqlite::SqliteRow) -> Result<JournalEntry, EngineError> {
+    let c: String = r.try_get("container_id")?;
+    let top: String = r.try_get("top_tree")?;
+    let paths: Option<String> = r.try_get("paths")?;
+    Ok(JournalEntry {
+        container: c
+            .parse()
+            .map_err(|e| EngineError::Invalid(format!("bad container id in the journal: {e}")))?,
+        snapshot: r.try_get("snapshot_name")?,
+        top: ObjectId::from_hex(&top)
+            .map_err(|e| EngineError::Invalid(format!("bad tree id in the journal: {e}")))?,
+        paths: paths
+            .map(|p| serde_json::from_str(&p))
+            .transpose()
+            .map_err(|e| EngineError::Invalid(format!("bad paths in the journal: {e}")))?,
+        failed: r.try_get("failed")?,
+    })
+}
+
+/// A restore that has not completed: interrupted by a crash (recovery finishes it), or
+/// failed while applying (it waits for a restore that covers it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JournalEntry {
     /// The container whose live tree was being changed.
@@ -444,6 +443,8 @@ pub struct JournalEntry {
     pub top: ObjectId,
     /// The paths of a partial restore; `None` for the whole tree.
     pub paths: Option<Vec<String>>,
+    /// Why the last attempt failed; `None` when it was interrupted (or never failed).
+    pub failed: Option<String>,
 }
 
 async fn insert_row(

@@ -58,7 +58,7 @@ pub mod unpack;
 pub mod verify;
 
 pub use browse::{EntryInfo, FileReader};
-pub use catalog::{SnapshotEdit, SnapshotInfo};
+pub use catalog::{JournalEntry, SnapshotEdit, SnapshotInfo};
 pub use copy::CopySource;
 pub use delete::Deleted;
 pub use diff::{Change, ChangeKind, Diff, DiffTarget};
@@ -68,7 +68,7 @@ pub use export::{ExportOptions, TarExport};
 pub use gc::{GcPlan, GcReport};
 pub use ids::{ContainerId, IdError, ObjectId};
 pub use progress::{Progress, ProgressUpdate};
-pub use restore::RestoreStats;
+pub use restore::{Recovery, RestoreStats};
 pub use roots::RootSource;
 pub use selection::Selection;
 pub use snapshot::{ReadHooks, SnapshotOptions};

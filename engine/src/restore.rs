@@ -22,7 +22,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::catalog::SnapshotInfo;
+use crate::catalog::{JournalEntry, SnapshotInfo};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::fsops::{self, FileType, Stat};
@@ -500,6 +500,9 @@ impl Engine {
             return Err(EngineError::NoSuchRoot(*c));
         }
         let snap = self.get(c, name_or_alias).await?;
+        if let Some(pending) = self.inner.catalog.journal_get(c).await? {
+            check_covers(&pending, sel)?;
+        }
         let _lease = self.lease().await;
         let stats = self
             .restore_locked(c, &snap.name, snap.top_tree, sel.cloned())
@@ -532,27 +535,55 @@ impl Engine {
         .await
     }
 
-    /// Whether a restore of the container is in progress or was interrupted.
+    /// Whether a restore of the container is in progress, was interrupted, or failed half-way.
     pub async fn restore_pending(&self, c: &ContainerId) -> Result<bool, EngineError> {
         Ok(self.inner.catalog.journal_get(c).await?.is_some())
     }
 
+    /// The restore of the container that has not completed, if any: interrupted by a crash
+    /// (`failed` is `None`; [`Engine::recover`] finishes it) or failed while applying
+    /// (`failed` says why). Until a restore that covers it completes, the live tree is
+    /// partly restored: a caller must not run the container on it.
+    pub async fn pending_restore(
+        &self,
+        c: &ContainerId,
+    ) -> Result<Option<JournalEntry>, EngineError> {
+        self.inner.catalog.journal_get(c).await
+    }
+
     /// Finishes every restore that a crash interrupted (a partial one only for its paths).
-    /// Returns the containers it finished.
-    pub async fn recover(&self) -> Result<Vec<ContainerId>, EngineError> {
-        let mut done = Vec::new();
+    /// One that fails again, or that had failed while applying, is not retried over and over:
+    /// its reason is recorded and it is listed in [`Recovery::failed`], and the others go on.
+    /// Only the catalog failing to answer is an error.
+    pub async fn recover(&self) -> Result<Recovery, EngineError> {
+        let mut out = Recovery::default();
         for j in self.inner.catalog.journal_all().await? {
-            let sel = match &j.paths {
-                Some(p) => Selection::parse(p)?,
-                None => None,
+            if let Some(why) = &j.failed {
+                out.failed.push((j.container, why.clone()));
+                continue;
+            }
+            let attempt = async {
+                let sel = match &j.paths {
+                    Some(p) => Selection::parse(p)?,
+                    None => None,
+                };
+                let _guard = self.lock(&j.container).await?;
+                let _lease = self.lease().await;
+                self.restore_locked(&j.container, &j.snapshot, j.top, sel)
+                    .await
             };
-            let _guard = self.lock(&j.container).await?;
-            let _lease = self.lease().await;
-            self.restore_locked(&j.container, &j.snapshot, j.top, sel)
-                .await?;
-            done.push(j.container);
+            match attempt.await {
+                Ok(_) => out.finished.push(j.container),
+                Err(e) => {
+                    let why = within_root(&e.to_string(), &self.root_path(&j.container));
+                    // Recorded (restore_locked records apply errors itself; this covers the
+                    // rest), so the next start does not try again behind a person's back.
+                    self.inner.catalog.journal_fail(&j.container, &why).await?;
+                    out.failed.push((j.container, why));
+                }
+            }
         }
-        Ok(done)
+        Ok(out)
     }
 
     /// The three phases; the caller holds the container lock and the GC lease.
@@ -679,11 +710,69 @@ impl Engine {
                 Ok(a.stats)
             })
             .await
-            .map_err(|e| e.classify("applying a restore"))?;
+            .map_err(|e| e.classify("applying a restore"));
+        let stats = match stats {
+            Ok(s) => s,
+            Err(e) => {
+                // The tree is partly restored. The journal row stays, marked with why, so the
+                // container is shown as needing attention and is not started on this tree;
+                // a restore that covers this one finishes it.
+                self.inner
+                    .catalog
+                    .journal_fail(c, &within_root(&e.to_string(), &self.root_path(c)))
+                    .await?;
+                return Err(e);
+            }
+        };
 
         self.inner.catalog.journal_end(c).await?;
         Ok(stats)
     }
+}
+
+/// An error's text with the container's root written as `/`: it is shown to the people
+/// who use the container, who know its paths, not the host's.
+fn within_root(text: &str, root: &Path) -> String {
+    let root = root.to_string_lossy();
+    text.replace(&format!("{root}/"), "/").replace(&*root, "/")
+}
+
+/// What [`Engine::recover`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Containers whose interrupted restore it finished.
+    pub finished: Vec<ContainerId>,
+    /// Containers whose restore could not be finished, with why: their trees are partly
+    /// restored until a restore that covers the pending one completes.
+    pub failed: Vec<(ContainerId, String)>,
+}
+
+/// Refuses a restore that would clear the journal of an unfinished one without finishing
+/// it: a partial restore of other paths would end the mark on a tree that is still partly
+/// restored elsewhere. A whole restore covers anything; paths cover the pending paths when
+/// each pending path is one of them or lies below one.
+fn check_covers(pending: &JournalEntry, sel: Option<&Selection>) -> Result<(), EngineError> {
+    let Some(sel) = sel else { return Ok(()) };
+    let new = sel.display();
+    let covered = match &pending.paths {
+        None => false,
+        Some(old) => old.iter().all(|o| {
+            new.iter()
+                .any(|n| under(o.as_bytes(), n.trim_end_matches('/').as_bytes()))
+        }),
+    };
+    if covered {
+        return Ok(());
+    }
+    let what = match &pending.paths {
+        None => "the whole tree".to_string(),
+        Some(p) => p.join(", "),
+    };
+    Err(EngineError::LiveConflict(format!(
+        "the restore of {} ({what}) into container {} did not finish, so its files are partly \
+         restored; restore that again (or the whole tree) first, then restore other paths",
+        pending.snapshot, pending.container
+    )))
 }
 
 /// Whether the relative path `k` is `p` or lies below it.

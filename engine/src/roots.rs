@@ -99,6 +99,8 @@ impl Engine {
             .catalog
             .mark_root_deleted(c, chrono::Utc::now())
             .await?;
+        // An unfinished restore has nothing left to finish.
+        self.inner.catalog.journal_end(c).await?;
         let dir = self.root_path(c).parent().map(Path::to_path_buf);
         self.blocking(move |_| {
             if let Some(dir) = dir {

@@ -118,11 +118,28 @@ async fn restore_interrupted_before_and_during_apply() {
     assert_eq!(common::describe(&root), live_before);
     assert!(!e.restore_pending(&cid(1)).await.unwrap());
 
-    // In the middle of applying: reported pending; recover finishes it exactly.
+    // An error in the middle of applying: pending, marked failed with why (issue 16 #2)...
     fail::cfg("restore::apply_entry", "5*off->return").unwrap();
     assert!(e.restore(&cid(1), &snaps[0].0).await.is_err());
     fail::cfg("restore::apply_entry", "off").unwrap();
+    let pending = e.pending_restore(&cid(1)).await.unwrap().unwrap();
+    assert!(
+        pending
+            .failed
+            .as_deref()
+            .unwrap_or("")
+            .contains("fail point"),
+        "{pending:?}"
+    );
+    drop(e);
+    // ...which a restart does not roll forward behind anyone's back...
+    let e = open(tmp.path()).await;
+    let r = e.recover().await.unwrap();
+    assert!(r.finished.is_empty(), "{r:?}");
+    assert_eq!(r.failed.len(), 1, "{r:?}");
     assert!(e.restore_pending(&cid(1)).await.unwrap());
+    // ...and restoring the same snapshot again finishes.
+    e.restore(&cid(1), &snaps[0].0).await.unwrap();
     drop(e);
     let e = check_healthy(tmp.path(), &snaps, 20).await;
     assert!(!e.restore_pending(&cid(1)).await.unwrap());

@@ -240,7 +240,7 @@ async fn an_interrupted_partial_restore_is_finished_for_its_paths_only() {
 
     let (e, _) = open(tmp.path()).await;
     assert!(e.restore_pending(&id()).await.unwrap());
-    assert_eq!(e.recover().await.unwrap(), vec![id()]);
+    assert_eq!(e.recover().await.unwrap().finished, vec![id()]);
     assert!(!e.restore_pending(&id()).await.unwrap());
     assert_only_selected(&common::describe(&root), &want, &before, &["/etc"]);
     assert_eq!(

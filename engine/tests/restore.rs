@@ -186,7 +186,7 @@ async fn an_interrupted_restore_is_reported_and_finished_by_recover() {
         e.restore_pending(&id()).await.unwrap(),
         "the container must not start yet"
     );
-    assert_eq!(e.recover().await.unwrap(), vec![id()]);
+    assert_eq!(e.recover().await.unwrap().finished, vec![id()]);
     assert!(!e.restore_pending(&id()).await.unwrap());
     assert_eq!(common::describe(&root), want);
 }

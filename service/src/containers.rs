@@ -211,6 +211,11 @@ impl Service {
     pub(crate) async fn describe(&self, c: ContainerRecord) -> Result<Container, ServiceError> {
         let snapshot_count = self.engine().list(&c.id).await?.len() as u64;
         let size = if c.deleted() { 0 } else { c.size.unwrap_or(0) };
+        let attention = if c.deleted() {
+            None
+        } else {
+            self.unfinished_restore(&c.id).await?
+        };
         Ok(Container {
             id: c.id.to_string(),
             project_id: c.project_id,
@@ -223,6 +228,7 @@ impl Service {
             snapshot_count,
             server_id: self.server_id().to_string(),
             limits: c.limits,
+            attention,
         })
     }
 

@@ -103,11 +103,13 @@ impl Service {
             .await
             .context("cannot open the snapshot store")?
             .with_lock_wait(limits.lock_wait);
-        let finished = engine
+        // One container's restore that cannot be finished never keeps the server down: that
+        // container is marked failed (with why, on its answers) and the others serve.
+        let recovery = engine
             .recover()
             .await
-            .context("cannot finish the restores a crash interrupted")?;
-        for c in &finished {
+            .context("cannot read the restore journal")?;
+        for c in &recovery.finished {
             tracing::warn!(container = %c, "finished a restore that a crash interrupted");
         }
         let server_id = projects::ensure_server_id(&db).await?;
@@ -126,6 +128,10 @@ impl Service {
             }),
         };
         lifecycle::reset_after_restart(&svc).await?;
+        for (c, why) in &recovery.failed {
+            tracing::error!(container = %c, error = %why, "a restore did not finish; the container needs attention");
+            svc.set_status(c, types::ContainerStatus::Failed).await?;
+        }
         projects::ensure_default_project(&svc.inner.db).await?;
         if let Err(e) = images::ensure_demo_image(&svc).await {
             tracing::warn!(error = %format!("{e:#}"), "the built-in demo image is not available");

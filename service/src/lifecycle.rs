@@ -122,6 +122,9 @@ pub(crate) async fn reset_after_restart(svc: &Service) -> anyhow::Result<()> {
 impl Service {
     /// Starts the container's command (the caller holds the container lock).
     pub(crate) async fn start_locked(&self, c: &ContainerRecord) -> Result<(), ServiceError> {
+        if let Some(why) = self.unfinished_restore(&c.id).await? {
+            return Err(ServiceError::conflict(format!("container {}: {why}", c.id)));
+        }
         let bundle = Bundle::of_root(&self.engine().root_path(&c.id));
         self.runtime()
             .start(
@@ -311,6 +314,17 @@ impl Service {
             }
         };
         validate_command(command)?;
+        // Not on a partly restored tree. (A journal without a failure is a restore at work
+        // right now, which a running container may see: a partial one.)
+        if self
+            .engine()
+            .pending_restore(&c.id)
+            .await?
+            .is_some_and(|j| j.failed.is_some())
+            && let Some(why) = self.unfinished_restore(&c.id).await?
+        {
+            return Err(ServiceError::conflict(format!("container {id}: {why}")));
+        }
         let out = self
             .runtime()
             .exec(

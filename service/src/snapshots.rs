@@ -410,19 +410,35 @@ impl Service {
             // again, so its processes see the restored tree from their first instruction).
             let after = match (&result, was_running) {
                 (Ok(_), true) => self.start_again(&c).await,
+                // A restore that failed half-way leaves the journal: the container needs
+                // attention (its answers say why) and does not start on that tree.
+                (Err(_), _) if self.engine().restore_pending(&c.id).await? => {
+                    Ok(ContainerStatus::Failed)
+                }
                 _ => Ok(ContainerStatus::Stopped),
             };
-            if !matches!(
-                after,
-                Ok(ContainerStatus::Running | ContainerStatus::Paused)
-            ) {
-                self.set_status(&c.id, ContainerStatus::Stopped).await?;
+            match after {
+                Ok(ContainerStatus::Running | ContainerStatus::Paused) => {}
+                Ok(ContainerStatus::Failed) => {
+                    self.set_status(&c.id, ContainerStatus::Failed).await?;
+                }
+                _ => self.set_status(&c.id, ContainerStatus::Stopped).await?,
             }
             after.map(|_| ())
         } else {
             Ok(())
         };
-        let (info, _) = result?;
+        // A restore that failed half-way is a state of the container a person must deal
+        // with, not a hidden server fault: the answer says what happened and what to do.
+        let (info, _) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(match self.unfinished_restore(&c.id).await? {
+                    Some(why) => ServiceError::conflict(format!("container {id}: {why}")),
+                    None => e.into(),
+                });
+            }
+        };
         // After a partial restore the tree's size is known again at the next snapshot.
         if sel.is_none() {
             self.record_size(&c.id, info.size).await?;
@@ -442,6 +458,29 @@ impl Service {
             safety_snapshot,
             paths,
         })
+    }
+
+    /// What a person must know when the container's last restore did not finish (it failed
+    /// while applying, or a crash interrupted it and recovery failed): what, why, and what
+    /// to do. `None` when no restore is pending. Shown as the container's `attention`, and
+    /// the refusal of `start` and `exec` while it lasts.
+    pub(crate) async fn unfinished_restore(
+        &self,
+        id: &ContainerId,
+    ) -> Result<Option<String>, ServiceError> {
+        Ok(self.engine().pending_restore(id).await?.map(|j| {
+            let what = match &j.paths {
+                None => String::new(),
+                Some(p) => format!(" ({})", p.join(", ")),
+            };
+            let why = j.failed.as_deref().unwrap_or("it was interrupted");
+            format!(
+                "the restore of {}{what} did not finish: {why}. The container's files are \
+                 partly restored, so it cannot start or run commands. Fix the cause, then \
+                 restore a snapshot again (the same one finishes the job)",
+                j.snapshot
+            )
+        }))
     }
 
     /// Starts `c` after a restore stopped it, and pauses it again when it was paused; the

@@ -150,6 +150,12 @@ pub struct Container {
     #[cfg_attr(feature = "openapi", schema(required = true))]
     #[serde(default)]
     pub limits: ContainerLimits,
+    /// Present when the container needs a person: its last restore did not finish (say, a
+    /// file made immutable on the host), so its files are partly restored and it will not
+    /// start. Says what failed, why, and what to do. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = json!(null)))]
+    pub attention: Option<String>,
 }
 
 /// Body of `POST /api/v1/containers`.

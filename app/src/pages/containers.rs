@@ -101,11 +101,13 @@ fn ContainerRow(c: ContainerView, now: String) -> impl IntoView {
     let name = c.name.clone();
     let status = c.status.to_string();
     let place = format!("{} · {}", c.project_name, c.image);
+    let attention = c.attention.clone();
     view! {
         <li class="container-row" data-container-id=c.id.clone()>
             <div class="container-main">
                 <A href=href attr:class="container-name">{name}</A>
                 <StatusBadge status=status/>
+                {attention.map(|why| view! { <span class="attention" title=why>"needs attention"</span> })}
                 <span class="muted">{place}</span>
             </div>
             <div class="container-facts">

@@ -281,6 +281,11 @@ fn TimelineHead(t: Timeline) -> impl IntoView {
                 <crate::pages::schedule::ScheduleSection id=sched_id.clone() schedule=schedule.clone()/>
             </Show>
         </div>
+        {c.attention.clone().map(|why| view! {
+            <p class="notice error" role="alert" data-testid="attention">
+                <strong>"Needs attention: "</strong>{why}
+            </p>
+        })}
         {deleted.then(|| view! {
             <p class="notice warn">"This container was deleted. Its snapshots remain: copy one into a new container, or delete them."</p>
         })}
