@@ -577,6 +577,12 @@ async fn image_and_fork_refusals_say_what_to_do() {
             .await
             .unwrap();
         assert_eq!(r.status().as_u16(), 400);
+        // The rest of the body is never read, so the connection is not reused: a request
+        // sent on it next would get no answer.
+        assert_eq!(
+            r.headers().get("connection").map(|v| v.as_bytes()),
+            Some(b"close".as_slice())
+        );
         let v: Value = r.json().await.unwrap();
         assert!(
             v["message"]

@@ -209,6 +209,32 @@ pub fn router(service: Service) -> Router {
         .nest("/api/v1", v1)
         .route("/api", any(not_found))
         .route("/api/{*rest}", any(not_found))
+        .layer(axum::middleware::from_fn(close_after_refused_upload))
+}
+
+/// Refusals of a request with a body (an upload refused after its first block, say) close
+/// the connection. The server does not read the rest of a refused body, so it cannot keep the
+/// connection; without `Connection: close` a client may send its next request on that
+/// connection as it closes, and see it fail with no answer (seen with reqwest under load).
+async fn close_after_refused_upload(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::header;
+    let has_body = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v != "0")
+        || req.headers().contains_key(header::TRANSFER_ENCODING);
+    let mut resp = next.run(req).await;
+    if has_body && (resp.status().is_client_error() || resp.status().is_server_error()) {
+        resp.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+    }
+    resp
 }
 
 async fn not_found(uri: Uri) -> ApiError {
