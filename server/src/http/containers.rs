@@ -413,9 +413,10 @@ pub fn copied(made: Vec<(String, Result<Container, service::ServiceError>)>) -> 
     }
 }
 
-/// What a copy answers: one container, or with `count` every one of a fork.
+/// What a copy answers: one container, or with `count` every one of a fork. (A schema for
+/// the OpenAPI document only: never built, so the size of its variants does not matter.)
 #[derive(Debug, utoipa::ToSchema)]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::large_enum_variant)]
 #[serde(untagged)]
 pub enum CopyAnswer {
     One(ContainerData),
