@@ -186,11 +186,13 @@ pub fn capture_with_progress(
     let st = fsops::fstat(fd.as_fd()).map_err(io_at(root))?;
     let subtree = w.dir(fd.as_fd(), root, b"")?;
     let xattrs = fsops::xattrs_fd(fd.as_fd()).map_err(io_at(root))?;
+    let flags = fsops::inode_flags(fd.as_fd()).map_err(io_at(root))?;
     let top = Tree {
         entries: vec![meta_entry(
             ROOT_NAME.to_vec(),
             &st,
             xattrs,
+            flags,
             EntryKind::Dir { tree: subtree },
         )],
     };
@@ -200,7 +202,13 @@ pub fn capture_with_progress(
     Ok((id, w.counters.stats(), new))
 }
 
-fn meta_entry(name: Vec<u8>, st: &Stat, xattrs: Vec<(Vec<u8>, Vec<u8>)>, kind: EntryKind) -> Entry {
+fn meta_entry(
+    name: Vec<u8>,
+    st: &Stat,
+    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    flags: u32,
+    kind: EntryKind,
+) -> Entry {
     let link_group = if matches!(kind, EntryKind::File { .. }) && st.st_nlink > 1 {
         st.st_ino
     } else {
@@ -216,6 +224,7 @@ fn meta_entry(name: Vec<u8>, st: &Stat, xattrs: Vec<(Vec<u8>, Vec<u8>)>, kind: E
         mtime_nsec: st.st_mtime_nsec as u32,
         xattrs,
         link_group,
+        flags,
     }
 }
 
@@ -327,7 +336,8 @@ impl Walker<'_, '_> {
                 let st = fsops::fstat(fd.as_fd()).map_err(io_at(&child))?;
                 let tree = self.dir(fd.as_fd(), &child, rel)?;
                 let xattrs = fsops::xattrs_fd(fd.as_fd()).map_err(io_at(&child))?;
-                meta_entry(bytes, &st, xattrs, EntryKind::Dir { tree })
+                let flags = fsops::inode_flags(fd.as_fd()).map_err(io_at(&child))?;
+                meta_entry(bytes, &st, xattrs, flags, EntryKind::Dir { tree })
             }
             FileType::RegularFile => {
                 // A file whose identity matches the cache is not even opened: any change to
@@ -346,6 +356,7 @@ impl Walker<'_, '_> {
                         bytes,
                         &st,
                         xattrs,
+                        c.flags,
                         EntryKind::File { size, extents },
                     )));
                 }
@@ -371,6 +382,7 @@ impl Walker<'_, '_> {
                             other => other,
                         })?;
                 let xattrs = fsops::xattrs_fd(file.as_fd()).map_err(io_child(path, name))?;
+                let flags = fsops::inode_flags(file.as_fd()).map_err(io_child(path, name))?;
                 if size == stamp.size {
                     self.remember(
                         rel,
@@ -378,11 +390,12 @@ impl Walker<'_, '_> {
                             stamp,
                             extents: extents.clone(),
                             xattrs: xattrs.clone(),
+                            flags,
                         },
                     );
                 }
                 self.file_done(size);
-                meta_entry(bytes, &st, xattrs, EntryKind::File { size, extents })
+                meta_entry(bytes, &st, xattrs, flags, EntryKind::File { size, extents })
             }
             FileType::Symlink => {
                 let target = match fsops::read_link_at(dir, name) {
@@ -401,7 +414,7 @@ impl Walker<'_, '_> {
                     Err(e) => return Err(io_child(path, name)(e)),
                 };
                 self.counters.specials.fetch_add(1, Relaxed);
-                meta_entry(bytes, &st, xattrs, EntryKind::Symlink { target })
+                meta_entry(bytes, &st, xattrs, 0, EntryKind::Symlink { target })
             }
             kind @ (FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo) => {
                 let xattrs = match fsops::xattrs_at(dir, name) {
@@ -416,7 +429,7 @@ impl Walker<'_, '_> {
                     _ => EntryKind::Fifo,
                 };
                 self.counters.specials.fetch_add(1, Relaxed);
-                meta_entry(bytes, &st, xattrs, kind)
+                meta_entry(bytes, &st, xattrs, 0, kind)
             }
             _ => {
                 self.counters.sockets_skipped.fetch_add(1, Relaxed);

@@ -20,7 +20,7 @@ pub enum ChangeKind {
     Removed,
     /// Same type, different content (data, symlink target or device number).
     Modified,
-    /// Same type and content; owner, mode, mtime or xattrs differ.
+    /// Same type and content; owner, mode, mtime, xattrs, inode flags or hard links differ.
     MetadataOnly,
     /// A different type under the same name (a file became a directory, say).
     TypeChanged,
@@ -85,6 +85,7 @@ fn meta_equal(a: &Entry, b: &Entry) -> bool {
         && a.mtime_sec == b.mtime_sec
         && a.mtime_nsec == b.mtime_nsec
         && a.xattrs == b.xattrs
+        && a.flags == b.flags
 }
 
 /// A file whose link group differs between the sides. Link groups are numbered by inode,

@@ -323,18 +323,73 @@ pub fn link_at(
     rfs::linkat(old_dir, old_name, new_dir, new_name, AtFlags::empty()).map_err(err)
 }
 
+/// The inode flags that forbid changing an inode (or a directory's entries): immutable `i`
+/// and append-only `a`. Work that must change such an inode clears them first and sets the
+/// snapshot's flags afterwards.
+pub const PROTECTIVE_FLAGS: u32 = 0x10 | 0x20;
+
+/// Whether an error means the filesystem keeps no inode flags (tmpfs before Linux 6.0,
+/// overlayfs on some kernels, FUSE): then there are none to read or set.
+fn no_flags_here(e: &rustix::io::Errno) -> bool {
+    matches!(
+        *e,
+        rustix::io::Errno::NOTTY | rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::INVAL
+    )
+}
+
+/// The inode flags of an open file or directory (`FS_IOC_GETFLAGS`, what `lsattr` shows),
+/// only the bits a snapshot keeps ([`crate::tree::FLAGS_KEPT`]); 0 where the filesystem
+/// keeps none.
+pub fn inode_flags(fd: BorrowedFd<'_>) -> io::Result<u32> {
+    match rfs::ioctl_getflags(fd) {
+        Ok(f) => Ok(f.bits() & crate::tree::FLAGS_KEPT),
+        Err(e) if no_flags_here(&e) => Ok(0),
+        Err(e) => Err(err(e)),
+    }
+}
+
+/// Gives the bits of `mask` the values in `flags` on an open file or directory, leaving the
+/// others (extents, say) as they are; nothing is written when they already match. On a
+/// filesystem without flags, setting none is not an error.
+pub fn set_inode_flags(fd: BorrowedFd<'_>, flags: u32, mask: u32) -> io::Result<()> {
+    let now = match rfs::ioctl_getflags(fd) {
+        Ok(f) => f.bits(),
+        Err(e) if no_flags_here(&e) && flags & mask == 0 => return Ok(()),
+        Err(e) => return Err(err(e)),
+    };
+    let want = (now & !mask) | (flags & mask);
+    if want == now {
+        return Ok(());
+    }
+    rfs::ioctl_setflags(fd, rfs::IFlags::from_bits_retain(want)).map_err(err)
+}
+
+/// Clears immutable and append-only on an open inode, so it (or, for a directory, its
+/// entries) can be changed.
+pub fn clear_protection(fd: BorrowedFd<'_>) -> io::Result<()> {
+    set_inode_flags(fd, 0, PROTECTIVE_FLAGS)
+}
+
 /// Removes `name` in `dir` and, if it is a directory, everything below it. Symlinks are
-/// removed, never followed.
+/// removed, never followed. Immutable and append-only flags inside are cleared as needed
+/// (`dir` itself must allow removing its entries).
 pub fn remove_all_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
     let st = lstat_at(dir, name)?;
     if file_type(&st) == FileType::Directory {
         let sub = open_dir_at(dir, name)?;
+        clear_protection(sub.as_fd())?;
         for child in list_dir(sub.as_fd())? {
             remove_all_at(sub.as_fd(), &child)?;
         }
         rfs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(err)
     } else {
-        rfs::unlinkat(dir, name, AtFlags::empty()).map_err(err)
+        match rfs::unlinkat(dir, name, AtFlags::empty()) {
+            Err(rustix::io::Errno::PERM) if file_type(&st) == FileType::RegularFile => {
+                clear_protection(open_file_at(dir, name)?.as_fd())?;
+                rfs::unlinkat(dir, name, AtFlags::empty()).map_err(err)
+            }
+            r => r.map_err(err),
+        }
     }
 }
 

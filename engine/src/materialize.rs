@@ -21,7 +21,9 @@ use crate::fsops::{self, FileType};
 use crate::ids::ObjectId;
 use crate::pack::ObjectKind;
 use crate::store::{ObjectStore, StoreError};
-use crate::tree::{Entry, EntryKind, Extent, ROOT_NAME, Tree, TreeError, validate_name};
+use crate::tree::{
+    Entry, EntryKind, Extent, FLAGS_KEPT, ROOT_NAME, Tree, TreeError, validate_name,
+};
 
 /// Why materializing failed.
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +151,7 @@ pub fn materialize_many(
         bytes: AtomicU64::new(0),
         error: Mutex::new(None),
         failed: AtomicBool::new(false),
+        flagged: AtomicBool::new(root.flags != 0),
     };
     rayon::scope(|s| fill_dir(&shared, s, fds.clone(), tree, first.to_path_buf()));
     if let Some(e) = shared.error.into_inner().unwrap_or_else(|p| p.into_inner()) {
@@ -162,6 +165,14 @@ pub fn materialize_many(
     w.finish_dir(&fds, &tree, first)?;
     for (fd, t) in fds.iter().zip(targets) {
         fsops::apply_meta_fd(fd.as_fd(), &meta(&root)).map_err(io_at(t))?;
+    }
+    // Inode flags last: an immutable file could not be linked to, an immutable or
+    // append-only directory not filled. The pass runs only when some entry has flags.
+    if shared.flagged.load(Ordering::Relaxed) {
+        apply_flags(store, &fds, &tree, first)?;
+        for (fd, t) in fds.iter().zip(targets) {
+            fsops::set_inode_flags(fd.as_fd(), root.flags, FLAGS_KEPT).map_err(io_at(t))?;
+        }
     }
     Ok(MaterializeStats {
         files: shared.files.into_inner() + w.stats.files,
@@ -179,6 +190,8 @@ struct Shared<'a> {
     /// The first error; once set, the remaining tasks stop early.
     error: Mutex<Option<MaterializeError>>,
     failed: AtomicBool,
+    /// Whether some entry has inode flags (then a last pass sets them).
+    flagged: AtomicBool,
 }
 
 impl Shared<'_> {
@@ -218,6 +231,9 @@ fn fill_dir<'s>(
             fail::fail_point!("materialize::entry", |_| Err(io_at(&child)(
                 io::Error::other("fail point materialize::entry")
             )));
+            if e.flags != 0 {
+                sh.flagged.store(true, Ordering::Relaxed);
+            }
             match &e.kind {
                 EntryKind::Dir { tree } => {
                     let mut subs = Vec::with_capacity(dirs.len());
@@ -343,6 +359,44 @@ impl Writer<'_> {
         }
         Ok(())
     }
+}
+
+/// Gives every file and directory of the tree `tree_id`, written below each of `dirs`, the
+/// snapshot's inode flags: innermost first, so a directory made immutable is already full.
+pub(crate) fn apply_flags(
+    store: &ObjectStore,
+    dirs: &[OwnedFd],
+    tree_id: &ObjectId,
+    path: &Path,
+) -> Result<(), MaterializeError> {
+    let tree = load_tree(store, tree_id)?;
+    for e in &tree.entries {
+        let name =
+            CString::new(e.name.clone()).map_err(|err| io_at(path)(io::Error::other(err)))?;
+        let child = path.join(std::ffi::OsStr::from_bytes(&e.name));
+        match &e.kind {
+            EntryKind::Dir { tree } => {
+                let subs = dirs
+                    .iter()
+                    .map(|d| fsops::open_dir_at(d.as_fd(), &name).map_err(io_at(&child)))
+                    .collect::<Result<Vec<_>, _>>()?;
+                apply_flags(store, &subs, tree, &child)?;
+                for sub in &subs {
+                    fsops::set_inode_flags(sub.as_fd(), e.flags, FLAGS_KEPT)
+                        .map_err(io_at(&child))?;
+                }
+            }
+            EntryKind::File { .. } if e.flags != 0 => {
+                for d in dirs {
+                    let f = fsops::open_file_at(d.as_fd(), &name).map_err(io_at(&child))?;
+                    fsops::set_inode_flags(f.as_fd(), e.flags, FLAGS_KEPT)
+                        .map_err(io_at(&child))?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Writes a file's extents into an empty file through the store (every chunk hash-checked);

@@ -30,7 +30,7 @@ use crate::ids::{ContainerId, ObjectId};
 use crate::materialize::{MaterializeError, io_at, load_root, load_tree, meta, write_content};
 use crate::selection::{self, Selection};
 use crate::statcache::{Cached, Stamp, StatCache};
-use crate::tree::{Entry, EntryKind, Extent};
+use crate::tree::{Entry, EntryKind, Extent, FLAGS_KEPT};
 
 /// What a restore changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -260,9 +260,53 @@ struct Applier<'a> {
     cache_in: &'a StatCache,
     cache_out: StatCache,
     stats: RestoreStats,
+    /// Inode flags to set once everything else is in place, innermost first: a directory,
+    /// or a file named in one, and its flags. Immutable or append-only inodes could not be
+    /// linked to or changed before that.
+    flags_todo: Vec<(Arc<OwnedFd>, Option<CString>, u32)>,
+}
+
+/// Runs `op` on the entry `name` of `d`; when it fails with EPERM because that entry is
+/// immutable or append-only (`chattr +i`/`+a`), clears those flags and runs it once more.
+/// The snapshot's flags are set again at the end of the restore.
+fn unprotected<T>(
+    d: BorrowedFd<'_>,
+    name: &CStr,
+    op: impl Fn() -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    match op() {
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {
+            let st = fsops::lstat_at(d, name)?;
+            match fsops::file_type(&st) {
+                FileType::RegularFile => {
+                    fsops::clear_protection(fsops::open_file_at(d, name)?.as_fd())?
+                }
+                FileType::Directory => {
+                    fsops::clear_protection(fsops::open_dir_at(d, name)?.as_fd())?
+                }
+                _ => return Err(e),
+            }
+            op()
+        }
+        r => r,
+    }
 }
 
 impl Applier<'_> {
+    /// Sets the flags gathered in `flags_todo`, in the order gathered (children before their
+    /// directory).
+    fn set_flags(&mut self, root: &Path) -> Result<(), MaterializeError> {
+        for (dir, name, flags) in std::mem::take(&mut self.flags_todo) {
+            match name {
+                None => fsops::set_inode_flags(dir.as_fd(), flags, FLAGS_KEPT),
+                Some(n) => fsops::open_file_at(dir.as_fd(), &n)
+                    .and_then(|f| fsops::set_inode_flags(f.as_fd(), flags, FLAGS_KEPT)),
+            }
+            .map_err(io_at(root))?;
+        }
+        Ok(())
+    }
+
     fn remove(
         &mut self,
         dir: BorrowedFd<'_>,
@@ -287,6 +331,9 @@ impl Applier<'_> {
         rel: &[u8],
     ) -> Result<(), MaterializeError> {
         let tree = load_tree(&self.engine.inner.store, tree)?;
+        // An immutable or append-only directory refuses new and removed entries: cleared
+        // here, set again as the snapshot has it once its entries are done.
+        fsops::clear_protection(dir.as_fd()).map_err(io_at(path))?;
         let wanted: HashSet<&[u8]> = tree.entries.iter().map(|e| e.name.as_slice()).collect();
         for live in fsops::list_dir(dir.as_fd()).map_err(io_at(path))? {
             if !wanted.contains(live.to_bytes()) {
@@ -351,6 +398,9 @@ impl Applier<'_> {
                     fsops::apply_meta_fd(sub.as_fd(), &meta(e)).map_err(io_at(path))?;
                     self.stats.metadata_fixed += 1;
                 }
+                if fsops::inode_flags(sub.as_fd()).map_err(io_at(path))? != e.flags {
+                    self.flags_todo.push((sub, None, e.flags));
+                }
             }
             EntryKind::File { extents, .. } => {
                 if e.link_group != 0
@@ -364,24 +414,47 @@ impl Applier<'_> {
                     if st.is_some() {
                         self.remove(d, name, path)?;
                     }
-                    fsops::link_at(first_dir.as_fd(), &first_name, d, name).map_err(io_at(path))?;
+                    unprotected(first_dir.as_fd(), &first_name, || {
+                        fsops::link_at(first_dir.as_fd(), &first_name, d, name)
+                    })
+                    .map_err(io_at(path))?;
                     return Ok(());
                 }
-                if let Some(sname) = self.staged.get(rel) {
-                    // Atomic replacement; the staged file already has its metadata.
-                    fsops::rename_at(self.staging.as_fd(), sname, d, name).map_err(io_at(path))?;
+                let live_flags = if let Some(sname) = self.staged.get(rel) {
+                    // Atomic replacement; the staged file already has its metadata, and no
+                    // flags (made in the staging directory, which has none to inherit).
+                    unprotected(d, name, || {
+                        fsops::rename_at(self.staging.as_fd(), sname, d, name)
+                    })
+                    .map_err(io_at(path))?;
+                    0
                 } else {
                     let live = st.as_ref().ok_or_else(|| {
                         io_at(path)(std::io::Error::other("file vanished during the restore"))
                     })?;
                     let cached = self.cache_in.lookup(rel, &Stamp::of(live));
                     let xattrs_ok = cached.is_some_and(|c| c.xattrs == e.xattrs);
-                    if !stat_meta_matches(live, e) || !xattrs_ok {
+                    let mut flags = cached.map(|c| c.flags);
+                    if !stat_meta_matches(live, e) || !xattrs_ok || flags.is_none() {
                         let f = fsops::open_file_at(d, name).map_err(io_at(path))?;
-                        fsops::remove_other_xattrs_fd(f.as_fd(), &e.xattrs).map_err(io_at(path))?;
-                        fsops::apply_meta_fd(f.as_fd(), &meta(e)).map_err(io_at(path))?;
-                        self.stats.metadata_fixed += 1;
+                        let now = fsops::inode_flags(f.as_fd()).map_err(io_at(path))?;
+                        flags = Some(now);
+                        if !stat_meta_matches(live, e) || !xattrs_ok {
+                            if now & fsops::PROTECTIVE_FLAGS != 0 {
+                                fsops::clear_protection(f.as_fd()).map_err(io_at(path))?;
+                                flags = Some(now & !fsops::PROTECTIVE_FLAGS);
+                            }
+                            fsops::remove_other_xattrs_fd(f.as_fd(), &e.xattrs)
+                                .map_err(io_at(path))?;
+                            fsops::apply_meta_fd(f.as_fd(), &meta(e)).map_err(io_at(path))?;
+                            self.stats.metadata_fixed += 1;
+                        }
                     }
+                    flags.unwrap_or(0)
+                };
+                if live_flags != e.flags {
+                    self.flags_todo
+                        .push((dir.clone(), Some(name.to_owned()), e.flags));
                 }
                 let now = fsops::lstat_at(d, name).map_err(io_at(path))?;
                 if e.link_group != 0 {
@@ -394,6 +467,7 @@ impl Applier<'_> {
                         stamp: Stamp::of(&now),
                         extents: extents.clone(),
                         xattrs: e.xattrs.clone(),
+                        flags: e.flags,
                     },
                 );
             }
@@ -675,11 +749,13 @@ impl Engine {
                     cache_in: &cache_in,
                     cache_out: StatCache::starting_now(),
                     stats: staged.stats.clone(),
+                    flags_todo: Vec::new(),
                 };
                 match &sel {
                     None => {
                         a.dir(&live, &tree, &root, b"")?;
                         fix_root_meta(&live, &root_entry)?;
+                        a.flags_todo.push((live.clone(), None, root_entry.flags));
                     }
                     Some(sel) => {
                         // Outside the selection the cache stays valid, under its own capture
@@ -694,7 +770,19 @@ impl Engine {
                             let path =
                                 root.join(selection::display(&t.parts).trim_start_matches('/'));
                             let leaf = cname(&t.parts[t.parts.len() - 1], &path)?;
+                            // The parent is outside the selection: an immutable or
+                            // append-only one is opened up for this path and closed again.
+                            let parent_flags =
+                                fsops::inode_flags(parent.as_fd()).map_err(io_at(&path))?;
+                            fsops::clear_protection(parent.as_fd()).map_err(io_at(&path))?;
                             a.entry(&parent, &leaf, &t.entry, &path, &t.rel())?;
+                            a.set_flags(&root)?;
+                            fsops::set_inode_flags(
+                                parent.as_fd(),
+                                parent_flags,
+                                fsops::PROTECTIVE_FLAGS,
+                            )
+                            .map_err(io_at(&path))?;
                             // Innermost first: a folder's mtime is final once its children are.
                             for (fd, entry) in created.iter().rev() {
                                 fsops::apply_meta_fd(fd.as_fd(), &meta(entry))
@@ -703,6 +791,7 @@ impl Engine {
                         }
                     }
                 }
+                a.set_flags(&root)?;
                 // The cache now describes the restored tree: the next snapshot reads nothing
                 // it does not have to.
                 let _ = a.cache_out.save(&cache_path);

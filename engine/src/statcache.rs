@@ -19,7 +19,7 @@ use crate::fsops::Stat;
 use crate::ids::ObjectId;
 use crate::tree::Extent;
 
-const MAGIC: &[u8; 8] = b"SLSTAT02";
+const MAGIC: &[u8; 8] = b"SLSTAT03";
 
 /// Files modified less than this before a capture started are re-read (coarse kernel
 /// timestamps can make two different writes share one mtime).
@@ -63,6 +63,8 @@ pub struct Cached {
     pub extents: Vec<Extent>,
     /// Its extended attributes, sorted.
     pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Its inode flags ([`crate::tree::FLAGS_KEPT`] bits; `chattr` changes the ctime too).
+    pub flags: u32,
 }
 
 /// Path (relative to the root, `/`-separated bytes) to cached content.
@@ -148,6 +150,7 @@ fn encode(c: &StatCache) -> Vec<u8> {
             out.extend_from_slice(&(v.len() as u32).to_le_bytes());
             out.extend_from_slice(v);
         }
+        out.extend_from_slice(&f.flags.to_le_bytes());
     }
     out
 }
@@ -205,12 +208,14 @@ fn decode(b: &[u8]) -> Option<StatCache> {
             let v = take(&mut r, vl)?.to_vec();
             xattrs.push((k, v));
         }
+        let flags = u32_(&mut r)?;
         files.insert(
             path,
             Cached {
                 stamp,
                 extents,
                 xattrs,
+                flags,
             },
         );
     }
@@ -249,6 +254,7 @@ mod tests {
                     Extent::Hole { len: 99 },
                 ],
                 xattrs: vec![(b"user.a".to_vec(), b"1".to_vec())],
+                flags: 0x10 | 0x40,
             },
         );
         let bytes = encode(&c);
@@ -276,6 +282,7 @@ mod tests {
                 stamp: stamp(1_000_000_000),
                 extents: vec![],
                 xattrs: vec![],
+                flags: 0,
             },
         );
         c.files.insert(
@@ -284,6 +291,7 @@ mod tests {
                 stamp: stamp(9_990_000_000),
                 extents: vec![],
                 xattrs: vec![],
+                flags: 0,
             },
         );
         assert!(c.lookup(b"old", &stamp(1_000_000_000)).is_some());

@@ -1,8 +1,9 @@
 //! Tree objects: one directory's entries, in a canonical, versioned binary encoding.
 //!
 //! A tree holds everything needed to recreate its entries exactly: type, permission bits
-//! (with setuid/setgid/sticky), owner, mtime to the nanosecond, xattrs, file extents (chunks
-//! and holes), symlink target, device numbers and hardlink group. A directory entry points
+//! (with setuid/setgid/sticky), owner, mtime to the nanosecond, xattrs, inode flags (those
+//! `lsattr` shows, for files and directories), file extents (chunks and holes), symlink
+//! target, device numbers and hardlink group. A directory entry points
 //! at its subtree by id, so trees form a Merkle tree: an unchanged subtree has the same id in
 //! every snapshot and is stored once.
 //!
@@ -18,7 +19,36 @@
 use crate::ids::ObjectId;
 
 const MAGIC: &[u8; 4] = b"SLTR";
+/// Version 1 has no inode flags; version 2 adds a `u32` of them after each entry's link
+/// group. A tree whose entries all have no flags is written as version 1, so trees made
+/// before flags existed keep their ids; a version 2 tree without any flag is not canonical
+/// and is refused.
 const VERSION: u8 = 1;
+const VERSION_FLAGS: u8 = 2;
+
+/// The inode flags a snapshot keeps (`FS_IOC_GETFLAGS`, as `chattr` sets them): secure
+/// deletion `s`, undeletable `u`, compress `c`, synchronous `S`, immutable `i`, append-only
+/// `a`, no dump `d`, no atime `A`, data journaling `j`, no tail-merging `t`, synchronous
+/// directory `D`, top of hierarchy `T`, no copy-on-write `C`, DAX `x`, project inheritance
+/// `P` and casefold `F`. Others (extents `e`, inline data, encryption, verity, the htree
+/// index) describe how the filesystem stores the inode, not a choice a user made, and cannot
+/// be set back.
+pub const FLAGS_KEPT: u32 = 0x1
+    | 0x2
+    | 0x4
+    | 0x8
+    | 0x10
+    | 0x20
+    | 0x40
+    | 0x80
+    | 0x4000
+    | 0x8000
+    | 0x1_0000
+    | 0x2_0000
+    | 0x80_0000
+    | 0x200_0000
+    | 0x2000_0000
+    | 0x4000_0000;
 
 /// Bytes of the smallest possible encoded entry: a FIFO with a one-byte name and no xattrs
 /// (name length 4 + name 1 + kind 1 + mode, uid, gid 12 + mtime 12 + link group 8 +
@@ -200,6 +230,9 @@ pub struct Entry {
     /// For files with more than one link: a key shared by every name of the same inode within
     /// one snapshot; 0 when the file has a single link.
     pub link_group: u64,
+    /// Inode flags (`FS_*_FL`, only [`FLAGS_KEPT`] bits), for files and directories; 0 for
+    /// other types and where the filesystem has none.
+    pub flags: u32,
 }
 
 /// A directory's entries, sorted by name.
@@ -224,7 +257,8 @@ impl Tree {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 + self.entries.len() * 64);
         out.extend_from_slice(MAGIC);
-        out.push(VERSION);
+        let with_flags = self.entries.iter().any(|e| e.flags != 0);
+        out.push(if with_flags { VERSION_FLAGS } else { VERSION });
         put_u32(&mut out, self.entries.len() as u32);
         for e in &self.entries {
             put_bytes(&mut out, &e.name);
@@ -235,6 +269,9 @@ impl Tree {
             out.extend_from_slice(&e.mtime_sec.to_le_bytes());
             put_u32(&mut out, e.mtime_nsec);
             put_u64(&mut out, e.link_group);
+            if with_flags {
+                put_u32(&mut out, e.flags);
+            }
             put_u32(&mut out, e.xattrs.len() as u32);
             for (k, v) in &e.xattrs {
                 put_bytes(&mut out, k);
@@ -282,9 +319,10 @@ impl Tree {
             return Err(TreeError::Header(0));
         }
         let version = r.u8()?;
-        if version != VERSION {
+        if version != VERSION && version != VERSION_FLAGS {
             return Err(TreeError::Header(version));
         }
+        let with_flags = version == VERSION_FLAGS;
         let count = r.u32()? as usize;
         // Bound the allocation by the input: no entry is shorter than MIN_ENTRY_LEN.
         if count > r.buf.len() / MIN_ENTRY_LEN {
@@ -319,6 +357,10 @@ impl Tree {
                 return Err(field("mtime nanoseconds out of range"));
             }
             let link_group = r.u64()?;
+            let flags = if with_flags { r.u32()? } else { 0 };
+            if flags & !FLAGS_KEPT != 0 {
+                return Err(field("unknown inode flags"));
+            }
             let nx = r.u32()? as usize;
             if nx > r.buf.len() / 8 {
                 return Err(TreeError::Truncated);
@@ -397,6 +439,9 @@ impl Tree {
             if link_group != 0 && !matches!(kind, EntryKind::File { .. }) {
                 return Err(field("only regular files can be hardlinked"));
             }
+            if flags != 0 && !matches!(kind, EntryKind::File { .. } | EntryKind::Dir { .. }) {
+                return Err(field("only files and directories have inode flags"));
+            }
             entries.push(Entry {
                 name,
                 kind,
@@ -407,10 +452,14 @@ impl Tree {
                 mtime_nsec,
                 xattrs,
                 link_group,
+                flags,
             });
         }
         if !r.buf.is_empty() {
             return Err(TreeError::Trailing(r.buf.len()));
+        }
+        if with_flags && entries.iter().all(|e| e.flags == 0) {
+            return Err(TreeError::Header(version));
         }
         Ok(Tree { entries })
     }
@@ -483,6 +532,7 @@ mod tests {
             mtime_nsec: 999_999_999,
             xattrs: vec![(b"security.capability".to_vec(), vec![1, 0, 0, 2])],
             link_group: 0,
+            flags: 0,
         }
     }
 
@@ -631,5 +681,46 @@ mod tests {
         };
         t.entries[0].mode = 0o170000;
         assert!(Tree::decode(&t.encode()).is_err());
+    }
+
+    #[test]
+    fn flags_use_version_2_only_when_some_entry_has_them() {
+        let plain = sample();
+        assert_eq!(
+            plain.encode()[4],
+            VERSION,
+            "no flags: the old encoding, the old ids"
+        );
+        let mut flagged = sample();
+        let i = flagged
+            .entries
+            .iter()
+            .position(|e| matches!(e.kind, EntryKind::File { .. }))
+            .unwrap();
+        flagged.entries[i].flags = 0x10 | 0x40 | 0x4000 | 0x2000_0000; // i, d, j, P
+        let bytes = flagged.encode();
+        assert_eq!(bytes[4], VERSION_FLAGS);
+        assert_eq!(Tree::decode(&bytes).unwrap(), flagged);
+        assert_ne!(flagged.id(), plain.id());
+        // A version 2 tree without flags is not canonical; unknown bits and flags on a
+        // symlink, device or FIFO are refused.
+        let mut none = bytes.clone();
+        let at = none
+            .windows(4)
+            .position(|w| w == 0x2000_4050u32.to_le_bytes())
+            .unwrap();
+        none[at..at + 4].copy_from_slice(&0u32.to_le_bytes());
+        assert!(Tree::decode(&none).is_err());
+        let mut unknown = bytes.clone();
+        unknown[at..at + 4].copy_from_slice(&0x8_0000u32.to_le_bytes()); // extents `e`
+        assert!(Tree::decode(&unknown).is_err());
+        let mut fifo = sample();
+        let j = fifo
+            .entries
+            .iter()
+            .position(|e| matches!(e.kind, EntryKind::Fifo))
+            .unwrap();
+        fifo.entries[j].flags = 0x10;
+        assert!(Tree::decode(&fifo.encode()).is_err());
     }
 }

@@ -393,6 +393,7 @@ fn entry(name: &[u8], kind: EntryKind) -> Entry {
         mtime_nsec: 0,
         xattrs: Vec::new(),
         link_group: 0,
+        flags: 0,
     }
 }
 

@@ -94,6 +94,7 @@ fn tree() -> impl Strategy<Value = Tree> {
                 mtime_nsec,
                 xattrs,
                 link_group: 0,
+                flags: 0,
             },
         );
     proptest::collection::vec(entry, 0..8).prop_map(|mut entries| {

@@ -19,7 +19,7 @@ pub fn describe(root: &Path) -> Tree {
     let fd = rustix::fs::open(root, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
     let mut raw = Vec::new();
     let st = rustix::fs::fstat(&fd).unwrap();
-    raw.push((PathBuf::new(), st, String::new(), xattrs_of(&fd, c".")));
+    raw.push((PathBuf::new(), st, flags_of(&fd), xattrs_of(&fd, c".")));
     walk(&fd, Path::new(""), &mut raw);
     raw.sort_by(|a, b| a.0.cmp(&b.0));
     let mut first_of_inode: HashMap<u64, PathBuf> = HashMap::new();
@@ -58,6 +58,17 @@ pub fn describe(root: &Path) -> Tree {
     out
 }
 
+/// The inode flags a snapshot keeps (what `lsattr` shows, less how the filesystem stores
+/// the inode), as ` flags=0x..`; empty when there are none.
+pub fn flags_of<F: std::os::fd::AsFd>(fd: &F) -> String {
+    match rustix::fs::ioctl_getflags(fd) {
+        Ok(f) if f.bits() & engine::tree::FLAGS_KEPT != 0 => {
+            format!(" flags={:#x}", f.bits() & engine::tree::FLAGS_KEPT)
+        }
+        _ => String::new(),
+    }
+}
+
 /// A described tree: relative path to everything seen about it.
 pub type Tree = BTreeMap<PathBuf, String>;
 
@@ -88,7 +99,7 @@ fn walk(dir: &OwnedFd, rel: &Path, out: &mut Vec<Raw>) {
                 )
                 .unwrap();
                 let x = xattrs_of(&sub, c".");
-                out.push((path.clone(), st, extra, x));
+                out.push((path.clone(), st, flags_of(&sub), x));
                 walk(&sub, &path, out);
                 continue;
             }
@@ -100,7 +111,8 @@ fn walk(dir: &OwnedFd, rel: &Path, out: &mut Vec<Raw>) {
                     Mode::empty(),
                 )
                 .unwrap();
-                extra = format!(
+                extra = flags_of(&f);
+                extra += &format!(
                     " content={}",
                     content_digest(&fs::File::from(f), st.st_size as u64)
                 );
