@@ -15,8 +15,10 @@ use crate::tree::{Entry, EntryKind, Extent, validate_name};
 /// One entry of a snapshot directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryInfo {
-    /// The name (non-UTF-8 bytes shown replaced).
+    /// The name (non-UTF-8 bytes shown replaced, so two names can look alike here).
     pub name: String,
+    /// The name's bytes, exactly: what tells such names apart.
+    pub name_bytes: Vec<u8>,
     /// `file`, `dir`, `symlink`, `char-device`, `block-device` or `fifo`.
     pub entry_type: &'static str,
     /// Logical size of a file; 0 for the rest.
@@ -36,6 +38,7 @@ pub struct EntryInfo {
 fn info(e: &Entry) -> EntryInfo {
     EntryInfo {
         name: String::from_utf8_lossy(&e.name).into_owned(),
+        name_bytes: e.name.clone(),
         entry_type: type_name(&e.kind),
         size: match &e.kind {
             EntryKind::File { size, .. } => *size,
@@ -104,23 +107,25 @@ impl Read for FileReader {
 }
 
 impl Engine {
-    /// Resolves `path` (`/`-separated, relative to the root; `""` or `"/"` is the root)
-    /// inside a snapshot without following symlinks.
+    /// Resolves `path` (`/`-separated bytes, relative to the root; `""` or `"/"` is the
+    /// root; names need not be UTF-8) inside a snapshot without following symlinks.
     async fn lookup(
         &self,
         c: &ContainerId,
         snapshot: &str,
-        path: &str,
+        path: &[u8],
     ) -> Result<Entry, EngineError> {
         let s = self.get(c, snapshot).await?;
-        let path = path.to_string();
+        let path = path.to_vec();
         let c = *c;
         self.blocking(move |e| {
+            let shown = String::from_utf8_lossy(&path).into_owned();
             let mut entry = load_root(&e.inner.store, &s.top_tree)?;
             let mut walked = String::new();
-            for part in path.split('/').filter(|p| !p.is_empty()) {
-                validate_name(part.as_bytes())
-                    .map_err(|err| EngineError::Invalid(format!("invalid path {path:?}: {err}")))?;
+            for part in path.split(|b| *b == b'/').filter(|p| !p.is_empty()) {
+                validate_name(part).map_err(|err| {
+                    EngineError::Invalid(format!("invalid path {shown:?}: {err}"))
+                })?;
                 let EntryKind::Dir { tree } = &entry.kind else {
                     return Err(EngineError::Invalid(format!(
                         "{walked:?} in snapshot {} is not a directory",
@@ -131,14 +136,14 @@ impl Engine {
                 entry = tree
                     .entries
                     .into_iter()
-                    .find(|x| x.name == part.as_bytes())
+                    .find(|x| x.name == part)
                     .ok_or_else(|| EngineError::NoSuchPath {
                         container: c,
                         snapshot: s.name.clone(),
-                        path: path.clone(),
+                        path: shown.clone(),
                     })?;
                 walked.push('/');
-                walked.push_str(part);
+                walked.push_str(&String::from_utf8_lossy(part));
             }
             Ok(entry)
         })
@@ -150,11 +155,15 @@ impl Engine {
         &self,
         c: &ContainerId,
         snapshot: &str,
-        path: &str,
+        path: impl AsRef<[u8]>,
     ) -> Result<Vec<EntryInfo>, EngineError> {
+        let path = path.as_ref();
         let dir = self.lookup(c, snapshot, path).await?;
         let EntryKind::Dir { tree } = dir.kind else {
-            return Err(EngineError::Invalid(format!("{path:?} is not a directory")));
+            return Err(EngineError::Invalid(format!(
+                "{:?} is not a directory",
+                String::from_utf8_lossy(path)
+            )));
         };
         self.blocking(move |e| {
             Ok(load_tree(&e.inner.store, &tree)?
@@ -171,12 +180,14 @@ impl Engine {
         &self,
         c: &ContainerId,
         snapshot: &str,
-        path: &str,
+        path: impl AsRef<[u8]>,
     ) -> Result<FileReader, EngineError> {
+        let path = path.as_ref();
         let f = self.lookup(c, snapshot, path).await?;
         let EntryKind::File { size, extents } = f.kind else {
             return Err(EngineError::Invalid(format!(
-                "{path:?} is not a regular file"
+                "{:?} is not a regular file",
+                String::from_utf8_lossy(path)
             )));
         };
         Ok(FileReader {

@@ -340,17 +340,26 @@ impl Catalog {
     }
 
     /// Records that a restore is about to change the live tree: of the whole tree, or of
-    /// `paths` only (absolute, as [`crate::Selection::display`] gives them).
+    /// `paths` only (absolute, as [`crate::Selection::raw`] gives them). The column holds a
+    /// JSON array of strings when every path is UTF-8 (as rows written before non-UTF-8
+    /// names were kept), else an array of byte arrays.
     pub async fn journal_begin(
         &self,
         c: &ContainerId,
         name: &str,
         top: &ObjectId,
-        paths: Option<&[String]>,
+        paths: Option<&[Vec<u8>]>,
         now: DateTime<Utc>,
     ) -> Result<(), EngineError> {
         let paths = paths
-            .map(serde_json::to_string)
+            .map(|p| {
+                let text: Option<Vec<&str>> =
+                    p.iter().map(|b| std::str::from_utf8(b).ok()).collect();
+                match text {
+                    Some(t) => serde_json::to_string(&t),
+                    None => serde_json::to_string(p),
+                }
+            })
             .transpose()
             .map_err(|e| EngineError::Invalid(format!("cannot encode the restore paths: {e}")))?;
         sqlx::query(
@@ -424,7 +433,11 @@ fn journal_entry(r: &sqlx::sqlite::SqliteRow) -> Result<JournalEntry, EngineErro
         top: ObjectId::from_hex(&top)
             .map_err(|e| EngineError::Invalid(format!("bad tree id in the journal: {e}")))?,
         paths: paths
-            .map(|p| serde_json::from_str(&p))
+            .map(|p| {
+                serde_json::from_str::<Vec<String>>(&p)
+                    .map(|t| t.into_iter().map(String::into_bytes).collect())
+                    .or_else(|_| serde_json::from_str::<Vec<Vec<u8>>>(&p))
+            })
             .transpose()
             .map_err(|e| EngineError::Invalid(format!("bad paths in the journal: {e}")))?,
         failed: r.try_get("failed")?,
@@ -441,8 +454,9 @@ pub struct JournalEntry {
     pub snapshot: String,
     /// Its top tree.
     pub top: ObjectId,
-    /// The paths of a partial restore; `None` for the whole tree.
-    pub paths: Option<Vec<String>>,
+    /// The paths of a partial restore (bytes: names need not be UTF-8); `None` for the
+    /// whole tree.
+    pub paths: Option<Vec<Vec<u8>>>,
     /// Why the last attempt failed; `None` when it was interrupted (or never failed).
     pub failed: Option<String>,
 }

@@ -30,8 +30,10 @@ pub enum ChangeKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     /// Path relative to the root, `/`-separated (bytes that are not UTF-8 are shown
-    /// replaced).
+    /// replaced, so two paths can look alike here).
     pub path: String,
+    /// The same path, exactly: what tells such paths apart.
+    pub path_bytes: Vec<u8>,
     /// What happened.
     pub kind: ChangeKind,
     /// The entry's type on the newer side (the older one for removals): `file`, `dir`,
@@ -92,7 +94,7 @@ fn meta_equal(a: &Entry, b: &Entry) -> bool {
 /// so a different number alone proves nothing (a restore gives a group a new inode): the
 /// group's members on each side decide, once the walk is over.
 struct LinkCandidate {
-    path: String,
+    path: Vec<u8>,
     older: u64,
     newer: u64,
     entry_type: &'static str,
@@ -113,9 +115,10 @@ struct Differ<'a> {
 }
 
 impl Differ<'_> {
-    fn push(&mut self, path: String, kind: ChangeKind, entry_type: &'static str) {
+    fn push(&mut self, path: Vec<u8>, kind: ChangeKind, entry_type: &'static str) {
         self.push_change(Change {
-            path,
+            path: shown(&path),
+            path_bytes: path,
             kind,
             entry_type,
             previous_type: None,
@@ -136,7 +139,7 @@ impl Differ<'_> {
         }
     }
 
-    fn trees(&mut self, a: &ObjectId, b: &ObjectId, prefix: &str) -> Result<(), EngineError> {
+    fn trees(&mut self, a: &ObjectId, b: &ObjectId, prefix: &[u8]) -> Result<(), EngineError> {
         if a == b || self.out.truncated {
             return Ok(());
         }
@@ -173,7 +176,7 @@ impl Differ<'_> {
         Ok(())
     }
 
-    fn entries(&mut self, x: &Entry, y: &Entry, prefix: &str) -> Result<(), EngineError> {
+    fn entries(&mut self, x: &Entry, y: &Entry, prefix: &[u8]) -> Result<(), EngineError> {
         let path = join(prefix, &y.name);
         let t = type_name(&y.kind);
         let content_differs = match (&x.kind, &y.kind) {
@@ -199,7 +202,8 @@ impl Differ<'_> {
             (EntryKind::Fifo, EntryKind::Fifo) => false,
             _ => {
                 self.push_change(Change {
-                    path,
+                    path: shown(&path),
+                    path_bytes: path,
                     kind: ChangeKind::TypeChanged,
                     entry_type: t,
                     previous_type: Some(type_name(&x.kind)),
@@ -210,7 +214,8 @@ impl Differ<'_> {
         };
         let change = if content_differs {
             self.push_change(Change {
-                path: path.clone(),
+                path: shown(&path),
+                path_bytes: path.clone(),
                 kind: ChangeKind::Modified,
                 entry_type: t,
                 previous_type: None,
@@ -218,7 +223,8 @@ impl Differ<'_> {
             })
         } else if !meta_equal(x, y) {
             self.push_change(Change {
-                path: path.clone(),
+                path: shown(&path),
+                path_bytes: path.clone(),
                 kind: ChangeKind::MetadataOnly,
                 entry_type: t,
                 previous_type: None,
@@ -254,11 +260,11 @@ impl Differ<'_> {
             link_members(self.store, a, &older)?,
             link_members(self.store, b, &newer)?,
         );
-        let others = |groups: &HashMap<u64, Vec<String>>, g: u64, path: &str| -> Vec<String> {
+        let others = |groups: &HashMap<u64, Vec<Vec<u8>>>, g: u64, path: &[u8]| -> Vec<Vec<u8>> {
             groups
                 .get(&g)
                 .filter(|_| g != 0)
-                .map(|m| m.iter().filter(|p| *p != path).cloned().collect())
+                .map(|m| m.iter().filter(|p| p.as_slice() != path).cloned().collect())
                 .unwrap_or_default()
         };
         let mut added = Vec::new();
@@ -267,12 +273,14 @@ impl Differ<'_> {
             if before == after {
                 continue;
             }
+            let after: Vec<String> = after.iter().map(|p| shown(p)).collect();
             match l.change {
                 Some(i) => self.out.changes[i].hard_links = Some(after),
                 None => added.push((
                     l.seq,
                     Change {
-                        path: l.path,
+                        path: shown(&l.path),
+                        path_bytes: l.path,
                         kind: ChangeKind::MetadataOnly,
                         entry_type: l.entry_type,
                         previous_type: None,
@@ -304,13 +312,13 @@ fn link_members(
     store: &ObjectStore,
     top: &ObjectId,
     groups: &HashSet<u64>,
-) -> Result<HashMap<u64, Vec<String>>, EngineError> {
+) -> Result<HashMap<u64, Vec<Vec<u8>>>, EngineError> {
     fn walk(
         store: &ObjectStore,
         tree: &ObjectId,
-        prefix: &str,
+        prefix: &[u8],
         groups: &HashSet<u64>,
-        out: &mut HashMap<u64, Vec<String>>,
+        out: &mut HashMap<u64, Vec<Vec<u8>>>,
     ) -> Result<(), EngineError> {
         for e in load_tree(store, tree)?.entries {
             match &e.kind {
@@ -327,7 +335,7 @@ fn link_members(
     }
     let mut out = HashMap::new();
     if let EntryKind::Dir { tree } = load_root(store, top)?.kind {
-        walk(store, &tree, "", groups, &mut out)?;
+        walk(store, &tree, b"", groups, &mut out)?;
     }
     for members in out.values_mut() {
         members.sort();
@@ -335,13 +343,19 @@ fn link_members(
     Ok(out)
 }
 
-fn join(prefix: &str, name: &[u8]) -> String {
-    let name = String::from_utf8_lossy(name);
-    if prefix.is_empty() {
-        name.into_owned()
-    } else {
-        format!("{prefix}/{name}")
+fn join(prefix: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(prefix.len() + 1 + name.len());
+    if !prefix.is_empty() {
+        p.extend_from_slice(prefix);
+        p.push(b'/');
     }
+    p.extend_from_slice(name);
+    p
+}
+
+/// A path as text, bytes that are not UTF-8 replaced.
+fn shown(path: &[u8]) -> String {
+    String::from_utf8_lossy(path).into_owned()
 }
 
 /// The changes from top tree `a` to top tree `b`, at most `limit` of them.
@@ -361,10 +375,10 @@ pub fn diff_tops(
         links: Vec::new(),
     };
     if !meta_equal(&ra, &rb) {
-        d.push(String::new(), ChangeKind::MetadataOnly, "dir");
+        d.push(Vec::new(), ChangeKind::MetadataOnly, "dir");
     }
     if let (EntryKind::Dir { tree: ta }, EntryKind::Dir { tree: tb }) = (&ra.kind, &rb.kind) {
-        d.trees(ta, tb, "")?;
+        d.trees(ta, tb, b"")?;
     }
     d.settle_links(a, b)?;
     Ok(d.out)

@@ -720,7 +720,7 @@ impl Engine {
             "restore::after_stage".into()
         )));
         // Phase 2: journal.
-        let journal_paths = sel.as_ref().map(|s| s.display());
+        let journal_paths = sel.as_ref().map(|s| s.raw());
         self.inner
             .catalog
             .journal_begin(c, name, &top, journal_paths.as_deref(), chrono::Utc::now())
@@ -842,20 +842,21 @@ pub struct Recovery {
 /// each pending path is one of them or lies below one.
 fn check_covers(pending: &JournalEntry, sel: Option<&Selection>) -> Result<(), EngineError> {
     let Some(sel) = sel else { return Ok(()) };
-    let new = sel.display();
+    let new = sel.raw();
     let covered = match &pending.paths {
         None => false,
-        Some(old) => old.iter().all(|o| {
-            new.iter()
-                .any(|n| under(o.as_bytes(), n.trim_end_matches('/').as_bytes()))
-        }),
+        Some(old) => old.iter().all(|o| new.iter().any(|n| under(o, n))),
     };
     if covered {
         return Ok(());
     }
     let what = match &pending.paths {
         None => "the whole tree".to_string(),
-        Some(p) => p.join(", "),
+        Some(p) => p
+            .iter()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .collect::<Vec<_>>()
+            .join(", "),
     };
     Err(EngineError::LiveConflict(format!(
         "the restore of {} ({what}) into container {} did not finish, so its files are partly \

@@ -39,7 +39,7 @@ impl Selection {
     /// [`EngineError::Invalid`] naming the path: none given, more than [`MAX_PATHS`], not
     /// absolute, longer than [`MAX_PATH_BYTES`], or a component that is `.`, `..`, holds a NUL
     /// or is longer than 255 bytes.
-    pub fn parse<S: AsRef<str>>(paths: &[S]) -> Result<Option<Selection>, EngineError> {
+    pub fn parse<S: AsRef<[u8]>>(paths: &[S]) -> Result<Option<Selection>, EngineError> {
         if paths.is_empty() {
             return Err(EngineError::Invalid(
                 "no path given: name at least one file or folder, like \"/etc/nginx\"".into(),
@@ -54,9 +54,10 @@ impl Selection {
         let mut out = Vec::with_capacity(paths.len());
         for p in paths {
             let p = p.as_ref();
-            if !p.starts_with('/') {
+            let shown = String::from_utf8_lossy(p);
+            if !p.starts_with(b"/") {
                 return Err(EngineError::Invalid(format!(
-                    "path {p:?} is not absolute: start it with '/', like \"/etc/nginx\""
+                    "path {shown:?} is not absolute: start it with '/', like \"/etc/nginx\""
                 )));
             }
             if p.len() > MAX_PATH_BYTES {
@@ -66,13 +67,14 @@ impl Selection {
                 )));
             }
             let parts: Vec<Vec<u8>> = p
-                .split('/')
+                .split(|b| *b == b'/')
                 .filter(|c| !c.is_empty())
-                .map(|c| c.as_bytes().to_vec())
+                .map(<[u8]>::to_vec)
                 .collect();
             for c in &parts {
-                validate_name(c)
-                    .map_err(|e| EngineError::Invalid(format!("path {p:?} is not valid: {e}")))?;
+                validate_name(c).map_err(|e| {
+                    EngineError::Invalid(format!("path {shown:?} is not valid: {e}"))
+                })?;
             }
             if parts.is_empty() {
                 return Ok(None);
@@ -91,6 +93,22 @@ impl Selection {
             kept.push(p);
         }
         Ok(Some(Selection { paths: kept }))
+    }
+
+    /// The paths as bytes (`/etc/nginx`), sorted, nested ones dropped: what the journal
+    /// keeps, exact where a name is not UTF-8.
+    pub fn raw(&self) -> Vec<Vec<u8>> {
+        self.paths
+            .iter()
+            .map(|parts| {
+                let mut p = Vec::new();
+                for c in parts {
+                    p.push(b'/');
+                    p.extend_from_slice(c);
+                }
+                p
+            })
+            .collect()
     }
 
     /// The paths as the API shows them (`/etc/nginx`), sorted, nested ones dropped.

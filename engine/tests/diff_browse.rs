@@ -209,3 +209,64 @@ async fn browse_lists_and_streams_files_exactly() {
         Err(EngineError::Invalid(_))
     ));
 }
+
+/// Names that are not UTF-8 (issue 16 #4): listed, read, diffed and restored by their bytes,
+/// never merged with a name that looks the same once replaced.
+#[tokio::test]
+async fn names_that_are_not_utf8_stay_apart() {
+    use std::os::unix::ffi::OsStrExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let e = open(tmp.path()).await;
+    e.create_root(&id(), RootSource::Empty).await.unwrap();
+    let root = e.root_path(&id());
+    let (ff, fe): (&[u8], &[u8]) = (b"\xff-x", b"\xfe-x");
+    let at = |n: &[u8]| root.join(std::ffi::OsStr::from_bytes(n));
+    fs::write(at(ff), b"ff").unwrap();
+    fs::write(at(fe), b"fe").unwrap();
+    let s = e
+        .snapshot(&id(), SnapshotOptions::default())
+        .await
+        .unwrap()
+        .name;
+    let names: Vec<Vec<u8>> = e
+        .list_dir(&id(), &s, "/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|x| x.name_bytes)
+        .collect();
+    assert_eq!(names, vec![fe.to_vec(), ff.to_vec()]);
+    for (n, want) in [(ff, b"ff"), (fe, b"fe")] {
+        let mut path = b"/".to_vec();
+        path.extend_from_slice(n);
+        let mut got = Vec::new();
+        e.read_file(&id(), &s, &path)
+            .await
+            .unwrap()
+            .read_to_end(&mut got)
+            .unwrap();
+        assert_eq!(&got, want);
+    }
+    fs::write(at(ff), b"changed").unwrap();
+    fs::remove_file(at(fe)).unwrap();
+    let d = e.diff(&id(), &s, DiffTarget::Live, 100).await.unwrap();
+    let changed: Vec<(Vec<u8>, ChangeKind)> = d
+        .changes
+        .iter()
+        .filter(|c| !c.path.is_empty())
+        .map(|c| (c.path_bytes.clone(), c.kind))
+        .collect();
+    assert_eq!(
+        changed,
+        vec![
+            (fe.to_vec(), ChangeKind::Removed),
+            (ff.to_vec(), ChangeKind::Modified)
+        ]
+    );
+    let mut only_fe = b"/".to_vec();
+    only_fe.extend_from_slice(fe);
+    let sel = engine::Selection::parse(&[only_fe]).unwrap().unwrap();
+    e.restore_paths(&id(), &s, Some(&sel)).await.unwrap();
+    assert_eq!(fs::read(at(fe)).unwrap(), b"fe");
+    assert_eq!(fs::read(at(ff)).unwrap(), b"changed");
+}

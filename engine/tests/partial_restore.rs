@@ -231,7 +231,7 @@ async fn an_interrupted_partial_restore_is_finished_for_its_paths_only() {
             &id(),
             &name,
             &top,
-            Some(&["/etc".to_string()]),
+            Some(&[b"/etc".to_vec()]),
             chrono::Utc::now(),
         )
         .await

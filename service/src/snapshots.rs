@@ -333,13 +333,25 @@ impl Service {
                 container: id.to_string(),
             }));
         }
-        let sel = match &req.paths {
+        // `paths` as text, `raw_paths` percent-encoded (names that are not UTF-8): one list
+        // of byte paths.
+        let requested: Option<Vec<Vec<u8>>> = match (&req.paths, &req.raw_paths) {
+            (None, None) => None,
+            (p, r) => Some(
+                p.iter()
+                    .flatten()
+                    .map(|s| s.as_bytes().to_vec())
+                    .chain(r.iter().flatten().map(|s| types::raw::decode(s)))
+                    .collect(),
+            ),
+        };
+        let sel = match &requested {
             Some(p) => engine::Selection::parse(p)?,
             None => None,
         };
         // A whole restore always stops a running container and starts it again: asking it
         // not to cannot be honoured, so it is refused rather than ignored.
-        if req.paths.is_none() && req.restart == Some(false) {
+        if requested.is_none() && req.restart == Some(false) {
             return Err(ServiceError::bad_request(
                 "\"restart\": false needs \"paths\": a whole restore always stops a running \
                  container and starts it again; to keep it running, restore only some paths",
@@ -353,7 +365,7 @@ impl Service {
         }
         // `["/"]` is the whole tree, asked for as paths: it keeps a running container running
         // as any partial restore does, and the answer says `/`.
-        let paths = match (&sel, &req.paths) {
+        let paths = match (&sel, &requested) {
             (Some(sel), _) => Some(sel.display()),
             (None, Some(_)) => Some(vec!["/".to_string()]),
             (None, None) => None,
@@ -367,7 +379,7 @@ impl Service {
             None
         };
         let was_running = self.runtime().is_running(id.as_str());
-        let stops = req.paths.is_none() || req.restart.unwrap_or(false);
+        let stops = requested.is_none() || req.restart.unwrap_or(false);
         // Every process of the container ends before the tree changes: its own (stopping it
         // ends whatever `runc exec` added, which shares its pid namespace) and commands run
         // on its stopped tree in one-off containers, which are kept out until the end.
@@ -471,7 +483,13 @@ impl Service {
         Ok(self.engine().pending_restore(id).await?.map(|j| {
             let what = match &j.paths {
                 None => String::new(),
-                Some(p) => format!(" ({})", p.join(", ")),
+                Some(p) => format!(
+                    " ({})",
+                    p.iter()
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             };
             let why = j.failed.as_deref().unwrap_or("it was interrupted");
             format!(
@@ -620,6 +638,7 @@ impl Service {
                 .changes
                 .into_iter()
                 .map(|c| types::DiffChange {
+                    raw_path: types::raw::encode_if_not_utf8(&c.path_bytes),
                     path: c.path,
                     kind: change_kind(&c.kind),
                     entry_type: c.entry_type.into(),
@@ -637,7 +656,7 @@ impl Service {
         caller: &Caller,
         id: &ContainerId,
         name: &str,
-        path: &str,
+        path: &[u8],
     ) -> Result<types::SnapshotFiles, ServiceError> {
         let c = self.container_row(caller, id).await?;
         let entries = self
@@ -646,6 +665,7 @@ impl Service {
             .await?
             .into_iter()
             .map(|e| types::FileEntry {
+                raw_name: types::raw::encode_if_not_utf8(&e.name_bytes),
                 name: e.name,
                 entry_type: e.entry_type.into(),
                 size: e.size,
@@ -657,18 +677,19 @@ impl Service {
             })
             .collect();
         Ok(types::SnapshotFiles {
-            path: path.to_string(),
+            path: String::from_utf8_lossy(path).into_owned(),
             entries,
         })
     }
 
-    /// A file of a snapshot, as a reader (each chunk hash-checked as it is read).
+    /// A file of a snapshot, as a reader (each chunk hash-checked as it is read). `path` is
+    /// bytes: names need not be UTF-8.
     pub async fn read_snapshot_file(
         &self,
         caller: &Caller,
         id: &ContainerId,
         name: &str,
-        path: &str,
+        path: &[u8],
     ) -> Result<(u64, engine::FileReader), ServiceError> {
         let c = self.container_row(caller, id).await?;
         let reader = self.engine().read_file(&c.id, name, path).await?;
@@ -683,7 +704,7 @@ impl Service {
         caller: &Caller,
         id: &ContainerId,
         name: &str,
-        path: &str,
+        path: &[u8],
     ) -> Result<(u64, FileStream), ServiceError> {
         use std::io::Read;
         let (size, mut reader) = self.read_snapshot_file(caller, id, name, path).await?;

@@ -19,6 +19,7 @@
 pub mod container;
 pub mod error;
 pub mod event;
+pub mod raw;
 pub mod resource;
 pub mod retention;
 pub mod snapshot;

@@ -87,6 +87,12 @@ pub struct RestoreSnapshot {
         example = json!(["/etc/nginx", "/srv/app/config.yml"])
     ))]
     pub paths: Option<Vec<String>>,
+    /// More paths, percent-encoded (`/data/%FF-report.txt`): for names that are not UTF-8,
+    /// as browse's `raw_name` and diff's `raw_path` give them. Restored with `paths`, under
+    /// the same rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = json!(null)))]
+    pub raw_paths: Option<Vec<String>>,
     /// With `paths`: stop a running container before the restore and start it after
     /// (default `false`: it keeps running while the paths are replaced, each file
     /// atomically). A whole restore always restarts a running container: `true` there
@@ -223,8 +229,14 @@ impl ChangeKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DiffChange {
+    /// The path as text; bytes that are not UTF-8 show as U+FFFD (see `raw_path`).
     #[cfg_attr(feature = "openapi", schema(example = "etc/nginx/nginx.conf"))]
     pub path: String,
+    /// Present only when the path is not valid UTF-8: its exact bytes, percent-encoded, for
+    /// a `path` query or a restore's `raw_paths`.
+    #[cfg_attr(feature = "openapi", schema(example = json!(null)))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_path: Option<String>,
     /// `added`, `removed`, `modified`, `metadata` or `type_changed`.
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "modified"))]
     pub kind: ChangeKind,
@@ -261,8 +273,15 @@ pub struct SnapshotDiff {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileEntry {
+    /// The name as text; bytes that are not UTF-8 show as U+FFFD (see `raw_name`).
     #[cfg_attr(feature = "openapi", schema(example = "hostname"))]
     pub name: String,
+    /// Present only when the name is not valid UTF-8: its exact bytes, percent-encoded
+    /// (`%FF-report.txt`). Two names that look alike in `name` differ here; append it to the
+    /// folder's path in a `path` query as it is.
+    #[cfg_attr(feature = "openapi", schema(example = json!(null)))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_name: Option<String>,
     #[cfg_attr(feature = "openapi", schema(example = "file"))]
     pub entry_type: String,
     pub size: u64,

@@ -220,6 +220,7 @@ pub async fn restore_path(
         safety_snapshot: Some(checked(&safety)),
         restart: Some(checked(&restart)),
         paths: Some(vec![path.clone()]),
+        raw_paths: None,
     };
     let o = crate::backend::backend()?
         .restore_snapshot(&token, &id, &name, req)

@@ -324,6 +324,7 @@ mod tests {
     fn a_type_change_says_what_comes_back() {
         let c = DiffChange {
             path: "srv/data".into(),
+            raw_path: None,
             kind: types::ChangeKind::TypeChanged,
             entry_type: "file".into(),
             previous_type: Some("dir".into()),

@@ -88,9 +88,10 @@ pub enum SnapshotsCmd {
         #[arg(long)]
         safety_snapshot: bool,
         /// Restore only this file or folder (absolute, as inside the container); repeat for
-        /// several. The rest of the container is untouched.
+        /// several. The rest of the container is untouched. Names need not be UTF-8: the
+        /// bytes given are sent exactly (as `raw_paths`).
         #[arg(long = "path", value_name = "PATH")]
-        paths: Vec<String>,
+        paths: Vec<std::ffi::OsString>,
         /// With --path: stop a running container first and start it after (by default it
         /// keeps running).
         #[arg(long, requires = "paths")]
@@ -283,10 +284,21 @@ pub async fn snapshots(remote: Remote, cmd: SnapshotsCmd) -> anyhow::Result<()> 
             restart,
         } => {
             // No body unless asked: a vendor-compatible server may not know the new fields.
+            // Text paths as `paths`; bytes that are not UTF-8 percent-encoded in `raw_paths`.
+            let (text, raw): (Vec<_>, Vec<_>) = paths
+                .iter()
+                .map(|p| std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()))
+                .partition(|b| std::str::from_utf8(b).is_ok());
+            let text: Vec<String> = text
+                .into_iter()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .collect();
+            let raw: Vec<String> = raw.into_iter().map(types::raw::encode).collect();
             let body = (safety_snapshot || !paths.is_empty()).then(|| RestoreSnapshot {
                 safety_snapshot: safety_snapshot.then_some(true),
                 restart: restart.then_some(true),
-                paths: (!paths.is_empty()).then_some(paths),
+                paths: (!text.is_empty()).then_some(text),
+                raw_paths: (!raw.is_empty()).then_some(raw),
             });
             let p = format!("{}/{}", path(&container), enc(&name));
             let data: SnapshotRestored = c

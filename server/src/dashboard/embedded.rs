@@ -413,7 +413,7 @@ impl Backend for EmbeddedBackend {
         let caller = self.caller(token).await?;
         let id = &parse_id("container id", id).map_err(app_error)?;
         self.service
-            .browse_snapshot(&caller, id, name, path)
+            .browse_snapshot(&caller, id, name, path.as_bytes())
             .await
             .map_err(app_error)
     }
@@ -429,7 +429,7 @@ impl Backend for EmbeddedBackend {
         let id = &parse_id("container id", id).map_err(app_error)?;
         let (size, stream) = self
             .service
-            .snapshot_file_stream(&caller, id, name, path)
+            .snapshot_file_stream(&caller, id, name, path.as_bytes())
             .await
             .map_err(app_error)?;
         Ok((size, stream.boxed()))

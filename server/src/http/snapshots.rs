@@ -2,7 +2,7 @@
 //! details, diff, browse, download and verify.
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing;
 use serde::Deserialize;
@@ -359,9 +359,32 @@ pub async fn diff(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct PathQuery {
-    /// A path inside the snapshot, like `/etc` (default `/`).
+    /// A path inside the snapshot, like `/etc` (default `/`). Percent-escapes are taken as
+    /// bytes, so a name that is not UTF-8 is reachable: append an entry's `raw_name` (or use
+    /// a change's `raw_path`) as it is, like `/data/%FF-report.txt`.
     #[param(example = "/etc")]
     pub path: Option<String>,
+}
+
+/// The `path` query parameter as bytes (form decoding: `+` is a space, `%XX` a byte), so
+/// names that are not UTF-8 can be asked for; `None` when absent. Any other parameter is
+/// refused, as the typed queries refuse unknown fields.
+fn path_query(raw: Option<&str>) -> Result<Option<Vec<u8>>, ApiError> {
+    let mut path = None;
+    for pair in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k != "path" {
+            return Err(ApiError::bad_request(format!(
+                "unknown query parameter {:?}: this route takes only `path`",
+                String::from_utf8_lossy(&types::raw::decode(k))
+            )));
+        }
+        if path.is_some() {
+            return Err(ApiError::bad_request("`path` is given twice: give it once"));
+        }
+        path = Some(types::raw::decode(&v.replace('+', " ")));
+    }
+    Ok(path)
 }
 
 /// Lists a directory of a snapshot.
@@ -386,10 +409,10 @@ pub async fn files(
     State(svc): State<Service>,
     Authed(caller): Authed,
     Path((id, name)): Path<(String, String)>,
-    Query(q): Query<PathQuery>,
+    RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
-    let path = q.path.unwrap_or_else(|| "/".into());
+    let path = path_query(q.as_deref())?.unwrap_or_else(|| b"/".to_vec());
     let files = svc.browse_snapshot(&caller, &id, &name, &path).await?;
     Ok(Envelope::ok("Directory listed successfully", files).into_response())
 }
@@ -416,12 +439,16 @@ pub async fn file_content(
     State(svc): State<Service>,
     Authed(caller): Authed,
     Path((id, name)): Path<(String, String)>,
-    Query(q): Query<PathQuery>,
+    RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
-    let path = q.path.unwrap_or_default();
+    let path = path_query(q.as_deref())?.unwrap_or_default();
     let (size, stream) = svc.snapshot_file_stream(&caller, &id, &name, &path).await?;
-    Ok(super::download::file_download(&path, size, stream))
+    Ok(super::download::file_download(
+        &String::from_utf8_lossy(&path),
+        size,
+        stream,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
