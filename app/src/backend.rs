@@ -124,21 +124,22 @@ pub trait Backend: Send + Sync + 'static {
         name: &str,
         against: &str,
     ) -> Result<SnapshotDiff, AppError>;
-    /// One directory of a snapshot; `path` is absolute inside it.
+    /// One directory of a snapshot; `path` is absolute inside it, as bytes (names need not
+    /// be UTF-8).
     async fn browse_snapshot(
         &self,
         token: &str,
         id: &str,
         name: &str,
-        path: &str,
+        path: &[u8],
     ) -> Result<SnapshotFiles, AppError>;
-    /// One file of a snapshot: its size and its bytes.
+    /// One file of a snapshot (`path` as bytes): its size and its bytes.
     async fn read_file(
         &self,
         token: &str,
         id: &str,
         name: &str,
-        path: &str,
+        path: &[u8],
     ) -> Result<(u64, ByteStream), AppError>;
     /// A snapshot's whole root as a tar stream, and the file name to save it under
     /// (`<container>-<snapshot>.tar`). The stream ends with an error if the data is damaged.

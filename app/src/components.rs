@@ -116,6 +116,14 @@ pub fn ExportTarLink(id: String, name: String) -> impl IntoView {
     }
 }
 
+/// The current address's query value `key` as bytes ([`crate::model::query_bytes`]): file
+/// paths, whose names need not be UTF-8. (Only the server-rendered pages read paths.)
+#[cfg(feature = "ssr")]
+pub fn query_bytes(key: &'static str) -> impl Fn() -> Option<Vec<u8>> + Copy + Send + Sync {
+    let location = leptos_router::hooks::use_location();
+    move || location.search.with(|s| crate::model::query_bytes(s, key))
+}
+
 /// The current address's query value `key`, decoded once ([`crate::model::query_value`]),
 /// for values that hold file paths or free text; the router's query map decodes them twice.
 pub fn query_value(key: &'static str) -> impl Fn() -> Option<String> + Copy + Send + Sync {

@@ -330,12 +330,12 @@ async fn every_backend_call_reaches_the_upstream() {
 
     // Browse and download.
     let l = backend
-        .browse_snapshot(ADMIN, &id, &snap, "/etc")
+        .browse_snapshot(ADMIN, &id, &snap, b"/etc")
         .await
         .unwrap();
     assert!(l.entries.iter().any(|e| e.name == "os-release"), "{l:?}");
     let (size, mut stream) = backend
-        .read_file(ADMIN, &id, &snap, "/etc/os-release")
+        .read_file(ADMIN, &id, &snap, b"/etc/os-release")
         .await
         .unwrap();
     let mut got = Vec::new();
@@ -358,7 +358,7 @@ async fn every_backend_call_reaches_the_upstream() {
     assert_eq!(size, got.len() as u64);
     assert!(String::from_utf8_lossy(&got).contains("Snapline demo"));
     let err = backend
-        .read_file(ADMIN, &id, &snap, "/no/such/file")
+        .read_file(ADMIN, &id, &snap, b"/no/such/file")
         .await
         .err()
         .unwrap();

@@ -145,3 +145,72 @@ async fn names_that_are_not_utf8_are_listed_downloaded_diffed_and_restored_apart
     );
     assert_eq!(std::fs::read(file(FF)).unwrap(), b"ff version\n");
 }
+
+/// The same in the dashboard, embedded and through a proxy: the Files page shows both names
+/// with their exact bytes, each downloads its own file, and the restore page restores the
+/// one it names.
+#[tokio::test]
+async fn the_dashboard_lists_downloads_and_restores_names_that_are_not_utf8() {
+    let (upstream, proxy) = common::rpc::pair();
+    let id = upstream.container("default", "bytes").await;
+    let data = upstream.root(&id).join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let file = |name: &[u8]| data.join(OsStr::from_bytes(name));
+    std::fs::write(file(FF), b"ff version\n").unwrap();
+    std::fs::write(file(FE), b"fe version\n").unwrap();
+    let snap = upstream.snapshot(&id, None).await;
+    for server in [&upstream, &proxy] {
+        let cookie = common::rpc::sign_in(server, ADMIN).await.unwrap();
+        let files = common::rpc::page(
+            server,
+            &cookie,
+            &format!("/containers/{id}/snapshots/{snap}/files?path=/data"),
+        )
+        .await;
+        for raw in ["%FF-report.txt", "%FE-report.txt"] {
+            assert!(files.contains(&format!(">{raw}</code>")), "{raw}: {files}");
+            let link = format!("/download/{id}/{snap}?path=/data/{raw}");
+            assert!(files.contains(&link), "{link}: {files}");
+        }
+        for (raw, want) in [("%FF", "ff version\n"), ("%FE", "fe version\n")] {
+            let body = common::rpc::browser()
+                .get(server.url(&format!(
+                    "/download/{id}/{snap}?path=/data/{raw}-report.txt"
+                )))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert_eq!(body, want);
+        }
+        // The restore page finds the file by its bytes and its form sends them.
+        std::fs::write(file(FE), b"changed\n").unwrap();
+        let confirm = common::rpc::page(
+            server,
+            &cookie,
+            &format!("/containers/{id}/snapshots/{snap}/restore?path=/data/%FE-report.txt"),
+        )
+        .await;
+        assert!(
+            confirm.contains(r#"name="path" value="/data/%FE-report.txt""#),
+            "{confirm}"
+        );
+        let to = common::rpc::plain_form(
+            server,
+            "restore_path",
+            &cookie,
+            &[
+                ("id", id.as_str()),
+                ("name", snap.as_str()),
+                ("path", "/data/%FE-report.txt"),
+            ],
+        )
+        .await;
+        assert!(to.contains("restored=1"), "{to}");
+        assert_eq!(std::fs::read(file(FE)).unwrap(), b"fe version\n");
+        assert_eq!(std::fs::read(file(FF)).unwrap(), b"ff version\n");
+    }
+}

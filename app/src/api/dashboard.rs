@@ -201,7 +201,8 @@ pub async fn restore_snapshot(
 }
 
 /// Restores one file or folder of a snapshot from the server-rendered confirmation page (a
-/// plain form POST), then goes back to that page showing what was done: `restored=1`, and
+/// plain form POST; `path` percent-encoded, [`types::raw::encode`], so names that are not
+/// UTF-8 get through), then goes back to that page showing what was done: `restored=1`, and
 /// `safety=` the safety snapshot that "Undo" restores the path from; `back` (the page the
 /// confirmation was opened from) is kept. An error goes back to the page with the error in
 /// the address (see [`crate::components::UrlError`]).
@@ -216,16 +217,24 @@ pub async fn restore_path(
 ) -> Result<(), AppError> {
     let token = crate::session::token().await?;
     let checked = |v: &Option<String>| v.as_ref().is_some_and(|s| !s.is_empty());
+    // The form carries the path percent-encoded (names need not be UTF-8): text when it is
+    // UTF-8, so a server that predates `raw_paths` understands it, else as bytes.
+    let bytes = types::raw::decode(&path);
+    let (paths, raw_paths) = match String::from_utf8(bytes.clone()) {
+        Ok(text) => (Some(vec![text]), None),
+        Err(_) => (None, Some(vec![types::raw::encode(&bytes)])),
+    };
     let req = types::RestoreSnapshot {
         safety_snapshot: Some(checked(&safety)),
         restart: Some(checked(&restart)),
-        paths: Some(vec![path.clone()]),
-        raw_paths: None,
+        paths,
+        raw_paths,
     };
     let o = crate::backend::backend()?
         .restore_snapshot(&token, &id, &name, req)
         .await?;
-    let page = crate::model::restore_page(&id, &o.restored.name, &path, &back.unwrap_or_default());
+    let page =
+        crate::model::restore_page_bytes(&id, &o.restored.name, &bytes, &back.unwrap_or_default());
     leptos_axum::redirect(&format!(
         "{page}&restored=1&safety={}",
         crate::model::query_escape(&o.safety.map(|s| s.name).unwrap_or_default())
@@ -381,7 +390,8 @@ pub async fn diff_snapshot(
         .await
 }
 
-/// A directory of a snapshot (`path` is absolute inside it; empty means `/`).
+/// A directory of a snapshot. `path` is absolute inside it and percent-encoded
+/// ([`types::raw::encode`]), so names that are not UTF-8 get through; empty means `/`.
 #[server(prefix = "/rpc", endpoint = "browse")]
 pub async fn browse_snapshot(
     id: String,
@@ -389,11 +399,7 @@ pub async fn browse_snapshot(
     path: String,
 ) -> Result<SnapshotFiles, AppError> {
     let token = crate::session::token().await?;
-    let path = if path.is_empty() {
-        "/".to_string()
-    } else {
-        path
-    };
+    let path = crate::model::normalize_bytes(&types::raw::decode(&path));
     crate::backend::backend()?
         .browse_snapshot(&token, &id, &name, &path)
         .await

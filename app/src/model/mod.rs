@@ -388,15 +388,45 @@ pub fn query_value(search: &str, key: &str) -> Option<String> {
         .last()
 }
 
+/// The query value `key` of `search` as bytes (form decoding: `+` is a space, `%XX` one
+/// byte), for file paths whose names need not be UTF-8.
+pub fn query_bytes(search: &str, key: &str) -> Option<Vec<u8>> {
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .filter(|(k, _)| types::raw::decode(&k.replace('+', " ")) == key.as_bytes())
+        .map(|(_, v)| types::raw::decode(&v.replace('+', " ")))
+        .next_back()
+}
+
+/// A path given as bytes, made absolute and without empty components (`/` for none).
+pub fn normalize_bytes(p: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(p.len() + 1);
+    for part in p.split(|b| *b == b'/').filter(|s| !s.is_empty()) {
+        out.push(b'/');
+        out.extend_from_slice(part);
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    out
+}
+
 /// The confirmation page of a partial restore of `path` from snapshot `name`, reached from
 /// the page at `back` (the Files listing or the Compare page it was opened from), where its
 /// Cancel and breadcrumb return.
 pub fn restore_page(id: &str, name: &str, path: &str, back: &str) -> String {
+    restore_page_bytes(id, name, path.as_bytes(), back)
+}
+
+/// [`restore_page`] for a path given as bytes (names need not be UTF-8).
+pub fn restore_page_bytes(id: &str, name: &str, path: &[u8], back: &str) -> String {
     format!(
         "/containers/{}/snapshots/{}/restore?path={}&back={}",
         query_escape(id),
         query_escape(name),
-        query_escape(path),
+        types::raw::encode(path),
         query_escape(back)
     )
 }
@@ -410,6 +440,26 @@ pub fn back_within<'a>(id: &str, back: &'a str) -> Option<&'a str> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn query_bytes_reads_paths_that_are_not_utf8() {
+        assert_eq!(
+            query_bytes("?path=/data/%FF-x&back=/b", "path").as_deref(),
+            Some(b"/data/\xff-x".as_slice())
+        );
+        assert_eq!(
+            query_bytes("path=/a+b%2Bc&path=/last", "path").as_deref(),
+            Some(b"/last".as_slice())
+        );
+        assert_eq!(
+            query_bytes("path=/a+b%2Bc", "path").as_deref(),
+            Some(b"/a b+c".as_slice())
+        );
+        assert_eq!(query_bytes("?other=1", "path"), None);
+        assert_eq!(normalize_bytes(b"//data///x/"), b"/data/x");
+        assert_eq!(normalize_bytes(b""), b"/");
+    }
+
     use super::*;
 
     #[test]

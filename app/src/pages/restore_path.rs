@@ -10,9 +10,9 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{RestorePath, browse_snapshot, diff_snapshot, load_timeline};
-use crate::components::{PageError, UrlError, query_value};
+use crate::components::{PageError, UrlError, query_bytes, query_value};
 use crate::error::AppError;
-use crate::model::{DiffChange, SnapshotDiff, query_escape};
+use crate::model::{DiffChange, SnapshotDiff, normalize_bytes};
 use crate::pages::signin::SignInForm;
 
 /// Whether the diff path `change` (relative, as the diff gives it) is `path` (absolute) or
@@ -113,24 +113,36 @@ pub fn RestorePathPage() -> impl IntoView {
     let query = use_query_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let name = move || params.read().get("name").unwrap_or_default();
-    let (path_value, back_value) = (query_value("path"), query_value("back"));
-    let path = move || normalize(&path_value().unwrap_or_default());
+    // The path as bytes: names need not be UTF-8. Shown as text (U+FFFD for bad bytes),
+    // carried percent-encoded.
+    let (path_value, back_value) = (query_bytes("path"), query_value("back"));
+    let path_bytes = move || normalize_bytes(&path_value().unwrap_or_default());
+    let path = move || String::from_utf8_lossy(&path_bytes()).into_owned();
     let restored = move || query.read().get("restored").is_some_and(|v| v == "1");
     let safety = move || query.read().get("safety").filter(|s| !s.is_empty());
-    let raw_path = move || path_value().unwrap_or_default();
+    let raw_path = move || String::from_utf8_lossy(&path_value().unwrap_or_default()).into_owned();
     let back = move || back_value().unwrap_or_default();
     let data = Resource::new(
-        move || (id(), name(), raw_path()),
+        move || (id(), name(), path_value().unwrap_or_default()),
         |(id, name, raw)| async move {
             // The page only offers a restore the API would do: a path the API refuses, or
             // one the snapshot lacks, is said so, with no form.
-            if let Some(problem) = path_problem(&raw) {
+            if let Some(problem) = path_problem(&String::from_utf8_lossy(&raw)) {
                 return Err(AppError::BadRequest(problem));
             }
-            let path = normalize(&raw);
-            let (parent, leaf) = path.rsplit_once('/').unwrap_or(("", &path));
-            let listing = browse_snapshot(id.clone(), name.clone(), parent.to_string()).await?;
-            if !listing.entries.iter().any(|e| e.name == leaf) {
+            let whole = normalize_bytes(&raw);
+            let path = String::from_utf8_lossy(&whole).into_owned();
+            let cut = whole.iter().rposition(|b| *b == b'/').unwrap_or(0);
+            let (parent, leaf) = (&whole[..cut.max(1)], &whole[cut + 1..]);
+            let listing =
+                browse_snapshot(id.clone(), name.clone(), types::raw::encode(parent)).await?;
+            let exact = |e: &crate::model::FileEntry| {
+                e.raw_name
+                    .as_deref()
+                    .map(types::raw::decode)
+                    .unwrap_or_else(|| e.name.as_bytes().to_vec())
+            };
+            if !listing.entries.iter().any(|e| exact(e) == leaf) {
                 return Err(AppError::NotFound(format!(
                     "Snapshot {name} has nothing at {path}, so there is nothing to restore there."
                 )));
@@ -152,9 +164,10 @@ pub fn RestorePathPage() -> impl IntoView {
                             .and_then(|s| s.alias.clone())
                             .map(|a| format!("{a} ({name})"))
                             .unwrap_or_else(|| name.clone());
+                        let encoded = types::raw::encode(&path_bytes());
                         view! {
                             <Confirm id=id name=name label=label container=t.container.name.clone() path=path
-                                d=d restored=restored() safety=safety() back=back/>
+                                encoded=encoded d=d restored=restored() safety=safety() back=back/>
                         }.into_any()
                     }
                     Err(AppError::Unauthorized(_)) => view! { <SignInForm/> }.into_any(),
@@ -192,6 +205,8 @@ fn Confirm(
     label: String,
     container: String,
     path: String,
+    /// The path's exact bytes, percent-encoded: what the form sends.
+    encoded: String,
     d: SnapshotDiff,
     restored: bool,
     safety: Option<String>,
@@ -201,19 +216,16 @@ fn Confirm(
     let url = <RestorePath as leptos::server_fn::ServerFn>::url();
     let list = changes_under(&d, &path);
     let n = list.len();
-    let parent = match path.rfind('/') {
+    let parent = match encoded.rfind('/') {
         Some(0) | None => "/".to_string(),
-        Some(i) => path[..i].to_string(),
+        Some(i) => encoded[..i].to_string(),
     };
     // Cancel and the breadcrumb go back where the user came from: the Files listing or the
     // Compare page; without that, to the listing of the path's folder.
     let (origin, origin_label) = match &back {
         Some(b) => (b.clone(), origin_label(&id, b)),
         None => (
-            format!(
-                "/containers/{id}/snapshots/{name}/files?path={}",
-                query_escape(&parent)
-            ),
+            format!("/containers/{id}/snapshots/{name}/files?path={parent}"),
             "Files",
         ),
     };
@@ -242,7 +254,7 @@ fn Confirm(
                 <form method="post" action=url class="inline-form">
                     <input type="hidden" name="id" value=id.clone()/>
                     <input type="hidden" name="name" value=s/>
-                    <input type="hidden" name="path" value=path.clone()/>
+                    <input type="hidden" name="path" value=encoded.clone()/>
                     <input type="hidden" name="back" value=back.clone()/>
                     <button type="submit" class="button">"Undo"</button>
                 </form>
@@ -270,7 +282,7 @@ fn Confirm(
             <form method="post" action=url class="stack-form">
                 <input type="hidden" name="id" value=id.clone()/>
                 <input type="hidden" name="name" value=name.clone()/>
-                <input type="hidden" name="path" value=path.clone()/>
+                <input type="hidden" name="path" value=encoded.clone()/>
                 <input type="hidden" name="back" value=back.clone()/>
                 <label class="check">
                     <input type="checkbox" name="safety" value="on" checked=true/>

@@ -408,12 +408,12 @@ impl Backend for EmbeddedBackend {
         token: &str,
         id: &str,
         name: &str,
-        path: &str,
+        path: &[u8],
     ) -> Result<SnapshotFiles, AppError> {
         let caller = self.caller(token).await?;
         let id = &parse_id("container id", id).map_err(app_error)?;
         self.service
-            .browse_snapshot(&caller, id, name, path.as_bytes())
+            .browse_snapshot(&caller, id, name, path)
             .await
             .map_err(app_error)
     }
@@ -423,13 +423,13 @@ impl Backend for EmbeddedBackend {
         token: &str,
         id: &str,
         name: &str,
-        path: &str,
+        path: &[u8],
     ) -> Result<(u64, ByteStream), AppError> {
         let caller = self.caller(token).await?;
         let id = &parse_id("container id", id).map_err(app_error)?;
         let (size, stream) = self
             .service
-            .snapshot_file_stream(&caller, id, name, path.as_bytes())
+            .snapshot_file_stream(&caller, id, name, path)
             .await
             .map_err(app_error)?;
         Ok((size, stream.boxed()))

@@ -64,11 +64,6 @@ async fn session_token(
         .ok_or_else(|| AppError::Unauthorized("Sign in to Snapline first.".into()))
 }
 
-#[derive(serde::Deserialize)]
-struct DownloadQuery {
-    path: String,
-}
-
 /// `GET /download/{id}/{name}?path=/etc/hostname`: one file of a snapshot, for the browse
 /// page's download links. The session cookie authenticates (SameSite=Strict: another site
 /// cannot make the browser send it), and nothing changes, so a plain GET is right.
@@ -76,20 +71,27 @@ async fn download(
     axum::extract::State(state): axum::extract::State<DashboardState>,
     headers: http::HeaderMap,
     axum::extract::Path((id, name)): axum::extract::Path<(String, String)>,
-    query: Result<axum::extract::Query<DownloadQuery>, axum::extract::rejection::QueryRejection>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> axum::response::Response {
-    let Ok(axum::extract::Query(q)) = query else {
+    // The path as bytes: `%XX` escapes are bytes, so names that are not UTF-8 download too.
+    let Some(path) = query
+        .as_deref()
+        .and_then(|q| app::model::query_bytes(q, "path"))
+        .filter(|p| !p.is_empty())
+    else {
         return plain_error(AppError::BadRequest(
             "Say which file: add ?path=/some/file to the address.".into(),
         ));
     };
     let result = async {
         let token = session_token(&state, &headers).await?;
-        state.backend.read_file(&token, &id, &name, &q.path).await
+        state.backend.read_file(&token, &id, &name, &path).await
     }
     .await;
     match result {
-        Ok((size, stream)) => crate::http::download::file_download(&q.path, size, stream),
+        Ok((size, stream)) => {
+            crate::http::download::file_download(&String::from_utf8_lossy(&path), size, stream)
+        }
         Err(e) => plain_error(e),
     }
 }

@@ -326,12 +326,13 @@ impl Backend for RemoteBackend {
         token: &str,
         id: &str,
         name: &str,
-        path: &str,
+        path: &[u8],
     ) -> Result<SnapshotFiles, AppError> {
-        let url = self.upstream.api(
-            &["containers", id, "snapshots", name, "files"],
-            &[("path", path)],
-        )?;
+        let mut url = self
+            .upstream
+            .api(&["containers", id, "snapshots", name, "files"], &[])?;
+        // The path's bytes, percent-encoded: the upstream takes the escapes as bytes.
+        url.set_query(Some(&format!("path={}", types::raw::encode(path))));
         self.get(token, url).await
     }
 
@@ -341,12 +342,13 @@ impl Backend for RemoteBackend {
         token: &str,
         id: &str,
         name: &str,
-        path: &str,
+        path: &[u8],
     ) -> Result<(u64, ByteStream), AppError> {
-        let url = self.upstream.api(
+        let mut url = self.upstream.api(
             &["containers", id, "snapshots", name, "files", "content"],
-            &[("path", path)],
+            &[],
         )?;
+        url.set_query(Some(&format!("path={}", types::raw::encode(path))));
         // No total timeout: a large file takes as long as it takes.
         let resp = self
             .send_streaming(token, url, "application/octet-stream")
