@@ -331,11 +331,7 @@ impl Writer<'_> {
             let child = path.join(std::ffi::OsStr::from_bytes(&e.name));
             match &e.kind {
                 EntryKind::Dir { tree } => {
-                    let subs = dirs
-                        .iter()
-                        .map(|d| fsops::open_dir_at(d.as_fd(), &name).map_err(io_at(&child)))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    let sub = Arc::new(subs);
+                    let sub = Arc::new(open_subdirs(dirs, &name, &child)?);
                     self.finish_dir(&sub, tree, &child)?;
                     for d in sub.iter() {
                         fsops::apply_meta_fd(d.as_fd(), &meta(e)).map_err(io_at(&child))?;
@@ -361,6 +357,17 @@ impl Writer<'_> {
     }
 }
 
+/// The directory `name` in each of `dirs` (one per target), opened.
+fn open_subdirs(
+    dirs: &[OwnedFd],
+    name: &CStr,
+    path: &Path,
+) -> Result<Vec<OwnedFd>, MaterializeError> {
+    dirs.iter()
+        .map(|d| fsops::open_dir_at(d.as_fd(), name).map_err(io_at(path)))
+        .collect()
+}
+
 /// Gives every file and directory of the tree `tree_id`, written below each of `dirs`, the
 /// snapshot's inode flags: innermost first, so a directory made immutable is already full.
 pub(crate) fn apply_flags(
@@ -376,10 +383,7 @@ pub(crate) fn apply_flags(
         let child = path.join(std::ffi::OsStr::from_bytes(&e.name));
         match &e.kind {
             EntryKind::Dir { tree } => {
-                let subs = dirs
-                    .iter()
-                    .map(|d| fsops::open_dir_at(d.as_fd(), &name).map_err(io_at(&child)))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let subs = open_subdirs(dirs, &name, &child)?;
                 apply_flags(store, &subs, tree, &child)?;
                 for sub in &subs {
                     fsops::set_inode_flags(sub.as_fd(), e.flags, FLAGS_KEPT)

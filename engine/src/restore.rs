@@ -266,6 +266,20 @@ struct Applier<'a> {
     flags_todo: Vec<(Arc<OwnedFd>, Option<CString>, u32)>,
 }
 
+/// EXDEV (a file cannot be renamed or linked into a folder on another filesystem) in words a
+/// person can act on: the folder is a mount the host made inside the container's root.
+fn across_mounts(e: std::io::Error) -> std::io::Error {
+    if e.raw_os_error() != Some(rustix::io::Errno::XDEV.raw_os_error()) {
+        return e;
+    }
+    std::io::Error::new(
+        e.kind(),
+        "its folder is on another filesystem than the container's root (a mount made on the \
+         host), and a restore cannot move files across a mount: unmount it, or restore other \
+         paths",
+    )
+}
+
 /// Runs `op` on the entry `name` of `d`; when it fails with EPERM because that entry is
 /// immutable or append-only (`chattr +i`/`+a`), clears those flags and runs it once more.
 /// The snapshot's flags are set again at the end of the restore.
@@ -417,6 +431,7 @@ impl Applier<'_> {
                     unprotected(first_dir.as_fd(), &first_name, || {
                         fsops::link_at(first_dir.as_fd(), &first_name, d, name)
                     })
+                    .map_err(across_mounts)
                     .map_err(io_at(path))?;
                     return Ok(());
                 }
@@ -426,6 +441,7 @@ impl Applier<'_> {
                     unprotected(d, name, || {
                         fsops::rename_at(self.staging.as_fd(), sname, d, name)
                     })
+                    .map_err(across_mounts)
                     .map_err(io_at(path))?;
                     0
                 } else {

@@ -121,28 +121,18 @@ async fn names_that_are_not_utf8_are_listed_downloaded_diffed_and_restored_apart
     // The CLI sends the bytes it is given.
     let mut arg = b"/data/".to_vec();
     arg.extend_from_slice(FF);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snapline"))
-        .args([
-            "snapshots",
-            "restore",
-            "--container",
-            &id,
-            "--name",
-            &snap,
-            "--path",
-        ])
-        .arg(OsStr::from_bytes(&arg))
-        .env("SNAPLINE_URL", s.url(""))
-        .env("HOODY_TOKEN", ADMIN)
-        .env_remove("SNAPLINE_TOKEN")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let args = [
+        "snapshots",
+        "restore",
+        "--container",
+        &id,
+        "--name",
+        &snap,
+        "--path",
+    ];
+    let mut args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    args.push(OsStr::from_bytes(&arg));
+    s.client_ok(&args);
     assert_eq!(std::fs::read(file(FF)).unwrap(), b"ff version\n");
 }
 
@@ -186,8 +176,10 @@ async fn the_dashboard_lists_downloads_and_restores_names_that_are_not_utf8() {
                 .unwrap();
             assert_eq!(body, want);
         }
-        // The restore page finds the file by its bytes and its form sends them.
+        // The restore page finds the file by its bytes, lists only its own change (not the
+        // other name's, which looks the same as text), and its form sends the bytes.
         std::fs::write(file(FE), b"changed\n").unwrap();
+        std::fs::write(file(FF), b"changed too\n").unwrap();
         let confirm = common::rpc::page(
             server,
             &cookie,
@@ -197,6 +189,15 @@ async fn the_dashboard_lists_downloads_and_restores_names_that_are_not_utf8() {
         assert!(
             confirm.contains(r#"name="path" value="/data/%FE-report.txt""#),
             "{confirm}"
+        );
+        let list = confirm
+            .split_once(r#"data-testid="restore-changes""#)
+            .and_then(|(_, rest)| rest.split_once("</ul>"))
+            .map(|(list, _)| list)
+            .unwrap_or_else(|| panic!("no list of changes: {confirm}"));
+        assert!(
+            list.contains("(/data/%FE-report.txt)") && !list.contains("%FF-report.txt"),
+            "{list}"
         );
         let to = common::rpc::plain_form(
             server,
@@ -211,6 +212,7 @@ async fn the_dashboard_lists_downloads_and_restores_names_that_are_not_utf8() {
         .await;
         assert!(to.contains("restored=1"), "{to}");
         assert_eq!(std::fs::read(file(FE)).unwrap(), b"fe version\n");
-        assert_eq!(std::fs::read(file(FF)).unwrap(), b"ff version\n");
+        assert_eq!(std::fs::read(file(FF)).unwrap(), b"changed too\n");
+        std::fs::write(file(FF), b"ff version\n").unwrap();
     }
 }

@@ -101,7 +101,7 @@ async fn a_restore_that_fails_half_way_needs_attention_and_never_rolls_forward()
     assert_eq!(status, 409, "{v}");
     let says = v["message"].as_str().unwrap_or_default();
     assert!(
-        says.contains("cannot write /data/f06/x: Invalid cross-device link")
+        says.contains("cannot write /data/f06/x: its folder is on another filesystem")
             && says.contains("partly restored")
             && !says.contains("containers/"),
         "{says}"
@@ -135,6 +135,17 @@ async fn a_restore_that_fails_half_way_needs_attention_and_never_rolls_forward()
     assert!(says.contains("partly restored"), "{says}");
     let says = refused(&s, "PATCH", &restore, Some(json!({"paths": ["/etc"]}))).await;
     assert!(says.contains("did not finish"), "{says}");
+    let says = refused(
+        &s,
+        "POST",
+        &format!("/api/v1/containers/{id}/copy"),
+        Some(json!({"target_project_id": "default", "name": "half-copy"})),
+    )
+    .await;
+    assert!(
+        says.contains("snapshot it and copy that snapshot"),
+        "{says}"
+    );
 
     // A restart, the mount still there: the server serves, the mark stays.
     let dir = s.kill9();

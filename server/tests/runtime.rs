@@ -582,6 +582,11 @@ async fn a_restore_ends_commands_started_with_exec() {
         assert_eq!(status, 200, "{out}");
         assert_ne!(out["data"]["exit_code"], 0, "{name}: {out}");
         assert_eq!(out["data"]["timed_out"], false, "{name}: {out}");
+        if !running {
+            // Ended on purpose, and the answer says why.
+            let stderr = out["data"]["stderr"].as_str().unwrap_or_default();
+            assert!(stderr.contains("is being restored"), "{name}: {out}");
+        }
         // And commands run again afterwards.
         let (status, again) = s
             .call(

@@ -488,7 +488,18 @@ impl Service {
                      source_snapshot with one of its snapshots"
                 )));
             }
-            None => (CopySource::Live, 0),
+            None => {
+                // A half-restored tree is not copied as if it were a state anyone chose: the
+                // copy would be a container that starts on it. (A snapshot of it is allowed:
+                // it keeps the evidence.)
+                if let Some(why) = self.unfinished_restore(&src.id).await? {
+                    return Err(ServiceError::conflict(format!(
+                        "container {id}: {why}; to copy it as it is now, snapshot it and copy \
+                         that snapshot"
+                    )));
+                }
+                (CopySource::Live, 0)
+            }
         };
         // A live copy reads the source as it is: no start, stop or restore of it may run
         // meanwhile (its freeze would find the container half-started).

@@ -446,7 +446,10 @@ impl Service {
             Ok(r) => r,
             Err(e) => {
                 return Err(match self.unfinished_restore(&c.id).await? {
-                    Some(why) => ServiceError::conflict(format!("container {id}: {why}")),
+                    Some(why) => {
+                        tracing::error!(container = %id, snapshot = %target.name, error = %why, "a restore failed half-way; the container needs attention");
+                        ServiceError::conflict(format!("container {id}: {why}"))
+                    }
                     None => e.into(),
                 });
             }

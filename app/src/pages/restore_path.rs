@@ -17,11 +17,16 @@ use crate::pages::signin::SignInForm;
 
 /// Whether the diff path `change` (relative, as the diff gives it) is `path` (absolute) or
 /// lies below it.
-pub fn is_under(change: &str, path: &str) -> bool {
-    let p = path.trim_matches('/');
-    p.is_empty()
-        || change == p
-        || (change.starts_with(p) && change.as_bytes().get(p.len()) == Some(&b'/'))
+/// Exact bytes: names that are not UTF-8 are compared as they are, never by the text that
+/// shows them (two such names can look alike).
+pub fn is_under(change: &[u8], path: &[u8]) -> bool {
+    let start = path.iter().position(|b| *b != b'/').unwrap_or(path.len());
+    let end = path
+        .iter()
+        .rposition(|b| *b != b'/')
+        .map_or(start, |i| i + 1);
+    let p = &path[start..end.max(start)];
+    p.is_empty() || change == p || (change.starts_with(p) && change.get(p.len()) == Some(&b'/'))
 }
 
 /// What the restore does to a change found between the snapshot and the live files.
@@ -55,12 +60,26 @@ fn type_word(t: &str) -> &str {
     }
 }
 
-/// The changes at and below `path`, in words.
-fn changes_under(d: &SnapshotDiff, path: &str) -> Vec<(String, String)> {
+/// The changes at and below `path` (exact bytes), in words; a path that is not UTF-8 shows
+/// its exact bytes beside its text.
+fn changes_under(d: &SnapshotDiff, path: &[u8]) -> Vec<(String, String)> {
     d.changes
         .iter()
-        .filter(|c| is_under(&c.path, path))
-        .map(|c| (format!("/{}", c.path), undo_word(c)))
+        .filter(|c| {
+            let exact = c
+                .raw_path
+                .as_deref()
+                .map(types::raw::decode)
+                .unwrap_or_else(|| c.path.as_bytes().to_vec());
+            is_under(&exact, path)
+        })
+        .map(|c| {
+            let shown = match &c.raw_path {
+                Some(raw) => format!("/{} (/{raw})", c.path),
+                None => format!("/{}", c.path),
+            };
+            (shown, undo_word(c))
+        })
         .collect()
 }
 
@@ -214,7 +233,7 @@ fn Confirm(
     back: Option<String>,
 ) -> impl IntoView {
     let url = <RestorePath as leptos::server_fn::ServerFn>::url();
-    let list = changes_under(&d, &path);
+    let list = changes_under(&d, &types::raw::decode(&encoded));
     let n = list.len();
     let parent = match encoded.rfind('/') {
         Some(0) | None => "/".to_string(),
@@ -307,11 +326,11 @@ mod tests {
 
     #[test]
     fn a_change_is_under_a_path_only_at_a_separator() {
-        assert!(is_under("etc/nginx", "/etc/nginx"));
-        assert!(is_under("etc/nginx/sites/a", "/etc/nginx"));
-        assert!(!is_under("etc/nginx2", "/etc/nginx"));
-        assert!(!is_under("etc", "/etc/nginx"));
-        assert!(is_under("anything", "/"));
+        assert!(is_under(b"etc/nginx", b"/etc/nginx"));
+        assert!(is_under(b"etc/nginx/sites/a", b"/etc/nginx"));
+        assert!(!is_under(b"etc/nginx2", b"/etc/nginx"));
+        assert!(!is_under(b"etc", b"/etc/nginx"));
+        assert!(is_under(b"anything", b"/"));
     }
 
     #[test]

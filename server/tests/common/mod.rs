@@ -244,7 +244,7 @@ impl LiveServer {
     /// Runs a `snapline` client command against this server with the admin token (from
     /// `HOODY_TOKEN`, as the vendor document's examples set it) and no standard input; it
     /// must succeed. Returns its standard output.
-    pub fn client_ok(&self, args: &[&str]) -> String {
+    pub fn client_ok<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(&self, args: &[S]) -> String {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_snapline"))
             .args(args)
             .env("SNAPLINE_URL", self.url(""))

@@ -31,6 +31,8 @@ struct Slots {
     closed: u32,
     /// What the latest of them is doing, for the refusal ("being restored").
     doing: &'static str,
+    /// One-offs ended by [`Runtime::end_execs`], and why: their answer says so.
+    ended: HashMap<String, &'static str>,
 }
 
 impl OneOffs {
@@ -71,6 +73,7 @@ impl Drop for OneOffRun<'_> {
         self.runtime.one_offs.slots(|m| {
             if let Some(s) = m.get_mut(&self.id) {
                 s.running.remove(&self.one_off);
+                s.ended.remove(&self.one_off);
                 if s.closed == 0 && s.running.is_empty() {
                     m.remove(&self.id);
                 }
@@ -98,7 +101,11 @@ impl Runtime {
             let s = m.entry(id.to_string()).or_default();
             s.closed += 1;
             s.doing = doing;
-            s.running.iter().cloned().collect()
+            let running: Vec<String> = s.running.iter().cloned().collect();
+            for r in &running {
+                s.ended.insert(r.clone(), doing);
+            }
+            running
         });
         let guard = ExecsClosed {
             runtime: self.clone(),
@@ -295,7 +302,23 @@ impl Runtime {
         if !running {
             let _ = runc.delete_force(&one_off).await;
         }
-        result
+        // Ended on purpose (a restore or delete of the container): the answer says so, not
+        // only an empty exit code.
+        let ended = self
+            .one_offs
+            .slots(|m| m.get_mut(id).and_then(|s| s.ended.remove(&one_off)));
+        match (result, ended) {
+            (Ok(mut out), Some(doing)) => {
+                if !out.stderr.is_empty() && !out.stderr.ends_with('\n') {
+                    out.stderr.push('\n');
+                }
+                out.stderr.push_str(&format!(
+                    "ended by Snapline: container {id} is {doing}, and its commands end first"
+                ));
+                Ok(out)
+            }
+            (result, _) => result,
+        }
     }
 }
 
