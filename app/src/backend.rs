@@ -257,6 +257,11 @@ pub fn docs_store() -> Result<SharedDocs, AppError> {
 }
 
 /// The backend of the current request.
+///
+/// Server functions take it before their first `.await`: one called by a resource during
+/// server rendering loses its reactive owner when the view around it is rendered again
+/// meanwhile, and with the owner the context (seen through a proxy node, where answers come
+/// later: the page's data then disagreed with its HTML and hydration failed).
 pub fn backend() -> Result<SharedBackend, AppError> {
     use_context::<SharedBackend>()
         .ok_or_else(|| AppError::Internal("the dashboard backend is not configured".into()))

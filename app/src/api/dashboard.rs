@@ -15,8 +15,9 @@ pub use crate::model::{
 /// Reads the node's status.
 #[server(prefix = "/rpc", endpoint = "system_status")]
 pub async fn load_system_status() -> Result<SystemStatus, AppError> {
-    let token = crate::session::token().await?;
     let backend = crate::backend::backend()?;
+    let token = crate::session::token().await?;
+    let backend = backend;
     backend.identity(&token).await?;
     backend.system_status().await
 }
@@ -24,8 +25,9 @@ pub async fn load_system_status() -> Result<SystemStatus, AppError> {
 /// Runs a self-check and records it.
 #[server(prefix = "/rpc", endpoint = "run_system_check")]
 pub async fn run_system_check() -> Result<SystemCheck, AppError> {
-    let token = crate::session::token().await?;
     let backend = crate::backend::backend()?;
+    let token = crate::session::token().await?;
+    let backend = backend;
     backend.identity(&token).await?;
     backend.run_system_check().await
 }
@@ -88,8 +90,9 @@ pub async fn whoami() -> Result<Option<Identity>, AppError> {
 /// The Containers page: live containers, deleted ones with their snapshots, images.
 #[server(prefix = "/rpc", endpoint = "overview")]
 pub async fn load_overview() -> Result<Overview, AppError> {
+    let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
-    crate::backend::backend()?.overview(&token).await
+    backend.overview(&token).await
 }
 
 /// Creates a container from an image.
@@ -102,10 +105,11 @@ pub async fn create_container(
     #[server(default)] pids: Option<String>,
     #[server(default)] cpus: Option<String>,
 ) -> Result<ContainerView, AppError> {
+    let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
     let limits =
         crate::model::limits_from_form(memory_mb.as_deref(), pids.as_deref(), cpus.as_deref())?;
-    crate::backend::backend()?
+    backend
         .create_container(&token, &project, name.trim(), &image, limits)
         .await
 }
@@ -113,19 +117,19 @@ pub async fn create_container(
 /// Starts, stops, pauses, resumes or deletes a container (`action` is one of those words).
 #[server(prefix = "/rpc", endpoint = "container_action")]
 pub async fn container_action(id: String, action: String) -> Result<String, AppError> {
+    let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
     let parsed: crate::model::ContainerOp = action.parse()?;
-    crate::backend::backend()?
-        .container_action(&token, &id, parsed)
-        .await?;
+    backend.container_action(&token, &id, parsed).await?;
     Ok(action)
 }
 
 /// One container's timeline.
 #[server(prefix = "/rpc", endpoint = "timeline")]
 pub async fn load_timeline(id: String, all: bool) -> Result<Timeline, AppError> {
-    let token = crate::session::token().await?;
     let backend = crate::backend::backend()?;
+    let token = crate::session::token().await?;
+    let backend = backend;
     let mut t = backend.timeline(&token, &id).await?;
     if !all {
         t.snapshots.truncate(crate::model::CARD_LIMIT);
@@ -167,13 +171,14 @@ pub async fn create_snapshot(
     alias: String,
     expiry: String,
 ) -> Result<Snapshot, AppError> {
+    let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
     let alias = alias.trim().to_string();
     if let Some(problem) = crate::model::alias_problem(&alias) {
         return Err(AppError::BadRequest(problem));
     }
     let expiry = parse_expiry(&expiry)?;
-    let s = crate::backend::backend()?
+    let s = backend
         .create_snapshot(&token, &id, (!alias.is_empty()).then_some(alias), expiry)
         .await?;
     come_back(&token, &id, || Done::Taken(s.clone()));
@@ -188,14 +193,13 @@ pub async fn restore_snapshot(
     name: String,
     #[server(default)] safety: Option<String>,
 ) -> Result<RestoreOutcome, AppError> {
+    let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
     let req = types::RestoreSnapshot {
         safety_snapshot: Some(safety.is_some_and(|s| !s.is_empty())),
         ..Default::default()
     };
-    let o = crate::backend::backend()?
-        .restore_snapshot(&token, &id, &name, req)
-        .await?;
+    let o = backend.restore_snapshot(&token, &id, &name, req).await?;
     come_back(&token, &id, || Done::Restored(Box::new(o.clone())));
     Ok(o)
 }
@@ -215,6 +219,7 @@ pub async fn restore_path(
     #[server(default)] restart: Option<String>,
     #[server(default)] back: Option<String>,
 ) -> Result<(), AppError> {
+    let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
     let checked = |v: &Option<String>| v.as_ref().is_some_and(|s| !s.is_empty());
     // The form carries the path percent-encoded (names need not be UTF-8): text when it is
@@ -230,9 +235,7 @@ pub async fn restore_path(
         paths,
         raw_paths,
     };
-    let o = crate::backend::backend()?
-        .restore_snapshot(&token, &id, &name, req)
-        .await?;
+    let o = backend.restore_snapshot(&token, &id, &name, req).await?;
     let page =
         crate::model::restore_page_bytes(&id, &o.restored.name, &bytes, &back.unwrap_or_default());
     leptos_axum::redirect(&format!(
@@ -245,10 +248,9 @@ pub async fn restore_path(
 /// Deletes a snapshot.
 #[server(prefix = "/rpc", endpoint = "delete_snapshot")]
 pub async fn delete_snapshot(id: String, name: String) -> Result<String, AppError> {
+    let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
-    crate::backend::backend()?
-        .delete_snapshot(&token, &id, &name)
-        .await?;
+    backend.delete_snapshot(&token, &id, &name).await?;
     come_back(&token, &id, || Done::Deleted(name.clone()));
     Ok(name)
 }
@@ -264,8 +266,9 @@ pub async fn copy_snapshot(
     new_name: String,
     #[server(default)] count: Option<String>,
 ) -> Result<crate::model::Copied, AppError> {
-    let token = crate::session::token().await?;
     let backend = crate::backend::backend()?;
+    let token = crate::session::token().await?;
+    let backend = backend;
     let count = match count.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(n) => match n.parse::<u32>() {
@@ -328,8 +331,9 @@ pub async fn publish_image(
     name: String,
     image: String,
 ) -> Result<types::Image, AppError> {
+    let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
-    let image = crate::backend::backend()?
+    let image = backend
         .publish_image(&token, &id, &name, image.trim())
         .await?;
     come_back(&token, &id, || Done::Published(image.clone()));
@@ -353,6 +357,7 @@ pub async fn update_snapshot(
     alias: String,
     expiry: String,
 ) -> Result<Snapshot, AppError> {
+    let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
     let alias = alias.trim().to_string();
     if let Some(problem) = crate::model::alias_problem(&alias) {
@@ -362,9 +367,7 @@ pub async fn update_snapshot(
         alias: Some((!alias.is_empty()).then_some(alias)),
         expiry: parse_expiry_change(&expiry)?,
     };
-    let s = crate::backend::backend()?
-        .update_snapshot(&token, &id, &name, change)
-        .await?;
+    let s = backend.update_snapshot(&token, &id, &name, change).await?;
     come_back(&token, &id, || Done::Saved(s.clone()));
     Ok(s)
 }
@@ -376,6 +379,7 @@ pub async fn diff_snapshot(
     from: String,
     against: String,
 ) -> Result<SnapshotDiff, AppError> {
+    let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
     if from.is_empty() {
         return Err(AppError::BadRequest("Choose a snapshot to compare.".into()));
@@ -385,9 +389,7 @@ pub async fn diff_snapshot(
     } else {
         against
     };
-    crate::backend::backend()?
-        .diff_snapshot(&token, &id, &from, &against)
-        .await
+    backend.diff_snapshot(&token, &id, &from, &against).await
 }
 
 /// A directory of a snapshot. `path` is absolute inside it and percent-encoded
@@ -398,11 +400,10 @@ pub async fn browse_snapshot(
     name: String,
     path: String,
 ) -> Result<SnapshotFiles, AppError> {
+    let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
     let path = crate::model::normalize_bytes(&types::raw::decode(&path));
-    crate::backend::backend()?
-        .browse_snapshot(&token, &id, &name, &path)
-        .await
+    backend.browse_snapshot(&token, &id, &name, &path).await
 }
 
 /// Verifies a snapshot; with `deep` (a checked checkbox sends `on`) all its data is re-read
@@ -413,8 +414,9 @@ pub async fn verify_snapshot(
     name: String,
     #[server(default)] deep: Option<String>,
 ) -> Result<(String, SnapshotVerified), AppError> {
+    let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
-    let report = crate::backend::backend()?
+    let report = backend
         .verify_snapshot(&token, &id, &name, deep.is_some_and(|d| !d.is_empty()))
         .await?;
     come_back(&token, &id, || Done::verified(name.clone(), report.clone()));
@@ -424,8 +426,9 @@ pub async fn verify_snapshot(
 /// The container's schedule, if it has one.
 #[server(prefix = "/rpc", endpoint = "schedule")]
 pub async fn load_schedule(id: String) -> Result<Option<Schedule>, AppError> {
+    let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
-    crate::backend::backend()?.schedule(&token, &id).await
+    backend.schedule(&token, &id).await
 }
 
 /// Sets the container's schedule from the form: a cron expression or preset, the expiry of
@@ -447,6 +450,7 @@ pub async fn save_schedule(
     #[server(default)] keep_weekly: Option<String>,
     #[server(default)] keep_monthly: Option<String>,
 ) -> Result<Schedule, AppError> {
+    let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
     let typed = [
         ("schedule", Some(schedule.clone())),
@@ -480,9 +484,7 @@ pub async fn save_schedule(
                 keep_monthly.as_deref(),
             ])?,
         };
-        crate::backend::backend()?
-            .set_schedule(&token, &id, spec)
-            .await
+        backend.set_schedule(&token, &id, spec).await
     }
     .await;
     if plain_form() {
@@ -513,10 +515,9 @@ pub async fn save_schedule(
 /// Removes the container's schedule.
 #[server(prefix = "/rpc", endpoint = "delete_schedule")]
 pub async fn delete_schedule(id: String) -> Result<(), AppError> {
+    let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
-    crate::backend::backend()?
-        .delete_schedule(&token, &id)
-        .await?;
+    backend.delete_schedule(&token, &id).await?;
     come_back(&token, &id, || Done::ScheduleOff);
     Ok(())
 }

@@ -46,6 +46,7 @@ pub async fn preview_schedule(
     #[server(default)] keep_weekly: Option<String>,
     #[server(default)] keep_monthly: Option<String>,
 ) -> Result<RetentionPreview, AppError> {
+    let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
     let keep = keep_from_form([
         keep_last.as_deref(),
@@ -54,9 +55,7 @@ pub async fn preview_schedule(
         keep_weekly.as_deref(),
         keep_monthly.as_deref(),
     ])?;
-    crate::backend::backend()?
-        .schedule_preview(&token, &id, keep)
-        .await
+    backend.schedule_preview(&token, &id, keep).await
 }
 
 #[cfg(test)]

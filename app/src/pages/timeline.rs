@@ -260,6 +260,13 @@ fn TimelineHead(t: Timeline) -> impl IntoView {
                 {format!("Limits: {} MiB memory · {} processes · {} CPU{}", c.limits.memory_mb, c.limits.pids,
                     c.limits.cpus, if c.limits.cpus == 1.0 { "" } else { "s" })}
             </p>
+            // In the static head, before any Suspense: a sibling after the schedule's
+            // resources would move the hydration markers when they resolve late.
+            {c.attention.clone().map(|why| view! {
+                <p class="notice error" role="alert" data-testid="attention">
+                    <strong>"Needs attention: "</strong>{why}
+                </p>
+            })}
             <div class="head-actions">
                 <Show when=move || !deleted>
                     <ContainerActionButton id=cid.clone()
@@ -281,11 +288,6 @@ fn TimelineHead(t: Timeline) -> impl IntoView {
                 <crate::pages::schedule::ScheduleSection id=sched_id.clone() schedule=schedule.clone()/>
             </Show>
         </div>
-        {c.attention.clone().map(|why| view! {
-            <p class="notice error" role="alert" data-testid="attention">
-                <strong>"Needs attention: "</strong>{why}
-            </p>
-        })}
         {deleted.then(|| view! {
             <p class="notice warn">"This container was deleted. Its snapshots remain: copy one into a new container, or delete them."</p>
         })}
