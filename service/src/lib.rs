@@ -22,6 +22,7 @@ pub mod jobs;
 mod lifecycle;
 pub mod limits;
 pub mod projects;
+mod restores;
 pub mod retention;
 pub mod runtime;
 pub mod schedules;
