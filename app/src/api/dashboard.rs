@@ -17,7 +17,6 @@ pub use crate::model::{
 pub async fn load_system_status() -> Result<SystemStatus, AppError> {
     let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
-    let backend = backend;
     backend.identity(&token).await?;
     backend.system_status().await
 }
@@ -27,7 +26,6 @@ pub async fn load_system_status() -> Result<SystemStatus, AppError> {
 pub async fn run_system_check() -> Result<SystemCheck, AppError> {
     let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
-    let backend = backend;
     backend.identity(&token).await?;
     backend.run_system_check().await
 }
@@ -41,13 +39,16 @@ pub async fn sign_in(token: String) -> Result<Identity, AppError> {
             "Paste your API token (it starts with hdy_).".into(),
         ));
     }
-    let identity = crate::backend::backend()?.identity(&token).await?;
-    crate::session::start(&token).await?;
+    let (backend, request) = (crate::backend::backend()?, crate::session::Request::take());
+    let plain = plain_form();
+    let identity = backend.identity(&token).await?;
+    request.start(&token).await?;
     // A plain form goes back to the page it was on (the sign-in page itself leads to the
     // containers). With JavaScript the form reloads its page itself (see `SignInForm`): a
     // redirect to the address the router is already on would change nothing.
-    if plain_form() {
-        let back = use_context::<http::request::Parts>()
+    if plain {
+        let back = request
+            .parts()
             .and_then(|p| {
                 let referer = p.headers.get(http::header::REFERER)?.to_str().ok()?;
                 let uri: http::Uri = referer.parse().ok()?;
@@ -57,7 +58,7 @@ pub async fn sign_in(token: String) -> Result<Identity, AppError> {
                     .then_some(path)
             })
             .unwrap_or_else(|| "/".into());
-        leptos_axum::redirect(&back);
+        request.redirect(&back);
     }
     Ok(identity)
 }
@@ -65,22 +66,24 @@ pub async fn sign_in(token: String) -> Result<Identity, AppError> {
 /// Signs out: the session is deleted on the server and the cookie cleared.
 #[server(prefix = "/rpc", endpoint = "sign_out")]
 pub async fn sign_out() -> Result<(), AppError> {
-    crate::session::end().await?;
-    leptos_axum::redirect("/signin");
+    let request = crate::session::Request::take();
+    request.end().await?;
+    request.redirect("/signin");
     Ok(())
 }
 
 /// Who is signed in, if anyone.
 #[server(prefix = "/rpc", endpoint = "whoami")]
 pub async fn whoami() -> Result<Option<Identity>, AppError> {
+    let (backend, sessions) = (crate::backend::backend()?, crate::backend::sessions()?);
     let Some(token) = crate::session::read_token().await else {
         return Ok(None);
     };
-    match crate::backend::backend()?.identity(&token).await {
+    match backend.identity(&token).await {
         Ok(i) => Ok(Some(i)),
         Err(AppError::Unauthorized(_)) => {
             // The token was revoked: its sessions end here, not only at their expiry.
-            crate::backend::sessions()?.end_all(&token).await?;
+            sessions.end_all(&token).await?;
             Ok(None)
         }
         Err(e) => Err(e),
@@ -129,7 +132,6 @@ pub async fn container_action(id: String, action: String) -> Result<String, AppE
 pub async fn load_timeline(id: String, all: bool) -> Result<Timeline, AppError> {
     let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
-    let backend = backend;
     let mut t = backend.timeline(&token, &id).await?;
     if !all {
         t.snapshots.truncate(crate::model::CARD_LIMIT);
@@ -268,7 +270,6 @@ pub async fn copy_snapshot(
 ) -> Result<crate::model::Copied, AppError> {
     let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
-    let backend = backend;
     let count = match count.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(n) => match n.parse::<u32>() {

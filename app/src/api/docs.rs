@@ -10,7 +10,8 @@ pub use crate::model::{EndpointSummary, ParamDoc};
 /// Lists the REST API's operations, read from the served OpenAPI document.
 #[server(prefix = "/rpc", endpoint = "api_endpoints")]
 pub async fn api_endpoints() -> Result<Vec<EndpointSummary>, AppError> {
-    crate::backend::backend()?.api_endpoints().await
+    let backend = crate::backend::backend()?;
+    backend.api_endpoints().await
 }
 
 /// Sends one request to the REST API with the signed-in user's token (the API docs' "Run").
@@ -22,7 +23,8 @@ pub async fn run_api_request(
     path: String,
     #[server(default)] body: Option<String>,
 ) -> Result<crate::model::RunResult, AppError> {
-    let token = checked_token().await?;
+    let docs = Docs::take()?;
+    let token = docs.checked_token().await?;
     let req = crate::model::RunRequest {
         method: method.trim().to_ascii_uppercase(),
         path: path.trim().to_string(),
@@ -32,36 +34,66 @@ pub async fn run_api_request(
         return Err(AppError::BadRequest(problem));
     }
     let sent = req.body.clone().unwrap_or_default();
-    let result = crate::backend::backend()?.run_request(&token, req).await?;
-    crate::backend::docs_store()?
+    let result = docs.backend.run_request(&token, req).await?;
+    docs.store
         .record_run(&token, "", "{}", &sent, &result)
         .await;
     Ok(result)
 }
 
-/// The session's token, checked with the backend: the API docs' saved state is keyed by the
-/// token's hash, so an unchecked token would let anyone write drafts and runs under made-up
-/// identities.
+/// What the docs' server functions use, taken from the request's context before their first
+/// `.await` (see [`crate::backend::backend`] for why): the backend, the docs store, and the
+/// request's session and response, which [`crate::session::token`] and a redirect need.
 #[cfg(feature = "ssr")]
-async fn checked_token() -> Result<String, AppError> {
-    let token = crate::session::token().await?;
-    crate::backend::backend()?.identity(&token).await?;
-    Ok(token)
+struct Docs {
+    backend: crate::backend::SharedBackend,
+    store: crate::backend::SharedDocs,
+    session: crate::session::Request,
 }
 
-/// The project ids the signed-in user sees (examples are shared within them).
 #[cfg(feature = "ssr")]
-async fn visible_projects(token: &str) -> Result<Vec<String>, AppError> {
-    let identity = crate::backend::backend()?.identity(token).await?;
-    Ok(identity.projects.into_iter().map(|p| p.id).collect())
+impl Docs {
+    fn take() -> Result<Self, AppError> {
+        Ok(Self {
+            backend: crate::backend::backend()?,
+            store: crate::backend::docs_store()?,
+            session: crate::session::Request::take(),
+        })
+    }
+
+    /// The session's token, or `Unauthorized`.
+    async fn token(&self) -> Result<String, AppError> {
+        self.session.token().await
+    }
+
+    /// The session's token, checked with the backend: the API docs' saved state is keyed by
+    /// the token's hash, so an unchecked token would let anyone write drafts and runs under
+    /// made-up identities.
+    async fn checked_token(&self) -> Result<String, AppError> {
+        let token = self.token().await?;
+        self.backend.identity(&token).await?;
+        Ok(token)
+    }
+
+    /// The project ids the signed-in user sees (examples are shared within them).
+    async fn visible_projects(&self, token: &str) -> Result<Vec<String>, AppError> {
+        let identity = self.backend.identity(token).await?;
+        Ok(identity.projects.into_iter().map(|p| p.id).collect())
+    }
+
+    /// Answers with a redirect to `to` (taken before any await, so it cannot be lost).
+    fn redirect(&self, to: &str) {
+        self.session.redirect(to);
+    }
 }
 
 /// The API docs page's saved state: the user's runs and drafts, their projects' examples.
 #[server(prefix = "/rpc", endpoint = "docs_state")]
 pub async fn load_docs_state() -> Result<crate::model::DocsState, AppError> {
-    let token = crate::session::token().await?;
-    let projects = visible_projects(&token).await?;
-    crate::backend::docs_store()?.state(&token, &projects).await
+    let docs = Docs::take()?;
+    let token = docs.token().await?;
+    let projects = docs.visible_projects(&token).await?;
+    docs.store.state(&token, &projects).await
 }
 
 /// Checks the sizes of what a widget keeps.
@@ -89,9 +121,10 @@ fn check_kept(operation: &str, params: &str, body: &str) -> Result<(), AppError>
 /// Keeps what a widget was left with, so it survives a reload and a sign-out.
 #[server(prefix = "/rpc", endpoint = "save_draft")]
 pub async fn save_draft(operation: String, params: String, body: String) -> Result<(), AppError> {
-    let token = checked_token().await?;
+    let docs = Docs::take()?;
+    let token = docs.checked_token().await?;
     check_kept(&operation, &params, &body)?;
-    crate::backend::docs_store()?
+    docs.store
         .save_draft(
             &token,
             crate::model::Draft {
@@ -115,20 +148,8 @@ pub async fn save_example(
     body: String,
     #[server(default)] note: String,
 ) -> Result<crate::model::Example, AppError> {
-    let token = crate::session::token().await?;
-    check_kept(&operation, &params, &body)?;
-    let name = name.trim().to_string();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(AppError::BadRequest(
-            "Name the example: 1 to 100 characters, no line breaks.".into(),
-        ));
-    }
-    if note.chars().count() > 2000 {
-        return Err(AppError::BadRequest(
-            "A note has at most 2,000 characters.".into(),
-        ));
-    }
-    let projects = visible_projects(&token).await?;
+    let docs = Docs::take()?;
+    let token = docs.token().await?;
     let example = crate::model::Example {
         id,
         project_id: project,
@@ -139,19 +160,41 @@ pub async fn save_example(
         note,
         updated_at: String::new(),
     };
-    crate::backend::docs_store()?
-        .save_example(&token, example, &projects)
-        .await
+    keep_example(&docs, &token, example).await
+}
+
+/// Checks and saves an example (see [`save_example`]).
+#[cfg(feature = "ssr")]
+async fn keep_example(
+    docs: &Docs,
+    token: &str,
+    mut example: crate::model::Example,
+) -> Result<crate::model::Example, AppError> {
+    check_kept(&example.operation, &example.params, &example.body)?;
+    example.name = example.name.trim().to_string();
+    let name = &example.name;
+    let name = name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(AppError::BadRequest(
+            "Name the example: 1 to 100 characters, no line breaks.".into(),
+        ));
+    }
+    if example.note.chars().count() > 2000 {
+        return Err(AppError::BadRequest(
+            "A note has at most 2,000 characters.".into(),
+        ));
+    }
+    let projects = docs.visible_projects(token).await?;
+    docs.store.save_example(token, example, &projects).await
 }
 
 /// Deletes an example of a project the user sees.
 #[server(prefix = "/rpc", endpoint = "delete_example")]
 pub async fn delete_example(id: String) -> Result<(), AppError> {
-    let token = crate::session::token().await?;
-    let projects = visible_projects(&token).await?;
-    crate::backend::docs_store()?
-        .delete_example(&id, &projects)
-        .await
+    let docs = Docs::take()?;
+    let token = docs.token().await?;
+    let projects = docs.visible_projects(&token).await?;
+    docs.store.delete_example(&id, &projects).await
 }
 
 /// Where the docs page shows an operation's widget: `/docs?op=...&<extra>#run-...`.
@@ -170,8 +213,8 @@ pub fn docs_widget_url(operation: &str, extra: &str) -> String {
 
 /// Finds an operation of the API document by its key (`"POST /api/v1/..."`).
 #[cfg(feature = "ssr")]
-async fn find_operation(operation: &str) -> Result<EndpointSummary, AppError> {
-    crate::backend::backend()?
+async fn find_operation(docs: &Docs, operation: &str) -> Result<EndpointSummary, AppError> {
+    docs.backend
         .api_endpoints()
         .await?
         .into_iter()
@@ -188,6 +231,7 @@ async fn find_operation(operation: &str) -> Result<EndpointSummary, AppError> {
 /// takes `method` and `path` from it instead.
 #[cfg(feature = "ssr")]
 async fn widget_request(
+    docs: &Docs,
     operation: &str,
     params: &std::collections::BTreeMap<String, String>,
     body: &str,
@@ -211,7 +255,7 @@ async fn widget_request(
         }
         req
     } else {
-        let e = find_operation(operation)
+        let e = find_operation(docs, operation)
             .await
             .map_err(|e| vec![e.to_string()])?;
         let path = crate::run_form::fill_path(&e, params).map_err(|p| vec![p])?;
@@ -239,25 +283,27 @@ async fn widget_request(
 /// which shows why (recomputed from the draft, so it survives a reload).
 #[cfg(feature = "ssr")]
 async fn run_widget(
+    docs: &Docs,
     token: &str,
     operation: &str,
     params: &std::collections::BTreeMap<String, String>,
     body: &str,
 ) -> Result<(), AppError> {
-    let req = match widget_request(operation, params, body).await {
+    let req = match widget_request(docs, operation, params, body).await {
         Ok(req) => req,
         Err(_) => {
-            leptos_axum::redirect(&docs_widget_url(operation, "refused=1"));
+            docs.redirect(&docs_widget_url(operation, "refused=1"));
             return Ok(());
         }
     };
     let params_json = serde_json::to_string(params).unwrap_or_else(|_| "{}".into());
-    let result = crate::backend::backend()?.run_request(token, req).await?;
-    let id = crate::backend::docs_store()?
+    let result = docs.backend.run_request(token, req).await?;
+    let id = docs
+        .store
         .record_run(token, operation, &params_json, body, &result)
         .await;
     let extra = id.map(|id| format!("run={id}")).unwrap_or_default();
-    leptos_axum::redirect(&docs_widget_url(operation, &extra));
+    docs.redirect(&docs_widget_url(operation, &extra));
     Ok(())
 }
 
@@ -276,7 +322,8 @@ pub async fn docs_run(
     #[server(default)] example_project: String,
     #[server(default)] example_note: String,
 ) -> Result<(), AppError> {
-    let token = checked_token().await?;
+    let docs = Docs::take()?;
+    let token = docs.checked_token().await?;
     let params = serde_json::to_string(&p).unwrap_or_else(|_| "{}".into());
     check_kept(&op, &params, &body)?;
     if p.len() > 20 || p.keys().any(|k| k.len() > 100) {
@@ -284,8 +331,7 @@ pub async fn docs_run(
             "A widget has at most 20 parameters with names of at most 100 characters.".into(),
         ));
     }
-    let store = crate::backend::docs_store()?;
-    store
+    docs.store
         .save_draft(
             &token,
             crate::model::Draft {
@@ -296,23 +342,24 @@ pub async fn docs_run(
         )
         .await?;
     match action.as_str() {
-        "" | "run" => run_widget(&token, &op, &p, &body).await,
+        "" | "run" => run_widget(&docs, &token, &op, &p, &body).await,
         "draft" => {
-            leptos_axum::redirect(&docs_widget_url(&op, "kept=1"));
+            docs.redirect(&docs_widget_url(&op, "kept=1"));
             Ok(())
         }
         "example" => {
-            let saved = save_example(
-                example_id,
-                example_project,
-                op.clone(),
-                example_name,
+            let example = crate::model::Example {
+                id: example_id,
+                project_id: example_project,
+                operation: op.clone(),
+                name: example_name,
                 params,
                 body,
-                example_note,
-            )
-            .await?;
-            leptos_axum::redirect(&docs_widget_url(
+                note: example_note,
+                updated_at: String::new(),
+            };
+            let saved = keep_example(&docs, &token, example).await?;
+            docs.redirect(&docs_widget_url(
                 &op,
                 &format!("example={}", crate::model::query_escape(&saved.id)),
             ));
@@ -328,8 +375,10 @@ pub async fn docs_run(
 /// body (checked again against today's API document).
 #[server(prefix = "/rpc", endpoint = "docs_replay")]
 pub async fn docs_replay(run: i64) -> Result<(), AppError> {
-    let token = checked_token().await?;
-    let record = crate::backend::docs_store()?
+    let docs = Docs::take()?;
+    let token = docs.checked_token().await?;
+    let record = docs
+        .store
         .run(&token, run)
         .await?
         .ok_or_else(|| {
@@ -348,5 +397,5 @@ pub async fn docs_replay(run: i64) -> Result<(), AppError> {
             serde_json::from_str(&record.params).unwrap_or_default(),
         )
     };
-    run_widget(&token, &operation, &params, &record.body).await
+    run_widget(&docs, &token, &operation, &params, &record.body).await
 }

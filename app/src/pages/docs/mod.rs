@@ -146,16 +146,18 @@ async fn snapshot_names(token: &str, container: &str) -> Vec<(String, String)> {
 }
 
 async fn load(wanted: Wanted) -> Result<DocsData, AppError> {
+    // Every context is taken before the first await (see `crate::backend::backend`).
     let backend = crate::backend::backend()?;
+    let store = crate::backend::docs_store()?;
+    let request = crate::session::Request::take();
     let endpoints = backend.api_endpoints().await?;
-    let Some(token) = crate::session::read_token().await else {
+    let Some(token) = request.read_token().await else {
         return Ok(DocsData {
             endpoints,
             workspace: None,
         });
     };
     let overview = backend.overview(&token).await?;
-    let store = crate::backend::docs_store()?;
     let projects: Vec<String> = overview
         .identity
         .projects
