@@ -51,6 +51,63 @@ pub fn reset_after_success(
     });
 }
 
+/// A confirmation: a button that opens a small dialog holding `children` (what will happen,
+/// and the form that does it) and a Cancel button.
+///
+/// It is an HTML popover (`popover="auto"`, opened by `popovertarget`), so the browser gives
+/// what a person expects, with or without JavaScript: Escape and Cancel close it and put the
+/// focus back on the button that opened it; opening one closes any other; it sits above the
+/// page, so the buttons around it never move. Cancel has the focus when it opens, so Enter
+/// does nothing harmful. With JavaScript, sending its form closes it (the outcome is said
+/// in the page's status area).
+#[component]
+pub fn Confirm(
+    /// An id unique on the page (letters, digits, `-` and `_`), for the dialog.
+    id: String,
+    /// The opening button's text (`"Delete…"`).
+    #[prop(into)]
+    label: String,
+    /// The dialog's accessible name (`"Delete snapshot before-ai"`).
+    title: String,
+    #[prop(default = "button")] class: &'static str,
+    children: Children,
+) -> impl IntoView {
+    let id: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    #[allow(unused_variables)]
+    let close = move |ev: leptos::ev::SubmitEvent| {
+        #[cfg(feature = "hydrate")]
+        {
+            use leptos::wasm_bindgen::JsCast;
+            if let Some(dialog) = ev
+                .current_target()
+                .and_then(|t| t.dyn_into::<leptos::web_sys::HtmlElement>().ok())
+            {
+                let _ = dialog.hide_popover();
+            }
+        }
+    };
+    let (opens, closes) = (id.clone(), id.clone());
+    view! {
+        <button type="button" class=class popovertarget=opens aria-haspopup="dialog">{label}</button>
+        <div id=id popover="auto" class="confirm-pop" role="dialog" aria-label=title
+            on:submit=close>
+            {children()}
+            <button type="button" class="button confirm-cancel" popovertarget=closes popovertargetaction="hide" autofocus=true>
+                "Cancel"
+            </button>
+        </div>
+    }
+}
+
 /// A container's status as a coloured badge (the word is always there, never only colour).
 #[component]
 pub fn StatusBadge(status: String) -> impl IntoView {
@@ -59,24 +116,27 @@ pub fn StatusBadge(status: String) -> impl IntoView {
     view! { <span class=class data-status=status>{label}</span> }
 }
 
-/// A one-button form that starts, stops or deletes a container: a plain POST to the server
-/// function, which redirects back to the page. The page then shows the new status, or the
-/// error through [`UrlError`]; nothing of it is in the browser's bundle.
+/// A one-button form that starts, stops, pauses, resumes or deletes a container through
+/// `act`: with JavaScript the page updates in place and says what was done; without, it is a
+/// plain POST that comes back to the page with the outcome in the address.
 #[component]
 pub fn ContainerActionButton(
+    act: ServerAction<ContainerAction>,
     id: String,
+    /// The container's name, for the sentence that says what was done.
+    name: String,
     /// `start`, `stop`, `pause`, `resume` or `delete`.
     action: &'static str,
     label: &'static str,
     #[prop(default = "button")] class: &'static str,
 ) -> impl IntoView {
-    let url = <ContainerAction as leptos::server_fn::ServerFn>::url();
     view! {
-        <form method="post" action=url class="inline-form">
+        <ActionForm action=act attr:class="inline-form">
             <input type="hidden" name="id" value=id/>
             <input type="hidden" name="action" value=action/>
-            <button type="submit" class=class>{label}</button>
-        </form>
+            <input type="hidden" name="name" value=name/>
+            <button type="submit" class=class disabled=move || act.pending().get()>{label}</button>
+        </ActionForm>
     }
 }
 

@@ -58,7 +58,7 @@ test('export a snapshot as a tar from its card and find a file in it', async ({ 
   await waitForHydration(page);
   await page.getByLabel('Alias', { exact: true }).fill('to-export');
   await page.getByRole('button', { name: 'Take snapshot' }).click();
-  await expect(page.getByTestId('outcome')).toContainText('Snapshot to-export taken.');
+  await expect(page.getByTestId('outcome')).toContainText(/Snapshot to-export \(snap-\S+\) taken\./);
   const snapshotCard = card(page, 'to-export');
   await expect(snapshotCard).toBeVisible();
   const name = await snapshotCard.getAttribute('data-snapshot');

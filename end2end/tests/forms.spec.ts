@@ -34,7 +34,7 @@ test('a snapshot taken clears its alias, so a second click does not reuse it', a
   const alias = page.getByLabel('Alias', { exact: true });
   await alias.fill('before-change');
   await page.getByRole('button', { name: 'Take snapshot' }).click();
-  await expect(page.getByTestId('outcome')).toContainText('Snapshot before-change taken.');
+  await expect(page.getByTestId('outcome')).toContainText(/Snapshot before-change \(snap-\S+\) taken\./);
   await expect(alias).toHaveValue('');
   await page.getByRole('button', { name: 'Take snapshot' }).click();
   await expect(page.getByTestId('outcome')).toContainText(/Snapshot snap-\S+ taken\./);

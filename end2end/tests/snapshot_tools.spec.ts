@@ -89,14 +89,14 @@ test('publish a snapshot as an image and fork it from its card', async ({ page }
   await waitForHydration(page);
 
   const good = card(page, 'good');
-  await good.locator('summary', { hasText: 'Publish…' }).click();
+  await good.getByRole('button', { name: 'Publish…' }).click();
   await good.getByLabel('Image name').fill('tools-template');
   await good.getByRole('button', { name: 'Publish as an image' }).click();
   await expect(page.getByTestId('outcome')).toContainText('Published image tools-template.');
   const images = await api(page, 'GET', '/api/v1/images');
   expect(images.images.map((i: any) => i.name)).toContain('tools-template');
 
-  await good.locator('summary', { hasText: 'Copy…' }).click();
+  await good.getByRole('button', { name: 'Copy…' }).click();
   await good.getByLabel('New container').fill('fk');
   await good.getByLabel('How many').fill('3');
   await good.getByRole('button', { name: 'Copy to new containers' }).click();
@@ -107,7 +107,7 @@ test('publish a snapshot as an image and fork it from its card', async ({ page }
     expect((await exec(page, c.id, 'cat /etc/app/config.yml')).stdout).toBe('port: 80\n');
   }
   // A fork whose names are all taken says why.
-  await good.locator('summary', { hasText: 'Copy…' }).click();
+  await good.getByRole('button', { name: 'Copy…' }).click();
   await good.getByLabel('New container').fill('fk');
   await good.getByLabel('How many').fill('2');
   await good.getByRole('button', { name: 'Copy to new containers' }).click();
@@ -124,7 +124,7 @@ test('without JavaScript, a fork with some names taken says what it made and why
   await api(page, 'POST', '/api/v1/containers', { project_id: 'default', name: 'plain-2', image: 'demo' });
   await page.goto(`/containers/${id}`);
   const good = card(page, 'good');
-  await good.locator('summary', { hasText: 'Copy…' }).click();
+  await good.getByRole('button', { name: 'Copy…' }).click();
   await good.getByLabel('New container').fill('plain');
   await good.getByLabel('How many').fill('3');
   await good.getByRole('button', { name: 'Copy to new containers' }).click();
@@ -143,13 +143,13 @@ test('without JavaScript, publish and verify come back saying what they did', as
   const id = await brokenContainer(page, 'plain-publish');
   await page.goto(`/containers/${id}`);
   const good = card(page, 'good');
-  await good.locator('summary', { hasText: 'Publish…' }).click();
+  await good.getByRole('button', { name: 'Publish…' }).click();
   await good.getByLabel('Image name').fill('plain-image');
   await good.getByRole('button', { name: 'Publish as an image' }).click();
   await page.waitForURL((url) => url.pathname === `/containers/${id}` && url.searchParams.has('done'));
   await expect(page.getByTestId('outcome')).toContainText('Published image plain-image.');
 
-  await card(page, 'good').locator('summary', { hasText: 'Verify…' }).click();
+  await card(page, 'good').getByRole('button', { name: 'Verify…' }).click();
   await card(page, 'good').getByLabel(/Re-read and re-hash/).check();
   await card(page, 'good').getByRole('button', { name: 'Verify snapshot' }).click();
   await expect(page.getByTestId('outcome')).toContainText('verified deeply: no damage');
@@ -168,15 +168,15 @@ test('the restore confirmation says a running container will be restarted', asyn
   await page.goto(`/containers/${id}`);
   await waitForHydration(page);
   const good = card(page, 'good');
-  const restore = good.locator('details.confirm', { has: page.locator('summary', { hasText: 'Restore…' }) });
-  await restore.locator('summary').click();
-  await expect(restore.locator('.confirm-body')).toContainText('will be lost.');
-  await expect(restore.locator('.confirm-body')).not.toContainText('will be stopped');
+  const restore = good.getByRole('dialog', { name: /^Restore snapshot/ });
+  await good.getByRole('button', { name: 'Restore…' }).click();
+  await expect(restore).toContainText('will be lost.');
+  await expect(restore).not.toContainText('will be stopped');
   await api(page, 'POST', `/api/v1/containers/${id}/start`);
   await page.reload();
   await waitForHydration(page);
-  await restore.locator('summary').click();
-  await expect(restore.locator('.confirm-body')).toContainText('The container is running: it will be stopped, and started again once the files are restored.');
+  await good.getByRole('button', { name: 'Restore…' }).click();
+  await expect(restore).toContainText('The container is running: it will be stopped, and started again once the files are restored.');
   await api(page, 'POST', `/api/v1/containers/${id}/stop`);
   expect(errors).toEqual([]);
 });

@@ -131,24 +131,24 @@ test('edit a snapshot, pin it, verify it, and schedule automatic snapshots', asy
 
   // Rename and pin.
   const draft = card(page, 'draft');
-  await draft.locator('summary', { hasText: 'Edit…' }).click();
+  await draft.getByRole('button', { name: 'Edit…' }).click();
   await draft.getByLabel('New alias').fill('stable');
   await draft.getByLabel('New expiry').selectOption('never');
   await draft.getByRole('button', { name: 'Save changes' }).click();
-  await expect(page.getByTestId('outcome')).toContainText('Snapshot stable saved: pinned.');
+  await expect(page.getByTestId('outcome')).toContainText(/Snapshot stable \(snap-\S+\) saved: pinned\./);
   await expect(card(page, 'stable')).toContainText('permanent');
   const rest = await api(page, 'GET', `/api/v1/containers/${id}/snapshots/stable`);
   expect(rest.snapshot.expires_at).toBeNull();
 
   // An alias the server would refuse is caught before sending.
   const stable = card(page, 'stable');
-  await stable.locator('summary', { hasText: 'Edit…' }).click();
+  await stable.getByRole('button', { name: 'Edit…' }).click();
   await stable.getByLabel('New alias').fill('y'.repeat(101));
   await expect(stable.getByRole('button', { name: 'Save changes' })).toBeDisabled();
   await stable.getByLabel('New alias').fill('stable');
 
   // Verify, deeply.
-  await stable.locator('summary', { hasText: 'Verify…' }).click();
+  await stable.getByRole('button', { name: 'Verify…' }).click();
   await stable.getByLabel(/Re-read and re-hash/).check();
   await stable.getByRole('button', { name: 'Verify snapshot' }).click();
   await expect(page.getByTestId('outcome')).toContainText('verified deeply: no damage');
@@ -187,9 +187,9 @@ test('keyboard: skip link, disclosures and forms work without a mouse', async ({
   await expect(page.getByRole('link', { name: 'Skip to content' })).toBeFocused();
   await page.keyboard.press('Enter');
   await expect(page.locator('main')).toBeFocused();
-  // The delete disclosure opens with the keyboard, and its button takes focus.
+  // The delete confirmation opens with the keyboard, and its button takes focus.
   const k1 = card(page, 'k1');
-  await k1.locator('summary', { hasText: 'Delete…' }).focus();
+  await k1.getByRole('button', { name: 'Delete…' }).focus();
   await page.keyboard.press('Enter');
   const del = k1.getByRole('button', { name: 'Delete snapshot' });
   await expect(del).toBeVisible();
@@ -232,7 +232,7 @@ test('without JavaScript: take a snapshot, restore it, and browse it as plain fo
 
   await exec(page, id, 'echo lost > /root/k.txt');
   const plain = card(page, 'plain');
-  await plain.locator('summary', { hasText: 'Restore…' }).click();
+  await plain.getByRole('button', { name: 'Restore…' }).click();
   await plain.getByRole('button', { name: 'Restore this snapshot' }).click();
   await page.waitForURL((url) => url.pathname === `/containers/${id}`);
   expect((await exec(page, id, 'cat /root/k.txt')).stdout).toBe('kept\n');

@@ -31,7 +31,7 @@ test('a user story: create, snapshot, break, restore, undo, delete, copy', async
   for (const alias of ['first', 'second']) {
     await page.getByLabel('Alias', { exact: true }).fill(alias);
     await page.getByRole('button', { name: 'Take snapshot' }).click();
-    await expect(page.getByTestId('outcome')).toContainText(`Snapshot ${alias} taken.`);
+    await expect(page.getByTestId('outcome')).toContainText(new RegExp(`Snapshot ${alias} \\(snap-\\S+\\) taken\\.`));
     await expect(card(page, alias)).toBeVisible();
   }
   await expect(page.locator('.axis-point')).toHaveCount(2);
@@ -45,10 +45,10 @@ test('a user story: create, snapshot, break, restore, undo, delete, copy', async
   // Break a file, then restore "first" (with the safety snapshot, checked by default).
   await exec(page, id!, 'echo broken > /root/app.conf');
   const first = card(page, 'first');
-  await first.locator('summary', { hasText: 'Restore…' }).click();
+  await first.getByRole('button', { name: 'Restore…' }).click();
   await expect(first.getByLabel(/Take a safety snapshot first/)).toBeChecked();
   await first.getByRole('button', { name: 'Restore this snapshot' }).click();
-  await expect(page.getByTestId('outcome')).toContainText('Restored to first.');
+  await expect(page.getByTestId('outcome')).toContainText(/Restored to first \(snap-\S+\)\./);
   expect((await exec(page, id!, 'cat /root/app.conf')).stdout).toBe('original\n');
   await page.screenshot({ path: testInfo.outputPath('timeline-restored.png'), fullPage: true });
 
@@ -59,14 +59,14 @@ test('a user story: create, snapshot, break, restore, undo, delete, copy', async
 
   // Delete "second".
   const second = card(page, 'second');
-  await second.locator('summary', { hasText: 'Delete…' }).click();
+  await second.getByRole('button', { name: 'Delete…' }).click();
   await second.getByRole('button', { name: 'Delete snapshot' }).click();
   await expect(page.getByTestId('outcome')).toContainText('deleted.');
   await expect(card(page, 'second')).toHaveCount(0);
 
   // Copy "first" into a new container.
   const firstCard = card(page, 'first');
-  await firstCard.locator('summary', { hasText: 'Copy…' }).click();
+  await firstCard.getByRole('button', { name: 'Copy…' }).click();
   await firstCard.getByLabel('New container').fill('story-copy');
   await firstCard.getByRole('button', { name: 'Copy to new containers' }).click();
   await expect(page.getByTestId('outcome')).toContainText('Copied into story-copy.');

@@ -49,14 +49,7 @@ pub async fn sign_in(token: String) -> Result<Identity, AppError> {
     if plain {
         let back = request
             .parts()
-            .and_then(|p| {
-                let referer = p.headers.get(http::header::REFERER)?.to_str().ok()?;
-                let uri: http::Uri = referer.parse().ok()?;
-                let path = uri.path_and_query()?.as_str().to_string();
-                // Only a path of this site: never another origin, never `//host`.
-                (path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/signin"))
-                    .then_some(path)
-            })
+            .and_then(referer_path)
             .unwrap_or_else(|| "/".into());
         request.redirect(&back);
     }
@@ -117,14 +110,54 @@ pub async fn create_container(
         .await
 }
 
-/// Starts, stops, pauses, resumes or deletes a container (`action` is one of those words).
+/// Starts, stops, pauses, resumes or deletes a container (`action` is one of those words);
+/// `name` is the container's name as the page showed it, for the sentence that says what was
+/// done. A plain form (no JavaScript) comes back to the page it was sent from with that
+/// outcome in the address (signed, see [`Done`]).
 #[server(prefix = "/rpc", endpoint = "container_action")]
-pub async fn container_action(id: String, action: String) -> Result<String, AppError> {
-    let backend = crate::backend::backend()?;
-    let token = crate::session::token().await?;
-    let parsed: crate::model::ContainerOp = action.parse()?;
-    backend.container_action(&token, &id, parsed).await?;
-    Ok(action)
+pub async fn container_action(
+    id: String,
+    action: String,
+    #[server(default)] name: String,
+) -> Result<crate::model::ContainerActed, AppError> {
+    let (backend, request) = (crate::backend::backend()?, crate::session::Request::take());
+    let plain = plain_form();
+    let token = request.token().await?;
+    let op: crate::model::ContainerOp = action.parse()?;
+    backend.container_action(&token, &id, op).await?;
+    let name = name.trim();
+    let acted = crate::model::ContainerActed {
+        op,
+        id: id.clone(),
+        name: if name.is_empty() || name.len() > 200 {
+            id.clone()
+        } else {
+            name.to_string()
+        },
+    };
+    if plain {
+        let back = request
+            .parts()
+            .and_then(referer_path)
+            .map(|p| p.split('?').next().unwrap_or("/").to_string())
+            .unwrap_or_else(|| "/".into());
+        request.redirect(&format!(
+            "{back}?{}",
+            Done::Container(acted.clone()).to_query(&token)
+        ));
+    }
+    Ok(acted)
+}
+
+/// The path of this site a request came from (its `Referer`), if any: never another origin,
+/// never `//host`, never the sign-in page.
+#[cfg(feature = "ssr")]
+fn referer_path(p: &http::request::Parts) -> Option<String> {
+    let referer = p.headers.get(http::header::REFERER)?.to_str().ok()?;
+    let uri: http::Uri = referer.parse().ok()?;
+    let path = uri.path_and_query()?.as_str().to_string();
+    (path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/signin"))
+        .then_some(path)
 }
 
 /// One container's timeline.
@@ -247,14 +280,21 @@ pub async fn restore_path(
     Ok(())
 }
 
-/// Deletes a snapshot.
+/// Deletes a snapshot. `alias` (the card sends it) names it in the answer, which is the
+/// snapshot as messages name it ([`crate::model::snapshot_label`]).
 #[server(prefix = "/rpc", endpoint = "delete_snapshot")]
-pub async fn delete_snapshot(id: String, name: String) -> Result<String, AppError> {
+pub async fn delete_snapshot(
+    id: String,
+    name: String,
+    #[server(default)] alias: String,
+) -> Result<String, AppError> {
     let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
     backend.delete_snapshot(&token, &id, &name).await?;
-    come_back(&token, &id, || Done::Deleted(name.clone()));
-    Ok(name)
+    let label =
+        crate::model::snapshot_label(Some(alias.as_str()).filter(|a| a.len() <= 400), &name);
+    come_back(&token, &id, || Done::Deleted(label.clone()));
+    Ok(label)
 }
 
 /// Copies a snapshot into a new container named `new_name`, in any visible project. With
@@ -393,18 +433,28 @@ pub async fn diff_snapshot(
     backend.diff_snapshot(&token, &id, &from, &against).await
 }
 
-/// A directory of a snapshot. `path` is absolute inside it and percent-encoded
+/// A directory of a snapshot, and how the page names the snapshot
+/// ([`crate::model::snapshot_label`]). `path` is absolute inside it and percent-encoded
 /// ([`types::raw::encode`]), so names that are not UTF-8 get through; empty means `/`.
 #[server(prefix = "/rpc", endpoint = "browse")]
 pub async fn browse_snapshot(
     id: String,
     name: String,
     path: String,
-) -> Result<SnapshotFiles, AppError> {
+) -> Result<(SnapshotFiles, String), AppError> {
     let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
     let path = crate::model::normalize_bytes(&types::raw::decode(&path));
-    backend.browse_snapshot(&token, &id, &name, &path).await
+    let files = backend.browse_snapshot(&token, &id, &name, &path).await?;
+    // The heading names the snapshot as its card does: `name` may be a name or an alias.
+    let label = backend
+        .list_snapshots(&token, &id)
+        .await?
+        .into_iter()
+        .find(|s| s.name == name || s.alias.as_deref() == Some(name.as_str()))
+        .map(|s| crate::model::snapshot_label(s.alias.as_deref(), &s.name))
+        .unwrap_or(name);
+    Ok((files, label))
 }
 
 /// Verifies a snapshot; with `deep` (a checked checkbox sends `on`) all its data is re-read
@@ -414,14 +464,19 @@ pub async fn verify_snapshot(
     id: String,
     name: String,
     #[server(default)] deep: Option<String>,
+    #[server(default)] alias: String,
 ) -> Result<(String, SnapshotVerified), AppError> {
     let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
     let report = backend
         .verify_snapshot(&token, &id, &name, deep.is_some_and(|d| !d.is_empty()))
         .await?;
-    come_back(&token, &id, || Done::verified(name.clone(), report.clone()));
-    Ok((name, report))
+    let label =
+        crate::model::snapshot_label(Some(alias.as_str()).filter(|a| a.len() <= 400), &name);
+    come_back(&token, &id, || {
+        Done::verified(label.clone(), report.clone())
+    });
+    Ok((label, report))
 }
 
 /// The container's schedule, if it has one.

@@ -188,13 +188,26 @@ async fn keep_example(
     docs.store.save_example(token, example, &projects).await
 }
 
-/// Deletes an example of a project the user sees.
+/// Deletes an example of a project the user sees. `operation` and `name` (the page's form
+/// sends them) bring the browser back to that widget, which says the example was deleted.
 #[server(prefix = "/rpc", endpoint = "delete_example")]
-pub async fn delete_example(id: String) -> Result<(), AppError> {
+pub async fn delete_example(
+    id: String,
+    #[server(default)] operation: String,
+    #[server(default)] name: String,
+) -> Result<(), AppError> {
     let docs = Docs::take()?;
     let token = docs.token().await?;
     let projects = docs.visible_projects(&token).await?;
-    docs.store.delete_example(&id, &projects).await
+    docs.store.delete_example(&id, &projects).await?;
+    // The page's form comes back to its widget, which says what went.
+    if !operation.is_empty() && operation.len() <= 300 && name.chars().count() <= 100 {
+        docs.redirect(&docs_widget_url(
+            &operation,
+            &format!("deleted={}", crate::model::query_escape(&name)),
+        ));
+    }
+    Ok(())
 }
 
 /// Where the docs page shows an operation's widget: `/docs?op=...&<extra>#run-...`.
@@ -377,15 +390,9 @@ pub async fn docs_run(
 pub async fn docs_replay(run: i64) -> Result<(), AppError> {
     let docs = Docs::take()?;
     let token = docs.checked_token().await?;
-    let record = docs
-        .store
-        .run(&token, run)
-        .await?
-        .ok_or_else(|| {
-            AppError::NotFound(
-                "That run is not in your history (only the newest 200 are kept).".into(),
-            )
-        })?;
+    let record = docs.store.run(&token, run).await?.ok_or_else(|| {
+        AppError::NotFound("That run is not in your history (only the newest 200 are kept).".into())
+    })?;
     let (operation, params) = if record.operation.is_empty() {
         let mut p = std::collections::BTreeMap::new();
         p.insert("method".to_string(), record.method.clone());

@@ -265,6 +265,40 @@ impl ContainerOp {
     }
 }
 
+/// How messages name a snapshot: its alias with its name beside it (`before-ai (snap-…)`),
+/// as the cards show it, or its name alone when it has no alias.
+pub fn snapshot_label(alias: Option<&str>, name: &str) -> String {
+    match alias.map(str::trim).filter(|a| !a.is_empty() && *a != name) {
+        Some(a) => format!("{a} ({name})"),
+        None => name.to_string(),
+    }
+}
+
+/// What a container button did: the outcome the page says in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerActed {
+    pub op: ContainerOp,
+    pub id: String,
+    /// The container's name as the page showed it.
+    pub name: String,
+}
+
+impl ContainerActed {
+    /// The sentence: "Stopped web." / "Deleted web. Its snapshots stay: …".
+    pub fn said(&self) -> String {
+        let name = &self.name;
+        match self.op {
+            ContainerOp::Start => format!("Started {name}."),
+            ContainerOp::Stop => format!("Stopped {name}."),
+            ContainerOp::Pause => format!("Paused {name}."),
+            ContainerOp::Resume => format!("Resumed {name}."),
+            ContainerOp::Delete => format!(
+                "Deleted {name}. Its snapshots stay, listed under deleted containers, until you delete them."
+            ),
+        }
+    }
+}
+
 impl std::str::FromStr for ContainerOp {
     type Err = crate::AppError;
 

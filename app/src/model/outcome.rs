@@ -36,6 +36,8 @@ pub enum Done {
     ScheduleSaved(Schedule),
     /// The schedule was turned off.
     ScheduleOff,
+    /// A container was started, stopped, paused, resumed or deleted.
+    Container(super::ContainerActed),
 }
 
 impl Done {

@@ -7,8 +7,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use crate::api::{CreateContainer, load_overview};
-use crate::components::{ContainerActionButton, ErrorNotice, PageError, StatusBadge, UrlError};
+use crate::api::{ContainerAction, CreateContainer, check_outcome, load_overview};
+use crate::components::{
+    Confirm, ContainerActionButton, ErrorNotice, PageError, StatusBadge, UrlError,
+};
 use crate::error::AppError;
 use crate::model::{
     ContainerStatus, ContainerView, Overview, Snapshot, human_bytes, relative, short_time,
@@ -18,11 +20,32 @@ use crate::pages::signin::SignInForm;
 #[component]
 pub fn ContainersPage() -> impl IntoView {
     let create = ServerAction::<CreateContainer>::new();
+    let act = ServerAction::<ContainerAction>::new();
+    // A plain form's outcome (no JavaScript) comes back in the address, signed.
+    let (done, sig) = (
+        crate::components::query_value("done"),
+        crate::components::query_value("sig"),
+    );
+    let outcome = Resource::new(
+        move || (done(), sig()),
+        |(done, sig)| async move {
+            match (done, sig) {
+                (Some(done), Some(sig)) => check_outcome(done, sig).await,
+                _ => Ok(None),
+            }
+        },
+    );
     // Containers and snapshots made elsewhere (a teammate, the CLI) show up without a reload.
     let loaded = RwSignal::new(false);
     let live = crate::live::use_live(|| None, move || loaded.get());
     let data = Resource::new(
-        move || (create.version().get(), live.changes.get()),
+        move || {
+            (
+                create.version().get(),
+                act.version().get(),
+                live.changes.get(),
+            )
+        },
         |_| load_overview(),
     );
     Effect::new(move |_| {
@@ -42,7 +65,7 @@ pub fn ContainersPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading containers…"</p> }>
             {move || data.get().map(|r| match r {
                 Ok(o) => view! {
-                    <ContainerList o=o.clone()/>
+                    <ContainerList o=o.clone() act=act/>
                     <CreateContainerForm o=o.clone() create=create/>
                     <DeletedContainers o=o/>
                 }.into_any(),
@@ -50,14 +73,31 @@ pub fn ContainersPage() -> impl IntoView {
                 Err(e) => view! { <PageError error=e/> }.into_any(),
             })}
         </Transition>
-        <div role="status" aria-live="polite" class="result">
-            <UrlError paths=&["/rpc/container_action"]/>
-        </div>
+        // What the last start, stop or delete did: this page's action, else a plain form's
+        // outcome from the address.
+        <Suspense fallback=|| ()>
+            {move || outcome.get().map(|from_address| {
+                let from_address = from_address.ok().flatten();
+                view! {
+                    <div class="outcomes" role="status" aria-live="polite" data-testid="outcome">
+                        {move || match act.value().get() {
+                            Some(Ok(acted)) => Some(view! { <p class="notice ok">{acted.said()}</p> }.into_any()),
+                            Some(Err(e)) => Some(view! { <ErrorNotice error=e/> }.into_any()),
+                            None => match from_address.clone() {
+                                Some(crate::model::Done::Container(acted)) => Some(view! { <p class="notice ok">{acted.said()}</p> }.into_any()),
+                                _ => None,
+                            },
+                        }}
+                        <UrlError paths=&["/rpc/container_action"]/>
+                    </div>
+                }
+            })}
+        </Suspense>
     }
 }
 
 #[component]
-fn ContainerList(o: Overview) -> impl IntoView {
+fn ContainerList(o: Overview, act: ServerAction<ContainerAction>) -> impl IntoView {
     if o.containers.is_empty() {
         return view! {
             <section class="card empty-state" aria-labelledby="no-containers">
@@ -73,7 +113,7 @@ fn ContainerList(o: Overview) -> impl IntoView {
             <h2 id="container-list-title" class="visually-hidden">"Your containers"</h2>
             <ul class="container-list">
                 {o.containers.into_iter().map(|c| view! {
-                    <ContainerRow c=c now=now.clone()/>
+                    <ContainerRow c=c now=now.clone() act=act/>
                 }).collect_view()}
             </ul>
         </section>
@@ -82,7 +122,11 @@ fn ContainerList(o: Overview) -> impl IntoView {
 }
 
 #[component]
-fn ContainerRow(c: ContainerView, now: String) -> impl IntoView {
+fn ContainerRow(
+    c: ContainerView,
+    now: String,
+    act: ServerAction<ContainerAction>,
+) -> impl IntoView {
     let href = format!("/containers/{}", c.id);
     let last = match &c.last_snapshot_at {
         Some(t) => format!("last snapshot {}", relative(t, &now)),
@@ -99,6 +143,7 @@ fn ContainerRow(c: ContainerView, now: String) -> impl IntoView {
     );
     // Children of `<A>` are closures: take what they show out of `c` first.
     let name = c.name.clone();
+    let cname = c.name.clone();
     let status = c.status.to_string();
     let place = format!("{} · {}", c.project_name, c.image);
     let attention = c.attention.clone();
@@ -116,22 +161,19 @@ fn ContainerRow(c: ContainerView, now: String) -> impl IntoView {
                 <span class="muted">{last}</span>
             </div>
             <div class="container-actions">
-                <ContainerActionButton id=id.clone()
+                <ContainerActionButton act=act id=id.clone() name=cname.clone()
                     action=if running { "stop" } else { "start" }
                     label=if running { "Stop" } else { "Start" }/>
                 {running.then(|| view! {
-                    <ContainerActionButton id=id.clone()
+                    <ContainerActionButton act=act id=id.clone() name=cname.clone()
                         action=if paused { "resume" } else { "pause" }
                         label=if paused { "Resume" } else { "Pause" }/>
                 })}
-                <details class="confirm">
-                    <summary class="button danger-outline">"Delete…"</summary>
-                    <div class="confirm-body">
-                        <p>{delete_message}</p>
-                        <ContainerActionButton id=id2 action="delete"
-                            label="Delete container" class="button danger"/>
-                    </div>
-                </details>
+                <Confirm id=format!("delete-{}", c.id) label="Delete…" title=format!("Delete container {}", c.name) class="button danger-outline">
+                    <p>{delete_message}</p>
+                    <ContainerActionButton act=act id=id2 name=cname.clone() action="delete"
+                        label="Delete container" class="button danger"/>
+                </Confirm>
             </div>
         </li>
     }

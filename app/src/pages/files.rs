@@ -29,9 +29,9 @@ pub fn FilesPage() -> impl IntoView {
             {move || data.get().map(|r| {
                 let (id, name) = (id(), name());
                 match r {
-                    Ok(listing) => {
+                    Ok((listing, label)) => {
                         let path = normalize_bytes(&path_value().unwrap_or_default());
-                        view! { <SnapshotFiles id=id name=name path=path entries=listing.entries/> }.into_any()
+                        view! { <SnapshotFiles id=id name=name label=label path=path entries=listing.entries/> }.into_any()
                     }
                     Err(AppError::Unauthorized(_)) => view! { <SignInForm/> }.into_any(),
                     Err(e) => {
@@ -70,6 +70,8 @@ fn name_bytes(e: &FileEntry) -> Vec<u8> {
 fn SnapshotFiles(
     id: String,
     name: String,
+    /// The snapshot as the heading names it: alias (name).
+    label: String,
     path: Vec<u8>,
     entries: Vec<FileEntry>,
 ) -> impl IntoView {
@@ -156,7 +158,7 @@ fn SnapshotFiles(
     view! {
         <div class="page-head">
             <p class="crumbs"><A href="/">"Containers"</A>" / "<A href=back>"Timeline"</A>" / "</p>
-            <h1>"Files of "<code>{name.clone()}</code></h1>
+            <h1>"Files of "{label}</h1>
             <p><crate::components::ExportTarLink id=id.clone() name=name.clone()/></p>
             <nav class="path-crumbs" aria-label="Directory">{crumbs}</nav>
             {restore_here}

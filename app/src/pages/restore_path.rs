@@ -153,7 +153,7 @@ pub fn RestorePathPage() -> impl IntoView {
             let path = String::from_utf8_lossy(&whole).into_owned();
             let cut = whole.iter().rposition(|b| *b == b'/').unwrap_or(0);
             let (parent, leaf) = (&whole[..cut.max(1)], &whole[cut + 1..]);
-            let listing =
+            let (listing, label) =
                 browse_snapshot(id.clone(), name.clone(), types::raw::encode(parent)).await?;
             let exact = |e: &crate::model::FileEntry| {
                 e.raw_name
@@ -163,7 +163,7 @@ pub fn RestorePathPage() -> impl IntoView {
             };
             if !listing.entries.iter().any(|e| exact(e) == leaf) {
                 return Err(AppError::NotFound(format!(
-                    "Snapshot {name} has nothing at {path}, so there is nothing to restore there."
+                    "Snapshot {label} has nothing at {path}, so there is nothing to restore there."
                 )));
             }
             let t = load_timeline(id.clone(), true).await?;

@@ -8,10 +8,10 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{
-    CopySnapshot, CreateSnapshot, DeleteSnapshot, PublishImage, RestoreSnapshot, UpdateSnapshot,
-    VerifySnapshot, check_outcome, load_timeline,
+    ContainerAction, CopySnapshot, CreateSnapshot, DeleteSnapshot, PublishImage, RestoreSnapshot,
+    UpdateSnapshot, VerifySnapshot, check_outcome, load_timeline,
 };
-use crate::components::{ContainerActionButton, PageError, StatusBadge, UrlError};
+use crate::components::{Confirm, ContainerActionButton, PageError, StatusBadge, UrlError};
 use crate::error::AppError;
 use crate::model::{
     AxisPoint, ContainerStatus, Project, Snapshot, Timeline, alias_problem, epoch_seconds,
@@ -38,6 +38,7 @@ pub fn TimelinePage() -> impl IntoView {
     let update = ServerAction::<UpdateSnapshot>::new();
     let verify = ServerAction::<VerifySnapshot>::new();
     let publish = ServerAction::<PublishImage>::new();
+    let container = ServerAction::<ContainerAction>::new();
     // A teammate's snapshot, or one made with the CLI, reloads the page's data; the stream
     // opens once the timeline loaded (a signed-out visitor opens none).
     let loaded = RwSignal::new(false);
@@ -53,6 +54,7 @@ pub fn TimelinePage() -> impl IntoView {
                 restore.version().get(),
                 delete.version().get(),
                 copy.version().get(),
+                container.version().get(),
             )
         },
         |(id, all, ..)| load_timeline(id, all),
@@ -78,13 +80,14 @@ pub fn TimelinePage() -> impl IntoView {
         update,
         verify,
         publish,
+        container,
     };
     let ok = move |f: fn(&Timeline) -> bool| data.with(|d| matches!(d, Some(Ok(t)) if f(t)));
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading the timeline…"</p> }>
             // The header, axis and charts follow every change;
             {move || data.get().map(|r| match r {
-                Ok(t) => view! { <TimelineHead t=t/> }.into_any(),
+                Ok(t) => view! { <TimelineHead t=t act=container/> }.into_any(),
                 Err(AppError::Unauthorized(_)) => view! { <Title text="Sign in"/><SignInForm/> }.into_any(),
                 Err(e) => view! {
                     <Title text="Timeline"/>
@@ -154,6 +157,9 @@ struct CardContext {
     /// The schedule's keep policy in words (`daily 7, weekly 4`), when it has one: it may
     /// delete the cards marked `scheduled`.
     policy: Option<String>,
+    /// On the newest card only, when it is the safety snapshot of the last restore: the
+    /// restore's time (`14:05 UTC`), for "Undo the restore of …" (it survives a reload).
+    undo: Option<String>,
 }
 
 fn cards(data: Resource<Result<Timeline, AppError>>) -> Vec<(Snapshot, CardContext)> {
@@ -170,14 +176,43 @@ fn cards(data: Resource<Result<Timeline, AppError>>) -> Vec<(Snapshot, CardConte
                     .as_ref()
                     .and_then(|s| s.keep)
                     .map(|k| k.describe()),
+                undo: None,
             };
+            let undo = undo_of_last_restore(&t.snapshots);
             t.snapshots
                 .iter()
-                .map(|s| (s.clone(), ctx.clone()))
+                .enumerate()
+                .map(|(i, s)| {
+                    let mut ctx = ctx.clone();
+                    if i == 0 {
+                        ctx.undo = undo.clone();
+                    }
+                    (s.clone(), ctx)
+                })
                 .collect()
         }
         _ => Vec::new(),
     })
+}
+
+/// When the newest snapshot is the safety snapshot of the last restore, that restore's time
+/// (`14:05 UTC`): its alias is `before-restore-<name>` (or `…-2`, see the service's
+/// `free_alias`), snapshot `<name>` exists, and was used (restored) after it was taken.
+/// Undoing restores the safety snapshot, as the outcome's "Undo restore" does.
+fn undo_of_last_restore(snapshots: &[Snapshot]) -> Option<String> {
+    let newest = snapshots.first()?;
+    let target = newest.alias.as_deref()?.strip_prefix("before-restore-")?;
+    let restored = snapshots.iter().skip(1).find(|t| {
+        target == t.name
+            || target
+                .strip_prefix(t.name.as_str())
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+    })?;
+    let used = restored.last_used_at.as_deref()?;
+    (epoch_seconds(used)? >= epoch_seconds(&newest.created_at)?)
+        .then(|| newest.created_at.get(11..16).map(|hm| format!("{hm} UTC")))
+        .flatten()
 }
 
 /// What a card shows: a card is rebuilt when this changed, and only then.
@@ -192,6 +227,7 @@ struct CardKey {
     status: ContainerStatus,
     /// The keep policy that may delete it (scheduled snapshots only).
     policy: Option<String>,
+    undo: Option<String>,
 }
 
 fn card_key((s, ctx): &(Snapshot, CardContext)) -> CardKey {
@@ -204,6 +240,7 @@ fn card_key((s, ctx): &(Snapshot, CardContext)) -> CardKey {
         deleted: ctx.deleted,
         status: ctx.status,
         policy: ctx.policy.clone().filter(|_| s.scheduled),
+        undo: ctx.undo.clone(),
     }
 }
 
@@ -228,18 +265,20 @@ pub(crate) struct Actions {
     pub(crate) update: ServerAction<UpdateSnapshot>,
     pub(crate) verify: ServerAction<VerifySnapshot>,
     pub(crate) publish: ServerAction<PublishImage>,
+    pub(crate) container: ServerAction<ContainerAction>,
 }
 
 /// The parts of the page that simply follow the data: title, status, axis, storage and
 /// schedule.
 #[component]
-fn TimelineHead(t: Timeline) -> impl IntoView {
+fn TimelineHead(t: Timeline, act: ServerAction<ContainerAction>) -> impl IntoView {
     let c = t.container.clone();
     let deleted = c.status == ContainerStatus::Deleted;
     // Paused counts as running: its processes exist, and stop ends them.
     let paused = c.status == ContainerStatus::Paused;
     let running = c.status == ContainerStatus::Running || paused;
     let title = c.name.clone();
+    let cname = c.name.clone();
     let cid = c.id.clone();
     let sched_id = c.id.clone();
     let schedule = t.schedule.clone();
@@ -248,7 +287,7 @@ fn TimelineHead(t: Timeline) -> impl IntoView {
         view! { <A href=href attr:class="button" attr:rel="external">"Compare snapshots"</A> }
     });
     view! {
-        <Title text=title/>
+        <Title text=title.clone()/>
         <div class="page-head timeline-head">
             <p class="crumbs"><A href="/">"Containers"</A>" / "</p>
             <h1>{c.name.clone()}" "<StatusBadge status=c.status.to_string()/></h1>
@@ -269,11 +308,11 @@ fn TimelineHead(t: Timeline) -> impl IntoView {
             })}
             <div class="head-actions">
                 <Show when=move || !deleted>
-                    <ContainerActionButton id=cid.clone()
+                    <ContainerActionButton act=act id=cid.clone() name=cname.clone()
                         action=if running { "stop" } else { "start" }
                         label=if running { "Stop container" } else { "Start container" }/>
                     {running.then(|| view! {
-                        <ContainerActionButton id=cid.clone()
+                        <ContainerActionButton act=act id=cid.clone() name=cname.clone()
                             action=if paused { "resume" } else { "pause" }
                             label=if paused { "Resume" } else { "Pause" }/>
                     })}
@@ -415,8 +454,11 @@ fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> impl IntoVie
         deleted,
         status,
         policy,
+        undo,
     } = ctx;
     let title = s.alias.clone().unwrap_or_else(|| s.name.clone());
+    let named = title.clone();
+    let restore_label = crate::model::snapshot_label(s.alias.as_deref(), &s.name);
     // "permanent" only when nothing will delete it: a scheduled snapshot under a keep
     // policy goes when newer ones replace it, unless it is pinned.
     let expiry = match (&s.expires_at, policy.filter(|_| s.scheduled)) {
@@ -465,23 +507,35 @@ fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> impl IntoVie
     let diff = format!("/containers/{id}/diff?from={}&against=live", s.name);
     let edit = view! { <EditSnapshot id=id.clone() s=s.clone() update=actions.update/> };
     let export = view! { <crate::components::ExportTarLink id=id.clone() name=s.name.clone()/> };
+    let undo = undo.filter(|_| !deleted).map(|at| {
+        let (uid, uname) = (id.clone(), s.name.clone());
+        view! {
+            <ActionForm action=actions.restore attr:class="inline-form">
+                <input type="hidden" name="id" value=uid/>
+                <input type="hidden" name="name" value=uname/>
+                <button type="submit" class="button primary" data-testid="undo-restore">
+                    {format!("Undo the restore of {at}")}
+                </button>
+            </ActionForm>
+        }
+    });
     let verify_name = s.name.clone();
+    let verify_id = id.clone();
+    let verify_alias = s.alias.clone().unwrap_or_default();
     let verify = view! {
-        <details class="confirm">
-            <summary class="button">"Verify…"</summary>
-            <div class="confirm-body">
-                <p>"Checks that everything this snapshot needs is in the store and intact."</p>
-                <ActionForm action=actions.verify attr:class="stack-form">
-                    <input type="hidden" name="id" value=id.clone()/>
-                    <input type="hidden" name="name" value=verify_name/>
-                    <label class="check">
-                        <input type="checkbox" name="deep" value="on"/>
-                        " Re-read and re-hash all its data (slower)"
-                    </label>
-                    <button type="submit" class="button">"Verify snapshot"</button>
-                </ActionForm>
-            </div>
-        </details>
+        <Confirm id=format!("verify-{}", s.name) label="Verify…" title=format!("Verify snapshot {title}")>
+            <p>"Checks that everything this snapshot needs is in the store and intact."</p>
+            <ActionForm action=actions.verify attr:class="stack-form">
+                <input type="hidden" name="id" value=verify_id/>
+                <input type="hidden" name="name" value=verify_name/>
+                <input type="hidden" name="alias" value=verify_alias/>
+                <label class="check">
+                    <input type="checkbox" name="deep" value="on"/>
+                    " Re-read and re-hash all its data (slower)"
+                </label>
+                <button type="submit" class="button">"Verify snapshot"</button>
+            </ActionForm>
+        </Confirm>
     };
     let image_default = title
         .to_ascii_lowercase()
@@ -527,59 +581,52 @@ fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> impl IntoVie
                 <Show when=move || !deleted>
                     <A href=diff.clone() attr:class="button" attr:rel="external">"Compare with now"</A>
                 </Show>
+                {undo}
                 {edit}
                 {verify}
                 <Show when=move || !deleted>
-                    <RestoreConfirm id=i1.clone() name=n1.clone() warning=when.clone() restore=actions.restore/>
+                    <RestoreConfirm id=i1.clone() name=n1.clone() label=restore_label.clone() warning=when.clone() restore=actions.restore/>
                 </Show>
-                <details class="confirm">
-                    <summary class="button">"Copy…"</summary>
-                    <div class="confirm-body">
-                        <ActionForm action=actions.copy attr:class="stack-form">
-                            <input type="hidden" name="id" value=i2.clone()/>
-                            <input type="hidden" name="name" value=n2.clone()/>
-                            <label>"New container"
-                                <input name="new_name" required=true maxlength="63" value=copy_default.clone()/>
-                            </label>
-                            <label>"Project"
-                                <select name="project">
-                                    {projects.iter().map(|p| view! { <option value=p.id.clone()>{p.name.clone()}</option> }).collect_view()}
-                                </select>
-                            </label>
-                            <label>"How many (to fork)"
-                                <input name="count" type="number" min="1" max="50" placeholder="one, named as above" inputmode="numeric"/>
-                            </label>
-                            <p class="muted small">"Empty: one container with the name above. A number N forks the snapshot into NAME-1 … NAME-N, all filled from one read."</p>
-                            <button type="submit" class="button">"Copy to new containers"</button>
-                        </ActionForm>
-                    </div>
-                </details>
-                <details class="confirm">
-                    <summary class="button">"Publish…"</summary>
-                    <div class="confirm-body">
-                        <p>"Makes an image from this snapshot. New containers can start from it, exactly as this snapshot; it stores nothing new."</p>
-                        <ActionForm action=actions.publish attr:class="stack-form">
-                            <input type="hidden" name="id" value=i4.clone()/>
-                            <input type="hidden" name="name" value=n4.clone()/>
-                            <label>"Image name"
-                                <input name="image" required=true maxlength="64" pattern=r"[a-z0-9][a-z0-9._\-]*"
-                                    value=image_default.clone() title="Lowercase letters, digits, '.', '_' or '-'"/>
-                            </label>
-                            <button type="submit" class="button">"Publish as an image"</button>
-                        </ActionForm>
-                    </div>
-                </details>
-                <details class="confirm">
-                    <summary class="button danger-outline">"Delete…"</summary>
-                    <div class="confirm-body">
-                        <p>"This snapshot cannot be recovered once deleted."</p>
-                        <ActionForm action=actions.delete attr:class="inline-form">
-                            <input type="hidden" name="id" value=i3.clone()/>
-                            <input type="hidden" name="name" value=n3.clone()/>
-                            <button type="submit" class="button danger">"Delete snapshot"</button>
-                        </ActionForm>
-                    </div>
-                </details>
+                <Confirm id=format!("copy-{}", s.name) label="Copy…" title=format!("Copy snapshot {named}")>
+                    <ActionForm action=actions.copy attr:class="stack-form">
+                        <input type="hidden" name="id" value=i2.clone()/>
+                        <input type="hidden" name="name" value=n2.clone()/>
+                        <label>"New container"
+                            <input name="new_name" required=true maxlength="63" value=copy_default.clone()/>
+                        </label>
+                        <label>"Project"
+                            <select name="project">
+                                {projects.iter().map(|p| view! { <option value=p.id.clone()>{p.name.clone()}</option> }).collect_view()}
+                            </select>
+                        </label>
+                        <label>"How many (to fork)"
+                            <input name="count" type="number" min="1" max="50" placeholder="one, named as above" inputmode="numeric"/>
+                        </label>
+                        <p class="muted small">"Empty: one container with the name above. A number N forks the snapshot into NAME-1 … NAME-N, all filled from one read."</p>
+                        <button type="submit" class="button">"Copy to new containers"</button>
+                    </ActionForm>
+                </Confirm>
+                <Confirm id=format!("publish-{}", s.name) label="Publish…" title=format!("Publish snapshot {named}")>
+                    <p>"Makes an image from this snapshot. New containers can start from it, exactly as this snapshot; it stores nothing new."</p>
+                    <ActionForm action=actions.publish attr:class="stack-form">
+                        <input type="hidden" name="id" value=i4.clone()/>
+                        <input type="hidden" name="name" value=n4.clone()/>
+                        <label>"Image name"
+                            <input name="image" required=true maxlength="64" pattern=r"[a-z0-9][a-z0-9._\-]*"
+                                value=image_default.clone() title="Lowercase letters, digits, '.', '_' or '-'"/>
+                        </label>
+                        <button type="submit" class="button">"Publish as an image"</button>
+                    </ActionForm>
+                </Confirm>
+                <Confirm id=format!("delete-{}", s.name) label="Delete…" title=format!("Delete snapshot {named}") class="button danger-outline">
+                    <p>"This snapshot cannot be recovered once deleted."</p>
+                    <ActionForm action=actions.delete attr:class="inline-form">
+                        <input type="hidden" name="id" value=i3.clone()/>
+                        <input type="hidden" name="name" value=n3.clone()/>
+                        <input type="hidden" name="alias" value=s.alias.clone().unwrap_or_default()/>
+                        <button type="submit" class="button danger">"Delete snapshot"</button>
+                    </ActionForm>
+                </Confirm>
             </div>
         </li>
     }
@@ -597,33 +644,30 @@ fn EditSnapshot(id: String, s: Snapshot, update: ServerAction<UpdateSnapshot>) -
         None => "Keep it pinned (never expires)".to_string(),
     };
     view! {
-        <details class="confirm">
-            <summary class="button">"Edit…"</summary>
-            <div class="confirm-body">
-                <ActionForm action=update attr:class="stack-form">
-                    <input type="hidden" name="id" value=id/>
-                    <input type="hidden" name="name" value=s.name.clone()/>
-                    <label>"New alias"
-                        <input name="alias" value=s.alias.clone().unwrap_or_default() maxlength="400"
-                            placeholder="no alias" aria-describedby=help_id.clone()
-                            on:input=move |ev| alias.set(event_target_value(&ev))/>
-                    </label>
-                    <p id=help_id class=move || if problem().is_some() { "field-error" } else { "muted small" } aria-live="polite">
-                        {move || problem().unwrap_or_else(|| "Empty for no alias.".into())}
-                    </p>
-                    <label>"New expiry"
-                        <select name="expiry">
-                            <option value="keep" selected=true>{keep_label}</option>
-                            <option value="never">"Pin: never expire"</option>
-                            <option value="7">"Expire in 7 days"</option>
-                            <option value="30">"Expire in 30 days"</option>
-                            <option value="90">"Expire in 90 days"</option>
-                        </select>
-                    </label>
-                    <button type="submit" class="button primary" disabled=move || problem().is_some()>"Save changes"</button>
-                </ActionForm>
-            </div>
-        </details>
+        <Confirm id=format!("edit-{}", s.name) label="Edit…" title=format!("Edit snapshot {}", s.alias.clone().unwrap_or_else(|| s.name.clone()))>
+            <ActionForm action=update attr:class="stack-form">
+                <input type="hidden" name="id" value=id/>
+                <input type="hidden" name="name" value=s.name.clone()/>
+                <label>"New alias"
+                    <input name="alias" value=s.alias.clone().unwrap_or_default() maxlength="400"
+                        placeholder="no alias" aria-describedby=help_id.clone()
+                        on:input=move |ev| alias.set(event_target_value(&ev))/>
+                </label>
+                <p id=help_id class=move || if problem().is_some() { "field-error" } else { "muted small" } aria-live="polite">
+                    {move || problem().unwrap_or_else(|| "Empty for no alias.".into())}
+                </p>
+                <label>"New expiry"
+                    <select name="expiry">
+                        <option value="keep" selected=true>{keep_label}</option>
+                        <option value="never">"Pin: never expire"</option>
+                        <option value="7">"Expire in 7 days"</option>
+                        <option value="30">"Expire in 30 days"</option>
+                        <option value="90">"Expire in 90 days"</option>
+                    </select>
+                </label>
+                <button type="submit" class="button primary" disabled=move || problem().is_some()>"Save changes"</button>
+            </ActionForm>
+        </Confirm>
     }
 }
 
@@ -632,24 +676,85 @@ fn EditSnapshot(id: String, s: Snapshot, update: ServerAction<UpdateSnapshot>) -
 fn RestoreConfirm(
     id: String,
     name: String,
+    /// The snapshot as messages name it (alias and name).
+    label: String,
     warning: String,
     restore: ServerAction<RestoreSnapshot>,
 ) -> impl IntoView {
     view! {
-        <details class="confirm">
-            <summary class="button">"Restore…"</summary>
-            <div class="confirm-body">
-                <p>{warning}</p>
-                <ActionForm action=restore attr:class="stack-form">
-                    <input type="hidden" name="id" value=id/>
-                    <input type="hidden" name="name" value=name/>
-                    <label class="check">
-                        <input type="checkbox" name="safety" value="on" checked=true/>
-                        " Take a safety snapshot first (so this restore can be undone)"
-                    </label>
-                    <button type="submit" class="button primary">"Restore this snapshot"</button>
-                </ActionForm>
-            </div>
-        </details>
+        <Confirm id=format!("restore-{name}") label="Restore…" title=format!("Restore snapshot {label}")>
+            <p>{warning}</p>
+            <ActionForm action=restore attr:class="stack-form">
+                <input type="hidden" name="id" value=id/>
+                <input type="hidden" name="name" value=name/>
+                <label class="check">
+                    <input type="checkbox" name="safety" value="on" checked=true/>
+                    " Take a safety snapshot first (so this restore can be undone)"
+                </label>
+                <button type="submit" class="button primary">"Restore this snapshot"</button>
+            </ActionForm>
+        </Confirm>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(name: &str, alias: Option<&str>, created: &str, used: Option<&str>) -> Snapshot {
+        let mut s: Snapshot = serde_json::from_value(serde_json::json!({
+            "name": name, "created_at": created, "stateful": false, "size": 0,
+            "file_count": 0, "added_bytes": 0,
+        }))
+        .unwrap();
+        s.alias = alias.map(str::to_string);
+        s.last_used_at = used.map(str::to_string);
+        s
+    }
+
+    #[test]
+    fn the_newest_safety_snapshot_of_a_restore_offers_its_undo() {
+        let target = "snap-20261130-100000-aaaa";
+        let restored = snap(
+            target,
+            Some("good"),
+            "2026-11-30T10:00:00Z",
+            Some("2026-11-30T14:05:09Z"),
+        );
+        let safety = |alias: &str| snap("snap-b", Some(alias), "2026-11-30T14:05:08Z", None);
+        let undo = |list: &[Snapshot]| undo_of_last_restore(list);
+        let alias = format!("before-restore-{target}");
+        assert_eq!(
+            undo(&[safety(&alias), restored.clone()]).as_deref(),
+            Some("14:05 UTC")
+        );
+        // The aliases Snapline takes when the first is taken (`…-2`).
+        assert_eq!(
+            undo(&[safety(&format!("{alias}-2")), restored.clone()]).as_deref(),
+            Some("14:05 UTC")
+        );
+        // Not the newest: a snapshot taken since hides it.
+        let later = snap("snap-c", None, "2026-11-30T15:00:00Z", None);
+        assert_eq!(undo(&[later, safety(&alias), restored.clone()]), None);
+        // A snapshot merely named like one, with no restore after it, offers nothing.
+        let unused = snap(target, None, "2026-11-30T10:00:00Z", None);
+        assert_eq!(undo(&[safety(&alias), unused]), None);
+        assert_eq!(
+            undo(&[safety("before-restore-snap-gone"), restored.clone()]),
+            None
+        );
+        assert_eq!(undo(&[safety(&format!("{alias}-x")), restored]), None);
+    }
+
+    #[test]
+    fn messages_name_a_snapshot_by_alias_and_name() {
+        use crate::model::snapshot_label;
+        assert_eq!(
+            snapshot_label(Some("before-ai"), "snap-1"),
+            "before-ai (snap-1)"
+        );
+        assert_eq!(snapshot_label(None, "snap-1"), "snap-1");
+        assert_eq!(snapshot_label(Some(" "), "snap-1"), "snap-1");
+        assert_eq!(snapshot_label(Some("snap-1"), "snap-1"), "snap-1");
     }
 }

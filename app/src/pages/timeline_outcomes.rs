@@ -27,6 +27,7 @@ pub(crate) fn Outcomes(
         update,
         verify,
         publish,
+        container,
     } = actions;
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
@@ -40,13 +41,14 @@ pub(crate) fn Outcomes(
             update.version().get(),
             verify.version().get(),
             publish.version().get(),
+            container.version().get(),
         ]
     };
     let last = RwSignal::new(None::<usize>);
-    Effect::new(move |prev: Option<[usize; 7]>| {
+    Effect::new(move |prev: Option<[usize; 8]>| {
         let now = versions();
         if let Some(prev) = prev
-            && let Some(i) = (0..7).find(|&i| now[i] != prev[i])
+            && let Some(i) = (0..8).find(|&i| now[i] != prev[i])
         {
             last.set(Some(i));
         }
@@ -64,7 +66,8 @@ pub(crate) fn Outcomes(
             Some(3) => copy.value().get()?.map(Done::Copied),
             Some(4) => update.value().get()?.map(Done::Saved),
             Some(5) => verify.value().get()?.map(|(n, v)| Done::verified(n, v)),
-            Some(_) => publish.value().get()?.map(Done::Published),
+            Some(6) => publish.value().get()?.map(Done::Published),
+            Some(_) => container.value().get()?.map(Done::Container),
         };
         Some(done.map(said_of))
     };
@@ -97,7 +100,8 @@ pub(crate) fn Outcomes(
 
 /// An outcome in words.
 fn said_of(done: Done) -> Said {
-    let name = |alias: Option<String>, name: String| alias.unwrap_or(name);
+    let name =
+        |alias: Option<String>, name: String| crate::model::snapshot_label(alias.as_deref(), &name);
     match done {
         Done::Taken(s) => Said::text(format!("Snapshot {} taken.", name(s.alias, s.name))),
         Done::Restored(o) => Said {
@@ -118,6 +122,7 @@ fn said_of(done: Done) -> Said {
             Said::text("Automatic snapshots turned off; the snapshots they took stay.".into())
         }
         Done::Copied(c) => copied_said(c),
+        Done::Container(acted) => Said::text(acted.said()),
         Done::Published(i) => Said::text(format!(
             "Published image {}. Choose it when you create a container.",
             i.name

@@ -32,10 +32,7 @@ pub(super) fn history(w: &Workspace) -> AnyView {
                                         <pre class="json"><code>{r.response.clone()}</code></pre>
                                     </details>
                                     <div class="button-row">
-                                        <form method="post" action="/rpc/docs_replay" class="inline-form">
-                                            <input type="hidden" name="run" value=r.id.to_string()/>
-                                            <button type="submit" class="button small">"Replay"</button>
-                                        </form>
+                                        {replay(&r)}
                                         <a class="button small" href=docs_widget_url(&operation, &format!("from={}", r.id))>"Open in its form"</a>
                                     </div>
                                 </li>
@@ -46,4 +43,33 @@ pub(super) fn history(w: &Workspace) -> AnyView {
             }}
         </section>
     }.into_any()
+}
+
+/// Replay: a read (`GET`, `HEAD`) is sent again at once; anything else changes state (a
+/// restore, a delete), so it asks first, saying what will be sent.
+fn replay(r: &RunRecord) -> AnyView {
+    let id = r.id.to_string();
+    let form = move |label: &'static str, class: &'static str| {
+        view! {
+            <form method="post" action="/rpc/docs_replay" class="inline-form">
+                <input type="hidden" name="run" value=id.clone()/>
+                <button type="submit" class=class>{label}</button>
+            </form>
+        }
+    };
+    if matches!(r.method.as_str(), "GET" | "HEAD") {
+        return form("Replay", "button small").into_any();
+    }
+    let question = format!(
+        "Send {} {} again? It changes state, as it did when it ran.",
+        r.method, r.path
+    );
+    view! {
+        <crate::components::Confirm id=format!("replay-{}", r.id) label="Replay…"
+            title=format!("Replay {} {}", r.method, r.path) class="button small">
+            <p>{question}</p>
+            {form("Send it again", "button primary")}
+        </crate::components::Confirm>
+    }
+    .into_any()
 }

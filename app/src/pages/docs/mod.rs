@@ -40,6 +40,8 @@ struct Wanted {
     kept: bool,
     /// An example to load into the widget.
     example: Option<String>,
+    /// The name of the example just deleted at this widget.
+    deleted: Option<String>,
     /// A run whose parameters and body to load into the widget.
     from: Option<i64>,
     /// Parameters to set (`set.NAME=value`): the "use this name" links.
@@ -65,6 +67,7 @@ impl Wanted {
             refused: get("refused") == "1",
             kept: get("kept") == "1",
             example: query.get("example"),
+            deleted: query.get("deleted"),
             from: get("from").parse().ok(),
             set,
         }

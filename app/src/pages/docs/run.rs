@@ -239,7 +239,7 @@ fn widget(e: &EndpointSummary, w: &Workspace, wanted: &Wanted, all: &[EndpointSu
                 </details>
             </form>
             {shown.map(|r| result_panel(r, all))}
-            {examples_list(&key, &examples, &w.choices.projects)}
+            {examples_list(&key, &examples, &w.choices.projects, wanted.deleted.clone().filter(|_| selected))}
             {code_snippets(&w.base, &e.method, &path_for_snippets, &body)}
         </details>
     }.into_any()
@@ -383,8 +383,16 @@ fn first_sentence(text: &str) -> String {
     }
 }
 
-fn examples_list(key: &str, examples: &[Example], projects: &[Project]) -> AnyView {
-    (!examples.is_empty()).then(|| {
+fn examples_list(
+    key: &str,
+    examples: &[Example],
+    projects: &[Project],
+    deleted: Option<String>,
+) -> AnyView {
+    let deleted = deleted.map(|name| {
+        view! { <p class="notice ok" role="status">{format!("Example \u{201c}{name}\u{201d} deleted.")}</p> }
+    });
+    let list = (!examples.is_empty()).then(|| {
         let project_name = |id: &str| {
             projects
                 .iter()
@@ -396,24 +404,40 @@ fn examples_list(key: &str, examples: &[Example], projects: &[Project]) -> AnyVi
             <section class="examples" aria-label="Saved examples">
                 <h4>"Your team's examples"</h4>
                 <ul>
-                    {examples.iter().map(|x| view! {
+                    {examples.iter().map(|x| {
+                        // A confirmation's children outlive this function: owned values.
+                        let (xid, xname, op) = (x.id.clone(), x.name.clone(), key.to_string());
+                        let question = format!(
+                            "Delete the example \u{201c}{}\u{201d} for everyone in {}? This cannot be undone.",
+                            x.name,
+                            project_name(&x.project_id)
+                        );
+                        view! {
                         <li data-testid="example">
                             <strong>{x.name.clone()}</strong>
                             <span class="muted">" · "{project_name(&x.project_id)}" · "{crate::model::short_time(&x.updated_at)}</span>
                             {(!x.note.is_empty()).then(|| view! { <p class="muted small">{x.note.clone()}</p> })}
                             <div class="button-row">
                                 <a class="button small" href=docs_widget_url(key, &format!("example={}", query_escape(&x.id)))>"Use / edit"</a>
-                                <form method="post" action="/rpc/delete_example" class="inline-form">
-                                    <input type="hidden" name="id" value=x.id.clone()/>
-                                    <button type="submit" class="button small danger-outline">"Delete"</button>
-                                </form>
+                                <crate::components::Confirm id=format!("delete-example-{}", x.id) label="Delete…"
+                                    title=format!("Delete the example {}", x.name) class="button small danger-outline">
+                                    <p>{question}</p>
+                                    <form method="post" action="/rpc/delete_example" class="inline-form">
+                                        <input type="hidden" name="id" value=xid/>
+                                        <input type="hidden" name="operation" value=op/>
+                                        <input type="hidden" name="name" value=xname/>
+                                        <button type="submit" class="button danger">"Delete example"</button>
+                                    </form>
+                                </crate::components::Confirm>
                             </div>
                         </li>
+                    }
                     }).collect_view()}
                 </ul>
             </section>
         }
-    }).into_any()
+    });
+    view! { {deleted}{list} }.into_any()
 }
 
 fn code_snippets(base: &str, method: &str, path: &str, body: &str) -> AnyView {
