@@ -218,6 +218,7 @@ mod tests {
             path: path.into(),
             summary: String::new(),
             description: String::new(),
+            description_html: String::new(),
             parameters: params
                 .iter()
                 .map(|(name, location, required)| ParamDoc {
@@ -225,6 +226,7 @@ mod tests {
                     location: (*location).into(),
                     required: *required,
                     description: String::new(),
+                    description_html: String::new(),
                     example: None,
                 })
                 .collect(),

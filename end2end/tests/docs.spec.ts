@@ -77,11 +77,19 @@ test('run POST snapshots, fill the new name into the restore, run it; the timeli
 
   await page.screenshot({ path: testInfo.outputPath('docs-run.png'), fullPage: false });
 
-  // The run is in the history, and a replay sends it again (a second restore).
+  // The run is in the history, and a replay sends it again (a second restore): a request
+  // that changes state asks first, and Cancel sends nothing.
   const newest = page.locator('#history').getByTestId('history-run').first();
   await expect(newest).toContainText('PATCH');
   const runs = await page.locator('#history').getByTestId('history-run').count();
-  await newest.getByRole('button', { name: 'Replay' }).click();
+  await newest.getByRole('button', { name: 'Replay…' }).click();
+  const ask = newest.getByRole('dialog');
+  await expect(ask).toContainText(`Send PATCH /api/v1/containers/${id}/snapshots/${name} again?`);
+  await ask.getByRole('button', { name: 'Cancel' }).click();
+  await expect(ask).toBeHidden();
+  await expect(page.locator('#history').getByTestId('history-run')).toHaveCount(runs);
+  await newest.getByRole('button', { name: 'Replay…' }).click();
+  await ask.getByRole('button', { name: 'Send it again' }).click();
   await expect(page).toHaveURL(/[?&]run=\d+/);
   await expect(operation(page, RESTORE).getByTestId('run-status')).toHaveText('200');
   await expect(page.locator('#history').getByTestId('history-run')).toHaveCount(runs + 1);
@@ -111,6 +119,15 @@ test('a malformed body is caught before sending, shown inline, and kept', async 
   const third = operation(page, CREATE).locator('details.run-widget');
   await expect(third.getByRole('alert')).toContainText('/alias');
   await expect(third.getByRole('alert')).toContainText('/expiry');
+  // So are values out of the range the schema states (the server's own limits).
+  await third.getByLabel('Body (JSON)').fill('{"expiry": 99999, "alias": "' + 'x'.repeat(101) + '"}');
+  await third.getByRole('button', { name: 'Run', exact: true }).click();
+  const fourth = operation(page, CREATE).locator('details.run-widget');
+  await expect(fourth.getByRole('alert')).toContainText('Not sent');
+  await expect(fourth.getByRole('alert')).toContainText('/expiry: 99999 is greater than the maximum of 3650');
+  await expect(fourth.getByRole('alert')).toContainText('/alias');
+  await fourth.getByLabel('Body (JSON)').fill('{"alias": 42, "expiry": "soon"}');
+  await fourth.getByRole('button', { name: 'Keep draft' }).click();
   expect(await snapshotCount(page, id)).toBe(0);
 
   // The last body is kept in the database: it survives signing out and in again.
@@ -183,9 +200,19 @@ test('a saved example survives a reload and a second user of the project sees it
   await expect(loaded.getByLabel('Body (JSON)')).toHaveValue('{"alias": "pre-deploy", "expiry": 30}');
   await loaded.getByRole('button', { name: 'Run', exact: true }).click();
   await expect(operation(mate, CREATE).getByTestId('run-status')).toHaveText('200');
-  // The teammate deletes it; it is gone for everyone.
+  // The teammate deletes it, which asks first (Cancel keeps it), then says it went; it is
+  // gone for everyone.
   const again = await widget(mate, CREATE);
-  await again.getByTestId('example').filter({ hasText: 'Before a deploy' }).getByRole('button', { name: 'Delete' }).click();
+  const item = again.getByTestId('example').filter({ hasText: 'Before a deploy' });
+  await item.getByRole('button', { name: 'Delete…' }).click();
+  const ask = item.getByRole('dialog', { name: 'Delete the example Before a deploy' });
+  await expect(ask).toContainText('for everyone in');
+  await ask.getByRole('button', { name: 'Cancel' }).click();
+  await expect(ask).toBeHidden();
+  await expect(item).toBeVisible();
+  await item.getByRole('button', { name: 'Delete…' }).click();
+  await ask.getByRole('button', { name: 'Delete example' }).click();
+  await expect(operation(mate, CREATE).getByRole('status').filter({ hasText: 'deleted' })).toHaveText('Example “Before a deploy” deleted.');
   await expect(operation(mate, CREATE).getByTestId('example')).toHaveCount(0);
   await page.reload();
   await expect(operation(page, CREATE).getByTestId('example')).toHaveCount(0);

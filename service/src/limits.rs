@@ -13,10 +13,15 @@ pub const PIDS: std::ops::RangeInclusive<u64> = 8..=4_194_304;
 /// The smallest CPU share: 1 ms of CPU per 100 ms period (the kernel's minimum quota).
 pub const MIN_CPUS: f64 = 0.01;
 
-/// Checks `l` against the bounds and this host's CPU count (a share above it would never
-/// bind, so it is refused as a mistake).
+/// This host's CPU count: the most CPUs a container may be given (a share above it would
+/// never bind, so it is refused as a mistake).
+pub fn host_cpus() -> f64 {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) as f64
+}
+
+/// Checks `l` against the bounds and [`host_cpus`].
 pub fn check(l: &ContainerLimits) -> Result<(), ServiceError> {
-    let host_cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let host_cpus = host_cpus();
     if !MEMORY_MB.contains(&l.memory_mb) {
         return Err(ServiceError::bad_request(format!(
             "limits.memory_mb must be between {} and {} MiB (got {})",

@@ -164,6 +164,14 @@ impl Service {
                 "container {id} was deleted; there is nothing to snapshot on a schedule"
             )));
         }
+        // The length is the text as sent, spaces included, as the schema states it
+        // (`maxLength` 100), so the docs page's check and this one agree.
+        if spec.schedule.chars().count() > 100 {
+            return Err(ServiceError::bad_request(format!(
+                "schedule is {} characters long; at most 100 are allowed",
+                spec.schedule.chars().count()
+            )));
+        }
         let cron = parse_cron(spec.schedule.trim())?;
         if let Some(d) = spec.expiry {
             super::snapshots::validate_expiry(d)?;

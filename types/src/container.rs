@@ -75,15 +75,23 @@ pub struct ContainerLimits {
     /// Memory in MiB, swap included (no swap beyond it); a process that needs more is
     /// killed by the kernel's OOM killer. Default 1024.
     #[serde(default = "ContainerLimits::default_memory_mb")]
-    #[cfg_attr(feature = "openapi", schema(example = 512))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 16, maximum = 1048576, example = 512)
+    )]
     pub memory_mb: u64,
     /// Processes and threads at once; a fork beyond it fails (EAGAIN). Default 1024.
     #[serde(default = "ContainerLimits::default_pids")]
-    #[cfg_attr(feature = "openapi", schema(example = 256))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 8, maximum = 4194304, example = 256)
+    )]
     pub pids: u64,
-    /// CPU time, in CPUs (1.5: one and a half cores' worth per 100 ms). Default 1.0.
+    /// CPU time, in CPUs (1.5: one and a half cores' worth per 100 ms), from 0.01 to the
+    /// server's CPU count (the served document states this server's as `maximum`).
+    /// Default 1.0.
     #[serde(default = "ContainerLimits::default_cpus")]
-    #[cfg_attr(feature = "openapi", schema(example = 1.0))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.01, example = 1.0))]
     pub cpus: f64,
 }
 
@@ -167,14 +175,27 @@ pub struct CreateContainer {
     /// The project (id or name).
     #[cfg_attr(feature = "openapi", schema(example = "67e89abc123def456789abcd"))]
     pub project_id: String,
-    /// 1 to 63 letters, digits, `.`, `_` or `-`; unique in the project. Also the hostname.
-    #[cfg_attr(feature = "openapi", schema(example = "web"))]
+    /// 1 to 63 letters, digits, `.`, `_` or `-`, starting with a letter or digit; unique in
+    /// the project. Also the hostname.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 63,
+            pattern = "^[A-Za-z0-9][A-Za-z0-9._-]*$",
+            example = "web"
+        )
+    )]
     pub name: String,
     /// An image name from `GET /api/v1/images`.
     #[cfg_attr(feature = "openapi", schema(example = "demo"))]
     pub image: String,
-    /// What `start` runs; the image's default when absent.
-    #[cfg_attr(feature = "openapi", schema(example = json!(["/bin/sh", "-c", "httpd -f -p 8080"])))]
+    /// What `start` runs; the image's default when absent. 1 to 256 arguments of at most
+    /// 4096 bytes each, no NUL; the first not empty.
+    #[cfg_attr(feature = "openapi", schema(
+        min_items = 1, max_items = 256,
+        example = json!(["/bin/sh", "-c", "httpd -f -p 8080"])
+    ))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Vec<String>>,
     /// Memory, processes and CPU it may use; each field left out takes its default.
@@ -188,11 +209,15 @@ pub struct CreateContainer {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", schema(example = json!({"command": ["cat", "/etc/os-release"], "timeout_s": 10})))]
 pub struct ExecRequest {
-    #[cfg_attr(feature = "openapi", schema(example = json!(["cat", "/etc/os-release"])))]
+    /// The program and its arguments: 1 to 256 of at most 4096 bytes each, no NUL; the
+    /// first not empty.
+    #[cfg_attr(feature = "openapi", schema(
+        min_items = 1, max_items = 256, example = json!(["cat", "/etc/os-release"])
+    ))]
     pub command: Vec<String>,
     /// Seconds before the command is killed (1 to 600, default 30).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(example = 10))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 600, example = 10))]
     pub timeout_s: Option<u64>,
 }
 
@@ -223,7 +248,17 @@ pub struct CopyRequest {
     /// The project of the new container (id or name).
     #[cfg_attr(feature = "openapi", schema(example = "67e89abc123def456789abcd"))]
     pub target_project_id: String,
-    #[cfg_attr(feature = "openapi", schema(example = "restored-copy"))]
+    /// The new container's name, as in a create (1 to 63 letters, digits, `.`, `_` or `-`,
+    /// starting with a letter or digit); with `count`, short enough for the `-N` suffix.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 63,
+            pattern = "^[A-Za-z0-9][A-Za-z0-9._-]*$",
+            example = "restored-copy"
+        )
+    )]
     pub name: String,
     /// A snapshot of the source (name or unambiguous alias); the live state when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -306,9 +341,15 @@ pub struct Schedule {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleSpec {
-    #[cfg_attr(feature = "openapi", schema(example = "@daily"))]
+    /// Five-field cron (`0 3 * * *`) or `@hourly`, `@daily`, `@weekly`; UTC. At most 100
+    /// characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 100, example = "@daily")
+    )]
     pub schedule: String,
-    #[cfg_attr(feature = "openapi", schema(example = 7))]
+    /// Days until each scheduled snapshot expires (1 to 3650); absent or `null` keeps them.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3650, example = 7))]
     pub expiry: Option<i64>,
     pub alias_pattern: Option<String>,
     pub include_stopped: Option<bool>,

@@ -110,7 +110,16 @@ pub struct ProjectData {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", schema(example = json!({"name": "staging"})))]
 pub struct CreateProject {
-    #[cfg_attr(feature = "openapi", schema(example = "staging"))]
+    /// 1 to 100 characters, no control characters; unique.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*$",
+            example = "staging"
+        )
+    )]
     pub name: String,
 }
 
@@ -183,7 +192,16 @@ pub struct TokenCreated {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", schema(example = json!({"name": "ci", "project_ids": ["67e89abc123def456789abcd"]})))]
 pub struct CreateToken {
-    #[cfg_attr(feature = "openapi", schema(example = "ci"))]
+    /// 1 to 100 characters, no control characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*$",
+            example = "ci"
+        )
+    )]
     pub name: String,
     /// The projects it sees (ids or names).
     #[serde(default)]

@@ -58,12 +58,20 @@ pub struct Snapshot {
 pub struct CreateSnapshot {
     /// A human name, at most 100 characters, no control characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(example = "before-ai-refactor"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*$",
+            example = "before-ai-refactor"
+        )
+    )]
     pub alias: Option<String>,
     /// Days until the snapshot is deleted automatically (1 to 3650); omit it to keep the
     /// snapshot until you delete it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(example = 30))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3650, example = 30))]
     pub expiry: Option<i64>,
 }
 
@@ -115,7 +123,10 @@ pub struct UpdateSnapshot {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "production-stable"))]
+    #[cfg_attr(feature = "openapi", schema(
+        value_type = Option<String>, max_length = 100, pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*$",
+        example = "production-stable"
+    ))]
     pub alias: Option<Option<String>>,
     /// Days from now until the snapshot expires (1 to 3650); `null` pins it.
     #[serde(
@@ -123,7 +134,7 @@ pub struct UpdateSnapshot {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>, example = 30))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>, minimum = 1, maximum = 3650, example = 30))]
     pub expiry: Option<Option<i64>>,
 }
 

@@ -15,8 +15,12 @@ pub struct EndpointSummary {
     pub path: String,
     /// One line on what it does.
     pub summary: String,
-    /// Longer description, possibly empty.
+    /// Longer description (CommonMark as the document has it), possibly empty.
     pub description: String,
+    /// The description as safe HTML (rendered on the server: raw HTML in the text shown as
+    /// text, links only to http(s) or this site), which the page shows as it is.
+    #[serde(default)]
+    pub description_html: String,
     /// Path and query parameters.
     #[serde(default)]
     pub parameters: Vec<ParamDoc>,
@@ -26,7 +30,8 @@ pub struct EndpointSummary {
     /// The request body's schema (pretty JSON, every reference inlined).
     #[serde(default)]
     pub request_schema: Option<String>,
-    /// Every documented answer: status and what it means.
+    /// Every documented answer: status and what it means, as safe inline HTML (see
+    /// `description_html`).
     #[serde(default)]
     pub responses: Vec<(String, String)>,
     /// The JSON schema of each answer that has one: status and schema (pretty JSON, every
@@ -46,6 +51,9 @@ pub struct ParamDoc {
     pub location: String,
     pub required: bool,
     pub description: String,
+    /// The description as safe inline HTML (see [`EndpointSummary::description_html`]).
+    #[serde(default)]
+    pub description_html: String,
     /// An example value, when the document gives one.
     pub example: Option<String>,
 }

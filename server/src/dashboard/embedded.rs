@@ -16,12 +16,11 @@ use app::model::{
 use app::model::{EndpointSummary, SystemCheck, SystemStatus};
 use futures_util::StreamExt;
 
-use super::openapi::{endpoints_of, header_list};
+use super::openapi::{endpoints_of_json, header_list};
 
 use service::{Caller, ErrorKind, Service, ServiceError, parse_id, selfcheck};
 use sqlx::SqlitePool;
 use types::Container;
-use utoipa::OpenApi;
 
 /// Free space below which the self-check reports a warning.
 const LOW_SPACE_BYTES: u64 = 512 * 1024 * 1024;
@@ -124,7 +123,7 @@ impl Backend for EmbeddedBackend {
     }
 
     async fn api_endpoints(&self) -> Result<Vec<EndpointSummary>, AppError> {
-        Ok(endpoints_of(&crate::http::ApiDoc::openapi()))
+        Ok(endpoints_of_json(&crate::http::system::api_document()))
     }
 
     async fn identity(&self, token: &str) -> Result<Identity, AppError> {

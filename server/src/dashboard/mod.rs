@@ -10,6 +10,7 @@
 pub mod csrf;
 pub mod docs_store;
 pub mod embedded;
+pub mod markdown;
 pub mod openapi;
 pub mod schema;
 pub mod sessions;

@@ -61,6 +61,7 @@ pub fn endpoints_of_json(doc: &serde_json::Value) -> Vec<EndpointSummary> {
                     location: text(&p["in"]),
                     required: p["required"].as_bool().unwrap_or(false),
                     description: text(&p["description"]),
+                    description_html: super::markdown::to_inline_html(&text(&p["description"])),
                     example: match &p["example"] {
                         Value::Null => None,
                         Value::String(s) => Some(s.clone()),
@@ -78,7 +79,10 @@ pub fn endpoints_of_json(doc: &serde_json::Value) -> Vec<EndpointSummary> {
                 .as_object()
                 .into_iter()
                 .flatten()
-                .map(|(status, r)| (status.clone(), text(&r["description"])))
+                .map(|(status, r)| {
+                    let what = super::markdown::to_inline_html(&text(&r["description"]));
+                    (status.clone(), what)
+                })
                 .collect();
             let response_schemas = op["responses"]
                 .as_object()
@@ -98,6 +102,7 @@ pub fn endpoints_of_json(doc: &serde_json::Value) -> Vec<EndpointSummary> {
                 path: path.clone(),
                 summary: text(&op["summary"]),
                 description: text(&op["description"]),
+                description_html: super::markdown::to_html(&text(&op["description"])),
                 parameters,
                 request_example: example,
                 request_schema: (!schema.is_null()).then(|| pretty(&schema)).flatten(),

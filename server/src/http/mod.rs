@@ -24,7 +24,7 @@ pub mod retention;
 pub mod rpc;
 pub mod snapshots;
 pub mod status;
-mod system;
+pub mod system;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

@@ -45,6 +45,20 @@ pub async fn health() -> Json<Envelope<Health>> {
     tag = "System",
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json")),
 )]
-pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+pub async fn openapi_json() -> Json<serde_json::Value> {
+    Json(api_document())
+}
+
+/// The OpenAPI document as served: the generated one, with the bounds that depend on this
+/// server filled in (the CPUs a container may be given are at most this host's), so that
+/// every limit the server checks is in the schema the docs page validates against.
+pub fn api_document() -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    if let Some(cpus) = doc
+        .pointer_mut("/components/schemas/ContainerLimits/properties/cpus")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        cpus.insert("maximum".into(), service::limits::host_cpus().into());
+    }
+    doc
 }

@@ -28,7 +28,7 @@ pub(super) fn endpoint(
                     <tr>
                         <td><code>{p.name.clone()}</code>{p.required.then_some(" (required)")}</td>
                         <td>{p.location.clone()}</td>
-                        <td>{p.description.clone()}{p.example.clone().map(|x| view! { <span class="muted">" e.g. "<code>{x}</code></span> })}</td>
+                        <td><span inner_html=p.description_html.clone()></span>{p.example.clone().map(|x| view! { <span class="muted">" e.g. "<code>{x}</code></span> })}</td>
                     </tr>
                 }).collect_view()}
             </tbody>
@@ -54,7 +54,7 @@ pub(super) fn endpoint(
                 {e.secured.then(|| view! { <span class="tag">"token"</span> })}
             </header>
             <p class="endpoint-summary">{e.summary.clone()}</p>
-            {(!e.description.is_empty()).then(|| view! { <p class="muted">{e.description.clone()}</p> })}
+            {(!e.description_html.is_empty()).then(|| view! { <div class="muted prose" inner_html=e.description_html.clone()></div> })}
             <details class="endpoint-details" open=open>
                 <summary>"Parameters, body and answers"</summary>
                 {params}
@@ -66,7 +66,7 @@ pub(super) fn endpoint(
                         let schema = e.response_schemas.iter().find(|(s, _)| s == status).map(|(_, x)| x.clone());
                         view! {
                             <li>
-                                <code class=format!("status status-{}", status.chars().next().unwrap_or('0'))>{status.clone()}</code>" "{what.clone()}
+                                <code class=format!("status status-{}", status.chars().next().unwrap_or('0'))>{status.clone()}</code>" "<span inner_html=what.clone()></span>
                                 {schema.map(|x| view! {
                                     <details><summary>"Answer schema"</summary><pre class="json"><code>{x}</code></pre></details>
                                 })}

@@ -1,0 +1,124 @@
+import { test, expect, Page } from '@playwright/test';
+import { api, signIn, watchConsole, waitForHydration } from './helpers';
+
+// Every action updates the page in place and says what it did; messages name a snapshot as
+// its card does (alias, with the name beside it).
+
+function card(page: Page, title: string) {
+  return page.locator('.snapshot-card').filter({ has: page.getByRole('heading', { name: title, exact: true }) });
+}
+
+/** Marks the page: the mark is gone if the page reloads. */
+async function mark(page: Page) {
+  await page.evaluate(() => ((window as any).__stayed = true));
+}
+
+async function stayed(page: Page): Promise<boolean> {
+  return page.evaluate(() => (window as any).__stayed === true);
+}
+
+test('start, stop and delete update the page in place and say what they did', async ({ page }) => {
+  const errors = watchConsole(page);
+  await signIn(page);
+  await api(page, 'POST', '/api/v1/containers', { project_id: 'default', name: 'fb-web', image: 'demo' });
+  await page.goto('/');
+  await waitForHydration(page);
+  await mark(page);
+  const row = page.locator('.container-row', { hasText: 'fb-web' });
+  const outcome = page.getByTestId('outcome');
+
+  await row.getByRole('button', { name: 'Start', exact: true }).click();
+  await expect(outcome).toHaveText('Started fb-web.');
+  await expect(row.locator('[data-status]')).toHaveAttribute('data-status', 'running');
+  await row.getByRole('button', { name: 'Stop', exact: true }).click();
+  await expect(outcome).toHaveText('Stopped fb-web.');
+  await expect(row.locator('[data-status]')).toHaveAttribute('data-status', 'stopped');
+
+  await row.getByRole('button', { name: 'Delete…' }).click();
+  await row.getByRole('button', { name: 'Delete container' }).click();
+  await expect(outcome).toContainText('Deleted fb-web. Its snapshots stay');
+  await expect(page.locator('.container-row:not(.deleted)', { hasText: 'fb-web' })).toHaveCount(0);
+  expect(await stayed(page)).toBe(true);
+  expect(errors).toEqual([]);
+});
+
+test('the timeline starts and stops its container in place', async ({ page }) => {
+  const errors = watchConsole(page);
+  await signIn(page);
+  const made = await api(page, 'POST', '/api/v1/containers', { project_id: 'default', name: 'fb-tl', image: 'demo' });
+  await page.goto(`/containers/${made.container.id}`);
+  await waitForHydration(page);
+  await mark(page);
+  await page.getByRole('button', { name: 'Start container' }).click();
+  await expect(page.getByTestId('outcome')).toHaveText('Started fb-tl.');
+  await expect(page.getByRole('heading', { level: 1 }).locator('[data-status]')).toHaveAttribute('data-status', 'running');
+  await page.getByRole('button', { name: 'Stop container' }).click();
+  await expect(page.getByTestId('outcome')).toHaveText('Stopped fb-tl.');
+  expect(await stayed(page)).toBe(true);
+  expect(errors).toEqual([]);
+});
+
+test('without JavaScript, start and stop come back saying what they did', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await signIn(page);
+  await api(page, 'POST', '/api/v1/containers', { project_id: 'default', name: 'fb-plain', image: 'demo' });
+  await page.goto('/');
+  const row = page.locator('.container-row', { hasText: 'fb-plain' });
+  await row.getByRole('button', { name: 'Start', exact: true }).click();
+  await expect(page.getByTestId('outcome')).toHaveText('Started fb-plain.');
+  await expect(row.locator('[data-status]')).toHaveAttribute('data-status', 'running');
+  await row.getByRole('button', { name: 'Stop', exact: true }).click();
+  await expect(page.getByTestId('outcome')).toHaveText('Stopped fb-plain.');
+  // A signature made for another session is not shown.
+  const url = new URL(page.url());
+  url.searchParams.set('sig', '0'.repeat(64));
+  await page.goto(url.toString());
+  await expect(page.locator('.container-row', { hasText: 'fb-plain' })).toBeVisible();
+  await expect(page.getByTestId('outcome')).toHaveText('');
+  await context.close();
+});
+
+test('Undo the restore stays on the newest card after a reload, and messages use aliases', async ({ page }) => {
+  const errors = watchConsole(page);
+  await signIn(page);
+  const made = await api(page, 'POST', '/api/v1/containers', { project_id: 'default', name: 'fb-undo', image: 'demo' });
+  const id = made.container.id;
+  const taken = await api(page, 'POST', `/api/v1/containers/${id}/snapshots`, { alias: 'good' });
+  const name: string = taken.snapshot.name;
+  await page.goto(`/containers/${id}`);
+  await waitForHydration(page);
+  await card(page, 'good').getByRole('button', { name: 'Restore…' }).click();
+  await expect(page.getByRole('dialog', { name: `Restore snapshot good (${name})` })).toBeVisible();
+  await card(page, 'good').getByRole('button', { name: 'Restore this snapshot' }).click();
+  await expect(page.getByTestId('outcome')).toContainText(`Restored to good (${name}).`);
+
+  // After a reload the outcome is gone, but the newest card (the safety snapshot) offers
+  // the undo, with the restore's time.
+  await page.reload();
+  await waitForHydration(page);
+  const undo = page.getByTestId('undo-restore');
+  await expect(undo).toHaveCount(1);
+  await expect(undo).toHaveText(/^Undo the restore of \d\d:\d\d UTC$/);
+  await expect(page.locator('.snapshot-card').first()).toContainText('before-restore-');
+  await undo.click();
+  await expect(page.getByTestId('outcome')).toContainText('Restored to before-restore-');
+  // Once another snapshot is newer, the card no longer offers it.
+  await page.getByLabel('Alias', { exact: true }).fill('later');
+  await page.getByRole('button', { name: 'Take snapshot' }).click();
+  await expect(page.getByTestId('outcome')).toContainText(`Snapshot later (snap-`);
+  await expect(page.getByTestId('undo-restore')).toHaveCount(0);
+
+  // Delete and verify name it by alias too, and so does the Files page.
+  await card(page, 'good').getByRole('button', { name: 'Verify…' }).click();
+  await card(page, 'good').getByRole('button', { name: 'Verify snapshot' }).click();
+  await expect(page.getByTestId('outcome')).toContainText(`Snapshot good (${name}) verified`);
+  await page.goto(`/containers/${id}/snapshots/${name}/files`);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Files of good (${name})`);
+  await page.goto(`/containers/${id}`);
+  await waitForHydration(page);
+  await card(page, 'later').getByRole('button', { name: 'Delete…' }).click();
+  await card(page, 'later').getByRole('button', { name: 'Delete snapshot' }).click();
+  await expect(page.getByTestId('outcome')).toContainText(/Snapshot later \(snap-\S+\) deleted\./);
+  expect(errors).toEqual([]);
+});
