@@ -41,6 +41,10 @@ pub trait Backend: Send + Sync + 'static {
     async fn identity(&self, token: &str) -> Result<Identity, AppError>;
     /// Containers (live and deleted), images and the caller's projects.
     async fn overview(&self, token: &str) -> Result<Overview, AppError>;
+    /// Deletes a project (admin only): refused, naming what it still holds, while it has
+    /// containers, snapshots of deleted containers or published images, and for the last
+    /// project.
+    async fn delete_project(&self, token: &str, id: &str) -> Result<(), AppError>;
     /// Creates a container from an image in a project.
     async fn create_container(
         &self,
@@ -220,6 +224,11 @@ pub trait DocsStore: Send + Sync + 'static {
     ) -> Result<Example, AppError>;
     /// Deletes an example of a project in `projects`.
     async fn delete_example(&self, id: &str, projects: &[String]) -> Result<(), AppError>;
+    /// Deletes `token`'s run history; returns how many runs went.
+    async fn clear_runs(&self, token: &str) -> Result<u64, AppError>;
+    /// Deletes `token`'s drafts (every widget starts from its example again); returns how
+    /// many went.
+    async fn clear_drafts(&self, token: &str) -> Result<u64, AppError>;
 }
 
 /// Dashboard sign-ins kept on the server: the session cookie holds a random id, never the API

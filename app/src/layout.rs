@@ -17,10 +17,12 @@ pub fn Frame(children: Children) -> impl IntoView {
         <div class="frame" data-hydrated=move || hydrated.get().to_string()>
             <a class="skip-link" href="#main" on:click=skip_to_main>"Skip to content"</a>
             <header class="topbar">
-                <A href="/" attr:class="brand">
+                // A plain link: the router's `A` would mark it as the current page on every
+                // page under `/` (only the link to the page itself may say so).
+                <a href="/" class="brand">
                     <span class="brand-mark" aria-hidden="true"></span>
                     <span class="brand-name">"Snapline"</span>
-                </A>
+                </a>
                 <nav class="nav" aria-label="Main">
                     <A href="/" exact=true>"Containers"</A>
                     // Server-only pages: a full page load (rel=external), not the router.

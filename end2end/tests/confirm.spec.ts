@@ -11,12 +11,13 @@ function card(page: Page, title: string) {
 /** Where every button of a card's action row is, to compare before and after. */
 async function boxes(page: Page, title: string) {
   const buttons = card(page, title).locator('.snapshot-actions > .button, .snapshot-actions > a');
-  const out: string[] = [];
-  for (const b of await buttons.all()) {
-    const box = await b.boundingBox();
-    out.push(`${await b.textContent()} ${box?.x},${box?.y},${box?.width}`);
-  }
-  return out;
+  // Page coordinates, not the viewport's: focusing a button may scroll the page.
+  return buttons.evaluateAll((els) =>
+    els.map((el) => {
+      const r = el.getBoundingClientRect();
+      return `${el.textContent} ${r.left + window.scrollX},${r.top + window.scrollY},${r.width}`;
+    }),
+  );
 }
 
 test('a confirmation closes with Escape or Cancel, one at a time, and moves nothing', async ({ page }) => {

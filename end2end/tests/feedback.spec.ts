@@ -122,3 +122,47 @@ test('Undo the restore stays on the newest card after a reload, and messages use
   await expect(page.getByTestId('outcome')).toContainText(/Snapshot later \(snap-\S+\) deleted\./);
   expect(errors).toEqual([]);
 });
+
+test('a project is deleted from the System page once it is empty, and says why not before', async ({ page }) => {
+  const errors = watchConsole(page);
+  await signIn(page);
+  const project = await api(page, 'POST', '/api/v1/projects', { name: 'fb-doomed' });
+  const box = await api(page, 'POST', '/api/v1/containers', { project_id: project.project.id, name: 'fb-tenant', image: 'demo' });
+  await page.goto('/system');
+  await waitForHydration(page);
+  const row = page.locator('[data-project="fb-doomed"]');
+  // Refused while it holds a container, in words that say what it holds.
+  await row.getByRole('button', { name: 'Delete…' }).click();
+  await row.getByRole('button', { name: 'Delete project' }).click();
+  await expect(page.getByRole('alert')).toContainText('fb-tenant');
+  await expect(page.locator('[data-project="fb-doomed"]')).toHaveCount(1);
+  // Emptied, it goes, and the page says so.
+  await api(page, 'DELETE', `/api/v1/containers/${box.container.id}`);
+  await page.locator('[data-project="fb-doomed"]').getByRole('button', { name: 'Delete…' }).click();
+  await page.locator('[data-project="fb-doomed"]').getByRole('button', { name: 'Delete project' }).click();
+  await expect(page.getByTestId('project-outcome')).toHaveText('Project fb-doomed deleted.');
+  await expect(page.locator('[data-project="fb-doomed"]')).toHaveCount(0);
+  expect(errors.filter((e) => !e.includes('409'))).toEqual([]);
+});
+
+test('run history and drafts are cleared by their owner, after asking', async ({ page }) => {
+  await signIn(page);
+  await page.goto('/docs');
+  const custom = page.locator('#run-custom');
+  await custom.getByLabel('Path').fill('/api/v1/health');
+  await custom.getByRole('button', { name: 'Run', exact: true }).click();
+  await expect(page.locator('#history').getByTestId('history-run').first()).toBeVisible();
+  const history = page.locator('#history');
+  // Cancel keeps it.
+  await history.getByRole('button', { name: 'Clear history…' }).click();
+  await history.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+  await expect(history.getByTestId('history-run').first()).toBeVisible();
+  await history.getByRole('button', { name: 'Clear history…' }).click();
+  await history.getByRole('button', { name: 'Clear history', exact: true }).click();
+  await expect(page.locator('#history').getByRole('status')).toContainText('Your run history is cleared');
+  await expect(page.locator('#history').getByTestId('history-run')).toHaveCount(0);
+  await page.locator('#history').getByRole('button', { name: 'Clear drafts…' }).click();
+  await page.locator('#history').getByRole('button', { name: 'Clear drafts', exact: true }).click();
+  await expect(page.locator('#history').getByRole('status')).toContainText('Your drafts are cleared');
+  await expect(page.locator('#run-custom').getByLabel('Path')).not.toHaveValue('/api/v1/health');
+});

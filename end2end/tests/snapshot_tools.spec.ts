@@ -66,7 +66,7 @@ test('restore a folder from a comparison with the live files', async ({ page }) 
   await expect(page).toHaveURL(new RegExp(`/containers/${id}/diff\\?from=${name}&against=live$`));
   // An added file's row restores its folder: the file is listed as one the restore deletes.
   await expect(page.getByTestId('diff')).toContainText('/etc/app/added');
-  await page.getByRole('link', { name: 'Restore the folder /etc/app, which removes /etc/app/added…' }).click();
+  await page.getByRole('link', { name: 'Restore folder /etc/app, which removes /etc/app/added…' }).click();
   const changes = page.getByTestId('restore-changes');
   await expect(changes).toContainText('/etc/app/added');
   await expect(changes).toContainText('deleted (added since the snapshot)');

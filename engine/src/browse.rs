@@ -141,6 +141,7 @@ impl Engine {
                         container: c,
                         snapshot: s.name.clone(),
                         path: shown.clone(),
+                        also: Vec::new(),
                     })?;
                 walked.push('/');
                 walked.push_str(&String::from_utf8_lossy(part));

@@ -22,15 +22,20 @@ pub enum EngineError {
         /// The name asked for.
         name: String,
     },
-    /// No entry at this path in the snapshot.
-    #[error("snapshot {snapshot} of container {container} has nothing at {path:?}")]
+    /// No entry at this path (nor at the others in `also`) in the snapshot.
+    #[error(
+        "snapshot {snapshot} of container {container} has nothing at {}",
+        std::iter::once(path).chain(also).map(|p| format!("{p:?}")).collect::<Vec<_>>().join(" nor at ")
+    )]
     NoSuchPath {
         /// The container.
         container: ContainerId,
         /// The snapshot.
         snapshot: String,
-        /// The path asked for.
+        /// The path asked for (the first it lacks, in path order).
         path: String,
+        /// Other paths asked for together that it lacks too.
+        also: Vec<String>,
     },
     /// Several snapshots share the alias used as a name.
     #[error(

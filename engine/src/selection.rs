@@ -150,8 +150,8 @@ impl Target {
 /// Finds every selected path in the snapshot whose top tree is `top`.
 ///
 /// # Errors
-/// [`EngineError::NoSuchPath`] naming the first path the snapshot lacks (or where a parent
-/// is not a directory in the snapshot).
+/// [`EngineError::NoSuchPath`] naming every path the snapshot lacks (or where a parent is
+/// not a directory in the snapshot), in path order.
 pub(crate) fn resolve(
     store: &crate::store::ObjectStore,
     top: &ObjectId,
@@ -161,24 +161,21 @@ pub(crate) fn resolve(
 ) -> Result<Vec<Target>, EngineError> {
     let root = load_root(store, top)?;
     let mut out = Vec::with_capacity(sel.paths.len());
-    for parts in &sel.paths {
-        let missing = || EngineError::NoSuchPath {
-            container,
-            snapshot: snapshot.to_string(),
-            path: display(parts),
-        };
+    // Every path the snapshot lacks is named, not only the first.
+    let mut missing = Vec::new();
+    'paths: for parts in &sel.paths {
         let mut parents = Vec::new();
         let mut cur = root.clone();
         for (i, name) in parts.iter().enumerate() {
             let EntryKind::Dir { tree } = &cur.kind else {
-                return Err(missing());
+                missing.push(display(parts));
+                continue 'paths;
             };
             let tree = load_tree(store, tree)?;
-            let next = tree
-                .entries
-                .into_iter()
-                .find(|e| &e.name == name)
-                .ok_or_else(missing)?;
+            let Some(next) = tree.entries.into_iter().find(|e| &e.name == name) else {
+                missing.push(display(parts));
+                continue 'paths;
+            };
             if i > 0 {
                 parents.push(cur);
             }
@@ -188,6 +185,15 @@ pub(crate) fn resolve(
             parts: parts.clone(),
             parents,
             entry: cur,
+        });
+    }
+    if !missing.is_empty() {
+        let path = missing.remove(0);
+        return Err(EngineError::NoSuchPath {
+            container,
+            snapshot: snapshot.to_string(),
+            path,
+            also: missing,
         });
     }
     Ok(out)

@@ -146,6 +146,65 @@ async fn a_partial_restore_splits_links_inside_its_paths_and_keeps_the_rest() {
     assert_eq!(fs::metadata(root.join("y/d")).unwrap().nlink(), 2);
 }
 
+#[tokio::test]
+async fn a_partial_restore_of_one_name_links_it_again_to_the_intact_names_outside() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = setup(tmp.path()).await;
+    let root = e.root_path(&id());
+    // x/a, x/b and y/d one inode in the snapshot.
+    arrange(&root, &[vec![0, 1, 3], vec![2], vec![4], vec![5]]);
+    let s1 = snapshot(&e).await;
+    let restore = async |paths: &[&str]| {
+        let sel = Selection::parse(paths).unwrap().unwrap();
+        e.restore_paths(&id(), &s1, Some(&sel)).await.unwrap();
+    };
+
+    // `cp x/a x/b.tmp && mv x/b.tmp x/b`: x/b is its own inode. Restoring only /x/b links it
+    // to x/a and y/d again, and the diff against the snapshot settles.
+    arrange(&root, &[vec![0, 3], vec![1], vec![2], vec![4], vec![5]]);
+    restore(&["/x/b"]).await;
+    assert_eq!(ino(&root, "x/b"), ino(&root, "x/a"));
+    assert_eq!(ino(&root, "x/b"), ino(&root, "y/d"));
+    assert_eq!(fs::metadata(root.join("x/a")).unwrap().nlink(), 3);
+    let s2 = snapshot(&e).await;
+    assert_eq!(link_changes(&e, &s1, &s2).await, Vec::new());
+
+    // The same from another folder, with the selected file's content changed too.
+    arrange(&root, &[vec![0, 1], vec![3], vec![2], vec![4], vec![5]]);
+    fs::write(root.join("y/d"), b"changed\n").unwrap();
+    restore(&["/y/d"]).await;
+    assert_eq!(ino(&root, "y/d"), ino(&root, "x/a"));
+    assert_eq!(fs::read(root.join("y/d")).unwrap(), b"same bytes\n");
+
+    // An outside name that changed is passed over for one that did not.
+    arrange(
+        &root,
+        &[vec![0], vec![1], vec![3], vec![2], vec![4], vec![5]],
+    );
+    fs::write(root.join("x/a"), b"edited outside\n").unwrap();
+    restore(&["/x/b"]).await;
+    assert_eq!(ino(&root, "x/b"), ino(&root, "y/d"));
+    assert_ne!(ino(&root, "x/b"), ino(&root, "x/a"));
+    assert_eq!(fs::read(root.join("x/a")).unwrap(), b"edited outside\n");
+
+    // When no outside name is intact, the selected name is restored on its own, and
+    // nothing outside changes.
+    arrange(
+        &root,
+        &[vec![0], vec![1], vec![3], vec![2], vec![4], vec![5]],
+    );
+    for n in ["x/a", "y/d"] {
+        fs::write(root.join(n), b"edited outside\n").unwrap();
+    }
+    restore(&["/x/b"]).await;
+    assert_eq!(fs::read(root.join("x/b")).unwrap(), b"same bytes\n");
+    assert_eq!(fs::metadata(root.join("x/b")).unwrap().nlink(), 1);
+    for n in ["x/a", "y/d"] {
+        assert_eq!(fs::read(root.join(n)).unwrap(), b"edited outside\n");
+        assert_eq!(fs::metadata(root.join(n)).unwrap().nlink(), 1);
+    }
+}
+
 /// The changes of a diff that concern hard links: path to the names it now shares with.
 async fn link_changes(e: &Engine, from: &str, to: &str) -> Vec<(String, ChangeKind, Vec<String>)> {
     let d = e

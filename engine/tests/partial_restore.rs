@@ -156,6 +156,22 @@ async fn a_path_the_snapshot_lacks_is_named_and_nothing_changes() {
         let err = e.check_paths(&id(), &name, &sel(&[p])).await.unwrap_err();
         assert!(matches!(err, EngineError::NoSuchPath { .. }), "{err:?}");
     }
+    // Several missing at once: each is named, in path order.
+    let err = e
+        .restore_paths(
+            &id(),
+            &name,
+            Some(&sel(&["/usr/bin", "/zz/gone", "/etc/nope"])),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "snapshot {name} of container {} has nothing at \"/etc/nope\" nor at \"/zz/gone\"",
+            id()
+        )
+    );
     e.check_paths(&id(), &name, &sel(&["/etc/hostname", "/usr"]))
         .await
         .unwrap();

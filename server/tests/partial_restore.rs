@@ -468,9 +468,10 @@ async fn compare_rows_offer_restores_that_come_back_to_them() {
         "{html}"
     );
     assert!(
-        html.contains("Restore the folder /srv, which removes /srv/new.txt…"),
+        html.contains("Restore folder /srv, which removes /srv/new.txt…"),
         "{html}"
     );
+    assert!(html.contains(">Restore folder…</a>"), "{html}");
     assert!(
         html.contains(&format!("restore?path=/srv/data&amp;back={back}")),
         "{html}"

@@ -149,6 +149,32 @@ pub async fn container_action(
     Ok(acted)
 }
 
+/// Deletes a project (admin only); `name` names it in the answer. Refused, naming what it
+/// still holds, while it has containers, snapshots of deleted containers or published
+/// images. A plain form comes back to the System page with the outcome (signed, see
+/// [`Done`]).
+#[server(prefix = "/rpc", endpoint = "delete_project")]
+pub async fn delete_project(
+    id: String,
+    #[server(default)] name: String,
+) -> Result<String, AppError> {
+    let (backend, request) = (crate::backend::backend()?, crate::session::Request::take());
+    let plain = plain_form();
+    let token = request.token().await?;
+    backend.delete_project(&token, &id).await?;
+    let name = match name.trim() {
+        n if n.is_empty() || n.len() > 200 => id.clone(),
+        n => n.to_string(),
+    };
+    if plain {
+        request.redirect(&format!(
+            "/system?{}",
+            Done::ProjectDeleted(name.clone()).to_query(&token)
+        ));
+    }
+    Ok(name)
+}
+
 /// The path of this site a request came from (its `Referer`), if any: never another origin,
 /// never `//host`, never the sign-in page.
 #[cfg(feature = "ssr")]

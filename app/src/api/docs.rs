@@ -200,14 +200,35 @@ pub async fn delete_example(
     let token = docs.token().await?;
     let projects = docs.visible_projects(&token).await?;
     docs.store.delete_example(&id, &projects).await?;
-    // The page's form comes back to its widget, which says what went.
+    // The page's form comes back to its widget, which says what went (signed, so a link
+    // made by someone else cannot claim it).
     if !operation.is_empty() && operation.len() <= 300 && name.chars().count() <= 100 {
-        docs.redirect(&docs_widget_url(
-            &operation,
-            &format!("deleted={}", crate::model::query_escape(&name)),
-        ));
+        let done = crate::model::Done::ExampleDeleted(name);
+        docs.redirect(&docs_widget_url(&operation, &done.to_query(&token)));
     }
     Ok(())
+}
+
+/// Clears the signed-in user's run history (`what` = `runs`) or drafts (`drafts`); returns
+/// how many went, and brings a plain form back to the history, which says so.
+#[server(prefix = "/rpc", endpoint = "docs_clear")]
+pub async fn docs_clear(what: String) -> Result<u64, AppError> {
+    let docs = Docs::take()?;
+    let token = docs.checked_token().await?;
+    let done = match what.as_str() {
+        "runs" => crate::model::Done::RunsCleared(docs.store.clear_runs(&token).await?),
+        "drafts" => crate::model::Done::DraftsCleared(docs.store.clear_drafts(&token).await?),
+        other => {
+            return Err(AppError::BadRequest(format!(
+                "Clear what? {other:?} is neither runs nor drafts."
+            )));
+        }
+    };
+    docs.redirect(&format!("/docs?{}#history", done.to_query(&token)));
+    Ok(match done {
+        crate::model::Done::RunsCleared(n) | crate::model::Done::DraftsCleared(n) => n,
+        _ => 0,
+    })
 }
 
 /// Where the docs page shows an operation's widget: `/docs?op=...&<extra>#run-...`.

@@ -38,6 +38,36 @@ pub enum Done {
     ScheduleOff,
     /// A container was started, stopped, paused, resumed or deleted.
     Container(super::ContainerActed),
+    /// A project was deleted (its name).
+    ProjectDeleted(String),
+    /// An example of the API docs was deleted (its name).
+    ExampleDeleted(String),
+    /// The user's run history was cleared: how many runs went.
+    RunsCleared(u64),
+    /// The user's drafts were cleared: how many went.
+    DraftsCleared(u64),
+}
+
+impl Done {
+    /// The outcomes the docs page and the System page say, in words (the timeline's are in
+    /// its own module, with their links and lists).
+    pub fn sentence(&self) -> Option<String> {
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        Some(match self {
+            Done::ProjectDeleted(name) => format!("Project {name} deleted."),
+            Done::ExampleDeleted(name) => format!("Example \u{201c}{name}\u{201d} deleted."),
+            Done::RunsCleared(n) => format!(
+                "Your run history is cleared ({} deleted).",
+                plural(*n, "run", "runs")
+            ),
+            Done::DraftsCleared(n) => format!(
+                "Your drafts are cleared ({} deleted): every form starts from its example again.",
+                plural(*n, "draft", "drafts")
+            ),
+            _ => return None,
+        })
+    }
 }
 
 impl Done {

@@ -5,7 +5,6 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 
 use crate::api::{ContainerAction, CreateContainer, check_outcome, load_overview};
 use crate::components::{
@@ -150,7 +149,7 @@ fn ContainerRow(
     view! {
         <li class="container-row" data-container-id=c.id.clone()>
             <div class="container-main">
-                <A href=href attr:class="container-name">{name}</A>
+                <a href=href class="container-name">{name}</a>
                 <StatusBadge status=status/>
                 {attention.map(|why| view! { <span class="attention" title=why>"needs attention"</span> })}
                 <span class="muted">{place}</span>
@@ -246,7 +245,7 @@ fn DeletedContainers(o: Overview) -> impl IntoView {
                     view! {
                         <li class="container-row deleted" data-container-id=c.id.clone()>
                             <div class="container-main">
-                                <A href=href attr:class="container-name">{name}</A>
+                                <a href=href class="container-name">{name}</a>
                                 <StatusBadge status=status/>
                             </div>
                             <ul class="snapshot-chips">

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::{A, Form};
+use leptos_router::components::Form;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{diff_snapshot, load_timeline};
@@ -82,7 +82,7 @@ fn Chooser(t: Timeline, from: String, against: String) -> impl IntoView {
     let (from_opts, against_opts) = (options(&from), options(&against));
     view! {
         <div class="page-head">
-            <p class="crumbs"><A href="/">"Containers"</A>" / "<A href=back>{c.name.clone()}</A>" / "</p>
+            <p class="crumbs"><a href="/">"Containers"</a>" / "<a href=back>{c.name.clone()}</a>" / "</p>
             <h1>"Compare"</h1>
         </div>
         <Form method="GET" action="" attr:class="card grid-form diff-form">
@@ -200,11 +200,16 @@ fn restore_link(
     path: &str,
 ) -> impl IntoView + use<> {
     let target = restore_target(kind, path);
-    let label = if kind.as_str() == "added" {
-        format!("Restore the folder {target}, which removes {path}…")
+    // An added path's link says it restores the folder: the row is one file, the restore
+    // is the whole folder (the confirmation lists all it changes).
+    let (text, label) = if kind.as_str() == "added" {
+        (
+            "Restore folder…",
+            format!("Restore folder {target}, which removes {path}…"),
+        )
     } else {
-        format!("Restore {path}…")
+        ("Restore…", format!("Restore {path}…"))
     };
     let href = restore_page(id, from, &target, here);
-    view! { " "<a href=href class="restore-link" aria-label=label>"Restore…"</a> }
+    view! { " "<a href=href class="restore-link" aria-label=label>{text}</a> }
 }

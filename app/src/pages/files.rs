@@ -2,7 +2,6 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::browse_snapshot;
@@ -39,7 +38,7 @@ pub fn FilesPage() -> impl IntoView {
                         view! {
                             <div class="page-head"><h1>"Files of "{name}</h1></div>
                             <PageError error=e/>
-                            <p><A href=back>"Back to the timeline"</A></p>
+                            <p><a href=back>"Back to the timeline"</a></p>
                         }.into_any()
                     }
                 }
@@ -94,7 +93,7 @@ fn SnapshotFiles(
             if i == last {
                 view! { <span aria-current="page">{label}</span> }.into_any()
             } else {
-                view! { <A href=href>{label}</A>" › " }.into_any()
+                view! { <a href=href>{label}</a>" › " }.into_any()
             }
         })
         .collect_view();
@@ -124,7 +123,7 @@ fn SnapshotFiles(
             let link = match e.entry_type.as_str() {
                 "dir" => {
                     let href = format!("{base}?path={}", types::raw::encode(&full));
-                    view! { <A href=href attr:class="entry-dir">{shown}"/"</A>{raw} }.into_any()
+                    view! { <a href=href class="entry-dir">{shown}"/"</a>{raw} }.into_any()
                 }
                 "file" => {
                     // A plain link (rel=external): the router must not take it over.
@@ -157,7 +156,7 @@ fn SnapshotFiles(
     let back = format!("/containers/{id}");
     view! {
         <div class="page-head">
-            <p class="crumbs"><A href="/">"Containers"</A>" / "<A href=back>"Timeline"</A>" / "</p>
+            <p class="crumbs"><a href="/">"Containers"</a>" / "<a href=back>"Timeline"</a>" / "</p>
             <h1>"Files of "{label}</h1>
             <p><crate::components::ExportTarLink id=id.clone() name=name.clone()/></p>
             <nav class="path-crumbs" aria-label="Directory">{crumbs}</nav>

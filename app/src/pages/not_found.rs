@@ -1,6 +1,5 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 
 /// Shown for any path that is not a page.
 #[component]
@@ -14,7 +13,7 @@ pub fn NotFound() -> impl IntoView {
         <section class="empty-state">
             <h1>"Page not found"</h1>
             <p>"There is nothing at this address. It may have moved, or the link is mistyped."</p>
-            <A href="/" attr:class="button">"Go to containers"</A>
+            <a href="/" class="button">"Go to containers"</a>
         </section>
     }
 }

@@ -6,7 +6,6 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{RestorePath, browse_snapshot, diff_snapshot, load_timeline};
@@ -196,9 +195,9 @@ pub fn RestorePathPage() -> impl IntoView {
                         {match back {
                             Some(b) => {
                                 let label = format!("Back to {}", origin_label(&id, &b));
-                                view! { <p><A href=b>{label}</A></p> }.into_any()
+                                view! { <p><a href=b>{label}</a></p> }.into_any()
                             }
-                            None => view! { <p><A href=format!("/containers/{id}")>"Back to the timeline"</A></p> }.into_any(),
+                            None => view! { <p><a href=format!("/containers/{id}")>"Back to the timeline"</a></p> }.into_any(),
                         }}
                     }.into_any(),
                 }
@@ -288,7 +287,7 @@ fn Confirm(
     });
     view! {
         <div class="page-head">
-            <p class="crumbs"><A href="/">"Containers"</A>" / "<A href=timeline>{container}</A>" / "<A href=origin.clone()>{origin_label}</A>" / "</p>
+            <p class="crumbs"><a href="/">"Containers"</a>" / "<a href=timeline>{container}</a>" / "<a href=origin.clone()>{origin_label}</a>" / "</p>
             <h1>"Restore "<code>{path.clone()}</code></h1>
             <p class="muted">{format!("From snapshot {label}")}</p>
         </div>
@@ -313,7 +312,7 @@ fn Confirm(
                 </label>
                 <p class="actions">
                     <button type="submit" class="button primary">{format!("Restore {path}")}</button>
-                    " "<A href=origin attr:class="button">"Cancel"</A>
+                    " "<a href=origin class="button">"Cancel"</a>
                 </p>
             </form>
         </section>

@@ -1,12 +1,14 @@
 //! The node's own page: its version and self-checks (a database write and read-back, and
-//! the data directory's free space). Server-rendered without hydration: the check is a
-//! plain form POST that comes back to this page with the new check on top.
+//! the data directory's free space), and the projects the user sees, which an admin can
+//! delete once they are empty. Every action is a plain form POST that comes back to this
+//! page: the new check on top, or what was deleted (a signed outcome, see
+//! [`crate::model::Done`]).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::load_system_status;
-use crate::components::{ErrorNotice, UrlError};
+use crate::api::{check_outcome, load_system_status, whoami};
+use crate::components::{Confirm, ErrorNotice, UrlError};
 use crate::error::AppError;
 use crate::model::SystemStatus;
 use crate::pages::signin::SignInForm;
@@ -39,6 +41,77 @@ pub fn SystemPage() -> impl IntoView {
                 {move || status.get().map(|s| match s {
                     Ok(s) => render_status(s).into_any(),
                     Err(AppError::Unauthorized(_)) => view! { <SignInForm/> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                })}
+            </Transition>
+        </section>
+        <ProjectsCard/>
+    }
+}
+
+/// The projects the user sees; an admin deletes one that holds nothing any more.
+#[component]
+fn ProjectsCard() -> impl IntoView {
+    let who = Resource::new(|| (), |_| whoami());
+    let (done, sig) = (
+        crate::components::query_value("done"),
+        crate::components::query_value("sig"),
+    );
+    let outcome = Resource::new(
+        move || (done(), sig()),
+        |(done, sig)| async move {
+            match (done, sig) {
+                (Some(done), Some(sig)) => check_outcome(done, sig).await,
+                _ => Ok(None),
+            }
+        },
+    );
+    view! {
+        <section class="card" aria-labelledby="projects-title">
+            <h2 id="projects-title">"Projects"</h2>
+            <p class="muted">
+                "An admin can delete a project once it holds no containers, no snapshots of "
+                "deleted containers and no published images. The last project stays."
+            </p>
+            <div class="result" role="status" aria-live="polite" data-testid="project-outcome">
+                <UrlError paths=&["/rpc/delete_project"]/>
+                <Suspense fallback=|| ()>
+                    {move || outcome.get().and_then(|o| o.ok().flatten()).and_then(|d| match d {
+                        crate::model::Done::ProjectDeleted(_) => d.sentence(),
+                        _ => None,
+                    }).map(|s| view! { <p class="notice ok">{s}</p> })}
+                </Suspense>
+            </div>
+            <Transition fallback=|| view! { <p class="muted">"Loading projects…"</p> }>
+                {move || who.get().map(|r| match r {
+                    Ok(Some(identity)) => view! {
+                        <ul class="project-list">
+                            {identity.projects.into_iter().map(|p| {
+                                let question = format!(
+                                    "Delete the project {}? It is refused while it holds anything, and the answer says what.",
+                                    p.name
+                                );
+                                let (id, name) = (p.id.clone(), p.name.clone());
+                                view! {
+                                    <li data-project=p.name.clone()>
+                                        <strong>{p.name.clone()}</strong>" "<code class="muted">{p.id.clone()}</code>
+                                        {identity.admin.then(|| view! {
+                                            <Confirm id=format!("delete-project-{}", p.id) label="Delete…"
+                                                title=format!("Delete project {}", p.name) class="button small danger-outline">
+                                                <p>{question}</p>
+                                                <form method="post" action="/rpc/delete_project" class="inline-form">
+                                                    <input type="hidden" name="id" value=id/>
+                                                    <input type="hidden" name="name" value=name/>
+                                                    <button type="submit" class="button danger">"Delete project"</button>
+                                                </form>
+                                            </Confirm>
+                                        })}
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Ok(None) => ().into_any(),
                     Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                 })}
             </Transition>

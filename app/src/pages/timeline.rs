@@ -4,7 +4,6 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{
@@ -93,7 +92,7 @@ pub fn TimelinePage() -> impl IntoView {
                     <Title text="Timeline"/>
                     <div class="page-head"><h1>"Timeline"</h1></div>
                     <PageError error=e/>
-                    <p><A href="/">"Back to containers"</A></p>
+                    <p><a href="/">"Back to containers"</a></p>
                 }.into_any(),
             })}
             // the form and the cards keep their state (typed text, an open confirmation)
@@ -116,7 +115,7 @@ pub fn TimelinePage() -> impl IntoView {
                         Some(Ok(t)) if t.total > t.snapshots.len() => {
                             let href = format!("/containers/{}?all=1", t.container.id);
                             let text = format!("Showing the newest {} of {} snapshots. ", t.snapshots.len(), t.total);
-                            Some(view! { <p class="muted">{text}<A href=href>"Show all"</A></p> })
+                            Some(view! { <p class="muted">{text}<a href=href>"Show all"</a></p> })
                         }
                         _ => None,
                     })}
@@ -284,12 +283,12 @@ fn TimelineHead(t: Timeline, act: ServerAction<ContainerAction>) -> impl IntoVie
     let schedule = t.schedule.clone();
     let compare = (!t.snapshots.is_empty()).then(|| {
         let href = format!("/containers/{}/diff", c.id);
-        view! { <A href=href attr:class="button" attr:rel="external">"Compare snapshots"</A> }
+        view! { <a href=href class="button" rel="external">"Compare snapshots"</a> }
     });
     view! {
         <Title text=title.clone()/>
         <div class="page-head timeline-head">
-            <p class="crumbs"><A href="/">"Containers"</A>" / "</p>
+            <p class="crumbs"><a href="/">"Containers"</a>" / "</p>
             <h1>{c.name.clone()}" "<StatusBadge status=c.status.to_string()/></h1>
             <p class="lede">
                 {format!("{} · image {} · {} · {} snapshot{}", c.project_name, c.image, human_bytes(c.size),
@@ -576,10 +575,10 @@ fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> impl IntoVie
                 {frees.map(|f| format!(" · {f}"))}
             </p>
             <div class="snapshot-actions">
-                <A href=browse attr:class="button" attr:rel="external">"Browse files"</A>
+                <a href=browse class="button" rel="external">"Browse files"</a>
                 {export}
                 <Show when=move || !deleted>
-                    <A href=diff.clone() attr:class="button" attr:rel="external">"Compare with now"</A>
+                    <a href=diff.clone() class="button" rel="external">"Compare with now"</a>
                 </Show>
                 {undo}
                 {edit}

@@ -2,7 +2,6 @@
 //! restore with "Undo restore", delete, copy or fork, edit, verify, publish).
 
 use leptos::prelude::*;
-use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::CreateSnapshot;
@@ -83,7 +82,7 @@ pub(crate) fn Outcomes(
                             <button type="submit" class="button">"Undo restore"</button>
                         </ActionForm>
                     });
-                    let link = s.link.map(|(href, label)| view! { <A href=href>{label}</A>"." });
+                    let link = s.link.map(|(href, label)| view! { <a href=href>{label}</a>"." });
                     view! {
                         <div class=if damaged { "notice error" } else { "notice ok restore-done" }>
                             <span>{s.text}{link}</span>
@@ -123,6 +122,11 @@ fn said_of(done: Done) -> Said {
         }
         Done::Copied(c) => copied_said(c),
         Done::Container(acted) => Said::text(acted.said()),
+        // Said on their own pages; a timeline shows them as they are said there.
+        other @ (Done::ProjectDeleted(_)
+        | Done::ExampleDeleted(_)
+        | Done::RunsCleared(_)
+        | Done::DraftsCleared(_)) => Said::text(other.sentence().unwrap_or_default()),
         Done::Published(i) => Said::text(format!(
             "Published image {}. Choose it when you create a container.",
             i.name

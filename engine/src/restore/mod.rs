@@ -33,6 +33,7 @@ use crate::statcache::StatCache;
 use crate::tree::{Entry, EntryKind};
 
 mod apply;
+mod links;
 mod stage;
 
 use apply::Applier;
@@ -322,7 +323,11 @@ impl Engine {
                         a.cache_out
                             .files
                             .retain(|k, _| !sel.parts().iter().any(|p| under(k, &p.join(&b'/'))));
-                        for t in selection::resolve(&e.inner.store, &top, sel, c2, &name2)? {
+                        let targets = selection::resolve(&e.inner.store, &top, sel, c2, &name2)?;
+                        // A selected file linked, in the snapshot, to a name outside the
+                        // paths is linked to it again where that name is intact.
+                        a.links = links::outside(&e.inner.store, &tree, &targets, &live)?;
+                        for t in targets {
                             let (parent, created) = selection::make_live_parent(&live, &root, &t)?;
                             let path =
                                 root.join(selection::display(&t.parts).trim_start_matches('/'));

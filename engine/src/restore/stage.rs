@@ -29,7 +29,7 @@ fn content_matches(cache: &StatCache, rel: &[u8], st: &Stat, extents: &[Extent])
 
 /// Whether the live regular file `name` holds exactly `extents` (read and hashed chunk by
 /// chunk; holes must read as zeros). Any error reading it means "no": it is rewritten.
-fn same_content(dir: &OwnedFd, name: &CStr, extents: &[Extent]) -> bool {
+pub(super) fn same_content(dir: &OwnedFd, name: &CStr, extents: &[Extent]) -> bool {
     use std::io::{Read, Seek, SeekFrom};
     let Ok(mut f) = fsops::open_file_at(dir.as_fd(), name) else {
         return false;

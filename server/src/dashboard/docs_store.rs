@@ -320,6 +320,24 @@ impl DocsStore for SqliteDocs {
             .map_err(db_error)?;
         Ok(())
     }
+
+    async fn clear_runs(&self, token: &str) -> Result<u64, AppError> {
+        let done = sqlx::query("DELETE FROM api_runs WHERE user_key = ?")
+            .bind(user_key(token))
+            .execute(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn clear_drafts(&self, token: &str) -> Result<u64, AppError> {
+        let done = sqlx::query("DELETE FROM api_drafts WHERE user_key = ?")
+            .bind(user_key(token))
+            .execute(&self.db)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
 }
 
 #[cfg(test)]

@@ -134,6 +134,15 @@ impl Backend for EmbeddedBackend {
         })
     }
 
+    async fn delete_project(&self, token: &str, id: &str) -> Result<(), AppError> {
+        let caller = self.caller(token).await?;
+        self.service
+            .delete_project(&caller, id)
+            .await
+            .map(|_| ())
+            .map_err(app_error)
+    }
+
     async fn overview(&self, token: &str) -> Result<Overview, AppError> {
         let caller = self.caller(token).await?;
         let projects = self.projects(&caller).await?;

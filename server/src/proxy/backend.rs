@@ -91,6 +91,13 @@ impl Backend for RemoteBackend {
         self.overview_view(token).await
     }
 
+    async fn delete_project(&self, token: &str, id: &str) -> Result<(), AppError> {
+        let url = self.upstream.api(&["projects", id], &[])?;
+        self.call::<Ignored>(Some(token), Method::DELETE, url, None, LONG_TIMEOUT)
+            .await
+            .map(|_| ())
+    }
+
     async fn create_container(
         &self,
         token: &str,

@@ -5,14 +5,28 @@ use leptos::prelude::*;
 
 use super::Workspace;
 use crate::api::docs_widget_url;
-use crate::model::RunRecord;
+use crate::model::{Done, RunRecord};
 use crate::run_form::CUSTOM;
 
 pub(super) fn history(w: &Workspace) -> AnyView {
     let runs: Vec<RunRecord> = w.state.runs.iter().take(30).cloned().collect();
+    let said = w
+        .said
+        .as_ref()
+        .filter(|d| matches!(d, Done::RunsCleared(_) | Done::DraftsCleared(_)))
+        .and_then(Done::sentence)
+        .map(|s| view! { <p class="notice ok" role="status">{s}</p> });
+    let (has_runs, drafts) = (!runs.is_empty(), w.state.drafts.len());
     view! {
         <section class="card" id="history" aria-labelledby="history-title">
-            <h2 id="history-title">"Your runs"</h2>
+            <div class="card-head">
+                <h2 id="history-title">"Your runs"</h2>
+                <div class="button-row">
+                    {has_runs.then(|| clear("runs", "Clear history…", "Delete your whole run history? Your drafts and your team's examples stay."))}
+                    {(drafts > 0).then(|| clear("drafts", "Clear drafts…", "Delete what every form was left with? Each form starts from its example again; runs and examples stay."))}
+                </div>
+            </div>
+            {said}
             {if runs.is_empty() {
                 view! { <p class="muted">"Nothing run yet. Runs are kept per user, newest 200."</p> }.into_any()
             } else {
@@ -69,6 +83,21 @@ fn replay(r: &RunRecord) -> AnyView {
             title=format!("Replay {} {}", r.method, r.path) class="button small">
             <p>{question}</p>
             {form("Send it again", "button primary")}
+        </crate::components::Confirm>
+    }
+    .into_any()
+}
+
+/// A button that clears the user's runs or drafts, after asking.
+fn clear(what: &'static str, label: &'static str, question: &'static str) -> AnyView {
+    view! {
+        <crate::components::Confirm id=format!("clear-{what}") label=label
+            title=label.trim_end_matches('…').to_string() class="button small danger-outline">
+            <p>{question}</p>
+            <form method="post" action="/rpc/docs_clear" class="inline-form">
+                <input type="hidden" name="what" value=what/>
+                <button type="submit" class="button danger">{label.trim_end_matches('…').to_string()}</button>
+            </form>
         </crate::components::Confirm>
     }
     .into_any()

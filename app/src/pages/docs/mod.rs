@@ -40,8 +40,9 @@ struct Wanted {
     kept: bool,
     /// An example to load into the widget.
     example: Option<String>,
-    /// The name of the example just deleted at this widget.
-    deleted: Option<String>,
+    /// A signed outcome (`done`, `sig`: see [`crate::model::Done`]), read with one decoding
+    /// and checked by the loader.
+    done: Option<(String, String)>,
     /// A run whose parameters and body to load into the widget.
     from: Option<i64>,
     /// Parameters to set (`set.NAME=value`): the "use this name" links.
@@ -67,7 +68,8 @@ impl Wanted {
             refused: get("refused") == "1",
             kept: get("kept") == "1",
             example: query.get("example"),
-            deleted: query.get("deleted"),
+            done: crate::components::query_value("done")()
+                .zip(crate::components::query_value("sig")()),
             from: get("from").parse().ok(),
             set,
         }
@@ -93,6 +95,9 @@ struct Workspace {
     from: Option<RunRecord>,
     /// The server's origin as the browser sees it, for snippets.
     base: String,
+    /// What the last action did (a deleted example, a cleared history), if the address
+    /// says so with a signature that holds for this session.
+    said: Option<crate::model::Done>,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -132,10 +137,11 @@ fn base_url() -> String {
 
 /// Snapshot names of a container (the list the REST clients see), for the dropdowns. A
 /// container the user cannot list simply offers none.
-async fn snapshot_names(token: &str, container: &str) -> Vec<(String, String)> {
-    let Ok(backend) = crate::backend::backend() else {
-        return Vec::new();
-    };
+async fn snapshot_names(
+    backend: &crate::backend::SharedBackend,
+    token: &str,
+    container: &str,
+) -> Vec<(String, String)> {
     let Ok(list) = backend.list_snapshots(token, container).await else {
         return Vec::new();
     };
@@ -153,6 +159,7 @@ async fn load(wanted: Wanted) -> Result<DocsData, AppError> {
     let backend = crate::backend::backend()?;
     let store = crate::backend::docs_store()?;
     let request = crate::session::Request::take();
+    let base = base_url();
     let endpoints = backend.api_endpoints().await?;
     let Some(token) = request.read_token().await else {
         return Ok(DocsData {
@@ -196,7 +203,9 @@ async fn load(wanted: Wanted) -> Result<DocsData, AppError> {
         }
     }
     let mut snapshots = Vec::new();
-    let lists = sources.iter().map(|id| snapshot_names(&token, id));
+    let lists = sources
+        .iter()
+        .map(|id| snapshot_names(&backend, &token, id));
     for list in futures_util::future::join_all(lists).await {
         snapshots.extend(list);
     }
@@ -228,7 +237,11 @@ async fn load(wanted: Wanted) -> Result<DocsData, AppError> {
             },
             shown,
             from,
-            base: base_url(),
+            base,
+            said: wanted
+                .done
+                .as_ref()
+                .and_then(|(done, sig)| crate::model::Done::from_query(&token, done, sig)),
         }),
     })
 }

@@ -239,7 +239,7 @@ fn widget(e: &EndpointSummary, w: &Workspace, wanted: &Wanted, all: &[EndpointSu
                 </details>
             </form>
             {shown.map(|r| result_panel(r, all))}
-            {examples_list(&key, &examples, &w.choices.projects, wanted.deleted.clone().filter(|_| selected))}
+            {examples_list(&key, &examples, &w.choices.projects, w.said.as_ref().filter(|d| selected && matches!(d, crate::model::Done::ExampleDeleted(_))).and_then(|d| d.sentence()))}
             {code_snippets(&w.base, &e.method, &path_for_snippets, &body)}
         </details>
     }.into_any()
@@ -389,9 +389,7 @@ fn examples_list(
     projects: &[Project],
     deleted: Option<String>,
 ) -> AnyView {
-    let deleted = deleted.map(|name| {
-        view! { <p class="notice ok" role="status">{format!("Example \u{201c}{name}\u{201d} deleted.")}</p> }
-    });
+    let deleted = deleted.map(|said| view! { <p class="notice ok" role="status">{said}</p> });
     let list = (!examples.is_empty()).then(|| {
         let project_name = |id: &str| {
             projects
