@@ -100,6 +100,12 @@ pub async fn list_images(
     Ok(Envelope::ok("Images retrieved successfully", ImageList { images }).into_response())
 }
 
+/// A tar archive as a body: bytes, not JSON (OpenAPI `type: string, format: binary`, which
+/// code generators read as a byte stream or file).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct TarArchive(#[allow(dead_code)] Vec<u8>);
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
@@ -126,7 +132,7 @@ pub struct ImportQuery {
     request_body(description = "A tar stream to import (with `?name=`), or JSON to publish a snapshot (without it)",
         content(
             (PublishImage = "application/json"),
-            (Vec<u8> = "application/x-tar"),
+            (TarArchive = "application/x-tar"),
         )
     ),
     responses(
