@@ -1,6 +1,6 @@
 import { test, expect, Page } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
-import { api, signIn, watchConsole, waitForHydration } from './helpers';
+import { api, settled, signIn, watchConsole } from './helpers';
 
 // Every page passes an accessibility checker (axe-core) with no serious or critical
 // finding, and only the link to the page itself says it is the current page.
@@ -32,7 +32,7 @@ test('every page passes axe-core, and aria-current marks only the page itself', 
   const errors = watchConsole(page);
   // Signed out: the sign-in page.
   await page.goto('/signin');
-  await waitForHydration(page);
+  await settled(page);
   await check(page, 'sign-in');
 
   await signIn(page);
@@ -58,12 +58,11 @@ test('every page passes axe-core, and aria-current marks only the page itself', 
   ];
   for (const [what, path] of pages) {
     await page.goto(path);
-    await waitForHydration(page);
+    await settled(page);
     await check(page, what);
   }
   // In the file browser, the folder links are not "current"; the folder shown is, as text.
   await page.goto(`/containers/${id}/snapshots/${name}/files?path=/srv/one`);
-  await waitForHydration(page);
   await expect(page.locator('.path-crumbs [aria-current="page"]')).toHaveText('one');
   await expect(page.locator('table.files a[aria-current]')).toHaveCount(0);
   expect(errors.filter((e) => !e.includes('404'))).toEqual([]);

@@ -305,3 +305,22 @@ test('each snippet, copied and run from a shell, gives the status the widget sho
     }
   }
 });
+
+test('the code snippets follow the form as it is typed, before anything is sent', async ({ page }) => {
+  const errors = watchConsole(page);
+  await signIn(page);
+  const id = await container(page, 'docs-follow');
+  await page.goto('/docs');
+  const w = await widget(page, CREATE);
+  await w.locator('details.snippets > summary').click();
+  await expect(w.getByText('The code follows the form as you type.')).toBeVisible();
+  await w.getByLabel('container_id (path, required)').fill(id);
+  await w.getByLabel('Body (JSON)').fill('{"alias": "typed-now"}');
+  const curl = w.locator('pre[data-snippet="curl"]');
+  await expect(curl).toContainText(`/api/v1/containers/${id}/snapshots`);
+  await expect(curl).toContainText('typed-now');
+  await expect(w.locator('pre[data-snippet="cli"]')).toContainText(id);
+  await expect(w.getByTestId('run-path')).toHaveText(`/api/v1/containers/${id}/snapshots`);
+  expect(await snapshotCount(page, id)).toBe(0);
+  expect(errors).toEqual([]);
+});

@@ -15,6 +15,14 @@ export async function waitForHydration(page: Page): Promise<void> {
   await expect(page.locator('.frame')).toHaveAttribute('data-hydrated', 'true');
 }
 
+/** Waits for the page to be whole: hydrated, or (the server-only pages, which load no
+ * wasm) loaded. */
+export async function settled(page: Page): Promise<void> {
+  await page.waitForLoadState('load');
+  const hydrates = await page.locator('link[rel="modulepreload"], script[type="module"]').count();
+  if (hydrates > 0) await waitForHydration(page);
+}
+
 /** The admin token of the server under test (set by .ci/e2e.sh). */
 export const TOKEN = process.env.SNAPLINE_TOKEN ?? '';
 

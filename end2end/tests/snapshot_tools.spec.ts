@@ -43,6 +43,9 @@ test('restore one file from the Files page, then undo it', async ({ page }, test
 
   await expect(page.getByTestId('outcome')).toContainText('Restored /etc/app/config.yml from good');
   await expect(page.getByTestId('restore-changes')).toContainText('nothing to change');
+  // Nothing left to change: no restore button, only the way back.
+  await expect(page.getByRole('button', { name: 'Restore /etc/app/config.yml' })).toBeHidden();
+  await expect(page.getByRole('link', { name: 'Back', exact: true })).toBeVisible();
   expect((await exec(page, id, 'cat /etc/app/config.yml /root/work')).stdout).toBe('port: 80\nv2\n');
   // The folder's other change was not part of it.
   expect((await exec(page, id, 'cat /etc/app/added')).stdout).toBe('extra\n');
@@ -99,7 +102,7 @@ test('publish a snapshot as an image and fork it from its card', async ({ page }
   await good.getByRole('button', { name: 'Copy…' }).click();
   await good.getByLabel('New container').fill('fk');
   await good.getByLabel('How many').fill('3');
-  await good.getByRole('button', { name: 'Copy to new containers' }).click();
+  await good.getByRole('button', { name: 'Copy', exact: true }).click();
   await expect(page.getByTestId('outcome')).toContainText('Copied into 3 containers: fk-1, fk-2, fk-3.');
   const list = await api(page, 'GET', '/api/v1/containers');
   for (const n of ['fk-1', 'fk-2', 'fk-3']) {
@@ -110,7 +113,7 @@ test('publish a snapshot as an image and fork it from its card', async ({ page }
   await good.getByRole('button', { name: 'Copy…' }).click();
   await good.getByLabel('New container').fill('fk');
   await good.getByLabel('How many').fill('2');
-  await good.getByRole('button', { name: 'Copy to new containers' }).click();
+  await good.getByRole('button', { name: 'Copy', exact: true }).click();
   await expect(page.getByTestId('outcome')).toContainText('fk-1');
   expect(errors).toEqual([]);
 });
@@ -127,7 +130,7 @@ test('without JavaScript, a fork with some names taken says what it made and why
   await good.getByRole('button', { name: 'Copy…' }).click();
   await good.getByLabel('New container').fill('plain');
   await good.getByLabel('How many').fill('3');
-  await good.getByRole('button', { name: 'Copy to new containers' }).click();
+  await good.getByRole('button', { name: 'Copy', exact: true }).click();
   await page.waitForURL((url) => url.pathname === `/containers/${id}` && url.searchParams.has('done'));
   const outcome = page.getByTestId('outcome');
   await expect(outcome).toContainText('Copied into 2 containers: plain-1, plain-3. 1 failed, listed below.');

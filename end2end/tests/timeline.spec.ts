@@ -68,7 +68,7 @@ test('a user story: create, snapshot, break, restore, undo, delete, copy', async
   const firstCard = card(page, 'first');
   await firstCard.getByRole('button', { name: 'Copy…' }).click();
   await firstCard.getByLabel('New container').fill('story-copy');
-  await firstCard.getByRole('button', { name: 'Copy to new containers' }).click();
+  await firstCard.getByRole('button', { name: 'Copy', exact: true }).click();
   await expect(page.getByTestId('outcome')).toContainText('Copied into story-copy.');
   const list = await api(page, 'GET', '/api/v1/containers');
   const copy = list.containers.find((c: any) => c.name === 'story-copy');

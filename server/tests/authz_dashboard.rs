@@ -40,6 +40,10 @@ const PUBLIC: &[(&str, &str)] = &[
     ("/rpc/sign_in", "checks the token it is given"),
     ("/rpc/sign_out", "only ends the caller's own session"),
     ("/rpc/whoami", "answers null without a valid session"),
+    (
+        "/rpc/docs_snippets",
+        "writes out the request it is sent as code; reads and sends nothing",
+    ),
 ];
 
 /// Functions only an admin may call: a project token is refused (Forbidden) before anything
@@ -124,6 +128,11 @@ fn args(path: &str, t: &Target) -> Option<Vec<(String, String)>> {
         ],
         "/rpc/docs_replay" => vec![("run", &t.run)],
         "/rpc/docs_clear" => vec![("what", "drafts")],
+        "/rpc/docs_snippets" => vec![
+            ("op", "custom"),
+            ("p[method]", "GET"),
+            ("p[path]", &list_path),
+        ],
         "/rpc/delete_project" => vec![("id", p), ("name", "matrix")],
         _ => return None,
     };

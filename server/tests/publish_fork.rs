@@ -271,6 +271,18 @@ async fn images_publish_from_the_cli() {
         "golden",
     ]);
     assert!(out.contains("golden-img"), "{out}");
+    // The list names the image's project, not its id; the demo image is shared.
+    let out = s.client_ok(&["images", "list"]);
+    let row = |name: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no row for {name}: {out}"))
+            .split_whitespace()
+            .nth(1)
+            .map(str::to_string)
+    };
+    assert_eq!(row("golden-img").as_deref(), Some("default"), "{out}");
+    assert_eq!(row("demo").as_deref(), Some("shared"), "{out}");
     let out = s.client_ok(&["images", "delete", "golden-img"]);
     assert!(out.contains("Deleted image golden-img"), "{out}");
     let images = s.admin("GET", "/api/v1/images", None).await;

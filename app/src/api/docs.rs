@@ -209,6 +209,44 @@ pub async fn delete_example(
     Ok(())
 }
 
+/// A Run widget's request written out as code for what its form holds now (`op`, `p[...]`,
+/// `body`, as the form sends them): the docs page's script asks as the user types. It
+/// reads nothing of anyone's, and sends nothing: it only writes out what it is given, so it
+/// needs no session (like the API reference itself).
+#[server(prefix = "/rpc", endpoint = "docs_snippets")]
+pub async fn docs_snippets(
+    op: String,
+    #[server(default)] p: std::collections::BTreeMap<String, String>,
+    #[server(default)] body: String,
+) -> Result<crate::model::SnippetsNow, AppError> {
+    let backend = crate::backend::backend()?;
+    let base = crate::pages::docs::base_url();
+    let params = serde_json::to_string(&p).unwrap_or_default();
+    check_kept(&op, &params, &body)?;
+    let (method, path) = if op == crate::run_form::CUSTOM {
+        let field = |k: &str| p.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+        (field("method").to_ascii_uppercase(), field("path"))
+    } else {
+        let e = backend
+            .api_endpoints()
+            .await?
+            .into_iter()
+            .find(|e| crate::run_form::operation_key(e) == op)
+            .ok_or_else(|| {
+                AppError::NotFound(format!(
+                    "The API document has no operation {op:?}; reload the docs page."
+                ))
+            })?;
+        let path = crate::run_form::fill_path(&e, &p).unwrap_or_else(|_| e.path.clone());
+        (e.method, path)
+    };
+    let snippets = crate::run_form::snippets(&base, &method, &path, &body)
+        .into_iter()
+        .map(|s| (s.kind.to_string(), s.code))
+        .collect();
+    Ok(crate::model::SnippetsNow { path, snippets })
+}
+
 /// Clears the signed-in user's run history (`what` = `runs`) or drafts (`drafts`); returns
 /// how many went, and brings a plain form back to the history, which says so.
 #[server(prefix = "/rpc", endpoint = "docs_clear")]

@@ -4,6 +4,16 @@
 
 use serde::{Deserialize, Serialize};
 
+/// A Run widget's request as its form stands now, written out: the path (parameters
+/// filled in, or the template while a required one is empty) and each code snippet as
+/// `(kind, code)` (`curl`, `fetch`, `reqwest`, `cli`). The docs page's script asks for it as
+/// the user types, so the code follows the form.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnippetsNow {
+    pub path: String,
+    pub snippets: Vec<(String, String)>,
+}
+
 /// One operation of the REST API, as the OpenAPI document describes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EndpointSummary {

@@ -249,6 +249,7 @@ fn Confirm(
     };
     let back = back.unwrap_or_default();
     let timeline = format!("/containers/{id}");
+    let truncated = d.truncated;
     let changes = if n == 0 {
         view! {
             <p class="muted" data-testid="restore-changes">
@@ -297,7 +298,11 @@ fn Confirm(
             <h2 id="restore-title">"What changes"</h2>
             <p>{format!("Only {path} is made exactly as in the snapshot; the rest of the container stays as it is now.")}</p>
             {changes}
-            <form method="post" action=url class="stack-form">
+            // Nothing to change (and the comparison was whole): no form, only the way back.
+            {(n == 0 && !truncated).then(|| view! {
+                <p class="actions"><a href=origin.clone() class="button">"Back"</a></p>
+            })}
+            <form method="post" action=url class="stack-form" hidden=n == 0 && !truncated>
                 <input type="hidden" name="id" value=id.clone()/>
                 <input type="hidden" name="name" value=name.clone()/>
                 <input type="hidden" name="path" value=encoded.clone()/>

@@ -48,7 +48,7 @@ pub fn RetentionPreviewPanel(id: String, has_schedule: bool) -> impl IntoView {
                     }.into_any(),
                     Err(e) => view! {
                         <p class="notice warn" data-testid="retention-preview-error">
-                            {format!("{title}: {} {}", e.title(), e.message())}
+                            {format!("{title}: {}: {}", e.title(), e.message())}
                         </p>
                     }.into_any(),
                 }

@@ -36,9 +36,10 @@ pub fn ScheduleSection(id: String, schedule: Option<Schedule>) -> impl IntoView 
             );
             let policy = match &s.keep {
                 Some(k) => format!(
-                    "Keep policy: {} (newest of each UTC hour, day, ISO week or month, as restic \
-                     forget). Only snapshots this schedule took are ever deleted by it.",
-                    k.describe()
+                    "Keep policy: {}: it keeps {}, as restic forget does. Only snapshots this \
+                     schedule took are ever deleted by it.",
+                    k.describe(),
+                    keeps(k)
                 ),
                 None => "No keep policy: each scheduled snapshot stays until its expiry.".into(),
             };
@@ -218,4 +219,56 @@ fn ScheduleForm(id: String, schedule: Option<Schedule>) -> impl IntoView {
     // Erased: the form is a deep static view, and rendering it inside the timeline's typed
     // tree overflowed a worker thread's stack in debug builds.
     .into_any()
+}
+
+/// What a keep policy keeps, in words, naming only the rules it sets: "the 5 newest and the
+/// newest of each of the last 7 UTC days".
+fn keeps(k: &types::KeepPolicy) -> String {
+    let units = [
+        ("UTC hour", "UTC hours"),
+        ("UTC day", "UTC days"),
+        ("ISO week", "ISO weeks"),
+        ("UTC month", "UTC months"),
+    ];
+    let counts = k.counts();
+    let mut parts = Vec::new();
+    if let Some(n) = counts[0].filter(|&n| n > 0) {
+        parts.push(if n == 1 {
+            "the newest".to_string()
+        } else {
+            format!("the {n} newest")
+        });
+    }
+    for (count, (one, many)) in counts[1..].iter().zip(units) {
+        if let Some(n) = count.filter(|&n| n > 0) {
+            parts.push(if n == 1 {
+                format!("the newest of the last {one}")
+            } else {
+                format!("the newest of each of the last {n} {many}")
+            });
+        }
+    }
+    match parts.len() {
+        0 => "nothing".into(),
+        1 => parts.remove(0),
+        _ => {
+            let last = parts.pop().unwrap_or_default();
+            format!("{} and {last}", parts.join(", "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keeps;
+
+    #[test]
+    fn a_policy_is_said_by_the_rules_it_sets() {
+        let k = |v: serde_json::Value| serde_json::from_value(v).unwrap();
+        assert_eq!(keeps(&k(serde_json::json!({"last": 3}))), "the 3 newest");
+        assert_eq!(
+            keeps(&k(serde_json::json!({"last": 1, "daily": 7, "monthly": 1}))),
+            "the newest, the newest of each of the last 7 UTC days and the newest of the last UTC month"
+        );
+    }
 }

@@ -599,10 +599,10 @@ fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> impl IntoVie
                             </select>
                         </label>
                         <label>"How many (to fork)"
-                            <input name="count" type="number" min="1" max="50" placeholder="one, named as above" inputmode="numeric"/>
+                            <input name="count" type="number" min="1" max="50" placeholder="empty: one" inputmode="numeric"/>
                         </label>
                         <p class="muted small">"Empty: one container with the name above. A number N forks the snapshot into NAME-1 … NAME-N, all filled from one read."</p>
-                        <button type="submit" class="button">"Copy to new containers"</button>
+                        <button type="submit" class="button">"Copy"</button>
                     </ActionForm>
                 </Confirm>
                 <Confirm id=format!("publish-{}", s.name) label="Publish…" title=format!("Publish snapshot {named}")>

@@ -63,16 +63,28 @@ pub enum ProjectsCmd {
     },
 }
 
+/// Project names by id, for the images table (empty when the list cannot be read: the
+/// table then shows ids).
+async fn project_names(c: &Client) -> std::collections::HashMap<String, String> {
+    match c.call::<ProjectList>("GET", "/api/v1/projects").await {
+        Ok(list) => list.projects.into_iter().map(|p| (p.id, p.name)).collect(),
+        Err(_) => Default::default(),
+    }
+}
+
 pub async fn images(remote: Remote, cmd: ImagesCmd) -> anyhow::Result<()> {
     let c = Client::new(&remote)?;
+    let names = project_names(&c).await;
     match cmd {
         ImagesCmd::List => {
             let data: ImageList = c.call("GET", "/api/v1/images").await?;
-            show(&remote, &data, |d| table::images(&d.images))
+            show(&remote, &data, |d| table::images(&d.images, &names))
         }
         ImagesCmd::Import { name, file } => {
             let data = c.import(&name, &file).await?;
-            show(&remote, &data, |d| table::images(slice::from_ref(&d.image)))
+            show(&remote, &data, |d| {
+                table::images(slice::from_ref(&d.image), &names)
+            })
         }
         ImagesCmd::Publish {
             name,
@@ -87,7 +99,9 @@ pub async fn images(remote: Remote, cmd: ImagesCmd) -> anyhow::Result<()> {
                 },
             };
             let data: ImageData = c.send("POST", "/api/v1/images", Some(&body)).await?;
-            show(&remote, &data, |d| table::images(slice::from_ref(&d.image)))
+            show(&remote, &data, |d| {
+                table::images(slice::from_ref(&d.image), &names)
+            })
         }
         ImagesCmd::Delete { name, project } => {
             let mut p = format!("/api/v1/images/{}", enc(&name));

@@ -88,14 +88,18 @@ pub fn containers(list: &[Container]) {
     );
 }
 
-pub fn images(list: &[Image]) {
+/// Images, with their project's name where `projects` (id → name) knows it.
+pub fn images(list: &[Image], projects: &std::collections::HashMap<String, String>) {
     let rows = list
         .iter()
         .map(|x| {
             vec![
                 x.name.clone(),
                 // Published images are named per project: the column tells two apart.
-                x.project_id.clone().unwrap_or_else(|| "shared".into()),
+                match &x.project_id {
+                    Some(id) => projects.get(id).cloned().unwrap_or_else(|| id.clone()),
+                    None => "shared".into(),
+                },
                 x.source.clone(),
                 x.file_count.to_string(),
                 bytes(x.size),

@@ -116,7 +116,7 @@ const SNAPSHOTS_PER_CONTAINER: usize = 50;
 
 /// The origin the browser used, for snippets (`X-Forwarded-Proto` says when a proxy in
 /// front terminated TLS).
-fn base_url() -> String {
+pub(crate) fn base_url() -> String {
     let Some(parts) = use_context::<http::request::Parts>() else {
         return "http://127.0.0.1:3000".into();
     };
@@ -367,12 +367,46 @@ fn render(d: DocsData, wanted: Wanted) -> impl IntoView {
     }
 }
 
-/// The page's only script: "Copy" buttons for the code snippets. It is inline with the
-/// response's CSP nonce (the page loads no wasm), and it only reads the snippet's text.
+/// The page's only script. It is inline with the response's CSP nonce (the page loads no
+/// wasm). "Copy" buttons for the code snippets; and the snippets follow the form as the user
+/// types: a quarter second after the last keystroke it asks the server for the code of the
+/// form as it stands (`docs_snippets`, the same Rust that wrote the page), so there is one
+/// writer of snippets, not a second one in JavaScript.
 #[component]
 fn CopyScript() -> impl IntoView {
     const SCRIPT: &str = r#"
 document.querySelectorAll('button[data-copy]').forEach(function (b) { b.hidden = false; });
+document.querySelectorAll('[data-snippet-hint]').forEach(function (p) {
+  p.textContent = p.getAttribute('data-snippet-hint');
+});
+var waiting = new WeakMap();
+document.addEventListener('input', function (e) {
+  var form = e.target.closest && e.target.closest('form.run-form');
+  if (!form) return;
+  clearTimeout(waiting.get(form));
+  waiting.set(form, setTimeout(function () { follow(form); }, 250));
+});
+function follow(form) {
+  var sent = new URLSearchParams();
+  new FormData(form).forEach(function (v, k) {
+    if (k === 'op' || k === 'body' || k.indexOf('p[') === 0) sent.append(k, v);
+  });
+  fetch('/rpc/docs_snippets', {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Accept': 'application/json' },
+    body: sent.toString()
+  }).then(function (r) { return r.ok ? r.json() : null; }).then(function (now) {
+    if (!now) return;
+    var box = form.closest('.run-widget, #run-custom');
+    now.snippets.forEach(function (s) {
+      var code = box.querySelector('pre[data-snippet="' + s[0] + '"] code');
+      if (code) code.textContent = s[1];
+    });
+    var path = box.querySelector('[data-testid=run-path]');
+    if (path) path.textContent = now.path;
+  }, function () {});
+}
 document.addEventListener('click', function (e) {
   var b = e.target.closest('button[data-copy]');
   if (!b) return;

@@ -442,7 +442,10 @@ fn code_snippets(base: &str, method: &str, path: &str, body: &str) -> AnyView {
     view! {
         <details class="snippets">
             <summary>"Code: curl, fetch, Rust, CLI"</summary>
-            <p class="muted small">"Set "<code>"SNAPLINE_TOKEN"</code>" to your API token first. The code is the request as the form stands."</p>
+            // Without JavaScript the code is the form as the page was made; the page's script
+            // makes it follow the form, and says so.
+            <p class="muted small">"Set "<code>"SNAPLINE_TOKEN"</code>" to your API token first. "
+                <span data-snippet-hint="The code follows the form as you type.">"The code is the request as last run or kept (Run or Keep draft updates it)."</span></p>
             {snippets(base, method, path, body).into_iter().map(|s| view! {
                 <figure class="snippet">
                     <figcaption>{s.label}
