@@ -190,3 +190,21 @@ pub fn query_value(key: &'static str) -> impl Fn() -> Option<String> + Copy + Se
     let location = leptos_router::hooks::use_location();
     move || location.search.with(|s| crate::model::query_value(s, key))
 }
+
+/// The outcome a plain form's redirect carries in the address (`done`, `sig`: see
+/// [`crate::model::Done`]), checked by the server for this session: `None` when there is
+/// none, or its signature does not hold (a link made by someone else). Its own resource,
+/// which changes only with the address.
+pub fn signed_outcome() -> Resource<Result<Option<crate::model::Done>, AppError>> {
+    // The JSON is free text: read with one decoding, as it was signed.
+    let (done, sig) = (query_value("done"), query_value("sig"));
+    Resource::new(
+        move || (done(), sig()),
+        |(done, sig)| async move {
+            match (done, sig) {
+                (Some(done), Some(sig)) => crate::api::check_outcome(done, sig).await,
+                _ => Ok(None),
+            }
+        },
+    )
+}

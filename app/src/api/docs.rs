@@ -227,16 +227,7 @@ pub async fn docs_snippets(
         let field = |k: &str| p.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
         (field("method").to_ascii_uppercase(), field("path"))
     } else {
-        let e = backend
-            .api_endpoints()
-            .await?
-            .into_iter()
-            .find(|e| crate::run_form::operation_key(e) == op)
-            .ok_or_else(|| {
-                AppError::NotFound(format!(
-                    "The API document has no operation {op:?}; reload the docs page."
-                ))
-            })?;
+        let e = find_operation(&backend, &op).await?;
         let path = crate::run_form::fill_path(&e, &p).unwrap_or_else(|_| e.path.clone());
         (e.method, path)
     };
@@ -285,8 +276,11 @@ pub fn docs_widget_url(operation: &str, extra: &str) -> String {
 
 /// Finds an operation of the API document by its key (`"POST /api/v1/..."`).
 #[cfg(feature = "ssr")]
-async fn find_operation(docs: &Docs, operation: &str) -> Result<EndpointSummary, AppError> {
-    docs.backend
+async fn find_operation(
+    backend: &crate::backend::SharedBackend,
+    operation: &str,
+) -> Result<EndpointSummary, AppError> {
+    backend
         .api_endpoints()
         .await?
         .into_iter()
@@ -327,7 +321,7 @@ async fn widget_request(
         }
         req
     } else {
-        let e = find_operation(docs, operation)
+        let e = find_operation(&docs.backend, operation)
             .await
             .map_err(|e| vec![e.to_string()])?;
         let path = crate::run_form::fill_path(&e, params).map_err(|p| vec![p])?;

@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{ContainerAction, CreateContainer, check_outcome, load_overview};
+use crate::api::{ContainerAction, CreateContainer, load_overview};
 use crate::components::{
     Confirm, ContainerActionButton, ErrorNotice, PageError, StatusBadge, UrlError,
 };
@@ -21,19 +21,7 @@ pub fn ContainersPage() -> impl IntoView {
     let create = ServerAction::<CreateContainer>::new();
     let act = ServerAction::<ContainerAction>::new();
     // A plain form's outcome (no JavaScript) comes back in the address, signed.
-    let (done, sig) = (
-        crate::components::query_value("done"),
-        crate::components::query_value("sig"),
-    );
-    let outcome = Resource::new(
-        move || (done(), sig()),
-        |(done, sig)| async move {
-            match (done, sig) {
-                (Some(done), Some(sig)) => check_outcome(done, sig).await,
-                _ => Ok(None),
-            }
-        },
-    );
+    let outcome = crate::components::signed_outcome();
     // Containers and snapshots made elsewhere (a teammate, the CLI) show up without a reload.
     let loaded = RwSignal::new(false);
     let live = crate::live::use_live(|| None, move || loaded.get());

@@ -7,7 +7,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{check_outcome, load_system_status, whoami};
+use crate::api::{load_system_status, whoami};
 use crate::components::{Confirm, ErrorNotice, UrlError};
 use crate::error::AppError;
 use crate::model::SystemStatus;
@@ -53,19 +53,7 @@ pub fn SystemPage() -> impl IntoView {
 #[component]
 fn ProjectsCard() -> impl IntoView {
     let who = Resource::new(|| (), |_| whoami());
-    let (done, sig) = (
-        crate::components::query_value("done"),
-        crate::components::query_value("sig"),
-    );
-    let outcome = Resource::new(
-        move || (done(), sig()),
-        |(done, sig)| async move {
-            match (done, sig) {
-                (Some(done), Some(sig)) => check_outcome(done, sig).await,
-                _ => Ok(None),
-            }
-        },
-    );
+    let outcome = crate::components::signed_outcome();
     view! {
         <section class="card" aria-labelledby="projects-title">
             <h2 id="projects-title">"Projects"</h2>

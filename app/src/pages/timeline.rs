@@ -8,7 +8,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{
     ContainerAction, CopySnapshot, CreateSnapshot, DeleteSnapshot, PublishImage, RestoreSnapshot,
-    UpdateSnapshot, VerifySnapshot, check_outcome, load_timeline,
+    UpdateSnapshot, VerifySnapshot, load_timeline,
 };
 use crate::components::{Confirm, ContainerActionButton, PageError, StatusBadge, UrlError};
 use crate::error::AppError;
@@ -25,11 +25,6 @@ pub fn TimelinePage() -> impl IntoView {
     let query = use_query_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let all = move || query.read().get("all").is_some_and(|v| v == "1");
-    // The outcome's JSON is free text: read with one decoding, as it was signed.
-    let (done, sig) = (
-        crate::components::query_value("done"),
-        crate::components::query_value("sig"),
-    );
     let create = ServerAction::<CreateSnapshot>::new();
     let restore = ServerAction::<RestoreSnapshot>::new();
     let delete = ServerAction::<DeleteSnapshot>::new();
@@ -58,15 +53,7 @@ pub fn TimelinePage() -> impl IntoView {
         },
         |(id, all, ..)| load_timeline(id, all),
     );
-    let outcome = Resource::new(
-        move || (done(), sig()),
-        |(done, sig)| async move {
-            match (done, sig) {
-                (Some(done), Some(sig)) => check_outcome(done, sig).await,
-                _ => Ok(None),
-            }
-        },
-    );
+    let outcome = crate::components::signed_outcome();
     Effect::new(move |_| {
         if data.with(|d| matches!(d, Some(Ok(_)))) {
             loaded.set(true);
