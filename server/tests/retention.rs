@@ -145,6 +145,23 @@ async fn rest_sets_previews_and_the_job_applies_a_keep_policy() {
     let (id, n) = history(&s, "nightly").await;
     let sched = format!("/api/v1/containers/{id}/schedule");
 
+    // A container with no schedule previews a typed policy (as the dashboard's form does):
+    // nothing of it is scheduled, so nothing would go. Without a policy there is nothing to
+    // preview: 404 saying so.
+    let bare = s.container("default", "no-schedule").await;
+    s.snapshot(&bare, Some("by-hand")).await;
+    let bare_preview = format!("/api/v1/containers/{bare}/schedule/preview");
+    let p = s
+        .admin("GET", &format!("{bare_preview}?last=1"), None)
+        .await["preview"]
+        .clone();
+    assert_eq!(listed(&p, "delete"), BTreeSet::new(), "{p}");
+    assert_eq!(listed(&p, "keep"), BTreeSet::new(), "{p}");
+    assert_eq!(listed(&p, "untouched").len(), 1, "{p}");
+    let (status, v) = s.call("GET", &bare_preview, Some(ADMIN), None).await;
+    assert_eq!(status, 404, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("schedule"), "{v}");
+
     // Bad counts: 400, naming the field and the range.
     for bad in [
         json!(-1),
@@ -550,6 +567,14 @@ async fn the_dashboard_sets_shows_and_previews_in_both_modes() {
         assert!(!deleted.contains(&n[0]) && !deleted.contains(&n[4]) && !deleted.contains(&n[5]));
         // The typed values fill the form again.
         assert!(html.contains("name=\"keep_daily\" value=\"1\""), "{html}");
+        // A reason that names another snapshot names it as its row does: alias (name).
+        let html = page(
+            server,
+            &cookie,
+            &format!("/containers/{id}?keep_daily=2&keep_last="),
+        )
+        .await;
+        assert!(html.contains(&format!(" ({}) is newer", n[0])), "{html}");
     }
     // Through the proxy's API forwarder too.
     let (status, v) = proxy

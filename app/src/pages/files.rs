@@ -168,7 +168,7 @@ fn SnapshotFiles(
             } else {
                 view! {
                     <div class="table-wrap">
-                        <table class="files">
+                        <table class="files browse">
                             <caption class="visually-hidden">{format!("{} in {shown_path}", crate::model::count(count, "entry", "entries"))}</caption>
                             <thead><tr><th scope="col">"Name"</th><th scope="col">"Size"</th><th scope="col">"Mode, owner"</th><th scope="col">"Modified"</th><th scope="col"><span class="visually-hidden">"Restore"</span></th></tr></thead>
                             <tbody>{rows}</tbody>

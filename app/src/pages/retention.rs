@@ -80,16 +80,26 @@ fn PreviewBody(p: RetentionPreview) -> impl IntoView {
         )
     });
     let keep_title = format!("Kept ({})", p.keep.len());
+    // The reasons name snapshots (`… snap-… is newer`); the rows show aliases: the reasons
+    // say both, so the two can be matched.
+    let aliases: Vec<(String, String)> = p
+        .keep
+        .iter()
+        .chain(&p.delete)
+        .chain(&p.untouched)
+        .filter_map(|e| e.alias.clone().map(|a| (e.name.clone(), a)))
+        .collect();
+    let aliases2 = aliases.clone();
     view! {
         <p class="small" data-testid="retention-summary">{summary}</p>
         {(!p.delete.is_empty()).then(|| view! {
             <p class="small"><strong>{format!("Would be deleted ({})", p.delete.len())}</strong></p>
-            <Entries list=p.delete testid="preview-delete"/>
+            <Entries list=p.delete testid="preview-delete" aliases=aliases/>
         })}
         {(!p.keep.is_empty()).then(|| view! {
             <details data-testid="preview-kept-details" open=p.policy.is_some()>
                 <summary class="small">{keep_title}</summary>
-                <Entries list=p.keep testid="preview-keep"/>
+                <Entries list=p.keep testid="preview-keep" aliases=aliases2/>
             </details>
         })}
         {untouched.map(|u| view! { <p class="muted small" data-testid="preview-untouched">{u}</p> })}
@@ -98,7 +108,12 @@ fn PreviewBody(p: RetentionPreview) -> impl IntoView {
 
 /// A list of snapshots with their reasons, newest first, at most [`ROWS`].
 #[component]
-fn Entries(list: Vec<RetentionEntry>, testid: &'static str) -> impl IntoView {
+fn Entries(
+    list: Vec<RetentionEntry>,
+    testid: &'static str,
+    /// `(name, alias)` of every snapshot of the preview that has an alias.
+    aliases: Vec<(String, String)>,
+) -> impl IntoView {
     let more = list.len().saturating_sub(ROWS);
     let rows = list
         .into_iter()
@@ -106,7 +121,15 @@ fn Entries(list: Vec<RetentionEntry>, testid: &'static str) -> impl IntoView {
         .map(|e| {
             let label = e.alias.clone().unwrap_or_else(|| e.name.clone());
             let taken = short_time(&e.created_at);
-            let why = e.reasons.join("; ");
+            let mut why = e.reasons.join("; ");
+            for (name, alias) in &aliases {
+                if why.contains(name.as_str()) {
+                    why = why.replace(
+                        name.as_str(),
+                        &crate::model::snapshot_label(Some(alias), name),
+                    );
+                }
+            }
             let title = e.name.clone();
             view! {
                 <tr data-name=e.name>
