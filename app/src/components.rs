@@ -58,8 +58,9 @@ pub fn reset_after_success(
 /// what a person expects, with or without JavaScript: Escape and Cancel close it and put the
 /// focus back on the button that opened it; opening one closes any other; it sits above the
 /// page, so the buttons around it never move. Cancel has the focus when it opens, so Enter
-/// does nothing harmful. With JavaScript, sending its form closes it (the outcome is said
-/// in the page's status area).
+/// does nothing harmful. With JavaScript, it closes when its action succeeds (`closes`); a
+/// refusal leaves it open with what was typed, to fix and send again (the page's status
+/// area says why).
 #[component]
 pub fn Confirm(
     /// An id unique on the page (letters, digits, `-` and `_`), for the dialog.
@@ -70,8 +71,25 @@ pub fn Confirm(
     /// The dialog's accessible name (`"Delete snapshot before-ai"`).
     title: String,
     #[prop(default = "button")] class: &'static str,
+    /// The action's (version, whether its last answer was a success): the dialog closes
+    /// when the version moves on with a success.
+    #[prop(optional)]
+    closes: Option<Signal<(usize, bool)>>,
     children: Children,
 ) -> impl IntoView {
+    let dialog = NodeRef::<leptos::html::Div>::new();
+    if let Some(closes) = closes {
+        Effect::new(move |seen: Option<usize>| {
+            let (version, ok) = closes.get();
+            if seen.is_some_and(|v| v != version) && ok {
+                #[cfg(feature = "hydrate")]
+                if let Some(d) = dialog.get() {
+                    let _ = d.hide_popover();
+                }
+            }
+            version
+        });
+    }
     let id: String = id
         .chars()
         .map(|c| {
@@ -82,24 +100,10 @@ pub fn Confirm(
             }
         })
         .collect();
-    #[allow(unused_variables)]
-    let close = move |ev: leptos::ev::SubmitEvent| {
-        #[cfg(feature = "hydrate")]
-        {
-            use leptos::wasm_bindgen::JsCast;
-            if let Some(dialog) = ev
-                .current_target()
-                .and_then(|t| t.dyn_into::<leptos::web_sys::HtmlElement>().ok())
-            {
-                let _ = dialog.hide_popover();
-            }
-        }
-    };
     let (opens, closes) = (id.clone(), id.clone());
     view! {
         <button type="button" class=class popovertarget=opens aria-haspopup="dialog">{label}</button>
-        <div id=id popover="auto" class="confirm-pop" role="dialog" aria-label=title
-            on:submit=close>
+        <div id=id popover="auto" class="confirm-pop" role="dialog" aria-label=title node_ref=dialog>
             {children()}
             <button type="button" class="button confirm-cancel" popovertarget=closes popovertargetaction="hide" autofocus=true>
                 "Cancel"
@@ -207,4 +211,20 @@ pub fn signed_outcome() -> Resource<Result<Option<crate::model::Done>, AppError>
             }
         },
     )
+}
+
+/// What [`Confirm`]'s `closes` takes from a server action: its version, and whether its
+/// last answer was a success.
+pub fn succeeded<S>(action: ServerAction<S>) -> Signal<(usize, bool)>
+where
+    S: leptos::server_fn::ServerFn + Clone + Send + Sync + 'static,
+    S::Output: Send + Sync + 'static,
+    S::Error: Send + Sync + 'static,
+{
+    Signal::derive(move || {
+        (
+            action.version().get(),
+            action.value().with(|v| matches!(v, Some(Ok(_)))),
+        )
+    })
 }

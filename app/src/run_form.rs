@@ -217,6 +217,7 @@ mod tests {
             method: method.into(),
             path: path.into(),
             summary: String::new(),
+            summary_html: String::new(),
             description: String::new(),
             description_html: String::new(),
             parameters: params

@@ -167,3 +167,28 @@ test('run history and drafts are cleared by their owner, after asking', async ({
   // The form starts from its default again.
   await expect(page.locator('#run-custom').getByLabel('Path')).toHaveValue('/api/v1/health');
 });
+
+test('a mistyped container address is a page that does not exist, with a way back', async ({ page }) => {
+  await signIn(page);
+  for (const path of ['/containers/nope', '/containers/nope/diff']) {
+    const r = await page.goto(path);
+    expect(r?.status(), path).toBe(404);
+    await expect(page.getByRole('alert')).toContainText('There is no container "nope"');
+    await expect(page.getByRole('link', { name: 'Back to containers' })).toBeVisible();
+  }
+});
+
+test('saving a schedule on a phone comes back to the schedule, not to the top', async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await signIn(page);
+  const made = await api(page, 'POST', '/api/v1/containers', { project_id: 'default', name: 'fb-sched', image: 'demo' });
+  await page.goto(`/containers/${made.container.id}`);
+  await waitForHydration(page);
+  await page.locator('summary', { hasText: 'Set a schedule…' }).click();
+  await page.getByLabel('When (UTC)').fill('@daily');
+  await page.getByRole('button', { name: 'Save schedule' }).click();
+  await expect(page.getByTestId('outcome')).toContainText('Schedule saved: @daily');
+  expect(new URL(page.url()).hash).toBe('#schedule-title');
+  await expect(page.getByRole('heading', { name: 'Automatic snapshots' })).toBeInViewport();
+  expect(await page.evaluate(() => window.scrollY)).toBeGreaterThan(0);
+});

@@ -44,7 +44,10 @@ async fn only_an_empty_project_is_deleted() {
     let (st, v) = delete(ADMIN).await;
     assert_eq!(st, 409, "{v}");
     assert!(
-        v["message"].as_str().unwrap().contains("containers web"),
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("still holds the container web; delete it first"),
         "{v}"
     );
     // The container deleted, its snapshot remains: still 409, naming what is left.
@@ -56,7 +59,7 @@ async fn only_an_empty_project_is_deleted() {
         v["message"]
             .as_str()
             .unwrap()
-            .contains("snapshots of the deleted containers web"),
+            .contains("snapshots of the deleted container web"),
         "{v}"
     );
     // Nothing left: deleted, by name, with the CLI.

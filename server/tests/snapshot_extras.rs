@@ -504,7 +504,7 @@ async fn an_alias_names_one_snapshot() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("already has the alias"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is taken by snapshot"));
 
     // Two restores of one snapshot with a safety snapshot each: distinct aliases, and each
     // restores by its alias.

@@ -55,7 +55,8 @@ impl Service {
 /// 409 for an alias another snapshot of the container has.
 pub(crate) fn alias_taken(alias: &str, holder: &str) -> ServiceError {
     ServiceError::conflict(format!(
-        "snapshot {holder} of this container already has the alias {alias:?}; an alias names \
-         one snapshot: choose another, or change or delete that snapshot's"
+        "the alias {alias:?} is taken by snapshot {holder} of this container, and an alias \
+         names one snapshot: choose another alias, or first change or delete the alias of \
+         {holder}"
     ))
 }

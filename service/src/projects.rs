@@ -169,24 +169,34 @@ impl Service {
                 .bind(&p.id)
                 .fetch_all(self.db())
                 .await?;
+        // Each kind in the number its list has: "the container web", "the containers a, b".
+        let kind = |list: &[String], one: &str, many: &str| {
+            format!(
+                "the {} {}",
+                if list.len() == 1 { one } else { many },
+                list.join(", ")
+            )
+        };
         let mut left = Vec::new();
         if !live.is_empty() {
-            left.push(format!("containers {}", live.join(", ")));
+            left.push(kind(&live, "container", "containers"));
         }
         if !kept.is_empty() {
             left.push(format!(
-                "snapshots of the deleted containers {}",
-                kept.join(", ")
+                "snapshots of {}",
+                kind(&kept, "deleted container", "deleted containers")
             ));
         }
         if !images.is_empty() {
-            left.push(format!("published images {}", images.join(", ")));
+            left.push(kind(&images, "published image", "published images"));
         }
         if !left.is_empty() {
+            let all = live.len() + kept.len() + images.len();
             return Err(ServiceError::conflict(format!(
-                "project {:?} still holds {}; delete them first",
+                "project {:?} still holds {}; delete {} first",
                 p.name,
-                left.join("; ")
+                left.join("; "),
+                if all == 1 { "it" } else { "them" }
             )));
         }
         let mut tx = self.db().begin().await?;

@@ -189,6 +189,7 @@ fn referer_path(p: &http::request::Parts) -> Option<String> {
 /// One container's timeline.
 #[server(prefix = "/rpc", endpoint = "timeline")]
 pub async fn load_timeline(id: String, all: bool) -> Result<Timeline, AppError> {
+    page_container(&id)?;
     let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
     let mut t = backend.timeline(&token, &id).await?;
@@ -199,6 +200,23 @@ pub async fn load_timeline(id: String, all: bool) -> Result<Timeline, AppError> 
         t.schedule = backend.schedule(&token, &id).await?;
     }
     Ok(t)
+}
+
+/// A container id from a page's address: one that cannot be an id is a page that does not
+/// exist (404 in the dashboard's words), not a malformed request.
+#[cfg(feature = "ssr")]
+fn page_container(id: &str) -> Result<(), AppError> {
+    if id.len() == 24
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Ok(());
+    }
+    let shown: String = id.chars().take(40).collect();
+    Err(AppError::NotFound(format!(
+        "There is no container {shown:?} (a container's address holds its 24-character id); open one from the Containers page."
+    )))
 }
 
 /// The outcome a plain form's redirect carries (`done`, `sig`: see [`crate::model::Done`]),
@@ -367,9 +385,16 @@ pub async fn copy_snapshot(
 /// happens here.
 #[cfg(feature = "ssr")]
 fn come_back(token: &str, id: &str, done: impl FnOnce() -> Done) {
+    come_back_to(token, id, "", done);
+}
+
+/// [`come_back`] to a place of the timeline (`#schedule-title`), so the page comes back
+/// where the form was, not at its top (on a phone, a long way up).
+#[cfg(feature = "ssr")]
+fn come_back_to(token: &str, id: &str, anchor: &str, done: impl FnOnce() -> Done) {
     if plain_form() {
         leptos_axum::redirect(&format!(
-            "/containers/{}?{}",
+            "/containers/{}?{}{anchor}",
             crate::model::query_escape(id),
             done().to_query(token)
         ));
@@ -446,6 +471,7 @@ pub async fn diff_snapshot(
     from: String,
     against: String,
 ) -> Result<SnapshotDiff, AppError> {
+    page_container(&id)?;
     let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
     if from.is_empty() {
@@ -468,6 +494,7 @@ pub async fn browse_snapshot(
     name: String,
     path: String,
 ) -> Result<(SnapshotFiles, String), AppError> {
+    page_container(&id)?;
     let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
     let path = crate::model::normalize_bytes(&types::raw::decode(&path));
@@ -574,7 +601,9 @@ pub async fn save_schedule(
             // Back to the timeline itself, not to the address the form was posted from:
             // after a Preview that address holds the typed policy, which the page would go on
             // previewing as if it were not saved.
-            Ok(saved) => come_back(&token, &id, || Done::ScheduleSaved(saved.clone())),
+            Ok(saved) => come_back_to(&token, &id, "#schedule-title", || {
+                Done::ScheduleSaved(saved.clone())
+            }),
             // Refused: the form comes back open with what was typed and why, in words.
             Err(e) => {
                 let esc = crate::model::query_escape;
@@ -583,7 +612,7 @@ pub async fn save_schedule(
                     .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", esc(v))))
                     .collect();
                 leptos_axum::redirect(&format!(
-                    "/containers/{}?{}&schedule_error={}",
+                    "/containers/{}?{}&schedule_error={}#schedule-title",
                     esc(&id),
                     fields.join("&"),
                     esc(&e.to_string())
@@ -600,6 +629,6 @@ pub async fn delete_schedule(id: String) -> Result<(), AppError> {
     let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
     backend.delete_schedule(&token, &id).await?;
-    come_back(&token, &id, || Done::ScheduleOff);
+    come_back_to(&token, &id, "#schedule-title", || Done::ScheduleOff);
     Ok(())
 }

@@ -23,8 +23,11 @@ pub struct EndpointSummary {
     pub method: String,
     /// Path template, for example `/api/v1/health`.
     pub path: String,
-    /// One line on what it does.
+    /// One line on what it does (CommonMark as the document has it).
     pub summary: String,
+    /// The summary as safe inline HTML (see `description_html`).
+    #[serde(default)]
+    pub summary_html: String,
     /// Longer description (CommonMark as the document has it), possibly empty.
     pub description: String,
     /// The description as safe HTML (rendered on the server: raw HTML in the text shown as

@@ -155,6 +155,9 @@ impl From<&types::Event> for LiveEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AxisPoint {
     pub name: String,
+    /// Its alias, if it has one (the chart names a snapshot as its card does).
+    #[serde(default)]
+    pub alias: Option<String>,
     pub created_at: String,
     /// Stored bytes it added when taken.
     pub added_bytes: u64,
@@ -171,6 +174,7 @@ impl From<&Snapshot> for AxisPoint {
     fn from(s: &Snapshot) -> Self {
         AxisPoint {
             name: s.name.clone(),
+            alias: s.alias.clone(),
             created_at: s.created_at.clone(),
             added_bytes: s.added_bytes,
             exclusive_bytes: s.exclusive_bytes,

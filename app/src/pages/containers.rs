@@ -156,7 +156,7 @@ fn ContainerRow(
                         action=if paused { "resume" } else { "pause" }
                         label=if paused { "Resume" } else { "Pause" }/>
                 })}
-                <Confirm id=format!("delete-{}", c.id) label="Delete…" title=format!("Delete container {}", c.name) class="button danger-outline">
+                <Confirm id=format!("delete-{}", c.id) label="Delete…" title=format!("Delete container {}", c.name) class="button danger-outline" closes=crate::components::succeeded(act)>
                     <p>{delete_message}</p>
                     <ContainerActionButton act=act id=id2 name=cname.clone() action="delete"
                         label="Delete container" class="button danger"/>

@@ -38,12 +38,25 @@ pub fn DiffPage() -> impl IntoView {
             {move || timeline.get().map(|r| match r {
                 Ok(t) => view! { <Chooser t=t from=from() against=against()/> }.into_any(),
                 Err(AppError::Unauthorized(_)) => view! { <SignInForm/> }.into_any(),
-                Err(e) => view! { <div class="page-head"><h1>"Compare"</h1></div><PageError error=e/> }.into_any(),
+                Err(e) => view! {
+                    <div class="page-head"><h1>"Compare"</h1></div>
+                    <PageError error=e/>
+                    <p><a href="/">"Back to containers"</a></p>
+                }.into_any(),
             })}
         </Transition>
         <Transition fallback=|| view! { <p class="muted">"Comparing…"</p> }>
             {move || diff.get().map(|r| match r {
-                Ok(Some(d)) => view! { <Changes id=id() d=d/> }.into_any(),
+                Ok(Some(d)) => {
+                    // Snapshots named as their cards name them (alias and name).
+                    let label = |name: &str| timeline.with(|t| match t {
+                        Some(Ok(t)) => t.snapshots.iter().find(|s| s.name == name)
+                            .map(|s| crate::model::snapshot_label(s.alias.as_deref(), &s.name)),
+                        _ => None,
+                    }).unwrap_or_else(|| name.to_string());
+                    let (from_label, against_label) = (label(&d.from), label(&d.against));
+                    view! { <Changes id=id() d=d from_label=from_label against_label=against_label/> }.into_any()
+                }
                 Ok(None) => view! { <p class="muted card empty-state">"Choose a snapshot, then what to compare it with."</p> }.into_any(),
                 // When the container itself failed to load, that error above says it all.
                 Err(_) if timeline.with(|t| matches!(t, Some(Err(_)))) => ().into_any(),
@@ -100,7 +113,13 @@ fn Chooser(t: Timeline, from: String, against: String) -> impl IntoView {
 }
 
 #[component]
-fn Changes(id: String, d: SnapshotDiff) -> impl IntoView {
+fn Changes(
+    id: String,
+    d: SnapshotDiff,
+    /// `d.from` and `d.against` as the page names them.
+    from_label: String,
+    against_label: String,
+) -> impl IntoView {
     // Against the live files, each change links to the restore page that undoes it.
     // The restore page's Cancel comes back to this comparison.
     let here = format!(
@@ -125,12 +144,12 @@ fn Changes(id: String, d: SnapshotDiff) -> impl IntoView {
     let against = if d.against == "live" {
         "the live files".to_string()
     } else {
-        d.against.clone()
+        against_label
     };
     let total = d.changes.len();
     view! {
         <section class="card" aria-labelledby="changes-title" data-testid="diff">
-            <h2 id="changes-title">{format!("From {} to {against}", d.from)}</h2>
+            <h2 id="changes-title">{format!("From {from_label} to {against}")}</h2>
             {if total == 0 {
                 view! { <p class="empty-state">"No differences: the two are identical."</p> }.into_any()
             } else {

@@ -36,7 +36,7 @@ pub fn FilesPage() -> impl IntoView {
                     Err(e) => {
                         let back = format!("/containers/{id}");
                         view! {
-                            <div class="page-head"><h1>"Files of "{name}</h1></div>
+                            <div class="page-head"><h1>"Files"</h1></div>
                             <PageError error=e/>
                             <p><a href=back>"Back to the timeline"</a></p>
                         }.into_any()

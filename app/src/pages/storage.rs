@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 use leptos::prelude::*;
 
-use crate::model::{AxisPoint, escape_html, human_bytes, short_time, tenths};
+use crate::model::{AxisPoint, escape_html, human_bytes, short_time, snapshot_label, tenths};
 
 /// Chart width and heights in SVG units (the SVG scales to its box; the viewBox below
 /// is W + 24 by LINE_H + BAR_H + 16).
@@ -101,7 +101,7 @@ fn chart(mut pts: Vec<AxisPoint>) -> (String, String, String) {
         let label = if group.len() == 1 {
             format!(
                 "{} · {}: frees {} if deleted",
-                top.name,
+                snapshot_label(top.alias.as_deref(), &top.name),
                 short_time(&top.created_at),
                 human_bytes(bytes)
             )
@@ -110,7 +110,7 @@ fn chart(mut pts: Vec<AxisPoint>) -> (String, String, String) {
                 "{} snapshots from {}: the largest, {}, frees {} if deleted",
                 group.len(),
                 short_time(&group[0].created_at),
-                top.name,
+                snapshot_label(top.alias.as_deref(), &top.name),
                 human_bytes(bytes)
             )
         };
@@ -133,7 +133,7 @@ fn chart(mut pts: Vec<AxisPoint>) -> (String, String, String) {
         .map(|p| {
             format!(
                 " The snapshot holding the most on its own is {} ({}).",
-                p.name,
+                snapshot_label(p.alias.as_deref(), &p.name),
                 human_bytes(p.exclusive_bytes.unwrap_or(0))
             )
         })
@@ -159,6 +159,7 @@ mod tests {
     fn point(name: &str, at: &str, added: u64, excl: Option<u64>) -> AxisPoint {
         AxisPoint {
             name: name.into(),
+            alias: None,
             created_at: at.into(),
             added_bytes: added,
             exclusive_bytes: excl,

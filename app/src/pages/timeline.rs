@@ -10,7 +10,9 @@ use crate::api::{
     ContainerAction, CopySnapshot, CreateSnapshot, DeleteSnapshot, PublishImage, RestoreSnapshot,
     UpdateSnapshot, VerifySnapshot, load_timeline,
 };
-use crate::components::{Confirm, ContainerActionButton, PageError, StatusBadge, UrlError};
+use crate::components::{
+    Confirm, ContainerActionButton, PageError, StatusBadge, UrlError, succeeded,
+};
 use crate::error::AppError;
 use crate::model::{
     AxisPoint, ContainerStatus, Project, Snapshot, Timeline, alias_problem, epoch_seconds,
@@ -509,7 +511,7 @@ fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> impl IntoVie
     let verify_id = id.clone();
     let verify_alias = s.alias.clone().unwrap_or_default();
     let verify = view! {
-        <Confirm id=format!("verify-{}", s.name) label="Verify…" title=format!("Verify snapshot {title}")>
+        <Confirm id=format!("verify-{}", s.name) label="Verify…" title=format!("Verify snapshot {title}") closes=succeeded(actions.verify)>
             <p>"Checks that everything this snapshot needs is in the store and intact."</p>
             <ActionForm action=actions.verify attr:class="stack-form">
                 <input type="hidden" name="id" value=verify_id/>
@@ -573,7 +575,7 @@ fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> impl IntoVie
                 <Show when=move || !deleted>
                     <RestoreConfirm id=i1.clone() name=n1.clone() label=restore_label.clone() warning=when.clone() restore=actions.restore/>
                 </Show>
-                <Confirm id=format!("copy-{}", s.name) label="Copy…" title=format!("Copy snapshot {named}")>
+                <Confirm id=format!("copy-{}", s.name) label="Copy…" title=format!("Copy snapshot {named}") closes=succeeded(actions.copy)>
                     <ActionForm action=actions.copy attr:class="stack-form">
                         <input type="hidden" name="id" value=i2.clone()/>
                         <input type="hidden" name="name" value=n2.clone()/>
@@ -592,7 +594,7 @@ fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> impl IntoVie
                         <button type="submit" class="button">"Copy"</button>
                     </ActionForm>
                 </Confirm>
-                <Confirm id=format!("publish-{}", s.name) label="Publish…" title=format!("Publish snapshot {named}")>
+                <Confirm id=format!("publish-{}", s.name) label="Publish…" title=format!("Publish snapshot {named}") closes=succeeded(actions.publish)>
                     <p>"Makes an image from this snapshot. New containers can start from it, exactly as this snapshot; it stores nothing new."</p>
                     <ActionForm action=actions.publish attr:class="stack-form">
                         <input type="hidden" name="id" value=i4.clone()/>
@@ -604,7 +606,7 @@ fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> impl IntoVie
                         <button type="submit" class="button">"Publish as an image"</button>
                     </ActionForm>
                 </Confirm>
-                <Confirm id=format!("delete-{}", s.name) label="Delete…" title=format!("Delete snapshot {named}") class="button danger-outline">
+                <Confirm id=format!("delete-{}", s.name) label="Delete…" title=format!("Delete snapshot {named}") class="button danger-outline" closes=succeeded(actions.delete)>
                     <p>"This snapshot cannot be recovered once deleted."</p>
                     <ActionForm action=actions.delete attr:class="inline-form">
                         <input type="hidden" name="id" value=i3.clone()/>
@@ -630,7 +632,7 @@ fn EditSnapshot(id: String, s: Snapshot, update: ServerAction<UpdateSnapshot>) -
         None => "Keep it pinned (never expires)".to_string(),
     };
     view! {
-        <Confirm id=format!("edit-{}", s.name) label="Edit…" title=format!("Edit snapshot {}", s.alias.clone().unwrap_or_else(|| s.name.clone()))>
+        <Confirm id=format!("edit-{}", s.name) label="Edit…" title=format!("Edit snapshot {}", s.alias.clone().unwrap_or_else(|| s.name.clone())) closes=succeeded(update)>
             <ActionForm action=update attr:class="stack-form">
                 <input type="hidden" name="id" value=id/>
                 <input type="hidden" name="name" value=s.name.clone()/>
@@ -668,7 +670,7 @@ fn RestoreConfirm(
     restore: ServerAction<RestoreSnapshot>,
 ) -> impl IntoView {
     view! {
-        <Confirm id=format!("restore-{name}") label="Restore…" title=format!("Restore snapshot {label}")>
+        <Confirm id=format!("restore-{name}") label="Restore…" title=format!("Restore snapshot {label}") closes=succeeded(restore)>
             <p>{warning}</p>
             <ActionForm action=restore attr:class="stack-form">
                 <input type="hidden" name="id" value=id/>

@@ -101,6 +101,7 @@ pub fn endpoints_of_json(doc: &serde_json::Value) -> Vec<EndpointSummary> {
                 method: method.to_uppercase(),
                 path: path.clone(),
                 summary: text(&op["summary"]),
+                summary_html: super::markdown::to_inline_html(&text(&op["summary"])),
                 description: text(&op["description"]),
                 description_html: super::markdown::to_html(&text(&op["description"])),
                 parameters,

@@ -54,6 +54,7 @@ pub async fn openapi_json() -> Json<serde_json::Value> {
 /// every limit the server checks is in the schema the docs page validates against.
 pub fn api_document() -> serde_json::Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    without_rustdoc_links(&mut doc);
     if let Some(cpus) = doc
         .pointer_mut("/components/schemas/ContainerLimits/properties/cpus")
         .and_then(serde_json::Value::as_object_mut)
@@ -61,4 +62,64 @@ pub fn api_document() -> serde_json::Value {
         cpus.insert("maximum".into(), service::limits::host_cpus().into());
     }
     doc
+}
+
+/// The doc comments utoipa copies into descriptions keep rustdoc's links to Rust items
+/// (``[`Hint::rest_words`]``), which mean nothing to an API reader: each becomes its code
+/// text (`` `Hint::rest_words` ``). A Markdown link with a target (`[text](url)`) stays.
+fn without_rustdoc_links(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, x) in map.iter_mut() {
+                match x {
+                    serde_json::Value::String(text) if k == "description" || k == "summary" => {
+                        *text = plain_item_links(text);
+                    }
+                    other => without_rustdoc_links(other),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(without_rustdoc_links),
+        _ => {}
+    }
+}
+
+/// ``[`X`]`` → `` `X` `` unless a `(` or `[` follows (then it is a real link).
+fn plain_item_links(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("[`") {
+        let Some(len) = rest[start + 2..].find("`]") else {
+            break;
+        };
+        let end = start + 2 + len + 2;
+        let linked = rest[end..].starts_with('(') || rest[end..].starts_with('[');
+        out.push_str(&rest[..start]);
+        if linked {
+            out.push_str(&rest[start..end]);
+        } else {
+            out.push_str(&rest[start + 1..end - 1]);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_item_links;
+
+    #[test]
+    fn rustdoc_item_links_become_code() {
+        assert_eq!(
+            plain_item_links("appends [`Hint::rest_words`] to it; a [`Event`]."),
+            "appends `Hint::rest_words` to it; a `Event`."
+        );
+        assert_eq!(
+            plain_item_links("see [`x`](https://e/x) and [`y`][y]"),
+            "see [`x`](https://e/x) and [`y`][y]"
+        );
+        assert_eq!(plain_item_links("no links [here"), "no links [here");
+    }
 }

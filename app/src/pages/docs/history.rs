@@ -42,8 +42,8 @@ pub(super) fn history(w: &Workspace) -> AnyView {
                                     <span class="muted">" · "{format!("{}.{} ms", r.micros / 1000, (r.micros % 1000) / 100)}" · "{crate::model::short_time(&r.ran_at)}</span>
                                     <details>
                                         <summary>"Request and answer"</summary>
-                                        {(!r.body.is_empty()).then(|| view! { <pre class="json"><code>{r.body.clone()}</code></pre> })}
-                                        <pre class="json"><code>{r.response.clone()}</code></pre>
+                                        {(!r.body.is_empty()).then(|| view! { <pre class="json" tabindex="0"><code>{r.body.clone()}</code></pre> })}
+                                        <pre class="json" tabindex="0"><code>{r.response.clone()}</code></pre>
                                     </details>
                                     <div class="button-row">
                                         {replay(&r)}

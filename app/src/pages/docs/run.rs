@@ -37,11 +37,11 @@ pub(super) fn endpoint(
     let body = e.request_example.clone().map(|x| {
         view! {
             <h4>"Request body"</h4>
-            <pre class="json"><code>{x}</code></pre>
+            <pre class="json" tabindex="0"><code>{x}</code></pre>
         }
     });
     let schema = e.request_schema.clone().map(|x| view! {
-        <details><summary>"Request schema"</summary><pre class="json"><code>{x}</code></pre></details>
+        <details><summary>"Request schema"</summary><pre class="json" tabindex="0"><code>{x}</code></pre></details>
     });
     let key = operation_key(&e);
     let widget = ws.map(|w| widget(&e, w, wanted, all));
@@ -53,7 +53,7 @@ pub(super) fn endpoint(
                 <code class="endpoint-path">{e.path.clone()}</code>
                 {e.secured.then(|| view! { <span class="tag">"token"</span> })}
             </header>
-            <p class="endpoint-summary">{e.summary.clone()}</p>
+            <p class="endpoint-summary" inner_html=e.summary_html.clone()></p>
             {(!e.description_html.is_empty()).then(|| view! { <div class="muted prose" inner_html=e.description_html.clone()></div> })}
             <details class="endpoint-details" open=open>
                 <summary>"Parameters, body and answers"</summary>
@@ -68,7 +68,7 @@ pub(super) fn endpoint(
                             <li>
                                 <code class=format!("status status-{}", status.chars().next().unwrap_or('0'))>{status.clone()}</code>" "<span inner_html=what.clone()></span>
                                 {schema.map(|x| view! {
-                                    <details><summary>"Answer schema"</summary><pre class="json"><code>{x}</code></pre></details>
+                                    <details><summary>"Answer schema"</summary><pre class="json" tabindex="0"><code>{x}</code></pre></details>
                                 })}
                             </li>
                         }
@@ -368,7 +368,7 @@ fn result_panel(r: RunRecord, all: &[EndpointSummary]) -> AnyView {
                     </tbody>
                 </table>
             </details>
-            <pre class="json" data-testid="run-body"><code>{pretty}</code></pre>
+            <pre class="json" data-testid="run-body" tabindex="0"><code>{pretty}</code></pre>
         </section>
     }.into_any()
 }
@@ -452,7 +452,7 @@ fn code_snippets(base: &str, method: &str, path: &str, body: &str) -> AnyView {
                         // Shown by the page's script: without JavaScript there is nothing to click.
                         <button type="button" class="button small copy" data-copy="" hidden=true>"Copy"</button>
                     </figcaption>
-                    <pre data-snippet=s.kind><code>{s.code}</code></pre>
+                    <pre data-snippet=s.kind tabindex="0"><code>{s.code}</code></pre>
                 </figure>
             }).collect_view()}
         </details>
