@@ -76,6 +76,16 @@ test('without JavaScript, start and stop come back saying what they did', async 
   await page.goto(url.toString());
   await expect(page.locator('.container-row', { hasText: 'fb-plain' })).toBeVisible();
   await expect(page.getByTestId('outcome')).toHaveText('');
+  // Create: a taken name comes back with what was typed and why; a new one says it was made.
+  await page.goto('/');
+  await page.getByLabel('Name', { exact: true }).fill('fb-plain');
+  await page.getByRole('button', { name: 'Create container' }).click();
+  await expect(page.getByTestId('create-error')).toContainText('already has a container named');
+  await expect(page.getByLabel('Name', { exact: true })).toHaveValue('fb-plain');
+  await page.getByLabel('Name', { exact: true }).fill('fb-plain-2');
+  await page.getByRole('button', { name: 'Create container' }).click();
+  await expect(page.getByTestId('outcome')).toHaveText('Created fb-plain-2.');
+  await expect(page.locator('.container-row', { hasText: 'fb-plain-2' })).toBeVisible();
   await context.close();
 });
 

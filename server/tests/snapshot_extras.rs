@@ -391,7 +391,7 @@ async fn plain_forms_say_what_they_did_and_cannot_be_forged() {
             (
                 "create_snapshot",
                 vec![("id", &id), ("alias", &image), ("expiry", "never")],
-                format!("Snapshot {image} taken."),
+                format!("Snapshot {image} (snap-"),
             ),
             (
                 "verify",
@@ -411,12 +411,12 @@ async fn plain_forms_say_what_they_did_and_cannot_be_forged() {
                     ("alias", "before"),
                     ("expiry", "never"),
                 ],
-                "Snapshot before saved: pinned.".into(),
+                format!("Snapshot before ({snap}) saved: pinned."),
             ),
             (
                 "restore_snapshot",
                 vec![("id", &id), ("name", &snap), ("safety", "on")],
-                "Restored to before.".into(),
+                format!("Restored to before ({snap})."),
             ),
             (
                 "delete_snapshot",

@@ -101,13 +101,52 @@ pub async fn create_container(
     #[server(default)] pids: Option<String>,
     #[server(default)] cpus: Option<String>,
 ) -> Result<ContainerView, AppError> {
-    let backend = crate::backend::backend()?;
-    let token = crate::session::token().await?;
-    let limits =
-        crate::model::limits_from_form(memory_mb.as_deref(), pids.as_deref(), cpus.as_deref())?;
-    backend
-        .create_container(&token, &project, name.trim(), &image, limits)
-        .await
+    let (backend, request) = (crate::backend::backend()?, crate::session::Request::take());
+    let plain = plain_form();
+    let token = request.token().await?;
+    let made = match crate::model::limits_from_form(
+        memory_mb.as_deref(),
+        pids.as_deref(),
+        cpus.as_deref(),
+    ) {
+        Ok(limits) => {
+            backend
+                .create_container(&token, &project, name.trim(), &image, limits)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    // Without JavaScript the page comes back to the form: saying what was made, or why not
+    // with what was typed still in the fields.
+    if plain {
+        let esc = crate::model::query_escape;
+        match &made {
+            Ok(c) => request.redirect(&format!(
+                "/?{}",
+                Done::ContainerCreated(c.name.clone()).to_query(&token)
+            )),
+            Err(e) => {
+                let typed = [
+                    ("name", Some(&name)),
+                    ("image", Some(&image)),
+                    ("project", Some(&project)),
+                    ("memory_mb", memory_mb.as_ref()),
+                    ("pids", pids.as_ref()),
+                    ("cpus", cpus.as_ref()),
+                ];
+                let fields: Vec<String> = typed
+                    .iter()
+                    .filter_map(|(k, v)| v.map(|v| format!("{k}={}", esc(v))))
+                    .collect();
+                request.redirect(&format!(
+                    "/?{}&create_error={}#create-container-title",
+                    fields.join("&"),
+                    esc(&e.to_string())
+                ));
+            }
+        }
+    }
+    made
 }
 
 /// Starts, stops, pauses, resumes or deletes a container (`action` is one of those words);

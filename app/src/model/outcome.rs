@@ -40,6 +40,8 @@ pub enum Done {
     Container(super::ContainerActed),
     /// A project was deleted (its name).
     ProjectDeleted(String),
+    /// A container was made (its name).
+    ContainerCreated(String),
     /// An example of the API docs was deleted (its name).
     ExampleDeleted(String),
     /// The user's run history was cleared: how many runs went.
@@ -56,6 +58,7 @@ impl Done {
             |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         Some(match self {
             Done::ProjectDeleted(name) => format!("Project {name} deleted."),
+            Done::ContainerCreated(name) => format!("Created {name}."),
             Done::ExampleDeleted(name) => format!("Example \u{201c}{name}\u{201d} deleted."),
             Done::RunsCleared(n) => format!(
                 "Your run history is cleared ({} deleted).",

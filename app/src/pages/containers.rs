@@ -72,6 +72,7 @@ pub fn ContainersPage() -> impl IntoView {
                             Some(Err(e)) => Some(view! { <ErrorNotice error=e/> }.into_any()),
                             None => match from_address.clone() {
                                 Some(crate::model::Done::Container(acted)) => Some(view! { <p class="notice ok">{acted.said()}</p> }.into_any()),
+                                Some(d @ crate::model::Done::ContainerCreated(_)) => d.sentence().map(|s| view! { <p class="notice ok">{s}</p> }.into_any()),
                                 _ => None,
                             },
                         }}
@@ -174,30 +175,45 @@ fn CreateContainerForm(o: Overview, create: ServerAction<CreateContainer>) -> im
         form,
         || {},
     );
+    // After a refused plain form (no JavaScript) the address holds what was typed and why.
+    let typed = |k: &'static str| crate::components::query_value(k)().unwrap_or_default();
+    let (t_name, t_image, t_project) = (typed("name"), typed("image"), typed("project"));
+    let (t_memory, t_pids, t_cpus) = (typed("memory_mb"), typed("pids"), typed("cpus"));
+    let refused = crate::components::query_value("create_error")();
+    let limits_typed = !(t_memory.is_empty() && t_pids.is_empty() && t_cpus.is_empty());
     view! {
         <section class="card" aria-labelledby="create-container-title">
             <h2 id="create-container-title">"Create a container"</h2>
+            {refused.map(|why| view! {
+                <p class="notice error" role="alert" data-testid="create-error">{why}</p>
+            })}
             <ActionForm action=create node_ref=form attr:class="grid-form">
                 <label for="new-name">"Name"</label>
                 <input id="new-name" name="name" required=true maxlength="63" pattern="[A-Za-z0-9][A-Za-z0-9._\\-]*"
-                    title="Letters, digits, '.', '_' or '-', starting with a letter or digit" placeholder="web"/>
+                    title="Letters, digits, '.', '_' or '-', starting with a letter or digit" placeholder="web" value=t_name/>
                 <label for="new-image">"Image"</label>
                 <select id="new-image" name="image">
-                    {o.images.into_iter().map(|i| view! { <option value=i.clone()>{i.clone()}</option> }).collect_view()}
+                    {o.images.into_iter().map(|i| {
+                        let chosen = i == t_image;
+                        view! { <option value=i.clone() selected=chosen>{i.clone()}</option> }
+                    }).collect_view()}
                 </select>
                 <label for="new-project">"Project"</label>
                 <select id="new-project" name="project">
-                    {o.identity.projects.into_iter().map(|p| view! { <option value=p.id.clone()>{p.name.clone()}</option> }).collect_view()}
+                    {o.identity.projects.into_iter().map(|p| {
+                        let chosen = p.id == t_project;
+                        view! { <option value=p.id.clone() selected=chosen>{p.name.clone()}</option> }
+                    }).collect_view()}
                 </select>
-                <details class="limits span-2">
+                <details class="limits span-2" open=limits_typed>
                     <summary>"Limits (optional)"</summary>
                     <div class="grid-form">
                         <label for="new-memory">"Memory (MiB)"</label>
-                        <input id="new-memory" name="memory_mb" type="number" min="16" step="1" placeholder="1024"/>
+                        <input id="new-memory" name="memory_mb" type="number" min="16" step="1" placeholder="1024" value=t_memory/>
                         <label for="new-pids">"Processes"</label>
-                        <input id="new-pids" name="pids" type="number" min="8" step="1" placeholder="1024"/>
+                        <input id="new-pids" name="pids" type="number" min="8" step="1" placeholder="1024" value=t_pids/>
                         <label for="new-cpus">"CPUs"</label>
-                        <input id="new-cpus" name="cpus" type="number" min="0.01" step="0.01" placeholder="1"/>
+                        <input id="new-cpus" name="cpus" type="number" min="0.01" step="0.01" placeholder="1" value=t_cpus/>
                     </div>
                 </details>
                 <span></span>

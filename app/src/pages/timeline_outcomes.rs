@@ -124,6 +124,7 @@ fn said_of(done: Done) -> Said {
         Done::Container(acted) => Said::text(acted.said()),
         // Said on their own pages; a timeline shows them as they are said there.
         other @ (Done::ProjectDeleted(_)
+        | Done::ContainerCreated(_)
         | Done::ExampleDeleted(_)
         | Done::RunsCleared(_)
         | Done::DraftsCleared(_)) => Said::text(other.sentence().unwrap_or_default()),
