@@ -737,14 +737,16 @@ async fn the_timeline_tools_and_the_plain_routes_work_through_a_proxy() {
         &[("id", &id), ("name", &name), ("path", "/root")],
     )
     .await;
+    // The listing, and the snapshot as the page names it: its alias, with its name.
     assert!(
-        l["entries"]
+        l[0]["entries"]
             .as_array()
             .unwrap()
             .iter()
             .any(|e| e["name"] == "a.txt"),
         "{l}"
     );
+    assert_eq!(l[1], format!("pinned-one ({name})").as_str(), "{l}");
     let v = ok(
         &proxy,
         "verify",
