@@ -17,6 +17,7 @@ pub mod storage;
 #[cfg(feature = "ssr")]
 pub mod system;
 pub mod timeline;
+pub mod timeline_card;
 pub mod timeline_outcomes;
 
 /// The server-only pages (see [`crate::is_server_only`]): rendered by the server; in the

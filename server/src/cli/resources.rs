@@ -74,14 +74,15 @@ async fn project_names(c: &Client) -> std::collections::HashMap<String, String> 
 
 pub async fn images(remote: Remote, cmd: ImagesCmd) -> anyhow::Result<()> {
     let c = Client::new(&remote)?;
-    let names = project_names(&c).await;
     match cmd {
         ImagesCmd::List => {
             let data: ImageList = c.call("GET", "/api/v1/images").await?;
+            let names = project_names(&c).await;
             show(&remote, &data, |d| table::images(&d.images, &names))
         }
         ImagesCmd::Import { name, file } => {
             let data = c.import(&name, &file).await?;
+            let names = project_names(&c).await;
             show(&remote, &data, |d| {
                 table::images(slice::from_ref(&d.image), &names)
             })
@@ -99,6 +100,7 @@ pub async fn images(remote: Remote, cmd: ImagesCmd) -> anyhow::Result<()> {
                 },
             };
             let data: ImageData = c.send("POST", "/api/v1/images", Some(&body)).await?;
+            let names = project_names(&c).await;
             show(&remote, &data, |d| {
                 table::images(slice::from_ref(&d.image), &names)
             })

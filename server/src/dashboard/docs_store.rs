@@ -322,16 +322,20 @@ impl DocsStore for SqliteDocs {
     }
 
     async fn clear_runs(&self, token: &str) -> Result<u64, AppError> {
-        let done = sqlx::query("DELETE FROM api_runs WHERE user_key = ?")
-            .bind(user_key(token))
-            .execute(&self.db)
+        self.delete_users_rows("DELETE FROM api_runs WHERE user_key = ?", token)
             .await
-            .map_err(db_error)?;
-        Ok(done.rows_affected())
     }
 
     async fn clear_drafts(&self, token: &str) -> Result<u64, AppError> {
-        let done = sqlx::query("DELETE FROM api_drafts WHERE user_key = ?")
+        self.delete_users_rows("DELETE FROM api_drafts WHERE user_key = ?", token)
+            .await
+    }
+}
+
+impl SqliteDocs {
+    /// Runs `sql` (a `DELETE … WHERE user_key = ?`) for `token`'s user; how many rows went.
+    async fn delete_users_rows(&self, sql: &'static str, token: &str) -> Result<u64, AppError> {
+        let done = sqlx::query(sql)
             .bind(user_key(token))
             .execute(&self.db)
             .await

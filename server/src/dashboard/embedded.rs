@@ -123,7 +123,12 @@ impl Backend for EmbeddedBackend {
     }
 
     async fn api_endpoints(&self) -> Result<Vec<EndpointSummary>, AppError> {
-        Ok(endpoints_of_json(&crate::http::system::api_document()))
+        // The document is fixed for the life of the process: flattened (and its Markdown
+        // rendered) once, not on every docs page and every snippet the page asks for.
+        static ENDPOINTS: std::sync::OnceLock<Vec<EndpointSummary>> = std::sync::OnceLock::new();
+        Ok(ENDPOINTS
+            .get_or_init(|| endpoints_of_json(&crate::http::system::api_document()))
+            .clone())
     }
 
     async fn identity(&self, token: &str) -> Result<Identity, AppError> {
