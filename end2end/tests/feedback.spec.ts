@@ -1,5 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
-import { api, settled, signIn, watchConsole, waitForHydration } from './helpers';
+import { api, settled, signIn, TOKEN, watchConsole, waitForHydration } from './helpers';
 
 // Every action updates the page in place and says what it did; messages name a snapshot as
 // its card does (alias, with the name beside it).
@@ -188,17 +188,76 @@ test('a mistyped container address is a page that does not exist, with a way bac
   }
 });
 
-test('saving a schedule on a phone comes back to the schedule, not to the top', async ({ page }) => {
+test('schedule Save and Turn off update in place on a phone: a refusal keeps the input, the page stays put', async ({ page }, testInfo) => {
+  const errors = watchConsole(page);
   await page.setViewportSize({ width: 390, height: 844 });
   await signIn(page);
   const made = await api(page, 'POST', '/api/v1/containers', { project_id: 'default', name: 'fb-sched', image: 'demo' });
-  await page.goto(`/containers/${made.container.id}`);
+  const id = made.container.id;
+  await page.goto(`/containers/${id}`);
   await waitForHydration(page);
-  await page.locator('summary', { hasText: 'Set a schedule…' }).click();
-  await page.getByLabel('When (UTC)').fill('@daily');
-  await page.getByRole('button', { name: 'Save schedule' }).click();
+  await mark(page);
+  const schedule = page.locator('section.schedule');
+  await schedule.locator('summary', { hasText: 'Set a schedule…' }).click();
+  await schedule.getByLabel('When (UTC)').fill('61 25 * * *');
+  await schedule.getByLabel('last', { exact: true }).fill('4');
+  await schedule.getByRole('button', { name: 'Save schedule' }).click();
+  // Refused in place, in words that name the field, with everything typed still there.
+  await expect(schedule.getByTestId('schedule-error')).toContainText('minute');
+  await expect(schedule.getByLabel('When (UTC)')).toHaveValue('61 25 * * *');
+  await expect(schedule.getByLabel('last', { exact: true })).toHaveValue('4');
+  expect(await stayed(page)).toBe(true);
+  const before = await page.evaluate(() => window.scrollY);
+  expect(before).toBeGreaterThan(0);
+
+  await schedule.getByLabel('When (UTC)').fill('@daily');
+  await schedule.getByRole('button', { name: 'Save schedule' }).click();
+  await expect(page.getByTestId('outcome')).toContainText('Schedule saved: @daily');
+  await expect(page.getByTestId('schedule-current')).toContainText('@daily');
+  await expect(page.getByTestId('schedule-keep')).toContainText('last 4');
+  expect(await stayed(page)).toBe(true);
+  // Where it was, not back at the top; the form closed, with the focus on it.
+  await expect(page.getByRole('heading', { name: 'Automatic snapshots' })).toBeInViewport();
+  expect(await page.evaluate(() => window.scrollY)).toBeGreaterThan(0);
+  const summary = schedule.locator('summary', { hasText: 'Change the schedule or keep policy…' });
+  await expect(summary).toBeFocused();
+  await expect(schedule.getByTestId('schedule-error')).toHaveCount(0);
+  await page.screenshot({ path: testInfo.outputPath('schedule-saved-in-place.png'), fullPage: true });
+  // The form holds what is saved.
+  await summary.click();
+  await expect(schedule.getByLabel('When (UTC)')).toHaveValue('@daily');
+  await expect(schedule.getByLabel('last', { exact: true })).toHaveValue('4');
+
+  await schedule.getByRole('button', { name: 'Turn off' }).click();
+  await expect(page.getByTestId('outcome')).toContainText('Automatic snapshots turned off');
+  await expect(page.getByTestId('schedule-current')).toContainText('No schedule');
+  expect(await stayed(page)).toBe(true);
+  const gone = await page.request.get(`/api/v1/containers/${id}/schedule`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+  expect(gone.status()).toBe(404);
+  // The refused save is the one failed request.
+  expect(errors.filter((e) => !e.includes('400'))).toEqual([]);
+});
+
+test('without JavaScript, schedule Save and Turn off come back to the schedule saying what they did', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  await signIn(page);
+  const made = await api(page, 'POST', '/api/v1/containers', { project_id: 'default', name: 'fb-sched-plain', image: 'demo' });
+  await page.goto(`/containers/${made.container.id}`);
+  const schedule = page.locator('section.schedule');
+  await schedule.locator('summary', { hasText: 'Set a schedule…' }).click();
+  await schedule.getByLabel('When (UTC)').fill('every tuesday-ish');
+  await schedule.getByRole('button', { name: 'Save schedule' }).click();
+  await expect(schedule.getByTestId('schedule-error')).toContainText('a schedule has five');
+  await expect(schedule.getByLabel('When (UTC)')).toHaveValue('every tuesday-ish');
+  await schedule.getByLabel('When (UTC)').fill('@daily');
+  await schedule.getByRole('button', { name: 'Save schedule' }).click();
   await expect(page.getByTestId('outcome')).toContainText('Schedule saved: @daily');
   expect(new URL(page.url()).hash).toBe('#schedule-title');
   await expect(page.getByRole('heading', { name: 'Automatic snapshots' })).toBeInViewport();
   expect(await page.evaluate(() => window.scrollY)).toBeGreaterThan(0);
+  await schedule.getByRole('button', { name: 'Turn off' }).click();
+  await expect(page.getByTestId('outcome')).toContainText('Automatic snapshots turned off');
+  await expect(page.getByTestId('schedule-current')).toContainText('No schedule');
+  await context.close();
 });

@@ -174,7 +174,8 @@ test('edit a snapshot, pin it, verify it, and schedule automatic snapshots', asy
   await schedule.getByRole('button', { name: 'Turn off' }).click();
   await expect(page.getByTestId('schedule-current')).toContainText('No schedule');
   await expect(page.getByTestId('outcome')).toContainText('Automatic snapshots turned off');
-  expect(errors).toEqual([]);
+  // The refused schedule is the one failed request (a 400, said in the form).
+  expect(errors.filter((e) => !e.includes('400'))).toEqual([]);
 });
 
 test('keyboard: skip link, disclosures and forms work without a mouse', async ({ page }) => {

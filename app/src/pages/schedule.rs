@@ -2,21 +2,31 @@
 //! or change it (filled with what is set), and the keep policy's preview
 //! ([`crate::pages::retention`]).
 //!
-//! The forms are plain HTML: saving POSTs to the server function, which answers with a
-//! redirect back to the timeline, which then shows the new schedule (or the error, carried in
-//! the address). The form's Preview button GETs the timeline itself with the form's fields in
-//! the address, and the page previews that policy (and keeps what was typed). None of it
-//! needs code in the browser's bundle.
+//! With JavaScript, Save and Turn off act in place: the timeline reloads its data, the
+//! toast says what was done, and a refused save stays in the open form with what was typed
+//! and why. Without, the forms are plain HTML: saving POSTs to the server function, which
+//! answers with a redirect back to the timeline's schedule, which then shows the new schedule
+//! (or the error, carried in the address). The form's Preview button always GETs the
+//! timeline itself with the form's fields in the address, and the page previews that policy
+//! (and keeps what was typed).
 
 use leptos::prelude::*;
 
-use crate::api::{KEEP_FIELDS, KEEP_FORM_FIELDS};
+use crate::api::{DeleteSchedule, KEEP_FIELDS, KEEP_FORM_FIELDS, SaveSchedule};
 use crate::components::UrlError;
 use crate::model::{Schedule, short_time};
 use types::MAX_KEEP;
 
+/// The timeline's schedule card: what is set, Turn off, and the form. Rebuilt by the
+/// timeline only when the schedule changed.
 #[component]
-pub fn ScheduleSection(id: String, schedule: Option<Schedule>) -> impl IntoView {
+pub fn ScheduleSection(
+    id: String,
+    schedule: Option<Schedule>,
+    save: ServerAction<SaveSchedule>,
+    turn_off: ServerAction<DeleteSchedule>,
+) -> impl IntoView {
+    let off_id = id.clone();
     let current = match schedule.clone() {
         Some(s) => {
             let keep = s
@@ -47,10 +57,12 @@ pub fn ScheduleSection(id: String, schedule: Option<Schedule>) -> impl IntoView 
                 <p data-testid="schedule-current"><strong><code>{s.schedule}</code></strong>{text}</p>
                 <p class="small" data-testid="schedule-keep">{policy}</p>
                 {s.last_error.map(|e| view! { <p class="notice warn">"The last run failed: "{e}</p> })}
-                <form method="post" action="/rpc/delete_schedule" class="inline-form">
-                    <input type="hidden" name="id" value=id.clone()/>
-                    <button type="submit" class="button danger-outline">"Turn off"</button>
-                </form>
+                <ActionForm action=turn_off attr:class="inline-form">
+                    <input type="hidden" name="id" value=off_id/>
+                    <button type="submit" class="button danger-outline" disabled=move || turn_off.pending().get()>
+                        {move || if turn_off.pending().get() { "Turning off…" } else { "Turn off" }}
+                    </button>
+                </ActionForm>
             }
             .into_any()
         }
@@ -65,7 +77,7 @@ pub fn ScheduleSection(id: String, schedule: Option<Schedule>) -> impl IntoView 
             <h2 id="schedule-title">"Automatic snapshots"</h2>
             {current}
             <UrlError paths=&["/rpc/save_schedule", "/rpc/delete_schedule"]/>
-            <ScheduleForm id=id.clone() schedule=schedule/>
+            <ScheduleForm id=id.clone() schedule=schedule save=save/>
             <crate::pages::retention::RetentionPreviewPanel id=id has_schedule=has_schedule/>
         </section>
     }
@@ -127,14 +139,29 @@ fn prefill(schedule: Option<&Schedule>, search: &str) -> Prefill {
 
 /// Sets or changes the schedule and its keep policy, filled with what is set.
 #[component]
-fn ScheduleForm(id: String, schedule: Option<Schedule>) -> impl IntoView {
+fn ScheduleForm(
+    id: String,
+    schedule: Option<Schedule>,
+    save: ServerAction<SaveSchedule>,
+) -> impl IntoView {
     let location = leptos_router::hooks::use_location();
     let search = location.search.get_untracked();
     let p = prefill(schedule.as_ref(), &search);
-    // A refused save: why, in words, above the form it came back to.
-    let refused = crate::model::query_value(&search, "schedule_error").map(|e| {
-        view! { <p class="notice error" role="alert" data-testid="schedule-error">{e}</p> }
-    });
+    // A refused save: why, in words, above the form: the one sent in place, else the one a
+    // plain form came back with in the address.
+    let from_address = crate::model::query_value(&search, "schedule_error");
+    let refused = move || {
+        let why = match save.value().get() {
+            Some(Err(e)) => Some(e.to_string()),
+            Some(Ok(_)) => None,
+            None => from_address.clone(),
+        };
+        why.map(
+            |e| view! { <p class="notice error" role="alert" data-testid="schedule-error">{e}</p> },
+        )
+    };
+    let details = NodeRef::<leptos::html::Details>::new();
+    saved_in_place(save, details, id.clone());
     // The presets, plus the current expiry when it is another number of days (set through
     // the API), so saving the form does not change it unasked.
     let mut expiries: Vec<(String, String)> =
@@ -167,11 +194,12 @@ fn ScheduleForm(id: String, schedule: Option<Schedule>) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <details class="confirm" open=p.previewing>
+        <details class="confirm" open=p.previewing node_ref=details>
             <summary class="button">{summary}</summary>
             <div class="confirm-body">
                 {refused}
-                <form method="post" action="/rpc/save_schedule" class="stack-form" data-testid="schedule-form">
+                <form method="post" action="/rpc/save_schedule" class="stack-form" data-testid="schedule-form"
+                    on:submit=move |ev| send_in_place(ev, save)>
                     <input type="hidden" name="id" value=id/>
                     <label>"When (UTC)"
                         <input name="schedule" value=p.schedule required=true maxlength="100" list="schedule-presets"
@@ -208,7 +236,9 @@ fn ScheduleForm(id: String, schedule: Option<Schedule>) -> impl IntoView {
                         </p>
                     </fieldset>
                     <div class="inline-form">
-                        <button type="submit" class="button primary">"Save schedule"</button>
+                        <button type="submit" class="button primary" disabled=move || save.pending().get()>
+                            {move || if save.pending().get() { "Saving…" } else { "Save schedule" }}
+                        </button>
                         <button type="submit" class="button" formmethod="get" formaction=preview_action
                             formnovalidate=true data-testid="preview-policy">"Preview keep policy"</button>
                     </div>
@@ -219,6 +249,74 @@ fn ScheduleForm(id: String, schedule: Option<Schedule>) -> impl IntoView {
     // Erased: the form is a deep static view, and rendering it inside the timeline's typed
     // tree overflowed a worker thread's stack in debug builds.
     .into_any()
+}
+
+/// Sends the schedule form through `save` (the page stays), unless its Preview button sent
+/// it: that one is a GET of the page itself, which the browser does.
+fn send_in_place(ev: leptos::ev::SubmitEvent, save: ServerAction<SaveSchedule>) {
+    use leptos::form::FromFormData;
+    let by_preview = ev
+        .submitter()
+        .is_some_and(|b| b.get_attribute("formmethod").as_deref() == Some("get"));
+    if by_preview {
+        return;
+    }
+    ev.prevent_default();
+    match SaveSchedule::from_event(&ev) {
+        Ok(args) => {
+            save.dispatch(args);
+        }
+        // Only a form that lost its fields gets here: the server's refusal, in the page.
+        Err(e) => leptos::logging::error!("the schedule form could not be read: {e:?}"),
+    }
+}
+
+/// After a save in place succeeds: the form closes with the focus on its summary (the
+/// section is rebuilt when the data shows the new schedule), and an address that held a
+/// previewed policy goes back to the timeline itself, so the page previews what is saved.
+fn saved_in_place(
+    save: ServerAction<SaveSchedule>,
+    details: NodeRef<leptos::html::Details>,
+    id: String,
+) {
+    let navigate = leptos_router::hooks::use_navigate();
+    let query = leptos_router::hooks::use_query_map();
+    Effect::new(move |seen: Option<usize>| {
+        let version = save.version().get();
+        let ok = save.value().with_untracked(|v| matches!(v, Some(Ok(_))));
+        if seen.is_some_and(|v| v != version) && ok {
+            #[cfg(feature = "hydrate")]
+            if let Some(d) = details.get_untracked() {
+                use leptos::wasm_bindgen::JsCast;
+                d.set_open(false);
+                if let Ok(Some(summary)) = d.query_selector("summary") {
+                    let _ = summary
+                        .unchecked_into::<leptos::web_sys::HtmlElement>()
+                        .focus();
+                }
+            }
+            let previewed = query.with_untracked(|q| {
+                KEEP_FORM_FIELDS
+                    .iter()
+                    .chain(&["schedule", "schedule_error"])
+                    .any(|f| q.get(f).is_some())
+            });
+            if previewed {
+                let to = format!("/containers/{}", crate::model::query_escape(&id));
+                navigate(
+                    &to,
+                    leptos_router::NavigateOptions {
+                        replace: true,
+                        scroll: false,
+                        ..Default::default()
+                    },
+                );
+            }
+        }
+        version
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = details;
 }
 
 /// What a keep policy keeps, in words, naming only the rules it sets: "the 5 newest and the

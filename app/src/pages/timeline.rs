@@ -7,8 +7,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{
-    ContainerAction, CopySnapshot, CreateSnapshot, DeleteSnapshot, PublishImage, RestoreSnapshot,
-    UpdateSnapshot, VerifySnapshot, load_timeline,
+    ContainerAction, CopySnapshot, CreateSnapshot, DeleteSchedule, DeleteSnapshot, PublishImage,
+    RestoreSnapshot, SaveSchedule, UpdateSnapshot, VerifySnapshot, load_timeline,
 };
 use crate::components::{ContainerActionButton, PageError, StatusBadge, UrlError};
 use crate::error::AppError;
@@ -34,6 +34,8 @@ pub fn TimelinePage() -> impl IntoView {
     let verify = ServerAction::<VerifySnapshot>::new();
     let publish = ServerAction::<PublishImage>::new();
     let container = ServerAction::<ContainerAction>::new();
+    let save_schedule = ServerAction::<SaveSchedule>::new();
+    let turn_off = ServerAction::<DeleteSchedule>::new();
     // A teammate's snapshot, or one made with the CLI, reloads the page's data; the stream
     // opens once the timeline loaded (a signed-out visitor opens none).
     let loaded = RwSignal::new(false);
@@ -50,6 +52,8 @@ pub fn TimelinePage() -> impl IntoView {
                 delete.version().get(),
                 copy.version().get(),
                 container.version().get(),
+                save_schedule.version().get(),
+                turn_off.version().get(),
             )
         },
         |(id, all, ..)| load_timeline(id, all),
@@ -68,7 +72,19 @@ pub fn TimelinePage() -> impl IntoView {
         verify,
         publish,
         container,
+        save_schedule,
+        turn_off,
     };
+    // The schedule section is rebuilt only when the schedule itself changed: a live update
+    // or a refused save leaves the form as it is, with what was typed.
+    let schedule = Memo::new(move |_| {
+        data.with(|d| match d {
+            Some(Ok(t)) if t.container.status != ContainerStatus::Deleted => {
+                Some((t.container.id.clone(), t.schedule.clone()))
+            }
+            _ => None,
+        })
+    });
     let ok = move |f: fn(&Timeline) -> bool| data.with(|d| matches!(d, Some(Ok(t)) if f(t)));
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading the timeline…"</p> }>
@@ -83,6 +99,17 @@ pub fn TimelinePage() -> impl IntoView {
                     <p><a href="/">"Back to containers"</a></p>
                 }.into_any(),
             })}
+            <Show when=move || ok(|_| true)>
+                <div class="timeline-tools">
+                    {move || data.with(|d| match d {
+                        Some(Ok(t)) => Some(view! { <crate::pages::storage::StorageChart points=t.axis.clone()/> }),
+                        _ => None,
+                    })}
+                    {move || schedule.get().map(|(id, s)| view! {
+                        <crate::pages::schedule::ScheduleSection id=id schedule=s save=save_schedule turn_off=turn_off/>
+                    })}
+                </div>
+            </Show>
             // the form and the cards keep their state (typed text, an open confirmation)
             // when a live update reloads the data: a card is rebuilt only if it changed.
             <Show when=move || ok(|t| t.container.status != ContainerStatus::Deleted)>
@@ -235,10 +262,11 @@ pub(crate) struct Actions {
     pub(crate) verify: ServerAction<VerifySnapshot>,
     pub(crate) publish: ServerAction<PublishImage>,
     pub(crate) container: ServerAction<ContainerAction>,
+    pub(crate) save_schedule: ServerAction<SaveSchedule>,
+    pub(crate) turn_off: ServerAction<DeleteSchedule>,
 }
 
-/// The parts of the page that simply follow the data: title, status, axis, storage and
-/// schedule.
+/// The parts of the page that simply follow the data: title, status and axis.
 #[component]
 fn TimelineHead(t: Timeline, act: ServerAction<ContainerAction>) -> impl IntoView {
     let c = t.container.clone();
@@ -249,8 +277,6 @@ fn TimelineHead(t: Timeline, act: ServerAction<ContainerAction>) -> impl IntoVie
     let title = c.name.clone();
     let cname = c.name.clone();
     let cid = c.id.clone();
-    let sched_id = c.id.clone();
-    let schedule = t.schedule.clone();
     let compare = (!t.snapshots.is_empty()).then(|| {
         let href = format!("/containers/{}/diff", c.id);
         view! { <a href=href class="button" rel="external">"Compare snapshots"</a> }
@@ -290,12 +316,6 @@ fn TimelineHead(t: Timeline, act: ServerAction<ContainerAction>) -> impl IntoVie
             </div>
         </div>
         <Axis times=t.axis.clone() snapshots=t.snapshots.clone() now=t.now.clone()/>
-        <div class="timeline-tools">
-            <crate::pages::storage::StorageChart points=t.axis.clone()/>
-            <Show when=move || !deleted>
-                <crate::pages::schedule::ScheduleSection id=sched_id.clone() schedule=schedule.clone()/>
-            </Show>
-        </div>
         {deleted.then(|| view! {
             <p class="notice warn">"This container was deleted. Its snapshots remain: copy one into a new container, or delete them."</p>
         })}

@@ -1,5 +1,6 @@
 //! What the timeline's last action did, in words: one sentence per action (snapshot,
-//! restore with "Undo restore", delete, copy or fork, edit, verify, publish).
+//! restore with "Undo restore", delete, copy or fork, edit, verify, publish, container
+//! start/stop, schedule saved or turned off).
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -27,6 +28,8 @@ pub(crate) fn Outcomes(
         verify,
         publish,
         container,
+        save_schedule,
+        turn_off,
     } = actions;
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
@@ -41,13 +44,15 @@ pub(crate) fn Outcomes(
             verify.version().get(),
             publish.version().get(),
             container.version().get(),
+            save_schedule.version().get(),
+            turn_off.version().get(),
         ]
     };
     let last = RwSignal::new(None::<usize>);
-    Effect::new(move |prev: Option<[usize; 8]>| {
+    Effect::new(move |prev: Option<[usize; 10]>| {
         let now = versions();
         if let Some(prev) = prev
-            && let Some(i) = (0..8).find(|&i| now[i] != prev[i])
+            && let Some(i) = (0..10).find(|&i| now[i] != prev[i])
         {
             last.set(Some(i));
         }
@@ -66,7 +71,10 @@ pub(crate) fn Outcomes(
             Some(4) => update.value().get()?.map(Done::Saved),
             Some(5) => verify.value().get()?.map(|(n, v)| Done::verified(n, v)),
             Some(6) => publish.value().get()?.map(Done::Published),
-            Some(_) => container.value().get()?.map(Done::Container),
+            Some(7) => container.value().get()?.map(Done::Container),
+            // A refused save is said in the schedule form, beside what was typed.
+            Some(8) => Ok(Done::ScheduleSaved(save_schedule.value().get()?.ok()?)),
+            Some(_) => turn_off.value().get()?.map(|()| Done::ScheduleOff),
         };
         Some(done.map(said_of))
     };
