@@ -145,19 +145,41 @@ pub fn ContainerActionButton(
 }
 
 /// The error of a plain form POST to one of `paths` (server functions), which the server
-/// carries back in the address it redirects to (`__path` and `__err`).
+/// carries back in the address it redirects to (`__path`, `__err`), signed for the session
+/// (`__sig`, see [`crate::model`]'s `url_error`): shown only when the server finds the
+/// signature holds, so a link cannot put its own words in the notice.
 #[component]
-pub fn UrlError(paths: &'static [&'static str]) -> impl IntoView {
-    use leptos::server_fn::error::ServerFnUrlError;
-    let query = leptos_router::hooks::use_query_map();
-    move || {
-        let q = query.read();
-        let path = q.get("__path")?;
-        let err = q.get("__err")?;
-        paths.contains(&path.as_str()).then(|| {
-            let error = ServerFnUrlError::<AppError>::decode_err(&err);
-            view! { <ErrorNotice error=error/> }
-        })
+pub fn UrlError(
+    paths: &'static [&'static str],
+    /// For tests: the notice's `data-testid`.
+    #[prop(optional)]
+    testid: Option<&'static str>,
+) -> impl IntoView {
+    let (path, err, sig) = (
+        query_value("__path"),
+        query_value("__err"),
+        query_value("__sig"),
+    );
+    let checked = Resource::new(
+        move || (path(), err(), sig()),
+        move |(path, err, sig)| async move {
+            match (path, err, sig) {
+                (Some(path), Some(err), Some(sig)) if paths.contains(&path.as_str()) => {
+                    crate::api::check_url_error(path, err, sig)
+                        .await
+                        .ok()
+                        .flatten()
+                }
+                _ => None,
+            }
+        },
+    );
+    view! {
+        <Suspense fallback=|| ()>
+            {move || checked.get().flatten().map(|error| view! {
+                <div data-testid=testid.unwrap_or("url-error")><ErrorNotice error=error/></div>
+            })}
+        </Suspense>
     }
 }
 
@@ -211,6 +233,24 @@ pub fn signed_outcome() -> Resource<Result<Option<crate::model::Done>, AppError>
             }
         },
     )
+}
+
+/// The answer to a dispatch of `action` made on this page; `None` before the first.
+///
+/// The router gives a server action the error a plain form's address carries (`__path`,
+/// `__err`) as its first value, unchecked, and anyone can make such an address: read
+/// through this, a page shows only what its own dispatches answered. Errors from the
+/// address are shown by [`UrlError`], after the server checked their signature.
+pub fn answer<S>(action: ServerAction<S>) -> Option<Result<S::Output, S::Error>>
+where
+    S: leptos::server_fn::ServerFn + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+    S::Error: Clone + Send + Sync + 'static,
+{
+    if action.version().get() == 0 {
+        return None;
+    }
+    action.value().get()
 }
 
 /// What [`Confirm`]'s `closes` takes from a server action: its version, and whether its

@@ -9,6 +9,12 @@ use crate::api::{SignOut, whoami};
 /// so tests (and styles) can tell a live page from server-rendered HTML.
 #[component]
 pub fn Frame(children: Children) -> impl IntoView {
+    // The router hands a plain form's error in the address (`__path`, `__err`) to every
+    // server action of that path as its first value, unchecked: a link could put any text
+    // in a page's error notice that way. Errors from the address are shown by
+    // `components::UrlError` only, after the server checked their signature; no action
+    // below starts with one.
+    provide_context(leptos::server::ServerActionError::new("", ""));
     let hydrated = RwSignal::new(false);
     // Effects run only in the browser, after hydration.
     Effect::new(move |_| hydrated.set(true));

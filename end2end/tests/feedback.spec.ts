@@ -204,13 +204,17 @@ test('schedule Save and Turn off update in place on a phone: a refusal keeps the
   await schedule.getByRole('button', { name: 'Save schedule' }).click();
   // Refused in place, in words that name the field, with everything typed still there.
   await expect(schedule.getByTestId('schedule-error')).toContainText('minute');
+  // It takes the focus, so it is seen and read; the page stayed.
+  await expect(schedule.getByTestId('schedule-error')).toBeFocused();
+  await expect(schedule.getByTestId('schedule-error')).toBeInViewport();
   await expect(schedule.getByLabel('When (UTC)')).toHaveValue('61 25 * * *');
   await expect(schedule.getByLabel('last', { exact: true })).toHaveValue('4');
   expect(await stayed(page)).toBe(true);
-  const before = await page.evaluate(() => window.scrollY);
-  expect(before).toBeGreaterThan(0);
+  expect(await page.evaluate(() => window.scrollY)).toBeGreaterThan(0);
 
+  // Editing the form clears the message about what was sent before.
   await schedule.getByLabel('When (UTC)').fill('@daily');
+  await expect(schedule.getByTestId('schedule-error')).toHaveCount(0);
   await schedule.getByRole('button', { name: 'Save schedule' }).click();
   await expect(page.getByTestId('outcome')).toContainText('Schedule saved: @daily');
   await expect(page.getByTestId('schedule-current')).toContainText('@daily');
@@ -220,7 +224,7 @@ test('schedule Save and Turn off update in place on a phone: a refusal keeps the
   await expect(page.getByRole('heading', { name: 'Automatic snapshots' })).toBeInViewport();
   expect(await page.evaluate(() => window.scrollY)).toBeGreaterThan(0);
   const summary = schedule.locator('summary', { hasText: 'Change the schedule or keep policy…' });
-  await expect(summary).toBeFocused();
+  await expect(page.getByRole('heading', { name: 'Automatic snapshots' })).toBeFocused();
   await expect(schedule.getByTestId('schedule-error')).toHaveCount(0);
   await page.screenshot({ path: testInfo.outputPath('schedule-saved-in-place.png'), fullPage: true });
   // The form holds what is saved.
@@ -232,6 +236,7 @@ test('schedule Save and Turn off update in place on a phone: a refusal keeps the
   await expect(page.getByTestId('outcome')).toContainText('Automatic snapshots turned off');
   await expect(page.getByTestId('schedule-current')).toContainText('No schedule');
   expect(await stayed(page)).toBe(true);
+  await expect(page.getByRole('heading', { name: 'Automatic snapshots' })).toBeFocused();
   const gone = await page.request.get(`/api/v1/containers/${id}/schedule`, { headers: { Authorization: `Bearer ${TOKEN}` } });
   expect(gone.status()).toBe(404);
   // The refused save is the one failed request.
@@ -250,6 +255,24 @@ test('without JavaScript, schedule Save and Turn off come back to the schedule s
   await schedule.getByRole('button', { name: 'Save schedule' }).click();
   await expect(schedule.getByTestId('schedule-error')).toContainText('a schedule has five');
   await expect(schedule.getByLabel('When (UTC)')).toHaveValue('every tuesday-ish');
+  // The error travels in the address, signed for this session: the same address with its
+  // signature changed or removed (a link made by someone else) shows no error.
+  const refused = new URL(page.url());
+  expect(refused.hash).toBe('#schedule-title');
+  for (const sig of ['0'.repeat(64), null]) {
+    const forged = new URL(refused);
+    if (sig === null) forged.searchParams.delete('__sig');
+    else forged.searchParams.set('__sig', sig);
+    await page.goto(forged.toString());
+    await expect(page.getByTestId('schedule-current')).toBeVisible();
+    await expect(page.getByTestId('schedule-error')).toHaveCount(0);
+  }
+  await page.goto(refused.toString());
+  await expect(schedule.getByTestId('schedule-error')).toContainText('a schedule has five');
+  // Preview comes back to the schedule card too, not to the top of the page.
+  await schedule.getByRole('button', { name: 'Preview keep policy' }).click();
+  expect(new URL(page.url()).hash).toBe('#schedule-title');
+  await expect(page.getByRole('heading', { name: 'Automatic snapshots' })).toBeInViewport();
   await schedule.getByLabel('When (UTC)').fill('@daily');
   await schedule.getByRole('button', { name: 'Save schedule' }).click();
   await expect(page.getByTestId('outcome')).toContainText('Schedule saved: @daily');
@@ -259,5 +282,42 @@ test('without JavaScript, schedule Save and Turn off come back to the schedule s
   await schedule.getByRole('button', { name: 'Turn off' }).click();
   await expect(page.getByTestId('outcome')).toContainText('Automatic snapshots turned off');
   await expect(page.getByTestId('schedule-current')).toContainText('No schedule');
+  await context.close();
+});
+
+/** URL-safe base64 with padding, as server_fn writes an error into an address. */
+function urlSafe(text: string): string {
+  return Buffer.from(text).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
+}
+
+test('an error written into a link is never shown as the page\'s own words', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  // A refused sign-in without JavaScript comes back with its error in the address.
+  await page.goto('/signin');
+  await page.getByLabel('Token', { exact: true }).fill('hdy_not-a-real-token');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByTestId('signin-refused')).toContainText('That token was refused');
+  // The same address with other words in its error: the page says its own words only.
+  const url = new URL(page.url());
+  const err = url.searchParams.get('__err') ?? '';
+  const decoded = Buffer.from(err, 'base64url').toString('utf8');
+  expect(decoded.length).toBeGreaterThan(0);
+  const forgedText = decoded.replace(/"[^"]*"(?=[^"]*$)/, '"Your session expired: sign in at evil.example"');
+  expect(forgedText).toContain('evil.example');
+  const forged = new URL(url);
+  forged.searchParams.set('__err', urlSafe(forgedText));
+  await page.goto(forged.toString());
+  await expect(page.getByTestId('signin-refused')).toContainText('That token was refused');
+  await expect(page.getByText('evil.example')).toHaveCount(0);
+  // Signed in, a page's action errors from a link are not shown either (no signature).
+  await signIn(page);
+  const made = await api(page, 'POST', '/api/v1/containers', { project_id: 'default', name: 'fb-forged', image: 'demo' });
+  const bad = encodeURIComponent(urlSafe(forgedText));
+  for (const [path, at] of [['/rpc/container_action', '/'], ['/rpc/create_container', '/'], ['/rpc/save_schedule', `/containers/${made.container.id}`]]) {
+    await page.goto(`${at}?__path=${encodeURIComponent(path)}&__err=${bad}`);
+    await expect(page.locator('main')).toBeVisible();
+    await expect(page.getByText('evil.example')).toHaveCount(0);
+  }
   await context.close();
 });

@@ -96,7 +96,7 @@ impl Catalog {
     /// Records a new live root.
     pub async fn add_root(&self, c: &ContainerId, now: DateTime<Utc>) -> Result<(), EngineError> {
         sqlx::query(
-            "INSERT INTO engine_roots (container_id, created_at) VALUES (?, ?) \
+            "INSERT INTO engine_roots (container_id, created_at) VALUES ($1, $2) \
              ON CONFLICT (container_id) DO UPDATE SET created_at = excluded.created_at, deleted_at = NULL",
         )
         .bind(c.as_str())
@@ -109,7 +109,7 @@ impl Catalog {
     /// Whether the container has a live root.
     pub async fn root_exists(&self, c: &ContainerId) -> Result<bool, EngineError> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM engine_roots WHERE container_id = ? AND deleted_at IS NULL",
+            "SELECT COUNT(*) FROM engine_roots WHERE container_id = $1 AND deleted_at IS NULL",
         )
         .bind(c.as_str())
         .fetch_one(&self.db)
@@ -123,7 +123,7 @@ impl Catalog {
         c: &ContainerId,
         now: DateTime<Utc>,
     ) -> Result<(), EngineError> {
-        sqlx::query("UPDATE engine_roots SET deleted_at = ? WHERE container_id = ?")
+        sqlx::query("UPDATE engine_roots SET deleted_at = $1 WHERE container_id = $2")
             .bind(fmt_time(now))
             .bind(c.as_str())
             .execute(&self.db)
@@ -139,7 +139,7 @@ impl Catalog {
     ) -> Result<String, EngineError> {
         let base = at.format("snap-%Y%m%d-%H%M%S").to_string();
         let taken: Vec<String> = sqlx::query_scalar(
-            "SELECT name FROM engine_snapshots WHERE container_id = ? AND (name = ? OR name LIKE ?)",
+            "SELECT name FROM engine_snapshots WHERE container_id = $1 AND (name = $2 OR name LIKE $3)",
         )
         .bind(c.as_str())
         .bind(&base)
@@ -168,7 +168,7 @@ impl Catalog {
     ) -> Result<(), EngineError> {
         let mut tx = self.db.begin().await?;
         let r = sqlx::query(
-            "INSERT INTO engine_roots (container_id, created_at, deleted_at) VALUES (?, ?, ?)",
+            "INSERT INTO engine_roots (container_id, created_at, deleted_at) VALUES ($1, $2, $3)",
         )
         .bind(s.container.as_str())
         .bind(fmt_time(now))
@@ -199,8 +199,8 @@ impl Catalog {
         now: DateTime<Utc>,
     ) -> Result<Vec<SnapshotInfo>, EngineError> {
         let rows = sqlx::query(
-            "SELECT * FROM engine_snapshots WHERE container_id = ? \
-             AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at DESC, name DESC",
+            "SELECT * FROM engine_snapshots WHERE container_id = $1 \
+             AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at DESC, name DESC",
         )
         .bind(c.as_str())
         .bind(fmt_time(now))
@@ -269,7 +269,7 @@ impl Catalog {
         now: DateTime<Utc>,
     ) -> Result<(), EngineError> {
         sqlx::query(
-            "UPDATE engine_snapshots SET last_used_at = ? WHERE container_id = ? AND name = ?",
+            "UPDATE engine_snapshots SET last_used_at = $1 WHERE container_id = $2 AND name = $3",
         )
         .bind(fmt_time(now))
         .bind(c.as_str())
@@ -290,9 +290,9 @@ impl Catalog {
         // `CASE ? WHEN 1`: a flag per field says whether to set it, so NULL can be written.
         let r = sqlx::query(
             "UPDATE engine_snapshots SET \
-             alias = CASE ? WHEN 1 THEN ? ELSE alias END, \
-             expires_at = CASE ? WHEN 1 THEN ? ELSE expires_at END \
-             WHERE container_id = ? AND name = ? AND (expires_at IS NULL OR expires_at > ?)",
+             alias = CASE $1 WHEN 1 THEN $2 ELSE alias END, \
+             expires_at = CASE $3 WHEN 1 THEN $4 ELSE expires_at END \
+             WHERE container_id = $5 AND name = $6 AND (expires_at IS NULL OR expires_at > $7)",
         )
         .bind(edit.alias.is_some())
         .bind(edit.alias.clone().flatten())
@@ -308,7 +308,7 @@ impl Catalog {
 
     /// Deletes one snapshot row; returns whether it existed.
     pub async fn delete(&self, c: &ContainerId, name: &str) -> Result<bool, EngineError> {
-        let r = sqlx::query("DELETE FROM engine_snapshots WHERE container_id = ? AND name = ?")
+        let r = sqlx::query("DELETE FROM engine_snapshots WHERE container_id = $1 AND name = $2")
             .bind(c.as_str())
             .bind(name)
             .execute(&self.db)
@@ -323,14 +323,14 @@ impl Catalog {
     ) -> Result<Vec<SnapshotInfo>, EngineError> {
         let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
         let rows = sqlx::query(
-            "SELECT * FROM engine_snapshots WHERE expires_at IS NOT NULL AND expires_at <= ?",
+            "SELECT * FROM engine_snapshots WHERE expires_at IS NOT NULL AND expires_at <= $1",
         )
         .bind(fmt_time(now))
         .fetch_all(&mut *tx)
         .await?;
         let due: Vec<SnapshotInfo> = rows.iter().map(row_to_info).collect::<Result<_, _>>()?;
         sqlx::query(
-            "DELETE FROM engine_snapshots WHERE expires_at IS NOT NULL AND expires_at <= ?",
+            "DELETE FROM engine_snapshots WHERE expires_at IS NOT NULL AND expires_at <= $1",
         )
         .bind(fmt_time(now))
         .execute(&mut *tx)
@@ -364,7 +364,7 @@ impl Catalog {
             .map_err(|e| EngineError::Invalid(format!("cannot encode the restore paths: {e}")))?;
         sqlx::query(
             "INSERT INTO engine_restore_journal (container_id, snapshot_name, top_tree, paths, started_at) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (container_id) DO UPDATE SET \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (container_id) DO UPDATE SET \
              snapshot_name = excluded.snapshot_name, top_tree = excluded.top_tree, \
              paths = excluded.paths, started_at = excluded.started_at, failed = NULL",
         )
@@ -380,7 +380,7 @@ impl Catalog {
 
     /// Records why the journaled restore of a container failed; its row stays.
     pub async fn journal_fail(&self, c: &ContainerId, reason: &str) -> Result<(), EngineError> {
-        sqlx::query("UPDATE engine_restore_journal SET failed = ? WHERE container_id = ?")
+        sqlx::query("UPDATE engine_restore_journal SET failed = $1 WHERE container_id = $2")
             .bind(reason)
             .bind(c.as_str())
             .execute(&self.db)
@@ -390,7 +390,7 @@ impl Catalog {
 
     /// Clears the journal of a container after its restore completed.
     pub async fn journal_end(&self, c: &ContainerId) -> Result<(), EngineError> {
-        sqlx::query("DELETE FROM engine_restore_journal WHERE container_id = ?")
+        sqlx::query("DELETE FROM engine_restore_journal WHERE container_id = $1")
             .bind(c.as_str())
             .execute(&self.db)
             .await?;
@@ -401,7 +401,7 @@ impl Catalog {
     pub async fn journal_get(&self, c: &ContainerId) -> Result<Option<JournalEntry>, EngineError> {
         let row = sqlx::query(
             "SELECT container_id, snapshot_name, top_tree, paths, failed \
-             FROM engine_restore_journal WHERE container_id = ?",
+             FROM engine_restore_journal WHERE container_id = $1",
         )
         .bind(c.as_str())
         .fetch_optional(&self.db)
@@ -467,7 +467,7 @@ async fn insert_row(
 ) -> Result<(), EngineError> {
     sqlx::query(
         "INSERT INTO engine_snapshots (container_id, name, alias, created_at, expires_at, \
-         last_used_at, top_tree, size, file_count, added_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         last_used_at, top_tree, size, file_count, added_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(s.container.as_str())
     .bind(&s.name)

@@ -44,6 +44,10 @@ const PUBLIC: &[(&str, &str)] = &[
         "/rpc/docs_snippets",
         "writes out the request it is sent as code; reads and sends nothing",
     ),
+    (
+        "/rpc/check_url_error",
+        "answers null without a valid session: a signature holds only for the caller's own",
+    ),
 ];
 
 /// Functions only an admin may call: a project token is refused (Forbidden) before anything
@@ -103,6 +107,7 @@ fn args(path: &str, t: &Target) -> Option<Vec<(String, String)>> {
         "/rpc/verify" => vec![("id", c), ("name", s)],
         // Checks a signature against the caller's own session: nothing of a project.
         "/rpc/check_outcome" => vec![("done", "{}"), ("sig", "00")],
+        "/rpc/check_url_error" => vec![("path", "/rpc/verify"), ("err", "QUJD"), ("sig", "00")],
         "/rpc/schedule" | "/rpc/delete_schedule" | "/rpc/schedule_preview" => vec![("id", c)],
         "/rpc/save_schedule" => vec![
             ("id", c),
@@ -565,7 +570,7 @@ async fn sessions_live_on_the_server_and_sign_out_ends_copies() {
             .await
             .unwrap();
         let left: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM dashboard_sessions WHERE user_key = ?")
+            sqlx::query_scalar("SELECT COUNT(*) FROM dashboard_sessions WHERE user_key = $1")
                 .bind(blake3::hash(token.as_bytes()).to_hex().to_string())
                 .fetch_one(&db)
                 .await

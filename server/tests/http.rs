@@ -235,6 +235,9 @@ async fn dashboard_pages_render_on_the_server() {
         html.contains(&format!("<script type=\"module\" nonce=\"{nonce}\">")),
         "{html}"
     );
+    // Made for one session from live data: never kept in the browser's cache (Back would
+    // show a page from before the last change).
+    assert_eq!(resp.headers()["cache-control"], "no-store");
     // Signed in: the containers and the create form, hydrated.
     let cookie = admin_cookie(&app, &pool).await;
     let (resp, body) = send(&app, get_with_cookie("/", &cookie)).await;

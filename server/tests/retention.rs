@@ -35,7 +35,7 @@ async fn names(server: &LiveServer, id: &str) -> BTreeSet<String> {
 async fn scheduled_snapshot(server: &LiveServer, pool: &sqlx::SqlitePool, id: &str) -> String {
     let before = names(server, id).await;
     sqlx::query(
-        "UPDATE schedules SET next_run_at = '2000-01-01T00:00:00.000Z' WHERE container_id = ?",
+        "UPDATE schedules SET next_run_at = '2000-01-01T00:00:00.000Z' WHERE container_id = $1",
     )
     .bind(id)
     .execute(pool)
@@ -54,7 +54,7 @@ async fn scheduled_snapshot(server: &LiveServer, pool: &sqlx::SqlitePool, id: &s
 /// Rewrites when a snapshot was taken, as if it were that old.
 async fn age(pool: &sqlx::SqlitePool, id: &str, name: &str, t: &str) {
     let r = sqlx::query(
-        "UPDATE engine_snapshots SET created_at = ? WHERE container_id = ? AND name = ?",
+        "UPDATE engine_snapshots SET created_at = $1 WHERE container_id = $2 AND name = $3",
     )
     .bind(t)
     .bind(id)

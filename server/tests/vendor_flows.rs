@@ -247,7 +247,7 @@ async fn daily_backup_and_cleanup_scripts() {
         .unwrap();
     let long_ago = (chrono::Utc::now() - chrono::Duration::days(40))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    sqlx::query("UPDATE engine_snapshots SET created_at = ? WHERE name = ?")
+    sqlx::query("UPDATE engine_snapshots SET created_at = $1 WHERE name = $2")
         .bind(&long_ago)
         .bind(&old)
         .execute(&db)
@@ -304,7 +304,7 @@ async fn expired_snapshots_vanish_at_once_and_their_space_is_reclaimed() {
         .unwrap();
     let past = (chrono::Utc::now() - chrono::Duration::seconds(1))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    sqlx::query("UPDATE engine_snapshots SET expires_at = ? WHERE name = ?")
+    sqlx::query("UPDATE engine_snapshots SET expires_at = $1 WHERE name = $2")
         .bind(&past)
         .bind(&name)
         .execute(&db)
@@ -352,7 +352,7 @@ async fn expired_snapshots_vanish_at_once_and_their_space_is_reclaimed() {
         store_after + 2_500_000 < store_before,
         "store {store_before} -> {store_after}"
     );
-    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM engine_snapshots WHERE name = ?")
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM engine_snapshots WHERE name = $1")
         .bind(&name)
         .fetch_one(&db)
         .await

@@ -35,7 +35,7 @@ pub async fn authenticate(db: &SqlitePool, token: &str) -> Result<Option<Caller>
     }
     let hashed = tokens::hash(token);
     let row = sqlx::query(
-        "SELECT id, token_hash, is_admin FROM tokens WHERE token_hash = ? AND revoked_at IS NULL",
+        "SELECT id, token_hash, is_admin FROM tokens WHERE token_hash = $1 AND revoked_at IS NULL",
     )
     .bind(&hashed)
     .fetch_optional(db)
@@ -50,7 +50,7 @@ pub async fn authenticate(db: &SqlitePool, token: &str) -> Result<Option<Caller>
     let token_id: String = row.try_get("id")?;
     let admin: i64 = row.try_get("is_admin")?;
     let projects: Vec<String> =
-        sqlx::query_scalar("SELECT project_id FROM token_projects WHERE token_id = ?")
+        sqlx::query_scalar("SELECT project_id FROM token_projects WHERE token_id = $1")
             .bind(&token_id)
             .fetch_all(db)
             .await?;
@@ -138,7 +138,7 @@ pub async fn create_token(
     let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
     sqlx::query(
         "INSERT INTO tokens (id, name, token_hash, is_admin, source, created_at) \
-         VALUES (?, ?, ?, ?, 'cli', ?)",
+         VALUES ($1, $2, $3, $4, 'cli', $5)",
     )
     .bind(&id)
     .bind(name)
@@ -148,7 +148,7 @@ pub async fn create_token(
     .execute(&mut *tx)
     .await?;
     for p in projects {
-        sqlx::query("INSERT INTO token_projects (token_id, project_id) VALUES (?, ?)")
+        sqlx::query("INSERT INTO token_projects (token_id, project_id) VALUES ($1, $2)")
             .bind(&id)
             .bind(p)
             .execute(&mut *tx)
@@ -179,7 +179,7 @@ pub async fn list_tokens(db: &SqlitePool) -> Result<Vec<TokenInfo>, ServiceError
     for r in rows {
         let id: String = r.try_get("id")?;
         let projects = sqlx::query_scalar(
-            "SELECT project_id FROM token_projects WHERE token_id = ? ORDER BY project_id",
+            "SELECT project_id FROM token_projects WHERE token_id = $1 ORDER BY project_id",
         )
         .bind(&id)
         .fetch_all(db)
@@ -198,7 +198,7 @@ pub async fn list_tokens(db: &SqlitePool) -> Result<Vec<TokenInfo>, ServiceError
 
 /// Revokes a token by id. 404 when there is no such live token.
 pub async fn revoke_token(db: &SqlitePool, id: &str) -> Result<(), ServiceError> {
-    let r = sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+    let r = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(super::fmt_time(super::now()))
         .bind(id)
         .execute(db)

@@ -128,7 +128,7 @@ impl Service {
         id: &ContainerId,
         status: ContainerStatus,
     ) -> Result<(), ServiceError> {
-        sqlx::query("UPDATE containers SET status = ? WHERE id = ?")
+        sqlx::query("UPDATE containers SET status = $1 WHERE id = $2")
             .bind(status.as_str())
             .bind(id.as_str())
             .execute(self.db())
@@ -142,7 +142,7 @@ impl Service {
         caller: &Caller,
         id: &ContainerId,
     ) -> Result<ContainerRecord, ServiceError> {
-        let r = sqlx::query("SELECT * FROM containers WHERE id = ?")
+        let r = sqlx::query("SELECT * FROM containers WHERE id = $1")
             .bind(id.as_str())
             .fetch_optional(self.db())
             .await?;
@@ -180,7 +180,7 @@ impl Service {
         id: &ContainerId,
         bytes: u64,
     ) -> Result<(), ServiceError> {
-        sqlx::query("UPDATE containers SET size = ? WHERE id = ?")
+        sqlx::query("UPDATE containers SET size = $1 WHERE id = $2")
             .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
             .bind(id.as_str())
             .execute(self.db())
@@ -285,7 +285,7 @@ impl Service {
         crate::limits::check(limits)?;
         let mut tx = self.db().begin_with("BEGIN IMMEDIATE").await?;
         let taken: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM containers WHERE project_id = ? AND name = ? AND status <> 'deleted'",
+            "SELECT id FROM containers WHERE project_id = $1 AND name = $2 AND status <> 'deleted'",
         )
         .bind(project_id)
         .bind(name)
@@ -300,7 +300,7 @@ impl Service {
         let id = super::parse_id("container id", &crate::tokens::new_id())?;
         sqlx::query(
             "INSERT INTO containers (id, project_id, name, image, command, status, created_at, \
-             limits) VALUES (?, ?, ?, ?, ?, 'creating', ?, ?)",
+             limits) VALUES ($1, $2, $3, $4, $5, 'creating', $6, $7)",
         )
         .bind(id.as_str())
         .bind(project_id)
@@ -388,12 +388,12 @@ impl Service {
             Ok(()) | Err(engine::EngineError::NoSuchRoot(_)) => {}
             Err(e) => return Err(e.into()),
         }
-        sqlx::query("UPDATE containers SET status = 'deleted', deleted_at = ? WHERE id = ?")
+        sqlx::query("UPDATE containers SET status = 'deleted', deleted_at = $1 WHERE id = $2")
             .bind(fmt_time(now()))
             .bind(c.id.as_str())
             .execute(self.db())
             .await?;
-        sqlx::query("DELETE FROM schedules WHERE container_id = ?")
+        sqlx::query("DELETE FROM schedules WHERE container_id = $1")
             .bind(c.id.as_str())
             .execute(self.db())
             .await?;
@@ -563,7 +563,7 @@ impl Service {
                 (Err(e), _) => Err(e),
                 (Ok(new_id), Err(e)) => {
                     // Nothing was made: the row goes, so the name can be used again.
-                    sqlx::query("DELETE FROM containers WHERE id = ?")
+                    sqlx::query("DELETE FROM containers WHERE id = $1")
                         .bind(new_id.as_str())
                         .execute(self.db())
                         .await?;

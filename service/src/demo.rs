@@ -48,7 +48,7 @@ impl Service {
             DemoOutcome::Made(_) => "made",
             DemoOutcome::Skipped(_) => "skipped",
         };
-        sqlx::query("UPDATE server_info SET demo = ?")
+        sqlx::query("UPDATE server_info SET demo = $1")
             .bind(value)
             .execute(self.db())
             .await?;

@@ -74,7 +74,7 @@ pub(crate) async fn ensure_demo_image(svc: &Service) -> anyhow::Result<()> {
     // Only the shared one counts; a project that published a `demo` while there was none
     // makes the registration below fail with a message naming that project.
     let exists: Option<String> =
-        sqlx::query_scalar("SELECT name FROM images WHERE name = ? AND project_id IS NULL")
+        sqlx::query_scalar("SELECT name FROM images WHERE name = $1 AND project_id IS NULL")
             .bind(DEMO_IMAGE)
             .fetch_optional(svc.db())
             .await?;
@@ -189,8 +189,8 @@ impl Service {
         // The project's own image first: a shared image of the same name can only appear
         // through a race between an import and a publish, and then the project's wins.
         let row = sqlx::query(
-            "SELECT root_id, snapshot, command FROM images WHERE name = ? \
-             AND (project_id IS NULL OR project_id = ?) ORDER BY project_id IS NULL LIMIT 1",
+            "SELECT root_id, snapshot, command FROM images WHERE name = $1 \
+             AND (project_id IS NULL OR project_id = $2) ORDER BY project_id IS NULL LIMIT 1",
         )
         .bind(name)
         .bind(&project.id)
@@ -376,7 +376,7 @@ impl Service {
         let rows = sqlx::query(
             "SELECT images.*, projects.name AS project_name FROM images \
              LEFT JOIN projects ON projects.id = images.project_id \
-             WHERE images.name = ? ORDER BY project_name",
+             WHERE images.name = $1 ORDER BY project_name",
         )
         .bind(name)
         .fetch_all(self.db())
@@ -423,7 +423,7 @@ impl Service {
     async fn remove_image(&self, name: &str, project: Option<&str>) -> Result<bool, ServiceError> {
         // `IS` matches NULL to NULL, so one text serves the shared namespace and a project's.
         let Some(row) = sqlx::query(
-            "DELETE FROM images WHERE name = ? AND project_id IS ? RETURNING root_id, snapshot",
+            "DELETE FROM images WHERE name = $1 AND project_id IS $2 RETURNING root_id, snapshot",
         )
         .bind(name)
         .bind(project)
@@ -453,8 +453,8 @@ impl Service {
         let taken: Vec<Option<String>> = match project {
             Some(p) => {
                 sqlx::query_scalar(
-                    "SELECT project_id FROM images WHERE name = ? \
-                 AND (project_id IS NULL OR project_id = ?)",
+                    "SELECT project_id FROM images WHERE name = $1 \
+                 AND (project_id IS NULL OR project_id = $2)",
                 )
                 .bind(name)
                 .bind(p)
@@ -462,7 +462,7 @@ impl Service {
                 .await?
             }
             None => {
-                sqlx::query_scalar("SELECT project_id FROM images WHERE name = ?")
+                sqlx::query_scalar("SELECT project_id FROM images WHERE name = $1")
                     .bind(name)
                     .fetch_all(self.db())
                     .await?
@@ -482,7 +482,7 @@ impl Service {
                 "a shared image (built in or imported) is named {name:?}; choose another name"
             ));
         };
-        let label: Option<String> = sqlx::query_scalar("SELECT name FROM projects WHERE id = ?")
+        let label: Option<String> = sqlx::query_scalar("SELECT name FROM projects WHERE id = $1")
             .bind(owner)
             .fetch_optional(self.db())
             .await
@@ -517,7 +517,7 @@ impl Service {
         };
         let r = sqlx::query(
             "INSERT INTO images (name, root_id, snapshot, source, command, size, file_count, \
-             created_at, project_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             created_at, project_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&image.name)
         .bind(root.as_str())

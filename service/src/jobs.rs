@@ -40,7 +40,7 @@ impl Service {
             report.expired += 1;
             self.unmark_scheduled(&s.container, &s.name).await?;
             let project: Option<String> =
-                sqlx::query_scalar("SELECT project_id FROM containers WHERE id = ?")
+                sqlx::query_scalar("SELECT project_id FROM containers WHERE id = $1")
                     .bind(s.container.as_str())
                     .fetch_optional(self.db())
                     .await?;

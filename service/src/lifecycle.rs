@@ -31,7 +31,7 @@ fn exit_handler(
                 ContainerStatus::Failed
             };
             let changed = sqlx::query(
-                "UPDATE containers SET status = ? WHERE id = ? AND status IN ('running', 'paused')",
+                "UPDATE containers SET status = $1 WHERE id = $2 AND status IN ('running', 'paused')",
             )
             .bind(status.as_str())
             .bind(id.as_str())
@@ -87,7 +87,7 @@ pub(crate) async fn reset_after_restart(svc: &Service) -> anyhow::Result<()> {
             Some(Found::Paused) => ContainerStatus::Paused,
             None => ContainerStatus::Stopped,
         };
-        sqlx::query("UPDATE containers SET status = ? WHERE id = ?")
+        sqlx::query("UPDATE containers SET status = $1 WHERE id = $2")
             .bind(status.as_str())
             .bind(id)
             .execute(svc.db())

@@ -23,7 +23,7 @@ pub(crate) async fn ensure_default_project(db: &SqlitePool) -> anyhow::Result<()
         .fetch_one(db)
         .await?;
     if n == 0 {
-        sqlx::query("INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO projects (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(crate::tokens::new_id())
             .bind(DEFAULT_PROJECT)
             .bind(fmt_time(now()))
@@ -41,7 +41,7 @@ pub(crate) async fn ensure_server_id(db: &SqlitePool) -> anyhow::Result<String> 
         return Ok(id);
     }
     let id = crate::tokens::new_id();
-    sqlx::query("INSERT INTO server_info (id, created_at) VALUES (?, ?)")
+    sqlx::query("INSERT INTO server_info (id, created_at) VALUES ($1, $2)")
         .bind(&id)
         .bind(fmt_time(now()))
         .execute(db)
@@ -82,7 +82,7 @@ impl Service {
         caller: &Caller,
         id_or_name: &str,
     ) -> Result<Project, ServiceError> {
-        let row = sqlx::query("SELECT * FROM projects WHERE id = ? OR name = ?")
+        let row = sqlx::query("SELECT * FROM projects WHERE id = $1 OR name = $2")
             .bind(id_or_name)
             .bind(id_or_name)
             .fetch_optional(self.db())
@@ -113,7 +113,7 @@ impl Service {
             name: name.to_string(),
             created_at: fmt_time(now()),
         };
-        let r = sqlx::query("INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?)")
+        let r = sqlx::query("INSERT INTO projects (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(&p.id)
             .bind(&p.name)
             .bind(&p.created_at)
@@ -144,7 +144,7 @@ impl Service {
             ));
         }
         let p = self.project(caller, id_or_name).await?;
-        let rows = sqlx::query("SELECT id, name, status FROM containers WHERE project_id = ?")
+        let rows = sqlx::query("SELECT id, name, status FROM containers WHERE project_id = $1")
             .bind(&p.id)
             .fetch_all(self.db())
             .await?;
@@ -165,7 +165,7 @@ impl Service {
             }
         }
         let images: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM images WHERE project_id = ? ORDER BY name")
+            sqlx::query_scalar("SELECT name FROM images WHERE project_id = $1 ORDER BY name")
                 .bind(&p.id)
                 .fetch_all(self.db())
                 .await?;
@@ -200,7 +200,7 @@ impl Service {
             )));
         }
         let mut tx = self.db().begin().await?;
-        let others: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects WHERE id <> ?")
+        let others: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects WHERE id <> $1")
             .bind(&p.id)
             .fetch_one(&mut *tx)
             .await?;
@@ -211,22 +211,22 @@ impl Service {
             )));
         }
         for id in &gone {
-            sqlx::query("DELETE FROM scheduled_snapshots WHERE container_id = ?")
+            sqlx::query("DELETE FROM scheduled_snapshots WHERE container_id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("DELETE FROM containers WHERE id = ? AND status = 'deleted'")
+            sqlx::query("DELETE FROM containers WHERE id = $1 AND status = 'deleted'")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("DELETE FROM token_projects WHERE project_id = ?")
+        sqlx::query("DELETE FROM token_projects WHERE project_id = $1")
             .bind(&p.id)
             .execute(&mut *tx)
             .await?;
         // A container made meanwhile keeps the project (its row refers to it): the delete
         // then fails on the reference, and nothing of the above is kept.
-        let r = sqlx::query("DELETE FROM projects WHERE id = ?")
+        let r = sqlx::query("DELETE FROM projects WHERE id = $1")
             .bind(&p.id)
             .execute(&mut *tx)
             .await;

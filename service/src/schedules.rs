@@ -191,7 +191,7 @@ impl Service {
         sqlx::query(
             "INSERT INTO schedules (container_id, cron, expiry_days, alias_pattern, \
              include_stopped, next_run_at, created_at, keep_policy) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT (container_id) DO UPDATE SET cron = excluded.cron, \
              expiry_days = excluded.expiry_days, alias_pattern = excluded.alias_pattern, \
              include_stopped = excluded.include_stopped, next_run_at = excluded.next_run_at, \
@@ -217,7 +217,7 @@ impl Service {
         id: &ContainerId,
     ) -> Result<Schedule, ServiceError> {
         let c = self.container_row(caller, id).await?;
-        let r = sqlx::query("SELECT * FROM schedules WHERE container_id = ?")
+        let r = sqlx::query("SELECT * FROM schedules WHERE container_id = $1")
             .bind(c.id.as_str())
             .fetch_optional(self.db())
             .await?
@@ -238,7 +238,7 @@ impl Service {
     ) -> Result<(), ServiceError> {
         let c = self.container_row(caller, id).await?;
         let mut tx = self.db().begin().await?;
-        let r = sqlx::query("DELETE FROM schedules WHERE container_id = ?")
+        let r = sqlx::query("DELETE FROM schedules WHERE container_id = $1")
             .bind(c.id.as_str())
             .execute(&mut *tx)
             .await?;
@@ -249,7 +249,7 @@ impl Service {
         }
         // The snapshots it took stay, from now on as if taken by hand: a later schedule's
         // keep policy never deletes what an earlier schedule took.
-        sqlx::query("DELETE FROM scheduled_snapshots WHERE container_id = ?")
+        sqlx::query("DELETE FROM scheduled_snapshots WHERE container_id = $1")
             .bind(c.id.as_str())
             .execute(&mut *tx)
             .await?;
@@ -262,7 +262,7 @@ impl Service {
     pub async fn run_due_schedules(&self, at: DateTime<Utc>) -> Result<u64, ServiceError> {
         let rows = sqlx::query(
             "SELECT s.*, c.status AS status FROM schedules s JOIN containers c \
-             ON c.id = s.container_id WHERE s.next_run_at <= ?",
+             ON c.id = s.container_id WHERE s.next_run_at <= $1",
         )
         .bind(fmt_time(at))
         .fetch_all(self.db())
@@ -291,8 +291,8 @@ impl Service {
             }
             taken += u64::from(matches!(outcome, Ok(true)));
             sqlx::query(
-                "UPDATE schedules SET next_run_at = ?, last_run_at = ?, last_error = ? \
-                 WHERE container_id = ?",
+                "UPDATE schedules SET next_run_at = $1, last_run_at = $2, last_error = $3 \
+                 WHERE container_id = $4",
             )
             .bind(fmt_time(next))
             .bind(fmt_time(at))

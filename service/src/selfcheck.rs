@@ -32,7 +32,7 @@ pub async fn status(db: &SqlitePool, version: String) -> Result<SystemStatus, Se
     let total: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM system_checks")
         .fetch_one(db)
         .await?;
-    let rows = sqlx::query("SELECT * FROM system_checks ORDER BY id DESC LIMIT ?")
+    let rows = sqlx::query("SELECT * FROM system_checks ORDER BY id DESC LIMIT $1")
         .bind(LIST_CHECKS)
         .fetch_all(db)
         .await?;
@@ -73,30 +73,31 @@ pub async fn run(
     let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO system_checks (checked_at, database_ms, free_bytes, ok, summary) \
-         VALUES (?, 0, ?, 0, '') RETURNING id",
+         VALUES ($1, 0, $2, 0, '') RETURNING id",
     )
     .bind(&checked_at)
     .bind(i64::try_from(free_bytes).unwrap_or(i64::MAX))
     .fetch_one(&mut *tx)
     .await?;
-    let read_back: String = sqlx::query_scalar("SELECT checked_at FROM system_checks WHERE id = ?")
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let read_back: String =
+        sqlx::query_scalar("SELECT checked_at FROM system_checks WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
     let measured = Measured {
         database_ok: read_back == checked_at,
         database_ms: started.elapsed().as_secs_f64() * 1000.0,
         free_bytes,
     };
     let (ok, summary) = judge(&measured);
-    sqlx::query("UPDATE system_checks SET database_ms = ?, ok = ?, summary = ? WHERE id = ?")
+    sqlx::query("UPDATE system_checks SET database_ms = $1, ok = $2, summary = $3 WHERE id = $4")
         .bind(measured.database_ms)
         .bind(ok)
         .bind(&summary)
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM system_checks WHERE id <= ?")
+    sqlx::query("DELETE FROM system_checks WHERE id <= $1")
         .bind(id - KEEP_CHECKS)
         .execute(&mut *tx)
         .await?;

@@ -88,7 +88,7 @@ pub async fn bootstrap(
         let hashed = hash(token);
         let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
-            "UPDATE tokens SET revoked_at = ? WHERE source = 'env' AND revoked_at IS NULL AND token_hash <> ?",
+            "UPDATE tokens SET revoked_at = $1 WHERE source = 'env' AND revoked_at IS NULL AND token_hash <> $2",
         )
         .bind(&now)
         .bind(&hashed)
@@ -96,7 +96,7 @@ pub async fn bootstrap(
         .await?;
         sqlx::query(
             "INSERT INTO tokens (id, name, token_hash, is_admin, source, created_at) \
-             VALUES (?, 'admin (SNAPLINE_ADMIN_TOKEN)', ?, 1, 'env', ?) \
+             VALUES ($1, 'admin (SNAPLINE_ADMIN_TOKEN)', $2, 1, 'env', $3) \
              ON CONFLICT (token_hash) DO UPDATE SET revoked_at = NULL, is_admin = 1",
         )
         .bind(new_id())
@@ -124,7 +124,7 @@ pub async fn bootstrap(
         .with_context(|| format!("cannot save the admin token in {}", file.display()))?;
     sqlx::query(
         "INSERT INTO tokens (id, name, token_hash, is_admin, source, created_at) \
-         VALUES (?, 'admin (bootstrap)', ?, 1, 'bootstrap', ?)",
+         VALUES ($1, 'admin (bootstrap)', $2, 1, 'bootstrap', $3)",
     )
     .bind(new_id())
     .bind(hash(&token))

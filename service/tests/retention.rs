@@ -45,7 +45,7 @@ fn spec(keep: Option<KeepPolicy>) -> ScheduleSpec {
 /// Rewrites when a snapshot was taken, as if it were that old.
 async fn age(svc: &Service, container: &str, name: &str, t: &str) {
     let r = sqlx::query(
-        "UPDATE engine_snapshots SET created_at = ? WHERE container_id = ? AND name = ?",
+        "UPDATE engine_snapshots SET created_at = $1 WHERE container_id = $2 AND name = $3",
     )
     .bind(service::fmt_time(at(t)))
     .bind(container)
@@ -215,7 +215,7 @@ async fn the_job_deletes_exactly_what_the_policy_drops() {
     }
     assert_eq!(announced, expected_deleted);
     let marks: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM scheduled_snapshots WHERE container_id = ?")
+        sqlx::query_scalar("SELECT COUNT(*) FROM scheduled_snapshots WHERE container_id = $1")
             .bind(&cid)
             .fetch_one(svc.db())
             .await
@@ -328,7 +328,7 @@ async fn a_snapshot_deleted_by_hand_loses_its_mark() {
     let (_, list) = svc.list_snapshots(&admin(), &id).await.unwrap();
     let count = || async {
         sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM scheduled_snapshots WHERE container_id = ?",
+            "SELECT COUNT(*) FROM scheduled_snapshots WHERE container_id = $1",
         )
         .bind(&c.id)
         .fetch_one(svc.db())

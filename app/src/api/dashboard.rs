@@ -139,9 +139,9 @@ pub async fn create_container(
                     .filter_map(|(k, v)| v.map(|v| format!("{k}={}", esc(v))))
                     .collect();
                 request.redirect(&format!(
-                    "/?{}&create_error={}#create-container-title",
+                    "/?{}&{}#create-container-title",
                     fields.join("&"),
-                    esc(&e.to_string())
+                    crate::model::url_error::query(&token, "/rpc/create_container", e.clone())
                 ));
             }
         }
@@ -267,6 +267,22 @@ pub async fn check_outcome(
 ) -> Result<Option<crate::model::Done>, AppError> {
     let token = crate::session::token().await?;
     Ok(crate::model::Done::from_query(&token, &done, &sig))
+}
+
+/// The error a refused plain form's redirect carries (`__path`, `__err`, `__sig`: see
+/// [`crate::model::url_error`]), if its signature holds for this session; `None` otherwise
+/// (a link made by someone else, or no session).
+#[server(prefix = "/rpc", endpoint = "check_url_error")]
+pub async fn check_url_error(
+    path: String,
+    err: String,
+    sig: String,
+) -> Result<Option<AppError>, AppError> {
+    let Some(token) = crate::session::Request::take().read_token().await else {
+        return Ok(None);
+    };
+    Ok(crate::model::url_error::holds(&token, &path, &err, &sig)
+        .then(|| leptos::server_fn::error::ServerFnUrlError::<AppError>::decode_err(&err)))
 }
 
 /// Parses the expiry presets of the create form: `7`, `30`, `90` days or `never`.
@@ -651,10 +667,10 @@ pub async fn save_schedule(
                     .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", esc(v))))
                     .collect();
                 leptos_axum::redirect(&format!(
-                    "/containers/{}?{}&schedule_error={}#schedule-title",
+                    "/containers/{}?{}&{}#schedule-title",
                     esc(&id),
                     fields.join("&"),
-                    esc(&e.to_string())
+                    crate::model::url_error::query(&token, "/rpc/save_schedule", e.clone())
                 ));
             }
         }

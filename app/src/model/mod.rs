@@ -9,6 +9,8 @@ mod outcome;
 pub use outcome::*;
 mod address;
 pub use address::*;
+#[cfg(feature = "ssr")]
+pub mod url_error;
 
 // The dashboard shows the API's own objects: a field added to one of these in `types` reaches
 // the pages (and the proxy, which reads them from an upstream) without mapping code.

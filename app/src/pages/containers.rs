@@ -67,7 +67,7 @@ pub fn ContainersPage() -> impl IntoView {
                 let from_address = from_address.ok().flatten();
                 view! {
                     <div class="outcomes" role="status" aria-live="polite" data-testid="outcome">
-                        {move || match act.value().get() {
+                        {move || match crate::components::answer(act) {
                             Some(Ok(acted)) => Some(view! { <p class="notice ok">{acted.said()}</p> }.into_any()),
                             Some(Err(e)) => Some(view! { <ErrorNotice error=e/> }.into_any()),
                             None => match from_address.clone() {
@@ -179,14 +179,11 @@ fn CreateContainerForm(o: Overview, create: ServerAction<CreateContainer>) -> im
     let typed = |k: &'static str| crate::components::query_value(k)().unwrap_or_default();
     let (t_name, t_image, t_project) = (typed("name"), typed("image"), typed("project"));
     let (t_memory, t_pids, t_cpus) = (typed("memory_mb"), typed("pids"), typed("cpus"));
-    let refused = crate::components::query_value("create_error")();
     let limits_typed = !(t_memory.is_empty() && t_pids.is_empty() && t_cpus.is_empty());
     view! {
         <section class="card" aria-labelledby="create-container-title">
             <h2 id="create-container-title">"Create a container"</h2>
-            {refused.map(|why| view! {
-                <p class="notice error" role="alert" data-testid="create-error">{why}</p>
-            })}
+            <UrlError paths=&["/rpc/create_container"] testid="create-error"/>
             <ActionForm action=create node_ref=form attr:class="grid-form">
                 <label for="new-name">"Name"</label>
                 <input id="new-name" name="name" required=true maxlength="63" pattern="[A-Za-z0-9][A-Za-z0-9._\\-]*"
@@ -222,7 +219,7 @@ fn CreateContainerForm(o: Overview, create: ServerAction<CreateContainer>) -> im
                 </button>
             </ActionForm>
             <div role="status" aria-live="polite">
-                {move || create.value().get().map(|r| match r {
+                {move || crate::components::answer(create).map(|r| match r {
                     Ok(c) => view! { <p class="notice ok">{format!("Created {}.", c.name)}</p> }.into_any(),
                     Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                 })}

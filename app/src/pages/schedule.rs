@@ -17,10 +17,66 @@ use crate::components::UrlError;
 use crate::model::{Schedule, short_time};
 use types::MAX_KEEP;
 
-/// The timeline's schedule card: what is set, Turn off, and the form. Rebuilt by the
-/// timeline only when the schedule changed.
+/// The timeline's "Automatic snapshots" card, for `schedule` (the container's id and its
+/// schedule; the timeline shows no card for `None`, a deleted container). Its contents are
+/// rebuilt only when the schedule changed, so a live update or a refused save leaves the
+/// form as it is, with what was typed. Its heading always stays, and takes the focus when
+/// Save or Turn off succeeded in place (the form it came from is closed or gone).
 #[component]
-pub fn ScheduleSection(
+pub fn ScheduleCard(
+    schedule: Memo<Option<(String, Option<Schedule>)>>,
+    save: ServerAction<SaveSchedule>,
+    turn_off: ServerAction<DeleteSchedule>,
+) -> impl IntoView {
+    focus_when(
+        move || {
+            let ok = save.value().with_untracked(|v| matches!(v, Some(Ok(_))));
+            (save.version().get(), ok)
+        },
+        "schedule-title",
+    );
+    focus_when(
+        move || {
+            let ok = turn_off
+                .value()
+                .with_untracked(|v| matches!(v, Some(Ok(_))));
+            (turn_off.version().get(), ok)
+        },
+        "schedule-title",
+    );
+    view! {
+        <section class="card schedule" aria-labelledby="schedule-title">
+            <h2 id="schedule-title" tabindex="-1">"Automatic snapshots"</h2>
+            {move || schedule.get().map(|(id, s)| view! {
+                <ScheduleSection id=id schedule=s save=save turn_off=turn_off/>
+            })}
+        </section>
+    }
+}
+
+/// Moves the focus to the element `id` after the next paint each time `when`'s version
+/// moves on with its flag set (the page changed where the focus was).
+fn focus_when(when: impl Fn() -> (usize, bool) + Send + Sync + 'static, id: &'static str) {
+    Effect::new(move |seen: Option<usize>| {
+        let (version, yes) = when();
+        if seen.is_some_and(|v| v != version) && yes {
+            #[cfg(feature = "hydrate")]
+            request_animation_frame(move || {
+                use leptos::wasm_bindgen::JsCast;
+                if let Some(el) = document().get_element_by_id(id) {
+                    let _ = el.unchecked_into::<leptos::web_sys::HtmlElement>().focus();
+                }
+            });
+            #[cfg(not(feature = "hydrate"))]
+            let _ = id;
+        }
+        version
+    });
+}
+
+/// What is set, Turn off, and the form.
+#[component]
+fn ScheduleSection(
     id: String,
     schedule: Option<Schedule>,
     save: ServerAction<SaveSchedule>,
@@ -73,13 +129,10 @@ pub fn ScheduleSection(
     };
     let has_schedule = schedule.is_some();
     view! {
-        <section class="card schedule" aria-labelledby="schedule-title">
-            <h2 id="schedule-title">"Automatic snapshots"</h2>
-            {current}
-            <UrlError paths=&["/rpc/save_schedule", "/rpc/delete_schedule"]/>
-            <ScheduleForm id=id.clone() schedule=schedule save=save/>
-            <crate::pages::retention::RetentionPreviewPanel id=id has_schedule=has_schedule/>
-        </section>
+        {current}
+        <UrlError paths=&["/rpc/save_schedule", "/rpc/delete_schedule"] testid="schedule-error"/>
+        <ScheduleForm id=id.clone() schedule=schedule save=save/>
+        <crate::pages::retention::RetentionPreviewPanel id=id has_schedule=has_schedule/>
     }
     .into_any()
 }
@@ -97,11 +150,11 @@ struct Prefill {
 }
 
 /// `search` is the address's raw query: the typed values are read with one decoding (an alias
-/// pattern holds `%`). A refused save comes back with them too, and `schedule_error`.
+/// pattern holds `%`). A refused save comes back with them too, and its signed error.
 fn prefill(schedule: Option<&Schedule>, search: &str) -> Prefill {
     let get = |name: &str| crate::model::query_value(search, name);
-    let previewing =
-        KEEP_FORM_FIELDS.iter().any(|f| get(f).is_some()) || get("schedule_error").is_some();
+    let previewing = KEEP_FORM_FIELDS.iter().any(|f| get(f).is_some())
+        || get("__path").as_deref() == Some("/rpc/save_schedule");
     let typed = |name: &str| get(name).filter(|_| previewing);
     let counts = schedule
         .and_then(|s| s.keep)
@@ -147,19 +200,29 @@ fn ScheduleForm(
     let location = leptos_router::hooks::use_location();
     let search = location.search.get_untracked();
     let p = prefill(schedule.as_ref(), &search);
-    // A refused save: why, in words, above the form: the one sent in place, else the one a
-    // plain form came back with in the address.
-    let from_address = crate::model::query_value(&search, "schedule_error");
+    // A save refused in place: why, in words, above the form, until the form is edited (a
+    // plain form's refusal is the section's `UrlError`).
+    let edited = RwSignal::new(false);
     let refused = move || {
-        let why = match save.value().get() {
-            Some(Err(e)) => Some(e.to_string()),
-            Some(Ok(_)) => None,
-            None => from_address.clone(),
+        let why = match crate::components::answer(save) {
+            Some(Err(e)) if !edited.get() => e.to_string(),
+            _ => return None,
         };
-        why.map(
-            |e| view! { <p class="notice error" role="alert" data-testid="schedule-error">{e}</p> },
-        )
+        Some(view! {
+            <p class="notice error" role="alert" tabindex="-1" id="schedule-refused" data-testid="schedule-error">{why}</p>
+        })
     };
+    // Refused in place: the message takes the focus, so it is seen (on a phone it sits
+    // far above the Save button) and read.
+    focus_when(
+        move || {
+            (
+                save.version().get(),
+                save.value().with_untracked(|v| matches!(v, Some(Err(_)))),
+            )
+        },
+        "schedule-refused",
+    );
     let details = NodeRef::<leptos::html::Details>::new();
     saved_in_place(save, details, id.clone());
     // The presets, plus the current expiry when it is another number of days (set through
@@ -179,7 +242,8 @@ fn ScheduleForm(
     } else {
         "Set a schedule…"
     };
-    let preview_action = format!("/containers/{id}");
+    // Back at the schedule card, not at the top of the page.
+    let preview_action = format!("/containers/{id}#schedule-title");
     let keep_inputs = KEEP_FIELDS
         .iter()
         .zip(KEEP_FORM_FIELDS)
@@ -199,7 +263,11 @@ fn ScheduleForm(
             <div class="confirm-body">
                 {refused}
                 <form method="post" action="/rpc/save_schedule" class="stack-form" data-testid="schedule-form"
-                    on:submit=move |ev| send_in_place(ev, save)>
+                    on:input=move |_| edited.set(true)
+                    on:submit=move |ev| {
+                        edited.set(false);
+                        send_in_place(ev, save)
+                    }>
                     <input type="hidden" name="id" value=id/>
                     <label>"When (UTC)"
                         <input name="schedule" value=p.schedule required=true maxlength="100" list="schedule-presets"
@@ -271,8 +339,8 @@ fn send_in_place(ev: leptos::ev::SubmitEvent, save: ServerAction<SaveSchedule>) 
     }
 }
 
-/// After a save in place succeeds: the form closes with the focus on its summary (the
-/// section is rebuilt when the data shows the new schedule), and an address that held a
+/// After a save in place succeeds: the form closes (the section is rebuilt when the data
+/// shows the new schedule; [`ScheduleCard`] moves the focus), and an address that held a
 /// previewed policy goes back to the timeline itself, so the page previews what is saved.
 fn saved_in_place(
     save: ServerAction<SaveSchedule>,
@@ -287,18 +355,12 @@ fn saved_in_place(
         if seen.is_some_and(|v| v != version) && ok {
             #[cfg(feature = "hydrate")]
             if let Some(d) = details.get_untracked() {
-                use leptos::wasm_bindgen::JsCast;
                 d.set_open(false);
-                if let Ok(Some(summary)) = d.query_selector("summary") {
-                    let _ = summary
-                        .unchecked_into::<leptos::web_sys::HtmlElement>()
-                        .focus();
-                }
             }
             let previewed = query.with_untracked(|q| {
                 KEEP_FORM_FIELDS
                     .iter()
-                    .chain(&["schedule", "schedule_error"])
+                    .chain(&["schedule", "__path"])
                     .any(|f| q.get(f).is_some())
             });
             if previewed {

@@ -61,8 +61,32 @@ pub fn SignInForm() -> impl IntoView {
                 </button>
             </ActionForm>
             <div role="status" aria-live="polite">
-                {move || action.value().get().and_then(|r| r.err()).map(|e| view! { <ErrorNotice error=e/> })}
+                {move || crate::components::answer(action).and_then(|r| r.err()).map(|e| view! { <ErrorNotice error=e/> })}
+                {move || (action.version().get() == 0).then(refused_plain_form).flatten()}
             </div>
         </section>
     }
+}
+
+/// A sign-in refused without JavaScript comes back with its error in the address, which
+/// anyone can write (and no session exists yet to sign it for): the page says why in its
+/// own fixed words for the error's kind, never the address's text.
+fn refused_plain_form() -> Option<impl IntoView> {
+    use leptos::server_fn::error::ServerFnUrlError;
+    let path = crate::components::query_value("__path")()?;
+    let err = crate::components::query_value("__err")()?;
+    if path != "/rpc/sign_in" {
+        return None;
+    }
+    let why = match ServerFnUrlError::<crate::AppError>::decode_err(&err).kind() {
+        types::ErrorKind::BadRequest => {
+            "That is not an API token: paste the whole token, which starts with hdy_."
+        }
+        types::ErrorKind::Unauthorized | types::ErrorKind::Forbidden => {
+            "That token was refused: it may be mistyped, revoked or expired. Check it, or ask \
+             an admin for a new one."
+        }
+        _ => "Signing in failed on the server. Try again; if it keeps failing, ask an admin.",
+    };
+    Some(view! { <p class="notice error" role="alert" data-testid="signin-refused">{why}</p> })
 }

@@ -105,9 +105,9 @@ pub fn TimelinePage() -> impl IntoView {
                         Some(Ok(t)) => Some(view! { <crate::pages::storage::StorageChart points=t.axis.clone()/> }),
                         _ => None,
                     })}
-                    {move || schedule.get().map(|(id, s)| view! {
-                        <crate::pages::schedule::ScheduleSection id=id schedule=s save=save_schedule turn_off=turn_off/>
-                    })}
+                    <Show when=move || schedule.with(Option::is_some)>
+                        <crate::pages::schedule::ScheduleCard schedule=schedule save=save_schedule turn_off=turn_off/>
+                    </Show>
                 </div>
             </Show>
             // the form and the cards keep their state (typed text, an open confirmation)

@@ -184,7 +184,7 @@ pub(crate) fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> i
                             </select>
                         </label>
                         <label>"How many (to fork)"
-                            <input name="count" type="number" min="1" max="50" placeholder="empty: one" inputmode="numeric"/>
+                            <input name="count" type="number" min="1" max="50" placeholder="1" inputmode="numeric"/>
                         </label>
                         <p class="muted small">"Empty: one container with the name above. A number N forks the snapshot into NAME-1 … NAME-N, all filled from one read."</p>
                         <button type="submit" class="button">"Copy"</button>

@@ -428,7 +428,7 @@ async fn run(args: LoadBenchArgs) -> anyhow::Result<()> {
                     if let Some(name) = a.body["data"]["snapshot"]["name"].as_str() {
                         let done = sqlx::query(
                             "UPDATE engine_snapshots SET expires_at = '2000-01-01T00:00:00.000Z' \
-                             WHERE container_id = ? AND name = ?",
+                             WHERE container_id = $1 AND name = $2",
                         )
                         .bind(id)
                         .bind(name)
@@ -526,7 +526,7 @@ async fn run(args: LoadBenchArgs) -> anyhow::Result<()> {
     let mut left = 0i64;
     for id in &aging {
         let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM engine_snapshots WHERE container_id = ?")
+            sqlx::query_scalar("SELECT COUNT(*) FROM engine_snapshots WHERE container_id = $1")
                 .bind(id)
                 .fetch_one(&db)
                 .await?;

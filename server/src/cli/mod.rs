@@ -568,7 +568,7 @@ async fn project_id(
     _root: &crate::service::Caller,
     p: &str,
 ) -> anyhow::Result<String> {
-    sqlx::query_scalar("SELECT id FROM projects WHERE id = ? OR name = ?")
+    sqlx::query_scalar("SELECT id FROM projects WHERE id = $1 OR name = $2")
         .bind(p)
         .bind(p)
         .fetch_optional(pool)

@@ -91,7 +91,7 @@ impl DocsStore for SqliteDocs {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO api_runs (user_key, operation, params, method, path, body, status, \
                  micros, headers, response, full_response, ran_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
             )
             .bind(&user)
             .bind(operation)
@@ -112,8 +112,8 @@ impl DocsStore for SqliteDocs {
             // RUN_FULL_KEPT of them keep their whole answer: a history of 200 large answers
             // would otherwise grow by up to 50 MiB per user.
             sqlx::query(
-                "DELETE FROM api_runs WHERE user_key = ? AND id NOT IN \
-                 (SELECT id FROM api_runs WHERE user_key = ? ORDER BY id DESC LIMIT ?)",
+                "DELETE FROM api_runs WHERE user_key = $1 AND id NOT IN \
+                 (SELECT id FROM api_runs WHERE user_key = $2 ORDER BY id DESC LIMIT $3)",
             )
             .bind(&user)
             .bind(&user)
@@ -121,9 +121,9 @@ impl DocsStore for SqliteDocs {
             .execute(&mut *tx)
             .await?;
             sqlx::query(
-                "UPDATE api_runs SET full_response = NULL WHERE user_key = ? \
+                "UPDATE api_runs SET full_response = NULL WHERE user_key = $1 \
                  AND full_response IS NOT NULL AND id NOT IN \
-                 (SELECT id FROM api_runs WHERE user_key = ? ORDER BY id DESC LIMIT ?)",
+                 (SELECT id FROM api_runs WHERE user_key = $2 ORDER BY id DESC LIMIT $3)",
             )
             .bind(&user)
             .bind(&user)
@@ -144,7 +144,7 @@ impl DocsStore for SqliteDocs {
     }
 
     async fn run(&self, token: &str, id: i64) -> Result<Option<RunRecord>, AppError> {
-        let row = sqlx::query("SELECT * FROM api_runs WHERE user_key = ? AND id = ?")
+        let row = sqlx::query("SELECT * FROM api_runs WHERE user_key = $1 AND id = $2")
             .bind(user_key(token))
             .bind(id)
             .fetch_optional(&self.db)
@@ -165,7 +165,7 @@ impl DocsStore for SqliteDocs {
         let user = user_key(token);
         let runs = sqlx::query(
             "SELECT id, operation, params, method, path, body, status, micros, headers, \
-                 response, ran_at FROM api_runs WHERE user_key = ? ORDER BY id DESC LIMIT ?",
+                 response, ran_at FROM api_runs WHERE user_key = $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(&user)
         .bind(RUN_HISTORY)
@@ -177,7 +177,7 @@ impl DocsStore for SqliteDocs {
         .collect::<Result<Vec<_>, sqlx::Error>>()
         .map_err(db_error)?;
         let drafts =
-            sqlx::query("SELECT operation, params, body FROM api_drafts WHERE user_key = ?")
+            sqlx::query("SELECT operation, params, body FROM api_drafts WHERE user_key = $1")
                 .bind(&user)
                 .fetch_all(&self.db)
                 .await
@@ -195,7 +195,7 @@ impl DocsStore for SqliteDocs {
         let mut examples = Vec::new();
         for p in projects {
             let rows = sqlx::query(
-                "SELECT * FROM api_examples WHERE project_id = ? ORDER BY operation, name",
+                "SELECT * FROM api_examples WHERE project_id = $1 ORDER BY operation, name",
             )
             .bind(p)
             .fetch_all(&self.db)
@@ -214,7 +214,7 @@ impl DocsStore for SqliteDocs {
 
     async fn save_draft(&self, token: &str, draft: Draft) -> Result<(), AppError> {
         sqlx::query(
-            "INSERT INTO api_drafts (user_key, operation, params, body, updated_at) VALUES (?, ?, ?, ?, ?) \
+            "INSERT INTO api_drafts (user_key, operation, params, body, updated_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (user_key, operation) DO UPDATE SET params = excluded.params, \
              body = excluded.body, updated_at = excluded.updated_at",
         )
@@ -248,7 +248,7 @@ impl DocsStore for SqliteDocs {
         let result = if example.id.is_empty() {
             sqlx::query(
                 "INSERT INTO api_examples (id, project_id, operation, name, params, body, note, \
-                 created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+                 created_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
             )
             .bind(service::tokens::new_id())
             .bind(&example.project_id)
@@ -265,7 +265,7 @@ impl DocsStore for SqliteDocs {
         } else {
             // The example must be in a project the user sees, before and after.
             let current: Option<String> =
-                sqlx::query_scalar("SELECT project_id FROM api_examples WHERE id = ?")
+                sqlx::query_scalar("SELECT project_id FROM api_examples WHERE id = $1")
                     .bind(&example.id)
                     .fetch_optional(&self.db)
                     .await
@@ -274,8 +274,8 @@ impl DocsStore for SqliteDocs {
                 return Err(not_found());
             }
             sqlx::query(
-                "UPDATE api_examples SET project_id = ?, operation = ?, name = ?, params = ?, \
-                 body = ?, note = ?, updated_at = ? WHERE id = ? RETURNING *",
+                "UPDATE api_examples SET project_id = $1, operation = $2, name = $3, params = $4, \
+                 body = $5, note = $6, updated_at = $7 WHERE id = $8 RETURNING *",
             )
             .bind(&example.project_id)
             .bind(&example.operation)
@@ -303,7 +303,7 @@ impl DocsStore for SqliteDocs {
 
     async fn delete_example(&self, id: &str, projects: &[String]) -> Result<(), AppError> {
         let project: Option<String> =
-            sqlx::query_scalar("SELECT project_id FROM api_examples WHERE id = ?")
+            sqlx::query_scalar("SELECT project_id FROM api_examples WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&self.db)
                 .await
@@ -313,7 +313,7 @@ impl DocsStore for SqliteDocs {
                 "There is no such example among those you can see.".into(),
             ));
         }
-        sqlx::query("DELETE FROM api_examples WHERE id = ?")
+        sqlx::query("DELETE FROM api_examples WHERE id = $1")
             .bind(id)
             .execute(&self.db)
             .await
@@ -322,12 +322,12 @@ impl DocsStore for SqliteDocs {
     }
 
     async fn clear_runs(&self, token: &str) -> Result<u64, AppError> {
-        self.delete_users_rows("DELETE FROM api_runs WHERE user_key = ?", token)
+        self.delete_users_rows("DELETE FROM api_runs WHERE user_key = $1", token)
             .await
     }
 
     async fn clear_drafts(&self, token: &str) -> Result<u64, AppError> {
-        self.delete_users_rows("DELETE FROM api_drafts WHERE user_key = ?", token)
+        self.delete_users_rows("DELETE FROM api_drafts WHERE user_key = $1", token)
             .await
     }
 }

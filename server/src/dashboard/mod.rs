@@ -139,6 +139,60 @@ async fn live_events(
     }
 }
 
+/// Pages are made for one session from live data: `Cache-Control: no-store`, so Back or a
+/// bookmark never shows a page from the browser's cache (a schedule turned off since, a
+/// container deleted since), and a shared computer keeps no copy. Assets keep their own
+/// headers.
+async fn no_store_pages(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+    let mut res = next.run(req).await;
+    let html = res
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    if html && !res.headers().contains_key(CACHE_CONTROL) {
+        res.headers_mut()
+            .insert(CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
+    }
+    res
+}
+
+/// Signs the error a refused plain form (no JavaScript) carries back to its page: a server
+/// function's redirect whose target holds `__path` and `__err` gets `__sig` for the
+/// session that sent the form (`app::model::url_error`), without which the page does not
+/// show the error. Without a session nothing is signed, so nothing is shown.
+async fn sign_url_errors(
+    axum::extract::State(sessions): axum::extract::State<SharedSessions>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use http::header::LOCATION;
+    if !req.uri().path().starts_with("/rpc/") {
+        return next.run(req).await;
+    }
+    let headers = req.headers().clone();
+    let mut res = next.run(req).await;
+    let location = match res.headers().get(LOCATION).and_then(|v| v.to_str().ok()) {
+        Some(l) if l.contains("__err=") => l.to_owned(),
+        _ => return res,
+    };
+    let token = app::session::token_from_headers(sessions.as_ref(), &headers)
+        .await
+        .ok()
+        .flatten();
+    let signed = token
+        .and_then(|t| app::model::url_error::sign_location(&t, &location))
+        .and_then(|l| http::HeaderValue::from_str(&l).ok());
+    if let Some(signed) = signed {
+        res.headers_mut().insert(LOCATION, signed);
+    }
+    res
+}
+
 /// What the dashboard's routes need, in either mode: no service, so a proxy node builds it
 /// without opening an engine.
 #[derive(Clone)]
@@ -185,6 +239,11 @@ pub fn router(state: DashboardState) -> Router {
             _,
         >(context, app::shell))
         .layer(axum::middleware::from_fn(crate::http::rpc::error_status))
+        .layer(axum::middleware::from_fn_with_state(
+            state.sessions.clone(),
+            sign_url_errors,
+        ))
+        .layer(axum::middleware::from_fn(no_store_pages))
         .layer(rpc_guard)
         .with_state(state)
 }

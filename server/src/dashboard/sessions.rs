@@ -71,7 +71,7 @@ impl Sessions for SqliteSessions {
         let t = now();
         sqlx::query(
             "INSERT INTO dashboard_sessions (id_hash, user_key, sealed, created_at, last_seen, \
-             expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+             expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(hex_hash(&id))
         .bind(hex_hash(token))
@@ -84,7 +84,7 @@ impl Sessions for SqliteSessions {
         .map_err(db_error)?;
         // Ended sessions go now and then: at each sign-in, which is rare enough.
         let _ =
-            sqlx::query("DELETE FROM dashboard_sessions WHERE expires_at <= ? OR last_seen <= ?")
+            sqlx::query("DELETE FROM dashboard_sessions WHERE expires_at <= $1 OR last_seen <= $2")
                 .bind(t)
                 .bind(t - IDLE)
                 .execute(&self.db)
@@ -98,7 +98,7 @@ impl Sessions for SqliteSessions {
         }
         let key = hex_hash(id);
         let Some(row) = sqlx::query(
-            "SELECT sealed, last_seen, expires_at FROM dashboard_sessions WHERE id_hash = ?",
+            "SELECT sealed, last_seen, expires_at FROM dashboard_sessions WHERE id_hash = $1",
         )
         .bind(&key)
         .fetch_optional(&self.db)
@@ -118,7 +118,7 @@ impl Sessions for SqliteSessions {
             return Ok(None);
         }
         if t - last_seen >= TOUCH_EVERY {
-            sqlx::query("UPDATE dashboard_sessions SET last_seen = ? WHERE id_hash = ?")
+            sqlx::query("UPDATE dashboard_sessions SET last_seen = $1 WHERE id_hash = $2")
                 .bind(t)
                 .bind(&key)
                 .execute(&self.db)
@@ -129,7 +129,7 @@ impl Sessions for SqliteSessions {
     }
 
     async fn end(&self, id: &str) -> Result<(), AppError> {
-        sqlx::query("DELETE FROM dashboard_sessions WHERE id_hash = ?")
+        sqlx::query("DELETE FROM dashboard_sessions WHERE id_hash = $1")
             .bind(hex_hash(id))
             .execute(&self.db)
             .await
@@ -138,7 +138,7 @@ impl Sessions for SqliteSessions {
     }
 
     async fn end_all(&self, token: &str) -> Result<(), AppError> {
-        sqlx::query("DELETE FROM dashboard_sessions WHERE user_key = ?")
+        sqlx::query("DELETE FROM dashboard_sessions WHERE user_key = $1")
             .bind(hex_hash(token))
             .execute(&self.db)
             .await
@@ -199,8 +199,9 @@ mod tests {
         );
         let age = |id: &str, column: &str, secs: i64| {
             let (db, key) = (s.db.clone(), hex_hash(id));
-            let sql =
-                format!("UPDATE dashboard_sessions SET {column} = {column} - ? WHERE id_hash = ?");
+            let sql = format!(
+                "UPDATE dashboard_sessions SET {column} = {column} - $1 WHERE id_hash = $2"
+            );
             async move {
                 sqlx::query(&sql)
                     .bind(secs)

@@ -74,7 +74,7 @@ impl Service {
     ) -> Result<(), ServiceError> {
         sqlx::query(
             "INSERT INTO scheduled_snapshots (container_id, name, pinned, created_at) \
-             VALUES (?, ?, 0, ?) ON CONFLICT (container_id, name) DO UPDATE SET pinned = 0, \
+             VALUES ($1, $2, 0, $3) ON CONFLICT (container_id, name) DO UPDATE SET pinned = 0, \
              created_at = excluded.created_at",
         )
         .bind(c.as_str())
@@ -91,7 +91,7 @@ impl Service {
         c: &ContainerId,
         name: &str,
     ) -> Result<(), ServiceError> {
-        sqlx::query("DELETE FROM scheduled_snapshots WHERE container_id = ? AND name = ?")
+        sqlx::query("DELETE FROM scheduled_snapshots WHERE container_id = $1 AND name = $2")
             .bind(c.as_str())
             .bind(name)
             .execute(self.db())
@@ -106,7 +106,7 @@ impl Service {
         c: &ContainerId,
     ) -> Result<std::collections::HashSet<String>, ServiceError> {
         let names: Vec<String> = sqlx::query_scalar(
-            "SELECT name FROM scheduled_snapshots WHERE container_id = ? AND pinned = 0",
+            "SELECT name FROM scheduled_snapshots WHERE container_id = $1 AND pinned = 0",
         )
         .bind(c.as_str())
         .fetch_all(self.db())
@@ -121,7 +121,7 @@ impl Service {
         name: &str,
     ) -> Result<Option<bool>, ServiceError> {
         let pinned: Option<i64> = sqlx::query_scalar(
-            "SELECT pinned FROM scheduled_snapshots WHERE container_id = ? AND name = ?",
+            "SELECT pinned FROM scheduled_snapshots WHERE container_id = $1 AND name = $2",
         )
         .bind(c.as_str())
         .bind(name)
@@ -174,7 +174,7 @@ impl Service {
         pinned: bool,
     ) -> Result<(), ServiceError> {
         sqlx::query(
-            "UPDATE scheduled_snapshots SET pinned = ? WHERE container_id = ? AND name = ?",
+            "UPDATE scheduled_snapshots SET pinned = $1 WHERE container_id = $2 AND name = $3",
         )
         .bind(i64::from(pinned))
         .bind(c.as_str())
@@ -187,7 +187,7 @@ impl Service {
     /// The marks of the container's snapshots, by name.
     async fn marks(&self, c: &ContainerId) -> Result<HashMap<String, Origin>, ServiceError> {
         let rows =
-            sqlx::query("SELECT name, pinned FROM scheduled_snapshots WHERE container_id = ?")
+            sqlx::query("SELECT name, pinned FROM scheduled_snapshots WHERE container_id = $1")
                 .bind(c.as_str())
                 .fetch_all(self.db())
                 .await?;
