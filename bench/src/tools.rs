@@ -6,7 +6,6 @@
 use std::fs;
 use std::path::Path;
 use std::process::Command;
-use std::str::FromStr;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -138,17 +137,7 @@ impl ReadTimer {
 pub async fn run_snapline(tree: &Path, work: &Path, change: &Change) -> anyhow::Result<Measures> {
     let data = work.join("data");
     fs::create_dir_all(&data)?;
-    let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&format!(
-        "sqlite://{}",
-        data.join("meta.db").display()
-    ))?
-    .create_if_missing(true)
-    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-    .synchronous(sqlx::sqlite::SqliteSynchronous::Full);
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(opts)
-        .await?;
+    let pool = engine::db::open(&format!("sqlite://{}", data.join("meta.db").display())).await?;
     let e = Engine::open(&data, pool.clone()).await?;
     let (c, c2) = (
         ContainerId::from_bytes([1; 12]),

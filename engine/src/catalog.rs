@@ -3,8 +3,9 @@
 //! Durability: the database runs with `synchronous=FULL` (the caller's pool settings); a
 //! snapshot row is inserted only after every object it references is in a durable pack.
 
+use crate::DbPool;
 use chrono::{DateTime, Utc};
-use sqlx::{Row, SqlitePool};
+use sqlx::Row;
 
 use crate::error::EngineError;
 use crate::ids::{ContainerId, ObjectId};
@@ -61,7 +62,7 @@ fn opt_time(s: Option<String>) -> Result<Option<DateTime<Utc>>, EngineError> {
     s.as_deref().map(parse_time).transpose()
 }
 
-fn row_to_info(row: &sqlx::sqlite::SqliteRow) -> Result<SnapshotInfo, EngineError> {
+fn row_to_info(row: &crate::DbRow) -> Result<SnapshotInfo, EngineError> {
     let container: String = row.try_get("container_id")?;
     let top: String = row.try_get("top_tree")?;
     Ok(SnapshotInfo {
@@ -84,12 +85,12 @@ fn row_to_info(row: &sqlx::sqlite::SqliteRow) -> Result<SnapshotInfo, EngineErro
 /// The catalog over a database pool.
 #[derive(Clone)]
 pub struct Catalog {
-    db: SqlitePool,
+    db: DbPool,
 }
 
 impl Catalog {
     /// Wraps a pool whose schema is migrated.
-    pub fn new(db: SqlitePool) -> Self {
+    pub fn new(db: DbPool) -> Self {
         Catalog { db }
     }
 
@@ -287,16 +288,17 @@ impl Catalog {
         edit: &SnapshotEdit,
         now: DateTime<Utc>,
     ) -> Result<bool, EngineError> {
-        // `CASE ? WHEN 1`: a flag per field says whether to set it, so NULL can be written.
+        // `CASE $N WHEN 1`: a flag per field (0 or 1, an integer: PostgreSQL compares no
+        // boolean with 1) says whether to set it, so NULL can be written.
         let r = sqlx::query(
             "UPDATE engine_snapshots SET \
              alias = CASE $1 WHEN 1 THEN $2 ELSE alias END, \
              expires_at = CASE $3 WHEN 1 THEN $4 ELSE expires_at END \
              WHERE container_id = $5 AND name = $6 AND (expires_at IS NULL OR expires_at > $7)",
         )
-        .bind(edit.alias.is_some())
+        .bind(i64::from(edit.alias.is_some()))
         .bind(edit.alias.clone().flatten())
-        .bind(edit.expires_at.is_some())
+        .bind(i64::from(edit.expires_at.is_some()))
         .bind(edit.expires_at.flatten().map(fmt_time))
         .bind(c.as_str())
         .bind(name)
@@ -321,7 +323,7 @@ impl Catalog {
         &self,
         now: DateTime<Utc>,
     ) -> Result<Vec<SnapshotInfo>, EngineError> {
-        let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = crate::db::begin_write(&self.db).await?;
         let rows = sqlx::query(
             "SELECT * FROM engine_snapshots WHERE expires_at IS NOT NULL AND expires_at <= $1",
         )
@@ -421,7 +423,7 @@ impl Catalog {
     }
 }
 
-fn journal_entry(r: &sqlx::sqlite::SqliteRow) -> Result<JournalEntry, EngineError> {
+fn journal_entry(r: &crate::DbRow) -> Result<JournalEntry, EngineError> {
     let c: String = r.try_get("container_id")?;
     let top: String = r.try_get("top_tree")?;
     let paths: Option<String> = r.try_get("paths")?;
@@ -461,10 +463,7 @@ pub struct JournalEntry {
     pub failed: Option<String>,
 }
 
-async fn insert_row(
-    conn: &mut sqlx::SqliteConnection,
-    s: &SnapshotInfo,
-) -> Result<(), EngineError> {
+async fn insert_row(conn: &mut sqlx::AnyConnection, s: &SnapshotInfo) -> Result<(), EngineError> {
     sqlx::query(
         "INSERT INTO engine_snapshots (container_id, name, alias, created_at, expires_at, \
          last_used_at, top_tree, size, file_count, added_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqlx::SqlitePool;
+use crate::DbPool;
 use tokio::sync::{OwnedMutexGuard, OwnedRwLockReadGuard, RwLock};
 
 use crate::catalog::{Catalog, SnapshotInfo};
@@ -18,10 +18,15 @@ use crate::store::ObjectStore;
 /// refused as busy.
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(10);
 
-/// Runs the engine's migrations on `db`. They share the database with the server's own
-/// migrations, so each side ignores the other's applied versions.
-pub async fn migrate(db: &SqlitePool) -> Result<(), sqlx::migrate::MigrateError> {
-    let mut m = sqlx::migrate!("./migrations");
+/// Runs the engine's migrations on `db`, the set of its dialect (`migrations/sqlite` or
+/// `migrations/postgres`, which starts from the SQLite set's final schema). They share the
+/// database with the server's own migrations, so each side ignores the other's applied
+/// versions.
+pub async fn migrate(db: &DbPool) -> Result<(), sqlx::migrate::MigrateError> {
+    let mut m = match crate::Dialect::of(db) {
+        crate::Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+        crate::Dialect::Postgres => sqlx::migrate!("./migrations/postgres"),
+    };
     m.set_ignore_missing(true);
     m.run(db).await
 }
@@ -95,7 +100,7 @@ impl Engine {
     /// Opens the engine: creates `containers/` and `store/` under `data_dir` (mode 0700:
     /// container roots hold setuid files and device nodes that host users must not reach),
     /// migrates the database and reads the store's index.
-    pub async fn open(data_dir: &Path, db: SqlitePool) -> Result<Engine, EngineError> {
+    pub async fn open(data_dir: &Path, db: DbPool) -> Result<Engine, EngineError> {
         use std::os::unix::fs::DirBuilderExt;
         for sub in ["containers", "store"] {
             std::fs::DirBuilder::new()

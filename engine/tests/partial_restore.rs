@@ -14,7 +14,7 @@ fn id() -> ContainerId {
     ContainerId::from_bytes([9; 12])
 }
 
-async fn open(dir: &Path) -> (Engine, sqlx::SqlitePool) {
+async fn open(dir: &Path) -> (Engine, engine::DbPool) {
     let pool = common::pool(dir).await;
     (
         Engine::open(&dir.join("data"), pool.clone()).await.unwrap(),
@@ -23,7 +23,7 @@ async fn open(dir: &Path) -> (Engine, sqlx::SqlitePool) {
 }
 
 /// The fixture as a container, snapshotted: engine, pool, snapshot name, tree as it was.
-async fn setup(tmp: &Path) -> (Engine, sqlx::SqlitePool, String, common::Tree) {
+async fn setup(tmp: &Path) -> (Engine, engine::DbPool, String, common::Tree) {
     let image = tmp.join("image");
     fs::create_dir(&image).unwrap();
     common::build_fixture(&image);

@@ -246,12 +246,8 @@ proptest! {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             use engine::{ContainerId, CopySource, Engine, RootSource, SnapshotOptions};
-            use std::str::FromStr;
             let tmp = tempfile::tempdir().unwrap();
-            let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&format!("sqlite://{}", tmp.path().join("m.db").display()))
-                .unwrap()
-                .create_if_missing(true);
-            let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(2).connect_with(opts).await.unwrap();
+            let pool = engine::db::open(&format!("sqlite://{}", tmp.path().join("m.db").display())).await.unwrap();
             let e = Engine::open(&tmp.path().join("data"), pool).await.unwrap();
             let (c, c2) = (ContainerId::from_bytes([1; 12]), ContainerId::from_bytes([2; 12]));
             e.create_root(&c, RootSource::Empty).await.unwrap();

@@ -3,7 +3,7 @@
 
 mod common;
 
-async fn open(dir: &Path) -> (Engine, sqlx::SqlitePool) {
+async fn open(dir: &Path) -> (Engine, engine::DbPool) {
     let pool = common::pool(dir).await;
     (
         Engine::open(&dir.join("data"), pool.clone()).await.unwrap(),
@@ -27,7 +27,7 @@ async fn setup(
     tmp: &Path,
 ) -> (
     Engine,
-    sqlx::SqlitePool,
+    engine::DbPool,
     String,
     common::Tree,
     std::path::PathBuf,

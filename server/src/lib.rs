@@ -23,8 +23,8 @@ use std::sync::Arc;
 use app::backend::SharedBackend;
 use axum::Router;
 use axum::extract::FromRef;
+use engine::DbPool;
 use leptos::config::LeptosOptions;
-use sqlx::SqlitePool;
 
 /// Everything a request handler may need. Cheap to clone.
 #[derive(Clone)]
@@ -32,7 +32,7 @@ pub struct AppState {
     /// Where the dashboard's compiled assets are, and their names.
     pub leptos_options: LeptosOptions,
     /// The metadata database.
-    pub db: SqlitePool,
+    pub db: DbPool,
     /// The data directory (containers, store, database by default).
     pub data_dir: Arc<PathBuf>,
     /// What the dashboard's server functions call.
@@ -72,7 +72,7 @@ impl AppState {
     /// over the same.
     pub async fn build(
         leptos_options: LeptosOptions,
-        db: SqlitePool,
+        db: DbPool,
         data_dir: PathBuf,
         limits: service::Limits,
     ) -> anyhow::Result<Self> {

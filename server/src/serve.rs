@@ -119,7 +119,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Makes sure an admin token exists; a generated one is printed once.
 async fn announce_admin_token(
-    pool: &sqlx::SqlitePool,
+    pool: &engine::DbPool,
     data_dir: &std::path::Path,
 ) -> anyhow::Result<()> {
     let env_token = std::env::var("SNAPLINE_ADMIN_TOKEN")
@@ -147,7 +147,7 @@ async fn announce_admin_token(
 /// docs drafts and runs, self-checks) lives on a proxy node.
 async fn proxy(
     leptos_options: LeptosOptions,
-    pool: &sqlx::SqlitePool,
+    pool: &engine::DbPool,
     data_dir: &std::path::Path,
     upstream: &Upstream,
 ) -> anyhow::Result<axum::Router> {

@@ -180,7 +180,7 @@ async fn every_route_is_documented_with_schemas_examples_and_errors() {
 }
 
 /// A session cookie for a new admin token, from signing in as the browser does.
-async fn admin_cookie(app: &axum::Router, pool: &sqlx::SqlitePool) -> String {
+async fn admin_cookie(app: &axum::Router, pool: &engine::DbPool) -> String {
     let (token, _) = snapline_server::service::auth::create_token(pool, "test", true, &[])
         .await
         .unwrap();
@@ -305,7 +305,7 @@ async fn dashboard_pages_render_on_the_server() {
     assert!(String::from_utf8(body).unwrap().contains("Page not found"));
 }
 
-async fn check_count(pool: &sqlx::SqlitePool) -> i64 {
+async fn check_count(pool: &engine::DbPool) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM system_checks")
         .fetch_one(pool)
         .await

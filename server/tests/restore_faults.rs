@@ -158,7 +158,7 @@ async fn a_restore_that_fails_half_way_needs_attention_and_never_rolls_forward()
     let db = s.data().join("snapline.db");
     let dir = s.kill9();
     {
-        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        let pool = engine::db::open(&format!("sqlite://{}", db.display()))
             .await
             .unwrap();
         sqlx::query("UPDATE engine_restore_journal SET failed = NULL")

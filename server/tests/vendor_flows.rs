@@ -242,7 +242,7 @@ async fn daily_backup_and_cleanup_scripts() {
         .unwrap()
         .to_string();
     // Time travel for one row: the snapshot was taken 40 days ago.
-    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}/snapline.db", s.data().display()))
+    let db = engine::db::open(&format!("sqlite://{}/snapline.db", s.data().display()))
         .await
         .unwrap();
     let long_ago = (chrono::Utc::now() - chrono::Duration::days(40))
@@ -299,7 +299,7 @@ async fn expired_snapshots_vanish_at_once_and_their_space_is_reclaimed() {
         .send()
         .await
         .unwrap();
-    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}/snapline.db", s.data().display()))
+    let db = engine::db::open(&format!("sqlite://{}/snapline.db", s.data().display()))
         .await
         .unwrap();
     let past = (chrono::Utc::now() - chrono::Duration::seconds(1))

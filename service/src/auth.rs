@@ -5,7 +5,8 @@
 
 use std::num::NonZeroU32;
 
-use sqlx::{Row, SqlitePool};
+use engine::DbPool;
+use sqlx::Row;
 
 use crate::error::ServiceError;
 use crate::tokens;
@@ -29,7 +30,7 @@ impl Caller {
 }
 
 /// Looks a token up. `None` for unknown, revoked or malformed tokens.
-pub async fn authenticate(db: &SqlitePool, token: &str) -> Result<Option<Caller>, ServiceError> {
+pub async fn authenticate(db: &DbPool, token: &str) -> Result<Option<Caller>, ServiceError> {
     if !token.starts_with(tokens::TOKEN_PREFIX) || token.len() > 200 {
         return Ok(None);
     }
@@ -116,7 +117,7 @@ pub use types::TokenInfo;
 /// Creates a token scoped to `projects` (ids), or an admin token. Returns the token, shown
 /// once, and its row.
 pub async fn create_token(
-    db: &SqlitePool,
+    db: &DbPool,
     name: &str,
     admin: bool,
     projects: &[String],
@@ -135,7 +136,7 @@ pub async fn create_token(
     let token = tokens::generate();
     let id = tokens::new_id();
     let now = super::fmt_time(super::now());
-    let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = engine::db::begin_write(db).await?;
     sqlx::query(
         "INSERT INTO tokens (id, name, token_hash, is_admin, source, created_at) \
          VALUES ($1, $2, $3, $4, 'cli', $5)",
@@ -169,7 +170,7 @@ pub async fn create_token(
 }
 
 /// Every token, newest first.
-pub async fn list_tokens(db: &SqlitePool) -> Result<Vec<TokenInfo>, ServiceError> {
+pub async fn list_tokens(db: &DbPool) -> Result<Vec<TokenInfo>, ServiceError> {
     let rows = sqlx::query(
         "SELECT id, name, is_admin, created_at, revoked_at FROM tokens ORDER BY created_at DESC",
     )
@@ -197,7 +198,7 @@ pub async fn list_tokens(db: &SqlitePool) -> Result<Vec<TokenInfo>, ServiceError
 }
 
 /// Revokes a token by id. 404 when there is no such live token.
-pub async fn revoke_token(db: &SqlitePool, id: &str) -> Result<(), ServiceError> {
+pub async fn revoke_token(db: &DbPool, id: &str) -> Result<(), ServiceError> {
     let r = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(super::fmt_time(super::now()))
         .bind(id)

@@ -40,7 +40,7 @@ impl ContainerRecord {
 /// bound theirs: each fork is a full root on disk.
 pub const MAX_FORK: u32 = 50;
 
-pub(crate) fn row(r: &sqlx::sqlite::SqliteRow) -> Result<ContainerRecord, ServiceError> {
+pub(crate) fn row(r: &engine::DbRow) -> Result<ContainerRecord, ServiceError> {
     let id: String = r.try_get("id")?;
     let command: String = r.try_get("command")?;
     Ok(ContainerRecord {
@@ -283,7 +283,7 @@ impl Service {
         validate_container_name(name)?;
         validate_command(command)?;
         crate::limits::check(limits)?;
-        let mut tx = self.db().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = engine::db::begin_write(self.db()).await?;
         let taken: Option<String> = sqlx::query_scalar(
             "SELECT id FROM containers WHERE project_id = $1 AND name = $2 AND status <> 'deleted'",
         )

@@ -1,19 +1,19 @@
 //! The metadata database: connection and migrations.
 
 use std::path::Path;
-use std::str::FromStr;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use engine::DbPool;
 
 /// Runs the service's embedded migrations, then the engine's. They share the database with
 /// each other and with the dashboard's set (`server/migrations`), with distinct timestamped
 /// versions, so each set ignores the versions the others applied. Migrations are
 /// append-only.
-pub async fn migrate(pool: &SqlitePool) -> anyhow::Result<()> {
-    let mut server = sqlx::migrate!("./migrations");
+pub async fn migrate(pool: &DbPool) -> anyhow::Result<()> {
+    let mut server = match engine::Dialect::of(pool) {
+        engine::Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+        engine::Dialect::Postgres => sqlx::migrate!("./migrations/postgres"),
+    };
     server.set_ignore_missing(true);
     server.run(pool).await.context("server schema")?;
     engine::migrate(pool).await.context("engine schema")?;
@@ -27,7 +27,7 @@ pub fn default_url(data_dir: &Path) -> String {
 
 /// Opens the database ([`open`]) and brings the service's and engine's schema up to date
 /// ([`migrate`]): what a full node runs.
-pub async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
+pub async fn connect(url: &str) -> anyhow::Result<DbPool> {
     let pool = open(url).await?;
     migrate(&pool)
         .await
@@ -35,45 +35,25 @@ pub async fn connect(url: &str) -> anyhow::Result<SqlitePool> {
     Ok(pool)
 }
 
-/// Opens the database without touching its schema (a proxy node runs only the dashboard's).
+/// Opens the database without touching its schema (a proxy node runs only the dashboard's):
+/// [`engine::db::open`], with its durability settings.
 ///
-/// SQLite runs in WAL mode with `synchronous=FULL`: what garbage collection and acknowledged
-/// snapshots rely on must survive a power cut, and NORMAL may lose the last commits.
-///
-/// Invariant for every caller: a transaction that writes starts with `BEGIN IMMEDIATE`
-/// (`pool.begin_with("BEGIN IMMEDIATE")`). A deferred one that reads first and then writes
-/// gets SQLITE_BUSY at once when another connection wrote in between (the busy timeout does
-/// not apply to that upgrade); under concurrent copies that was a 500 (`snapline-bench-load` found it,
-/// `server/tests/concurrency.rs` keeps it fixed).
-pub async fn open(url: &str) -> anyhow::Result<SqlitePool> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        bail!(
+/// Invariant for every caller: a transaction that writes starts with
+/// [`engine::db::begin_write`].
+pub async fn open(url: &str) -> anyhow::Result<DbPool> {
+    match engine::Dialect::of_url(url) {
+        Some(engine::Dialect::Sqlite) => {}
+        // The schema and the queries are ready (migrations/postgres), the cluster test is
+        // not: until it runs in CI, PostgreSQL stays refused.
+        Some(engine::Dialect::Postgres) => bail!(
             "PostgreSQL is not supported by this build yet; use an SQLite URL \
              (sqlite://PATH) or leave --database-url unset"
-        );
+        ),
+        None => bail!("unsupported database URL {url:?}: expected sqlite://PATH"),
     }
-    if !url.starts_with("sqlite:") {
-        bail!("unsupported database URL {url:?}: expected sqlite://PATH");
-    }
-    let memory = url.contains(":memory:") || url.contains("mode=memory");
-    let options = SqliteConnectOptions::from_str(url)
-        .with_context(|| format!("invalid database URL {url:?}"))?
-        .create_if_missing(true)
-        .journal_mode(if memory {
-            SqliteJournalMode::Memory
-        } else {
-            SqliteJournalMode::Wal
-        })
-        .synchronous(SqliteSynchronous::Full)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10));
-    // An in-memory database exists per connection, so it must have exactly one.
-    let pool = SqlitePoolOptions::new()
-        .max_connections(if memory { 1 } else { 8 })
-        .connect_with(options)
+    engine::db::open(url)
         .await
-        .with_context(|| format!("cannot open the database {url:?}"))?;
-    Ok(pool)
+        .with_context(|| format!("cannot open the database {url:?}"))
 }
 
 #[cfg(test)]

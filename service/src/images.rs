@@ -55,7 +55,7 @@ pub fn validate_image_name(name: &str) -> Result<(), ServiceError> {
     }
 }
 
-fn row_to_image(r: &sqlx::sqlite::SqliteRow) -> Result<Image, ServiceError> {
+fn row_to_image(r: &engine::DbRow) -> Result<Image, ServiceError> {
     let command: String = r.try_get("command")?;
     Ok(Image {
         name: r.try_get("name")?,

@@ -36,8 +36,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use engine::DbPool;
 use engine::Engine;
-use sqlx::SqlitePool;
 
 pub use auth::Caller;
 pub use error::{ErrorKind, Hint, ServiceError};
@@ -81,7 +81,7 @@ pub struct Service {
 }
 
 struct Inner {
-    db: SqlitePool,
+    db: DbPool,
     engine: Engine,
     data_dir: PathBuf,
     events: events::Bus,
@@ -98,7 +98,7 @@ impl Service {
     /// Opens the engine over the data directory, finishes interrupted restores, resets the
     /// status of containers whose processes died with the previous server, and makes sure
     /// a default project, the built-in demo image and this node's id exist.
-    pub async fn open(db: SqlitePool, data_dir: PathBuf, limits: Limits) -> anyhow::Result<Self> {
+    pub async fn open(db: DbPool, data_dir: PathBuf, limits: Limits) -> anyhow::Result<Self> {
         use anyhow::Context;
         let engine = Engine::open(&data_dir, db.clone())
             .await
@@ -141,7 +141,7 @@ impl Service {
     }
 
     /// The metadata database.
-    pub fn db(&self) -> &SqlitePool {
+    pub fn db(&self) -> &DbPool {
         &self.inner.db
     }
 

@@ -1,6 +1,7 @@
 //! Projects, and this node's identity.
 
-use sqlx::{Row, SqlitePool};
+use engine::DbPool;
+use sqlx::Row;
 
 use super::{Caller, Service, fmt_time, now};
 use crate::error::{Hint, ServiceError};
@@ -10,7 +11,7 @@ pub const DEFAULT_PROJECT: &str = "default";
 
 pub use types::Project;
 
-fn row_to_project(r: &sqlx::sqlite::SqliteRow) -> Result<Project, sqlx::Error> {
+fn row_to_project(r: &engine::DbRow) -> Result<Project, sqlx::Error> {
     Ok(Project {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
@@ -18,7 +19,7 @@ fn row_to_project(r: &sqlx::sqlite::SqliteRow) -> Result<Project, sqlx::Error> {
     })
 }
 
-pub(crate) async fn ensure_default_project(db: &SqlitePool) -> anyhow::Result<()> {
+pub(crate) async fn ensure_default_project(db: &DbPool) -> anyhow::Result<()> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects")
         .fetch_one(db)
         .await?;
@@ -33,7 +34,7 @@ pub(crate) async fn ensure_default_project(db: &SqlitePool) -> anyhow::Result<()
     Ok(())
 }
 
-pub(crate) async fn ensure_server_id(db: &SqlitePool) -> anyhow::Result<String> {
+pub(crate) async fn ensure_server_id(db: &DbPool) -> anyhow::Result<String> {
     if let Some(id) = sqlx::query_scalar("SELECT id FROM server_info LIMIT 1")
         .fetch_optional(db)
         .await?

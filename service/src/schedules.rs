@@ -134,7 +134,7 @@ pub fn render_alias(pattern: &str, t: DateTime<Utc>) -> Result<String, ServiceEr
     Ok(out)
 }
 
-fn row_to_schedule(r: &sqlx::sqlite::SqliteRow) -> Result<Schedule, ServiceError> {
+fn row_to_schedule(r: &engine::DbRow) -> Result<Schedule, ServiceError> {
     Ok(Schedule {
         container_id: r.try_get("container_id")?,
         schedule: r.try_get("cron")?,

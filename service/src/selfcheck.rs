@@ -6,7 +6,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use sqlx::{Row, SqlitePool};
+use engine::DbPool;
+use sqlx::Row;
 use types::{SystemCheck, SystemStatus};
 
 use crate::error::ServiceError;
@@ -28,7 +29,7 @@ pub struct Measured {
 }
 
 /// The version (as the caller words it) and the newest checks of `db`, newest first.
-pub async fn status(db: &SqlitePool, version: String) -> Result<SystemStatus, ServiceError> {
+pub async fn status(db: &DbPool, version: String) -> Result<SystemStatus, ServiceError> {
     let total: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM system_checks")
         .fetch_one(db)
         .await?;
@@ -59,7 +60,7 @@ pub async fn status(db: &SqlitePool, version: String) -> Result<SystemStatus, Se
 /// Runs and records a check of `db` and of `data_dir`'s free space. `judge` turns what was
 /// measured into the outcome and its sentence (a proxy adds its upstream's answer).
 pub async fn run(
-    db: &SqlitePool,
+    db: &DbPool,
     data_dir: &Path,
     judge: impl FnOnce(&Measured) -> (bool, String),
 ) -> Result<SystemCheck, ServiceError> {
@@ -70,7 +71,7 @@ pub async fn run(
         .map_err(ServiceError::internal)?;
     let started = Instant::now();
     let checked_at = crate::now_rfc3339();
-    let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
+    let mut tx = engine::db::begin_write(db).await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO system_checks (checked_at, database_ms, free_bytes, ok, summary) \
          VALUES ($1, 0, $2, 0, '') RETURNING id",
@@ -92,7 +93,7 @@ pub async fn run(
     let (ok, summary) = judge(&measured);
     sqlx::query("UPDATE system_checks SET database_ms = $1, ok = $2, summary = $3 WHERE id = $4")
         .bind(measured.database_ms)
-        .bind(ok)
+        .bind(i64::from(ok))
         .bind(&summary)
         .bind(id)
         .execute(&mut *tx)

@@ -10,9 +10,9 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use engine::DbPool;
 use rand::Rng;
 use rand::distr::Alphanumeric;
-use sqlx::SqlitePool;
 
 /// Every token starts with this, as in the vendor documentation (`hdy_...`).
 pub const TOKEN_PREFIX: &str = "hdy_";
@@ -78,7 +78,7 @@ pub enum Bootstrap {
 
 /// Ensures an admin token exists.
 pub async fn bootstrap(
-    db: &SqlitePool,
+    db: &DbPool,
     data_dir: &Path,
     from_env: Option<&str>,
 ) -> anyhow::Result<Bootstrap> {
@@ -86,7 +86,7 @@ pub async fn bootstrap(
     if let Some(token) = from_env {
         validate_supplied(token)?;
         let hashed = hash(token);
-        let mut tx = db.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = engine::db::begin_write(db).await?;
         sqlx::query(
             "UPDATE tokens SET revoked_at = $1 WHERE source = 'env' AND revoked_at IS NULL AND token_hash <> $2",
         )
@@ -175,7 +175,7 @@ mod tests {
         validate_supplied("hdy_0123456789abcdef0123").unwrap();
     }
 
-    async fn fresh_db(dir: &Path) -> SqlitePool {
+    async fn fresh_db(dir: &Path) -> DbPool {
         crate::db::connect(&crate::db::default_url(dir))
             .await
             .unwrap()

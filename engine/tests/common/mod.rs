@@ -336,20 +336,8 @@ pub fn build_fixture(root: &Path) {
 }
 
 /// A real SQLite file in `dir` (WAL, synchronous=FULL, as the server runs it).
-pub async fn pool(dir: &Path) -> sqlx::SqlitePool {
-    use std::str::FromStr;
-    let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&format!(
-        "sqlite://{}",
-        dir.join("meta.db").display()
-    ))
-    .unwrap()
-    .create_if_missing(true)
-    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-    .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
-    .busy_timeout(std::time::Duration::from_secs(30));
-    sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(8)
-        .connect_with(opts)
+pub async fn pool(dir: &Path) -> engine::DbPool {
+    engine::db::open(&format!("sqlite://{}", dir.join("meta.db").display()))
         .await
         .unwrap()
 }

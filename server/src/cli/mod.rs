@@ -490,7 +490,7 @@ fn show<T: Serialize>(remote: &Remote, data: &T, human: impl FnOnce(&T)) -> anyh
     Ok(())
 }
 
-async fn open_db(db: &DbArgs) -> anyhow::Result<sqlx::SqlitePool> {
+async fn open_db(db: &DbArgs) -> anyhow::Result<engine::DbPool> {
     use anyhow::Context;
     if db.database_url.is_none() && !db.data_dir.join("snapline.db").exists() {
         anyhow::bail!(
@@ -564,7 +564,7 @@ pub async fn token(cmd: TokenCmd) -> anyhow::Result<()> {
 }
 
 async fn project_id(
-    pool: &sqlx::SqlitePool,
+    pool: &engine::DbPool,
     _root: &crate::service::Caller,
     p: &str,
 ) -> anyhow::Result<String> {

@@ -7,15 +7,16 @@ use app::model::{
     DocsState, Draft, Example, RUN_FULL_KEPT, RUN_HISTORY, RUN_KEEP_LIMIT, RUN_SHOW_LIMIT,
     RunRecord, RunResult,
 };
-use sqlx::{Row, SqlitePool};
+use engine::DbPool;
+use sqlx::Row;
 
 /// The store over the node's database.
 pub struct SqliteDocs {
-    db: SqlitePool,
+    db: DbPool,
 }
 
 impl SqliteDocs {
-    pub fn new(db: SqlitePool) -> Self {
+    pub fn new(db: DbPool) -> Self {
         SqliteDocs { db }
     }
 }
@@ -43,7 +44,7 @@ fn clip(s: &str, limit: usize) -> &str {
 }
 
 /// A history row (with the truncated answer).
-fn row_to_run(r: &sqlx::sqlite::SqliteRow) -> Result<RunRecord, sqlx::Error> {
+fn row_to_run(r: &engine::DbRow) -> Result<RunRecord, sqlx::Error> {
     let headers: String = r.try_get("headers")?;
     Ok(RunRecord {
         id: r.try_get("id")?,
@@ -61,7 +62,7 @@ fn row_to_run(r: &sqlx::sqlite::SqliteRow) -> Result<RunRecord, sqlx::Error> {
     })
 }
 
-fn row_to_example(r: &sqlx::sqlite::SqliteRow) -> Result<Example, sqlx::Error> {
+fn row_to_example(r: &engine::DbRow) -> Result<Example, sqlx::Error> {
     Ok(Example {
         id: r.try_get("id")?,
         project_id: r.try_get("project_id")?,
@@ -87,7 +88,7 @@ impl DocsStore for SqliteDocs {
         let user = user_key(token);
         let headers = serde_json::to_string(&result.headers).unwrap_or_else(|_| "[]".into());
         let recorded = async {
-            let mut tx = self.db.begin_with("BEGIN IMMEDIATE").await?;
+            let mut tx = engine::db::begin_write(&self.db).await?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO api_runs (user_key, operation, params, method, path, body, status, \
                  micros, headers, response, full_response, ran_at) \

@@ -18,8 +18,8 @@ use futures_util::StreamExt;
 
 use super::openapi::{endpoints_of_json, header_list};
 
+use engine::DbPool;
 use service::{Caller, ErrorKind, Service, ServiceError, parse_id, selfcheck};
-use sqlx::SqlitePool;
 use types::Container;
 
 /// Free space below which the self-check reports a warning.
@@ -33,14 +33,14 @@ pub type ApiSlot = Arc<std::sync::RwLock<std::sync::Weak<axum::Router>>>;
 /// The backend that runs in the same process as the server: the service itself, acting as
 /// the holder of the signed-in user's token.
 pub struct EmbeddedBackend {
-    db: SqlitePool,
+    db: DbPool,
     data_dir: Arc<PathBuf>,
     service: Service,
     api: ApiSlot,
 }
 
 impl EmbeddedBackend {
-    pub fn new(db: SqlitePool, data_dir: Arc<PathBuf>, service: Service, api: ApiSlot) -> Self {
+    pub fn new(db: DbPool, data_dir: Arc<PathBuf>, service: Service, api: ApiSlot) -> Self {
         EmbeddedBackend {
             db,
             data_dir,

@@ -6,13 +6,16 @@
 //! tokens; it signs users in with the upstream's).
 
 use anyhow::Context;
-use sqlx::SqlitePool;
+use engine::DbPool;
 
 /// Brings the dashboard's tables up to date. The versions share `_sqlx_migrations` with the
 /// service's and engine's sets (distinct timestamps), so each set ignores the others'.
 /// Append-only, as every migration.
-pub async fn migrate(pool: &SqlitePool) -> anyhow::Result<()> {
-    let mut dashboard = sqlx::migrate!("./migrations");
+pub async fn migrate(pool: &DbPool) -> anyhow::Result<()> {
+    let mut dashboard = match engine::Dialect::of(pool) {
+        engine::Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+        engine::Dialect::Postgres => sqlx::migrate!("./migrations/postgres"),
+    };
     dashboard.set_ignore_missing(true);
     dashboard
         .run(pool)
@@ -20,8 +23,9 @@ pub async fn migrate(pool: &SqlitePool) -> anyhow::Result<()> {
         .context("cannot migrate the dashboard's tables")
 }
 
-/// The service's first migration, which creates `system_checks` on a full node.
-const SERVICE_FOUNDATION: i64 = 20261128000000;
+/// The service's first migration, which creates `system_checks` on a full node: SQLite's
+/// first, and PostgreSQL's baseline.
+const SERVICE_FOUNDATION: [i64; 2] = [20261128000000, 20261208000000];
 
 /// Makes a database a proxy node made ready for the service's schema, so that the same data
 /// directory can later serve as a full node. The service's first migration creates
@@ -29,7 +33,7 @@ const SERVICE_FOUNDATION: i64 = 20261128000000;
 /// self-check history, which a full node need not keep, so it goes. Nothing else is touched:
 /// the docs page's runs, drafts and examples stay. A no-op on a new or a full node's
 /// database. Run it before the service's migrations.
-pub async fn before_service_schema(pool: &SqlitePool) -> anyhow::Result<()> {
+pub async fn before_service_schema(pool: &DbPool) -> anyhow::Result<()> {
     let applied: Vec<i64> = match sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
         .fetch_all(pool)
         .await
@@ -38,7 +42,7 @@ pub async fn before_service_schema(pool: &SqlitePool) -> anyhow::Result<()> {
         // No migrations table: a new database.
         Err(_) => return Ok(()),
     };
-    if !applied.is_empty() && !applied.contains(&SERVICE_FOUNDATION) {
+    if !applied.is_empty() && !SERVICE_FOUNDATION.iter().any(|v| applied.contains(v)) {
         tracing::warn!(
             "this database was a proxy node's; its self-check history is dropped to make room              for the full node's schema"
         );
@@ -56,7 +60,7 @@ mod tests {
     /// engine's; a full node's holds all, whichever order the sets ran in.
     #[tokio::test]
     async fn a_proxy_database_has_only_the_dashboards_tables() {
-        let tables = |pool: sqlx::SqlitePool| async move {
+        let tables = |pool: engine::DbPool| async move {
             sqlx::query_scalar::<_, String>(
                 "SELECT name FROM sqlite_master WHERE type = 'table' \
                  AND name NOT LIKE 'sqlite_%' AND name != '_sqlx_migrations' ORDER BY name",

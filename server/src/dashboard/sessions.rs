@@ -10,7 +10,8 @@
 
 use app::AppError;
 use app::backend::Sessions;
-use sqlx::{Row, SqlitePool};
+use engine::DbPool;
+use sqlx::Row;
 
 /// How long a session lasts at most, in seconds (30 days; the cookie's `Max-Age` too).
 pub const LIFETIME: i64 = 30 * 24 * 3600;
@@ -24,11 +25,11 @@ const PREFIX: &str = "ses_";
 
 /// The sessions of this node's database (a proxy node's own).
 pub struct SqliteSessions {
-    db: SqlitePool,
+    db: DbPool,
 }
 
 impl SqliteSessions {
-    pub fn new(db: SqlitePool) -> Self {
+    pub fn new(db: DbPool) -> Self {
         SqliteSessions { db }
     }
 }

@@ -22,10 +22,10 @@ use app::model::{
     Snapshot, SnapshotChange, SnapshotDiff, SnapshotFiles, SnapshotVerified, Timeline,
 };
 use app::model::{EndpointSummary, SystemCheck, SystemStatus};
+use engine::DbPool;
 use futures_util::{StreamExt, TryStreamExt};
 use reqwest::Method;
 use serde_json::Value;
-use sqlx::SqlitePool;
 
 use super::client::{Ignored, OneContainer, OneSchedule, OneSnapshot};
 use super::upstream::*;
@@ -35,14 +35,14 @@ pub struct RemoteBackend {
     pub(super) http: reqwest::Client,
     pub(super) upstream: Upstream,
     /// This node's own database: the self-check table only.
-    pub(super) db: SqlitePool,
+    pub(super) db: DbPool,
     pub(super) data_dir: Arc<PathBuf>,
 }
 
 impl RemoteBackend {
     /// A backend over the API at `upstream`; `db` and `data_dir` are this node's own, for the
     /// self-checks.
-    pub fn new(upstream: Upstream, db: SqlitePool, data_dir: Arc<PathBuf>) -> anyhow::Result<Self> {
+    pub fn new(upstream: Upstream, db: DbPool, data_dir: Arc<PathBuf>) -> anyhow::Result<Self> {
         Ok(RemoteBackend {
             http: http_client()?,
             upstream,

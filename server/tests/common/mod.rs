@@ -19,7 +19,7 @@ use tower::ServiceExt;
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The whole app over a fresh SQLite file in `dir`, without a socket.
-pub async fn app_in(dir: &Path) -> (Router, sqlx::SqlitePool) {
+pub async fn app_in(dir: &Path) -> (Router, engine::DbPool) {
     let pool = snapline_server::db::connect(&snapline_server::db::default_url(dir))
         .await
         .unwrap();
