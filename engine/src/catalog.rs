@@ -288,12 +288,13 @@ impl Catalog {
         edit: &SnapshotEdit,
         now: DateTime<Utc>,
     ) -> Result<bool, EngineError> {
-        // `CASE $N WHEN 1`: a flag per field (0 or 1, an integer: PostgreSQL compares no
-        // boolean with 1) says whether to set it, so NULL can be written.
+        // A flag per field (0 or 1, an integer: PostgreSQL compares no boolean with 1) says
+        // whether to set it, so NULL can be written. The casts give PostgreSQL the flags'
+        // type where nothing else in the statement does.
         let r = sqlx::query(
             "UPDATE engine_snapshots SET \
-             alias = CASE $1 WHEN 1 THEN $2 ELSE alias END, \
-             expires_at = CASE $3 WHEN 1 THEN $4 ELSE expires_at END \
+             alias = CASE WHEN CAST($1 AS BIGINT) = 1 THEN $2 ELSE alias END, \
+             expires_at = CASE WHEN CAST($3 AS BIGINT) = 1 THEN $4 ELSE expires_at END \
              WHERE container_id = $5 AND name = $6 AND (expires_at IS NULL OR expires_at > $7)",
         )
         .bind(i64::from(edit.alias.is_some()))

@@ -421,9 +421,11 @@ impl Service {
     /// (whose objects become garbage for GC); no permission check. False when there was no
     /// such image.
     async fn remove_image(&self, name: &str, project: Option<&str>) -> Result<bool, ServiceError> {
-        // `IS` matches NULL to NULL, so one text serves the shared namespace and a project's.
+        // `IS NOT DISTINCT FROM` matches NULL to NULL, so one text serves the shared
+        // namespace and a project's (PostgreSQL takes no parameter after a bare `IS`).
         let Some(row) = sqlx::query(
-            "DELETE FROM images WHERE name = $1 AND project_id IS $2 RETURNING root_id, snapshot",
+            "DELETE FROM images WHERE name = $1 AND project_id IS NOT DISTINCT FROM $2 \
+             RETURNING root_id, snapshot",
         )
         .bind(name)
         .bind(project)
