@@ -269,10 +269,15 @@ test('without JavaScript, schedule Save and Turn off come back to the schedule s
   }
   await page.goto(refused.toString());
   await expect(schedule.getByTestId('schedule-error')).toContainText('a schedule has five');
-  // Preview comes back to the schedule card too, not to the top of the page.
+  // Preview comes back to the schedule card too, not to the top of the page, with its
+  // heading below the top bar that stays on screen, not under it.
   await schedule.getByRole('button', { name: 'Preview keep policy' }).click();
   expect(new URL(page.url()).hash).toBe('#schedule-title');
-  await expect(page.getByRole('heading', { name: 'Automatic snapshots' })).toBeInViewport();
+  const heading = page.getByRole('heading', { name: 'Automatic snapshots' });
+  await expect(heading).toBeInViewport();
+  const bar = await page.locator('.topbar').boundingBox();
+  const top = await heading.boundingBox();
+  expect(top!.y).toBeGreaterThanOrEqual(bar!.y + bar!.height);
   await schedule.getByLabel('When (UTC)').fill('@daily');
   await schedule.getByRole('button', { name: 'Save schedule' }).click();
   await expect(page.getByTestId('outcome')).toContainText('Schedule saved: @daily');
