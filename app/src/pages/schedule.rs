@@ -13,7 +13,7 @@
 use leptos::prelude::*;
 
 use crate::api::{DeleteSchedule, KEEP_FIELDS, KEEP_FORM_FIELDS, SaveSchedule};
-use crate::components::UrlError;
+use crate::components::{UrlError, succeeded};
 use crate::model::{Schedule, short_time};
 use types::MAX_KEEP;
 
@@ -28,22 +28,8 @@ pub fn ScheduleCard(
     save: ServerAction<SaveSchedule>,
     turn_off: ServerAction<DeleteSchedule>,
 ) -> impl IntoView {
-    focus_when(
-        move || {
-            let ok = save.value().with_untracked(|v| matches!(v, Some(Ok(_))));
-            (save.version().get(), ok)
-        },
-        "schedule-title",
-    );
-    focus_when(
-        move || {
-            let ok = turn_off
-                .value()
-                .with_untracked(|v| matches!(v, Some(Ok(_))));
-            (turn_off.version().get(), ok)
-        },
-        "schedule-title",
-    );
+    focus_when(succeeded(save), "schedule-title");
+    focus_when(succeeded(turn_off), "schedule-title");
     view! {
         <section class="card schedule" aria-labelledby="schedule-title">
             <h2 id="schedule-title" tabindex="-1">"Automatic snapshots"</h2>
@@ -55,10 +41,11 @@ pub fn ScheduleCard(
 }
 
 /// Moves the focus to the element `id` after the next paint each time `when`'s version
-/// moves on with its flag set (the page changed where the focus was).
-fn focus_when(when: impl Fn() -> (usize, bool) + Send + Sync + 'static, id: &'static str) {
+/// moves on with its flag set (the page changed where the focus was); `when` is an action's
+/// [`succeeded`], or the like.
+fn focus_when(when: Signal<(usize, bool)>, id: &'static str) {
     Effect::new(move |seen: Option<usize>| {
-        let (version, yes) = when();
+        let (version, yes) = when.get();
         if seen.is_some_and(|v| v != version) && yes {
             #[cfg(feature = "hydrate")]
             request_animation_frame(move || {
@@ -214,15 +201,13 @@ fn ScheduleForm(
     };
     // Refused in place: the message takes the focus, so it is seen (on a phone it sits
     // far above the Save button) and read.
-    focus_when(
-        move || {
-            (
-                save.version().get(),
-                save.value().with_untracked(|v| matches!(v, Some(Err(_)))),
-            )
-        },
-        "schedule-refused",
-    );
+    let refusals = Signal::derive(move || {
+        (
+            save.version().get(),
+            save.value().with(|v| matches!(v, Some(Err(_)))),
+        )
+    });
+    focus_when(refusals, "schedule-refused");
     let details = NodeRef::<leptos::html::Details>::new();
     saved_in_place(save, details, id.clone());
     // The presets, plus the current expiry when it is another number of days (set through
@@ -349,9 +334,9 @@ fn saved_in_place(
 ) {
     let navigate = leptos_router::hooks::use_navigate();
     let query = leptos_router::hooks::use_query_map();
+    let saved = succeeded(save);
     Effect::new(move |seen: Option<usize>| {
-        let version = save.version().get();
-        let ok = save.value().with_untracked(|v| matches!(v, Some(Ok(_))));
+        let (version, ok) = saved.get();
         if seen.is_some_and(|v| v != version) && ok {
             #[cfg(feature = "hydrate")]
             if let Some(d) = details.get_untracked() {
