@@ -5,8 +5,10 @@ set -euo pipefail
 source "$(dirname "$0")/.ci/setup.sh"
 cd "$SNAPLINE_ROOT"
 
+source "$SNAPLINE_ROOT/.ci/postgres.sh"
+
 logs="$(mktemp -d)"
-trap 'rm -rf "$logs"' EXIT
+trap 'postgres_stop; rm -rf "$logs"' EXIT
 
 say "cargo fmt --check"
 cargo fmt --all --check
@@ -20,8 +22,16 @@ RUSTDOCFLAGS="-D warnings" cargo doc -p engine --no-deps --quiet
 # `frontend` is the wasm entry and has no tests; leaving it out keeps `app` compiled with
 # `ssr` only, exactly as the server ships (with `hydrate` unified in, Effects would run on
 # the server).
-say "cargo test (every crate)"
-cargo test --workspace --exclude frontend 2>&1 | tee "$logs/cargo-test.log"
+say "cargo test (every crate, on SQLite)"
+env -u SNAPLINE_TEST_POSTGRES cargo test --workspace --exclude frontend 2>&1 | tee "$logs/cargo-test.log"
+
+# The same database tests on PostgreSQL: each test makes a database of its own on a
+# throwaway cluster (engine::db::scratch_url). Suites whose subject is the file tree, not
+# the metadata (fidelity, memory, fuzzing), run once, above.
+say "cargo test (the database tests, on PostgreSQL)"
+postgres_start
+cargo test -p engine -p service -p snapline $PG_SUITES 2>&1 | tee "$logs/cargo-test-pg.log"
+postgres_stop
 
 say "release build (server and wasm)"
 cargo leptos build --release
@@ -31,11 +41,16 @@ say "browser tests against a real snapline serve"
 
 echo
 echo "==================== test summary ===================="
-echo "cargo test:"
-awk '/^ *Running / { crate = $0; sub(/.*deps\//, "", crate); sub(/-[0-9a-f]+\)$/, "", crate);
-                    what = $0; sub(/^ *Running (unittests )?/, "", what); sub(/ \(.*$/, "", what); suite = crate " " what }
-     /^ *Doc-tests / { suite = $2 " doc-tests" }
-     /^test result:/ { printf "  %-30s %s\n", suite, $0; n++; passed += $4; failed += $6 }
-     END { printf "  total: %d suites, %d passed, %d failed\n", n, passed, failed }' "$logs/cargo-test.log"
+summarize() {
+  awk '/^ *Running / { crate = $0; sub(/.*deps\//, "", crate); sub(/-[0-9a-f]+\)$/, "", crate);
+                      what = $0; sub(/^ *Running (unittests )?/, "", what); sub(/ \(.*$/, "", what); suite = crate " " what }
+       /^ *Doc-tests / { suite = $2 " doc-tests" }
+       /^test result:/ { printf "  %-30s %s\n", suite, $0; n++; passed += $4; failed += $6 }
+       END { printf "  total: %d suites, %d passed, %d failed\n", n, passed, failed }' "$1"
+}
+echo "cargo test (SQLite):"
+summarize "$logs/cargo-test.log"
+echo "cargo test (PostgreSQL):"
+summarize "$logs/cargo-test-pg.log"
 echo "playwright:"
 grep -E "^\s+[0-9]+ (passed|failed|flaky|skipped)" "$logs/e2e.log" | sed 's/^ */  /'

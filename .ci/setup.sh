@@ -20,8 +20,10 @@ as_root() {
 
 # Debian packages: Chromium for browser tests, runc and tini to run containers, restic,
 # debootstrap and GNU time for the side-by-side benchmark, busybox-static for the built-in
-# demo image, curl for health checks.
-apt_wanted=(chromium runc tini restic debootstrap time busybox-static curl ca-certificates)
+# demo image, curl for health checks, PostgreSQL for the tests on a shared database (the
+# tests start a throwaway cluster of their own; see .ci/postgres.sh).
+apt_wanted=(chromium runc tini restic debootstrap time busybox-static curl ca-certificates
+  postgresql)
 command -v node >/dev/null || apt_wanted+=(nodejs)
 command -v npm >/dev/null || apt_wanted+=(npm)
 apt_missing=()

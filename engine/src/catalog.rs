@@ -324,22 +324,17 @@ impl Catalog {
         &self,
         now: DateTime<Utc>,
     ) -> Result<Vec<SnapshotInfo>, EngineError> {
-        let mut tx = crate::db::begin_write(&self.db).await?;
+        // One statement that deletes and says what it deleted: when several nodes expire at
+        // once, each row is returned by exactly one of them (on PostgreSQL the second DELETE
+        // waits on the row lock, then finds the row gone), so each expiry is reported once.
         let rows = sqlx::query(
-            "SELECT * FROM engine_snapshots WHERE expires_at IS NOT NULL AND expires_at <= $1",
+            "DELETE FROM engine_snapshots WHERE expires_at IS NOT NULL AND expires_at <= $1 \
+             RETURNING *",
         )
         .bind(fmt_time(now))
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.db)
         .await?;
-        let due: Vec<SnapshotInfo> = rows.iter().map(row_to_info).collect::<Result<_, _>>()?;
-        sqlx::query(
-            "DELETE FROM engine_snapshots WHERE expires_at IS NOT NULL AND expires_at <= $1",
-        )
-        .bind(fmt_time(now))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(due)
+        rows.iter().map(row_to_info).collect()
     }
 
     /// Records that a restore is about to change the live tree: of the whole tree, or of

@@ -38,7 +38,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         crate::dashboard::schema::before_service_schema(&pool).await?;
         db::migrate(&pool)
             .await
-            .with_context(|| format!("cannot migrate the database {url:?}"))?;
+            .with_context(|| format!("cannot migrate the database {:?}", db::redact(&url)))?;
     }
     crate::dashboard::schema::migrate(&pool).await?;
 
@@ -88,7 +88,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
 
     let shutdown = shutdown_signal()?;
-    tracing::info!(%addr, data_dir = %data_dir.display(), database = %url, "Snapline is serving");
+    tracing::info!(%addr, data_dir = %data_dir.display(), database = %db::redact(&url), "Snapline is serving");
     match &args.upstream {
         None => println!("Snapline is serving on http://{addr}"),
         Some(upstream) => {

@@ -566,9 +566,7 @@ async fn sessions_live_on_the_server_and_sign_out_ends_copies() {
             .admin("DELETE", &format!("/api/v1/tokens/{token_id}"), None)
             .await;
         assert!(!page(server, &cookie, "/").await.contains("Sign out"));
-        let db = snapline_server::db::open(&snapline_server::db::default_url(&server.data()))
-            .await
-            .unwrap();
+        let db = server.db().await;
         let left: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM dashboard_sessions WHERE user_key = $1")
                 .bind(blake3::hash(token.as_bytes()).to_hex().to_string())

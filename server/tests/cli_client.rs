@@ -20,6 +20,7 @@ fn snapline(s: &LiveServer, token: Option<&str>, args: &[&str]) -> Out {
         .env_remove("SNAPLINE_TOKEN")
         .env_remove("HOODY_TOKEN")
         .env("SNAPLINE_DATA_DIR", s.data())
+        .env("SNAPLINE_DATABASE_URL", &s.db_url)
         .stdin(std::process::Stdio::null());
     if let Some(t) = token {
         cmd.env("HOODY_TOKEN", t);

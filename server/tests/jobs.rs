@@ -7,7 +7,7 @@ use snapline_server::service::schedules::ScheduleSpec;
 use snapline_server::service::{Caller, Limits, Service};
 
 async fn service(dir: &std::path::Path) -> Service {
-    let pool = snapline_server::db::connect(&snapline_server::db::default_url(dir))
+    let pool = snapline_server::db::connect(&engine::db::scratch_url(dir, "snapline.db"))
         .await
         .unwrap();
     Service::open(pool, dir.to_path_buf(), Limits::default())

@@ -266,7 +266,7 @@ async fn every_backend_call_reaches_the_upstream() {
 
     let here = tempfile::tempdir().unwrap();
     // A proxy node's database: the dashboard's tables only.
-    let pool = snapline_server::db::open(&snapline_server::db::default_url(here.path()))
+    let pool = snapline_server::db::open(&common::db_url(here.path()))
         .await
         .unwrap();
     snapline_server::dashboard::schema::migrate(&pool)
@@ -434,7 +434,7 @@ async fn every_backend_call_reaches_the_upstream() {
     drop(closed);
     let here2 = tempfile::tempdir().unwrap();
     // A proxy node's database: the dashboard's tables only.
-    let pool = snapline_server::db::open(&snapline_server::db::default_url(here2.path()))
+    let pool = snapline_server::db::open(&common::db_url(here2.path()))
         .await
         .unwrap();
     snapline_server::dashboard::schema::migrate(&pool)
@@ -486,16 +486,8 @@ async fn the_api_is_forwarded_to_the_upstream_and_only_under_api_v1() {
     assert!(containers_on_disk(&proxy).is_empty());
     // Nor in its database: a proxy node has the dashboard's tables and no service or engine
     // schema.
-    let db = snapline_server::db::open(&snapline_server::db::default_url(&proxy.data()))
-        .await
-        .unwrap();
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-         AND name != '_sqlx_migrations' ORDER BY name",
-    )
-    .fetch_all(&db)
-    .await
-    .unwrap();
+    let db = proxy.db().await;
+    let tables = engine::db::table_names(&db).await.unwrap();
     assert_eq!(
         tables,
         [

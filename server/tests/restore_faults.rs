@@ -155,12 +155,10 @@ async fn a_restore_that_fails_half_way_needs_attention_and_never_rolls_forward()
 
     // The same after a crash mid-restore whose recovery now fails: the journal says
     // "interrupted" (no failure recorded), the server tries once, fails, marks it, serves.
-    let db = s.data().join("snapline.db");
+    let db = s.db_url.clone();
     let dir = s.kill9();
     {
-        let pool = engine::db::open(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
+        let pool = engine::db::open(&db).await.unwrap();
         sqlx::query("UPDATE engine_restore_journal SET failed = NULL")
             .execute(&pool)
             .await

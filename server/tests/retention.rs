@@ -12,12 +12,6 @@ use common::rpc::{browser, sign_in};
 use common::{ADMIN, LiveServer};
 use serde_json::{Value, json};
 
-/// The server's database, opened beside it (WAL: a second connection is fine).
-async fn db(server: &LiveServer) -> engine::DbPool {
-    let url = snapline_server::db::default_url(&server.data());
-    snapline_server::db::open(&url).await.unwrap()
-}
-
 async fn names(server: &LiveServer, id: &str) -> BTreeSet<String> {
     let d = server
         .admin("GET", &format!("/api/v1/containers/{id}/snapshots"), None)
@@ -94,7 +88,7 @@ fn listed(preview: &Value, list: &str) -> BTreeSet<String> {
 /// three days and a week, and one taken by hand. Returns the id and the names:
 /// `[s0 11-29 10:00, s1 11-29 08:00, s2 11-28 10:00, s3 11-20 10:00, pinned, manual]`.
 async fn history(server: &LiveServer, name: &str) -> (String, Vec<String>) {
-    let pool = db(server).await;
+    let pool = server.db().await;
     let id = server.container("default", name).await;
     server
         .admin(

@@ -242,9 +242,7 @@ async fn daily_backup_and_cleanup_scripts() {
         .unwrap()
         .to_string();
     // Time travel for one row: the snapshot was taken 40 days ago.
-    let db = engine::db::open(&format!("sqlite://{}/snapline.db", s.data().display()))
-        .await
-        .unwrap();
+    let db = s.db().await;
     let long_ago = (chrono::Utc::now() - chrono::Duration::days(40))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     sqlx::query("UPDATE engine_snapshots SET created_at = $1 WHERE name = $2")
@@ -299,9 +297,7 @@ async fn expired_snapshots_vanish_at_once_and_their_space_is_reclaimed() {
         .send()
         .await
         .unwrap();
-    let db = engine::db::open(&format!("sqlite://{}/snapline.db", s.data().display()))
-        .await
-        .unwrap();
+    let db = s.db().await;
     let past = (chrono::Utc::now() - chrono::Duration::seconds(1))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     sqlx::query("UPDATE engine_snapshots SET expires_at = $1 WHERE name = $2")

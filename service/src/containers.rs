@@ -283,24 +283,13 @@ impl Service {
         validate_container_name(name)?;
         validate_command(command)?;
         crate::limits::check(limits)?;
-        let mut tx = engine::db::begin_write(self.db()).await?;
-        let taken: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM containers WHERE project_id = $1 AND name = $2 AND status <> 'deleted'",
-        )
-        .bind(project_id)
-        .bind(name)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(other) = taken {
-            return Err(ServiceError::conflict(format!(
-                "the project already has a container named {name:?} ({other}); choose another \
-                 name"
-            )));
-        }
         let id = super::parse_id("container id", &crate::tokens::new_id())?;
-        sqlx::query(
+        // The unique index on live names decides (containers_live_name): a name taken by
+        // another node a moment ago inserts nothing, instead of a second container.
+        let inserted = sqlx::query(
             "INSERT INTO containers (id, project_id, name, image, command, status, created_at, \
-             limits) VALUES ($1, $2, $3, $4, $5, 'creating', $6, $7)",
+             limits) VALUES ($1, $2, $3, $4, $5, 'creating', $6, $7) \
+             ON CONFLICT (project_id, name) WHERE status <> 'deleted' DO NOTHING",
         )
         .bind(id.as_str())
         .bind(project_id)
@@ -309,9 +298,22 @@ impl Service {
         .bind(serde_json::to_string(command).unwrap_or_else(|_| "[]".into()))
         .bind(fmt_time(now()))
         .bind(serde_json::to_string(limits).unwrap_or_default())
-        .execute(&mut *tx)
+        .execute(self.db())
         .await?;
-        tx.commit().await?;
+        if inserted.rows_affected() == 0 {
+            let other: Option<String> = sqlx::query_scalar(
+                "SELECT id FROM containers WHERE project_id = $1 AND name = $2 \
+                 AND status <> 'deleted'",
+            )
+            .bind(project_id)
+            .bind(name)
+            .fetch_optional(self.db())
+            .await?;
+            let other = other.map(|o| format!(" ({o})")).unwrap_or_default();
+            return Err(ServiceError::conflict(format!(
+                "the project already has a container named {name:?}{other}; choose another name"
+            )));
+        }
         Ok(id)
     }
 

@@ -31,7 +31,7 @@ pub async fn connect(url: &str) -> anyhow::Result<DbPool> {
     let pool = open(url).await?;
     migrate(&pool)
         .await
-        .with_context(|| format!("cannot migrate the database {url:?}"))?;
+        .with_context(|| format!("cannot migrate the database {:?}", redact(url)))?;
     Ok(pool)
 }
 
@@ -41,19 +41,32 @@ pub async fn connect(url: &str) -> anyhow::Result<DbPool> {
 /// Invariant for every caller: a transaction that writes starts with
 /// [`engine::db::begin_write`].
 pub async fn open(url: &str) -> anyhow::Result<DbPool> {
-    match engine::Dialect::of_url(url) {
-        Some(engine::Dialect::Sqlite) => {}
-        // The schema and the queries are ready (migrations/postgres), the cluster test is
-        // not: until it runs in CI, PostgreSQL stays refused.
-        Some(engine::Dialect::Postgres) => bail!(
-            "PostgreSQL is not supported by this build yet; use an SQLite URL \
-             (sqlite://PATH) or leave --database-url unset"
-        ),
-        None => bail!("unsupported database URL {url:?}: expected sqlite://PATH"),
+    if engine::Dialect::of_url(url).is_none() {
+        bail!(
+            "unsupported database URL {:?}: expected sqlite://PATH (one node) or \
+             postgres://USER:PASSWORD@HOST:PORT/DATABASE (several nodes)",
+            redact(url)
+        );
     }
     engine::db::open(url)
         .await
-        .with_context(|| format!("cannot open the database {url:?}"))
+        .with_context(|| format!("cannot open the database {:?}", redact(url)))
+}
+
+/// `url` with its password, if any, replaced by `***`, for messages and logs.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    // userinfo ends at the last '@' before the path.
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => match rest[..at].split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -89,7 +102,7 @@ mod tests {
     #[tokio::test]
     async fn migrates_a_new_file_and_reopens_it() {
         let tmp = tempfile::tempdir().unwrap();
-        let url = default_url(tmp.path());
+        let url = engine::db::scratch_url(tmp.path(), "snapline.db");
         let pool = connect(&url).await.unwrap();
         sqlx::query("INSERT INTO system_checks (checked_at, database_ms, free_bytes, ok, summary) VALUES ('t', 1.0, 1, 1, 's')")
             .execute(&pool)
@@ -112,12 +125,42 @@ mod tests {
 
     #[tokio::test]
     async fn refuses_unsupported_urls_clearly() {
-        let err = connect("postgres://localhost/x")
+        let err = connect("mysql://root:hunter2@x/db")
             .await
             .unwrap_err()
             .to_string();
-        assert!(err.contains("PostgreSQL"), "{err}");
-        let err = connect("mysql://x").await.unwrap_err().to_string();
-        assert!(err.contains("sqlite://"), "{err}");
+        assert!(
+            err.contains("sqlite://") && err.contains("postgres://"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("hunter2"),
+            "the password is not repeated: {err}"
+        );
+    }
+
+    /// A PostgreSQL server that is not there: the error names the URL (not its password)
+    /// and says what failed.
+    #[tokio::test]
+    async fn an_unreachable_postgres_is_named() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let url = format!("postgres://snap:hunter2@127.0.0.1:{port}/snapline");
+        let err = format!("{:#}", connect(&url).await.unwrap_err());
+        assert!(
+            err.contains(&format!("postgres://snap:***@127.0.0.1:{port}/snapline")),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(err.to_lowercase().contains("refused"), "{err}");
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://u:p@h:5/d"), "postgres://u:***@h:5/d");
+        assert_eq!(redact("postgres://u@h/d"), "postgres://u@h/d");
+        assert_eq!(redact("postgres://u:p@ss@h/d"), "postgres://u:***@h/d");
+        assert_eq!(redact("sqlite:///data/x.db"), "sqlite:///data/x.db");
     }
 }

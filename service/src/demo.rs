@@ -27,6 +27,14 @@ impl Service {
     /// Makes the demo on the first start of an empty data directory (unless `enabled` is
     /// false), and records the decision either way.
     pub async fn first_start_demo(&self, enabled: bool) -> Result<DemoOutcome, ServiceError> {
+        // Decided and made by one node of a cluster: the others wait, then read the decision.
+        let startup = engine::db::cluster_lock(self.db(), engine::db::ClusterLock::Startup).await?;
+        let outcome = self.decide_demo(enabled).await;
+        startup.release().await;
+        outcome
+    }
+
+    async fn decide_demo(&self, enabled: bool) -> Result<DemoOutcome, ServiceError> {
         let decided: Option<String> = sqlx::query_scalar("SELECT demo FROM server_info LIMIT 1")
             .fetch_optional(self.db())
             .await?

@@ -517,6 +517,18 @@ impl Service {
             created_at: fmt_time(now()),
             project_id,
         };
+        // The namespaces' rule spans rows (a shared name blocks every project's), which no
+        // unique index can state: checked again and inserted under the cluster's lock.
+        let names =
+            engine::db::cluster_lock(self.db(), engine::db::ClusterLock::ImageNames).await?;
+        if let Err(e) = self
+            .image_name_free(name, image.project_id.as_deref())
+            .await
+        {
+            names.release().await;
+            let _ = self.engine().delete(root, &snap.name).await;
+            return Err(e);
+        }
         let r = sqlx::query(
             "INSERT INTO images (name, root_id, snapshot, source, command, size, file_count, \
              created_at, project_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -532,6 +544,7 @@ impl Service {
         .bind(&image.project_id)
         .execute(self.db())
         .await;
+        names.release().await;
         match r {
             Ok(_) => Ok(image),
             Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {

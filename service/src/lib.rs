@@ -113,6 +113,12 @@ impl Service {
         for c in &recovery.finished {
             tracing::warn!(container = %c, "finished a restore that a crash interrupted");
         }
+        // The first start's rows (node id, default project, built-in image) are made once
+        // for every node sharing the database: under the cluster's startup lock, checked
+        // and made by one node at a time.
+        let startup = engine::db::cluster_lock(&db, engine::db::ClusterLock::Startup)
+            .await
+            .context("cannot take the cluster's startup lock")?;
         let server_id = projects::ensure_server_id(&db).await?;
         let runtime = Arc::new(runtime::Runtime::detect(&data_dir));
         let svc = Service {
@@ -137,6 +143,7 @@ impl Service {
         if let Err(e) = images::ensure_demo_image(&svc).await {
             tracing::warn!(error = %format!("{e:#}"), "the built-in demo image is not available");
         }
+        startup.release().await;
         Ok(svc)
     }
 

@@ -76,8 +76,21 @@ pub enum Bootstrap {
     Existing,
 }
 
-/// Ensures an admin token exists.
+/// Ensures an admin token exists. Nodes sharing a database decide one at a time (the
+/// cluster's startup lock), so a new cluster generates one token, on the first node: the
+/// others find it (`Existing`).
 pub async fn bootstrap(
+    db: &DbPool,
+    data_dir: &Path,
+    from_env: Option<&str>,
+) -> anyhow::Result<Bootstrap> {
+    let startup = engine::db::cluster_lock(db, engine::db::ClusterLock::Startup).await?;
+    let made = bootstrap_locked(db, data_dir, from_env).await;
+    startup.release().await;
+    made
+}
+
+async fn bootstrap_locked(
     db: &DbPool,
     data_dir: &Path,
     from_env: Option<&str>,
@@ -176,7 +189,7 @@ mod tests {
     }
 
     async fn fresh_db(dir: &Path) -> DbPool {
-        crate::db::connect(&crate::db::default_url(dir))
+        crate::db::connect(&engine::db::scratch_url(dir, "snapline.db"))
             .await
             .unwrap()
     }

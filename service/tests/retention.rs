@@ -11,7 +11,7 @@ use service::{Caller, Limits, Service};
 use types::{EventKind, KeepPolicy};
 
 async fn service(dir: &std::path::Path) -> Service {
-    let pool = service::db::connect(&service::db::default_url(dir))
+    let pool = service::db::connect(&engine::db::scratch_url(dir, "snapline.db"))
         .await
         .unwrap();
     Service::open(pool, dir.to_path_buf(), Limits::default())

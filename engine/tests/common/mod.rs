@@ -335,9 +335,11 @@ pub fn build_fixture(root: &Path) {
     set_mtime(root, 1_650_000_000, 42);
 }
 
-/// A real SQLite file in `dir` (WAL, synchronous=FULL, as the server runs it).
+/// The test's database for `dir`: a real SQLite file `dir/meta.db` (WAL, synchronous=FULL,
+/// as the server runs it), or a PostgreSQL database of its own when the tests run on one
+/// (`engine::db::scratch_url`).
 pub async fn pool(dir: &Path) -> engine::DbPool {
-    engine::db::open(&format!("sqlite://{}", dir.join("meta.db").display()))
+    engine::db::open(&engine::db::scratch_url(dir, "meta.db"))
         .await
         .unwrap()
 }

@@ -491,7 +491,6 @@ fn show<T: Serialize>(remote: &Remote, data: &T, human: impl FnOnce(&T)) -> anyh
 }
 
 async fn open_db(db: &DbArgs) -> anyhow::Result<engine::DbPool> {
-    use anyhow::Context;
     if db.database_url.is_none() && !db.data_dir.join("snapline.db").exists() {
         anyhow::bail!(
             "no Snapline database in {}; pass the server's --data-dir (or SNAPLINE_DATA_DIR)",
@@ -502,9 +501,8 @@ async fn open_db(db: &DbArgs) -> anyhow::Result<engine::DbPool> {
         .database_url
         .clone()
         .unwrap_or_else(|| crate::db::default_url(&db.data_dir));
-    crate::db::connect(&url)
-        .await
-        .with_context(|| format!("cannot open {url}"))
+    // connect's errors name the database (its password redacted).
+    crate::db::connect(&url).await
 }
 
 pub async fn token(cmd: TokenCmd) -> anyhow::Result<()> {

@@ -158,7 +158,7 @@ mod tests {
 
     async fn store() -> (tempfile::TempDir, SqliteSessions) {
         let tmp = tempfile::tempdir().unwrap();
-        let db = service::db::open(&service::db::default_url(tmp.path()))
+        let db = service::db::open(&engine::db::scratch_url(tmp.path(), "snapline.db"))
             .await
             .unwrap();
         crate::dashboard::schema::migrate(&db).await.unwrap();

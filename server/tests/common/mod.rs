@@ -18,11 +18,15 @@ use tower::ServiceExt;
 /// runtimes.
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// The whole app over a fresh SQLite file in `dir`, without a socket.
+/// The test database for the store in `dir`: the SQLite file `dir/snapline.db`, or a
+/// PostgreSQL database of its own when the tests run on one (`engine::db::scratch_url`).
+pub fn db_url(dir: &Path) -> String {
+    engine::db::scratch_url(dir, "snapline.db")
+}
+
+/// The whole app over a fresh database for `dir` ([`db_url`]), without a socket.
 pub async fn app_in(dir: &Path) -> (Router, engine::DbPool) {
-    let pool = snapline_server::db::connect(&snapline_server::db::default_url(dir))
-        .await
-        .unwrap();
+    let pool = snapline_server::db::connect(&db_url(dir)).await.unwrap();
     let options = snapline_server::serve::leptos_options(
         &dir.join("site"),
         "127.0.0.1:3000".parse().unwrap(),
@@ -61,6 +65,9 @@ pub struct LiveServer {
     pub port: u16,
     pub dir: tempfile::TempDir,
     pub client: reqwest::Client,
+    /// The server's metadata database (SQLite in its data directory, or PostgreSQL when
+    /// the tests run on one); a restart over the same `dir` reaches the same one.
+    pub db_url: String,
 }
 
 impl LiveServer {
@@ -99,6 +106,11 @@ impl LiveServer {
             .append(true)
             .open(dir.path().join("server.log"))
             .unwrap();
+        let db_url = if std::env::var_os(engine::db::TEST_POSTGRES_ENV).is_some() {
+            db_url(dir.path())
+        } else {
+            snapline_server::db::default_url(&dir.path().join("data"))
+        };
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_snapline"));
         cmd.args([
             "serve",
@@ -112,7 +124,7 @@ impl LiveServer {
         .env("SNAPLINE_JOB_INTERVAL_S", "1")
         // Tests start from an empty node; the demo has its own test.
         .env("SNAPLINE_NO_DEMO", "true")
-        .env_remove("SNAPLINE_DATABASE_URL")
+        .env("SNAPLINE_DATABASE_URL", &db_url)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(log);
@@ -140,7 +152,14 @@ impl LiveServer {
             port,
             dir,
             client: reqwest::Client::new(),
+            db_url,
         }
+    }
+
+    /// Opens the server's database beside it (SQLite in WAL mode, or PostgreSQL: a second
+    /// connection is fine), without touching its schema.
+    pub async fn db(&self) -> engine::DbPool {
+        snapline_server::db::open(&self.db_url).await.unwrap()
     }
 
     pub fn url(&self, path: &str) -> String {
