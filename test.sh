@@ -25,12 +25,11 @@ RUSTDOCFLAGS="-D warnings" cargo doc -p engine --no-deps --quiet
 say "cargo test (every crate, on SQLite)"
 env -u SNAPLINE_TEST_POSTGRES cargo test --workspace --exclude frontend 2>&1 | tee "$logs/cargo-test.log"
 
-# The same database tests on PostgreSQL: each test makes a database of its own on a
-# throwaway cluster (engine::db::scratch_url). Suites whose subject is the file tree, not
-# the metadata (fidelity, memory, fuzzing), run once, above.
-say "cargo test (the database tests, on PostgreSQL)"
+# The crates with a database, again on PostgreSQL: each test makes a database of its own
+# on a throwaway cluster (engine::db::scratch_url); the cluster tests run only here.
+say "cargo test (engine, service and server, on PostgreSQL)"
 postgres_start
-cargo test -p engine -p service -p snapline $PG_SUITES 2>&1 | tee "$logs/cargo-test-pg.log"
+cargo test -p engine -p service -p snapline 2>&1 | tee "$logs/cargo-test-pg.log"
 postgres_stop
 
 say "release build (server and wasm)"
