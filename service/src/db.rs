@@ -123,6 +123,55 @@ mod tests {
         assert_eq!(n, 0);
     }
 
+    /// The database itself keeps a live container's name unique in its project, whatever
+    /// the service checked before (two nodes, or two connections under PostgreSQL's read
+    /// committed, can both pass a check); a deleted container frees its name.
+    #[tokio::test]
+    async fn live_container_names_are_unique_in_the_database() {
+        let tmp = tempfile::tempdir().unwrap();
+        let pool = connect(&engine::db::scratch_url(tmp.path(), "snapline.db"))
+            .await
+            .unwrap();
+        for p in ["p1", "p2"] {
+            sqlx::query("INSERT INTO projects (id, name, created_at) VALUES ($1, $1, 't')")
+                .bind(p)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        let insert = |id: &'static str, project: &'static str, status: &'static str| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query(
+                    "INSERT INTO containers (id, project_id, name, image, command, status, \
+                     created_at) VALUES ($1, $2, 'web', 'demo', '[]', $3, 't')",
+                )
+                .bind(id)
+                .bind(project)
+                .bind(status)
+                .execute(&pool)
+                .await
+            }
+        };
+        insert("a", "p1", "running").await.unwrap();
+        let again = insert("b", "p1", "stopped").await.unwrap_err();
+        assert!(
+            again
+                .as_database_error()
+                .is_some_and(|d| d.is_unique_violation()),
+            "{again}"
+        );
+        // Another project, or a deleted container, may have the name.
+        insert("c", "p2", "stopped").await.unwrap();
+        insert("d", "p1", "deleted").await.unwrap();
+        insert("e", "p1", "deleted").await.unwrap();
+        sqlx::query("UPDATE containers SET status = 'deleted' WHERE id = 'a'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        insert("f", "p1", "creating").await.unwrap();
+    }
+
     #[tokio::test]
     async fn refuses_unsupported_urls_clearly() {
         let err = connect("mysql://root:hunter2@x/db")
