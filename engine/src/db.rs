@@ -125,6 +125,9 @@ pub enum ClusterLock {
     /// Image names: a name is checked across the shared and the project namespaces, then
     /// inserted, by one node at a time.
     ImageNames,
+    /// Serving containers from this database: held by one node for its whole life while
+    /// the pack store is each node's own (see [`try_serving_lock`]).
+    Serving,
 }
 
 impl ClusterLock {
@@ -136,6 +139,7 @@ impl ClusterLock {
                 ClusterLock::Startup => 1,
                 ClusterLock::Gc => 2,
                 ClusterLock::ImageNames => 3,
+                ClusterLock::Serving => 4,
             }
     }
 }
@@ -221,6 +225,35 @@ impl Drop for ClusterGuard {
         if let Some(Held::Postgres(conn, _)) = self.held.take() {
             drop(conn.detach());
         }
+    }
+}
+
+/// Takes [`ClusterLock::Serving`] unless another process holds it: `None` when one does.
+///
+/// Why: a node repairs its containers' state at start (running flags, interrupted restores),
+/// runs their schedules and collects garbage in its pack store. Until the pack store is
+/// shared (S3), a second node on the same database would read the first one's containers as
+/// its own, so one node serves a database at a time. On PostgreSQL it is a session
+/// advisory lock, freed when the holder's connection ends (a crash included). On SQLite it
+/// is always free: the data directory's own lock does this work there.
+///
+/// Errors: the database cannot be reached.
+pub async fn try_serving_lock(pool: &DbPool) -> Result<Option<ClusterGuard>, sqlx::Error> {
+    let key = ClusterLock::Serving.key();
+    match Dialect::of(pool) {
+        Dialect::Postgres => {
+            let mut conn = pool.acquire().await?;
+            let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(key)
+                .fetch_one(&mut *conn)
+                .await?;
+            Ok(taken.then(|| ClusterGuard {
+                held: Some(Held::Postgres(conn, key)),
+            }))
+        }
+        // One SQLite file serves one data directory, whose store lock (an exclusive flock,
+        // see `Engine::open`) already keeps a second server out.
+        Dialect::Sqlite => Ok(Some(ClusterGuard { held: None })),
     }
 }
 

@@ -34,6 +34,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // A full node's schema is the service's and engine's plus the dashboard's; a proxy node
     // keeps only the dashboard's (see `dashboard::schema`).
     let pool = db::open(&url).await?;
+    // Held for the server's whole life (dropped when `run` returns).
+    let _serving = if args.upstream.is_none() {
+        let held = engine::db::try_serving_lock(&pool)
+            .await
+            .context("cannot check whether another node serves this database")?;
+        if held.is_none() {
+            anyhow::bail!(
+                "another Snapline node already serves containers from the database {:?}; \
+                 one node per database for now (several nodes will share one once packs can \
+                 be stored in S3): give this node a database of its own, or stop the other",
+                db::redact(&url)
+            );
+        }
+        held
+    } else {
+        None
+    };
     if args.upstream.is_none() {
         crate::dashboard::schema::before_service_schema(&pool).await?;
         db::migrate(&pool)
