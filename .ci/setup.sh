@@ -34,6 +34,13 @@ if [ "${#apt_missing[@]}" -gt 0 ]; then
   say "installing Debian packages: ${apt_missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}" >/dev/null
+  # Debian's postgresql package makes and starts a cluster "main" where it can. The tests
+  # use throwaway clusters of their own (.ci/postgres.sh): stop the one this install started.
+  if printf '%s\n' "${apt_missing[@]}" | grep -qx postgresql && command -v pg_lsclusters >/dev/null; then
+    pg_lsclusters -h 2>/dev/null | awk '$4 == "online" { print $1, $2 }' | while read -r version cluster; do
+      as_root pg_ctlcluster "$version" "$cluster" stop || true
+    done
+  fi
 fi
 
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
