@@ -97,8 +97,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 Err(e) => tracing::warn!(error = %e, "the first start's demo could not be made"),
             }
             let jobs = state.service.spawn_jobs(args.job_interval());
+            let heartbeat = state.service.spawn_heartbeat();
             let service = state.service.clone();
-            (app(state), Some((jobs, service)))
+            (app(state), Some((jobs, heartbeat, service)))
         }
         // Nothing lives on a proxy node (no demo either), so it runs no background jobs.
         Some(upstream) => (proxy(options, &pool, &data_dir, upstream).await?, None),
@@ -116,8 +117,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown)
         .await
         .context("the HTTP server failed")?;
-    if let Some((jobs, service)) = jobs {
+    if let Some((jobs, heartbeat, service)) = jobs {
         jobs.abort();
+        heartbeat.abort();
         // Containers outlive the server on purpose; say which, and how to end them.
         let running = service.running_containers();
         if !running.is_empty() {

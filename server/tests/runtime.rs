@@ -401,9 +401,17 @@ async fn limits_contain_a_fork_bomb_and_a_memory_hog() {
     .await;
     start(&s, &bomb).await;
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    let pids_current =
-        std::fs::read_to_string(format!("/sys/fs/cgroup/pids/snapline/{bomb}/pids.current"))
-            .unwrap();
+    let cgroup = format!("/sys/fs/cgroup/pids/snapline/{bomb}/pids.current");
+    let pids_current = match std::fs::read_to_string(&cgroup) {
+        Ok(text) => text,
+        // Seen once on a loaded machine: say what state the container was in.
+        Err(e) => {
+            let c = s
+                .admin("GET", &format!("/api/v1/containers/{bomb}"), None)
+                .await;
+            panic!("{cgroup}: {e}; the container: {c}\n{}", s.log())
+        }
+    };
     assert!(
         pids_current.trim().parse::<u64>().unwrap() <= 64,
         "{pids_current}"

@@ -28,6 +28,8 @@ pub struct ContainerRecord {
     pub limits: ContainerLimits,
     /// Logical bytes of the live tree as last recorded (`None`: not measured yet).
     pub size: Option<u64>,
+    /// The node that holds its live root (`None` only before the first node registered).
+    pub node_id: Option<String>,
 }
 
 impl ContainerRecord {
@@ -65,6 +67,7 @@ pub(crate) fn row(r: &engine::DbRow) -> Result<ContainerRecord, ServiceError> {
         size: r
             .try_get::<Option<i64>, _>("size")?
             .map(|n| u64::try_from(n).unwrap_or(0)),
+        node_id: r.try_get("node_id")?,
     })
 }
 
@@ -226,7 +229,7 @@ impl Service {
             created_at: c.created_at,
             size,
             snapshot_count,
-            server_id: self.server_id().to_string(),
+            server_id: c.node_id.unwrap_or_else(|| self.server_id().to_string()),
             limits: c.limits,
             attention,
         })
@@ -288,7 +291,7 @@ impl Service {
         // another node a moment ago inserts nothing, instead of a second container.
         let inserted = sqlx::query(
             "INSERT INTO containers (id, project_id, name, image, command, status, created_at, \
-             limits) VALUES ($1, $2, $3, $4, $5, 'creating', $6, $7) \
+             limits, node_id) VALUES ($1, $2, $3, $4, $5, 'creating', $6, $7, $8) \
              ON CONFLICT (project_id, name) WHERE status <> 'deleted' DO NOTHING",
         )
         .bind(id.as_str())
@@ -298,6 +301,7 @@ impl Service {
         .bind(serde_json::to_string(command).unwrap_or_else(|_| "[]".into()))
         .bind(fmt_time(now()))
         .bind(serde_json::to_string(limits).unwrap_or_default())
+        .bind(self.server_id())
         .execute(self.db())
         .await?;
         if inserted.rows_affected() == 0 {

@@ -21,6 +21,7 @@ pub mod images;
 pub mod jobs;
 mod lifecycle;
 pub mod limits;
+pub mod nodes;
 pub mod projects;
 mod restores;
 pub mod retention;
@@ -104,22 +105,32 @@ impl Service {
             .await
             .context("cannot open the snapshot store")?
             .with_lock_wait(limits.lock_wait);
+        // The first start's rows (server id, default project, built-in image) are made once
+        // for every node sharing the database: under the cluster's startup lock, checked
+        // and made by one node at a time. The node id reads them.
+        let startup = engine::db::cluster_lock(&db, engine::db::ClusterLock::Startup)
+            .await
+            .context("cannot take the cluster's startup lock")?;
+        projects::ensure_server_id(&db).await?;
+        let server_id = nodes::node_id(&db, &data_dir).await?;
+        startup.release().await;
         // One container's restore that cannot be finished never keeps the server down: that
-        // container is marked failed (with why, on its answers) and the others serve.
+        // container is marked failed (with why, on its answers) and the others serve. Only
+        // this node's containers (and those from before nodes, which it is about to adopt).
+        let mine: std::collections::HashSet<String> =
+            sqlx::query_scalar("SELECT id FROM containers WHERE node_id = $1 OR node_id IS NULL")
+                .bind(&server_id)
+                .fetch_all(&db)
+                .await?
+                .into_iter()
+                .collect();
         let recovery = engine
-            .recover()
+            .recover_where(|c| mine.contains(c.as_str()))
             .await
             .context("cannot read the restore journal")?;
         for c in &recovery.finished {
             tracing::warn!(container = %c, "finished a restore that a crash interrupted");
         }
-        // The first start's rows (node id, default project, built-in image) are made once
-        // for every node sharing the database: under the cluster's startup lock, checked
-        // and made by one node at a time.
-        let startup = engine::db::cluster_lock(&db, engine::db::ClusterLock::Startup)
-            .await
-            .context("cannot take the cluster's startup lock")?;
-        let server_id = projects::ensure_server_id(&db).await?;
         let runtime = Arc::new(runtime::Runtime::detect(&data_dir));
         let svc = Service {
             inner: Arc::new(Inner {
@@ -134,11 +145,15 @@ impl Service {
                 locks: Mutex::new(HashMap::new()),
             }),
         };
+        svc.register_node().await?;
         lifecycle::reset_after_restart(&svc).await?;
         for (c, why) in &recovery.failed {
             tracing::error!(container = %c, error = %why, "a restore did not finish; the container needs attention");
             svc.set_status(c, types::ContainerStatus::Failed).await?;
         }
+        let startup = engine::db::cluster_lock(&svc.inner.db, engine::db::ClusterLock::Startup)
+            .await
+            .context("cannot take the cluster's startup lock")?;
         projects::ensure_default_project(&svc.inner.db).await?;
         if let Err(e) = images::ensure_demo_image(&svc).await {
             tracing::warn!(error = %format!("{e:#}"), "the built-in demo image is not available");
@@ -172,7 +187,7 @@ impl Service {
         &self.inner.limits
     }
 
-    /// This node's id.
+    /// This node's id (see [`nodes`]): the `server_id` of the containers it holds.
     pub fn server_id(&self) -> &str {
         &self.inner.server_id
     }

@@ -56,10 +56,14 @@ fn exit_handler(
 /// container whose command still runs (containers outlive the server) is watched again and
 /// stays `running` (or `paused`); one that is gone becomes `stopped`.
 pub(crate) async fn reset_after_restart(svc: &Service) -> anyhow::Result<()> {
-    let rows =
-        sqlx::query("SELECT * FROM containers WHERE status IN ('running', 'paused', 'restoring')")
-            .fetch_all(svc.db())
-            .await?;
+    // Only this node's containers: another node's are running there, not here.
+    let rows = sqlx::query(
+        "SELECT * FROM containers WHERE status IN ('running', 'paused', 'restoring') \
+         AND node_id = $1",
+    )
+    .bind(svc.server_id())
+    .fetch_all(svc.db())
+    .await?;
     let mut known = Vec::new();
     let mut projects = HashMap::new();
     for r in &rows {
@@ -97,13 +101,18 @@ pub(crate) async fn reset_after_restart(svc: &Service) -> anyhow::Result<()> {
         }
     }
     // A creation the previous server did not finish left no usable root.
-    sqlx::query("UPDATE containers SET status = 'failed' WHERE status = 'creating'")
-        .execute(svc.db())
-        .await?;
+    sqlx::query(
+        "UPDATE containers SET status = 'failed' WHERE status = 'creating' AND node_id = $1",
+    )
+    .bind(svc.server_id())
+    .execute(svc.db())
+    .await?;
     // Rows from before sizes were recorded: measure each once, off the startup path.
     let unmeasured: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM containers WHERE size IS NULL AND status NOT IN ('deleted', 'failed')",
+        "SELECT id FROM containers WHERE size IS NULL AND status NOT IN ('deleted', 'failed') \
+         AND node_id = $1",
     )
+    .bind(svc.server_id())
     .fetch_all(svc.db())
     .await?;
     if !unmeasured.is_empty() {

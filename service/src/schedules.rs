@@ -261,10 +261,12 @@ impl Service {
     /// server was down). Returns how many were taken.
     pub async fn run_due_schedules(&self, at: DateTime<Utc>) -> Result<u64, ServiceError> {
         let rows = sqlx::query(
+            // The live root is on its node: only that node can snapshot it.
             "SELECT s.*, c.status AS status FROM schedules s JOIN containers c \
-             ON c.id = s.container_id WHERE s.next_run_at <= $1",
+             ON c.id = s.container_id WHERE s.next_run_at <= $1 AND c.node_id = $2",
         )
         .bind(fmt_time(at))
+        .bind(self.server_id())
         .fetch_all(self.db())
         .await?;
         let mut taken = 0;

@@ -1,64 +1,10 @@
-//! This node as the API describes it (`servers`), and the tokens' own management calls.
+//! The tokens' own management calls (the nodes, `servers`, are in `nodes`).
 
-use crate::error::{Hint, ServiceError};
+use crate::error::ServiceError;
 use crate::{Caller, Service};
-use types::{CreateToken, Server, TokenCreated, TokenInfo};
-
-/// Bytes of the regular files under `dir` (what the store's packs take).
-fn dir_bytes(dir: &std::path::Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    rd.flatten()
-        .filter_map(|e| Some((e.path(), e.file_type().ok()?, e.metadata().ok()?)))
-        .map(|(path, ty, md)| {
-            if ty.is_dir() {
-                dir_bytes(&path)
-            } else if ty.is_file() {
-                md.len()
-            } else {
-                0
-            }
-        })
-        .sum()
-}
+use types::{CreateToken, TokenCreated, TokenInfo};
 
 impl Service {
-    /// The nodes: this one (several nodes share a list once they share a database).
-    pub async fn list_servers(&self, _caller: &Caller) -> Result<Vec<Server>, ServiceError> {
-        Ok(vec![self.this_server().await])
-    }
-
-    /// One node by id; `NotFound` for any other id.
-    pub async fn get_server(&self, _caller: &Caller, id: &str) -> Result<Server, ServiceError> {
-        if id != self.server_id() {
-            return Err(ServiceError::not_found(format!("no server with id {id}"))
-                .with_hint(Hint::ListServers));
-        }
-        Ok(self.this_server().await)
-    }
-
-    async fn this_server(&self) -> Server {
-        let data = self.data_dir().to_path_buf();
-        let store = data.join("store");
-        let store_bytes = tokio::task::spawn_blocking(move || dir_bytes(&store))
-            .await
-            .unwrap_or(0);
-        let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|s| s.trim().to_string())
-            .unwrap_or_else(|_| "localhost".into());
-        Server {
-            id: self.server_id().to_string(),
-            name,
-            status: "active".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            store_bytes,
-            disk_total_bytes: fs4::total_space(&data).unwrap_or(0),
-            disk_free_bytes: fs4::available_space(&data).unwrap_or(0),
-            can_run_containers: self.can_run_containers(),
-        }
-    }
-
     /// The tokens the caller may see: all of them for an admin, its own otherwise.
     pub async fn list_tokens(&self, caller: &Caller) -> Result<Vec<TokenInfo>, ServiceError> {
         Ok(crate::auth::list_tokens(self.db())

@@ -148,7 +148,7 @@ async fn bootstrap_locked(
 }
 
 /// Writes a file readable by its owner only, replacing any earlier one atomically.
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     let _ = fs::remove_file(&tmp);
     let mut f = fs::OpenOptions::new()

@@ -131,7 +131,7 @@ pub struct Server {
     pub id: String,
     /// The host's name.
     pub name: String,
-    /// Always `active` while it answers.
+    /// `active`, or `offline` when its last heartbeat is over 20 seconds old.
     #[cfg_attr(feature = "openapi", schema(example = "active"))]
     pub status: String,
     pub version: String,
@@ -142,6 +142,14 @@ pub struct Server {
     pub disk_free_bytes: u64,
     /// Whether containers can run here (runc installed).
     pub can_run_containers: bool,
+    /// Live (not deleted) containers whose roots this node holds. (Absent from servers
+    /// older than nodes; read as 0.)
+    #[serde(default)]
+    pub container_count: u64,
+    /// The node's last heartbeat (RFC 3339, UTC, by its clock); `offline` when older than
+    /// 20 seconds. (Absent from servers older than nodes; read as empty.)
+    #[serde(default)]
+    pub last_seen_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -188,8 +188,20 @@ impl Engine {
     /// its reason is recorded and it is listed in [`Recovery::failed`], and the others go on.
     /// Only the catalog failing to answer is an error.
     pub async fn recover(&self) -> Result<Recovery, EngineError> {
+        self.recover_where(|_| true).await
+    }
+
+    /// [`Engine::recover`] for the containers `mine` keeps: the journal is in the shared
+    /// database, and a node finishes only the restores of the roots on its own disk.
+    pub async fn recover_where(
+        &self,
+        mine: impl Fn(&ContainerId) -> bool,
+    ) -> Result<Recovery, EngineError> {
         let mut out = Recovery::default();
         for j in self.inner.catalog.journal_all().await? {
+            if !mine(&j.container) {
+                continue;
+            }
             if let Some(why) = &j.failed {
                 out.failed.push((j.container, why.clone()));
                 continue;

@@ -1,0 +1,271 @@
+//! The nodes that serve from one database: each has a stable id (the `node-id` file in its
+//! data directory), a row in `nodes` that it refreshes every [`HEARTBEAT`], and the
+//! containers whose live roots it holds (`containers.node_id`). `GET /api/v1/servers`
+//! lists the rows; a node whose last beat is older than [`OFFLINE_AFTER`] is `offline`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use engine::DbPool;
+use sqlx::Row;
+
+use crate::error::{Hint, ServiceError};
+use crate::{Caller, Service, fmt_time, now};
+use types::Server;
+
+/// The file in the data directory that holds the node's id (24 lowercase hex characters).
+pub const NODE_ID_FILE: &str = "node-id";
+
+/// How often a node refreshes its row.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// A node whose last beat is older than this is `offline`: four missed beats. Incus calls a
+/// cluster member offline after 20 s without a heartbeat, as this does.
+pub const OFFLINE_AFTER: Duration = Duration::from_secs(20);
+
+/// This node's id: read from `data_dir/node-id`, or made at the first start. A database
+/// from before nodes existed has one server id (`server_info`), which its first node
+/// keeps, so the `server_id` clients saw stays the same; any other new node gets a new id.
+/// The node's row is made here too, so the next node to start sees it: run under the
+/// cluster's startup lock.
+pub(crate) async fn node_id(db: &DbPool, data_dir: &Path) -> anyhow::Result<String> {
+    let id = read_or_choose_id(db, data_dir).await?;
+    let at = fmt_time(now());
+    sqlx::query(
+        "INSERT INTO nodes (id, name, version, started_at, heartbeat_at) \
+         VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&id)
+    .bind(host_name())
+    .bind(env!("CARGO_PKG_VERSION"))
+    .bind(&at)
+    .execute(db)
+    .await?;
+    Ok(id)
+}
+
+async fn read_or_choose_id(db: &DbPool, data_dir: &Path) -> anyhow::Result<String> {
+    let file = data_dir.join(NODE_ID_FILE);
+    match std::fs::read_to_string(&file) {
+        Ok(text) => {
+            let id = text.trim();
+            if id.len() != 24 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                anyhow::bail!(
+                    "{} does not hold a node id (24 hex characters); restore it from a backup \
+                     of this data directory, or delete it to make this a new node",
+                    file.display()
+                );
+            }
+            return Ok(id.to_string());
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", file.display())),
+    }
+    let nodes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM nodes")
+        .fetch_one(db)
+        .await?;
+    let legacy: Option<String> = sqlx::query_scalar("SELECT id FROM server_info LIMIT 1")
+        .fetch_optional(db)
+        .await?;
+    let id = match legacy {
+        Some(id) if nodes == 0 => id,
+        _ => crate::tokens::new_id(),
+    };
+    crate::tokens::write_private(&file, &format!("{id}\n"))
+        .with_context(|| format!("cannot save this node's id in {}", file.display()))?;
+    Ok(id)
+}
+
+/// What a node reports about itself in its row.
+struct Figures {
+    name: String,
+    store_bytes: u64,
+    disk_total_bytes: u64,
+    disk_free_bytes: u64,
+}
+
+/// Bytes of the regular files under `dir` (what the store's packs take).
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.flatten()
+        .filter_map(|e| Some((e.path(), e.file_type().ok()?, e.metadata().ok()?)))
+        .map(|(path, ty, md)| {
+            if ty.is_dir() {
+                dir_bytes(&path)
+            } else if ty.is_file() {
+                md.len()
+            } else {
+                0
+            }
+        })
+        .sum()
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+fn server_from_row(r: &engine::DbRow, me: &str, containers: u64) -> Result<Server, ServiceError> {
+    let id: String = r.try_get("id")?;
+    let heartbeat_at: String = r.try_get("heartbeat_at")?;
+    let fresh = chrono::DateTime::parse_from_rfc3339(&heartbeat_at)
+        .map(|t| {
+            Utc::now().signed_duration_since(t)
+                <= chrono::Duration::from_std(OFFLINE_AFTER).unwrap_or_default()
+        })
+        .unwrap_or(false);
+    let n =
+        |col: &str| -> Result<u64, ServiceError> { Ok(r.try_get::<i64, _>(col)?.max(0) as u64) };
+    Ok(Server {
+        status: if id == me || fresh {
+            "active"
+        } else {
+            "offline"
+        }
+        .into(),
+        name: r.try_get("name")?,
+        version: r.try_get("version")?,
+        store_bytes: n("store_bytes")?,
+        disk_total_bytes: n("disk_total_bytes")?,
+        disk_free_bytes: n("disk_free_bytes")?,
+        can_run_containers: r.try_get::<i64, _>("can_run_containers")? != 0,
+        container_count: containers,
+        last_seen_at: heartbeat_at,
+        id,
+    })
+}
+
+impl Service {
+    async fn figures(&self) -> Figures {
+        let data = self.data_dir().to_path_buf();
+        let store = data.join("store");
+        let store_bytes = tokio::task::spawn_blocking(move || dir_bytes(&store))
+            .await
+            .unwrap_or(0);
+        Figures {
+            name: host_name(),
+            store_bytes,
+            disk_total_bytes: fs4::total_space(&data).unwrap_or(0),
+            disk_free_bytes: fs4::available_space(&data).unwrap_or(0),
+        }
+    }
+
+    /// Writes this node's row (a new start: `started_at` is now) and gives it the
+    /// containers made before nodes existed.
+    pub(crate) async fn register_node(&self) -> anyhow::Result<()> {
+        let f = self.figures().await;
+        let at = fmt_time(now());
+        sqlx::query(
+            "INSERT INTO nodes (id, name, version, started_at, heartbeat_at, store_bytes, \
+             disk_total_bytes, disk_free_bytes, can_run_containers) \
+             VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, version = excluded.version, \
+             started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, \
+             store_bytes = excluded.store_bytes, disk_total_bytes = excluded.disk_total_bytes, \
+             disk_free_bytes = excluded.disk_free_bytes, \
+             can_run_containers = excluded.can_run_containers",
+        )
+        .bind(self.server_id())
+        .bind(&f.name)
+        .bind(env!("CARGO_PKG_VERSION"))
+        .bind(&at)
+        .bind(f.store_bytes as i64)
+        .bind(f.disk_total_bytes as i64)
+        .bind(f.disk_free_bytes as i64)
+        .bind(i64::from(self.can_run_containers()))
+        .execute(self.db())
+        .await?;
+        let adopted = sqlx::query("UPDATE containers SET node_id = $1 WHERE node_id IS NULL")
+            .bind(self.server_id())
+            .execute(self.db())
+            .await?;
+        if adopted.rows_affected() > 0 {
+            tracing::info!(
+                containers = adopted.rows_affected(),
+                node = self.server_id(),
+                "containers from before nodes existed now belong to this node"
+            );
+        }
+        Ok(())
+    }
+
+    /// Refreshes this node's row: its beat and its figures.
+    pub async fn heartbeat(&self) -> Result<(), ServiceError> {
+        let f = self.figures().await;
+        sqlx::query(
+            "UPDATE nodes SET heartbeat_at = $1, name = $2, store_bytes = $3, \
+             disk_total_bytes = $4, disk_free_bytes = $5 WHERE id = $6",
+        )
+        .bind(fmt_time(now()))
+        .bind(&f.name)
+        .bind(f.store_bytes as i64)
+        .bind(f.disk_total_bytes as i64)
+        .bind(f.disk_free_bytes as i64)
+        .bind(self.server_id())
+        .execute(self.db())
+        .await?;
+        Ok(())
+    }
+
+    /// Beats every [`HEARTBEAT`] until the process ends. A beat that fails (the database
+    /// away) is logged and the next one tries again.
+    pub fn spawn_heartbeat(&self) -> tokio::task::JoinHandle<()> {
+        let svc = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(HEARTBEAT);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = svc.heartbeat().await {
+                    tracing::warn!(error = %e, "cannot refresh this node's row");
+                }
+            }
+        })
+    }
+
+    /// Every node serving from this database, this one first, then by id.
+    pub async fn list_servers(&self, _caller: &Caller) -> Result<Vec<Server>, ServiceError> {
+        // This node's own row is refreshed first, so its figures are current.
+        self.heartbeat().await?;
+        let counts: std::collections::HashMap<String, i64> = sqlx::query(
+            "SELECT node_id, COUNT(*) AS n FROM containers \
+             WHERE status <> 'deleted' AND node_id IS NOT NULL GROUP BY node_id",
+        )
+        .fetch_all(self.db())
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("node_id")?, r.try_get("n")?)))
+        .collect::<Result<_, sqlx::Error>>()?;
+        let me = self.server_id();
+        let mut out = sqlx::query("SELECT * FROM nodes ORDER BY id")
+            .fetch_all(self.db())
+            .await?
+            .iter()
+            .map(|r| {
+                let id: String = r.try_get("id")?;
+                let n = counts.get(&id).copied().unwrap_or(0).max(0) as u64;
+                server_from_row(r, me, n)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by_key(|s| s.id != me);
+        Ok(out)
+    }
+
+    /// One node by id; `NotFound` naming the id when no node has it.
+    pub async fn get_server(&self, caller: &Caller, id: &str) -> Result<Server, ServiceError> {
+        self.list_servers(caller)
+            .await?
+            .into_iter()
+            .find(|s| s.id == id)
+            .ok_or_else(|| {
+                ServiceError::not_found(format!("no server with id {id}"))
+                    .with_hint(Hint::ListServers)
+            })
+    }
+}
