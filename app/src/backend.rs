@@ -38,6 +38,8 @@ pub trait Backend: Send + Sync + 'static {
     // and sees exactly what that token sees.
 
     /// Checks a token; `Unauthorized` when it is unknown or revoked.
+    /// Every node serving from the database (`GET /api/v1/servers`), this one first.
+    async fn servers(&self, token: &str) -> Result<Vec<types::Server>, AppError>;
     async fn identity(&self, token: &str) -> Result<Identity, AppError>;
     /// Containers (live and deleted), images and the caller's projects.
     async fn overview(&self, token: &str) -> Result<Overview, AppError>;

@@ -133,8 +133,17 @@ test('a container made with limits runs, pauses and resumes from its row', async
 
   // The timeline says what it may use.
   await row.getByRole('link', { name: 'limited' }).click();
-  await expect(page.getByTestId('limits')).toHaveText('Limits: 256 MiB memory · 128 processes · 1 CPU');
+  await expect(page.getByTestId('limits')).toHaveText(/^Limits: 256 MiB memory · 128 processes · 1 CPU · on server [0-9a-f]{24}$/);
   await page.getByRole('button', { name: 'Stop container' }).click();
   await expect(page.locator('h1 [data-status]')).toHaveAttribute('data-status', 'stopped');
+
+  // Its server is listed on the System page, active, with the containers it holds.
+  const server = (await page.getByTestId('server').innerText()).trim();
+  await page.getByTestId('server').click();
+  await expect(page).toHaveURL(/\/system#servers$/);
+  const node = page.locator(`#servers li[data-server="${server}"]`);
+  await expect(node).toHaveAttribute('data-status', 'active');
+  await expect(node).toContainText(/\d+ containers? · store .* free of .* · Snapline /);
+  await expect(page.locator('#servers li').first()).toHaveAttribute('data-server', server);
   expect(errors).toEqual([]);
 });

@@ -26,7 +26,7 @@ async fn strict_bodies_and_size_limits() {
         (json!({"expiry": 3651}), "1 to 3650"),
         (json!({"alias": "a".repeat(101)}), "101 characters"),
         (json!({"alias": "two\nlines"}), "control character"),
-        (json!(["not", "an", "object"]), "invalid type"),
+        (json!(["not", "an", "object"]), "not an array"),
     ] {
         let (status, v) = s
             .call("POST", &snaps, Some(ADMIN), Some(body.clone()))

@@ -636,7 +636,7 @@ async fn image_and_fork_refusals_say_what_to_do() {
     assert_eq!(st, 200, "{v}");
     // Rust's words never reach the user.
     for (body, says) in [
-        (json!([]), "expected a JSON object"),
+        (json!([]), "must be a JSON object"),
         (json!({"name": "x", "from": null}), "expected a JSON object"),
     ] {
         let (st, v) = s

@@ -213,16 +213,39 @@ impl Service {
         Ok(())
     }
 
-    /// Beats every [`HEARTBEAT`] until the process ends. A beat that fails (the database
-    /// away) is logged and the next one tries again.
+    /// A beat without the store's size, which takes a walk of the store to measure: the
+    /// time and the disk figures only.
+    async fn light_beat(&self) -> Result<(), ServiceError> {
+        let data = self.data_dir().to_path_buf();
+        sqlx::query(
+            "UPDATE nodes SET heartbeat_at = $1, disk_total_bytes = $2, disk_free_bytes = $3 \
+             WHERE id = $4",
+        )
+        .bind(fmt_time(now()))
+        .bind(fs4::total_space(&data).unwrap_or(0) as i64)
+        .bind(fs4::available_space(&data).unwrap_or(0) as i64)
+        .bind(self.server_id())
+        .execute(self.db())
+        .await?;
+        Ok(())
+    }
+
+    /// Beats every [`HEARTBEAT`] until the process ends, measuring the store once a minute
+    /// (and whenever the servers are listed). A beat that fails (the database away) is
+    /// logged and the next one tries again.
     pub fn spawn_heartbeat(&self) -> tokio::task::JoinHandle<()> {
         let svc = self.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(HEARTBEAT);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
+            for n in 0u64.. {
                 tick.tick().await;
-                if let Err(e) = svc.heartbeat().await {
+                let beat = if n % 12 == 0 {
+                    svc.heartbeat().await
+                } else {
+                    svc.light_beat().await
+                };
+                if let Err(e) = beat {
                     tracing::warn!(error = %e, "cannot refresh this node's row");
                 }
             }

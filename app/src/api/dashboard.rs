@@ -21,6 +21,14 @@ pub async fn load_system_status() -> Result<SystemStatus, AppError> {
     backend.system_status().await
 }
 
+/// Every node serving from the database, this one first.
+#[server(prefix = "/rpc", endpoint = "servers")]
+pub async fn load_servers() -> Result<Vec<types::Server>, AppError> {
+    let backend = crate::backend::backend()?;
+    let token = crate::session::token().await?;
+    backend.servers(&token).await
+}
+
 /// Runs a self-check and records it.
 #[server(prefix = "/rpc", endpoint = "run_system_check")]
 pub async fn run_system_check() -> Result<SystemCheck, AppError> {

@@ -1,13 +1,14 @@
 //! The node's own page: its version and self-checks (a database write and read-back, and
-//! the data directory's free space), and the projects the user sees, which an admin can
-//! delete once they are empty. Every action is a plain form POST that comes back to this
+//! the data directory's free space), every node serving from the same database with its
+//! status and figures, and the projects the user sees, which an admin can delete once they
+//! are empty. Every action is a plain form POST that comes back to this
 //! page: the new check on top, or what was deleted (a signed outcome, see
 //! [`crate::model::Done`]).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::api::{load_system_status, whoami};
+use crate::api::{load_servers, load_system_status, whoami};
 use crate::components::{Confirm, ErrorNotice, UrlError};
 use crate::error::AppError;
 use crate::model::SystemStatus;
@@ -21,7 +22,7 @@ pub fn SystemPage() -> impl IntoView {
         <Title text="System"/>
         <div class="page-head">
             <h1>"System"</h1>
-            <p class="lede">"This Snapline node: its version and its self-checks."</p>
+            <p class="lede">"This Snapline node: its version, its self-checks and the servers beside it."</p>
         </div>
         <section class="card" aria-labelledby="system-check-title">
             <div class="card-head">
@@ -45,7 +46,61 @@ pub fn SystemPage() -> impl IntoView {
                 })}
             </Transition>
         </section>
+        <ServersCard/>
         <ProjectsCard/>
+    }
+}
+
+/// Every node serving from this database: which answers (its heartbeat is recent), how much
+/// its store holds, its free disk and how many containers live on it.
+#[component]
+fn ServersCard() -> impl IntoView {
+    let servers = Resource::new(|| (), |_| load_servers());
+    view! {
+        <section class="card" id="servers" aria-labelledby="servers-title">
+            <h2 id="servers-title">"Servers"</h2>
+            <p class="muted">
+                "The nodes serving from this database, this one first. A node is offline when "
+                "it has not reported for 20 seconds; its containers stay on it."
+            </p>
+            <Transition fallback=|| view! { <p class="muted">"Loading servers…"</p> }>
+                {move || servers.get().map(|r| match r {
+                    Ok(list) => view! {
+                        <ul class="check-list server-list">
+                            {list.into_iter().map(|s| {
+                                let active = s.status == "active";
+                                let containers = s.container_count;
+                                // The macro renders children before attributes: own copies.
+                                let (attr_id, attr_status) = (s.id.clone(), s.status.clone());
+                                view! {
+                                    <li data-server=attr_id data-status=attr_status>
+                                        <span class=if active { "dot ok" } else { "dot warn" } aria-hidden="true"></span>
+                                        <strong>{s.name}</strong>
+                                        " "<code class="muted">{s.id}</code>
+                                        " "<span class=if active { "badge status-running" } else { "badge status-paused" }>{s.status}</span>
+                                        <span class="check-summary">
+                                            {format!(
+                                                "{containers} {} · store {} · {} free of {} · Snapline {}",
+                                                if containers == 1 { "container" } else { "containers" },
+                                                types::units::human_bytes(s.store_bytes),
+                                                types::units::human_bytes(s.disk_free_bytes),
+                                                types::units::human_bytes(s.disk_total_bytes),
+                                                s.version,
+                                            )}
+                                            {(!active && !s.last_seen_at.is_empty()).then(|| view! {
+                                                " · last seen "<time datetime=s.last_seen_at.clone()>{s.last_seen_at.clone()}</time>
+                                            })}
+                                        </span>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Err(AppError::Unauthorized(_)) => ().into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
+                })}
+            </Transition>
+        </section>
     }
 }
 

@@ -293,6 +293,8 @@ fn TimelineHead(t: Timeline, act: ServerAction<ContainerAction>) -> impl IntoVie
             <p class="muted" data-testid="limits">
                 {format!("Limits: {} MiB memory · {} processes · {} CPU{}", c.limits.memory_mb, c.limits.pids,
                     c.limits.cpus, if c.limits.cpus == 1.0 { "" } else { "s" })}
+                " · on server "
+                <a href="/system#servers" rel="external" data-testid="server"><code>{c.server_id.clone()}</code></a>
             </p>
             // In the static head, before any Suspense: a sibling after the schedule's
             // resources would move the hydration markers when they resolve late.

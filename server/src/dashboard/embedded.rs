@@ -139,6 +139,11 @@ impl Backend for EmbeddedBackend {
         })
     }
 
+    async fn servers(&self, token: &str) -> Result<Vec<types::Server>, AppError> {
+        let caller = self.caller(token).await?;
+        self.service.list_servers(&caller).await.map_err(app_error)
+    }
+
     async fn delete_project(&self, token: &str, id: &str) -> Result<(), AppError> {
         let caller = self.caller(token).await?;
         self.service

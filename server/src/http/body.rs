@@ -31,6 +31,15 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every route's body is an object. serde's derived structs would also take an array of
+    // their fields in order (`[]` a whole restore, `[false, ["/etc"]]` a partial one), which
+    // no user means: refused in words.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::bad_request(
+            "the body must be a JSON object ({\"field\": value, …}), not an array; see \
+             /api/v1/openapi.json for this route's fields",
+        ));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         // The field at fault is named, so "expected i64" says which number.
@@ -196,6 +205,29 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> axum::extract::FromRequestParts
 #[cfg(test)]
 mod plain_words_tests {
     use super::plain_words;
+
+    /// A struct body sent as an array of its fields is refused, as every other non-object.
+    #[test]
+    fn arrays_are_not_objects() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Restore {
+            #[serde(default)]
+            safety: bool,
+            #[serde(default)]
+            paths: Option<Vec<String>>,
+        }
+        for body in ["[]", "  [false, [\"/etc\"]]", "\n[1,2]"] {
+            let err = super::parse::<Restore>(body.as_bytes()).unwrap_err();
+            assert_eq!(err.0.kind, types::ErrorKind::BadRequest, "{body}");
+            assert!(
+                err.0.message.contains("not an array"),
+                "{body}: {}",
+                err.0.message
+            );
+        }
+        assert!(super::parse::<Restore>(b" {\"paths\": [\"/etc\"]}").is_ok());
+    }
 
     #[test]
     fn rust_words_become_plain_ones() {

@@ -91,6 +91,11 @@ impl Backend for RemoteBackend {
         self.overview_view(token).await
     }
 
+    async fn servers(&self, token: &str) -> Result<Vec<types::Server>, AppError> {
+        let url = self.upstream.api(&["servers"], &[])?;
+        Ok(self.get::<types::ServerList>(token, url).await?.servers)
+    }
+
     async fn delete_project(&self, token: &str, id: &str) -> Result<(), AppError> {
         let url = self.upstream.api(&["projects", id], &[])?;
         self.call::<Ignored>(Some(token), Method::DELETE, url, None, LONG_TIMEOUT)
