@@ -114,7 +114,10 @@ impl Hint {
                 format!(" (POST /api/v1/containers/{container}/copy with source_snapshot)")
             }
             Hint::ListImages => {
-                "; GET /api/v1/images lists them, POST /api/v1/images?name=... imports one".into()
+                // Importing takes an admin token; a project publishes its own images.
+                "; GET /api/v1/images lists them (an admin imports one with POST \
+                 /api/v1/images?name=..., a project publishes one from a snapshot)"
+                    .into()
             }
             Hint::ListProjects => "; GET /api/v1/projects lists them".into(),
             Hint::ListServers => "; GET /api/v1/servers lists them".into(),
@@ -139,7 +142,9 @@ impl Hint {
                  --source-snapshot SNAPSHOT)"
             ),
             Hint::ListImages => {
-                "; `snapline images list` lists them, `snapline images import` imports one".into()
+                "; `snapline images list` lists them (an admin imports one with `snapline images \
+                 import`, a project publishes one with `snapline images publish`)"
+                    .into()
             }
             Hint::ListProjects => "; `snapline projects list` lists them".into(),
             Hint::ListServers => "; `snapline api GET /api/v1/servers` lists them".into(),
