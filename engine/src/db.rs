@@ -230,10 +230,10 @@ impl Drop for ClusterGuard {
 
 /// Takes [`ClusterLock::Serving`] unless another process holds it: `None` when one does.
 ///
-/// Why: a node repairs its containers' state at start (running flags, interrupted restores),
-/// runs their schedules and collects garbage in its pack store. Until the pack store is
-/// shared (S3), a second node on the same database would read the first one's containers as
-/// its own, so one node serves a database at a time. On PostgreSQL it is a session
+/// Why: snapshots are listed in the shared database, but their packs are in each node's own
+/// store. Until the pack store is shared (S3), a second node could not read the first one's
+/// snapshots, and its garbage collection would fail on trees it cannot read, so one node
+/// serves a database at a time. On PostgreSQL it is a session
 /// advisory lock, freed when the holder's connection ends (a crash included). On SQLite it
 /// is always free: the data directory's own lock does this work there.
 ///
