@@ -159,28 +159,18 @@ impl Service {
     /// Writes this node's row (a new start: `started_at` is now) and gives it the
     /// containers made before nodes existed.
     pub(crate) async fn register_node(&self) -> anyhow::Result<()> {
-        let f = self.figures().await;
-        let at = fmt_time(now());
+        // The row itself was made under the startup lock (`node_id`); a start renews its
+        // start time, version and runtime, then beats with fresh figures.
         sqlx::query(
-            "INSERT INTO nodes (id, name, version, started_at, heartbeat_at, store_bytes, \
-             disk_total_bytes, disk_free_bytes, can_run_containers) \
-             VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8) \
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, version = excluded.version, \
-             started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, \
-             store_bytes = excluded.store_bytes, disk_total_bytes = excluded.disk_total_bytes, \
-             disk_free_bytes = excluded.disk_free_bytes, \
-             can_run_containers = excluded.can_run_containers",
+            "UPDATE nodes SET version = $1, started_at = $2, can_run_containers = $3 WHERE id = $4",
         )
-        .bind(self.server_id())
-        .bind(&f.name)
         .bind(env!("CARGO_PKG_VERSION"))
-        .bind(&at)
-        .bind(f.store_bytes as i64)
-        .bind(f.disk_total_bytes as i64)
-        .bind(f.disk_free_bytes as i64)
+        .bind(fmt_time(now()))
         .bind(i64::from(self.can_run_containers()))
+        .bind(self.server_id())
         .execute(self.db())
         .await?;
+        self.heartbeat().await?;
         let adopted = sqlx::query("UPDATE containers SET node_id = $1 WHERE node_id IS NULL")
             .bind(self.server_id())
             .execute(self.db())
