@@ -6,9 +6,10 @@ source "$(dirname "$0")/.ci/setup.sh"
 cd "$SNAPLINE_ROOT"
 
 source "$SNAPLINE_ROOT/.ci/postgres.sh"
+source "$SNAPLINE_ROOT/.ci/garage.sh"
 
 logs="$(mktemp -d)"
-trap 'postgres_stop; rm -rf "$logs"' EXIT
+trap 'postgres_stop; garage_stop; rm -rf "$logs"' EXIT
 
 say "cargo fmt --check"
 cargo fmt --all --check
@@ -22,6 +23,11 @@ RUSTDOCFLAGS="-D warnings" cargo doc -p engine --no-deps --quiet
 # `frontend` is the wasm entry and has no tests; leaving it out keeps `app` compiled with
 # `ssr` only, exactly as the server ships (with `hydrate` unified in, Effects would run on
 # the server).
+# Garage serves both passes: the S3 store's tests run against it (each in a prefix of its
+# own), and SNAPLINE_REQUIRE_S3 turns a missing server into a failure, never a skip.
+garage_start
+export SNAPLINE_REQUIRE_S3=1
+
 say "cargo test (every crate, on SQLite)"
 env -u SNAPLINE_TEST_POSTGRES cargo test --workspace --exclude frontend 2>&1 | tee "$logs/cargo-test.log"
 
@@ -31,6 +37,7 @@ say "cargo test (engine, service and server, on PostgreSQL)"
 postgres_start
 cargo test -p engine -p service -p snapline 2>&1 | tee "$logs/cargo-test-pg.log"
 postgres_stop
+garage_stop
 
 say "release build (server and wasm)"
 cargo leptos build --release

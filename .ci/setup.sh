@@ -23,7 +23,7 @@ as_root() {
 # demo image, curl for health checks, PostgreSQL for the tests on a shared database (the
 # tests start a throwaway cluster of their own; see .ci/postgres.sh).
 apt_wanted=(chromium runc tini restic debootstrap time busybox-static curl ca-certificates
-  postgresql)
+  postgresql openssl)
 command -v node >/dev/null || apt_wanted+=(nodejs)
 command -v npm >/dev/null || apt_wanted+=(npm)
 apt_missing=()
@@ -65,6 +65,20 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "$wbg_version"; then
   say "installing wasm-bindgen-cli $wbg_version (takes about 5 minutes)"
   # Not --locked: its lock file names a crate version the registry no longer has.
   cargo install wasm-bindgen-cli --version "$wbg_version" --force
+fi
+
+# Garage, the S3 server the tests and the benchmark run against (.ci/garage.sh). Only the
+# features one test node needs (SQLite metadata, bundled C libraries), built at opt-level 1
+# with the default release profile otherwise: 9 minutes on 2 cores here, against 36 for the
+# default features at opt-level 3. Tests never measure Garage's own speed.
+GARAGE_VERSION=2.5.0
+if ! /opt/garage/bin/garage --version 2>/dev/null | grep -q "$GARAGE_VERSION"; then
+  say "installing Garage $GARAGE_VERSION in /opt/garage (takes about 9 minutes on 2 cores)"
+  as_root mkdir -p /opt/garage && as_root chown "$(id -u)" /opt/garage
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_TARGET_DIR="${TMPDIR:-/tmp}/snapline-garage-build" \
+    cargo install garage --version "$GARAGE_VERSION" --locked --no-default-features \
+    --features bundled-libs,sqlite --root /opt/garage
+  rm -rf "${TMPDIR:-/tmp}/snapline-garage-build"
 fi
 
 # Browser-test tooling and wasm-opt (binaryen 116, from npm: Debian's binaryen 108 breaks

@@ -11,7 +11,8 @@ use tokio::sync::{OwnedMutexGuard, OwnedRwLockReadGuard, RwLock};
 use crate::catalog::{Catalog, SnapshotInfo};
 use crate::error::EngineError;
 use crate::ids::{ContainerId, ObjectId};
-use crate::storage::LocalPackStorage;
+use crate::s3::{S3Options, S3PackStorage};
+use crate::storage::{LocalPackStorage, PackStorage};
 use crate::store::ObjectStore;
 
 /// How long a second operation on the same container waits for the first before it is
@@ -38,6 +39,8 @@ pub(crate) struct Inner {
     pub(crate) data_dir: PathBuf,
     pub(crate) catalog: Catalog,
     pub(crate) store: ObjectStore,
+    /// The S3 storage, when packs are remote (for its figures).
+    remote: Option<Arc<S3PackStorage>>,
     locks: Mutex<HashMap<ContainerId, Arc<tokio::sync::Mutex<()>>>>,
     /// Held shared by every operation that may rely on objects already in the store (it
     /// found them present and did not write them); held exclusively by GC's sweep. So GC can
@@ -74,6 +77,16 @@ impl Drop for TreePin {
     }
 }
 
+/// Where an engine keeps its packs.
+#[derive(Debug, Clone, Default)]
+pub enum StoreConfig {
+    /// `<data-dir>/store/packs`: the default, one node.
+    #[default]
+    Local,
+    /// An S3 bucket shared by the nodes of a cluster, with a cache in `<data-dir>/cache`.
+    S3(S3Options),
+}
+
 /// The snapshot engine over one data directory and one metadata database.
 #[derive(Clone)]
 pub struct Engine {
@@ -101,6 +114,16 @@ impl Engine {
     /// container roots hold setuid files and device nodes that host users must not reach),
     /// migrates the database and reads the store's index.
     pub async fn open(data_dir: &Path, db: DbPool) -> Result<Engine, EngineError> {
+        Self::open_with(data_dir, db, &StoreConfig::Local).await
+    }
+
+    /// [`Engine::open`] with the packs where `store` says. A database keeps one store: it
+    /// refuses a local store once it has used S3, and S3 once it has local snapshots.
+    pub async fn open_with(
+        data_dir: &Path,
+        db: DbPool,
+        store: &StoreConfig,
+    ) -> Result<Engine, EngineError> {
         use std::os::unix::fs::DirBuilderExt;
         for sub in ["containers", "store"] {
             std::fs::DirBuilder::new()
@@ -117,12 +140,33 @@ impl Engine {
             .await
             .map_err(|e| EngineError::Db(sqlx::Error::Migrate(Box::new(e))))?;
         let store_dir = data_dir.join("store");
+        let remote = match store {
+            StoreConfig::Local => {
+                let remote: Option<String> =
+                    sqlx::query_scalar("SELECT store_url FROM store_identity WHERE singleton = 1")
+                        .fetch_optional(&db)
+                        .await?;
+                if let Some(url) = remote {
+                    return Err(EngineError::Invalid(format!(
+                        "this database keeps its packs in {url}: start with --store {url}"
+                    )));
+                }
+                None
+            }
+            StoreConfig::S3(opts) => {
+                Some(Arc::new(S3PackStorage::connect(opts, db.clone()).await?))
+            }
+        };
+        let storage: Option<Arc<dyn PackStorage>> =
+            remote.clone().map(|r| r as Arc<dyn PackStorage>);
         let store = tokio::task::spawn_blocking(move || -> Result<ObjectStore, EngineError> {
-            let storage = LocalPackStorage::open(&store_dir).map_err(EngineError::io(format!(
-                "cannot open the store in {}",
-                store_dir.display()
-            )))?;
-            Ok(ObjectStore::open(Arc::new(storage))?)
+            let storage = match storage {
+                Some(s) => s,
+                None => Arc::new(LocalPackStorage::open(&store_dir).map_err(EngineError::io(
+                    format!("cannot open the store in {}", store_dir.display()),
+                ))?),
+            };
+            Ok(ObjectStore::open(storage)?)
         })
         .await
         .map_err(|e| EngineError::Invalid(format!("opening the store panicked: {e}")))??;
@@ -132,6 +176,7 @@ impl Engine {
                 data_dir: data_dir.to_path_buf(),
                 catalog: Catalog::new(db),
                 store,
+                remote,
                 locks: Mutex::new(HashMap::new()),
                 gc_lease: Arc::new(RwLock::new(())),
                 pins: Mutex::new(HashMap::new()),
@@ -171,6 +216,16 @@ impl Engine {
             removed.push(id);
         }
         Ok(removed)
+    }
+
+    /// The S3 storage's request figures, when the packs are in S3.
+    pub fn s3_stats(&self) -> Option<crate::s3::S3Stats> {
+        self.inner.remote.as_ref().map(|r| r.stats())
+    }
+
+    /// The S3 store's URL, when the packs are in S3.
+    pub fn remote_store(&self) -> Option<&str> {
+        self.inner.remote.as_ref().map(|r| r.url())
     }
 
     /// Sets how long an operation waits for another on the same container.

@@ -271,6 +271,47 @@ pub fn read_footer_with(
     total: u64,
     read_at: impl Fn(u64, usize) -> Option<Vec<u8>>,
 ) -> Result<Vec<BlobEntry>, PackError> {
+    footer_of(pack, total, true, read_at)
+}
+
+/// How many bytes at the end of a pack [`read_footer_from_tail`] asks for first: the
+/// footer of a full data pack (a few hundred chunks, 50 bytes each) fits, so opening a
+/// remote store costs one ranged read per pack.
+pub const TAIL_GUESS: usize = 64 * 1024;
+
+/// Reads a pack's index from `tail`, the last `tail.len()` bytes of a pack of `total`
+/// bytes. Returns `Ok(Err(n))` when the footer is longer than the tail: read the last `n`
+/// bytes and call again. The pack's leading magic is checked only when the tail holds the
+/// whole pack; otherwise the footer's BLAKE3 in the trailer and the bounds of every blob
+/// vouch for the index, and `verify` re-hashes the whole pack.
+pub fn read_footer_from_tail(
+    pack: &str,
+    total: u64,
+    tail: &[u8],
+) -> Result<Result<Vec<BlobEntry>, usize>, PackError> {
+    let start = total.saturating_sub(tail.len() as u64);
+    let needed = std::cell::Cell::new(None);
+    let result = footer_of(pack, total, start == 0, |offset, len| {
+        if offset < start {
+            // Inside the pack but before the tail: the caller must read more.
+            needed.set(usize::try_from(total.saturating_sub(offset)).ok());
+            return None;
+        }
+        let from = usize::try_from(offset - start).ok()?;
+        tail.get(from..from.checked_add(len)?).map(<[u8]>::to_vec)
+    });
+    match (result, needed.get()) {
+        (Err(_), Some(n)) if n > tail.len() => Ok(Err(n)),
+        (r, _) => r.map(Ok),
+    }
+}
+
+fn footer_of(
+    pack: &str,
+    total: u64,
+    check_head: bool,
+    read_at: impl Fn(u64, usize) -> Option<Vec<u8>>,
+) -> Result<Vec<BlobEntry>, PackError> {
     let damaged = |reason: &str| PackError::Damaged {
         pack: pack.to_string(),
         reason: reason.to_string(),
@@ -279,9 +320,11 @@ pub fn read_footer_with(
     if total < MAGIC.len() + 4 + TRAILER_LEN {
         return Err(damaged("missing header or too short"));
     }
-    let head = read_at(0, MAGIC.len()).ok_or_else(|| damaged("unreadable header"))?;
-    if head != MAGIC {
-        return Err(damaged("missing header or too short"));
+    if check_head {
+        let head = read_at(0, MAGIC.len()).ok_or_else(|| damaged("unreadable header"))?;
+        if head != MAGIC {
+            return Err(damaged("missing header or too short"));
+        }
     }
     let trailer = read_at((total - TRAILER_LEN) as u64, TRAILER_LEN)
         .ok_or_else(|| damaged("unreadable trailer"))?;
@@ -388,6 +431,43 @@ mod tests {
         }
         assert_eq!(entries[0].compression, Compression::Zstd);
         assert_eq!(entries[3].compression, Compression::None);
+    }
+
+    #[test]
+    fn the_footer_is_read_from_a_tail_asking_for_more_when_short() {
+        let mut p = PackBuilder::new();
+        for i in 0..300u32 {
+            let o = format!("object {i} with some words in it");
+            p.add(ObjectKind::Chunk, ObjectId::of(o.as_bytes()), o.as_bytes());
+        }
+        let (_, bytes, entries) = p.finish();
+        let total = bytes.len() as u64;
+        // 300 entries make a footer of 15 KB: a 1 KiB tail is too short, and says how much.
+        let short = &bytes[bytes.len() - 1024..];
+        let need = read_footer_from_tail("p", total, short)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(need, 4 + 300 * FOOTER_ENTRY_LEN + TRAILER_LEN);
+        let tail = &bytes[bytes.len() - need..];
+        assert_eq!(
+            read_footer_from_tail("p", total, tail).unwrap().unwrap(),
+            entries
+        );
+        // The whole pack as the tail: the same entries, and the leading magic is checked.
+        assert_eq!(
+            read_footer_from_tail("p", total, &bytes).unwrap().unwrap(),
+            entries
+        );
+        let mut no_magic = bytes.clone();
+        no_magic[0] ^= 1;
+        assert!(read_footer_from_tail("p", total, &no_magic).is_err());
+        // A damaged footer in the tail is damage, not a request for more.
+        let mut bad = tail.to_vec();
+        bad[10] ^= 1;
+        assert!(matches!(
+            read_footer_from_tail("p", total, &bad),
+            Err(PackError::Damaged { .. })
+        ));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::ids::ObjectId;
 use crate::pack::{self, BlobEntry, ObjectKind, PackBuilder, PackError};
-use crate::storage::PackStorage;
+use crate::storage::{PackKind, PackStorage};
 
 /// Where an object is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,18 +72,21 @@ impl ObjectStore {
     /// a damaged store can still be verified and partly restored. Damage inside objects is
     /// found when they are read (every read is hash-checked) and by `verify`.
     pub fn open(storage: Arc<dyn PackStorage>) -> Result<Self, StoreError> {
+        use rayon::prelude::*;
+        let packs = storage
+            .list()
+            .map_err(StoreError::io("cannot list packs"))?;
+        // One tail read per pack; a remote storage answers each in a round trip, so they
+        // run in parallel.
+        let footers: Vec<(ObjectId, Result<Vec<BlobEntry>, PackError>)> = packs
+            .par_iter()
+            .map(|pack_id| -> Result<_, StoreError> {
+                Ok((*pack_id, Self::footer(storage.as_ref(), pack_id)?))
+            })
+            .collect::<Result<_, _>>()?;
         let mut index = HashMap::new();
         let mut damaged = Vec::new();
-        for pack_id in storage
-            .list()
-            .map_err(StoreError::io("cannot list packs"))?
-        {
-            let total = storage
-                .len(&pack_id)
-                .map_err(StoreError::io(format!("cannot read pack {pack_id}")))?;
-            let footer = pack::read_footer_with(&pack_id.to_hex(), total, |offset, len| {
-                storage.read_at(&pack_id, offset, len).ok()
-            });
+        for (pack_id, footer) in footers {
             match footer {
                 Ok(entries) => {
                     for entry in entries {
@@ -101,6 +104,49 @@ impl ObjectStore {
             index: Arc::new(RwLock::new(index)),
             damaged: Arc::new(RwLock::new(damaged)),
         })
+    }
+
+    /// A pack's index, from its tail ([`pack::TAIL_GUESS`] bytes, then more if its footer is
+    /// longer). An unreadable tail is damage (the pack is left out of the index), except
+    /// for an I/O error of the storage itself, which fails the open: a store that cannot be
+    /// read must not look empty.
+    fn footer(
+        storage: &dyn PackStorage,
+        pack_id: &ObjectId,
+    ) -> Result<Result<Vec<BlobEntry>, PackError>, StoreError> {
+        let name = pack_id.to_hex();
+        let total = storage
+            .len(pack_id)
+            .map_err(StoreError::io(format!("cannot read pack {pack_id}")))?;
+        let mut want = pack::TAIL_GUESS.min(usize::try_from(total).unwrap_or(usize::MAX));
+        loop {
+            let tail = match storage.read_tail(pack_id, total, want) {
+                Ok(tail) => tail,
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return Ok(Err(PackError::Damaged {
+                        pack: name,
+                        reason: format!("unreadable footer ({e})"),
+                    }));
+                }
+                Err(e) => {
+                    return Err(StoreError::Io {
+                        context: format!("cannot read the footer of pack {pack_id}"),
+                        source: e,
+                    });
+                }
+            };
+            match pack::read_footer_from_tail(&name, total, &tail) {
+                Ok(Err(more)) if more > want => want = more,
+                Ok(Err(_)) => {
+                    return Ok(Err(PackError::Damaged {
+                        pack: name,
+                        reason: "footer length out of range".into(),
+                    }));
+                }
+                Ok(Ok(entries)) => return Ok(Ok(entries)),
+                Err(e) => return Ok(Err(e)),
+            }
+        }
     }
 
     /// Packs found damaged when the store opened.
@@ -188,10 +234,15 @@ impl ObjectStore {
     }
 
     /// Stores one pack durably and makes its objects visible.
-    fn store_pack(&self, builder: PackBuilder, relocate: bool) -> Result<u64, StoreError> {
+    fn store_pack(
+        &self,
+        builder: PackBuilder,
+        kind: PackKind,
+        relocate: bool,
+    ) -> Result<u64, StoreError> {
         let (pack_id, bytes, entries) = builder.finish();
         self.storage
-            .put(&pack_id, &bytes)
+            .put(&pack_id, kind, &bytes)
             .map_err(StoreError::io(format!("cannot store pack {pack_id}")))?;
         let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
         for entry in entries {
@@ -259,6 +310,10 @@ pub struct StoreWriter<'a> {
     store: &'a ObjectStore,
     pending: std::sync::Mutex<HashSet<ObjectId>>,
     relocate: bool,
+    /// Trees, packed apart from chunks by the adding threads themselves (trees are small
+    /// and few: one pack holds a large snapshot's), so a snapshot writes one tree pack.
+    trees: std::sync::Mutex<PackBuilder>,
+    trees_written: std::sync::atomic::AtomicU64,
     tx: Option<std::sync::mpsc::SyncSender<(ObjectKind, ObjectId, Vec<u8>)>>,
     workers: Vec<std::thread::JoinHandle<u64>>,
     /// The first error of a worker; the worker stops, and the next `add` or `finish` reports it.
@@ -288,11 +343,15 @@ impl<'a> StoreWriter<'a> {
                             let Ok((kind, id, raw)) = job else { break };
                             pack.add(kind, id, &raw);
                             if pack.is_full() {
-                                written += store.store_pack(std::mem::take(&mut pack), relocate)?;
+                                written += store.store_pack(
+                                    std::mem::take(&mut pack),
+                                    PackKind::Data,
+                                    relocate,
+                                )?;
                             }
                         }
                         if !pack.is_empty() {
-                            written += store.store_pack(pack, relocate)?;
+                            written += store.store_pack(pack, PackKind::Data, relocate)?;
                         }
                         Ok(written)
                     };
@@ -310,6 +369,8 @@ impl<'a> StoreWriter<'a> {
             store,
             pending: std::sync::Mutex::new(HashSet::new()),
             relocate,
+            trees: std::sync::Mutex::new(PackBuilder::new()),
+            trees_written: std::sync::atomic::AtomicU64::new(0),
             tx: Some(tx),
             workers,
             failed,
@@ -338,6 +399,9 @@ impl StoreWriter<'_> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .is_some();
+        if kind == ObjectKind::Tree && !failed {
+            return self.add_tree(id, raw).map(|()| true);
+        }
         let sent = (!failed)
             .then(|| self.tx.as_ref().map(|tx| tx.send((kind, id, raw.to_vec()))))
             .flatten();
@@ -356,6 +420,36 @@ impl StoreWriter<'_> {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .contains(id)
+    }
+
+    /// Adds a tree to the tree pack, storing the pack when it is full.
+    fn add_tree(&self, id: ObjectId, raw: &[u8]) -> Result<(), StoreError> {
+        let full = {
+            let mut trees = self.trees.lock().unwrap_or_else(|p| p.into_inner());
+            trees.add(ObjectKind::Tree, id, raw);
+            trees.is_full().then(|| std::mem::take(&mut *trees))
+        };
+        if let Some(pack) = full {
+            self.store_trees(pack)?;
+        }
+        Ok(())
+    }
+
+    fn store_trees(&self, pack: PackBuilder) -> Result<(), StoreError> {
+        match self.store.store_pack(pack, PackKind::Tree, self.relocate) {
+            Ok(n) => {
+                self.trees_written
+                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                self.failed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert(e);
+                Err(self.take_failure())
+            }
+        }
     }
 
     fn take_failure(&self) -> StoreError {
@@ -390,7 +484,14 @@ impl StoreWriter<'_> {
                 source: std::io::Error::other("pack writer stopped"),
             });
         }
-        Ok(total)
+        let trees = std::mem::take(&mut *self.trees.lock().unwrap_or_else(|p| p.into_inner()));
+        if !trees.is_empty() {
+            self.store_trees(trees)?;
+        }
+        Ok(total
+            + self
+                .trees_written
+                .swap(0, std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Waits until every added object is in a durable pack; returns the bytes of packs

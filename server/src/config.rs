@@ -109,9 +109,68 @@ pub struct ServeArgs {
     /// The data directory then holds only this node's own database.
     #[arg(long, env = "SNAPLINE_UPSTREAM", value_name = "URL", value_parser = crate::proxy::Upstream::parse)]
     pub upstream: Option<crate::proxy::Upstream>,
+
+    /// Where snapshot packs live: `local` (the data directory's store/) or
+    /// `s3://BUCKET[/PREFIX]`, a bucket the nodes of a cluster share. The endpoint, region
+    /// and credentials come from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY and AWS_ALLOW_HTTP, or from the --s3-* flags. A database keeps
+    /// one store for good.
+    #[arg(long, env = "SNAPLINE_STORE", value_name = "local|s3://BUCKET[/PREFIX]", default_value = "local", value_parser = parse_store)]
+    pub store: String,
+
+    /// MiB of S3 data packs this node keeps in `<data-dir>/cache` (tree packs and footers
+    /// are kept on top). Only with an S3 store.
+    #[arg(long, env = "SNAPLINE_CACHE_MB", default_value_t = 2048, value_parser = clap::value_parser!(u64).range(64..=16_777_216))]
+    pub cache_mb: u64,
+
+    /// The S3 endpoint, e.g. http://127.0.0.1:3900 (instead of AWS_ENDPOINT_URL).
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+
+    /// The S3 region (instead of AWS_REGION; Garage's default is `garage`).
+    #[arg(long)]
+    pub s3_region: Option<String>,
+
+    /// The S3 access key id (instead of AWS_ACCESS_KEY_ID).
+    #[arg(long)]
+    pub s3_access_key_id: Option<String>,
+
+    /// The S3 secret key (instead of AWS_SECRET_ACCESS_KEY, which keeps it out of `ps`).
+    #[arg(long)]
+    pub s3_secret_access_key: Option<String>,
+
+    /// Allow a plain http:// S3 endpoint (instead of AWS_ALLOW_HTTP=true).
+    #[arg(long)]
+    pub s3_allow_http: bool,
+}
+
+/// `--store`: `local`, or an S3 URL whose bucket and prefix are valid.
+fn parse_store(s: &str) -> Result<String, String> {
+    if s == "local" {
+        return Ok(s.to_string());
+    }
+    engine::s3::parse_url(s)?;
+    Ok(s.trim_end_matches('/').to_string())
 }
 
 impl ServeArgs {
+    /// The engine's store these options name, its cache in `<data_dir>/cache`.
+    pub fn store_config(&self, data_dir: &std::path::Path) -> engine::StoreConfig {
+        if self.store == "local" {
+            return engine::StoreConfig::Local;
+        }
+        engine::StoreConfig::S3(engine::S3Options {
+            url: self.store.clone(),
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            access_key_id: self.s3_access_key_id.clone(),
+            secret_access_key: self.s3_secret_access_key.clone(),
+            allow_http: self.s3_allow_http.then_some(true),
+            cache_dir: data_dir.join("cache"),
+            cache_bytes: self.cache_mb << 20,
+        })
+    }
+
     /// The service limits these options set.
     pub fn limits(&self) -> crate::service::Limits {
         crate::service::Limits {

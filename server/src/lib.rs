@@ -76,8 +76,27 @@ impl AppState {
         data_dir: PathBuf,
         limits: service::Limits,
     ) -> anyhow::Result<Self> {
+        Self::build_with(
+            leptos_options,
+            db,
+            data_dir,
+            limits,
+            &engine::StoreConfig::Local,
+        )
+        .await
+    }
+
+    /// [`AppState::build`] with the packs where `store` says (`--store`).
+    pub async fn build_with(
+        leptos_options: LeptosOptions,
+        db: DbPool,
+        data_dir: PathBuf,
+        limits: service::Limits,
+        store: &engine::StoreConfig,
+    ) -> anyhow::Result<Self> {
         dashboard::schema::migrate(&db).await?;
-        let service = service::Service::open(db.clone(), data_dir.clone(), limits).await?;
+        let service =
+            service::Service::open_with(db.clone(), data_dir.clone(), limits, store).await?;
         let data_dir = Arc::new(data_dir);
         let api_slot = ApiSlot::default();
         let backend: SharedBackend = Arc::new(dashboard::EmbeddedBackend::new(

@@ -81,8 +81,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let options = leptos_options(&site_root, addr);
     let (router, jobs) = match &args.upstream {
         None => {
-            let state =
-                AppState::build(options, pool.clone(), data_dir.clone(), args.limits()).await?;
+            let state = AppState::build_with(
+                options,
+                pool.clone(),
+                data_dir.clone(),
+                args.limits(),
+                &args.store_config(&data_dir),
+            )
+            .await?;
             match state.service.first_start_demo(!args.no_demo).await {
                 Ok(crate::service::demo::DemoOutcome::Made(id)) => {
                     println!(
@@ -106,7 +112,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
 
     let shutdown = shutdown_signal()?;
-    tracing::info!(%addr, data_dir = %data_dir.display(), database = %db::redact(&url), "Snapline is serving");
+    tracing::info!(%addr, data_dir = %data_dir.display(), database = %db::redact(&url), store = %args.store, "Snapline is serving");
     match &args.upstream {
         None => println!("Snapline is serving on http://{addr}"),
         Some(upstream) => {

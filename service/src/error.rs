@@ -93,8 +93,32 @@ impl From<anyhow::Error> for ServiceError {
 
 impl From<sqlx::Error> for ServiceError {
     fn from(e: sqlx::Error) -> Self {
+        if db_unreachable(&e) {
+            return ServiceError::unavailable(format!(
+                "the metadata database is unreachable ({e}); nothing was changed. Try again \
+                 when it is back"
+            ));
+        }
         ServiceError::internal(e)
     }
+}
+
+/// Whether a database error means the server is down or restarting (a retry may work),
+/// rather than a fault in the statement: connection I/O, an exhausted or closed pool, or
+/// PostgreSQL's "shutting down" and "starting up" codes (class 57P).
+fn db_unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(d) => d.code().is_some_and(|c| c.starts_with("57P")),
+        _ => false,
+    }
+}
+
+/// Whether an I/O error came from the S3 store being down or refusing (see
+/// [`engine::s3::RemoteStoreError`]).
+fn remote_store_failed(e: &std::io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(|inner| inner.is::<engine::s3::RemoteStoreError>())
 }
 
 impl From<engine::EngineError> for ServiceError {
@@ -122,6 +146,14 @@ impl From<engine::EngineError> for ServiceError {
             e @ E::NoSpace(_) => ServiceError::insufficient_storage(e.to_string()),
             E::Invalid(m) => ServiceError::bad_request(m),
             e @ E::Hook(_) => ServiceError::internal(anyhow::anyhow!(e)),
+            E::Store(engine::store::StoreError::Io { context, source })
+                if remote_store_failed(&source) =>
+            {
+                ServiceError::unavailable(format!(
+                    "{context}: {source}. Nothing was changed; try again when the store is back"
+                ))
+            }
+            E::Db(e) => ServiceError::from(e),
             E::Store(engine::store::StoreError::Damaged(d)) => ServiceError::damaged(format!(
                 "stored data is damaged, nothing was changed: {d}. Run a verify to see which \
                  snapshots are affected"

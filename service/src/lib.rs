@@ -100,8 +100,19 @@ impl Service {
     /// status of containers whose processes died with the previous server, and makes sure
     /// a default project, the built-in demo image and this node's id exist.
     pub async fn open(db: DbPool, data_dir: PathBuf, limits: Limits) -> anyhow::Result<Self> {
+        Self::open_with(db, data_dir, limits, &engine::StoreConfig::Local).await
+    }
+
+    /// [`Service::open`] with the packs where `store` says: the data directory's store, or
+    /// an S3 bucket (`--store s3://…`).
+    pub async fn open_with(
+        db: DbPool,
+        data_dir: PathBuf,
+        limits: Limits,
+        store: &engine::StoreConfig,
+    ) -> anyhow::Result<Self> {
         use anyhow::Context;
-        let engine = Engine::open(&data_dir, db.clone())
+        let engine = Engine::open_with(&data_dir, db.clone(), store)
             .await
             .context("cannot open the snapshot store")?
             .with_lock_wait(limits.lock_wait);
