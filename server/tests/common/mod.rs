@@ -94,6 +94,15 @@ impl LiveServer {
         Self::spawn(tempfile::tempdir().unwrap(), args, env)
     }
 
+    /// Starts a server over an existing directory with extra `serve` arguments.
+    pub fn start_in_with_args(
+        dir: tempfile::TempDir,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> LiveServer {
+        Self::spawn(dir, args, env)
+    }
+
     fn spawn(dir: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> LiveServer {
         use std::io::{BufRead, BufReader};
         let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -1,0 +1,134 @@
+//! `snapline serve --store s3://…` against a real S3 server (Garage, from `.ci/garage.sh`):
+//! the disaster-recovery case. A node snapshots a container and dies (kill -9); another
+//! node, with an empty data directory, on the same database and bucket, copies the
+//! snapshot into a new container, exact to the byte. A node that names another store, or
+//! none, on that database is refused at start with what to do.
+
+mod common;
+
+use common::LiveServer;
+use serde_json::json;
+
+/// The `--store` URL of a test of its own, or `None` when no test bucket is configured
+/// (and the runner did not require one).
+fn store(dir: &std::path::Path) -> Option<String> {
+    engine::s3::scratch_options(dir).map(|o| o.url)
+}
+
+#[tokio::test]
+async fn a_snapshot_outlives_its_node_and_is_copied_on_another() {
+    let scratch = tempfile::tempdir().unwrap();
+    let Some(url) = store(scratch.path()) else {
+        return;
+    };
+    let a = LiveServer::start_with_args(&["--store", &url], &[]);
+    let id = a.container("default", "web").await;
+    let payload: Vec<u8> = common::XorShift(7).bytes(2 << 20);
+    std::fs::write(a.root(&id).join("data.bin"), &payload).unwrap();
+    std::fs::write(a.root(&id).join("note.txt"), b"before the migration").unwrap();
+    let snap = a.snapshot(&id, Some("before-migration")).await;
+    let servers = a.admin("GET", "/api/v1/servers", None).await;
+    let node_a = servers["servers"][0]["id"].as_str().unwrap().to_string();
+    let db_url = a.db_url.clone();
+    let _gone = a.kill9();
+
+    // Node B: nothing on its disk; the database and the bucket are all it shares with A.
+    let b = LiveServer::start_with_args(
+        &["--store", &url],
+        &[("SNAPLINE_DATABASE_URL", db_url.as_str())],
+    );
+    let c = b
+        .admin("GET", &format!("/api/v1/containers/{id}"), None)
+        .await;
+    assert_eq!(c["container"]["server_id"], node_a.as_str(), "{c}");
+    let copied = b
+        .admin(
+            "POST",
+            &format!("/api/v1/containers/{id}/copy"),
+            Some(json!({"target_project_id": "default", "name": "web-restored", "source_snapshot": snap})),
+        )
+        .await;
+    let new_id = copied["container"]["id"].as_str().unwrap().to_string();
+    assert_ne!(
+        copied["container"]["server_id"],
+        node_a.as_str(),
+        "{copied}"
+    );
+    assert_eq!(
+        std::fs::read(b.root(&new_id).join("data.bin")).unwrap(),
+        payload
+    );
+    assert_eq!(
+        std::fs::read(b.root(&new_id).join("note.txt")).unwrap(),
+        b"before the migration"
+    );
+    // The copy's packs came from the bucket into B's cache.
+    assert!(
+        std::fs::read_dir(b.data().join("cache/packs"))
+            .unwrap()
+            .count()
+            > 0,
+        "B's cache holds the packs it downloaded"
+    );
+    // B snapshots its new container into the same bucket.
+    let on_b = b.snapshot(&new_id, Some("on-b")).await;
+    for (c, name) in [(&id, &snap), (&new_id, &on_b)] {
+        let v = b
+            .admin(
+                "POST",
+                &format!("/api/v1/containers/{c}/snapshots/{name}/verify?deep=true"),
+                None,
+            )
+            .await;
+        assert_eq!(v["clean"], true, "{v}");
+    }
+    drop(b);
+
+    // The database keeps its store: a node without --store, or with another, is refused.
+    for args in [vec![], vec!["--store".to_string(), format!("{url}-other")]] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_snapline"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--no-demo",
+                "--data-dir",
+            ])
+            .arg(dir.path().join("data"))
+            .args(&args)
+            .env("SNAPLINE_DATABASE_URL", &db_url)
+            .env("SNAPLINE_ADMIN_TOKEN", common::ADMIN)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} started");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("keeps its packs in {url}")) && err.contains("--store"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_store_flags_are_refused_with_what_to_write() {
+    for (args, says) in [
+        (vec!["--store", "http://bucket"], "not an S3 store"),
+        (vec!["--store", "s3://UPPER"], "not a valid bucket name"),
+        (vec!["--store", "s3://bucket/../x"], "not a valid prefix"),
+        (vec!["--cache-mb", "1"], "64"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_snapline"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
