@@ -70,6 +70,11 @@ async fn a_snapshot_outlives_its_node_and_is_copied_on_another() {
             > 0,
         "B's cache holds the packs it downloaded"
     );
+    let servers = b.admin("GET", "/api/v1/servers", None).await;
+    let me = &servers["servers"][0];
+    assert_eq!(me["store"], url.as_str(), "{servers}");
+    assert!(me["cache_bytes"].as_u64().unwrap() > 0, "{servers}");
+    assert!(me["store_bytes"].as_u64().unwrap() > 1 << 20, "{servers}");
     // B snapshots its new container into the same bucket.
     let on_b = b.snapshot(&new_id, Some("on-b")).await;
     for (c, name) in [(&id, &snap), (&new_id, &on_b)] {
@@ -131,4 +136,57 @@ async fn bad_store_flags_are_refused_with_what_to_write() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(says), "{args:?}: {err}");
     }
+}
+
+/// The S3 server goes down mid-work: a snapshot that must upload answers 503 in seconds,
+/// says what failed and that nothing changed; the snapshot list is as before. Once the
+/// server is back, the same request works and its snapshot copies exactly.
+#[tokio::test]
+async fn an_s3_outage_is_a_clear_503_and_the_retry_works() {
+    let Some(mut garage) = common::garage::Garage::start() else {
+        return;
+    };
+    let env = garage.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let url = format!("s3://{}/outage", garage.bucket);
+    let s = LiveServer::start_with_args(&["--store", &url], &env);
+    let id = s.container("default", "app").await;
+    s.snapshot(&id, Some("first")).await;
+
+    garage.stop();
+    let fresh = common::XorShift(11).bytes(1 << 20);
+    std::fs::write(s.root(&id).join("new.bin"), &fresh).unwrap();
+    let started = std::time::Instant::now();
+    let (status, v) = s
+        .call(
+            "POST",
+            &format!("/api/v1/containers/{id}/snapshots"),
+            Some(common::ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(status, 503, "{v}");
+    let message = v["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("S3 store") && message.contains("Nothing was changed"),
+        "{v}"
+    );
+    eprintln!("the outage was reported after {:?}", started.elapsed());
+    let list = s
+        .admin("GET", &format!("/api/v1/containers/{id}/snapshots"), None)
+        .await;
+    assert_eq!(list["snapshots"].as_array().unwrap().len(), 1, "{list}");
+
+    garage.restart();
+    let second = s.snapshot(&id, Some("after-outage")).await;
+    let copied = s
+        .admin(
+            "POST",
+            &format!("/api/v1/containers/{id}/copy"),
+            Some(json!({"target_project_id": "default", "name": "app-copy", "source_snapshot": second})),
+        )
+        .await;
+    let copy = copied["container"]["id"].as_str().unwrap();
+    assert_eq!(std::fs::read(s.root(copy).join("new.bin")).unwrap(), fresh);
+    assert!(!s.log().contains("panicked"), "{}", s.log());
 }

@@ -114,11 +114,23 @@ fn db_unreachable(e: &sqlx::Error) -> bool {
     }
 }
 
-/// Whether an I/O error came from the S3 store being down or refusing (see
-/// [`engine::s3::RemoteStoreError`]).
-fn remote_store_failed(e: &std::io::Error) -> bool {
-    e.get_ref()
-        .is_some_and(|inner| inner.is::<engine::s3::RemoteStoreError>())
+/// Whether an error came from the S3 store (or the database listing its packs) being down
+/// or refusing: a [`engine::s3::RemoteStoreError`] inside an I/O error anywhere in the
+/// chain. (`io::Error::source` skips its own payload, so each I/O error is opened here.)
+fn remote_store_failed(e: &(dyn std::error::Error + 'static)) -> bool {
+    use engine::s3::RemoteStoreError;
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let inside_io = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .is_some_and(|inner| inner.is::<RemoteStoreError>());
+        if inside_io || err.is::<RemoteStoreError>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 impl From<engine::EngineError> for ServiceError {
@@ -126,6 +138,11 @@ impl From<engine::EngineError> for ServiceError {
         use engine::EngineError as E;
         if e.is_out_of_space() {
             return ServiceError::insufficient_storage(e.classify("working").to_string());
+        }
+        if remote_store_failed(&e) {
+            return ServiceError::unavailable(format!(
+                "{e}. Nothing was changed; try again when the store is back"
+            ));
         }
         match e {
             E::NoSuchRoot(c) => ServiceError::conflict(format!(
@@ -146,13 +163,6 @@ impl From<engine::EngineError> for ServiceError {
             e @ E::NoSpace(_) => ServiceError::insufficient_storage(e.to_string()),
             E::Invalid(m) => ServiceError::bad_request(m),
             e @ E::Hook(_) => ServiceError::internal(anyhow::anyhow!(e)),
-            E::Store(engine::store::StoreError::Io { context, source })
-                if remote_store_failed(&source) =>
-            {
-                ServiceError::unavailable(format!(
-                    "{context}: {source}. Nothing was changed; try again when the store is back"
-                ))
-            }
             E::Db(e) => ServiceError::from(e),
             E::Store(engine::store::StoreError::Damaged(d)) => ServiceError::damaged(format!(
                 "stored data is damaged, nothing was changed: {d}. Run a verify to see which \

@@ -82,6 +82,7 @@ async fn read_or_choose_id(db: &DbPool, data_dir: &Path) -> anyhow::Result<Strin
 struct Figures {
     name: String,
     store_bytes: u64,
+    cache_bytes: u64,
     disk_total_bytes: u64,
     disk_free_bytes: u64,
 }
@@ -132,6 +133,8 @@ fn server_from_row(r: &engine::DbRow, me: &str, containers: u64) -> Result<Serve
         name: r.try_get("name")?,
         version: r.try_get("version")?,
         store_bytes: n("store_bytes")?,
+        store: r.try_get("store_url")?,
+        cache_bytes: n("cache_bytes")?,
         disk_total_bytes: n("disk_total_bytes")?,
         disk_free_bytes: n("disk_free_bytes")?,
         can_run_containers: r.try_get::<i64, _>("can_run_containers")? != 0,
@@ -144,13 +147,33 @@ fn server_from_row(r: &engine::DbRow, me: &str, containers: u64) -> Result<Serve
 impl Service {
     async fn figures(&self) -> Figures {
         let data = self.data_dir().to_path_buf();
-        let store = data.join("store");
-        let store_bytes = tokio::task::spawn_blocking(move || dir_bytes(&store))
-            .await
-            .unwrap_or(0);
+        // A local store is measured on disk; an S3 store by its rows (the bucket is never
+        // listed), and the node's cache on disk.
+        let (store_bytes, cache_bytes) = match self.engine().remote_store() {
+            None => {
+                let store = data.join("store");
+                let bytes = tokio::task::spawn_blocking(move || dir_bytes(&store))
+                    .await
+                    .unwrap_or(0);
+                (bytes, 0)
+            }
+            Some(_) => {
+                let cache = data.join("cache");
+                let cached = tokio::task::spawn_blocking(move || dir_bytes(&cache))
+                    .await
+                    .unwrap_or(0);
+                let stored: i64 =
+                    sqlx::query_scalar("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM packs")
+                        .fetch_one(self.db())
+                        .await
+                        .unwrap_or(0);
+                (stored.max(0) as u64, cached)
+            }
+        };
         Figures {
             name: host_name(),
             store_bytes,
+            cache_bytes,
             disk_total_bytes: fs4::total_space(&data).unwrap_or(0),
             disk_free_bytes: fs4::available_space(&data).unwrap_or(0),
         }
@@ -162,12 +185,14 @@ impl Service {
         // The row itself was made under the startup lock (`node_id`); a start renews its
         // start time, version and runtime, then beats with fresh figures.
         sqlx::query(
-            "UPDATE nodes SET version = $1, started_at = $2, can_run_containers = $3 WHERE id = $4",
+            "UPDATE nodes SET version = $1, started_at = $2, can_run_containers = $3, \
+             store_url = $5 WHERE id = $4",
         )
         .bind(env!("CARGO_PKG_VERSION"))
         .bind(fmt_time(now()))
         .bind(i64::from(self.can_run_containers()))
         .bind(self.server_id())
+        .bind(self.engine().remote_store().unwrap_or("local"))
         .execute(self.db())
         .await?;
         self.heartbeat().await?;
@@ -190,7 +215,7 @@ impl Service {
         let f = self.figures().await;
         sqlx::query(
             "UPDATE nodes SET heartbeat_at = $1, name = $2, store_bytes = $3, \
-             disk_total_bytes = $4, disk_free_bytes = $5 WHERE id = $6",
+             disk_total_bytes = $4, disk_free_bytes = $5, cache_bytes = $7 WHERE id = $6",
         )
         .bind(fmt_time(now()))
         .bind(&f.name)
@@ -198,6 +223,7 @@ impl Service {
         .bind(f.disk_total_bytes as i64)
         .bind(f.disk_free_bytes as i64)
         .bind(self.server_id())
+        .bind(f.cache_bytes as i64)
         .execute(self.db())
         .await?;
         Ok(())

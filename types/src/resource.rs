@@ -135,8 +135,17 @@ pub struct Server {
     #[cfg_attr(feature = "openapi", schema(example = "active"))]
     pub status: String,
     pub version: String,
-    /// Bytes of the snapshot store's packs.
+    /// Bytes of the snapshot store's packs: this node's data directory, or, for an S3
+    /// store, the whole bucket (every node then shows the same figure).
     pub store_bytes: u64,
+    /// Where the node keeps its packs: `local`, or the cluster's `s3://bucket/prefix`.
+    /// (Absent from servers older than S3 stores; read as `local`.)
+    #[serde(default = "local_store")]
+    #[cfg_attr(feature = "openapi", schema(example = "local"))]
+    pub store: String,
+    /// Bytes of S3 packs this node keeps in its local cache (0 for a local store).
+    #[serde(default)]
+    pub cache_bytes: u64,
     /// The data directory's filesystem.
     pub disk_total_bytes: u64,
     pub disk_free_bytes: u64,
@@ -150,6 +159,10 @@ pub struct Server {
     /// 20 seconds. (Absent from servers older than nodes; read as empty.)
     #[serde(default)]
     pub last_seen_at: String,
+}
+
+fn local_store() -> String {
+    "local".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -80,9 +80,18 @@ fn ServersCard() -> impl IntoView {
                                         " "<span class=if active { "badge status-running" } else { "badge status-paused" }>{s.status}</span>
                                         <span class="check-summary">
                                             {format!(
-                                                "{containers} {} · store {} · {} free of {} · Snapline {}",
+                                                "{containers} {} · store {}{} · {} free of {} · Snapline {}",
                                                 if containers == 1 { "container" } else { "containers" },
                                                 types::units::human_bytes(s.store_bytes),
+                                                if s.store == "local" {
+                                                    String::new()
+                                                } else {
+                                                    format!(
+                                                        " in {} ({} cached here)",
+                                                        s.store,
+                                                        types::units::human_bytes(s.cache_bytes)
+                                                    )
+                                                },
                                                 types::units::human_bytes(s.disk_free_bytes),
                                                 types::units::human_bytes(s.disk_total_bytes),
                                                 s.version,

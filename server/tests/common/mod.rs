@@ -1,6 +1,7 @@
 //! Helpers shared by the server's integration tests.
 #![allow(dead_code)]
 
+pub mod garage;
 pub mod rpc;
 
 use std::path::Path;
