@@ -10,6 +10,7 @@
 pub mod fresh_fs;
 pub mod report;
 pub mod rng;
+pub mod s3;
 pub mod server;
 pub mod stats;
 pub mod tools;

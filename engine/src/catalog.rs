@@ -94,6 +94,11 @@ impl Catalog {
         Catalog { db }
     }
 
+    /// The database.
+    pub(crate) fn db(&self) -> &DbPool {
+        &self.db
+    }
+
     /// Records a new live root.
     pub async fn add_root(&self, c: &ContainerId, now: DateTime<Utc>) -> Result<(), EngineError> {
         sqlx::query(
@@ -166,8 +171,10 @@ impl Catalog {
         &self,
         s: &SnapshotInfo,
         now: DateTime<Utc>,
+        op: Option<&str>,
     ) -> Result<(), EngineError> {
-        let mut tx = self.db.begin().await?;
+        let mut tx = crate::db::begin_write(&self.db).await?;
+        end_op(&mut tx, op).await?;
         let r = sqlx::query(
             "INSERT INTO engine_roots (container_id, created_at, deleted_at) VALUES ($1, $2, $3)",
         )
@@ -188,9 +195,15 @@ impl Catalog {
     }
 
     /// Inserts a snapshot row.
-    pub async fn insert(&self, s: &SnapshotInfo) -> Result<(), EngineError> {
-        let mut conn = self.db.acquire().await?;
-        insert_row(&mut conn, s).await
+    /// With a shared store, `op` is the snapshot's registered operation: the row is written
+    /// only if the operation still exists, in the same transaction that ends it, so a
+    /// fenced operation commits nothing ([`EngineError::Fenced`]).
+    pub async fn insert(&self, s: &SnapshotInfo, op: Option<&str>) -> Result<(), EngineError> {
+        let mut tx = crate::db::begin_write(&self.db).await?;
+        end_op(&mut tx, op).await?;
+        insert_row(&mut tx, s).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The container's snapshots that have not expired at `now`, newest first.
@@ -457,6 +470,20 @@ pub struct JournalEntry {
     pub paths: Option<Vec<Vec<u8>>>,
     /// Why the last attempt failed; `None` when it was interrupted (or never failed).
     pub failed: Option<String>,
+}
+
+/// Ends a registered operation inside a commit's transaction; fails with
+/// [`EngineError::Fenced`] when GC already removed it (its lease lapsed).
+async fn end_op(conn: &mut sqlx::AnyConnection, op: Option<&str>) -> Result<(), EngineError> {
+    let Some(op) = op else { return Ok(()) };
+    let r = sqlx::query("DELETE FROM store_ops WHERE id = $1")
+        .bind(op)
+        .execute(conn)
+        .await?;
+    if r.rows_affected() == 0 {
+        return Err(EngineError::Fenced(op.to_string()));
+    }
+    Ok(())
 }
 
 async fn insert_row(conn: &mut sqlx::AnyConnection, s: &SnapshotInfo) -> Result<(), EngineError> {

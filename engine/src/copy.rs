@@ -43,7 +43,7 @@ impl Engine {
         let _guard = self.lock(to).await?;
         // The lease keeps GC from sweeping between the read of the source row and the
         // insert of the new one (the source may be deleted meanwhile).
-        let _lease = self.lease().await;
+        let lease = self.lease().await?;
         let now = chrono::Utc::now();
         let info = SnapshotInfo {
             container: *to,
@@ -57,7 +57,10 @@ impl Engine {
             file_count: src.file_count,
             added_bytes: 0,
         };
-        self.inner.catalog.insert_published(&info, now).await?;
+        self.inner
+            .catalog
+            .insert_published(&info, now, lease.op_id())
+            .await?;
         Ok(info)
     }
 
@@ -135,7 +138,7 @@ impl Engine {
                 return Err(EngineError::RootExists(*t));
             }
         }
-        let _lease = self.lease().await;
+        let _lease = self.lease().await?;
         let top = snapshot.as_ref().map(|s| s.top_tree);
         let src_root = self.root_path(from);
         let dst_roots: Vec<std::path::PathBuf> = to.iter().map(|t| self.root_path(t)).collect();

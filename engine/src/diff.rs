@@ -415,7 +415,7 @@ impl Engine {
                 if !self.inner.catalog.root_exists(c).await? {
                     return Err(EngineError::NoSuchRoot(*c));
                 }
-                let _lease = self.lease().await;
+                let _lease = self.lease().await?;
                 let c2 = *c;
                 // The live tree is captured like a snapshot (only changed files are read);
                 // its new objects become garbage unless a snapshot keeps them.
@@ -428,7 +428,7 @@ impl Engine {
                     .map_err(|e| e.classify("reading the live tree for a diff"));
             }
         };
-        let _lease = self.lease().await;
+        let _lease = self.lease().await?;
         self.blocking(move |e| diff_tops(&e.inner.store, &a.top_tree, &b, limit))
             .await
     }

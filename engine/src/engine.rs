@@ -15,6 +15,10 @@ use crate::s3::{S3Options, S3PackStorage};
 use crate::storage::{LocalPackStorage, PackStorage};
 use crate::store::ObjectStore;
 
+/// How long a condemned pack of a shared store waits before a collection may delete it:
+/// longer than any clock skew between nodes and any pause short of a lapsed lease.
+pub const DEFAULT_GC_MIN_AGE: Duration = Duration::from_secs(300);
+
 /// How long a second operation on the same container waits for the first before it is
 /// refused as busy.
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(10);
@@ -40,7 +44,7 @@ pub(crate) struct Inner {
     pub(crate) catalog: Catalog,
     pub(crate) store: ObjectStore,
     /// The S3 storage, when packs are remote (for its figures).
-    remote: Option<Arc<S3PackStorage>>,
+    pub(crate) remote: Option<Arc<S3PackStorage>>,
     locks: Mutex<HashMap<ContainerId, Arc<tokio::sync::Mutex<()>>>>,
     /// Held shared by every operation that may rely on objects already in the store (it
     /// found them present and did not write them); held exclusively by GC's sweep. So GC can
@@ -52,12 +56,36 @@ pub(crate) struct Inner {
     /// new snapshot. A pin is taken under the shared lease, so GC (exclusive) sees it.
     pub(crate) pins: Mutex<HashMap<ObjectId, usize>>,
     pub(crate) lock_wait: Duration,
+    /// This engine instance's id in `store_ops` (a shared store's registered operations).
+    pub(crate) owner: String,
+    /// How long a registered operation's lease lasts without renewal.
+    pub(crate) lease_len: Duration,
+    /// How long a condemned pack waits before a collection may delete it (shared store).
+    pub(crate) gc_min_age: Duration,
+}
+
+/// An operation's hold on the store: until it is dropped, no collection (this node's, or
+/// with a shared store any node's, through the registered operation) deletes what the
+/// operation relies on.
+pub(crate) struct Lease {
+    _local: OwnedRwLockReadGuard<()>,
+    op: Option<crate::ops::OpRow>,
+}
+
+impl Lease {
+    /// The registered operation's id (a shared store only): a commit must still find it.
+    pub(crate) fn op_id(&self) -> Option<&str> {
+        self.op.as_ref().map(|o| o.id.as_str())
+    }
 }
 
 /// Keeps a tree (and all it reaches) live for GC until dropped; see [`Engine::pin`].
 pub(crate) struct TreePin {
     engine: Engine,
     top: ObjectId,
+    /// A shared store's registered operation, kept while the pin lives: other nodes' GC
+    /// cannot see this process's pins.
+    _op: Option<crate::ops::OpRow>,
 }
 
 impl Drop for TreePin {
@@ -157,6 +185,7 @@ impl Engine {
                 Some(Arc::new(S3PackStorage::connect(opts, db.clone()).await?))
             }
         };
+        let shared = remote.is_some();
         let storage: Option<Arc<dyn PackStorage>> =
             remote.clone().map(|r| r as Arc<dyn PackStorage>);
         let store = tokio::task::spawn_blocking(move || -> Result<ObjectStore, EngineError> {
@@ -166,7 +195,8 @@ impl Engine {
                     format!("cannot open the store in {}", store_dir.display()),
                 ))?),
             };
-            Ok(ObjectStore::open(storage)?)
+            let store = ObjectStore::open(storage)?;
+            Ok(if shared { store.shared() } else { store })
         })
         .await
         .map_err(|e| EngineError::Invalid(format!("opening the store panicked: {e}")))??;
@@ -181,8 +211,14 @@ impl Engine {
                 gc_lease: Arc::new(RwLock::new(())),
                 pins: Mutex::new(HashMap::new()),
                 lock_wait: DEFAULT_LOCK_WAIT,
+                owner: crate::ops::random_id()?,
+                lease_len: crate::ops::DEFAULT_LEASE,
+                gc_min_age: DEFAULT_GC_MIN_AGE,
             }),
         };
+        if shared {
+            engine.spawn_lease_renewal();
+        }
         engine.sweep_orphans().await?;
         Ok(engine)
     }
@@ -226,6 +262,47 @@ impl Engine {
     /// The S3 store's URL, when the packs are in S3.
     pub fn remote_store(&self) -> Option<&str> {
         self.inner.remote.as_ref().map(|r| r.url())
+    }
+
+    /// Renews this engine's registered operations every third of their lease, for as long
+    /// as the engine lives (a shared store only).
+    fn spawn_lease_renewal(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            while let Some(every) = weak.upgrade().map(|i| i.lease_len / 3) {
+                tokio::time::sleep(every.max(Duration::from_millis(50))).await;
+                let Some(inner) = weak.upgrade() else { break };
+                // A test stands for a paused node by turning renewal off.
+                let paused = (|| {
+                    fail::fail_point!("ops::renew", |_| true);
+                    false
+                })();
+                if paused {
+                    continue;
+                }
+                if let Err(e) =
+                    crate::ops::renew(inner.catalog.db(), &inner.owner, inner.lease_len).await
+                {
+                    tracing::warn!(error = %e, "cannot renew this node's operation leases");
+                }
+            }
+        });
+    }
+
+    /// Sets the lease of registered operations (shared store; default
+    /// [`crate::ops::DEFAULT_LEASE`]) and how old a condemned pack must be before a
+    /// collection deletes it (default [`DEFAULT_GC_MIN_AGE`]). Tests shorten both.
+    pub fn with_gc_timing(self, lease: Duration, min_age: Duration) -> Self {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.lease_len = lease;
+                inner.gc_min_age = min_age;
+                Engine {
+                    inner: Arc::new(inner),
+                }
+            }
+            Err(inner) => Engine { inner },
+        }
     }
 
     /// Sets how long an operation waits for another on the same container.
@@ -293,20 +370,43 @@ impl Engine {
             .map_err(|_| EngineError::Busy(*c))
     }
 
-    /// A shared GC lease (see [`Inner::gc_lease`]).
-    pub(crate) async fn lease(&self) -> OwnedRwLockReadGuard<()> {
-        self.inner.gc_lease.clone().read_owned().await
+    /// A GC lease (see [`Inner::gc_lease`]); with a shared store, also a registered
+    /// operation ([`crate::ops`]), after which the condemned packs are read so that this
+    /// operation never reuses them.
+    pub(crate) async fn lease(&self) -> Result<Lease, EngineError> {
+        let local = self.inner.gc_lease.clone().read_owned().await;
+        let op = match &self.inner.remote {
+            None => None,
+            Some(_) => {
+                let db = self.inner.catalog.db();
+                let op = crate::ops::OpRow::register(db, &self.inner.owner, self.inner.lease_len)
+                    .await?;
+                let condemned = crate::ops::condemned_packs(db).await?;
+                self.inner
+                    .store
+                    .set_condemned(condemned.into_iter().map(|(id, ..)| id).collect());
+                let listed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM packs")
+                    .fetch_one(db)
+                    .await?;
+                let listed = usize::try_from(listed).unwrap_or(0);
+                self.blocking(move |e| Ok(e.inner.store.reload_if_changed(listed)?))
+                    .await?;
+                Some(op)
+            }
+        };
+        Ok(Lease { _local: local, op })
     }
 
     /// Pins tree `top` for GC (see [`Inner::pins`]). The caller holds the GC lease while it
     /// pins, having read `top` from the catalog under that same lease; afterwards it may let
     /// the lease go and keep reading through the pin.
-    pub(crate) fn pin(&self, _lease: &OwnedRwLockReadGuard<()>, top: ObjectId) -> TreePin {
+    pub(crate) fn pin(&self, lease: Lease, top: ObjectId) -> TreePin {
         let mut pins = self.inner.pins.lock().unwrap_or_else(|p| p.into_inner());
         *pins.entry(top).or_default() += 1;
         TreePin {
             engine: self.clone(),
             top,
+            _op: lease.op,
         }
     }
 

@@ -65,6 +65,14 @@ pub enum EngineError {
     /// The caller passed something unusable.
     #[error("{0}")]
     Invalid(String),
+
+    /// A shared store's operation outlived its lease (its node paused) and garbage
+    /// collection on another node fenced it: nothing was committed.
+    #[error(
+        "this operation outlived its lease (operation {0}; the node paused or lost the \
+         database) and was fenced by garbage collection: nothing was committed, try again"
+    )]
+    Fenced(String),
     /// Reading the live tree failed.
     #[error(transparent)]
     Capture(#[from] CaptureError),

@@ -166,11 +166,10 @@ impl Engine {
     ) -> Result<TarExport, EngineError> {
         // The lease first: a collection cannot run between resolving the snapshot and
         // pinning its tree. Then the pin alone keeps the tree's objects.
-        let lease = self.lease().await;
+        let lease = self.lease().await?;
         let snapshot = self.get(c, name_or_alias).await?;
         let top = snapshot.top_tree;
-        let pin = self.pin(&lease, top);
-        drop(lease);
+        let pin = self.pin(lease, top);
         let root = self
             .blocking(move |e| Ok(load_root(&e.inner.store, &top)?))
             .await?;

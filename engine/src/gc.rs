@@ -43,10 +43,17 @@ pub struct GcPlan {
 /// What a collection did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GcReport {
-    /// The plan it executed.
+    /// The plan it executed. With a shared store, `delete_packs` are the condemned packs
+    /// this run deleted, and nothing is repacked.
     pub plan: GcPlan,
     /// Bytes of new packs written by repacking.
     pub repacked_bytes: u64,
+    /// Shared store: packs this run condemned (a later run deletes them).
+    pub condemned_packs: Vec<ObjectId>,
+    /// Shared store: condemned packs found in use again and kept.
+    pub recovered_packs: Vec<ObjectId>,
+    /// Shared store: operations fenced because their lease lapsed.
+    pub fenced_ops: u64,
 }
 
 /// Every object reachable from `tops`: trees and chunks. Shared subtrees are walked once.
@@ -185,7 +192,7 @@ fn plan_with(store: &ObjectStore, live: &HashSet<ObjectId>) -> Result<GcPlan, En
 impl Engine {
     /// What a collection would do now (a dry run).
     pub async fn gc_plan(&self) -> Result<GcPlan, EngineError> {
-        let _lease = self.lease().await;
+        let _lease = self.lease().await?;
         let tops = self.live_tops().await?;
         self.blocking(move |e| {
             let live = mark(&e.inner.store, &tops)?;
@@ -197,6 +204,9 @@ impl Engine {
     /// Collects garbage. Waits for running snapshots to commit and holds new ones back
     /// until it is done.
     pub async fn gc(&self) -> Result<GcReport, EngineError> {
+        if self.inner.remote.is_some() {
+            return self.gc_shared().await;
+        }
         let _exclusive = self.inner.gc_lease.clone().write_owned().await;
         let tops = self.live_tops().await?;
         self.blocking(move |e| {
@@ -226,10 +236,130 @@ impl Engine {
             Ok(GcReport {
                 plan,
                 repacked_bytes,
+                ..Default::default()
             })
         })
         .await
         .map_err(|e| e.classify("collecting garbage"))
+    }
+
+    /// Collects garbage in a store several nodes share ([`crate::ops`]): one node at a
+    /// time (the cluster's GC lock), without stopping any node's operations.
+    ///
+    /// 1. Fence the operations whose lease lapsed.
+    /// 2. Read the condemned packs and reload the index (other nodes' packs included).
+    /// 3. Choose the condemned packs old enough, whose condemnation no registered
+    ///    operation predates. Only then mark: an operation that predates a condemnation may
+    ///    commit up to the moment the check passes, and the mark must see that commit.
+    /// 4. Delete those the mark finds unused; recover every condemned pack found in use.
+    /// 5. Condemn the packs the mark finds unused, bumping the epoch in the same
+    ///    transaction. They are deleted by a later run.
+    async fn gc_shared(&self) -> Result<GcReport, EngineError> {
+        let db = self.inner.catalog.db().clone();
+        let lock = crate::db::cluster_lock(&db, crate::db::ClusterLock::Gc).await?;
+        let result = self.gc_shared_locked(&db).await;
+        lock.release().await;
+        result.map_err(|e| e.classify("collecting garbage"))
+    }
+
+    async fn gc_shared_locked(&self, db: &crate::DbPool) -> Result<GcReport, EngineError> {
+        use crate::ops;
+        let fenced_ops = ops::fence_lapsed(db).await?;
+        let condemned = ops::condemned_packs(db).await?;
+        self.inner
+            .store
+            .set_condemned(condemned.iter().map(|(id, ..)| *id).collect());
+        self.blocking(|e| Ok(e.inner.store.reload()?)).await?;
+        let oldest_op: Option<i64> = sqlx::query_scalar("SELECT MIN(started_epoch) FROM store_ops")
+            .fetch_one(db)
+            .await?;
+        let now = chrono::Utc::now();
+        let min_age = chrono::Duration::from_std(self.inner.gc_min_age).unwrap_or_default();
+        let ripe: HashSet<ObjectId> = condemned
+            .iter()
+            .filter(|(_, epoch, at)| {
+                let old_enough = chrono::DateTime::parse_from_rfc3339(at)
+                    .map(|t| now.signed_duration_since(t) >= min_age)
+                    .unwrap_or(false);
+                old_enough && oldest_op.is_none_or(|o| o >= *epoch)
+            })
+            .map(|(id, ..)| *id)
+            .collect();
+        fail::fail_point!("gc::before_mark", |_| Err(EngineError::Injected(
+            "gc::before_mark".into()
+        )));
+        let tops = self.live_tops().await?;
+        let (live, plan) = self
+            .blocking(move |e| {
+                let live = mark(&e.inner.store, &tops)?;
+                let plan = plan_with(&e.inner.store, &live)?;
+                Ok((live, plan))
+            })
+            .await?;
+        // Packs holding a live object, as the index reads it (it prefers copies outside
+        // condemned packs, so a condemned pack here has the only copy).
+        let by_pack = self.inner.store.objects_by_pack();
+        let in_use = |p: &ObjectId| {
+            by_pack
+                .get(p)
+                .is_some_and(|entries| entries.iter().any(|e| live.contains(&e.id)))
+        };
+        let mut report = GcReport {
+            fenced_ops,
+            ..Default::default()
+        };
+        for (pack, ..) in &condemned {
+            if in_use(pack) {
+                sqlx::query(
+                    "UPDATE packs SET condemned_epoch = NULL, condemned_at = NULL WHERE id = $1",
+                )
+                .bind(pack.to_hex())
+                .execute(db)
+                .await?;
+                report.recovered_packs.push(*pack);
+            } else if ripe.contains(pack) {
+                fail::fail_point!("gc::before_sweep", |_| Err(EngineError::Injected(
+                    "gc::before_sweep".into()
+                )));
+                let p = *pack;
+                self.blocking(move |e| Ok(e.inner.store.remove_pack(&p)?))
+                    .await?;
+                report.plan.delete_packs.push(*pack);
+            }
+        }
+        let known: HashSet<ObjectId> = condemned.iter().map(|(id, ..)| *id).collect();
+        let newly: Vec<ObjectId> = plan
+            .delete_packs
+            .iter()
+            .filter(|p| !known.contains(p))
+            .copied()
+            .collect();
+        if !newly.is_empty() {
+            let mut tx = crate::db::begin_write(db).await?;
+            let epoch: i64 = sqlx::query_scalar(
+                "UPDATE store_epoch SET epoch = epoch + 1 WHERE singleton = 1 RETURNING epoch",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
+            let at = crate::catalog::fmt_time(now);
+            for p in &newly {
+                sqlx::query(
+                    "UPDATE packs SET condemned_epoch = $1, condemned_at = $2 \
+                     WHERE id = $3 AND condemned_epoch IS NULL",
+                )
+                .bind(epoch)
+                .bind(&at)
+                .bind(p.to_hex())
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        }
+        report.condemned_packs = newly;
+        report.plan.live_objects = plan.live_objects;
+        report.plan.dead_objects = plan.dead_objects;
+        report.plan.dead_bytes = plan.dead_bytes;
+        Ok(report)
     }
 
     /// [`Engine::exclusive_bytes`] of every live snapshot of a container, by name, in one

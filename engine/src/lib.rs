@@ -45,6 +45,7 @@ pub mod fsops;
 pub mod gc;
 pub mod ids;
 pub mod materialize;
+pub mod ops;
 pub mod pack;
 pub mod pack_cache;
 pub mod progress;

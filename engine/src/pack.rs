@@ -9,6 +9,7 @@
 //!
 //! ```text
 //! "SLPACK01"                                   8-byte magic and version
+//! salt       16 random bytes                   only in packs of a shared (S3) store
 //! blob*      header (42 bytes) + stored bytes  one per object
 //! footer     count u32, then per blob: offset u64 + header (50 bytes each)
 //! trailer    footer length u32, BLAKE3 of the footer (32), "SLPKEND1"
@@ -126,6 +127,29 @@ impl PackBuilder {
             buf,
             entries: Vec::new(),
         }
+    }
+
+    /// An empty pack that starts with 16 random bytes, so that its id is its own even when
+    /// another writer packs the same objects in the same order. Readers find blobs through
+    /// the footer's offsets, so the salt needs no format change.
+    pub fn salted() -> Self {
+        use std::io::Read;
+        let mut p = Self::new();
+        let mut salt = [0u8; 16];
+        if std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut salt))
+            .is_err()
+        {
+            // No urandom: the time and the address of this builder still differ per pack.
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            let seed = format!("{t}:{:p}:{}", &p, std::process::id());
+            salt.copy_from_slice(&blake3::hash(seed.as_bytes()).as_bytes()[..16]);
+        }
+        p.buf.extend_from_slice(&salt);
+        p
     }
 
     /// Compresses and appends an object whose id the caller computed from `raw`.
@@ -468,6 +492,24 @@ mod tests {
             read_footer_from_tail("p", total, &bad),
             Err(PackError::Damaged { .. })
         ));
+    }
+
+    #[test]
+    fn salted_packs_of_the_same_objects_differ_and_read_back() {
+        let o = b"the same object".to_vec();
+        let build = |mut p: PackBuilder| {
+            p.add(ObjectKind::Chunk, ObjectId::of(&o), &o);
+            p.finish()
+        };
+        let (a, a_bytes, a_entries) = build(PackBuilder::salted());
+        let (b, _, _) = build(PackBuilder::salted());
+        let (plain1, ..) = build(PackBuilder::new());
+        let (plain2, ..) = build(PackBuilder::new());
+        assert_eq!(plain1, plain2, "unsalted packs are content-addressed");
+        assert_ne!(a, b);
+        assert_eq!(read_footer("a", &a_bytes).unwrap(), a_entries);
+        let e = a_entries[0];
+        assert_eq!(decode_blob(&e, stored(&a_bytes, &e)).unwrap(), o);
     }
 
     #[test]

@@ -43,7 +43,7 @@ impl Engine {
             return Err(EngineError::RootExists(*c));
         }
         let root = self.root_path(c);
-        let _lease = self.lease().await;
+        let _lease = self.lease().await?;
         let root2 = root.clone();
         let made = self
             .blocking(move |e| {

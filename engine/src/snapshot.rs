@@ -143,7 +143,7 @@ impl Engine {
         }
         // Held until the row is committed: the objects this snapshot found already present
         // must outlive any concurrent GC.
-        let _lease = self.lease().await;
+        let lease = self.lease().await?;
         let (c2, progress, hooks) = (*c, opts.progress.clone(), opts.read_hooks.clone());
         let (top, stats, written) = self
             .blocking(move |e| {
@@ -176,7 +176,7 @@ impl Engine {
             file_count: stats.files,
             added_bytes: written,
         };
-        self.inner.catalog.insert(&info).await?;
+        self.inner.catalog.insert(&info, lease.op_id()).await?;
         Ok(info)
     }
 }

@@ -63,6 +63,15 @@ pub struct ObjectStore {
     storage: Arc<dyn PackStorage>,
     index: Arc<RwLock<HashMap<ObjectId, Location>>>,
     damaged: Arc<RwLock<Vec<(ObjectId, PackError)>>>,
+    /// Packs that GC condemned (a store shared by nodes, [`crate::ops`]): still readable,
+    /// but never reused by a writer, and the index prefers any other copy of an object.
+    condemned: Arc<RwLock<HashSet<ObjectId>>>,
+    /// Whether other nodes write to this store too: the index is then reloaded when an
+    /// object is missing or its pack is gone.
+    shared: bool,
+    /// How many packs the index was built from, plus those stored since: a shared store
+    /// whose `packs` table holds another count has changed under this node.
+    packs_seen: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl ObjectStore {
@@ -72,16 +81,106 @@ impl ObjectStore {
     /// a damaged store can still be verified and partly restored. Damage inside objects is
     /// found when they are read (every read is hash-checked) and by `verify`.
     pub fn open(storage: Arc<dyn PackStorage>) -> Result<Self, StoreError> {
+        let (index, damaged, seen) = Self::build_index(storage.as_ref(), &HashSet::new())?;
+        Ok(ObjectStore {
+            storage,
+            index: Arc::new(RwLock::new(index)),
+            damaged: Arc::new(RwLock::new(damaged)),
+            condemned: Arc::new(RwLock::new(HashSet::new())),
+            shared: false,
+            packs_seen: Arc::new(std::sync::atomic::AtomicUsize::new(seen)),
+        })
+    }
+
+    /// Marks the store as shared with other nodes (an S3 store): see [`ObjectStore::reload`].
+    pub fn shared(mut self) -> Self {
+        self.shared = true;
+        self
+    }
+
+    /// A new pack for a writer. A shared store's packs are salted: two nodes packing the
+    /// same objects in the same order must not make one pack id, or a writer could revive a
+    /// condemned pack by name while GC deletes it.
+    fn new_pack(&self) -> PackBuilder {
+        if self.shared {
+            PackBuilder::salted()
+        } else {
+            PackBuilder::new()
+        }
+    }
+
+    /// Rebuilds the index from the storage's current list of packs (a remote storage's
+    /// footers come from its cache): picks up packs other nodes wrote and forgets packs
+    /// that were deleted. Objects in condemned packs are indexed only where no other copy
+    /// exists.
+    pub fn reload(&self) -> Result<(), StoreError> {
+        let condemned = self
+            .condemned
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let (index, damaged, seen) = Self::build_index(self.storage.as_ref(), &condemned)?;
+        *self.index.write().unwrap_or_else(|p| p.into_inner()) = index;
+        *self.damaged.write().unwrap_or_else(|p| p.into_inner()) = damaged;
+        self.packs_seen
+            .store(seen, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Reloads the index when the store's pack count (`listed`, from the database) is not
+    /// the one this node knows: another node stored or deleted packs. Operations call it
+    /// as they start, so a node reuses what other nodes stored (an image is kept once).
+    pub fn reload_if_changed(&self, listed: usize) -> Result<(), StoreError> {
+        if listed != self.packs_seen.load(std::sync::atomic::Ordering::Relaxed) {
+            self.reload()?;
+        }
+        Ok(())
+    }
+
+    /// Sets the condemned packs (read from the database by a registering operation or by
+    /// GC). Writers skip objects only where a copy outside these packs exists.
+    pub fn set_condemned(&self, packs: HashSet<ObjectId>) {
+        *self.condemned.write().unwrap_or_else(|p| p.into_inner()) = packs;
+    }
+
+    /// Whether a writer may reuse the stored copy of `id`: it is indexed, and not in a
+    /// condemned pack.
+    pub fn reusable(&self, id: &ObjectId) -> bool {
+        match self.locate(id) {
+            Some(loc) => !self
+                .condemned
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&loc.pack),
+            None => false,
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn build_index(
+        storage: &dyn PackStorage,
+        condemned: &HashSet<ObjectId>,
+    ) -> Result<
+        (
+            HashMap<ObjectId, Location>,
+            Vec<(ObjectId, PackError)>,
+            usize,
+        ),
+        StoreError,
+    > {
         use rayon::prelude::*;
-        let packs = storage
+        let mut packs = storage
             .list()
             .map_err(StoreError::io("cannot list packs"))?;
+        // Packs in use first: an object in both a live and a condemned pack is read from
+        // the live one.
+        packs.sort_by_key(|p| condemned.contains(p));
         // One tail read per pack; a remote storage answers each in a round trip, so they
         // run in parallel.
         let footers: Vec<(ObjectId, Result<Vec<BlobEntry>, PackError>)> = packs
             .par_iter()
             .map(|pack_id| -> Result<_, StoreError> {
-                Ok((*pack_id, Self::footer(storage.as_ref(), pack_id)?))
+                Ok((*pack_id, Self::footer(storage, pack_id)?))
             })
             .collect::<Result<_, _>>()?;
         let mut index = HashMap::new();
@@ -99,11 +198,7 @@ impl ObjectStore {
                 Err(e) => damaged.push((pack_id, e)),
             }
         }
-        Ok(ObjectStore {
-            storage,
-            index: Arc::new(RwLock::new(index)),
-            damaged: Arc::new(RwLock::new(damaged)),
-        })
+        Ok((index, damaged, packs.len()))
     }
 
     /// A pack's index, from its tail ([`pack::TAIL_GUESS`] bytes, then more if its footer is
@@ -178,6 +273,18 @@ impl ObjectStore {
 
     /// Reads an object and checks its kind, length and hash.
     pub fn read(&self, id: &ObjectId, kind: ObjectKind) -> Result<Vec<u8>, StoreError> {
+        match self.read_once(id, kind) {
+            // Another node may have written the object, or deleted the pack this index
+            // reads it from after writing it again elsewhere: reload, then read once more.
+            Err(StoreError::Missing(_) | StoreError::Damaged(_)) if self.shared => {
+                self.reload()?;
+                self.read_once(id, kind)
+            }
+            other => other,
+        }
+    }
+
+    fn read_once(&self, id: &ObjectId, kind: ObjectKind) -> Result<Vec<u8>, StoreError> {
         let loc = self.locate(id).ok_or(StoreError::Missing(*id))?;
         match self.read_at(id, kind, &loc) {
             // A reader without the GC lease (a pinned export) can lose a race with a repack:
@@ -244,16 +351,21 @@ impl ObjectStore {
         self.storage
             .put(&pack_id, kind, &bytes)
             .map_err(StoreError::io(format!("cannot store pack {pack_id}")))?;
+        self.packs_seen
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let condemned = self.condemned.read().unwrap_or_else(|p| p.into_inner());
         let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
         for entry in entries {
             let loc = Location {
                 pack: pack_id,
                 entry,
             };
-            if relocate {
-                index.insert(entry.id, loc);
-            } else {
-                index.entry(entry.id).or_insert(loc);
+            match index.get(&entry.id) {
+                // A new copy of an object whose indexed copy is condemned is read from now on.
+                Some(old) if !relocate && !condemned.contains(&old.pack) => {}
+                _ => {
+                    index.insert(entry.id, loc);
+                }
             }
         }
         Ok(bytes.len() as u64)
@@ -290,6 +402,11 @@ impl ObjectStore {
             let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
             index.retain(|_, loc| loc.pack != *pack);
         }
+        let _ = self.packs_seen.fetch_update(
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+            |n| n.checked_sub(1),
+        );
         self.storage
             .delete(pack)
             .map_err(StoreError::io(format!("cannot delete pack {pack}")))
@@ -336,7 +453,7 @@ impl<'a> StoreWriter<'a> {
                 let (store, rx, failed) = (store.clone(), rx.clone(), failed.clone());
                 std::thread::spawn(move || {
                     let run = || -> Result<u64, StoreError> {
-                        let mut pack = PackBuilder::new();
+                        let mut pack = store.new_pack();
                         let mut written = 0;
                         loop {
                             let job = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
@@ -344,7 +461,7 @@ impl<'a> StoreWriter<'a> {
                             pack.add(kind, id, &raw);
                             if pack.is_full() {
                                 written += store.store_pack(
-                                    std::mem::take(&mut pack),
+                                    std::mem::replace(&mut pack, store.new_pack()),
                                     PackKind::Data,
                                     relocate,
                                 )?;
@@ -369,7 +486,7 @@ impl<'a> StoreWriter<'a> {
             store,
             pending: std::sync::Mutex::new(HashSet::new()),
             relocate,
-            trees: std::sync::Mutex::new(PackBuilder::new()),
+            trees: std::sync::Mutex::new(store.new_pack()),
             trees_written: std::sync::atomic::AtomicU64::new(0),
             tx: Some(tx),
             workers,
@@ -383,7 +500,7 @@ impl StoreWriter<'_> {
     /// Adds an object unless it is already stored; returns whether it was new. `raw` is only
     /// copied when the object is new.
     pub fn add(&self, kind: ObjectKind, id: ObjectId, raw: &[u8]) -> Result<bool, StoreError> {
-        if !self.relocate && self.store.contains(&id) {
+        if !self.relocate && self.store.reusable(&id) {
             return Ok(false);
         }
         if !self
@@ -414,7 +531,7 @@ impl StoreWriter<'_> {
 
     /// Whether the store or this writer already has the object.
     pub fn has(&self, id: &ObjectId) -> bool {
-        self.store.contains(id)
+        self.store.reusable(id)
             || self
                 .pending
                 .lock()
@@ -427,7 +544,9 @@ impl StoreWriter<'_> {
         let full = {
             let mut trees = self.trees.lock().unwrap_or_else(|p| p.into_inner());
             trees.add(ObjectKind::Tree, id, raw);
-            trees.is_full().then(|| std::mem::take(&mut *trees))
+            trees
+                .is_full()
+                .then(|| std::mem::replace(&mut *trees, self.store.new_pack()))
         };
         if let Some(pack) = full {
             self.store_trees(pack)?;

@@ -179,7 +179,7 @@ pub fn verify_snapshots(
 impl Engine {
     /// Verifies every snapshot; with `deep`, re-reads and re-hashes all data.
     pub async fn verify(&self, deep: bool) -> Result<VerifyReport, EngineError> {
-        let _lease = self.lease().await;
+        let _lease = self.lease().await?;
         let all = self.inner.catalog.all_snapshots().await?;
         self.blocking(move |e| verify_snapshots(&e.inner.store, &all, deep))
             .await
@@ -192,7 +192,7 @@ impl Engine {
         name: &str,
         deep: bool,
     ) -> Result<VerifyReport, EngineError> {
-        let _lease = self.lease().await;
+        let _lease = self.lease().await?;
         let s = self.get(c, name).await?;
         self.blocking(move |e| verify_snapshots(&e.inner.store, &[s], deep))
             .await

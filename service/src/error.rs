@@ -162,6 +162,7 @@ impl From<engine::EngineError> for ServiceError {
             }
             e @ E::NoSpace(_) => ServiceError::insufficient_storage(e.to_string()),
             E::Invalid(m) => ServiceError::bad_request(m),
+            e @ E::Fenced(_) => ServiceError::unavailable(e.to_string()),
             e @ E::Hook(_) => ServiceError::internal(anyhow::anyhow!(e)),
             E::Db(e) => ServiceError::from(e),
             E::Store(engine::store::StoreError::Damaged(d)) => ServiceError::damaged(format!(

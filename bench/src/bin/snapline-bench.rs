@@ -59,6 +59,13 @@ struct BenchArgs {
     /// Scratch directory for the runs (needs about 8x the tree's size).
     #[arg(long, default_value = "/tmp")]
     work_dir: PathBuf,
+    /// Also compare on this S3 store (s3://BUCKET[/PREFIX]): Snapline on local disk,
+    /// Snapline on S3 and restic on the same S3, a copy on a new node with a cold cache,
+    /// and Snapline's S3 requests and bytes per operation. The server and credentials come
+    /// from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+    /// AWS_ALLOW_HTTP. Each run writes under a new prefix.
+    #[arg(long, value_name = "s3://BUCKET[/PREFIX]")]
+    store: Option<String>,
 }
 
 #[tokio::main]
@@ -80,6 +87,9 @@ fn expand(p: &str) -> PathBuf {
 
 /// Runs the benchmark and prints the report.
 async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(store) = &args.store {
+        engine::s3::parse_url(store).map_err(anyhow::Error::msg)?;
+    }
     for tool in ["cp", "tar", "restic"] {
         if Command::new(tool).arg("--version").output().is_err() {
             bail!(
@@ -159,10 +169,27 @@ async fn run(args: BenchArgs) -> anyhow::Result<()> {
         args.runs,
         &results,
     );
+    // The S3 comparison runs in the same invocation, on the same tree and change.
+    let s3 = match &args.store {
+        Some(store) => {
+            fs::create_dir_all(&work_root)?;
+            let r = bench::s3::compare(&tree, &work_root, &change, store, args.runs).await;
+            let _ = fs::remove_dir_all(&work_root);
+            Some(r?)
+        }
+        None => None,
+    };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut v = serde_json::to_value(&report)?;
+        if let Some(s3) = &s3 {
+            v["s3"] = serde_json::to_value(s3)?;
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     report.print_table(change.delete.len());
+    if let Some(s3) = &s3 {
+        s3.print_table();
+    }
     Ok(())
 }

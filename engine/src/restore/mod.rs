@@ -135,7 +135,7 @@ impl Engine {
         if let Some(pending) = self.inner.catalog.journal_get(c).await? {
             check_covers(&pending, sel)?;
         }
-        let _lease = self.lease().await;
+        let _lease = self.lease().await?;
         let stats = self
             .restore_locked(c, &snap.name, snap.top_tree, sel.cloned())
             .await?;
@@ -212,7 +212,7 @@ impl Engine {
                     None => None,
                 };
                 let _guard = self.lock(&j.container).await?;
-                let _lease = self.lease().await;
+                let _lease = self.lease().await?;
                 self.restore_locked(&j.container, &j.snapshot, j.top, sel)
                     .await
             };

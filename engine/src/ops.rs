@@ -1,0 +1,123 @@
+//! Operations registered in the database, so that garbage collection on one node never
+//! deletes a pack that an operation on another node relies on (`docs/SCALE-OUT.md`, the GC
+//! protocol). Only for a store several nodes share (S3); a local store's GC has the
+//! process's own lease ([`crate::engine::Engine`]'s `gc_lease`).
+//!
+//! The protocol:
+//! - Every operation that may rely on stored objects (snapshot, restore, copy, browse,
+//!   export…) registers a row in `store_ops` at its start, stamped with the store's current
+//!   epoch, and keeps its lease (`lease_until`) renewed while its engine lives. The row goes
+//!   when the operation ends.
+//! - GC condemns unused packs in one transaction that also bumps the epoch to `E`. A pack
+//!   condemned at `E` is deleted by a later run only when no registered operation started
+//!   before `E` (one that might have chosen to reuse it), a fresh mark still finds it
+//!   unused, and a minimum age has passed. A pack found in use again is recovered.
+//! - An operation that registers at `E` or later reads the condemned packs after
+//!   registering, and never reuses their objects: it writes them again.
+//! - An operation whose lease lapsed (its node paused or died) is fenced: GC deletes its
+//!   row, and its commit, which inserts the snapshot row only if the operation's row still
+//!   exists (one statement), fails with [`EngineError::Fenced`]. Nothing is lost: the
+//!   packs it wrote are unreferenced, and GC reclaims them.
+
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::catalog::fmt_time;
+use crate::db::DbPool;
+use crate::error::EngineError;
+
+/// How long a registered operation's lease lasts without renewal, by default. Renewal runs
+/// every third of it. Node clocks must agree to well within this (NTP does).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+
+/// A registered operation: its row is deleted when this is dropped.
+pub struct OpRow {
+    pub(crate) id: String,
+    db: DbPool,
+}
+
+impl OpRow {
+    /// Registers an operation of `owner` (an engine instance), stamped with the store's
+    /// current epoch, with a lease of `lease`.
+    pub(crate) async fn register(
+        db: &DbPool,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<OpRow, EngineError> {
+        let id = random_id()?;
+        let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO store_ops (id, owner, started_epoch, lease_until) \
+             SELECT $1, $2, epoch, $3 FROM store_epoch WHERE singleton = 1",
+        )
+        .bind(&id)
+        .bind(owner)
+        .bind(fmt_time(until))
+        .execute(db)
+        .await?;
+        Ok(OpRow { id, db: db.clone() })
+    }
+}
+
+impl Drop for OpRow {
+    fn drop(&mut self) {
+        // An operation ends: its row goes in the background. If the process dies first,
+        // the lease lapses and GC removes the row.
+        let (db, id) = (self.db.clone(), std::mem::take(&mut self.id));
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let _ = sqlx::query("DELETE FROM store_ops WHERE id = $1")
+                    .bind(id)
+                    .execute(&db)
+                    .await;
+            });
+        }
+    }
+}
+
+/// Renews the leases of `owner`'s operations.
+pub(crate) async fn renew(db: &DbPool, owner: &str, lease: Duration) -> Result<(), EngineError> {
+    let until = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
+    sqlx::query("UPDATE store_ops SET lease_until = $1 WHERE owner = $2")
+        .bind(fmt_time(until))
+        .bind(owner)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Fences every operation whose lease lapsed: deletes its row, so that its commit fails.
+/// Returns how many were fenced.
+pub(crate) async fn fence_lapsed(db: &DbPool) -> Result<u64, EngineError> {
+    let r = sqlx::query("DELETE FROM store_ops WHERE lease_until < $1")
+        .bind(fmt_time(Utc::now()))
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected())
+}
+
+/// The condemned packs: id, the epoch of their condemnation, and when (RFC 3339).
+pub(crate) async fn condemned_packs(
+    db: &DbPool,
+) -> Result<Vec<(crate::ids::ObjectId, i64, String)>, EngineError> {
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT id, condemned_epoch, condemned_at FROM packs WHERE condemned_epoch IS NOT NULL",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, e, at)| Some((crate::ids::ObjectId::from_hex(&id).ok()?, e, at)))
+        .collect())
+}
+
+/// A new random id: 32 hex digits.
+pub(crate) fn random_id() -> Result<String, EngineError> {
+    use std::io::Read;
+    let mut seed = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut seed))
+        .map_err(EngineError::io("cannot read /dev/urandom"))?;
+    Ok(seed.iter().map(|b| format!("{b:02x}")).collect())
+}

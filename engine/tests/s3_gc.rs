@@ -1,0 +1,312 @@
+//! Garbage collection on a store two nodes share (two engines, each with its own data
+//! directory and cache, on one database and one Garage bucket): condemn first and delete in a
+//! later run, never delete what a running operation on the other node may reuse, recover a
+//! pack found in use again, never deduplicate against a condemned pack, and fence an
+//! operation whose lease lapsed. Pause points hold the other node's snapshot just before its
+//! commit (`snapshot::before_row`).
+
+mod common;
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use engine::s3::S3Options;
+use engine::{
+    ContainerId, CopySource, Engine, EngineError, RootSource, SnapshotOptions, StoreConfig,
+};
+
+fn id(n: u8) -> ContainerId {
+    ContainerId::from_bytes([n; 12])
+}
+
+/// The fail points are process-wide: one test at a time in this file.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A node: an engine on `dir/<name>`, the database in `dir`, the test's bucket prefix.
+async fn node(dir: &Path, name: &str, opts: &S3Options, lease: Duration) -> Engine {
+    let data = dir.join(name);
+    std::fs::create_dir_all(&data).unwrap();
+    let store = StoreConfig::S3(S3Options {
+        cache_dir: data.join("cache"),
+        ..opts.clone()
+    });
+    Engine::open_with(&data, common::pool(dir).await, &store)
+        .await
+        .unwrap()
+        .with_gc_timing(lease, Duration::ZERO)
+}
+
+async fn pack_rows(dir: &Path) -> Vec<(String, Option<i64>)> {
+    sqlx::query_as("SELECT id, condemned_epoch FROM packs ORDER BY id")
+        .fetch_all(&common::pool(dir).await)
+        .await
+        .unwrap()
+}
+
+/// A tree of `n` files of noise (incompressible, so each byte is stored).
+fn noise_tree(root: &Path, seed: u64, n: usize) {
+    std::fs::create_dir_all(root).unwrap();
+    for i in 0..n {
+        std::fs::write(
+            root.join(format!("f{i}")),
+            common::noise(200_000, seed * 100 + i as u64),
+        )
+        .unwrap();
+    }
+}
+
+/// Holds every `snapshot::before_row` until released; says when one arrived.
+struct Pause {
+    arrived: mpsc::Receiver<()>,
+    release: mpsc::Sender<()>,
+}
+
+fn pause_before_commit() -> Pause {
+    let (arrived_tx, arrived) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel::<()>();
+    let release_rx = std::sync::Mutex::new(release_rx);
+    fail::cfg_callback("snapshot::before_row", move || {
+        let _ = arrived_tx.send(());
+        let _ = release_rx
+            .lock()
+            .unwrap()
+            .recv_timeout(Duration::from_secs(60));
+    })
+    .unwrap();
+    Pause { arrived, release }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unused_packs_are_condemned_then_deleted_by_a_later_run() {
+    let _serial = SERIAL.lock().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(opts) = engine::s3::scratch_options(&tmp.path().join("c")) else {
+        return;
+    };
+    let a = node(tmp.path(), "a", &opts, Duration::from_secs(60)).await;
+    let src = tmp.path().join("src");
+    noise_tree(&src, 1, 4);
+    a.create_root(&id(1), RootSource::Empty).await.unwrap();
+    let root = a.root_path(&id(1));
+    noise_tree(&root, 2, 3);
+    let s1 = a
+        .snapshot(&id(1), SnapshotOptions::default())
+        .await
+        .unwrap();
+    for i in 0..3 {
+        std::fs::remove_file(root.join(format!("f{i}"))).unwrap();
+    }
+    noise_tree(&root, 3, 2);
+    let s2 = a
+        .snapshot(&id(1), SnapshotOptions::default())
+        .await
+        .unwrap();
+    let kept = common::describe(&root);
+    a.delete(&id(1), &s1.name).await.unwrap();
+
+    let first = a.gc().await.unwrap();
+    assert!(!first.condemned_packs.is_empty(), "{first:?}");
+    assert!(
+        first.plan.delete_packs.is_empty(),
+        "nothing is deleted at once: {first:?}"
+    );
+    let condemned: Vec<_> = pack_rows(tmp.path())
+        .await
+        .into_iter()
+        .filter(|(_, e)| e.is_some())
+        .collect();
+    assert_eq!(condemned.len(), first.condemned_packs.len());
+
+    let second = a.gc().await.unwrap();
+    let mut deleted = second.plan.delete_packs.clone();
+    deleted.sort();
+    let mut expected = first.condemned_packs.clone();
+    expected.sort();
+    assert_eq!(deleted, expected, "{second:?}");
+    let rows = pack_rows(tmp.path()).await;
+    assert!(rows.iter().all(|(_, e)| e.is_none()), "{rows:?}");
+    for p in &deleted {
+        assert!(!rows.iter().any(|(id, _)| *id == p.to_hex()));
+    }
+    // What is left is exact, and a third run finds nothing to do.
+    a.copy(&id(1), CopySource::Snapshot(s2.name), &id(2))
+        .await
+        .unwrap();
+    assert_eq!(common::describe(&a.root_path(&id(2))), kept);
+    assert!(a.verify(true).await.unwrap().is_clean());
+    let third = a.gc().await.unwrap();
+    assert!(third.condemned_packs.is_empty() && third.plan.delete_packs.is_empty());
+}
+
+/// Node B's snapshot starts (and decides to reuse a pack) before node A condemns that
+/// pack; A's later runs must not delete it while B runs, and find it in use once B commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pack_reused_by_a_running_snapshot_on_another_node_survives_gc() {
+    let _serial = SERIAL.lock().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(opts) = engine::s3::scratch_options(&tmp.path().join("c")) else {
+        return;
+    };
+    let scenario = fail::FailScenario::setup();
+    let a = node(tmp.path(), "a", &opts, Duration::from_secs(60)).await;
+    let b = node(tmp.path(), "b", &opts, Duration::from_secs(60)).await;
+    // A stores a tree, then its only snapshot goes: its packs are unused.
+    a.create_root(&id(1), RootSource::Empty).await.unwrap();
+    noise_tree(&a.root_path(&id(1)), 7, 3);
+    let s = a
+        .snapshot(&id(1), SnapshotOptions::default())
+        .await
+        .unwrap();
+    a.delete(&id(1), &s.name).await.unwrap();
+    // B holds the same files and snapshots them: it finds the objects stored (reloading
+    // its index from the database) and reuses them; it is held just before its commit.
+    b.create_root(&id(2), RootSource::Empty).await.unwrap();
+    noise_tree(&b.root_path(&id(2)), 7, 3);
+    let expected = common::describe(&b.root_path(&id(2)));
+    let pause = pause_before_commit();
+    let b2 = b.clone();
+    let running =
+        tokio::spawn(async move { b2.snapshot(&id(2), SnapshotOptions::default()).await });
+    tokio::task::spawn_blocking(move || pause.arrived.recv_timeout(Duration::from_secs(60)))
+        .await
+        .unwrap()
+        .expect("B's snapshot reached its commit");
+    let up = b.s3_stats().unwrap().bytes_up;
+    assert!(
+        up < 200_000,
+        "B reused A's data instead of uploading it ({up} bytes up)"
+    );
+
+    // A condemns the packs, and while B runs, however often A collects, nothing goes.
+    let first = a.gc().await.unwrap();
+    assert!(!first.condemned_packs.is_empty(), "{first:?}");
+    for _ in 0..2 {
+        let again = a.gc().await.unwrap();
+        assert!(
+            again.plan.delete_packs.is_empty(),
+            "deleted under B: {again:?}"
+        );
+    }
+    pause.release.send(()).unwrap();
+    fail::remove("snapshot::before_row");
+    let snap = running.await.unwrap().unwrap();
+    // B's snapshot uses the packs: A's next run recovers them and deletes nothing.
+    // (A's own tree pack, which B's snapshot does not use, may go now: B no longer runs.)
+    let after = a.gc().await.unwrap();
+    assert!(!after.recovered_packs.is_empty(), "{after:?}");
+    assert!(
+        after
+            .plan
+            .delete_packs
+            .iter()
+            .all(|p| !after.recovered_packs.contains(p)),
+        "{after:?}"
+    );
+    assert!(pack_rows(tmp.path()).await.iter().all(|(_, e)| e.is_none()));
+    // A reads B's snapshot (its index learns B's tree pack from the database).
+    a.copy(&id(2), CopySource::Snapshot(snap.name), &id(3))
+        .await
+        .unwrap();
+    assert_eq!(common::describe(&a.root_path(&id(3))), expected);
+    scenario.teardown();
+}
+
+/// After a condemnation, a new snapshot of the same data writes it again instead of
+/// reusing the condemned pack; the condemned pack is then deleted and the new snapshot
+/// stays whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_writer_never_deduplicates_against_a_condemned_pack() {
+    let _serial = SERIAL.lock().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(opts) = engine::s3::scratch_options(&tmp.path().join("c")) else {
+        return;
+    };
+    let a = node(tmp.path(), "a", &opts, Duration::from_secs(60)).await;
+    let b = node(tmp.path(), "b", &opts, Duration::from_secs(60)).await;
+    a.create_root(&id(1), RootSource::Empty).await.unwrap();
+    noise_tree(&a.root_path(&id(1)), 9, 3);
+    let a_before = a.s3_stats().unwrap().bytes_up;
+    let s = a
+        .snapshot(&id(1), SnapshotOptions::default())
+        .await
+        .unwrap();
+    let a_up = a.s3_stats().unwrap().bytes_up - a_before;
+    a.delete(&id(1), &s.name).await.unwrap();
+    let first = a.gc().await.unwrap();
+    assert!(!first.condemned_packs.is_empty());
+
+    b.create_root(&id(2), RootSource::Empty).await.unwrap();
+    noise_tree(&b.root_path(&id(2)), 9, 3);
+    let expected = common::describe(&b.root_path(&id(2)));
+    let before = b.s3_stats().unwrap().bytes_up;
+    let snap = b
+        .snapshot(&id(2), SnapshotOptions::default())
+        .await
+        .unwrap();
+    let up = b.s3_stats().unwrap().bytes_up - before;
+    // The same files cost B what they cost A: nothing was taken from the condemned packs.
+    assert!(
+        up * 10 >= a_up * 9,
+        "B wrote the data again ({up} bytes up; A wrote {a_up})"
+    );
+
+    let second = a.gc().await.unwrap();
+    let mut deleted = second.plan.delete_packs.clone();
+    deleted.sort();
+    let mut condemned = first.condemned_packs.clone();
+    condemned.sort();
+    assert_eq!(deleted, condemned, "{second:?}");
+    // B's index still names the deleted packs for some objects: a read reloads it.
+    b.copy(&id(2), CopySource::Snapshot(snap.name.clone()), &id(3))
+        .await
+        .unwrap();
+    assert_eq!(common::describe(&b.root_path(&id(3))), expected);
+    a.copy(&id(2), CopySource::Snapshot(snap.name), &id(4))
+        .await
+        .unwrap();
+    assert_eq!(common::describe(&a.root_path(&id(4))), expected);
+    assert!(a.verify(true).await.unwrap().is_clean());
+}
+
+/// Node B pauses past its lease in the middle of a snapshot (renewal stops, as for a
+/// stopped process); A's collection fences the operation, and B's commit then fails with a
+/// clear error and commits nothing. The retry works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_operation_that_outlived_its_lease_is_fenced_and_commits_nothing() {
+    let _serial = SERIAL.lock().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(opts) = engine::s3::scratch_options(&tmp.path().join("c")) else {
+        return;
+    };
+    let scenario = fail::FailScenario::setup();
+    let a = node(tmp.path(), "a", &opts, Duration::from_secs(60)).await;
+    let b = node(tmp.path(), "b", &opts, Duration::from_millis(300)).await;
+    b.create_root(&id(2), RootSource::Empty).await.unwrap();
+    noise_tree(&b.root_path(&id(2)), 11, 2);
+    fail::cfg("ops::renew", "return").unwrap();
+    let pause = pause_before_commit();
+    let b2 = b.clone();
+    let running =
+        tokio::spawn(async move { b2.snapshot(&id(2), SnapshotOptions::default()).await });
+    tokio::task::spawn_blocking(move || pause.arrived.recv_timeout(Duration::from_secs(60)))
+        .await
+        .unwrap()
+        .expect("B's snapshot reached its commit");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let report = a.gc().await.unwrap();
+    assert!(report.fenced_ops >= 1, "{report:?}");
+    pause.release.send(()).unwrap();
+    fail::remove("snapshot::before_row");
+    fail::remove("ops::renew");
+    let err = running.await.unwrap().unwrap_err();
+    assert!(matches!(err, EngineError::Fenced(_)), "{err}");
+    assert!(err.to_string().contains("nothing was committed"), "{err}");
+    assert!(b.list(&id(2)).await.unwrap().is_empty());
+    let retry = b
+        .snapshot(&id(2), SnapshotOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(b.list(&id(2)).await.unwrap()[0].name, retry.name);
+    scenario.teardown();
+}
