@@ -2,6 +2,8 @@
 # Runs every test: formatting, lints, the Rust tests of every crate, a release build, and
 # the browser tests against a real `snapline serve`. Ends with the test runners' summaries.
 set -euo pipefail
+# The tests need an S3 server too (Garage; .ci/garage.sh starts it).
+export SNAPLINE_NEED_GARAGE=1
 source "$(dirname "$0")/.ci/setup.sh"
 cd "$SNAPLINE_ROOT"
 

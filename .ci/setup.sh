@@ -67,12 +67,14 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q "$wbg_version"; then
   cargo install wasm-bindgen-cli --version "$wbg_version" --force
 fi
 
-# Garage, the S3 server the tests and the benchmark run against (.ci/garage.sh). Only the
+# Garage, the S3 server the tests and the benchmark run against (.ci/garage.sh); only for
+# test.sh (SNAPLINE_NEED_GARAGE=1), not for run.sh, which serves without it. Only the
 # features one test node needs (SQLite metadata, bundled C libraries), built at opt-level 1
 # with the default release profile otherwise: 9 minutes on 2 cores here, against 36 for the
 # default features at opt-level 3. Tests never measure Garage's own speed.
 GARAGE_VERSION=2.5.0
-if ! /opt/garage/bin/garage --version 2>/dev/null | grep -q "$GARAGE_VERSION"; then
+if [ "${SNAPLINE_NEED_GARAGE:-}" = 1 ] &&
+  ! /opt/garage/bin/garage --version 2>/dev/null | grep -q "$GARAGE_VERSION"; then
   say "installing Garage $GARAGE_VERSION in /opt/garage (takes about 9 minutes on 2 cores)"
   as_root mkdir -p /opt/garage && as_root chown "$(id -u)" /opt/garage
   CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_TARGET_DIR="${TMPDIR:-/tmp}/snapline-garage-build" \

@@ -123,6 +123,14 @@ pub struct ServeArgs {
     #[arg(long, env = "SNAPLINE_CACHE_MB", default_value_t = 2048, value_parser = clap::value_parser!(u64).range(64..=16_777_216))]
     pub cache_mb: u64,
 
+    /// The URL other nodes reach this node's API at, when several nodes share a database
+    /// and an S3 store: calls about a container that arrive at another node are forwarded
+    /// here. Defaults to http:// and the bound address (127.0.0.1 when listening on all
+    /// addresses), which fits nodes on one host; give the host's reachable address for
+    /// nodes on several hosts.
+    #[arg(long, env = "SNAPLINE_ADVERTISE_URL", value_name = "URL", value_parser = crate::proxy::Upstream::parse)]
+    pub advertise_url: Option<crate::proxy::Upstream>,
+
     /// The S3 endpoint, e.g. http://127.0.0.1:3900 (instead of AWS_ENDPOINT_URL).
     #[arg(long, value_name = "URL")]
     pub s3_endpoint: Option<String>,

@@ -35,15 +35,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // keeps only the dashboard's (see `dashboard::schema`).
     let pool = db::open(&url).await?;
     // Held for the server's whole life (dropped when `run` returns).
-    let _serving = if args.upstream.is_none() {
+    // Several nodes may serve one database when they share an S3 store (each keeps its
+    // containers' files, calls are forwarded to a container's node, and GC follows the
+    // shared store's protocol). With local stores, one node per database.
+    let _serving = if args.upstream.is_none() && args.store == "local" {
         let held = engine::db::try_serving_lock(&pool)
             .await
             .context("cannot check whether another node serves this database")?;
         if held.is_none() {
             anyhow::bail!(
-                "another Snapline node already serves containers from the database {:?}; \
-                 one node per database for now (several nodes will share one once packs can \
-                 be stored in S3): give this node a database of its own, or stop the other",
+                "another Snapline node already serves containers from the database {:?}, and \
+                 this node's store is local: several nodes share a database only with a \
+                 shared S3 store (--store s3://BUCKET/PREFIX on every node). Give this node a \
+                 database of its own, or stop the other",
                 db::redact(&url)
             );
         }
@@ -102,6 +106,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 // The demo is a courtesy: without it Snapline works all the same.
                 Err(e) => tracing::warn!(error = %e, "the first start's demo could not be made"),
             }
+            let advertised = match &args.advertise_url {
+                Some(u) => u.as_str().to_string(),
+                None if addr.ip().is_unspecified() => format!("http://127.0.0.1:{}", addr.port()),
+                None => format!("http://{addr}"),
+            };
+            state
+                .service
+                .advertise(&advertised)
+                .await
+                .context("cannot record this node's URL")?;
             let jobs = state.service.spawn_jobs(args.job_interval());
             let heartbeat = state.service.spawn_heartbeat();
             let service = state.service.clone();

@@ -227,6 +227,16 @@ impl Service {
         &self,
         container: &engine::ContainerId,
     ) -> Result<tokio::sync::OwnedMutexGuard<()>, ServiceError> {
+        // Work on a container's files happens on the node that holds them (the HTTP layer
+        // forwards calls there while it is active).
+        if let Some((node, _, active)) = self.owner_elsewhere(container.as_str()).await? {
+            return Err(ServiceError::unavailable(format!(
+                "container {container} lives on server {node}, which {}; its files are \
+                 there. Send the request to that server, or copy one of the container's \
+                 snapshots to a new container here",
+                if active { "is active" } else { "is offline" }
+            )));
+        }
         let m = {
             let mut locks = self.inner.locks.lock().unwrap_or_else(|p| p.into_inner());
             locks.entry(container.to_string()).or_default().clone()

@@ -268,6 +268,42 @@ impl Service {
         })
     }
 
+    /// Records the URL other nodes reach this node's API at (`--advertise-url`).
+    pub async fn advertise(&self, url: &str) -> Result<(), ServiceError> {
+        sqlx::query("UPDATE nodes SET url = $1 WHERE id = $2")
+            .bind(url)
+            .bind(self.server_id())
+            .execute(self.db())
+            .await?;
+        Ok(())
+    }
+
+    /// Where a call about container `id` must go when another node holds its files: that
+    /// node's id, its URL, and whether it is active. `None` when this node holds it (or
+    /// the container is unknown: the call then answers here, 404 included).
+    pub async fn owner_elsewhere(
+        &self,
+        id: &str,
+    ) -> Result<Option<(String, String, bool)>, ServiceError> {
+        let row: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT n.id, n.url, n.heartbeat_at FROM containers c JOIN nodes n ON n.id = c.node_id \
+             WHERE c.id = $1 AND c.node_id <> $2",
+        )
+        .bind(id)
+        .bind(self.server_id())
+        .fetch_optional(self.db())
+        .await?;
+        Ok(row.map(|(node, url, beat)| {
+            let active = chrono::DateTime::parse_from_rfc3339(&beat)
+                .map(|t| {
+                    Utc::now().signed_duration_since(t)
+                        <= chrono::Duration::from_std(OFFLINE_AFTER).unwrap_or_default()
+                })
+                .unwrap_or(false);
+            (node, url, active)
+        }))
+    }
+
     /// Every node serving from this database, this one first, then by id.
     pub async fn list_servers(&self, _caller: &Caller) -> Result<Vec<Server>, ServiceError> {
         // This node's own row is refreshed first, so its figures are current.

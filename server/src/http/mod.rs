@@ -19,6 +19,7 @@ pub mod containers;
 pub mod download;
 pub mod error;
 mod export;
+pub mod owner;
 pub mod resources;
 pub mod retention;
 pub mod rpc;
@@ -194,6 +195,7 @@ pub struct ApiDoc;
 /// The `/api` routes: each resource's `router()` merged under `/api/v1`, over one service.
 /// Anything unmatched under `/api` answers in JSON, never HTML.
 pub fn router(service: Service) -> Router {
+    let forwarding = service.clone();
     let v1 = Router::new()
         .route("/health", get(system::health))
         .route("/openapi.json", get(system::openapi_json))
@@ -209,6 +211,10 @@ pub fn router(service: Service) -> Router {
         .nest("/api/v1", v1)
         .route("/api", any(not_found))
         .route("/api/{*rest}", any(not_found))
+        .layer(axum::middleware::from_fn_with_state(
+            forwarding,
+            owner::to_owner,
+        ))
         .layer(axum::middleware::from_fn(close_after_refused_upload))
 }
 

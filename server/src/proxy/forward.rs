@@ -81,8 +81,7 @@ fn copy_headers(from: &HeaderMap, names: &[HeaderName], mut to: impl FnMut(&Head
 }
 
 async fn forward(State(f): State<Forwarder>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let path = parts.uri.path();
+    let path = req.uri().path();
     if let Some(why) = refused_path(path) {
         let err = if path.starts_with("/api/v1") {
             ApiError::bad_request(why)
@@ -91,22 +90,45 @@ async fn forward(State(f): State<Forwarder>, req: Request) -> Response {
         };
         return err.into_response();
     }
-    // The base is validated (no query or fragment), the path starts with `/api/v1/`: the
-    // result can only name a resource of the upstream's API.
-    let mut target = format!("{}{path}", f.upstream.as_str());
+    match send(f.upstream.as_str(), &f.http, req, &[]).await {
+        Ok(r) => r,
+        Err(Unsent::BadUrl(r)) => r,
+        Err(Unsent::Unreachable(e)) => bad_gateway(&f.upstream, &e),
+    }
+}
+
+/// Why [`send`] got no answer.
+pub enum Unsent {
+    /// The path and query make no valid URL under the base: the answer to give.
+    BadUrl(Response),
+    /// The other server could not be reached.
+    Unreachable(reqwest::Error),
+}
+
+/// Sends `req` (whose path the caller checked: under `/api/v1`) to the server at `base`
+/// (validated, no query or fragment) with the API's headers and `extra` ones, and streams
+/// its answer back.
+pub async fn send(
+    base: &str,
+    http: &reqwest::Client,
+    req: Request,
+    extra: &[(HeaderName, axum::http::HeaderValue)],
+) -> Result<Response, Unsent> {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path();
+    // The base is validated and the path starts with `/api/v1/`: the result can only name
+    // a resource of that server's API.
+    let mut target = format!("{base}{path}");
     if let Some(q) = parts.uri.query() {
         target.push('?');
         target.push_str(q);
     }
-    let url = match reqwest::Url::parse(&target) {
-        Ok(u) => u,
-        Err(e) => {
-            return ApiError::bad_request(format!("The URL {path} is not valid: {e}"))
-                .into_response();
-        }
-    };
-    let mut out = f
-        .http
+    let url = reqwest::Url::parse(&target).map_err(|e| {
+        Unsent::BadUrl(
+            ApiError::bad_request(format!("The URL {path} is not valid: {e}")).into_response(),
+        )
+    })?;
+    let mut out = http
         .request(parts.method.clone(), url)
         .header(header::ACCEPT_ENCODING, "identity");
     let mut headers = reqwest::header::HeaderMap::new();
@@ -115,9 +137,14 @@ async fn forward(State(f): State<Forwarder>, req: Request) -> Response {
             headers.append(name.clone(), v);
         }
     });
+    for (name, value) in extra {
+        if let Ok(v) = reqwest::header::HeaderValue::from_bytes(value.as_bytes()) {
+            headers.insert(name.clone(), v);
+        }
+    }
     out = out.headers(headers);
     // A body is sent on as it arrives (image tars are gigabytes); requests that announce
-    // none get none, so a GET stays a plain GET upstream.
+    // none get none, so a GET stays a plain GET there.
     let has_body = parts
         .headers
         .get(header::CONTENT_LENGTH)
@@ -127,11 +154,8 @@ async fn forward(State(f): State<Forwarder>, req: Request) -> Response {
         out = out.body(reqwest::Body::wrap_stream(body.into_data_stream()));
     }
     // No total timeout: event streams are endless and downloads and imports long. The
-    // client's connect timeout still catches an upstream that is down.
-    let resp = match out.send().await {
-        Ok(r) => r,
-        Err(e) => return bad_gateway(&f.upstream, &e),
-    };
+    // client's connect timeout still catches a server that is down.
+    let resp = out.send().await.map_err(Unsent::Unreachable)?;
     let mut answer = Response::builder().status(resp.status());
     if let Some(h) = answer.headers_mut() {
         copy_headers(resp.headers(), &RESPONSE_HEADERS, |name, value| {
@@ -140,12 +164,12 @@ async fn forward(State(f): State<Forwarder>, req: Request) -> Response {
             }
         });
     }
-    answer
+    Ok(answer
         .body(Body::from_stream(resp.bytes_stream()))
         .unwrap_or_else(|e| {
             ApiError::internal(anyhow::anyhow!("cannot build the forwarded answer: {e}"))
                 .into_response()
-        })
+        }))
 }
 
 /// 502 in the API's error envelope: the upstream could not be reached.

@@ -1,0 +1,96 @@
+//! Calls about a container that reach a node other than the one holding its files are
+//! forwarded to that node (several nodes on one database and S3 store), so any node answers
+//! for the whole cluster. The rules:
+//! - Only paths under `/api/v1/containers/{id}` whose container another node holds (its
+//!   `node_id`), while that node is active (a heartbeat within 20 s) and has advertised its
+//!   URL. The request goes on unchanged (method, path, query, body, bearer token) with the
+//!   header [`FORWARDED`], and the answer streams back.
+//! - A forwarded request is never forwarded again: the receiving node answers it itself.
+//! - An offline owner's containers are answered here: what needs only the database and the
+//!   store works (snapshots listed, browsed, verified, copied into a new container here);
+//!   what needs the container's files answers 503 naming its server (`Service::lock`).
+//! - An owner that is marked active but does not answer gets a 503 that says so; the
+//!   request's body may already be spent, so it is not run here instead.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::http::ApiError;
+use crate::service::Service;
+
+/// Marks a request one node forwarded to another; its value is the sender's node id.
+pub const FORWARDED: HeaderName = HeaderName::from_static("x-snapline-forwarded-by");
+
+/// The container id in `/api/v1/containers/{id}[/...]`, if the path is one.
+fn container_in_path(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/api/v1/containers/")?;
+    let id = rest.split('/').next()?;
+    (!id.is_empty()).then_some(id)
+}
+
+/// The middleware: see the module's rules.
+pub async fn to_owner(State(svc): State<Service>, req: Request, next: Next) -> Response {
+    let Some(id) = container_in_path(req.uri().path()).map(str::to_string) else {
+        return next.run(req).await;
+    };
+    if req.headers().contains_key(&FORWARDED) {
+        return next.run(req).await;
+    }
+    let owner = match svc.owner_elsewhere(&id).await {
+        Ok(owner) => owner,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let Some((node, url, true)) = owner else {
+        return next.run(req).await;
+    };
+    if url.is_empty() {
+        return next.run(req).await;
+    }
+    let me = HeaderValue::from_str(svc.server_id()).unwrap_or(HeaderValue::from_static("node"));
+    match crate::proxy::forward::send(&url, forward_client(), req, &[(FORWARDED, me)]).await {
+        Ok(r) => r,
+        Err(crate::proxy::forward::Unsent::BadUrl(r)) => r,
+        Err(crate::proxy::forward::Unsent::Unreachable(e)) => {
+            let why = crate::proxy::causes(&e);
+            tracing::warn!(container = %id, %node, %url, error = %why, "the container's node did not answer");
+            ApiError::from(crate::service::ServiceError::unavailable(format!(
+                "container {id} lives on server {node} at {url}, which did not answer ({why}). \
+                 If that server is down, it shows as offline within 20 seconds; then copy one \
+                 of the container's snapshots to a new container on another server"
+            )))
+            .into_response()
+        }
+    }
+}
+
+/// The client for forwarding: no redirects, a short connect timeout, no total timeout
+/// (downloads and event streams are long).
+fn forward_client() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(std::time::Duration::from_secs(3))
+            .build()
+            .unwrap_or_default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_container_paths_name_a_container() {
+        assert_eq!(
+            container_in_path("/api/v1/containers/abc/snapshots"),
+            Some("abc")
+        );
+        assert_eq!(container_in_path("/api/v1/containers/abc"), Some("abc"));
+        assert_eq!(container_in_path("/api/v1/containers"), None);
+        assert_eq!(container_in_path("/api/v1/containers/"), None);
+        assert_eq!(container_in_path("/api/v1/servers"), None);
+    }
+}
