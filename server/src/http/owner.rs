@@ -9,8 +9,10 @@
 //! - An offline owner's containers are answered here: what needs only the database and the
 //!   store works (snapshots listed, browsed, verified, copied into a new container here);
 //!   what needs the container's files answers 503 naming its server (`Service::lock`).
-//! - An owner that is marked active but does not answer gets a 503 that says so; the
-//!   request's body may already be spent, so it is not run here instead.
+//! - An owner that is marked active but cannot be connected to (it died moments ago): the
+//!   request runs here as for an offline owner, when its body was small enough to keep
+//!   (every JSON call); a large streamed body, or an owner that fails mid-answer, gets a 503
+//!   that says so.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue};
@@ -49,20 +51,67 @@ pub async fn to_owner(State(svc): State<Service>, req: Request, next: Next) -> R
         return next.run(req).await;
     }
     let me = HeaderValue::from_str(svc.server_id()).unwrap_or(HeaderValue::from_static("node"));
+    // A body of a known, small length (every JSON call) is kept, so that when the node
+    // cannot be reached at all (it died moments ago and still looks active) the request
+    // runs here instead: reads and copies of its snapshots work at once.
+    let small = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .map(|n| n <= REPLAY_LIMIT)
+        .unwrap_or(
+            !req.headers()
+                .contains_key(axum::http::header::TRANSFER_ENCODING),
+        );
+    let (req, replay) = if small {
+        let (parts, body) = req.into_parts();
+        let bytes = match axum::body::to_bytes(body, REPLAY_LIMIT).await {
+            Ok(b) => b,
+            Err(e) => {
+                return ApiError::bad_request(format!("cannot read the request body: {e}"))
+                    .into_response();
+            }
+        };
+        let copy = Request::from_parts(parts.clone(), axum::body::Body::from(bytes.clone()));
+        (
+            Request::from_parts(parts, axum::body::Body::from(bytes)),
+            Some(copy),
+        )
+    } else {
+        (req, None)
+    };
     match crate::proxy::forward::send(&url, forward_client(), req, &[(FORWARDED, me)]).await {
         Ok(r) => r,
         Err(crate::proxy::forward::Unsent::BadUrl(r)) => r,
+        Err(crate::proxy::forward::Unsent::Unreachable(e))
+            if e.is_connect() && replay.is_some() =>
+        {
+            tracing::warn!(container = %id, %node, %url, "the container's node cannot be reached; answering here");
+            match replay {
+                Some(r) => next.run(r).await,
+                None => unreachable_answer(&id, &node, &url, &e),
+            }
+        }
         Err(crate::proxy::forward::Unsent::Unreachable(e)) => {
-            let why = crate::proxy::causes(&e);
-            tracing::warn!(container = %id, %node, %url, error = %why, "the container's node did not answer");
-            ApiError::from(crate::service::ServiceError::unavailable(format!(
-                "container {id} lives on server {node} at {url}, which did not answer ({why}). \
-                 If that server is down, it shows as offline within 20 seconds; then copy one \
-                 of the container's snapshots to a new container on another server"
-            )))
-            .into_response()
+            unreachable_answer(&id, &node, &url, &e)
         }
     }
+}
+
+/// Largest request body kept for answering here when the container's node cannot be
+/// reached (the API's JSON bodies are far smaller).
+const REPLAY_LIMIT: usize = 1 << 20;
+
+/// 503: the container's node did not answer.
+fn unreachable_answer(id: &str, node: &str, url: &str, e: &reqwest::Error) -> Response {
+    let why = crate::proxy::causes(e);
+    tracing::warn!(container = %id, %node, %url, error = %why, "the container's node did not answer");
+    ApiError::from(crate::service::ServiceError::unavailable(format!(
+        "container {id} lives on server {node} at {url}, which did not answer ({why}). If that \
+         server is down, it shows as offline within 20 seconds; then copy one of the \
+         container's snapshots to a new container on another server"
+    )))
+    .into_response()
 }
 
 /// The client for forwarding: no redirects, a short connect timeout, no total timeout
