@@ -121,6 +121,13 @@ pub struct Engine {
     pub(crate) inner: Arc<Inner>,
 }
 
+/// Whether lease renewal is off: a test's way of standing for a paused node (fail point
+/// `ops::renew`).
+fn renewal_paused() -> bool {
+    fail::fail_point!("ops::renew", |_| true);
+    false
+}
+
 /// Takes the exclusive lock of a store directory, or explains who holds it.
 fn lock_data_dir(store: &Path) -> Result<std::os::fd::OwnedFd, EngineError> {
     let fd = crate::fsops::open_root(store)
@@ -273,11 +280,7 @@ impl Engine {
                 tokio::time::sleep(every.max(Duration::from_millis(50))).await;
                 let Some(inner) = weak.upgrade() else { break };
                 // A test stands for a paused node by turning renewal off.
-                let paused = (|| {
-                    fail::fail_point!("ops::renew", |_| true);
-                    false
-                })();
-                if paused {
+                if renewal_paused() {
                     continue;
                 }
                 if let Err(e) =
