@@ -384,10 +384,10 @@ impl Engine {
                 let db = self.inner.catalog.db();
                 let op = crate::ops::OpRow::register(db, &self.inner.owner, self.inner.lease_len)
                     .await?;
-                let condemned = crate::ops::condemned_packs(db).await?;
+                let (epoch, condemned) = crate::ops::condemned_packs(db).await?;
                 self.inner
                     .store
-                    .set_condemned(condemned.into_iter().map(|(id, ..)| id).collect());
+                    .set_condemned(epoch, condemned.into_iter().map(|(id, ..)| id).collect());
                 let listed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM packs")
                     .fetch_one(db)
                     .await?;

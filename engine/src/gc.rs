@@ -265,10 +265,10 @@ impl Engine {
     async fn gc_shared_locked(&self, db: &crate::DbPool) -> Result<GcReport, EngineError> {
         use crate::ops;
         let fenced_ops = ops::fence_lapsed(db).await?;
-        let condemned = ops::condemned_packs(db).await?;
+        let (epoch, condemned) = ops::condemned_packs(db).await?;
         self.inner
             .store
-            .set_condemned(condemned.iter().map(|(id, ..)| *id).collect());
+            .set_condemned(epoch, condemned.iter().map(|(id, ..)| *id).collect());
         self.blocking(|e| Ok(e.inner.store.reload()?)).await?;
         let oldest_op: Option<i64> = sqlx::query_scalar("SELECT MIN(started_epoch) FROM store_ops")
             .fetch_one(db)

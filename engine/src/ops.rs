@@ -97,19 +97,26 @@ pub(crate) async fn fence_lapsed(db: &DbPool) -> Result<u64, EngineError> {
     Ok(r.rows_affected())
 }
 
-/// The condemned packs: id, the epoch of their condemnation, and when (RFC 3339).
+/// The store's epoch now, then the condemned packs: id, the epoch of their condemnation,
+/// and when (RFC 3339). The epoch is read first, so the packs are at least as new as it.
+#[allow(clippy::type_complexity)]
 pub(crate) async fn condemned_packs(
     db: &DbPool,
-) -> Result<Vec<(crate::ids::ObjectId, i64, String)>, EngineError> {
+) -> Result<(i64, Vec<(crate::ids::ObjectId, i64, String)>), EngineError> {
+    let epoch: i64 = sqlx::query_scalar("SELECT epoch FROM store_epoch WHERE singleton = 1")
+        .fetch_one(db)
+        .await?;
     let rows: Vec<(String, i64, String)> = sqlx::query_as(
         "SELECT id, condemned_epoch, condemned_at FROM packs WHERE condemned_epoch IS NOT NULL",
     )
     .fetch_all(db)
     .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, e, at)| Some((crate::ids::ObjectId::from_hex(&id).ok()?, e, at)))
-        .collect())
+    Ok((
+        epoch,
+        rows.into_iter()
+            .filter_map(|(id, e, at)| Some((crate::ids::ObjectId::from_hex(&id).ok()?, e, at)))
+            .collect(),
+    ))
 }
 
 /// A new random id: 32 hex digits.

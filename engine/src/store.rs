@@ -66,6 +66,9 @@ pub struct ObjectStore {
     /// Packs that GC condemned (a store shared by nodes, [`crate::ops`]): still readable,
     /// but never reused by a writer, and the index prefers any other copy of an object.
     condemned: Arc<RwLock<HashSet<ObjectId>>>,
+    /// The store epoch the condemned set was read at: an older read never replaces a newer
+    /// one (two operations registering at once may set it in either order).
+    condemned_epoch: Arc<std::sync::atomic::AtomicI64>,
     /// Whether other nodes write to this store too: the index is then reloaded when an
     /// object is missing or its pack is gone.
     shared: bool,
@@ -87,6 +90,7 @@ impl ObjectStore {
             index: Arc::new(RwLock::new(index)),
             damaged: Arc::new(RwLock::new(damaged)),
             condemned: Arc::new(RwLock::new(HashSet::new())),
+            condemned_epoch: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
             shared: false,
             packs_seen: Arc::new(std::sync::atomic::AtomicUsize::new(seen)),
         })
@@ -137,10 +141,22 @@ impl ObjectStore {
         Ok(())
     }
 
-    /// Sets the condemned packs (read from the database by a registering operation or by
-    /// GC). Writers skip objects only where a copy outside these packs exists.
-    pub fn set_condemned(&self, packs: HashSet<ObjectId>) {
-        *self.condemned.write().unwrap_or_else(|p| p.into_inner()) = packs;
+    /// Sets the condemned packs, read from the database at store epoch `epoch` (read
+    /// before the packs) by a registering operation or by GC. Writers skip objects only
+    /// where a copy outside these packs exists. A set read at an older epoch than the one
+    /// held is ignored: otherwise an operation that registered before a condemnation could
+    /// hide it from one that registered after, and the latter could reuse a pack that GC
+    /// then deletes.
+    pub fn set_condemned(&self, epoch: i64, packs: HashSet<ObjectId>) {
+        let mut held = self.condemned.write().unwrap_or_else(|p| p.into_inner());
+        let current = self
+            .condemned_epoch
+            .load(std::sync::atomic::Ordering::Acquire);
+        if epoch >= current {
+            *held = packs;
+            self.condemned_epoch
+                .store(epoch, std::sync::atomic::Ordering::Release);
+        }
     }
 
     /// Whether a writer may reuse the stored copy of `id`: it is indexed, and not in a
@@ -632,6 +648,21 @@ impl Drop for StoreWriter<'_> {
 mod tests {
     use super::*;
     use crate::storage::{LocalPackStorage, MemoryPackStorage};
+
+    #[test]
+    fn an_older_condemned_set_never_replaces_a_newer_one() {
+        let store = ObjectStore::open(Arc::new(MemoryPackStorage::default())).unwrap();
+        let (p, q) = (ObjectId::of(b"p"), ObjectId::of(b"q"));
+        store.set_condemned(5, [p].into());
+        // A registration that read the database before the condemnation comes in late.
+        store.set_condemned(4, HashSet::new());
+        assert!(store.condemned.read().unwrap().contains(&p));
+        // The same epoch or a newer one replaces it (a recovery, a later condemnation).
+        store.set_condemned(5, [q].into());
+        assert_eq!(*store.condemned.read().unwrap(), [q].into());
+        store.set_condemned(6, HashSet::new());
+        assert!(store.condemned.read().unwrap().is_empty());
+    }
 
     fn put_some(store: &ObjectStore, n: usize) -> Vec<(ObjectId, Vec<u8>)> {
         let w = store.writer();
