@@ -68,7 +68,7 @@ pub use copy::CopySource;
 pub use db::{DbPool, DbRow, DbTx, Dialect};
 pub use delete::Deleted;
 pub use diff::{Change, ChangeKind, Diff, DiffTarget};
-pub use engine::{DEFAULT_LOCK_WAIT, Engine, StoreConfig, migrate};
+pub use engine::{DEFAULT_GC_MIN_AGE, DEFAULT_LOCK_WAIT, Engine, StoreConfig, migrate};
 pub use error::EngineError;
 pub use export::{ExportOptions, TarExport};
 pub use gc::{GcPlan, GcReport};
