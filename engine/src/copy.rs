@@ -39,11 +39,13 @@ impl Engine {
                 "a snapshot cannot be published into its own container".into(),
             ));
         }
-        let src = self.get(from, name).await?;
         let _guard = self.lock(to).await?;
-        // The lease keeps GC from sweeping between the read of the source row and the
-        // insert of the new one (the source may be deleted meanwhile).
+        // The lease is taken before the source row is read: from then until the new row is
+        // committed, no collection can sweep what the source reaches, even if the source is
+        // deleted meanwhile (with a shared store, a condemnation after this point waits for
+        // this operation).
         let lease = self.lease().await?;
+        let src = self.get(from, name).await?;
         let now = chrono::Utc::now();
         let info = SnapshotInfo {
             container: *to,
@@ -116,19 +118,20 @@ impl Engine {
                 "a container cannot be copied onto itself".into(),
             ));
         }
-        let snapshot = match &source {
-            CopySource::Snapshot(name) => Some(self.get(from, name).await?),
-            CopySource::Live => None,
-        };
+        // The snapshot must exist before anything is locked (its error comes first), and is
+        // read again under the lease below, which keeps what it reaches.
+        if let CopySource::Snapshot(name) = &source {
+            self.get(from, name).await?;
+        }
         // Live copies read the source: hold its lock so no restore runs under the reader.
-        let _source_guard = match snapshot {
-            None => {
+        let _source_guard = match &source {
+            CopySource::Live => {
                 if !self.inner.catalog.root_exists(from).await? {
                     return Err(EngineError::NoSuchRoot(*from));
                 }
                 Some(self.lock(from).await?)
             }
-            Some(_) => None,
+            CopySource::Snapshot(_) => None,
         };
         // Locked in id order, so two forks that share targets cannot deadlock.
         let mut guards = Vec::with_capacity(sorted.len());
@@ -139,6 +142,10 @@ impl Engine {
             }
         }
         let _lease = self.lease().await?;
+        let snapshot = match &source {
+            CopySource::Snapshot(name) => Some(self.get(from, name).await?),
+            CopySource::Live => None,
+        };
         let top = snapshot.as_ref().map(|s| s.top_tree);
         let src_root = self.root_path(from);
         let dst_roots: Vec<std::path::PathBuf> = to.iter().map(|t| self.root_path(t)).collect();

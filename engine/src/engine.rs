@@ -387,12 +387,8 @@ impl Engine {
                 let (epoch, condemned) = crate::ops::condemned_packs(db).await?;
                 self.inner
                     .store
-                    .set_condemned(epoch, condemned.into_iter().map(|(id, ..)| id).collect());
-                let listed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM packs")
-                    .fetch_one(db)
-                    .await?;
-                let listed = usize::try_from(listed).unwrap_or(0);
-                self.blocking(move |e| Ok(e.inner.store.reload_if_changed(listed)?))
+                    .set_condemned(epoch, condemned.into_iter().map(|c| c.id).collect());
+                self.blocking(|e| Ok(e.inner.store.reload_if_changed()?))
                     .await?;
                 Some(op)
             }

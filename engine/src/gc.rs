@@ -265,10 +265,13 @@ impl Engine {
     async fn gc_shared_locked(&self, db: &crate::DbPool) -> Result<GcReport, EngineError> {
         use crate::ops;
         let fenced_ops = ops::fence_lapsed(db).await?;
+        ops::purge_tombstones(db).await?;
         let (epoch, condemned) = ops::condemned_packs(db).await?;
         self.inner
             .store
-            .set_condemned(epoch, condemned.iter().map(|(id, ..)| *id).collect());
+            .set_condemned(epoch, condemned.iter().map(|c| c.id).collect());
+        // Tombstones are gone already; the rest are candidates.
+        let condemned: Vec<&ops::Condemned> = condemned.iter().filter(|c| !c.deleted).collect();
         self.blocking(|e| Ok(e.inner.store.reload()?)).await?;
         let oldest_op: Option<i64> = sqlx::query_scalar("SELECT MIN(started_epoch) FROM store_ops")
             .fetch_one(db)
@@ -277,13 +280,13 @@ impl Engine {
         let min_age = chrono::Duration::from_std(self.inner.gc_min_age).unwrap_or_default();
         let ripe: HashSet<ObjectId> = condemned
             .iter()
-            .filter(|(_, epoch, at)| {
-                let old_enough = chrono::DateTime::parse_from_rfc3339(at)
+            .filter(|c| {
+                let old_enough = chrono::DateTime::parse_from_rfc3339(&c.at)
                     .map(|t| now.signed_duration_since(t) >= min_age)
                     .unwrap_or(false);
-                old_enough && oldest_op.is_none_or(|o| o >= *epoch)
+                old_enough && oldest_op.is_none_or(|o| o >= c.epoch)
             })
-            .map(|(id, ..)| *id)
+            .map(|c| c.id)
             .collect();
         fail::fail_point!("gc::before_mark", |_| Err(EngineError::Injected(
             "gc::before_mark".into()
@@ -308,7 +311,17 @@ impl Engine {
             fenced_ops,
             ..Default::default()
         };
-        for (pack, ..) in &condemned {
+        // A pack whose footer this node cannot read is not known to be unused: never
+        // condemned nor deleted here (its cached tail was fetched again already).
+        let damaged: HashSet<ObjectId> = self
+            .inner
+            .store
+            .damaged_packs()
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        for c in &condemned {
+            let pack = &c.id;
             if in_use(pack) {
                 sqlx::query(
                     "UPDATE packs SET condemned_epoch = NULL, condemned_at = NULL WHERE id = $1",
@@ -317,7 +330,7 @@ impl Engine {
                 .execute(db)
                 .await?;
                 report.recovered_packs.push(*pack);
-            } else if ripe.contains(pack) {
+            } else if ripe.contains(pack) && !damaged.contains(pack) {
                 fail::fail_point!("gc::before_sweep", |_| Err(EngineError::Injected(
                     "gc::before_sweep".into()
                 )));
@@ -327,11 +340,11 @@ impl Engine {
                 report.plan.delete_packs.push(*pack);
             }
         }
-        let known: HashSet<ObjectId> = condemned.iter().map(|(id, ..)| *id).collect();
+        let known: HashSet<ObjectId> = condemned.iter().map(|c| c.id).collect();
         let newly: Vec<ObjectId> = plan
             .delete_packs
             .iter()
-            .filter(|p| !known.contains(p))
+            .filter(|p| !known.contains(p) && !damaged.contains(p))
             .copied()
             .collect();
         if !newly.is_empty() {

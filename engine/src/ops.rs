@@ -97,26 +97,53 @@ pub(crate) async fn fence_lapsed(db: &DbPool) -> Result<u64, EngineError> {
     Ok(r.rows_affected())
 }
 
-/// The store's epoch now, then the condemned packs: id, the epoch of their condemnation,
-/// and when (RFC 3339). The epoch is read first, so the packs are at least as new as it.
-#[allow(clippy::type_complexity)]
-pub(crate) async fn condemned_packs(
-    db: &DbPool,
-) -> Result<(i64, Vec<(crate::ids::ObjectId, i64, String)>), EngineError> {
+/// A condemned pack's row.
+pub(crate) struct Condemned {
+    pub(crate) id: crate::ids::ObjectId,
+    /// The epoch of its condemnation.
+    pub(crate) epoch: i64,
+    /// When (RFC 3339).
+    pub(crate) at: String,
+    /// Deleted already: a tombstone, kept a day so no writer reuses it.
+    pub(crate) deleted: bool,
+}
+
+/// The store's epoch now, then the condemned packs, tombstones included. The epoch is read
+/// first, so the packs are at least as new as it.
+pub(crate) async fn condemned_packs(db: &DbPool) -> Result<(i64, Vec<Condemned>), EngineError> {
     let epoch: i64 = sqlx::query_scalar("SELECT epoch FROM store_epoch WHERE singleton = 1")
         .fetch_one(db)
         .await?;
-    let rows: Vec<(String, i64, String)> = sqlx::query_as(
-        "SELECT id, condemned_epoch, condemned_at FROM packs WHERE condemned_epoch IS NOT NULL",
+    let rows: Vec<(String, i64, String, Option<String>)> = sqlx::query_as(
+        "SELECT id, condemned_epoch, condemned_at, deleted_at FROM packs \
+         WHERE condemned_epoch IS NOT NULL",
     )
     .fetch_all(db)
     .await?;
     Ok((
         epoch,
         rows.into_iter()
-            .filter_map(|(id, e, at)| Some((crate::ids::ObjectId::from_hex(&id).ok()?, e, at)))
+            .filter_map(|(id, epoch, at, deleted)| {
+                Some(Condemned {
+                    id: crate::ids::ObjectId::from_hex(&id).ok()?,
+                    epoch,
+                    at,
+                    deleted: deleted.is_some(),
+                })
+            })
             .collect(),
     ))
+}
+
+/// Removes tombstones older than a day: every node's index is rebuilt at least hourly
+/// (`ObjectStore::reload_if_changed`), so none still places an object in those packs.
+pub(crate) async fn purge_tombstones(db: &DbPool) -> Result<(), EngineError> {
+    let cutoff = Utc::now() - chrono::Duration::days(1);
+    sqlx::query("DELETE FROM packs WHERE deleted_at IS NOT NULL AND deleted_at < $1")
+        .bind(fmt_time(cutoff))
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 /// A new random id: 32 hex digits.

@@ -158,6 +158,9 @@ pub struct S3PackStorage {
     /// One download per pack at a time: the second reader waits and reads the cache.
     inflight: Mutex<HashMap<ObjectId, Arc<Mutex<()>>>>,
     counters: Counters,
+    /// The store version (`store_epoch.version`) of the last listing, moved on by this
+    /// node's own stores and deletes when nobody else changed anything in between.
+    listed_version: std::sync::atomic::AtomicI64,
 }
 
 impl S3PackStorage {
@@ -231,6 +234,7 @@ impl S3PackStorage {
             cache,
             inflight: Mutex::new(HashMap::new()),
             counters: Counters::default(),
+            listed_version: std::sync::atomic::AtomicI64::new(i64::MIN),
         };
         let lock = crate::db::cluster_lock(&db, ClusterLock::Startup).await?;
         let checked = storage.check_identity().await;
@@ -325,9 +329,10 @@ impl S3PackStorage {
             }
             Some(_) => {}
             None => {
-                let packs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM packs")
-                    .fetch_one(&self.db)
-                    .await?;
+                let packs: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM packs WHERE deleted_at IS NULL")
+                        .fetch_one(&self.db)
+                        .await?;
                 if known && packs > 0 {
                     return Err(EngineError::Invalid(format!(
                         "the S3 store {} at {} has no marker object ({MARKER}), yet this \
@@ -416,7 +421,7 @@ impl S3PackStorage {
         let row: Option<(String, i64)> = self
             .rt
             .block_on(
-                sqlx::query_as("SELECT kind, size FROM packs WHERE id = $1")
+                sqlx::query_as("SELECT kind, size FROM packs WHERE id = $1 AND deleted_at IS NULL")
                     .bind(id.to_hex())
                     .fetch_optional(&self.db),
             )
@@ -428,6 +433,35 @@ impl S3PackStorage {
             })?;
         self.lock_known().insert(*id, (kind, size));
         Ok((kind, size))
+    }
+
+    /// The store's version now.
+    fn version(&self) -> io::Result<i64> {
+        self.rt
+            .block_on(
+                sqlx::query_scalar("SELECT version FROM store_epoch WHERE singleton = 1")
+                    .fetch_one(&self.db),
+            )
+            .map_err(|e| self.db_error(e))
+    }
+
+    /// Moves the store's version on after this node stored or retired a pack; when nobody
+    /// else changed the store since the last listing, this node's view stays current.
+    fn bump_version(&self) -> io::Result<()> {
+        let v: i64 = self
+            .rt
+            .block_on(
+                sqlx::query_scalar(
+                    "UPDATE store_epoch SET version = version + 1 WHERE singleton = 1 \
+                     RETURNING version",
+                )
+                .fetch_one(&self.db),
+            )
+            .map_err(|e| self.db_error(e))?;
+        let _ = self
+            .listed_version
+            .compare_exchange(v - 1, v, Ordering::AcqRel, Ordering::Acquire);
+        Ok(())
     }
 
     fn lock_known(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectId, (PackKind, u64)>> {
@@ -474,19 +508,20 @@ impl S3PackStorage {
             return Ok(None);
         }
         let bytes = self.get(id, kind, None);
+        // Only bytes that hash to the pack's name are cached; damaged ones are still
+        // returned, so each object's own hash check reports exactly what is damaged. The
+        // gate goes only after the cache has the pack, so nobody downloads it twice.
+        if let Ok(bytes) = &bytes
+            && ObjectId::of(bytes) == *id
+            && let Err(e) = self.cache.insert(id, kind, bytes)
+        {
+            tracing::warn!(pack = %id, error = %e, "cannot cache a pack; reading it from S3");
+        }
         self.inflight
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);
-        let bytes = bytes?;
-        // Only bytes that hash to the pack's name are cached; damaged ones are still
-        // returned, so each object's own hash check reports exactly what is damaged.
-        if ObjectId::of(&bytes) == *id
-            && let Err(e) = self.cache.insert(id, kind, &bytes)
-        {
-            tracing::warn!(pack = %id, error = %e, "cannot cache a pack; reading it from S3");
-        }
-        Ok(Some(bytes))
+        Ok(Some(bytes?))
     }
 }
 
@@ -574,6 +609,7 @@ impl PackStorage for S3PackStorage {
                 .execute(&self.db),
             )
             .map_err(|e| self.db_error(e))?;
+        self.bump_version()?;
         self.lock_known().insert(*id, (kind, bytes.len() as u64));
         if let Err(e) = self.cache.insert(id, kind, bytes) {
             tracing::warn!(pack = %id, error = %e, "cannot cache a pack this node wrote");
@@ -638,10 +674,16 @@ impl PackStorage for S3PackStorage {
     }
 
     fn list(&self) -> io::Result<Vec<ObjectId>> {
+        // The version first: the rows are at least as new as it.
+        let version = self.version()?;
         let rows: Vec<(String, String, i64)> = self
             .rt
-            .block_on(sqlx::query_as("SELECT id, kind, size FROM packs").fetch_all(&self.db))
+            .block_on(
+                sqlx::query_as("SELECT id, kind, size FROM packs WHERE deleted_at IS NULL")
+                    .fetch_all(&self.db),
+            )
             .map_err(|e| self.db_error(e))?;
+        self.listed_version.store(version, Ordering::Release);
         let mut known = self.lock_known();
         let mut out = Vec::with_capacity(rows.len());
         for (id, kind, size) in rows {
@@ -664,15 +706,19 @@ impl PackStorage for S3PackStorage {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e),
         };
-        // The row goes first: from then on no node reads the pack, whatever happens to the
-        // object (a failed delete leaves an orphan, never a row without its object).
+        // The row is retired first: from then on no node lists the pack, whatever happens to
+        // the object (a failed delete leaves an orphan, never a row without its object). It
+        // stays a day as a tombstone, still condemned, so that no node's writer reuses an
+        // object its index still places there.
         self.rt
             .block_on(
-                sqlx::query("DELETE FROM packs WHERE id = $1")
+                sqlx::query("UPDATE packs SET deleted_at = $1 WHERE id = $2")
+                    .bind(crate::catalog::fmt_time(chrono::Utc::now()))
                     .bind(id.to_hex())
                     .execute(&self.db),
             )
             .map_err(|e| self.db_error(e))?;
+        self.bump_version()?;
         self.lock_known().remove(id);
         self.cache.forget(id);
         self.counters.deletes.fetch_add(1, Ordering::Relaxed);
@@ -680,6 +726,14 @@ impl PackStorage for S3PackStorage {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.remote_error(&format!("deleting pack {id}"), e)),
         }
+    }
+
+    fn changed(&self) -> io::Result<bool> {
+        Ok(self.version()? != self.listed_version.load(Ordering::Acquire))
+    }
+
+    fn forget_cached(&self, id: &ObjectId) {
+        self.cache.forget(id);
     }
 }
 

@@ -66,6 +66,14 @@ pub trait PackStorage: Send + Sync {
     fn list(&self) -> io::Result<Vec<ObjectId>>;
     /// Removes a pack (missing is not an error).
     fn delete(&self, id: &ObjectId) -> io::Result<()>;
+    /// Whether other writers changed the list of packs since this storage last listed it
+    /// (a shared store; a local one is this process's alone).
+    fn changed(&self) -> io::Result<bool> {
+        Ok(false)
+    }
+    /// Drops any local copy of a pack (a remote storage's cache), so that the next read
+    /// fetches it again: called when what was read failed its checks.
+    fn forget_cached(&self, _id: &ObjectId) {}
 }
 
 /// Packs as files under a directory: `packs/<first two hex digits>/<id>.pack`.

@@ -72,9 +72,9 @@ pub struct ObjectStore {
     /// Whether other nodes write to this store too: the index is then reloaded when an
     /// object is missing or its pack is gone.
     shared: bool,
-    /// How many packs the index was built from, plus those stored since: a shared store
-    /// whose `packs` table holds another count has changed under this node.
-    packs_seen: Arc<std::sync::atomic::AtomicUsize>,
+    /// When the index was last built: a shared store's index is rebuilt at least hourly,
+    /// well inside the day a deleted pack's tombstone lasts.
+    built_at: Arc<std::sync::Mutex<std::time::Instant>>,
 }
 
 impl ObjectStore {
@@ -84,7 +84,7 @@ impl ObjectStore {
     /// a damaged store can still be verified and partly restored. Damage inside objects is
     /// found when they are read (every read is hash-checked) and by `verify`.
     pub fn open(storage: Arc<dyn PackStorage>) -> Result<Self, StoreError> {
-        let (index, damaged, seen) = Self::build_index(storage.as_ref(), &HashSet::new())?;
+        let (index, damaged) = Self::build_index(storage.as_ref(), &HashSet::new())?;
         Ok(ObjectStore {
             storage,
             index: Arc::new(RwLock::new(index)),
@@ -92,7 +92,7 @@ impl ObjectStore {
             condemned: Arc::new(RwLock::new(HashSet::new())),
             condemned_epoch: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
             shared: false,
-            packs_seen: Arc::new(std::sync::atomic::AtomicUsize::new(seen)),
+            built_at: Arc::new(std::sync::Mutex::new(std::time::Instant::now())),
         })
     }
 
@@ -123,19 +123,30 @@ impl ObjectStore {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let (index, damaged, seen) = Self::build_index(self.storage.as_ref(), &condemned)?;
+        let started = std::time::Instant::now();
+        let (index, damaged) = Self::build_index(self.storage.as_ref(), &condemned)?;
         *self.index.write().unwrap_or_else(|p| p.into_inner()) = index;
         *self.damaged.write().unwrap_or_else(|p| p.into_inner()) = damaged;
-        self.packs_seen
-            .store(seen, std::sync::atomic::Ordering::Relaxed);
+        *self.built_at.lock().unwrap_or_else(|p| p.into_inner()) = started;
         Ok(())
     }
 
-    /// Reloads the index when the store's pack count (`listed`, from the database) is not
-    /// the one this node knows: another node stored or deleted packs. Operations call it
-    /// as they start, so a node reuses what other nodes stored (an image is kept once).
-    pub fn reload_if_changed(&self, listed: usize) -> Result<(), StoreError> {
-        if listed != self.packs_seen.load(std::sync::atomic::Ordering::Relaxed) {
+    /// Reloads the index when another node stored or deleted packs since this one last
+    /// listed them (the store's version moved), or when it is over an hour old.
+    /// Operations call it as they start, so a node reuses what other nodes stored (an
+    /// image is kept once) and forgets packs that are gone.
+    pub fn reload_if_changed(&self) -> Result<(), StoreError> {
+        let old = self
+            .built_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .elapsed()
+            > std::time::Duration::from_secs(3600);
+        let changed = self
+            .storage
+            .changed()
+            .map_err(StoreError::io("cannot read the store's version"))?;
+        if old || changed {
             self.reload()?;
         }
         Ok(())
@@ -176,14 +187,7 @@ impl ObjectStore {
     fn build_index(
         storage: &dyn PackStorage,
         condemned: &HashSet<ObjectId>,
-    ) -> Result<
-        (
-            HashMap<ObjectId, Location>,
-            Vec<(ObjectId, PackError)>,
-            usize,
-        ),
-        StoreError,
-    > {
+    ) -> Result<(HashMap<ObjectId, Location>, Vec<(ObjectId, PackError)>), StoreError> {
         use rayon::prelude::*;
         let mut packs = storage
             .list()
@@ -214,7 +218,7 @@ impl ObjectStore {
                 Err(e) => damaged.push((pack_id, e)),
             }
         }
-        Ok((index, damaged, packs.len()))
+        Ok((index, damaged))
     }
 
     /// A pack's index, from its tail ([`pack::TAIL_GUESS`] bytes, then more if its footer is
@@ -230,6 +234,7 @@ impl ObjectStore {
             .len(pack_id)
             .map_err(StoreError::io(format!("cannot read pack {pack_id}")))?;
         let mut want = pack::TAIL_GUESS.min(usize::try_from(total).unwrap_or(usize::MAX));
+        let mut refetched = false;
         loop {
             let tail = match storage.read_tail(pack_id, total, want) {
                 Ok(tail) => tail,
@@ -247,6 +252,12 @@ impl ObjectStore {
                 }
             };
             match pack::read_footer_from_tail(&name, total, &tail) {
+                // A remote storage's cached tail may be what is bad: drop it and read the
+                // tail from the store itself, once.
+                Err(_) if !refetched => {
+                    storage.forget_cached(pack_id);
+                    refetched = true;
+                }
                 Ok(Err(more)) if more > want => want = more,
                 Ok(Err(_)) => {
                     return Ok(Err(PackError::Damaged {
@@ -292,7 +303,12 @@ impl ObjectStore {
         match self.read_once(id, kind) {
             // Another node may have written the object, or deleted the pack this index
             // reads it from after writing it again elsewhere: reload, then read once more.
+            // A damaged read may come from a bad cached copy: drop it, so that the pack is
+            // fetched again.
             Err(StoreError::Missing(_) | StoreError::Damaged(_)) if self.shared => {
+                if let Some(loc) = self.locate(id) {
+                    self.storage.forget_cached(&loc.pack);
+                }
                 self.reload()?;
                 self.read_once(id, kind)
             }
@@ -367,8 +383,6 @@ impl ObjectStore {
         self.storage
             .put(&pack_id, kind, &bytes)
             .map_err(StoreError::io(format!("cannot store pack {pack_id}")))?;
-        self.packs_seen
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let condemned = self.condemned.read().unwrap_or_else(|p| p.into_inner());
         let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
         for entry in entries {
@@ -418,11 +432,7 @@ impl ObjectStore {
             let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
             index.retain(|_, loc| loc.pack != *pack);
         }
-        let _ = self.packs_seen.fetch_update(
-            std::sync::atomic::Ordering::Relaxed,
-            std::sync::atomic::Ordering::Relaxed,
-            |n| n.checked_sub(1),
-        );
+
         self.storage
             .delete(pack)
             .map_err(StoreError::io(format!("cannot delete pack {pack}")))

@@ -37,8 +37,9 @@ async fn node(dir: &Path, name: &str, opts: &S3Options, lease: Duration) -> Engi
         .with_gc_timing(lease, Duration::ZERO)
 }
 
+/// The packs of the store (tombstones of deleted packs left out): id and condemnation.
 async fn pack_rows(dir: &Path) -> Vec<(String, Option<i64>)> {
-    sqlx::query_as("SELECT id, condemned_epoch FROM packs ORDER BY id")
+    sqlx::query_as("SELECT id, condemned_epoch FROM packs WHERE deleted_at IS NULL ORDER BY id")
         .fetch_all(&common::pool(dir).await)
         .await
         .unwrap()
@@ -129,6 +130,18 @@ async fn unused_packs_are_condemned_then_deleted_by_a_later_run() {
     for p in &deleted {
         assert!(!rows.iter().any(|(id, _)| *id == p.to_hex()));
     }
+    // Each deleted pack stays a day as a tombstone, still condemned, and its object is gone.
+    let tombstones: Vec<(String, Option<i64>)> = sqlx::query_as(
+        "SELECT id, condemned_epoch FROM packs WHERE deleted_at IS NOT NULL ORDER BY id",
+    )
+    .fetch_all(&common::pool(tmp.path()).await)
+    .await
+    .unwrap();
+    assert_eq!(tombstones.len(), deleted.len());
+    assert!(
+        tombstones.iter().all(|(_, e)| e.is_some()),
+        "{tombstones:?}"
+    );
     // What is left is exact, and a third run finds nothing to do.
     a.copy(&id(1), CopySource::Snapshot(s2.name), &id(2))
         .await

@@ -70,10 +70,11 @@ async fn the_storage_contract_holds_on_garage_and_packs_exist_only_through_rows(
         .await
         .unwrap();
     // What the contract left: one tree pack, listed by its row, and the marker.
-    let rows: Vec<(String, String, i64)> = sqlx::query_as("SELECT id, kind, size FROM packs")
-        .fetch_all(&db)
-        .await
-        .unwrap();
+    let rows: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT id, kind, size FROM packs WHERE deleted_at IS NULL")
+            .fetch_all(&db)
+            .await
+            .unwrap();
     let b = engine::ObjectId::of(b"pack b");
     assert_eq!(rows, vec![(b.to_hex(), "tree".to_string(), 6)]);
     let prefix = prefix_of(&opts);
@@ -194,10 +195,11 @@ async fn trees_go_to_tree_packs_and_a_restart_reads_footers_from_the_cache() {
         .await
         .unwrap();
     let db = common::pool(tmp.path()).await;
-    let packs: Vec<(String, String)> = sqlx::query_as("SELECT id, kind FROM packs")
-        .fetch_all(&db)
-        .await
-        .unwrap();
+    let packs: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, kind FROM packs WHERE deleted_at IS NULL")
+            .fetch_all(&db)
+            .await
+            .unwrap();
     let trees = packs.iter().filter(|(_, k)| k == "tree").count();
     // One tree pack per writer: the root's creation and the snapshot.
     assert!((1..=2).contains(&trees), "{packs:?}");

@@ -162,11 +162,13 @@ impl Service {
                 let cached = tokio::task::spawn_blocking(move || dir_bytes(&cache))
                     .await
                     .unwrap_or(0);
-                let stored: i64 =
-                    sqlx::query_scalar("SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM packs")
-                        .fetch_one(self.db())
-                        .await
-                        .unwrap_or(0);
+                let stored: i64 = sqlx::query_scalar(
+                    "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM packs \
+                         WHERE deleted_at IS NULL",
+                )
+                .fetch_one(self.db())
+                .await
+                .unwrap_or(0);
                 (stored.max(0) as u64, cached)
             }
         };

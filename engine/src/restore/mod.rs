@@ -131,11 +131,12 @@ impl Engine {
         if !self.inner.catalog.root_exists(c).await? {
             return Err(EngineError::NoSuchRoot(*c));
         }
+        // The lease before the row: what the snapshot reaches stays until the restore ends.
+        let _lease = self.lease().await?;
         let snap = self.get(c, name_or_alias).await?;
         if let Some(pending) = self.inner.catalog.journal_get(c).await? {
             check_covers(&pending, sel)?;
         }
-        let _lease = self.lease().await?;
         let stats = self
             .restore_locked(c, &snap.name, snap.top_tree, sel.cloned())
             .await?;

@@ -6,6 +6,9 @@
 //!   URL. The request goes on unchanged (method, path, query, body, bearer token) with the
 //!   header [`FORWARDED`], and the answer streams back.
 //! - A forwarded request is never forwarded again: the receiving node answers it itself.
+//! - Only requests with a valid token are forwarded (the receiving node checks what the
+//!   token may do); others are answered here, so nobody without a token learns which node
+//!   holds a container or where it is.
 //! - An offline owner's containers are answered here: what needs only the database and the
 //!   store works (snapshots listed, browsed, verified, copied into a new container here);
 //!   what needs the container's files answers 503 naming its server (`Service::lock`).
@@ -38,6 +41,21 @@ pub async fn to_owner(State(svc): State<Service>, req: Request, next: Next) -> R
         return next.run(req).await;
     };
     if req.headers().contains_key(&FORWARDED) {
+        return next.run(req).await;
+    }
+    // Only a caller with a valid token learns where a container lives: anyone else is
+    // answered here (401), as by a single node.
+    let token = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or_default();
+    if !matches!(
+        crate::service::auth::authenticate(svc.db(), token).await,
+        Ok(Some(_))
+    ) {
         return next.run(req).await;
     }
     let owner = match svc.owner_elsewhere(&id).await {
