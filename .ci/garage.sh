@@ -50,7 +50,9 @@ TOML
   echo $! >"$GARAGE_DIR/pid"
   local node="" i
   for i in $(seq 1 100); do
-    node="$($GARAGE status 2>/dev/null | awk '/NO ROLE ASSIGNED/ {print $1; exit}')"
+    # `|| true`: until the server answers, `garage status` fails, which must not end a
+    # caller running under `set -euo pipefail` (test.sh).
+    node="$($GARAGE status 2>/dev/null | awk '/NO ROLE ASSIGNED/ {print $1; exit}' || true)"
     [ -n "$node" ] && break
     sleep 0.1
   done
