@@ -13,6 +13,10 @@ use engine::{
     ContainerId, CopySource, Engine, EngineError, RootSource, SnapshotOptions, StoreConfig,
 };
 
+/// The fail point one test sets (`s3::after_upload`) is process-wide: the tests of this
+/// file run one at a time, so no other test's upload meets it.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn id(n: u8) -> ContainerId {
     ContainerId::from_bytes([n; 12])
 }
@@ -60,6 +64,7 @@ fn prefix_of(opts: &S3Options) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_storage_contract_holds_on_garage_and_packs_exist_only_through_rows() {
+    let _serial = SERIAL.lock().await;
     let tmp = tempfile::tempdir().unwrap();
     let Some(opts) = s3(tmp.path()) else { return };
     let db = common::pool(tmp.path()).await;
@@ -114,6 +119,7 @@ async fn the_storage_contract_holds_on_garage_and_packs_exist_only_through_rows(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_snapshot_taken_on_one_node_restores_exactly_on_another_with_a_cold_cache() {
+    let _serial = SERIAL.lock().await;
     let tmp = tempfile::tempdir().unwrap();
     let Some(opts) = s3(tmp.path()) else { return };
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
@@ -182,6 +188,7 @@ async fn a_snapshot_taken_on_one_node_restores_exactly_on_another_with_a_cold_ca
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trees_go_to_tree_packs_and_a_restart_reads_footers_from_the_cache() {
+    let _serial = SERIAL.lock().await;
     let tmp = tempfile::tempdir().unwrap();
     let Some(opts) = s3(tmp.path()) else { return };
     let image = tmp.path().join("image");
@@ -231,6 +238,7 @@ async fn trees_go_to_tree_packs_and_a_restart_reads_footers_from_the_cache() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_without_its_row_is_invisible_and_the_snapshot_fails_cleanly() {
+    let _serial = SERIAL.lock().await;
     let tmp = tempfile::tempdir().unwrap();
     let Some(opts) = s3(tmp.path()) else { return };
     let image = tmp.path().join("image");
@@ -275,6 +283,7 @@ async fn an_upload_without_its_row_is_invisible_and_the_snapshot_fails_cleanly()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bucket_belongs_to_one_cluster_and_a_database_to_one_store() {
+    let _serial = SERIAL.lock().await;
     let tmp = tempfile::tempdir().unwrap();
     let Some(opts) = s3(tmp.path()) else { return };
     let (one, two, local) = (
@@ -345,6 +354,7 @@ async fn a_bucket_belongs_to_one_cluster_and_a_database_to_one_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_or_misconfigured_server_is_named_at_start() {
+    let _serial = SERIAL.lock().await;
     let tmp = tempfile::tempdir().unwrap();
     let Some(opts) = s3(tmp.path()) else { return };
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -391,6 +401,7 @@ async fn an_unreachable_or_misconfigured_server_is_named_at_start() {
 /// starts refusing, it fails and this note can go.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garage_ignores_create_only_puts_which_snapline_never_relies_on() {
+    let _serial = SERIAL.lock().await;
     let tmp = tempfile::tempdir().unwrap();
     let Some(opts) = s3(tmp.path()) else { return };
     use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions};
