@@ -87,7 +87,9 @@ pub trait Backend: Send + Sync + 'static {
     /// Deletes a snapshot.
     async fn delete_snapshot(&self, token: &str, id: &str, name: &str) -> Result<(), AppError>;
     /// Forks a snapshot into `count` new containers `new_name-1` … `new_name-N`, filled from
-    /// one read (the REST answer as is: each one, or its own error).
+    /// one read (the REST answer as is: each one, or its own error), on node `server` (the
+    /// REST API's `target_server`) or, when `None`, the container's.
+    #[allow(clippy::too_many_arguments)]
     async fn fork_snapshot(
         &self,
         token: &str,
@@ -96,6 +98,7 @@ pub trait Backend: Send + Sync + 'static {
         project: &str,
         new_name: &str,
         count: u32,
+        server: Option<&str>,
     ) -> Result<types::ContainersCopied, AppError>;
     /// Publishes a snapshot as image `image` (stores nothing new).
     async fn publish_image(
@@ -105,7 +108,8 @@ pub trait Backend: Send + Sync + 'static {
         name: &str,
         image: &str,
     ) -> Result<types::Image, AppError>;
-    /// Copies a snapshot into a new container.
+    /// Copies a snapshot into a new container, on node `server` (the REST API's
+    /// `target_server`) or, when `None`, the container's.
     async fn copy_snapshot(
         &self,
         token: &str,
@@ -113,6 +117,7 @@ pub trait Backend: Send + Sync + 'static {
         name: &str,
         project: &str,
         new_name: &str,
+        server: Option<&str>,
     ) -> Result<ContainerView, AppError>;
     /// Edits a snapshot's alias and expiry (see [`SnapshotChange`]).
     async fn update_snapshot(

@@ -62,6 +62,9 @@ pub(crate) struct Inner {
     pub(crate) lease_len: Duration,
     /// How long a condemned pack waits before a collection may delete it (shared store).
     pub(crate) gc_min_age: Duration,
+    /// When this engine last swept the bucket for orphan objects (S3 store; `None`: not
+    /// yet, so the first collection does).
+    pub(crate) last_orphan_sweep: Mutex<Option<std::time::Instant>>,
 }
 
 /// An operation's hold on the store: until it is dropped, no collection (this node's, or
@@ -221,6 +224,7 @@ impl Engine {
                 owner: crate::ops::random_id()?,
                 lease_len: crate::ops::DEFAULT_LEASE,
                 gc_min_age: DEFAULT_GC_MIN_AGE,
+                last_orphan_sweep: Mutex::new(None),
             }),
         };
         if shared {
@@ -264,6 +268,15 @@ impl Engine {
     /// The S3 storage's request figures, when the packs are in S3.
     pub fn s3_stats(&self) -> Option<crate::s3::S3Stats> {
         self.inner.remote.as_ref().map(|r| r.stats())
+    }
+
+    /// S3 store: sets how long after its upload began a pack may still be recorded
+    /// ([`crate::s3::DEFAULT_RECORD_WITHIN`] unless set); the orphan sweep's grace is this
+    /// plus GC's minimum age. Tests shorten it. No effect on a local store.
+    pub fn set_record_within(&self, window: Duration) {
+        if let Some(remote) = &self.inner.remote {
+            remote.set_record_within(window);
+        }
     }
 
     /// The S3 store's URL, when the packs are in S3.

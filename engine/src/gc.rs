@@ -54,7 +54,14 @@ pub struct GcReport {
     pub recovered_packs: Vec<ObjectId>,
     /// Shared store: operations fenced because their lease lapsed.
     pub fenced_ops: u64,
+    /// S3 store: the bucket's unrecorded objects this run deleted (the sweep runs on a
+    /// node's first collection, then every [`ORPHAN_SWEEP_EVERY`]).
+    pub orphans: crate::s3::OrphanSweep,
 }
+
+/// How often a node lists its S3 bucket for orphan objects (LIST is slow and billed; the
+/// space it reclaims comes only from crashes between an upload and its row).
+pub const ORPHAN_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
 
 /// Every object reachable from `tops`: trees and chunks. Shared subtrees are walked once.
 /// Fails if a tree cannot be read: sweeping with an incomplete mark could delete live data.
@@ -369,6 +376,33 @@ impl Engine {
             tx.commit().await?;
         }
         report.condemned_packs = newly;
+        if let Some(remote) = self.inner.remote.clone() {
+            let due = self
+                .inner
+                .last_orphan_sweep
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_none_or(|t| t.elapsed() >= ORPHAN_SWEEP_EVERY);
+            if due {
+                // Beyond the window in which a writer may still record its upload, plus GC's
+                // minimum age for the clocks' disagreement.
+                let grace = remote.record_within() + self.inner.gc_min_age;
+                match remote.sweep_orphans(grace).await {
+                    Ok(sweep) => {
+                        *self
+                            .inner
+                            .last_orphan_sweep
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+                        report.orphans = sweep;
+                    }
+                    // Space only: the collection itself succeeded, and the next one retries.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot sweep the bucket for orphan packs")
+                    }
+                }
+            }
+        }
         report.plan.live_objects = plan.live_objects;
         report.plan.dead_objects = plan.dead_objects;
         report.plan.dead_bytes = plan.dead_bytes;

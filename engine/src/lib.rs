@@ -71,7 +71,7 @@ pub use diff::{Change, ChangeKind, Diff, DiffTarget};
 pub use engine::{DEFAULT_GC_MIN_AGE, DEFAULT_LOCK_WAIT, Engine, StoreConfig, migrate};
 pub use error::EngineError;
 pub use export::{ExportOptions, TarExport};
-pub use gc::{GcPlan, GcReport};
+pub use gc::{GcPlan, GcReport, ORPHAN_SWEEP_EVERY};
 pub use ids::{ContainerId, IdError, ObjectId};
 pub use progress::{Progress, ProgressUpdate};
 pub use restore::{Recovery, RestoreStats};

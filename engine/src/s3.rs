@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path as Key;
-use object_store::{ClientConfigKey, ObjectStoreExt, PutPayload, RetryConfig};
+use object_store::{ClientConfigKey, ObjectStore as _, ObjectStoreExt, PutPayload, RetryConfig};
 
 use crate::db::{ClusterLock, DbPool};
 use crate::error::EngineError;
@@ -161,6 +161,25 @@ pub struct S3PackStorage {
     /// The store version (`store_epoch.version`) of the last listing, moved on by this
     /// node's own stores and deletes when nobody else changed anything in between.
     listed_version: std::sync::atomic::AtomicI64,
+    /// How long after its upload began a pack may still be recorded (milliseconds); see
+    /// [`S3PackStorage::sweep_orphans`].
+    record_within_ms: AtomicU64,
+}
+
+/// How long after its upload began a pack may still be recorded in the `packs` table, by
+/// default: far above any upload of one pack (16 MiB), and the bound that lets the orphan
+/// sweep delete an unrecorded object without racing its writer.
+pub const DEFAULT_RECORD_WITHIN: Duration = Duration::from_secs(600);
+
+/// What one orphan sweep found and deleted ([`S3PackStorage::sweep_orphans`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrphanSweep {
+    /// Objects listed under `packs/`.
+    pub listed: u64,
+    /// Objects without a row, old enough, deleted.
+    pub deleted: Vec<String>,
+    /// Their bytes.
+    pub deleted_bytes: u64,
 }
 
 impl S3PackStorage {
@@ -235,6 +254,7 @@ impl S3PackStorage {
             inflight: Mutex::new(HashMap::new()),
             counters: Counters::default(),
             listed_version: std::sync::atomic::AtomicI64::new(i64::MIN),
+            record_within_ms: AtomicU64::new(DEFAULT_RECORD_WITHIN.as_millis() as u64),
         };
         let lock = crate::db::cluster_lock(&db, ClusterLock::Startup).await?;
         let checked = storage.check_identity().await;
@@ -273,6 +293,74 @@ impl S3PackStorage {
             kind.as_str(),
             &hex[..2]
         ))
+    }
+
+    /// How long after its upload began a pack may still be recorded.
+    pub fn record_within(&self) -> Duration {
+        Duration::from_millis(self.record_within_ms.load(Ordering::Relaxed))
+    }
+
+    /// Sets [`S3PackStorage::record_within`] (tests shorten it; the sweep's grace follows).
+    pub fn set_record_within(&self, d: Duration) {
+        self.record_within_ms
+            .store(d.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Deletes the objects under `packs/` that no row of the `packs` table names (live or
+    /// tombstone) and that were last modified more than `grace` ago: uploads whose node
+    /// died before recording them, and objects whose delete failed after their tombstone
+    /// was purged. LIST is used here only to reclaim space, never to decide what a
+    /// snapshot holds.
+    ///
+    /// Why it cannot delete a pack about to be recorded: a writer records a pack only
+    /// before [`S3PackStorage::record_within`] of its upload's start (checked by the
+    /// database's clock in the insert itself), and `grace` must exceed that window plus
+    /// the clocks' disagreement. Callers pass `record_within` plus GC's minimum age.
+    ///
+    /// Errors: the bucket or the database unreachable (nothing deleted then, or some).
+    pub async fn sweep_orphans(&self, grace: Duration) -> Result<OrphanSweep, EngineError> {
+        use futures_util::TryStreamExt;
+        let cutoff = chrono::Utc::now() - chrono::Duration::from_std(grace).unwrap_or_default();
+        // The listing first, then the rows: a row written in between is seen.
+        let root = Key::from(format!("{}packs", self.prefix));
+        let objects: Vec<object_store::ObjectMeta> =
+            self.s3.list(Some(&root)).try_collect().await.map_err(|e| {
+                EngineError::io("sweeping orphan packs")(self.remote_error("listing packs", e))
+            })?;
+        let rows: Vec<String> = sqlx::query_scalar("SELECT id FROM packs")
+            .fetch_all(&self.db)
+            .await?;
+        let recorded: std::collections::HashSet<String> = rows.into_iter().collect();
+        let mut out = OrphanSweep {
+            listed: objects.len() as u64,
+            ..Default::default()
+        };
+        for o in objects {
+            let Some(name) = o.location.filename() else {
+                continue;
+            };
+            // Only names this store writes: a foreign object is never touched.
+            if ObjectId::from_hex(name).is_err() || recorded.contains(name) {
+                continue;
+            }
+            if o.last_modified >= cutoff {
+                continue;
+            }
+            match self.s3.delete(&o.location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {
+                    self.counters.deletes.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(object = %o.location, bytes = o.size, "deleted an orphan pack object");
+                    out.deleted_bytes += o.size;
+                    out.deleted.push(name.to_string());
+                }
+                Err(e) => {
+                    return Err(EngineError::io("sweeping orphan packs")(
+                        self.remote_error(&format!("deleting orphan {}", o.location), e),
+                    ));
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn remote_error(&self, what: &str, e: object_store::Error) -> io::Error {
@@ -582,6 +670,9 @@ impl PackStorage for S3PackStorage {
             return Ok(());
         }
         let key = self.pack_key(id, kind);
+        // The row must be written before this deadline (by the database's clock), or not
+        // at all: the orphan sweep deletes unrecorded objects only well after it.
+        let deadline = crate::catalog::fmt_time(chrono::Utc::now() + self.record_within());
         self.counters.puts.fetch_add(1, Ordering::Relaxed);
         self.rt
             .block_on(
@@ -595,20 +686,52 @@ impl PackStorage for S3PackStorage {
         fail::fail_point!("s3::after_upload", |_| Err(io::Error::other(
             "fail point s3::after_upload"
         )));
+        fail::fail_point!("s3::before_record");
         // Only now is the pack part of the store.
-        self.rt
+        let now_sql = match crate::db::Dialect::of(&self.db) {
+            crate::db::Dialect::Sqlite => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            crate::db::Dialect::Postgres => {
+                "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+            }
+        };
+        let recorded = self
+            .rt
             .block_on(
-                sqlx::query(
-                    "INSERT INTO packs (id, kind, size, created_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (id) DO NOTHING",
-                )
+                sqlx::query(&format!(
+                    "INSERT INTO packs (id, kind, size, created_at) \
+                     SELECT $1, $2, $3, $4 WHERE {now_sql} < $5 \
+                     ON CONFLICT (id) DO NOTHING"
+                ))
                 .bind(id.to_hex())
                 .bind(kind.as_str())
                 .bind(bytes.len() as i64)
                 .bind(crate::catalog::fmt_time(chrono::Utc::now()))
+                .bind(&deadline)
                 .execute(&self.db),
             )
-            .map_err(|e| self.db_error(e))?;
+            .map_err(|e| self.db_error(e))?
+            .rows_affected();
+        if recorded == 0 {
+            // Either another writer recorded the same pack (content-addressed: the same
+            // bytes), or the deadline passed and this object is left to the sweep.
+            let exists: Option<i64> = self
+                .rt
+                .block_on(
+                    sqlx::query_scalar("SELECT 1 FROM packs WHERE id = $1")
+                        .bind(id.to_hex())
+                        .fetch_optional(&self.db),
+                )
+                .map_err(|e| self.db_error(e))?;
+            if exists.is_none() {
+                return Err(io::Error::other(RemoteStoreError(format!(
+                    "pack {id} was uploaded to {} but could not be recorded within {} s of \
+                     its upload (this node was paused or the database slow); nothing was \
+                     stored, retry",
+                    self.url,
+                    self.record_within().as_secs()
+                ))));
+            }
+        }
         self.bump_version()?;
         self.lock_known().insert(*id, (kind, bytes.len() as u64));
         if let Err(e) = self.cache.insert(id, kind, bytes) {

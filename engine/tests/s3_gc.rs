@@ -323,3 +323,82 @@ async fn an_operation_that_outlived_its_lease_is_fenced_and_commits_nothing() {
     assert_eq!(b.list(&id(2)).await.unwrap()[0].name, retry.name);
     scenario.teardown();
 }
+
+/// A node that dies between an upload and its row leaves an object no row names, and so
+/// does a writer paused past its record window (its snapshot fails cleanly: it can no
+/// longer record the pack). The bucket sweep of a later collection deletes those objects,
+/// only once they are older than the window, and nothing any row names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn orphan_objects_are_swept_and_a_late_writer_cannot_record_its_pack() {
+    let _serial = SERIAL.lock().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(opts) = engine::s3::scratch_options(&tmp.path().join("c")) else {
+        return;
+    };
+    let scenario = fail::FailScenario::setup();
+    let a = node(tmp.path(), "a", &opts, Duration::from_secs(60)).await;
+    a.set_record_within(Duration::from_secs(2));
+    a.create_root(&id(1), RootSource::Empty).await.unwrap();
+    let root = a.root_path(&id(1));
+
+    // The crash between the upload and the row.
+    noise_tree(&root, 21, 2);
+    fail::cfg("s3::after_upload", "return").unwrap();
+    a.snapshot(&id(1), SnapshotOptions::default())
+        .await
+        .unwrap_err();
+    fail::remove("s3::after_upload");
+    // The writer paused past its window before recording: refused, in words.
+    noise_tree(&root.join("late"), 22, 1);
+    fail::cfg("s3::before_record", "sleep(3000)").unwrap();
+    let err = a
+        .snapshot(&id(1), SnapshotOptions::default())
+        .await
+        .unwrap_err();
+    fail::remove("s3::before_record");
+    assert!(
+        format!("{err:#}").contains("could not be recorded within 2 s"),
+        "{err:#}"
+    );
+    assert!(a.list(&id(1)).await.unwrap().is_empty());
+    let good = a
+        .snapshot(&id(1), SnapshotOptions::default())
+        .await
+        .unwrap();
+    let kept = common::describe(&root);
+
+    // Another node's first collection, with the default ten-minute window: the orphans are
+    // too young for it, so nothing is deleted.
+    let b = node(tmp.path(), "b", &opts, Duration::from_secs(60)).await;
+    let early = b.gc().await.unwrap();
+    assert!(early.orphans.listed >= 3, "{early:?}");
+    assert!(early.orphans.deleted.is_empty(), "{early:?}");
+
+    // Past the window: the first collection of node A deletes exactly the unrecorded ones.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let swept = a.gc().await.unwrap();
+    let recorded: Vec<String> = sqlx::query_scalar("SELECT id FROM packs")
+        .fetch_all(&common::pool(tmp.path()).await)
+        .await
+        .unwrap();
+    assert!(swept.orphans.deleted.len() >= 2, "{swept:?}");
+    assert!(swept.orphans.deleted_bytes > 400_000, "{swept:?}");
+    for o in &swept.orphans.deleted {
+        assert!(!recorded.contains(o), "a recorded pack was swept: {o}");
+    }
+    assert_eq!(
+        swept.orphans.listed as usize - swept.orphans.deleted.len(),
+        recorded.len(),
+        "every other object is a recorded pack: {swept:?}"
+    );
+    // The store is whole: a deep verify reads every pack, and the snapshot copies exactly.
+    assert!(a.verify(true).await.unwrap().is_clean());
+    a.copy(&id(1), CopySource::Snapshot(good.name), &id(2))
+        .await
+        .unwrap();
+    assert_eq!(common::describe(&a.root_path(&id(2))), kept);
+    // A node sweeps once per period: A's next collection lists nothing.
+    let again = a.gc().await.unwrap();
+    assert_eq!(again.orphans, Default::default());
+    scenario.teardown();
+}

@@ -36,6 +36,9 @@ pub enum Command {
     /// Projects: list, create, delete (talks to a server).
     #[command(subcommand)]
     Projects(crate::cli::ProjectsCmd),
+    /// The nodes serving from this server's database: list, get (talks to a server).
+    #[command(subcommand)]
+    Servers(crate::cli::ServersCmd),
     /// A container's automatic snapshots and keep policy: get, set, delete, preview (talks
     /// to a server).
     #[command(subcommand)]

@@ -18,6 +18,7 @@ async fn main() -> ExitCode {
         Command::Containers(c) => snapline_server::cli::containers(cli.remote, c).await,
         Command::Images(c) => snapline_server::cli::images(cli.remote, c).await,
         Command::Projects(c) => snapline_server::cli::projects(cli.remote, c).await,
+        Command::Servers(c) => snapline_server::cli::servers(cli.remote, c).await,
         Command::Schedule(c) => snapline_server::cli::schedule(cli.remote, c).await,
         Command::Token(c) => snapline_server::cli::token(c).await,
         Command::Api(a) => snapline_server::cli::api(cli.remote, a).await,

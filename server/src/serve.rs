@@ -118,8 +118,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .context("cannot record this node's URL")?;
             let jobs = state.service.spawn_jobs(args.job_interval());
             let heartbeat = state.service.spawn_heartbeat();
+            // Several nodes on PostgreSQL: every node's stream shows the whole cluster.
+            let relay = state.service.spawn_event_relay();
             let service = state.service.clone();
-            (app(state), Some((jobs, heartbeat, service)))
+            (app(state), Some((jobs, heartbeat, relay, service)))
         }
         // Nothing lives on a proxy node (no demo either), so it runs no background jobs.
         Some(upstream) => (proxy(options, &pool, &data_dir, upstream).await?, None),
@@ -137,9 +139,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown)
         .await
         .context("the HTTP server failed")?;
-    if let Some((jobs, heartbeat, service)) = jobs {
+    if let Some((jobs, heartbeat, relay, service)) = jobs {
         jobs.abort();
         heartbeat.abort();
+        for task in relay.into_iter().flatten() {
+            task.abort();
+        }
         // Containers outlive the server on purpose; say which, and how to end them.
         let running = service.running_containers();
         if !running.is_empty() {

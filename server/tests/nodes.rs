@@ -156,3 +156,54 @@ async fn nodes_are_listed_and_a_start_repairs_only_its_own_containers() {
         .await;
     assert_eq!(code, 404, "{v}");
 }
+
+/// One node: a copy whose `target_server` is this node is an ordinary copy, live state
+/// included; an unknown node is a 404 and a malformed id a 400, both before anything is
+/// made, through the API and the CLI alike.
+#[tokio::test]
+async fn a_copys_target_server_is_checked_on_one_node() {
+    let s = LiveServer::start(&[]);
+    let src = s.container("default", "src").await;
+    std::fs::write(s.root(&src).join("f.txt"), b"live").unwrap();
+    let me = s.admin("GET", "/api/v1/servers", None).await["servers"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let made = s
+        .admin(
+            "POST",
+            &format!("/api/v1/containers/{src}/copy"),
+            Some(serde_json::json!({"target_project_id": "default", "name": "here", "target_server": me})),
+        )
+        .await;
+    let here = made["container"]["id"].as_str().unwrap();
+    assert_eq!(made["container"]["server_id"], me.as_str());
+    assert_eq!(std::fs::read(s.root(here).join("f.txt")).unwrap(), b"live");
+    for (target, want) in [(OTHER, 404), ("../../etc", 400), ("", 400)] {
+        let (status, v) = s
+            .call(
+                "POST",
+                &format!("/api/v1/containers/{src}/copy"),
+                Some(common::ADMIN),
+                Some(serde_json::json!({"target_project_id": "default", "name": "nope", "target_server": target})),
+            )
+            .await;
+        assert_eq!(status, want, "{target:?}: {v}");
+        assert!(
+            v["message"].as_str().unwrap().contains("/api/v1/servers"),
+            "the answer says where the ids are: {v}"
+        );
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snapline"))
+        .args(["containers", "copy", &src, "--target-project-id", "default"])
+        .args(["--name", "nope", "--target-server", OTHER])
+        .env("SNAPLINE_URL", s.url(""))
+        .env("HOODY_TOKEN", common::ADMIN)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(OTHER) && err.contains("servers"), "{err}");
+    let list = s.admin("GET", "/api/v1/containers", None).await;
+    assert!(!list.to_string().contains("\"nope\""), "{list}");
+}

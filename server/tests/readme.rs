@@ -82,6 +82,8 @@ async fn the_readme_cli_walkthrough_works() {
         "{out}"
     );
     assert!(out.contains("demo"), "{out}");
+    // `snapline servers list`: this one node, active.
+    assert!(out.contains("DISK FREE") && out.contains("active"), "{out}");
 }
 
 #[tokio::test]

@@ -115,12 +115,7 @@ fn host_name() -> String {
 fn server_from_row(r: &engine::DbRow, me: &str, containers: u64) -> Result<Server, ServiceError> {
     let id: String = r.try_get("id")?;
     let heartbeat_at: String = r.try_get("heartbeat_at")?;
-    let fresh = chrono::DateTime::parse_from_rfc3339(&heartbeat_at)
-        .map(|t| {
-            Utc::now().signed_duration_since(t)
-                <= chrono::Duration::from_std(OFFLINE_AFTER).unwrap_or_default()
-        })
-        .unwrap_or(false);
+    let fresh = beat_is_recent(&heartbeat_at);
     let n =
         |col: &str| -> Result<u64, ServiceError> { Ok(r.try_get::<i64, _>(col)?.max(0) as u64) };
     Ok(Server {
@@ -296,13 +291,22 @@ impl Service {
         .fetch_optional(self.db())
         .await?;
         Ok(row.map(|(node, url, beat)| {
-            let active = chrono::DateTime::parse_from_rfc3339(&beat)
-                .map(|t| {
-                    Utc::now().signed_duration_since(t)
-                        <= chrono::Duration::from_std(OFFLINE_AFTER).unwrap_or_default()
-                })
-                .unwrap_or(false);
+            let active = beat_is_recent(&beat);
             (node, url, active)
+        }))
+    }
+
+    /// Where node `id` serves (its advertised URL, empty when it has none) and whether it
+    /// is active; `None` for an unknown node.
+    pub async fn node_address(&self, id: &str) -> Result<Option<(String, bool)>, ServiceError> {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT url, heartbeat_at FROM nodes WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.db())
+                .await?;
+        Ok(row.map(|(url, beat)| {
+            let active = beat_is_recent(&beat);
+            (url, active)
         }))
     }
 
@@ -345,4 +349,67 @@ impl Service {
                     .with_hint(Hint::ListServers)
             })
     }
+
+    /// Checks a copy's `target_server` on the node that received it, before anything is
+    /// made. The copy runs here when the target is this node (or absent); the HTTP front
+    /// end sends a copy for an active node there first, so a target elsewhere that reaches
+    /// this check is one that cannot take it. Errors: 400 for what is not a node id, or for
+    /// a copy of the live state onto another node than the source's (the live files are
+    /// on the source's node: copy a snapshot); 404 for an unknown node; 503 for a node
+    /// that is offline or did not answer.
+    pub async fn check_copy_target(
+        &self,
+        caller: &Caller,
+        source: &str,
+        target: Option<&str>,
+        source_snapshot: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        let Some(target) = target else {
+            return Ok(());
+        };
+        if target.len() != 24 || !target.bytes().all(|b| b.is_ascii_hexdigit()) {
+            // Quoted, and cut: a hostile value is not echoed whole.
+            let shown: String = target.chars().take(64).collect();
+            return Err(ServiceError::bad_request(format!(
+                "target_server {shown:?} is not a server id (24 hex characters)"
+            ))
+            .with_hint(Hint::ListServers));
+        }
+        if target != self.server_id() {
+            let server = self.get_server(caller, target).await?;
+            return Err(ServiceError::unavailable(if server.status == "active" {
+                format!(
+                    "server {target} did not answer, so it cannot build the copy; try again, \
+                     or pick another server"
+                )
+            } else {
+                format!(
+                    "server {target} is offline (last seen {}), so it cannot build the copy; \
+                     pick an active server",
+                    server.last_seen_at
+                )
+            })
+            .with_hint(Hint::ListServers));
+        }
+        if source_snapshot.is_none()
+            && let Some((node, _, _)) = self.owner_elsewhere(source).await?
+        {
+            return Err(ServiceError::bad_request(format!(
+                "container {source} lives on server {node}: a copy onto server {target} is \
+                 built from the shared store, so name a snapshot in source_snapshot (take one \
+                 first if the live state is what you want)"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Whether a heartbeat (RFC 3339) is recent enough for its node to count as active.
+fn beat_is_recent(beat: &str) -> bool {
+    chrono::DateTime::parse_from_rfc3339(beat)
+        .map(|t| {
+            Utc::now().signed_duration_since(t)
+                <= chrono::Duration::from_std(OFFLINE_AFTER).unwrap_or_default()
+        })
+        .unwrap_or(false)
 }

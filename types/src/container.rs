@@ -270,6 +270,14 @@ pub struct CopyRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 50, example = 10))]
     pub count: Option<u32>,
+    /// The node to build the new container(s) on: a server id from `GET /api/v1/servers`
+    /// (several nodes on one database and S3 store). Absent, the copy lands on the source
+    /// container's node. Another node than the source's builds from the shared store, so it
+    /// needs `source_snapshot`, and works while the source's node is down (disaster
+    /// recovery). An unknown id is a 404; an offline node a 503.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "5f0c8e2a9b7d4c61a3e2f0b9"))]
+    pub target_server: Option<String>,
 }
 
 /// One container of a fork (`count` in a copy): the container, or why it alone failed.

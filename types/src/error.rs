@@ -147,7 +147,7 @@ impl Hint {
                     .into()
             }
             Hint::ListProjects => "; `snapline projects list` lists them".into(),
-            Hint::ListServers => "; `snapline api GET /api/v1/servers` lists them".into(),
+            Hint::ListServers => "; `snapline servers list` lists them".into(),
             Hint::SetSchedule { container } => format!(
                 "; set one with `snapline schedule set --container {container} --schedule WHEN`"
             ),

@@ -246,6 +246,19 @@ pub async fn load_timeline(id: String, all: bool) -> Result<Timeline, AppError> 
     if t.container.status != crate::model::ContainerStatus::Deleted {
         t.schedule = backend.schedule(&token, &id).await?;
     }
+    // Where a copy may be built (the copy dialog's server picker). Advisory: an upstream
+    // without `GET /api/v1/servers` leaves the picker out.
+    t.servers = backend
+        .servers(&token)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| crate::model::ServerChoice {
+            active: s.status == "active",
+            id: s.id,
+            name: s.name,
+        })
+        .collect();
     Ok(t)
 }
 
@@ -406,7 +419,8 @@ pub async fn delete_snapshot(
 
 /// Copies a snapshot into a new container named `new_name`, in any visible project. With
 /// `count` N (the form's "How many", 1 to 50), forks it into `new_name-1` … `new_name-N`: the
-/// same rule as the REST API's `count`, so one typed 1 makes `new_name-1`.
+/// same rule as the REST API's `count`, so one typed 1 makes `new_name-1`. With `server` (a
+/// node id; empty is the container's node) the copy is built on that node, from the store.
 #[server(prefix = "/rpc", endpoint = "copy_snapshot")]
 pub async fn copy_snapshot(
     id: String,
@@ -414,6 +428,7 @@ pub async fn copy_snapshot(
     project: String,
     new_name: String,
     #[server(default)] count: Option<String>,
+    #[server(default)] server: Option<String>,
 ) -> Result<crate::model::Copied, AppError> {
     let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
@@ -428,13 +443,15 @@ pub async fn copy_snapshot(
             }
         },
     };
+    // The server picker: empty means the container's own node.
+    let server = server.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let copied = match count {
         None => backend
-            .copy_snapshot(&token, &id, &name, &project, new_name.trim())
+            .copy_snapshot(&token, &id, &name, &project, new_name.trim(), server)
             .await
             .map(|c| crate::model::Copied::one(&c))?,
         Some(n) => backend
-            .fork_snapshot(&token, &id, &name, &project, new_name.trim(), n)
+            .fork_snapshot(&token, &id, &name, &project, new_name.trim(), n, server)
             .await
             .map(crate::model::Copied::from)?,
     };

@@ -115,6 +115,21 @@ pub struct Timeline {
     /// The container's automatic snapshots, if set.
     #[serde(default)]
     pub schedule: Option<Schedule>,
+    /// Every node a copy may be built on (the copy dialog offers a choice when there are
+    /// several).
+    #[serde(default)]
+    pub servers: Vec<ServerChoice>,
+}
+
+/// A node in the copy dialog's server picker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerChoice {
+    /// The node id (`target_server` in the REST API).
+    pub id: String,
+    /// Its host name.
+    pub name: String,
+    /// Whether it is active (an offline node is shown, but cannot be picked).
+    pub active: bool,
 }
 
 /// Changes a diff lists at most (the REST API's default limit).

@@ -173,6 +173,8 @@ fn cards(data: Resource<Result<Timeline, AppError>>) -> Vec<(Snapshot, CardConte
                     .and_then(|s| s.keep)
                     .map(|k| k.describe()),
                 undo: None,
+                servers: t.servers.clone(),
+                server_id: t.container.server_id.clone(),
             };
             let undo = undo_of_last_restore(&t.snapshots);
             t.snapshots

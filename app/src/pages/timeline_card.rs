@@ -7,7 +7,8 @@ use leptos::prelude::*;
 use crate::api::{RestoreSnapshot, UpdateSnapshot};
 use crate::components::{Confirm, succeeded};
 use crate::model::{
-    ContainerStatus, Project, Snapshot, alias_problem, human_bytes, relative, short_time,
+    ContainerStatus, Project, ServerChoice, Snapshot, alias_problem, human_bytes, relative,
+    short_time,
 };
 use crate::pages::timeline::Actions;
 
@@ -27,6 +28,10 @@ pub(crate) struct CardContext {
     /// On the newest card only, when it is the safety snapshot of the last restore: the
     /// restore's time (`14:05 UTC`), for "Undo the restore of …" (it survives a reload).
     pub(crate) undo: Option<String>,
+    /// The nodes a copy may be built on; the copy dialog offers them when there are several.
+    pub(crate) servers: Vec<ServerChoice>,
+    /// The node that holds the container (the picker's default).
+    pub(crate) server_id: String,
 }
 
 #[component]
@@ -39,6 +44,8 @@ pub(crate) fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> i
         status,
         policy,
         undo,
+        servers,
+        server_id,
     } = ctx;
     let title = s.alias.clone().unwrap_or_else(|| s.name.clone());
     let named = title.clone();
@@ -183,6 +190,19 @@ pub(crate) fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> i
                                 {projects.iter().map(|p| view! { <option value=p.id.clone()>{p.name.clone()}</option> }).collect_view()}
                             </select>
                         </label>
+                        {(servers.len() > 1).then(|| view! {
+                            <label>"Server"
+                                <select name="server" data-testid="copy-server">
+                                    {servers.iter().map(|n| {
+                                        let here = n.id == server_id;
+                                        let label = format!("{} ({}){}{}", n.name, &n.id[..n.id.len().min(8)],
+                                            if here { ", this container's" } else { "" },
+                                            if n.active { "" } else { ", offline" });
+                                        view! { <option value=n.id.clone() selected=here disabled=!n.active>{label}</option> }
+                                    }).collect_view()}
+                                </select>
+                            </label>
+                        })}
                         <label>"How many (to fork)"
                             <input name="count" type="number" min="1" max="50" placeholder="1" inputmode="numeric"/>
                         </label>

@@ -22,7 +22,7 @@ use types::{
 };
 
 pub use client::Client;
-pub use resources::{ImagesCmd, ProjectsCmd, images, projects};
+pub use resources::{ImagesCmd, ProjectsCmd, ServersCmd, images, projects, servers};
 pub use schedule::{KeepArgs, ScheduleCmd, schedule};
 
 /// Where the server is and who is calling.
@@ -202,6 +202,10 @@ pub enum ContainersCmd {
         /// Fork: make this many containers (1 to 50), NAME-1 … NAME-N, from one read.
         #[arg(long)]
         count: Option<u32>,
+        /// The node to build the copy on (an id from `snapline servers`); needs
+        /// --source-snapshot when it is not the source's node. Default: the source's node.
+        #[arg(long)]
+        target_server: Option<String>,
     },
 }
 
@@ -443,12 +447,14 @@ pub async fn containers(remote: Remote, cmd: ContainersCmd) -> anyhow::Result<()
             name,
             source_snapshot,
             count,
+            target_server,
         } => {
             let body = CopyRequest {
                 target_project_id,
                 name,
                 source_snapshot,
                 count,
+                target_server,
             };
             let p = container_path(&id, "/copy");
             if count.is_none() {

@@ -1,11 +1,13 @@
-//! `snapline images ...` and `snapline projects ...`: the shared resources a server holds
-//! beside containers.
+//! `snapline images ...`, `snapline projects ...` and `snapline servers ...`: the shared
+//! resources a server holds beside containers, and the nodes of its cluster.
 
 use std::path::PathBuf;
 use std::slice;
 
 use clap::Subcommand;
-use types::{CreateProject, ImageData, ImageList, ProjectData, ProjectList};
+use types::{
+    CreateProject, ImageData, ImageList, ProjectData, ProjectList, ServerData, ServerList,
+};
 
 use super::{Client, Remote, enc, show, table};
 
@@ -61,6 +63,36 @@ pub enum ProjectsCmd {
         /// The project's id or name.
         project: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServersCmd {
+    /// List every node serving from the database, the one you talk to first: status
+    /// (`active`, or `offline` after 20 seconds without a heartbeat), containers, free disk
+    /// and store.
+    List,
+    /// One node.
+    Get {
+        /// The node's id (from `servers list`).
+        id: String,
+    },
+}
+
+pub async fn servers(remote: Remote, cmd: ServersCmd) -> anyhow::Result<()> {
+    let c = Client::new(&remote)?;
+    match cmd {
+        ServersCmd::List => {
+            let data: ServerList = c.call("GET", "/api/v1/servers").await?;
+            show(&remote, &data, |d| table::servers(&d.servers))
+        }
+        ServersCmd::Get { id } => {
+            let p = format!("/api/v1/servers/{}", enc(&id));
+            let data: ServerData = c.call("GET", &p).await?;
+            show(&remote, &data, |d| {
+                table::servers(slice::from_ref(&d.server))
+            })
+        }
+    }
 }
 
 /// Project names by id, for the images table (empty when the list cannot be read: the

@@ -120,6 +120,42 @@ pub fn projects(list: &[Project]) {
     print!("{}", render(&["ID", "NAME", "CREATED"], rows));
 }
 
+pub fn servers(list: &[types::Server]) {
+    let rows = list
+        .iter()
+        .map(|x| {
+            vec![
+                x.id.clone(),
+                x.name.clone(),
+                x.status.clone(),
+                x.container_count.to_string(),
+                format!(
+                    "{} of {}",
+                    bytes(x.disk_free_bytes),
+                    bytes(x.disk_total_bytes)
+                ),
+                format!("{} ({})", x.store, bytes(x.store_bytes)),
+                x.last_seen_at.clone(),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        render(
+            &[
+                "ID",
+                "NAME",
+                "STATUS",
+                "CONTAINERS",
+                "DISK FREE",
+                "STORE",
+                "LAST SEEN"
+            ],
+            rows
+        )
+    );
+}
+
 pub fn tokens(list: &[TokenInfo]) {
     let rows = list
         .iter()

@@ -37,6 +37,9 @@ pub struct EmbeddedBackend {
     data_dir: Arc<PathBuf>,
     service: Service,
     api: ApiSlot,
+    /// The other nodes' APIs, by URL, for the actions this node cannot run itself (on a
+    /// container another node holds, or a copy built on another node).
+    nodes: std::sync::Mutex<std::collections::HashMap<String, Arc<crate::proxy::RemoteBackend>>>,
 }
 
 impl EmbeddedBackend {
@@ -46,7 +49,51 @@ impl EmbeddedBackend {
             data_dir,
             service,
             api,
+            nodes: Default::default(),
         }
+    }
+
+    /// The API of node `node` when it is another node that is active and has advertised
+    /// its URL; `None` for this node, an unknown one, or one that is away (the service then
+    /// answers here, and says what it cannot do).
+    async fn other_node(
+        &self,
+        node: &str,
+    ) -> Result<Option<Arc<crate::proxy::RemoteBackend>>, AppError> {
+        if node == self.service.server_id() {
+            return Ok(None);
+        }
+        match self.service.node_address(node).await.map_err(app_error)? {
+            Some((url, true)) if !url.is_empty() => self.remote(&url).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// The API of the node that holds container `id`, when it is another, active one: the
+    /// actions that need the container's files (start, stop, snapshot, restore, diff with
+    /// its live files) run there, as the REST API forwards them (`http::owner`).
+    async fn owner_of(
+        &self,
+        id: &str,
+    ) -> Result<Option<Arc<crate::proxy::RemoteBackend>>, AppError> {
+        match self.service.owner_elsewhere(id).await.map_err(app_error)? {
+            Some((_, url, true)) if !url.is_empty() => self.remote(&url).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    fn remote(&self, url: &str) -> Result<Arc<crate::proxy::RemoteBackend>, AppError> {
+        let mut nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = nodes.get(url) {
+            return Ok(r.clone());
+        }
+        let upstream = crate::proxy::Upstream::parse(url).map_err(internal)?;
+        let r = Arc::new(
+            crate::proxy::RemoteBackend::new(upstream, self.db.clone(), self.data_dir.clone())
+                .map_err(internal)?,
+        );
+        nodes.insert(url.to_string(), r.clone());
+        Ok(r)
     }
 
     /// The caller a session token stands for, rate limited like the REST API.
@@ -218,6 +265,9 @@ impl Backend for EmbeddedBackend {
     ) -> Result<(), AppError> {
         let caller = self.caller(token).await?;
         let id = &parse_id("container id", id).map_err(app_error)?;
+        if let Some(node) = self.owner_of(id.as_str()).await? {
+            return node.container_action(token, id.as_str(), action).await;
+        }
         match action {
             ContainerOp::Start => self.service.start_container(&caller, id).await.map(|_| ()),
             ContainerOp::Stop => self.service.stop_container(&caller, id).await.map(|_| ()),
@@ -272,6 +322,7 @@ impl Backend for EmbeddedBackend {
             projects,
             now: service::fmt_time(service::now()),
             schedule: None,
+            servers: Vec::new(),
         })
     }
 
@@ -295,6 +346,11 @@ impl Backend for EmbeddedBackend {
     ) -> Result<Snapshot, AppError> {
         let caller = self.caller(token).await?;
         let id = &parse_id("container id", id).map_err(app_error)?;
+        if let Some(node) = self.owner_of(id.as_str()).await? {
+            return node
+                .create_snapshot(token, id.as_str(), alias, expiry_days)
+                .await;
+        }
         let (_, s) = self
             .service
             .create_snapshot(&caller, id, alias, expiry_days)
@@ -312,6 +368,9 @@ impl Backend for EmbeddedBackend {
     ) -> Result<RestoreOutcome, AppError> {
         let caller = self.caller(token).await?;
         let id = &parse_id("container id", id).map_err(app_error)?;
+        if let Some(node) = self.owner_of(id.as_str()).await? {
+            return node.restore_snapshot(token, id.as_str(), name, req).await;
+        }
         let r = self
             .service
             .restore_snapshot(&caller, id, name, &req)
@@ -337,9 +396,22 @@ impl Backend for EmbeddedBackend {
         name: &str,
         project: &str,
         new_name: &str,
+        server: Option<&str>,
     ) -> Result<ContainerView, AppError> {
         let caller = self.caller(token).await?;
         let id = &parse_id("container id", id).map_err(app_error)?;
+        if let Some(node) = match server {
+            Some(t) => self.other_node(t).await?,
+            None => None,
+        } {
+            return node
+                .copy_snapshot(token, id.as_str(), name, project, new_name, server)
+                .await;
+        }
+        self.service
+            .check_copy_target(&caller, id.as_str(), server, Some(name))
+            .await
+            .map_err(app_error)?;
         let c = self
             .service
             .copy_container(&caller, id, project, new_name, Some(name))
@@ -357,9 +429,22 @@ impl Backend for EmbeddedBackend {
         project: &str,
         new_name: &str,
         count: u32,
+        server: Option<&str>,
     ) -> Result<types::ContainersCopied, AppError> {
         let caller = self.caller(token).await?;
         let id = &parse_id("container id", id).map_err(app_error)?;
+        if let Some(node) = match server {
+            Some(t) => self.other_node(t).await?,
+            None => None,
+        } {
+            return node
+                .fork_snapshot(token, id.as_str(), name, project, new_name, count, server)
+                .await;
+        }
+        self.service
+            .check_copy_target(&caller, id.as_str(), server, Some(name))
+            .await
+            .map_err(app_error)?;
         let made = self
             .service
             .fork_container(&caller, id, project, new_name, count, Some(name))
@@ -415,6 +500,9 @@ impl Backend for EmbeddedBackend {
     ) -> Result<SnapshotDiff, AppError> {
         let caller = self.caller(token).await?;
         let id = &parse_id("container id", id).map_err(app_error)?;
+        if let Some(node) = self.owner_of(id.as_str()).await? {
+            return node.diff_snapshot(token, id.as_str(), name, against).await;
+        }
         self.service
             .diff_snapshot(&caller, id, name, against, app::model::DIFF_LIMIT)
             .await

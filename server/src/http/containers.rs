@@ -321,6 +321,9 @@ pub async fn exec(
 /// Makes a new, independent container from a snapshot (or the live state), in any project
 /// you see. Works after the source container was deleted.
 ///
+/// With `target_server` (a node id from `GET /api/v1/servers`) the copy is built on that
+/// node, from a snapshot in the shared store: this works while the source's node is down.
+///
 /// With `count` (1 to 50) it forks: `name-1` … `name-N`, all filled from one read of the
 /// source, and the answer lists each one (`ContainersCopied`) with its own error when it
 /// alone failed. When every one failed, the answer is the first one's error.
@@ -334,8 +337,9 @@ pub async fn exec(
         (status = 200, description = "The new container; with `count`, every one of them", body = CopyResponse),
         (status = 400, description = "Bad name or count, unknown field or bad JSON", body = ErrorBody),
         (status = 401, description = "No or bad token", body = ErrorBody),
-        (status = 404, description = "No such container, snapshot or project", body = ErrorBody),
+        (status = 404, description = "No such container, snapshot, project or target server", body = ErrorBody),
         (status = 409, description = "Name taken, or no live state to copy", body = ErrorBody),
+        (status = 503, description = "The target server is offline or did not answer", body = ErrorBody),
         (status = 507, description = "Not enough free disk space", body = ErrorBody),
     ),
     security(("bearer" = [])),
@@ -347,6 +351,13 @@ pub async fn copy(
     Json(body): Json<CopyRequest>,
 ) -> Result<Response, ApiError> {
     let id = parse_id("container id", &id)?;
+    svc.check_copy_target(
+        &caller,
+        id.as_str(),
+        body.target_server.as_deref(),
+        body.source_snapshot.as_deref(),
+    )
+    .await?;
     let Some(count) = body.count else {
         let c = svc
             .copy_container(

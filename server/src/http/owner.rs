@@ -1,7 +1,9 @@
 //! Calls about a container that reach a node other than the one holding its files are
 //! forwarded to that node (several nodes on one database and S3 store), so any node answers
 //! for the whole cluster. The rules:
-//! - Only paths under `/api/v1/containers/{id}` whose container another node holds (its
+//! - A copy (`POST /api/v1/containers/{id}/copy`) that names a `target_server` goes to that
+//!   node when it is another, active one; the target builds it from the shared store.
+//! - Otherwise, only paths under `/api/v1/containers/{id}` whose container another node holds (its
 //!   `node_id`), while that node is active (a heartbeat within 20 s) and has advertised its
 //!   URL. The request goes on unchanged (method, path, query, body, bearer token) with the
 //!   header [`FORWARDED`], and the answer streams back.
@@ -58,17 +60,6 @@ pub async fn to_owner(State(svc): State<Service>, req: Request, next: Next) -> R
     ) {
         return next.run(req).await;
     }
-    let owner = match svc.owner_elsewhere(&id).await {
-        Ok(owner) => owner,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
-    let Some((node, url, true)) = owner else {
-        return next.run(req).await;
-    };
-    if url.is_empty() {
-        return next.run(req).await;
-    }
-    let me = HeaderValue::from_str(svc.server_id()).unwrap_or(HeaderValue::from_static("node"));
     // A body of a known, small length (every JSON call) is kept, so that when the node
     // cannot be reached at all (it died moments ago and still looks active) the request
     // runs here instead: reads and copies of its snapshots work at once.
@@ -81,7 +72,7 @@ pub async fn to_owner(State(svc): State<Service>, req: Request, next: Next) -> R
             !req.headers()
                 .contains_key(axum::http::header::TRANSFER_ENCODING),
         );
-    let (req, replay) = if small {
+    let (req, replay, target) = if small {
         let (parts, body) = req.into_parts();
         let bytes = match axum::body::to_bytes(body, REPLAY_LIMIT).await {
             Ok(b) => b,
@@ -90,14 +81,35 @@ pub async fn to_owner(State(svc): State<Service>, req: Request, next: Next) -> R
                     .into_response();
             }
         };
+        // A copy with a target_server goes to that node, not to the source's; the target
+        // checks it (and answers what it cannot do) when it is this node, unknown or away.
+        let target = copy_target(&id, &parts.method, parts.uri.path(), &bytes);
         let copy = Request::from_parts(parts.clone(), axum::body::Body::from(bytes.clone()));
         (
             Request::from_parts(parts, axum::body::Body::from(bytes)),
             Some(copy),
+            target,
         )
     } else {
-        (req, None)
+        (req, None, None)
     };
+    let destination = match target {
+        Some(t) if t == svc.server_id() => None,
+        Some(t) => match svc.node_address(&t).await {
+            Ok(Some((url, true))) if !url.is_empty() => Some((t, url)),
+            Ok(_) => None,
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+        None => match svc.owner_elsewhere(&id).await {
+            Ok(Some((node, url, true))) if !url.is_empty() => Some((node, url)),
+            Ok(_) => None,
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+    };
+    let Some((node, url)) = destination else {
+        return next.run(req).await;
+    };
+    let me = HeaderValue::from_str(svc.server_id()).unwrap_or(HeaderValue::from_static("node"));
     match crate::proxy::forward::send(&url, forward_client(), req, &[(FORWARDED, me)]).await {
         Ok(r) => r,
         Err(crate::proxy::forward::Unsent::BadUrl(r)) => r,
@@ -114,6 +126,20 @@ pub async fn to_owner(State(svc): State<Service>, req: Request, next: Next) -> R
             unreachable_answer(&id, &node, &url, &e)
         }
     }
+}
+
+/// The `target_server` of a copy request (`POST /api/v1/containers/{id}/copy` with a
+/// JSON body that names one); `None` for anything else, a malformed body included (the
+/// handler then says what is wrong with it).
+fn copy_target(id: &str, method: &axum::http::Method, path: &str, body: &[u8]) -> Option<String> {
+    if method != axum::http::Method::POST || path != format!("/api/v1/containers/{id}/copy") {
+        return None;
+    }
+    #[derive(serde::Deserialize)]
+    struct Target {
+        target_server: Option<String>,
+    }
+    serde_json::from_slice::<Target>(body).ok()?.target_server
 }
 
 /// Largest request body kept for answering here when the container's node cannot be
@@ -159,5 +185,24 @@ mod tests {
         assert_eq!(container_in_path("/api/v1/containers"), None);
         assert_eq!(container_in_path("/api/v1/containers/"), None);
         assert_eq!(container_in_path("/api/v1/servers"), None);
+    }
+
+    #[test]
+    fn only_a_copy_names_a_target_server() {
+        let post = axum::http::Method::POST;
+        let path = "/api/v1/containers/abc/copy";
+        let body = br#"{"target_project_id":"p","name":"n","target_server":"0123"}"#;
+        assert_eq!(
+            copy_target("abc", &post, path, body).as_deref(),
+            Some("0123")
+        );
+        assert_eq!(copy_target("abc", &post, path, br#"{"name":"n"}"#), None);
+        assert_eq!(copy_target("abc", &post, path, b"not json"), None);
+        assert_eq!(
+            copy_target("abc", &axum::http::Method::GET, path, body),
+            None
+        );
+        let restore = "/api/v1/containers/abc/snapshots/s";
+        assert_eq!(copy_target("abc", &post, restore, body), None);
     }
 }

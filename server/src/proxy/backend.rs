@@ -222,12 +222,14 @@ impl Backend for RemoteBackend {
         name: &str,
         project: &str,
         new_name: &str,
+        server: Option<&str>,
     ) -> Result<ContainerView, AppError> {
         let body = wire(types::CopyRequest {
             target_project_id: project.into(),
             name: new_name.into(),
             source_snapshot: Some(name.into()),
             count: None,
+            target_server: server.map(str::to_string),
         });
         let (c, projects) = tokio::try_join!(
             self.call::<OneContainer>(
@@ -251,12 +253,14 @@ impl Backend for RemoteBackend {
         project: &str,
         new_name: &str,
         count: u32,
+        server: Option<&str>,
     ) -> Result<types::ContainersCopied, AppError> {
         let body = wire(types::CopyRequest {
             target_project_id: project.into(),
             name: new_name.into(),
             source_snapshot: Some(name.into()),
             count: Some(count),
+            target_server: server.map(str::to_string),
         });
         self.call(
             Some(token),

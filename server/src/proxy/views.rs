@@ -118,6 +118,7 @@ impl RemoteBackend {
             projects,
             now: crate::http::now_rfc3339(),
             schedule: None,
+            servers: Vec::new(),
         })
     }
 }
