@@ -157,8 +157,34 @@ async fn outcome(
 #[tokio::test]
 async fn every_route_hides_other_projects_and_needs_a_token() {
     let s = LiveServer::start(&[]);
-    let w = world(&s).await;
-    let doc = s.call("GET", "/api/v1/openapi.json", None, None).await.1;
+    matrix(&s, &s).await;
+}
+
+/// The matrix through a node that forwards: the objects live on node A, every call goes
+/// to node B (one PostgreSQL database, one bucket), which forwards the container calls of
+/// a valid token to A. The answers are the same as from one node, to the word.
+#[tokio::test]
+async fn the_matrix_holds_through_a_node_that_forwards() {
+    if std::env::var_os(engine::db::TEST_POSTGRES_ENV).is_none() {
+        eprintln!("several nodes need PostgreSQL: this test runs in the PostgreSQL pass");
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let Some(store) = engine::s3::scratch_options(scratch.path()).map(|o| o.url) else {
+        return;
+    };
+    let a = LiveServer::start_with_args(&["--store", &store], &[]);
+    let b = LiveServer::start_with_args(
+        &["--store", &store],
+        &[("SNAPLINE_DATABASE_URL", a.db_url.as_str())],
+    );
+    matrix(&a, &b).await;
+}
+
+/// The matrix: the objects made on `home`, every call sent to `via`.
+async fn matrix(home: &LiveServer, via: &LiveServer) {
+    let w = world(home).await;
+    let doc = via.call("GET", "/api/v1/openapi.json", None, None).await.1;
     let mut ops = operations(&doc);
     // Destructive calls last (the container itself at the very end), so that the own-token
     // pass of every other route still finds its objects.
@@ -170,14 +196,14 @@ async fn every_route_hides_other_projects_and_needs_a_token() {
     });
     assert!(ops.len() >= 30, "only {} operations documented", ops.len());
 
-    let before_list = s
+    let before_list = home
         .admin(
             "GET",
             &format!("/api/v1/containers/{}/snapshots", w.a_container),
             None,
         )
         .await;
-    let before_containers = s.admin("GET", "/api/v1/containers", None).await["containers"]
+    let before_containers = home.admin("GET", "/api/v1/containers", None).await["containers"]
         .as_array()
         .unwrap()
         .len();
@@ -198,22 +224,22 @@ async fn every_route_hides_other_projects_and_needs_a_token() {
     for (method, template, body) in &ops {
         let own = fill(template, &w.a_container, &w.a_snapshot, &w);
         if PUBLIC.iter().any(|p| template.starts_with(p)) {
-            assert_eq!(outcome(&s, method, &own, None, body, &[]).await.0, 200);
+            assert_eq!(outcome(via, method, &own, None, body, &[]).await.0, 200);
             continue;
         }
         // No token, and a bad one.
         for token in [None, Some("hdy_notarealtoken0000000000000000000000000")] {
-            let (status, message) = outcome(&s, method, &own, token, body, &[]).await;
+            let (status, message) = outcome(via, method, &own, token, body, &[]).await;
             assert_eq!(status, 401, "{method} {template} with {token:?}: {message}");
         }
         if !template.contains("{container_id}") {
             continue;
         }
         // Project B's token on project A's container answers like a missing container.
-        let other = outcome(&s, method, &own, Some(&w.token_b), body, &[&w.a_container]).await;
+        let other = outcome(via, method, &own, Some(&w.token_b), body, &[&w.a_container]).await;
         let missing_path = fill(template, MISSING_ID, &w.a_snapshot, &w);
         let missing = outcome(
-            &s,
+            via,
             method,
             &missing_path,
             Some(&w.token_b),
@@ -229,7 +255,7 @@ async fn every_route_hides_other_projects_and_needs_a_token() {
 
     // None of those calls changed anything: A's container, snapshots and schedule are as
     // they were, and project B is still empty.
-    let after_list = s
+    let after_list = home
         .admin(
             "GET",
             &format!("/api/v1/containers/{}/snapshots", w.a_container),
@@ -237,12 +263,12 @@ async fn every_route_hides_other_projects_and_needs_a_token() {
         )
         .await;
     assert_eq!(before_list, after_list);
-    let after_containers = s.admin("GET", "/api/v1/containers", None).await["containers"]
+    let after_containers = home.admin("GET", "/api/v1/containers", None).await["containers"]
         .as_array()
         .unwrap()
         .len();
     assert_eq!(before_containers, after_containers);
-    let c = s
+    let c = home
         .admin(
             "GET",
             &format!("/api/v1/containers/{}", w.a_container),
@@ -250,13 +276,13 @@ async fn every_route_hides_other_projects_and_needs_a_token() {
         )
         .await;
     assert_eq!(c["container"]["status"], "stopped");
-    s.admin(
+    home.admin(
         "GET",
         &format!("/api/v1/containers/{}/schedule", w.a_container),
         None,
     )
     .await;
-    let b_view = s
+    let b_view = via
         .call("GET", "/api/v1/containers", Some(&w.token_b), None)
         .await
         .1;
@@ -269,7 +295,7 @@ async fn every_route_hides_other_projects_and_needs_a_token() {
             continue;
         }
         let own = fill(template, &w.a_container, &w.a_snapshot, &w);
-        let mine = outcome(&s, method, &own, Some(&w.token_a), body, &[]).await;
+        let mine = outcome(via, method, &own, Some(&w.token_a), body, &[]).await;
         assert!(
             ![401, 404].contains(&mine.0),
             "{method} {template} with its own token: {mine:?}"
