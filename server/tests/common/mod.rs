@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod garage;
+pub mod postgres;
 pub mod rpc;
 
 use std::path::Path;
