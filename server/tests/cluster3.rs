@@ -56,10 +56,12 @@ fn tree(root: &Path) -> BTreeMap<String, (char, u32, u32, i128, Vec<u8>)> {
 
 /// Bytes of recorded packs in the bucket.
 async fn bucket_bytes(db: &engine::DbPool) -> i64 {
-    sqlx::query_scalar("SELECT COALESCE(SUM(size), 0) FROM packs WHERE deleted_at IS NULL")
-        .fetch_one(db)
-        .await
-        .unwrap()
+    sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM packs WHERE deleted_at IS NULL",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap()
 }
 
 /// The events a stream shows, as `(type, event)`, until `enough` says so and 3 seconds
@@ -219,12 +221,15 @@ async fn three_nodes_share_one_image_copy_exactly_and_expire_once() {
     let past = (chrono::Utc::now() - chrono::Duration::seconds(1))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     for name in &expiring {
-        sqlx::query("UPDATE engine_snapshots SET expires_at = $1 WHERE name = $2")
-            .bind(&past)
-            .bind(name)
-            .execute(&pool)
-            .await
-            .unwrap();
+        sqlx::query(
+            "UPDATE engine_snapshots SET expires_at = $1 WHERE container_id = $2 AND name = $3",
+        )
+        .bind(&past)
+        .bind(&on_b)
+        .bind(name)
+        .execute(&pool)
+        .await
+        .unwrap();
     }
     let wanted = expiring.clone();
     let seen = futures_util::future::join_all(streams.into_iter().map(|r| {
@@ -238,7 +243,7 @@ async fn three_nodes_share_one_image_copy_exactly_and_expire_once() {
     for (node, events) in ids.iter().zip(&seen) {
         let mut names: Vec<String> = events
             .iter()
-            .filter(|(k, _)| k == "snapshot.expired")
+            .filter(|(k, d)| k == "snapshot.expired" && d["container_id"] == on_b.as_str())
             .map(|(_, d)| d["data"]["name"].as_str().unwrap_or_default().to_string())
             .collect();
         names.sort();
@@ -247,11 +252,14 @@ async fn three_nodes_share_one_image_copy_exactly_and_expire_once() {
         assert_eq!(names, want, "node {node}'s stream: {events:?}");
     }
     for name in &expiring {
-        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM engine_snapshots WHERE name = $1")
-            .bind(name)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        let left: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM engine_snapshots WHERE container_id = $1 AND name = $2",
+        )
+        .bind(&on_b)
+        .bind(name)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
         assert_eq!(left, 0, "{name} is deleted");
     }
 }
