@@ -174,3 +174,79 @@ async fn the_readme_keep_policy_example_works() {
         serde_json::json!({"last": 5, "daily": 7, "weekly": 4, "monthly": 12})
     );
 }
+
+/// "Scaling out": the three-node block as written, with only the database, the S3 server,
+/// the bucket, the ports and the binary's folder swapped for the test's. Runs in the
+/// PostgreSQL pass with the test bucket.
+#[tokio::test]
+async fn the_readme_scaling_out_commands_work() {
+    if std::env::var_os(engine::db::TEST_POSTGRES_ENV).is_none() {
+        eprintln!("several nodes need PostgreSQL: this test runs in the PostgreSQL pass");
+        return;
+    }
+    let cwd = tempfile::tempdir().unwrap();
+    let Some(opts) = engine::s3::scratch_options(cwd.path()) else {
+        return;
+    };
+    let db_url = common::db_url(cwd.path());
+    let ports: Vec<u16> = (0..3)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        })
+        .collect();
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_snapline"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let block = block_after("**Several nodes.**");
+    let mut script = format!(
+        "PORTS=(0 {} {} {})\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n",
+        ports[0], ports[1], ports[2]
+    );
+    for line in block.lines() {
+        // The test's own database and S3 server (the AWS_* variables are inherited).
+        let line = if line.starts_with("export SNAPLINE_DATABASE_URL=") {
+            format!("export SNAPLINE_DATABASE_URL='{db_url}'")
+        } else if line.starts_with("export AWS_") {
+            continue;
+        } else {
+            line.replace("s3://snapline/prod", &opts.url)
+                .replace("127.0.0.1:300$n", "127.0.0.1:${PORTS[$n]}")
+                .replace("127.0.0.1:3001", &format!("127.0.0.1:{}", ports[0]))
+                .replace("127.0.0.1:3002", &format!("127.0.0.1:{}", ports[1]))
+                .replace("target/release/snapline", &format!("{bin_dir}/snapline"))
+                .replace("$PWD/target/release", &bin_dir)
+        };
+        script.push_str(&line);
+        script.push('\n');
+    }
+    let out = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(cwd.path())
+        .env_remove("SNAPLINE_TOKEN")
+        .env_remove("SNAPLINE_ADMIN_TOKEN")
+        .env("SNAPLINE_NO_DEMO", "true")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let logs: String = (1..=3)
+        .map(|n| {
+            std::fs::read_to_string(cwd.path().join(format!("node-{n}.log"))).unwrap_or_default()
+        })
+        .collect();
+    assert!(
+        out.status.success(),
+        "the block failed: {}\n--- stdout\n{stdout}\n--- stderr\n{}\n--- logs\n{logs}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let active = stdout.lines().filter(|l| l.contains(" active ")).count();
+    assert_eq!(active, 3, "three nodes listed, all active: {stdout}");
+    assert!(stdout.contains("web-dr"), "{stdout}");
+    assert!(stdout.matches("web").count() >= 3, "{stdout}");
+}
