@@ -160,6 +160,9 @@ enum Held {
     Local {
         _guard: tokio::sync::OwnedMutexGuard<()>,
     },
+    /// An exclusive `flock` on a file beside an SQLite database, held until dropped (the
+    /// process's end included).
+    File(#[allow(dead_code)] std::os::fd::OwnedFd),
 }
 
 impl ClusterGuard {
@@ -230,15 +233,20 @@ impl Drop for ClusterGuard {
 
 /// Takes [`ClusterLock::Serving`] unless another process holds it: `None` when one does.
 ///
-/// Why: snapshots are listed in the shared database, but their packs are in each node's own
-/// store. Until the pack store is shared (S3), a second node could not read the first one's
-/// snapshots, and its garbage collection would fail on trees it cannot read, so one node
-/// serves a database at a time. On PostgreSQL it is a session
-/// advisory lock, freed when the holder's connection ends (a crash included). On SQLite it
-/// is always free: the data directory's own lock does this work there.
+/// Why: with local pack stores, snapshots are listed in the shared database but their packs
+/// are in each node's own store, so a second node could not read the first one's snapshots
+/// (and its garbage collection would fail on trees it cannot read): one node serves a
+/// database at a time. On PostgreSQL it is a session advisory lock, freed when the holder's
+/// connection ends (a crash included). An SQLite database (`url`) is one node's, whatever
+/// the store: its cluster locks live in one process, and it has no `LISTEN`/`NOTIFY`. There
+/// the lock is an exclusive `flock` on `<database file>-serving.lock`, freed when the
+/// holding process ends; an in-memory database needs none.
 ///
-/// Errors: the database cannot be reached.
-pub async fn try_serving_lock(pool: &DbPool) -> Result<Option<ClusterGuard>, sqlx::Error> {
+/// Errors: the database cannot be reached, or the lock file cannot be made.
+pub async fn try_serving_lock(
+    pool: &DbPool,
+    url: &str,
+) -> Result<Option<ClusterGuard>, sqlx::Error> {
     let key = ClusterLock::Serving.key();
     match Dialect::of(pool) {
         Dialect::Postgres => {
@@ -251,10 +259,42 @@ pub async fn try_serving_lock(pool: &DbPool) -> Result<Option<ClusterGuard>, sql
                 held: Some(Held::Postgres(conn, key)),
             }))
         }
-        // One SQLite file serves one data directory, whose store lock (an exclusive flock,
-        // see `Engine::open`) already keeps a second server out.
-        Dialect::Sqlite => Ok(Some(ClusterGuard { held: None })),
+        Dialect::Sqlite => {
+            let Some(path) = sqlite_path(url) else {
+                return Ok(Some(ClusterGuard { held: None }));
+            };
+            let mut name = path.into_os_string();
+            name.push("-serving.lock");
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&name)?;
+            let fd = std::os::fd::OwnedFd::from(file);
+            match rustix::fs::flock(&fd, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => Ok(Some(ClusterGuard {
+                    held: Some(Held::File(fd)),
+                })),
+                Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(None),
+                Err(e) => Err(sqlx::Error::Io(std::io::Error::from_raw_os_error(
+                    e.raw_os_error(),
+                ))),
+            }
+        }
     }
+}
+
+/// The file of an SQLite URL (`sqlite://PATH[?options]` or `sqlite:PATH`); `None` for an
+/// in-memory database.
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+        return None;
+    }
+    Some(std::path::PathBuf::from(path))
 }
 
 /// The tables of the database, by name in ascending order, without the database's own

@@ -35,13 +35,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // keeps only the dashboard's (see `dashboard::schema`).
     let pool = db::open(&url).await?;
     // Held for the server's whole life (dropped when `run` returns).
-    // Several nodes may serve one database when they share an S3 store (each keeps its
-    // containers' files, calls are forwarded to a container's node, and GC follows the
-    // shared store's protocol). With local stores, one node per database.
-    let _serving = if args.upstream.is_none() && args.store == "local" {
-        let held = engine::db::try_serving_lock(&pool)
+    // Several nodes may serve one PostgreSQL database when they share an S3 store (each
+    // keeps its containers' files, calls are forwarded to a container's node, and GC follows
+    // the shared store's protocol). With local stores, or on SQLite, one node per database.
+    let sqlite = engine::Dialect::of(&pool) == engine::Dialect::Sqlite;
+    let _serving = if args.upstream.is_none() && (args.store == "local" || sqlite) {
+        let held = engine::db::try_serving_lock(&pool, &url)
             .await
             .context("cannot check whether another node serves this database")?;
+        if held.is_none() && sqlite {
+            anyhow::bail!(
+                "another Snapline node already serves containers from the SQLite database \
+                 {:?}: SQLite is one node's database. Several nodes share a PostgreSQL \
+                 database (--database-url postgres://…) and an S3 store (--store \
+                 s3://BUCKET/PREFIX); otherwise give this node a database of its own, or \
+                 stop the other",
+                db::redact(&url)
+            );
+        }
         if held.is_none() {
             anyhow::bail!(
                 "another Snapline node already serves containers from the database {:?}, and \
