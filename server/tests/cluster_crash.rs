@@ -1,8 +1,8 @@
 //! `kill -9` of a cluster node at random moments (an upload in flight, the commit, its
 //! background collection condemning or deleting packs), then the node starts again on its
 //! data directory. Afterwards, with the node dead for good, another node copies every
-//! snapshot the victim acknowledged into a new container from the bucket, exactly, and
-//! every snapshot verifies deeply there.
+//! snapshot the victim acknowledged into a new container from the bucket, exactly, every
+//! snapshot verifies deeply there, and garbage collection goes on without the victim.
 //!
 //! `SNAPLINE_CLUSTER_CRASH_RUNS` sets the runs (default 6 in CI; the campaign is
 //! 50). Reclaiming the objects a kill leaves unrecorded is tested in the engine
@@ -155,4 +155,34 @@ async fn a_node_killed_at_random_moments_loses_nothing_it_acknowledged() {
             .await;
         assert_eq!(v["clean"], true, "{name} is damaged: {v}");
     }
+
+    // The collection goes on without the victim (whose lock died with its session): data
+    // that B stores and then drops is condemned by B's own jobs.
+    let own = b.container("default", "scratch-on-b").await;
+    fill(&b.root(&own), &mut rng, 8, 512 * 1024);
+    let dropped = b.snapshot(&own, None).await;
+    b.admin(
+        "DELETE",
+        &format!("/api/v1/containers/{own}/snapshots/{dropped}"),
+        None,
+    )
+    .await;
+    let pool = snapline_server::db::open(&db_url).await.unwrap();
+    let mut condemned = 0i64;
+    for _ in 0..60 {
+        condemned = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM packs WHERE condemned_epoch IS NOT NULL AND deleted_at IS NULL",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if condemned > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        condemned > 0,
+        "no node collected garbage once the victim was dead"
+    );
 }
