@@ -165,12 +165,8 @@ async fn every_route_hides_other_projects_and_needs_a_token() {
 /// a valid token to A. The answers are the same as from one node, to the word.
 #[tokio::test]
 async fn the_matrix_holds_through_a_node_that_forwards() {
-    if std::env::var_os(engine::db::TEST_POSTGRES_ENV).is_none() {
-        eprintln!("several nodes need PostgreSQL: this test runs in the PostgreSQL pass");
-        return;
-    }
     let scratch = tempfile::tempdir().unwrap();
-    let Some(store) = engine::s3::scratch_options(scratch.path()).map(|o| o.url) else {
+    let Some(store) = common::cluster_store(scratch.path()) else {
         return;
     };
     let a = LiveServer::start_with_args(&["--store", &store], &[]);

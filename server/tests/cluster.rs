@@ -14,12 +14,8 @@ use serde_json::json;
 
 #[tokio::test]
 async fn two_nodes_share_a_database_and_a_bucket_and_forward_container_calls() {
-    if std::env::var_os(engine::db::TEST_POSTGRES_ENV).is_none() {
-        eprintln!("several nodes need PostgreSQL: this test runs in the PostgreSQL pass");
-        return;
-    }
     let scratch = tempfile::tempdir().unwrap();
-    let Some(store) = engine::s3::scratch_options(scratch.path()).map(|o| o.url) else {
+    let Some(store) = common::cluster_store(scratch.path()) else {
         return;
     };
     let a = LiveServer::start_with_args(&["--store", &store], &[]);

@@ -109,12 +109,8 @@ async fn read_events(
 
 #[tokio::test]
 async fn three_nodes_share_one_image_copy_exactly_and_expire_once() {
-    if std::env::var_os(engine::db::TEST_POSTGRES_ENV).is_none() {
-        eprintln!("several nodes need PostgreSQL: this test runs in the PostgreSQL pass");
-        return;
-    }
     let scratch = tempfile::tempdir().unwrap();
-    let Some(store) = engine::s3::scratch_options(scratch.path()).map(|o| o.url) else {
+    let Some(store) = common::cluster_store(scratch.path()) else {
         return;
     };
     let a = LiveServer::start_with_args(&["--store", &store], &[]);

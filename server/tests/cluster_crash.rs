@@ -17,24 +17,6 @@ use std::time::Duration;
 use common::{ADMIN, LiveServer, XorShift as Rng};
 use serde_json::json;
 
-/// Path -> content of every file below `dir`.
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
-
 /// Replaces `root/data` with `files` random files of `size` bytes.
 fn fill(root: &Path, rng: &mut Rng, files: usize, size: usize) {
     let data = root.join("data");
@@ -48,12 +30,8 @@ fn fill(root: &Path, rng: &mut Rng, files: usize, size: usize) {
 
 #[tokio::test]
 async fn a_node_killed_at_random_moments_loses_nothing_it_acknowledged() {
-    if std::env::var_os(engine::db::TEST_POSTGRES_ENV).is_none() {
-        eprintln!("several nodes need PostgreSQL: this test runs in the PostgreSQL pass");
-        return;
-    }
     let scratch = tempfile::tempdir().unwrap();
-    let Some(store) = engine::s3::scratch_options(scratch.path()).map(|o| o.url) else {
+    let Some(store) = common::cluster_store(scratch.path()) else {
         return;
     };
     let runs: usize = std::env::var("SNAPLINE_CLUSTER_CRASH_RUNS")
@@ -76,7 +54,7 @@ async fn a_node_killed_at_random_moments_loses_nothing_it_acknowledged() {
     for run in 0..runs {
         // New data every run (a few packs' worth), so the kill can land in an upload.
         fill(&a.root(&id), &mut rng, 24, 256 * 1024);
-        let before = tree(&a.root(&id).join("data"));
+        let before = common::files_of(&a.root(&id).join("data"));
         // Work for the victim's collection: a snapshot made and deleted (through B).
         let scratch_snap = b.snapshot(&id, None).await;
         b.admin(
@@ -140,7 +118,7 @@ async fn a_node_killed_at_random_moments_loses_nothing_it_acknowledged() {
             .await;
         let copy = made["container"]["id"].as_str().unwrap();
         assert_eq!(
-            &tree(&b.root(copy).join("data")),
+            &common::files_of(&b.root(copy).join("data")),
             want,
             "{name} does not copy exactly on the other node"
         );

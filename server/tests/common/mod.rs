@@ -26,6 +26,38 @@ pub fn db_url(dir: &Path) -> String {
     engine::db::scratch_url(dir, "snapline.db")
 }
 
+/// The `--store` URL for a test of several nodes (a bucket prefix of its own under `dir`'s
+/// name): `None`, and the test returns, outside the PostgreSQL pass (SQLite is one node's
+/// database) or when no test bucket is configured and none is required.
+pub fn cluster_store(dir: &Path) -> Option<String> {
+    if std::env::var_os(engine::db::TEST_POSTGRES_ENV).is_none() {
+        eprintln!("several nodes need PostgreSQL: this test runs in the PostgreSQL pass");
+        return None;
+    }
+    engine::s3::scratch_options(dir).map(|o| o.url)
+}
+
+/// Path -> content of every regular file below `dir` (empty when it does not exist).
+pub fn files_of(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
 /// The whole app over a fresh database for `dir` ([`db_url`]), without a socket.
 pub async fn app_in(dir: &Path) -> (Router, engine::DbPool) {
     let pool = snapline_server::db::connect(&db_url(dir)).await.unwrap();
