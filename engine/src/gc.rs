@@ -44,7 +44,8 @@ pub struct GcPlan {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GcReport {
     /// The plan it executed. With a shared store, `delete_packs` are the condemned packs
-    /// this run deleted, and nothing is repacked.
+    /// this run deleted, and `repack_packs` the packs whose live objects it wrote again
+    /// before condemning them (a later run deletes them).
     pub plan: GcPlan,
     /// Bytes of new packs written by repacking.
     pub repacked_bytes: u64,
@@ -259,8 +260,9 @@ impl Engine {
     ///    operation predates. Only then mark: an operation that predates a condemnation may
     ///    commit up to the moment the check passes, and the mark must see that commit.
     /// 4. Delete those the mark finds unused; recover every condemned pack found in use.
-    /// 5. Condemn the packs the mark finds unused, bumping the epoch in the same
-    ///    transaction. They are deleted by a later run.
+    /// 5. Repack the packs mostly dead (their live objects into new, recorded packs).
+    /// 6. Condemn the packs the mark finds unused and the repacked ones, bumping the epoch
+    ///    in the same transaction. They are deleted by a later run.
     async fn gc_shared(&self) -> Result<GcReport, EngineError> {
         let db = self.inner.catalog.db().clone();
         let lock = crate::db::cluster_lock(&db, crate::db::ClusterLock::Gc).await?;
@@ -348,12 +350,45 @@ impl Engine {
             }
         }
         let known: HashSet<ObjectId> = condemned.iter().map(|c| c.id).collect();
-        let newly: Vec<ObjectId> = plan
+        let mut newly: Vec<ObjectId> = plan
             .delete_packs
             .iter()
             .filter(|p| !known.contains(p) && !damaged.contains(p))
             .copied()
             .collect();
+        // Packs mostly dead: their live objects are written again into new packs (recorded
+        // before anything is condemned), and the old packs are condemned with the unused
+        // ones. Every index prefers the copies outside condemned packs, and an old pack is
+        // deleted only once no operation that might read it from before remains.
+        let repack: Vec<ObjectId> = plan
+            .repack_packs
+            .iter()
+            .filter(|p| !known.contains(p) && !damaged.contains(p))
+            .copied()
+            .collect();
+        if !repack.is_empty() {
+            let todo = repack.clone();
+            report.repacked_bytes = self
+                .blocking(move |e| {
+                    let store = &e.inner.store;
+                    let w = store.relocating_writer();
+                    for pack in &todo {
+                        for entry in by_pack.get(pack).into_iter().flatten() {
+                            if live.contains(&entry.id) {
+                                let raw = store.read(&entry.id, entry.kind)?;
+                                w.add(entry.kind, entry.id, &raw)?;
+                            }
+                        }
+                    }
+                    Ok(w.finish()?)
+                })
+                .await?;
+            fail::fail_point!("gc::after_repack", |_| Err(EngineError::Injected(
+                "gc::after_repack".into()
+            )));
+            report.plan.repack_packs = repack.clone();
+            newly.extend(repack);
+        }
         if !newly.is_empty() {
             let mut tx = crate::db::begin_write(db).await?;
             let epoch: i64 = sqlx::query_scalar(

@@ -402,3 +402,61 @@ async fn orphan_objects_are_swept_and_a_late_writer_cannot_record_its_pack() {
     assert_eq!(again.orphans, Default::default());
     scenario.teardown();
 }
+
+/// A pack mostly dead is repacked on S3: its live objects go to a new pack, the old one is
+/// condemned and deleted by a later run, and another node whose index still placed those
+/// objects in the old pack reads them from the new one (it reloads on the miss).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_mostly_dead_pack_is_repacked_then_deleted_and_every_node_reads_on() {
+    let _serial = SERIAL.lock().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(opts) = engine::s3::scratch_options(&tmp.path().join("c")) else {
+        return;
+    };
+    let a = node(tmp.path(), "a", &opts, Duration::from_secs(60)).await;
+    a.create_root(&id(1), RootSource::Empty).await.unwrap();
+    let root = a.root_path(&id(1));
+    // One pack of four files; the second snapshot keeps one of them.
+    noise_tree(&root, 31, 4);
+    let s1 = a
+        .snapshot(&id(1), SnapshotOptions::default())
+        .await
+        .unwrap();
+    for i in 1..4 {
+        std::fs::remove_file(root.join(format!("f{i}"))).unwrap();
+    }
+    let s2 = a
+        .snapshot(&id(1), SnapshotOptions::default())
+        .await
+        .unwrap();
+    let kept = common::describe(&root);
+    // Node B reads the store as it is now: its index places f0 in the old pack.
+    let b = node(tmp.path(), "b", &opts, Duration::from_secs(60)).await;
+    a.delete(&id(1), &s1.name).await.unwrap();
+
+    let first = a.gc().await.unwrap();
+    assert_eq!(first.plan.repack_packs.len(), 1, "{first:?}");
+    assert!(first.repacked_bytes >= 200_000, "{first:?}");
+    assert!(
+        first.condemned_packs.contains(&first.plan.repack_packs[0]),
+        "{first:?}"
+    );
+    let second = a.gc().await.unwrap();
+    assert!(
+        second
+            .plan
+            .delete_packs
+            .contains(&first.plan.repack_packs[0]),
+        "{second:?}"
+    );
+    assert!(a.verify(true).await.unwrap().is_clean());
+    // B copies the snapshot: its first read misses the deleted pack, reloads, and is exact.
+    b.copy(&id(1), CopySource::Snapshot(s2.name.clone()), &id(3))
+        .await
+        .unwrap();
+    assert_eq!(common::describe(&b.root_path(&id(3))), kept);
+    a.copy(&id(1), CopySource::Snapshot(s2.name), &id(2))
+        .await
+        .unwrap();
+    assert_eq!(common::describe(&a.root_path(&id(2))), kept);
+}
