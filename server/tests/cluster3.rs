@@ -5,7 +5,9 @@
 //! - a snapshot taken on A is restored through B (the restore runs on A) and copied onto B
 //!   and C (`target_server`), each tree exact: contents, modes, symlinks, times;
 //! - snapshots that expire while three nodes run their jobs every second are deleted once,
-//!   and every node's event stream shows exactly one `snapshot.expired` for each.
+//!   and every node's event stream shows exactly one `snapshot.expired` for each;
+//! - a node of a second cluster (another database) pointed at the same bucket refuses to
+//!   start, and the first cluster serves on.
 //!
 //! Runs in the PostgreSQL pass (SQLite is one node's database) with the test bucket.
 
@@ -258,4 +260,31 @@ async fn three_nodes_share_one_image_copy_exactly_and_expire_once() {
         .unwrap();
         assert_eq!(left, 0, "{name} is deleted");
     }
+
+    // A second cluster (a database of its own) on the same bucket: refused at start.
+    let other = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snapline"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-demo",
+            "--store",
+            &store,
+        ])
+        .arg("--data-dir")
+        .arg(other.path().join("data"))
+        .env("SNAPLINE_DATABASE_URL", common::db_url(other.path()))
+        .env("SNAPLINE_ADMIN_TOKEN", common::ADMIN)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a second cluster started on the bucket"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("belongs to another Snapline cluster"), "{err}");
+    let servers = c.admin("GET", "/api/v1/servers", None).await;
+    assert_eq!(servers["servers"].as_array().unwrap().len(), 3, "{servers}");
 }
