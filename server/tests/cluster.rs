@@ -283,6 +283,29 @@ async fn two_nodes_share_a_database_and_a_bucket_and_forward_container_calls() {
         message.contains(&node_a) && message.contains("offline"),
         "{v}"
     );
+    // ... and so does a command in it (it would run in A's files) ...
+    let (status, v) = b
+        .call(
+            "POST",
+            &format!("/api/v1/containers/{on_a}/exec"),
+            Some(common::ADMIN),
+            Some(json!({"command": ["cat", "/a.txt"]})),
+        )
+        .await;
+    assert_eq!(status, 503, "{v}");
+    assert!(
+        v["message"].as_str().unwrap_or_default().contains(&node_a),
+        "{v}"
+    );
+    // The server list says where each node is reached.
+    let s = b.admin("GET", "/api/v1/servers", None).await;
+    assert!(
+        s["servers"].as_array().unwrap().iter().all(|x| x["url"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("http://127.0.0.1:")),
+        "{s}"
+    );
     // A copy onto A now is refused (503, A is offline) ...
     let (status, v) = b
         .call(

@@ -227,16 +227,7 @@ impl Service {
         &self,
         container: &engine::ContainerId,
     ) -> Result<tokio::sync::OwnedMutexGuard<()>, ServiceError> {
-        // Work on a container's files happens on the node that holds them (the HTTP layer
-        // forwards calls there while it is active).
-        if let Some((node, _, active)) = self.owner_elsewhere(container.as_str()).await? {
-            return Err(ServiceError::unavailable(format!(
-                "container {container} lives on server {node}, which {}; its files are \
-                 there. Send the request to that server, or copy one of the container's \
-                 snapshots to a new container here",
-                if active { "is active" } else { "is offline" }
-            )));
-        }
+        self.files_here(container).await?;
         let m = {
             let mut locks = self.inner.locks.lock().unwrap_or_else(|p| p.into_inner());
             locks.entry(container.to_string()).or_default().clone()
@@ -249,6 +240,37 @@ impl Service {
                      finishes"
                 ))
             })
+    }
+
+    /// Refuses work on a container's files when another node holds them: it happens on
+    /// that node (the HTTP layer and the dashboard send calls there while it answers). The
+    /// 503 names the node, and says what can be done meanwhile.
+    pub(crate) async fn files_here(
+        &self,
+        container: &engine::ContainerId,
+    ) -> Result<(), ServiceError> {
+        let Some((node, url, active)) = self.owner_elsewhere(container.as_str()).await? else {
+            return Ok(());
+        };
+        let at = if url.is_empty() {
+            String::new()
+        } else {
+            format!(" at {url}")
+        };
+        Err(ServiceError::unavailable(if active {
+            format!(
+                "container {container} lives on server {node}{at}, which holds its files and \
+                 did not take this request (if it is down, it shows as offline within 20 \
+                 seconds). Try again, or copy one of the container's snapshots to a new \
+                 container on a server that is up"
+            )
+        } else {
+            format!(
+                "container {container} lives on server {node}{at}, which is offline; its \
+                 files are only there. Start that server again, or copy one of the \
+                 container's snapshots to a new container on a server that is up"
+            )
+        }))
     }
 
     /// Refuses work that would write to a nearly full disk.

@@ -323,6 +323,8 @@ impl Service {
             }
         };
         validate_command(command)?;
+        // The command runs in the container's root, on the node that holds it.
+        self.files_here(&c.id).await?;
         // Not on a partly restored tree. (A journal without a failure is a restore at work
         // right now, which a running container may see: a partial one.)
         if self

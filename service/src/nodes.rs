@@ -135,6 +135,7 @@ fn server_from_row(r: &engine::DbRow, me: &str, containers: u64) -> Result<Serve
         can_run_containers: r.try_get::<i64, _>("can_run_containers")? != 0,
         container_count: containers,
         last_seen_at: heartbeat_at,
+        url: r.try_get::<Option<String>, _>("url")?.unwrap_or_default(),
         id,
     })
 }
@@ -396,8 +397,9 @@ impl Service {
         {
             return Err(ServiceError::bad_request(format!(
                 "container {source} lives on server {node}: a copy onto server {target} is \
-                 built from the shared store, so name a snapshot in source_snapshot (take one \
-                 first if the live state is what you want)"
+                 built from the shared store, so name one of its snapshots (source_snapshot; \
+                 --source-snapshot in the CLI), or take one first if the live state is what \
+                 you want"
             )));
         }
         Ok(())

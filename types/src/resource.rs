@@ -159,6 +159,11 @@ pub struct Server {
     /// 20 seconds. (Absent from servers older than nodes; read as empty.)
     #[serde(default)]
     pub last_seen_at: String,
+    /// Where the other nodes reach its API (`--advertise-url`); empty until it has
+    /// served. (Absent from servers older than forwarding; read as empty.)
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(example = "http://10.0.0.11:3000"))]
+    pub url: String,
 }
 
 fn local_store() -> String {

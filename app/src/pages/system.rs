@@ -77,6 +77,7 @@ fn ServersCard() -> impl IntoView {
                                         <span class=if active { "dot ok" } else { "dot warn" } aria-hidden="true"></span>
                                         <strong>{s.name}</strong>
                                         " "<code class="muted">{s.id}</code>
+                                        {(!s.url.is_empty()).then(|| view! { " "<code class="muted">{s.url.clone()}</code> })}
                                         " "<span class=if active { "badge status-running" } else { "badge status-paused" }>{s.status}</span>
                                         <span class="check-summary">
                                             {format!(

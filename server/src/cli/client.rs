@@ -42,7 +42,8 @@ impl Client {
             .filter(|t| !t.is_empty())
             .context(
                 "no token: set SNAPLINE_TOKEN (or HOODY_TOKEN) or pass --token; the admin token \
-                 was printed when the server first started and is saved in data/admin-token",
+                 is the SNAPLINE_ADMIN_TOKEN the server was started with, or else the one it \
+                 printed at its first start and saved in its data directory (data/admin-token)",
             )?;
         let base = remote.url.trim_end_matches('/').to_string();
         if !base.starts_with("http://") && !base.starts_with("https://") {

@@ -127,6 +127,7 @@ pub fn servers(list: &[types::Server]) {
             vec![
                 x.id.clone(),
                 x.name.clone(),
+                opt(Some(x.url.as_str()).filter(|u| !u.is_empty())),
                 x.status.clone(),
                 x.container_count.to_string(),
                 format!(
