@@ -217,6 +217,22 @@ async fn two_nodes_share_a_database_and_a_bucket_and_forward_container_calls() {
         offered.contains(&node_a.as_str()) && offered.contains(&node_b.as_str()),
         "{t}"
     );
+    // The page itself (server-rendered): the copy dialog's picker lists both servers, the
+    // container's own chosen.
+    let html = common::rpc::page(&b, &cookie, &format!("/containers/{on_a}")).await;
+    let picker = html
+        .split("data-testid=\"copy-server\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</select>").next())
+        .unwrap_or_else(|| panic!("no server picker on the timeline: {html}"));
+    assert!(
+        picker.contains(&node_a) && picker.contains(&node_b),
+        "{picker}"
+    );
+    assert!(
+        picker.contains("this container&#x27;s") || picker.contains("this container's"),
+        "{picker}"
+    );
     let dash = common::rpc::ok(
         &b,
         "create_snapshot",
