@@ -32,8 +32,8 @@ fn canonical(v: &Value) -> Value {
 }
 
 /// Replaces what differs from run to run: 24-hex ids, RFC 3339 times, `snap-...` names, new
-/// tokens, and
-/// the numbers of byte and count fields (their presence and type stay compared).
+/// tokens, a node's URL (its port), and the numbers of byte and count fields (their presence
+/// and type stay compared).
 fn normalise(v: &Value, key: &str) -> Value {
     const VOLATILE_NUMBERS: &[&str] = &[
         "size",
@@ -63,6 +63,10 @@ fn normalise(v: &Value, key: &str) -> Value {
         ),
         Value::Array(a) => Value::Array(a.iter().map(|x| normalise(x, key)).collect()),
         Value::Number(_) if VOLATILE_NUMBERS.contains(&key) => json!("<n>"),
+        // A node's advertised URL holds the test server's port.
+        Value::String(s) if key == "url" && s.starts_with("http://127.0.0.1:") => {
+            json!("http://127.0.0.1:<port>")
+        }
         Value::String(s) => Value::String(scrub(s)),
         other => other.clone(),
     }
