@@ -220,18 +220,13 @@ pub fn run_restic_s3(
         first_s: run(&cache, &[os("backup"), os("--quiet"), live.as_os_str()])?,
         ..Default::default()
     };
-    let out = Command::new("restic")
-        .args(["-o", &region_opt, "snapshots", "--json"])
-        .env("RESTIC_REPOSITORY", repo)
-        .env("RESTIC_PASSWORD", "bench")
-        .env("RESTIC_CACHE_DIR", &cache)
-        .output()?;
-    let snaps: serde_json::Value =
-        serde_json::from_slice(&out.stdout).context("restic snapshots --json")?;
-    let first = snaps[0]["short_id"]
-        .as_str()
-        .context("no restic snapshot id")?
-        .to_string();
+    let first = crate::tools::first_restic_snapshot(
+        Command::new("restic")
+            .args(["-o", &region_opt, "snapshots"])
+            .env("RESTIC_REPOSITORY", repo)
+            .env("RESTIC_PASSWORD", "bench")
+            .env("RESTIC_CACHE_DIR", &cache),
+    )?;
     apply_change(&live, change)?;
     m.incremental_s = run(&cache, &[os("backup"), os("--quiet"), live.as_os_str()])?;
     let t = Instant::now();

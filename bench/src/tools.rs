@@ -338,16 +338,7 @@ pub fn run_restic(tree: &Path, work: &Path, change: &Change) -> anyhow::Result<M
     )?;
     m.first_s = s;
     m.stored_after_first = du(&repo);
-    let out = Command::new("restic")
-        .args(["snapshots", "--json"])
-        .envs(env)
-        .output()?;
-    let snaps: serde_json::Value =
-        serde_json::from_slice(&out.stdout).context("restic snapshots --json")?;
-    let first = snaps[0]["short_id"]
-        .as_str()
-        .context("no restic snapshot id")?
-        .to_string();
+    let first = first_restic_snapshot(Command::new("restic").arg("snapshots").envs(env))?;
     apply_change(&live, change)?;
     let (s, r2) = timed(
         "restic",
@@ -385,4 +376,16 @@ pub fn run_restic(tree: &Path, work: &Path, change: &Change) -> anyhow::Result<M
     m.copy_s = s;
     m.peak_rss_kib = [r1, r2, r3, r4, r5].into_iter().max().unwrap_or(0);
     Ok(m)
+}
+
+/// The short id of the first snapshot `snapshots` (a prepared `restic snapshots` command,
+/// with its repository and options) lists, asking for `--json`.
+pub(crate) fn first_restic_snapshot(snapshots: &mut Command) -> anyhow::Result<String> {
+    let out = snapshots.arg("--json").output()?;
+    let snaps: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("restic snapshots --json")?;
+    Ok(snaps[0]["short_id"]
+        .as_str()
+        .context("no restic snapshot id")?
+        .to_string())
 }
