@@ -233,6 +233,16 @@ async fn two_nodes_share_a_database_and_a_bucket_and_forward_container_calls() {
         picker.contains("this container&#x27;s") || picker.contains("this container's"),
         "{picker}"
     );
+    // The Containers page of B names each container's node (both on this host, so with
+    // the start of their ids).
+    let list = common::rpc::page(&b, &cookie, "/").await;
+    let row = list
+        .split(&format!("data-container-id=\"{on_a}\""))
+        .nth(1)
+        .and_then(|rest| rest.split("</li>").next())
+        .unwrap_or_else(|| panic!("A's container is not listed on B: {list}"));
+    assert!(row.contains("· on "), "{row}");
+    assert!(row.contains(&node_a[..8]), "{row}");
     let dash = common::rpc::ok(
         &b,
         "create_snapshot",

@@ -86,9 +86,36 @@ pub struct Overview {
     pub images: Vec<String>,
     /// The server's clock when this was read (relative times are computed against it).
     pub now: String,
+    /// Every node serving from the database: with several, each row names its container's
+    /// node (filled by the page's server function).
+    #[serde(default)]
+    pub servers: Vec<ServerChoice>,
 }
 
 impl Overview {
+    /// What names node `id` when the cluster has several nodes: its host name, with the
+    /// start of its id when another node shares that name (several nodes on one machine),
+    /// and `(offline)` when it is. `None` on a single node (nothing worth saying) or for an
+    /// unknown id.
+    pub fn node_label(&self, id: &str) -> Option<String> {
+        if self.servers.len() < 2 {
+            return None;
+        }
+        let s = self.servers.iter().find(|s| s.id == id)?;
+        let shared = self
+            .servers
+            .iter()
+            .any(|o| o.id != s.id && o.name == s.name);
+        let mut label = s.name.clone();
+        if shared {
+            label = format!("{label} {}", s.id.get(..8).unwrap_or(&s.id));
+        }
+        if !s.active {
+            label.push_str(" (offline)");
+        }
+        Some(label)
+    }
+
     /// The image names the create form offers: sorted, each once. Projects name their
     /// published images apart, so a token that sees several projects may see one name
     /// twice; creating a container resolves the name in the project chosen.
@@ -443,6 +470,44 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn a_node_is_named_only_among_several_and_told_apart_by_its_id() {
+        let node = |id: &str, name: &str, active| ServerChoice {
+            id: id.into(),
+            name: name.into(),
+            active,
+        };
+        let mut o = Overview {
+            identity: Identity {
+                admin: true,
+                projects: Vec::new(),
+            },
+            containers: Vec::new(),
+            deleted: Vec::new(),
+            images: Vec::new(),
+            now: String::new(),
+            servers: vec![node("aaaaaaaa1111", "alpha", true)],
+        };
+        assert_eq!(
+            o.node_label("aaaaaaaa1111"),
+            None,
+            "one node: nothing to say"
+        );
+        o.servers.push(node("bbbbbbbb2222", "beta", false));
+        assert_eq!(o.node_label("aaaaaaaa1111").as_deref(), Some("alpha"));
+        assert_eq!(
+            o.node_label("bbbbbbbb2222").as_deref(),
+            Some("beta (offline)")
+        );
+        assert_eq!(o.node_label("cccccccc"), None, "unknown id");
+        o.servers.push(node("cccccccc3333", "alpha", true));
+        assert_eq!(
+            o.node_label("cccccccc3333").as_deref(),
+            Some("alpha cccccccc"),
+            "a shared host name gets the id's start"
+        );
+    }
 
     #[test]
     fn counts_agree_with_their_number() {

@@ -100,8 +100,9 @@ fn ContainerList(o: Overview, act: ServerAction<ContainerAction>) -> impl IntoVi
         <section class="card" aria-labelledby="container-list-title">
             <h2 id="container-list-title" class="visually-hidden">"Your containers"</h2>
             <ul class="container-list">
-                {o.containers.into_iter().map(|c| view! {
-                    <ContainerRow c=c now=now.clone() act=act/>
+                {o.containers.iter().cloned().map(|c| {
+                    let node = o.node_label(&c.server_id);
+                    view! { <ContainerRow c=c node=node now=now.clone() act=act/> }
                 }).collect_view()}
             </ul>
         </section>
@@ -112,6 +113,8 @@ fn ContainerList(o: Overview, act: ServerAction<ContainerAction>) -> impl IntoVi
 #[component]
 fn ContainerRow(
     c: ContainerView,
+    /// The node holding it, when the cluster has several ([`Overview::node_label`]).
+    node: Option<String>,
     now: String,
     act: ServerAction<ContainerAction>,
 ) -> impl IntoView {
@@ -133,7 +136,10 @@ fn ContainerRow(
     let name = c.name.clone();
     let cname = c.name.clone();
     let status = c.status.to_string();
-    let place = format!("{} · {}", c.project_name, c.image);
+    let place = match node {
+        Some(node) => format!("{} · {} · on {node}", c.project_name, c.image),
+        None => format!("{} · {}", c.project_name, c.image),
+    };
     let attention = c.attention.clone();
     view! {
         <li class="container-row" data-container-id=c.id.clone()>

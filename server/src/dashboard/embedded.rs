@@ -236,6 +236,7 @@ impl Backend for EmbeddedBackend {
             deleted,
             images,
             now: service::fmt_time(service::now()),
+            servers: Vec::new(),
         })
     }
 

@@ -67,6 +67,7 @@ impl RemoteBackend {
             deleted,
             images: Overview::image_choices(&images.images),
             now: crate::http::now_rfc3339(),
+            servers: Vec::new(),
         })
     }
 
