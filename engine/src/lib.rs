@@ -80,3 +80,52 @@ pub use s3::S3Options;
 pub use selection::Selection;
 pub use snapshot::{ReadHooks, SnapshotOptions};
 pub use verify::{Damage, VerifyReport};
+
+/// The environment variable naming fail points for a whole server process (debug builds
+/// only, see [`fail_points_from_env`]).
+pub const FAIL_POINTS_ENV: &str = "SNAPLINE_FAILPOINTS";
+
+/// Configures the fail points that [`FAIL_POINTS_ENV`] names ([`configure_fail_points`]),
+/// so tests that run a server binary can stop it at an exact step and `kill -9` it there.
+/// Returns how many were set (0 when the variable is unset).
+pub fn fail_points_from_env() -> Result<usize, String> {
+    match std::env::var(FAIL_POINTS_ENV) {
+        Ok(spec) => configure_fail_points(&spec),
+        Err(_) => Ok(0),
+    }
+}
+
+/// Configures fail points from `spec`, `name=actions;…` in the `fail` crate's syntax
+/// (`s3::after_upload=pause` stops every upload's task once its object is in the bucket).
+/// Fail points exist only in builds with the `fail/failpoints` feature, which the
+/// workspace's tests turn on; anywhere else this configures nothing that runs. Returns how
+/// many were set. Errors: an entry that is not `name=actions`, or actions the `fail` crate
+/// cannot parse, named.
+pub fn configure_fail_points(spec: &str) -> Result<usize, String> {
+    let mut set = 0;
+    for entry in spec.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        let (name, actions) = entry
+            .split_once('=')
+            .ok_or_else(|| format!("{FAIL_POINTS_ENV}: `{entry}` is not name=actions"))?;
+        fail::cfg(name.trim(), actions.trim())
+            .map_err(|e| format!("{FAIL_POINTS_ENV}: `{entry}`: {e}"))?;
+        set += 1;
+    }
+    Ok(set)
+}
+
+#[cfg(test)]
+mod fail_points_tests {
+    #[test]
+    fn entries_are_set_and_bad_ones_named() {
+        assert_eq!(
+            super::configure_fail_points("test::env_a=return; test::env_b=off;"),
+            Ok(2)
+        );
+        let e = super::configure_fail_points("nonsense").unwrap_err();
+        assert!(e.contains("`nonsense` is not name=actions"), "{e}");
+        assert!(super::configure_fail_points("test::env_c=notanaction(").is_err());
+        fail::remove("test::env_a");
+        fail::remove("test::env_b");
+    }
+}

@@ -26,6 +26,10 @@ pub fn leptos_options(site_root: &std::path::Path, addr: std::net::SocketAddr) -
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // Debug builds only: the tests that kill a server at an exact step name it here
+    // (`SNAPLINE_FAILPOINTS`; a release build neither reads it nor has fail points).
+    #[cfg(debug_assertions)]
+    engine::fail_points_from_env().map_err(anyhow::Error::msg)?;
     let data_dir = startup::prepare_data_dir(&args.data_dir)?;
     let url = args
         .database_url

@@ -5,7 +5,8 @@
 //! snapshot verifies deeply there, and garbage collection goes on without the victim.
 //!
 //! Last, the objects the kills left in the bucket without a row (an upload finished, its
-//! node killed before recording it) are reclaimed by the bucket sweep a node runs on its
+//! node killed before recording it; the victim's last life stops every upload there by a
+//! fail point, `SNAPLINE_FAILPOINTS`, so there is at least one) are reclaimed by the bucket sweep a node runs on its
 //! first collection: here a new engine joins the cluster with a one-second record window
 //! (the default is ten minutes, far beyond a test), and afterwards every object left in the
 //! bucket is a recorded pack and every snapshot still verifies deeply.
@@ -96,10 +97,35 @@ async fn a_node_killed_at_random_moments_loses_nothing_it_acknowledged() {
         }
         a = LiveServer::start_in_with_args(dir, &args, &env);
     }
+    let a_dir = a.kill9();
     println!("kill -9 of a cluster node, {runs} runs: {tally:?}");
 
-    // The victim dies for good; the other node does the rest from the bucket.
+    // The victim's last life: every upload stops once its object is in the bucket (a fail
+    // point), and the node is killed there, so at least one object is left without a row.
+    // Then it is dead for good, and the other node does the rest from the bucket.
+    let paused = [
+        ("SNAPLINE_DATABASE_URL", db_url.as_str()),
+        (engine::FAIL_POINTS_ENV, "s3::after_upload=pause"),
+    ];
+    let a = LiveServer::start_in_with_args(a_dir, &args, &paused);
+    fill(&a.root(&id), &mut rng, 24, 256 * 1024);
+    let url = a.url(&format!("/api/v1/containers/{id}/snapshots"));
+    let request = tokio::spawn(async move {
+        reqwest::Client::new()
+            .post(url)
+            .bearer_auth(ADMIN)
+            .json(&json!({"alias": "paused-after-upload"}))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+    });
+    // Far longer than an upload of 6 MiB to a server on loopback.
+    tokio::time::sleep(Duration::from_secs(5)).await;
     let _gone = a.kill9();
+    assert!(
+        request.await.unwrap().is_err(),
+        "the paused snapshot answered"
+    );
     let listed = b
         .admin("GET", &format!("/api/v1/containers/{id}/snapshots"), None)
         .await;
@@ -200,6 +226,10 @@ async fn reclaim_orphans(scratch: &Path, store: &str, pool: &engine::db::DbPool)
         report.orphans.listed,
         report.orphans.deleted.len(),
         report.orphans.deleted_bytes
+    );
+    assert!(
+        !report.orphans.deleted.is_empty() && report.orphans.deleted_bytes > 0,
+        "the upload killed after it reached the bucket left no object to reclaim: {report:?}"
     );
     assert_eq!(
         report.orphans.listed as usize - report.orphans.deleted.len(),
