@@ -86,8 +86,8 @@ impl Lease {
 pub(crate) struct TreePin {
     engine: Engine,
     top: ObjectId,
-    /// A shared store's registered operation, kept while the pin lives: other nodes' GC
-    /// cannot see this process's pins.
+    /// A shared store's registered operation, now pinning `top` in the database, kept
+    /// (and renewed) while the pin lives: other nodes' GC cannot see this process's pins.
     _op: Option<crate::ops::OpRow>,
 }
 
@@ -411,21 +411,37 @@ impl Engine {
 
     /// Pins tree `top` for GC (see [`Inner::pins`]). The caller holds the GC lease while it
     /// pins, having read `top` from the catalog under that same lease; afterwards it may let
-    /// the lease go and keep reading through the pin.
-    pub(crate) fn pin(&self, lease: Lease, top: ObjectId) -> TreePin {
-        let mut pins = self.inner.pins.lock().unwrap_or_else(|p| p.into_inner());
-        *pins.entry(top).or_default() += 1;
-        TreePin {
+    /// the lease go and keep reading through the pin. With a shared store the registered
+    /// operation becomes a pin in the database ([`crate::ops::OpRow::pin_tree`]), which every
+    /// node's GC sees; the caller must then check that the snapshot it read `top` from still
+    /// exists. Errors: the database, or the operation already fenced.
+    pub(crate) async fn pin(&self, lease: Lease, top: ObjectId) -> Result<TreePin, EngineError> {
+        {
+            let mut pins = self.inner.pins.lock().unwrap_or_else(|p| p.into_inner());
+            *pins.entry(top).or_default() += 1;
+        }
+        // Made before the database pin, so an error below unpins locally (on drop).
+        let mut pin = TreePin {
             engine: self.clone(),
             top,
-            _op: lease.op,
+            _op: None,
+        };
+        let Lease { _local, op } = lease;
+        if let Some(op) = &op {
+            op.pin_tree(&top).await?;
         }
+        pin._op = op;
+        Ok(pin)
     }
 
     /// Every tree GC must keep: the catalog's top trees and the pinned ones. The caller
     /// holds the GC lease (either way).
     pub(crate) async fn live_tops(&self) -> Result<Vec<ObjectId>, EngineError> {
         let mut tops = self.inner.catalog.all_top_trees().await?;
+        // A shared store: the trees other nodes' exports pin too.
+        if self.inner.remote.is_some() {
+            tops.extend(crate::ops::pinned_trees(self.inner.catalog.db()).await?);
+        }
         let pins = self.inner.pins.lock().unwrap_or_else(|p| p.into_inner());
         tops.extend(pins.keys().copied());
         Ok(tops)

@@ -169,7 +169,13 @@ impl Engine {
         let lease = self.lease().await?;
         let snapshot = self.get(c, name_or_alias).await?;
         let top = snapshot.top_tree;
-        let pin = self.pin(lease, top);
+        let pin = self.pin(lease, top).await?;
+        // A shared store: the pin is now in the database, where every node's GC sees it. A
+        // collection that marked before it was written kept the tree only if the snapshot
+        // still existed then, so the snapshot must exist still (deletion is final).
+        if self.inner.remote.is_some() {
+            self.get(c, &snapshot.name).await?;
+        }
         let root = self
             .blocking(move |e| Ok(load_root(&e.inner.store, &top)?))
             .await?;

@@ -282,9 +282,13 @@ impl Engine {
         // Tombstones are gone already; the rest are candidates.
         let condemned: Vec<&ops::Condemned> = condemned.iter().filter(|c| !c.deleted).collect();
         self.blocking(|e| Ok(e.inner.store.reload()?)).await?;
-        let oldest_op: Option<i64> = sqlx::query_scalar("SELECT MIN(started_epoch) FROM store_ops")
-            .fetch_one(db)
-            .await?;
+        // Operations that may reuse stored objects; a pinning one (an export) reuses
+        // nothing, and the mark below keeps its tree.
+        let oldest_op: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(started_epoch) FROM store_ops WHERE pinned_tree IS NULL",
+        )
+        .fetch_one(db)
+        .await?;
         let now = chrono::Utc::now();
         let min_age = chrono::Duration::from_std(self.inner.gc_min_age).unwrap_or_default();
         let ripe: HashSet<ObjectId> = condemned

@@ -14,6 +14,9 @@
 //!   unused, and a minimum age has passed. A pack found in use again is recovered.
 //! - An operation that registers at `E` or later reads the condemned packs after
 //!   registering, and never reuses their objects: it writes them again.
+//! - A read-only operation (an export) pins the tree it reads in its row instead
+//!   ([`OpRow::pin_tree`]): GC marks from pinned trees, and pinned rows do not hold back
+//!   deletions, so a long export never stalls collection on the other nodes.
 //! - An operation whose lease lapsed (its node paused or died) is fenced: GC deletes its
 //!   row, and its commit, which inserts the snapshot row only if the operation's row still
 //!   exists (one statement), fails with [`EngineError::Fenced`]. Nothing is lost: the
@@ -58,6 +61,44 @@ impl OpRow {
         .await?;
         Ok(OpRow { id, db: db.clone() })
     }
+}
+
+impl OpRow {
+    /// Turns this operation into a pin of tree `top` (hex object id in `pinned_tree`): from
+    /// now on every node's GC marks from `top` as from a snapshot's tree, and this operation
+    /// no longer holds back the deletion of packs condemned after it started (it reuses
+    /// nothing; it only reads `top`). Its lease is renewed as before and its row goes when
+    /// the pin is dropped. The caller must check afterwards that what it read `top` from
+    /// still exists: a collection that marked before this row was written saw `top` only
+    /// through it.
+    ///
+    /// Errors: [`EngineError::Fenced`] when GC already removed the row (its lease lapsed).
+    pub(crate) async fn pin_tree(&self, top: &crate::ids::ObjectId) -> Result<(), EngineError> {
+        let r = sqlx::query("UPDATE store_ops SET pinned_tree = $1 WHERE id = $2")
+            .bind(top.to_hex())
+            .bind(&self.id)
+            .execute(&self.db)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(EngineError::Fenced(self.id.clone()));
+        }
+        Ok(())
+    }
+}
+
+/// The trees that registered operations of every node pin ([`OpRow::pin_tree`]).
+pub(crate) async fn pinned_trees(db: &DbPool) -> Result<Vec<crate::ids::ObjectId>, EngineError> {
+    let rows: Vec<String> =
+        sqlx::query_scalar("SELECT pinned_tree FROM store_ops WHERE pinned_tree IS NOT NULL")
+            .fetch_all(db)
+            .await?;
+    rows.iter()
+        .map(|h| {
+            crate::ids::ObjectId::from_hex(h).map_err(|_| {
+                EngineError::Invalid(format!("store_ops pins a malformed tree id {h:?}"))
+            })
+        })
+        .collect()
 }
 
 impl Drop for OpRow {

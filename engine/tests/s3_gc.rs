@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use engine::s3::S3Options;
 use engine::{
-    ContainerId, CopySource, Engine, EngineError, RootSource, SnapshotOptions, StoreConfig,
+    ContainerId, CopySource, Engine, EngineError, ExportOptions, RootSource, SnapshotOptions,
+    StoreConfig,
 };
 
 fn id(n: u8) -> ContainerId {
@@ -456,4 +457,104 @@ async fn a_mostly_dead_pack_is_repacked_then_deleted_and_every_node_reads_on() {
         .await
         .unwrap();
     assert_eq!(common::describe(&a.root_path(&id(2))), kept);
+}
+
+/// Reads an export to its end: its bytes.
+async fn read_rest(x: &mut engine::TarExport, mut got: Vec<u8>) -> Vec<u8> {
+    while let Some(piece) = x.next_piece().await {
+        got.extend(piece.unwrap());
+    }
+    got
+}
+
+/// An export on node A pins its snapshot's tree in the database instead of holding back
+/// collection: node B deletes other garbage while the export stalls (it used to wait for
+/// the export to end), keeps the exported tree's packs although the snapshot is deleted
+/// mid-export, and condemns them once the export ended. The export comes out whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stalled_export_pins_its_tree_and_collection_goes_on_around_it() {
+    let _serial = SERIAL.lock().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(opts) = engine::s3::scratch_options(&tmp.path().join("c")) else {
+        return;
+    };
+    let a = node(tmp.path(), "a", &opts, Duration::from_secs(60)).await;
+    let b = node(tmp.path(), "b", &opts, Duration::from_secs(60)).await;
+    a.create_root(&id(1), RootSource::Empty).await.unwrap();
+    let root = a.root_path(&id(1));
+    noise_tree(&root, 31, 3);
+    let s1 = a
+        .snapshot(&id(1), SnapshotOptions::default())
+        .await
+        .unwrap();
+    let s1_packs: Vec<String> = pack_rows(tmp.path())
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    for i in 0..3 {
+        std::fs::remove_file(root.join(format!("f{i}"))).unwrap();
+    }
+    noise_tree(&root, 32, 3);
+    let s2 = a
+        .snapshot(&id(1), SnapshotOptions::default())
+        .await
+        .unwrap();
+    let small = || ExportOptions {
+        piece_bytes: 4096,
+        queue: 1,
+    };
+    let mut whole = a.export(&id(1), &s1.name, small()).await.unwrap();
+    let reference = read_rest(&mut whole, Vec::new()).await;
+
+    // The export stalls after one piece; B deletes both snapshots and collects twice.
+    let mut x = a.export(&id(1), &s1.name, small()).await.unwrap();
+    let first = x.next_piece().await.unwrap().unwrap();
+    b.delete(&id(1), &s2.name).await.unwrap();
+    b.delete(&id(1), &s1.name).await.unwrap();
+    let condemned = b.gc().await.unwrap().condemned_packs;
+    assert!(
+        !condemned.is_empty(),
+        "the second snapshot's packs are garbage"
+    );
+    for p in &condemned {
+        assert!(
+            !s1_packs.contains(&p.to_hex()),
+            "a pack of the exported tree was condemned: {p}"
+        );
+    }
+    let mut deleted = b.gc().await.unwrap().plan.delete_packs;
+    deleted.sort();
+    let mut expected = condemned.clone();
+    expected.sort();
+    assert_eq!(deleted, expected, "the stalled export held back deletion");
+    let rows = pack_rows(tmp.path()).await;
+    for p in &s1_packs {
+        assert!(
+            rows.contains(&(p.clone(), None)),
+            "{p} of the exported tree is gone or condemned: {rows:?}"
+        );
+    }
+
+    // The export reads on to the end, exactly; its pin goes with it, and the tree's packs
+    // are then garbage like any other.
+    assert_eq!(read_rest(&mut x, first).await, reference);
+    drop(x);
+    let mut after = Vec::new();
+    for _ in 0..50 {
+        after = b.gc().await.unwrap().condemned_packs;
+        if !after.is_empty() {
+            break;
+        }
+        // The pin's row is deleted in the background when the export is dropped.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut after: Vec<String> = after.iter().map(|p| p.to_hex()).collect();
+    after.sort();
+    let mut want = s1_packs.clone();
+    want.sort();
+    assert_eq!(
+        after, want,
+        "once the export ended its tree's packs are condemned"
+    );
 }

@@ -26,6 +26,16 @@ pub fn parse_expiry(expiry: &str) -> Result<Option<i64>, AppError> {
     }
 }
 
+/// The alias a form sent, trimmed (empty for none), or why it cannot be one (400).
+#[cfg(feature = "ssr")]
+fn form_alias(alias: &str) -> Result<String, AppError> {
+    let alias = alias.trim().to_string();
+    match crate::model::alias_problem(&alias) {
+        Some(problem) => Err(AppError::BadRequest(problem)),
+        None => Ok(alias),
+    }
+}
+
 /// Takes a snapshot. `alias` may be empty; `expiry` is `7`, `30`, `90` or `never`.
 #[server(prefix = "/rpc", endpoint = "create_snapshot")]
 pub async fn create_snapshot(
@@ -35,10 +45,7 @@ pub async fn create_snapshot(
 ) -> Result<Snapshot, AppError> {
     let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
-    let alias = alias.trim().to_string();
-    if let Some(problem) = crate::model::alias_problem(&alias) {
-        return Err(AppError::BadRequest(problem));
-    }
+    let alias = form_alias(&alias)?;
     let expiry = parse_expiry(&expiry)?;
     let s = backend
         .create_snapshot(&token, &id, (!alias.is_empty()).then_some(alias), expiry)
@@ -201,10 +208,7 @@ pub async fn update_snapshot(
 ) -> Result<Snapshot, AppError> {
     let backend = crate::backend::backend()?;
     let token = crate::session::token().await?;
-    let alias = alias.trim().to_string();
-    if let Some(problem) = crate::model::alias_problem(&alias) {
-        return Err(AppError::BadRequest(problem));
-    }
+    let alias = form_alias(&alias)?;
     let change = SnapshotChange {
         alias: Some((!alias.is_empty()).then_some(alias)),
         expiry: parse_expiry_change(&expiry)?,
