@@ -138,34 +138,49 @@ async fn bad_store_flags_are_refused_with_what_to_write() {
     }
 }
 
-/// The S3 server goes down mid-work: a snapshot that must upload answers 503 in seconds,
-/// says what failed and that nothing changed; the snapshot list is as before. Once the
-/// server is back, the same request works and its snapshot copies exactly.
+/// The S3 server goes down mid-snapshot: every upload waits 4 s between reaching the bucket
+/// and its row (a fail point), and Garage is stopped 2 s into a snapshot, after its first
+/// pack is in the bucket. The snapshot answers 503, says what failed and that nothing
+/// changed; the snapshot list is as before. Once the server is back, the same request
+/// works and its snapshot copies exactly.
 #[tokio::test]
 async fn an_s3_outage_is_a_clear_503_and_the_retry_works() {
     let Some(mut garage) = common::garage::Garage::start() else {
         return;
     };
     let env = garage.env();
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.push((engine::FAIL_POINTS_ENV, "s3::before_record=sleep(4000)"));
     let url = format!("s3://{}/outage", garage.bucket);
     let s = LiveServer::start_with_args(&["--store", &url], &env);
     let id = s.container("default", "app").await;
     s.snapshot(&id, Some("first")).await;
+    let pool = snapline_server::db::open(&s.db_url).await.unwrap();
+    let packs = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM packs")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    };
+    let before = packs().await;
 
-    garage.stop();
     let fresh = common::XorShift(11).bytes(1 << 20);
     std::fs::write(s.root(&id).join("new.bin"), &fresh).unwrap();
     let started = std::time::Instant::now();
-    let (status, v) = s
-        .call(
-            "POST",
-            &format!("/api/v1/containers/{id}/snapshots"),
-            Some(common::ADMIN),
-            None,
-        )
-        .await;
+    let path = format!("/api/v1/containers/{id}/snapshots");
+    let call = s.call("POST", &path, Some(common::ADMIN), None);
+    let outage = async {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        garage.stop();
+    };
+    let ((status, v), ()) = tokio::join!(call, outage);
     assert_eq!(status, 503, "{v}");
+    // The first pack of the snapshot reached the bucket before the outage and was recorded
+    // after it: the outage was in the middle of the snapshot.
+    assert!(
+        packs().await > before,
+        "no pack of the snapshot was stored before the outage"
+    );
     let message = v["message"].as_str().unwrap_or_default();
     assert!(
         message.contains("S3 store") && message.contains("Nothing was changed"),
