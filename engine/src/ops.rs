@@ -15,7 +15,7 @@
 //! - An operation that registers at `E` or later reads the condemned packs after
 //!   registering, and never reuses their objects: it writes them again.
 //! - A read-only operation (an export) pins the tree it reads in its row instead
-//!   ([`OpRow::pin_tree`]): GC marks from pinned trees, and pinned rows do not hold back
+//!   (`OpRow::pin_tree`): GC marks from pinned trees, and pinned rows do not hold back
 //!   deletions, so a long export never stalls collection on the other nodes.
 //! - An operation whose lease lapsed (its node paused or died) is fenced: GC deletes its
 //!   row, and its commit, which inserts the snapshot row only if the operation's row still
