@@ -6,7 +6,8 @@
 # AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ALLOW_HTTP) plus SNAPLINE_TEST_S3, the
 # bucket's URL. Each test uses a prefix of its own in that bucket. `garage_stop` stops the
 # server and deletes the folder. data_fsync and metadata_fsync are on, as a single-node
-# production server needs them (SCALE-OUT.md). Sourced by test.sh; needs .ci/setup.sh first.
+# production server needs them (Garage's own advice for one node without replicas). Sourced
+# by test.sh; needs .ci/setup.sh first.
 
 garage_bin() {
   local g

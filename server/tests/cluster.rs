@@ -229,6 +229,11 @@ async fn two_nodes_share_a_database_and_a_bucket_and_forward_container_calls() {
         picker.contains(&node_a) && picker.contains(&node_b),
         "{picker}"
     );
+    // Nodes on one host share a name: each option says where the node serves.
+    assert!(
+        picker.contains(&format!(" · {}", b.url("").trim_end_matches('/'))),
+        "{picker}"
+    );
     assert!(
         picker.contains("this container&#x27;s") || picker.contains("this container's"),
         "{picker}"

@@ -219,6 +219,7 @@ async fn the_readme_scaling_out_commands_work() {
                 .replace("127.0.0.1:300$n", "127.0.0.1:${PORTS[$n]}")
                 .replace("127.0.0.1:3001", &format!("127.0.0.1:{}", ports[0]))
                 .replace("127.0.0.1:3002", &format!("127.0.0.1:{}", ports[1]))
+                .replace("127.0.0.1:3003", &format!("127.0.0.1:{}", ports[2]))
                 .replace("target/release/snapline", &format!("{bin_dir}/snapline"))
                 .replace("$PWD/target/release", &bin_dir)
         };
@@ -247,6 +248,23 @@ async fn the_readme_scaling_out_commands_work() {
     );
     let active = stdout.lines().filter(|l| l.contains(" active ")).count();
     assert_eq!(active, 3, "three nodes listed, all active: {stdout}");
-    assert!(stdout.contains("web-dr"), "{stdout}");
     assert!(stdout.matches("web").count() >= 3, "{stdout}");
+    // The copy was built on the third node: its row names that node (the start of its id,
+    // as `servers list` lists it with its URL).
+    let third = stdout
+        .lines()
+        .find(|l| l.contains(&format!("http://127.0.0.1:{} ", ports[2])))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the third node is not listed: {stdout}"));
+    let copy = stdout
+        .lines()
+        .find(|l| l.contains(" web-dr "))
+        .unwrap_or_else(|| panic!("web-dr is not listed: {stdout}"));
+    assert!(
+        copy.trim_end().ends_with(&third[..8]),
+        "{copy} is not on {third}"
+    );
+    // The block's own stop line works from any shell: the PIDs are in nodes.pid.
+    let pids = std::fs::read_to_string(cwd.path().join("nodes.pid")).unwrap();
+    assert_eq!(pids.lines().count(), 3, "{pids}");
 }

@@ -157,6 +157,10 @@ pub struct ServerChoice {
     pub name: String,
     /// Whether it is active (an offline node is shown, but cannot be picked).
     pub active: bool,
+    /// Where it serves (`--advertise-url`; empty when unknown): on one host, where every
+    /// node has the same name, this tells them apart.
+    #[serde(default)]
+    pub url: String,
 }
 
 /// Changes a diff lists at most (the REST API's default limit).
@@ -477,6 +481,7 @@ mod tests {
             id: id.into(),
             name: name.into(),
             active,
+            url: String::new(),
         };
         let mut o = Overview {
             identity: Identity {

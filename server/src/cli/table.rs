@@ -26,6 +26,8 @@ pub(super) fn render(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     }
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for r in &rows {
+        // A cell without its header would shift every column after it.
+        debug_assert_eq!(r.len(), headers.len(), "a row of {r:?} under {headers:?}");
         for (w, c) in widths.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());
         }
@@ -76,13 +78,23 @@ pub fn containers(list: &[Container]) {
                 x.image.clone(),
                 x.snapshot_count.to_string(),
                 bytes(x.size),
+                // The start of its node's id (`snapline servers list` has the whole one).
+                x.server_id.chars().take(8).collect(),
             ]
         })
         .collect();
     print!(
         "{}",
         render(
-            &["ID", "NAME", "STATUS", "IMAGE", "SNAPSHOTS", "SIZE"],
+            &[
+                "ID",
+                "NAME",
+                "STATUS",
+                "IMAGE",
+                "SNAPSHOTS",
+                "SIZE",
+                "SERVER"
+            ],
             rows
         )
     );
@@ -121,6 +133,10 @@ pub fn projects(list: &[Project]) {
 }
 
 pub fn servers(list: &[types::Server]) {
+    print!("{}", server_table(list));
+}
+
+fn server_table(list: &[types::Server]) -> String {
     let rows = list
         .iter()
         .map(|x| {
@@ -140,21 +156,19 @@ pub fn servers(list: &[types::Server]) {
             ]
         })
         .collect();
-    print!(
-        "{}",
-        render(
-            &[
-                "ID",
-                "NAME",
-                "STATUS",
-                "CONTAINERS",
-                "DISK FREE",
-                "STORE",
-                "LAST SEEN"
-            ],
-            rows
-        )
-    );
+    render(
+        &[
+            "ID",
+            "NAME",
+            "URL",
+            "STATUS",
+            "CONTAINERS",
+            "DISK FREE",
+            "STORE",
+            "LAST SEEN",
+        ],
+        rows,
+    )
 }
 
 pub fn tokens(list: &[TokenInfo]) {
@@ -217,5 +231,38 @@ mod tests {
              snap-20251109-150000  -                 2025-11-09T14:30:45.000Z  -        1.5 MB\n"
         );
         assert_eq!(super::snapshot_table(&[]), "(none)\n");
+    }
+
+    #[test]
+    fn each_server_value_sits_under_its_header() {
+        let server = types::Server {
+            id: "7dfc52a1cde35b161198f59a".into(),
+            name: "vm".into(),
+            status: "offline".into(),
+            version: "0.1.0".into(),
+            store_bytes: 1_500_000,
+            store: "s3://snapline/prod".into(),
+            cache_bytes: 0,
+            disk_total_bytes: 270_600_000_000,
+            disk_free_bytes: 67_900_000_000,
+            can_run_containers: true,
+            container_count: 2,
+            last_seen_at: "2026-12-01T07:20:00.000Z".into(),
+            url: "http://127.0.0.1:3001".into(),
+        };
+        let table = super::server_table(&[server]);
+        let lines: Vec<&str> = table.lines().collect();
+        // Every column but the first starts after two spaces.
+        let at = |line: &str, cell: &str| line.find(&format!("  {cell}")).unwrap();
+        for (header, value) in [
+            ("URL", "http://127.0.0.1:3001"),
+            ("STATUS", "offline"),
+            ("CONTAINERS", "2"),
+            ("DISK FREE", "67.9 GB of 270.6 GB"),
+            ("STORE", "s3://snapline/prod (1.5 MB)"),
+            ("LAST SEEN", "2026-12-01T07:20:00.000Z"),
+        ] {
+            assert_eq!(at(lines[0], header), at(lines[1], value), "{table}");
+        }
     }
 }

@@ -38,6 +38,7 @@ pub(super) async fn server_choices(
             active: s.status == "active",
             id: s.id,
             name: s.name,
+            url: s.url,
         })
         .collect()
 }
