@@ -9,6 +9,10 @@ mod outcome;
 pub use outcome::*;
 mod address;
 pub use address::*;
+mod container;
+pub use container::*;
+mod text;
+pub use text::*;
 #[cfg(feature = "ssr")]
 pub mod url_error;
 
@@ -259,66 +263,6 @@ impl From<types::SnapshotRestored> for RestoreOutcome {
     }
 }
 
-/// The limits a create form asks for: each field empty takes the default; `None` when all
-/// are empty. A value that is not a number is refused here; the server checks the bounds.
-pub fn limits_from_form(
-    memory_mb: Option<&str>,
-    pids: Option<&str>,
-    cpus: Option<&str>,
-) -> Result<Option<types::ContainerLimits>, crate::AppError> {
-    fn field<T: std::str::FromStr>(
-        v: Option<&str>,
-        what: &str,
-        like: &str,
-    ) -> Result<Option<T>, crate::AppError> {
-        match v.map(str::trim).filter(|v| !v.is_empty()) {
-            None => Ok(None),
-            Some(v) => v.parse().map(Some).map_err(|_| {
-                crate::AppError::BadRequest(format!(
-                    "{what} must be a number, like {like} (got {v:?})."
-                ))
-            }),
-        }
-    }
-    let memory_mb = field::<u64>(memory_mb, "Memory (MiB)", "512")?;
-    let pids = field::<u64>(pids, "Processes", "256")?;
-    let cpus = field::<f64>(cpus, "CPUs", "1.5")?;
-    if memory_mb.is_none() && pids.is_none() && cpus.is_none() {
-        return Ok(None);
-    }
-    let d = types::ContainerLimits::default();
-    Ok(Some(types::ContainerLimits {
-        memory_mb: memory_mb.unwrap_or(d.memory_mb),
-        pids: pids.unwrap_or(d.pids),
-        cpus: cpus.unwrap_or(d.cpus),
-    }))
-}
-
-/// What the containers page's and the timeline's buttons do to a container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ContainerOp {
-    Start,
-    Stop,
-    Pause,
-    Resume,
-    Delete,
-}
-
-impl ContainerOp {
-    /// The word a form sends (`start`, `stop`, `pause`, `resume`, `delete`), which is also
-    /// the REST route's last part for all but delete.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ContainerOp::Start => "start",
-            ContainerOp::Stop => "stop",
-            ContainerOp::Pause => "pause",
-            ContainerOp::Resume => "resume",
-            ContainerOp::Delete => "delete",
-        }
-    }
-}
-
 /// How messages name a snapshot: its alias with its name beside it (`before-ai (snap-…)`),
 /// as the cards show it, or its name alone when it has no alias.
 pub fn snapshot_label(alias: Option<&str>, name: &str) -> String {
@@ -326,115 +270,6 @@ pub fn snapshot_label(alias: Option<&str>, name: &str) -> String {
         Some(a) => format!("{a} ({name})"),
         None => name.to_string(),
     }
-}
-
-/// What a container button did: the outcome the page says in words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ContainerActed {
-    pub op: ContainerOp,
-    pub id: String,
-    /// The container's name as the page showed it.
-    pub name: String,
-}
-
-impl ContainerActed {
-    /// The sentence: "Stopped web." / "Deleted web. Its snapshots stay: …".
-    pub fn said(&self) -> String {
-        let name = &self.name;
-        match self.op {
-            ContainerOp::Start => format!("Started {name}."),
-            ContainerOp::Stop => format!("Stopped {name}."),
-            ContainerOp::Pause => format!("Paused {name}."),
-            ContainerOp::Resume => format!("Resumed {name}."),
-            ContainerOp::Delete => format!(
-                "Deleted {name}. Its snapshots stay, listed under deleted containers, until you delete them."
-            ),
-        }
-    }
-}
-
-impl std::str::FromStr for ContainerOp {
-    type Err = crate::AppError;
-
-    /// Reads a form's word; anything else is a bad request that names the choices.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "start" => Ok(ContainerOp::Start),
-            "stop" => Ok(ContainerOp::Stop),
-            "pause" => Ok(ContainerOp::Pause),
-            "resume" => Ok(ContainerOp::Resume),
-            "delete" => Ok(ContainerOp::Delete),
-            other => Err(crate::AppError::BadRequest(format!(
-                "Unknown action {other:?}: use start, stop, pause, resume or delete."
-            ))),
-        }
-    }
-}
-
-pub use types::time::epoch_seconds;
-
-/// "3 hours ago", "in 29 days", "just now".
-pub fn relative(t: &str, now: &str) -> String {
-    let (Some(t), Some(now)) = (epoch_seconds(t), epoch_seconds(now)) else {
-        return t.to_string();
-    };
-    let d = now - t;
-    let (future, s) = (d < 0, d.unsigned_abs());
-    // Rounded to the nearest unit: a 7-day expiry read a second later is "in 7 days".
-    let round = |unit: u64| (s + unit / 2) / unit;
-    let (n, unit) = match s {
-        0..45 => return "just now".into(),
-        45..5_400 => (round(60).max(1), "minute"),
-        5_400..129_600 => (round(3600), "hour"),
-        129_600..5_184_000 => (round(86_400), "day"),
-        5_184_000..63_072_000 => (round(2_592_000), "month"),
-        _ => (round(31_536_000), "year"),
-    };
-    let plural = if n == 1 { "" } else { "s" };
-    if future {
-        format!("in {n} {unit}{plural}")
-    } else {
-        format!("{n} {unit}{plural} ago")
-    }
-}
-
-/// `2025-11-09 14:30 UTC`.
-pub fn short_time(t: &str) -> String {
-    match (t.get(0..10), t.get(11..16)) {
-        (Some(d), Some(hm)) => format!("{d} {hm} UTC"),
-        _ => t.to_string(),
-    }
-}
-
-pub use types::units::human_bytes;
-
-/// A coordinate with one decimal (`12.3`), without float formatting (see [`types::units::human_bytes`]).
-pub fn tenths(v: f64) -> String {
-    let t = (v * 10.0).round() as i64;
-    let sign = if t < 0 { "-" } else { "" };
-    format!("{sign}{}.{}", (t / 10).abs(), (t % 10).abs())
-}
-
-/// Escapes text for HTML (element content and quoted attributes). The timeline's charts
-/// are drawn as SVG markup strings, and every user string in them goes through here.
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// `n` and the noun in the right number: `1 entry`, `0 entries`, `2 entries`.
-pub fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// Checks an alias as the server will, so the form can say what is wrong before sending.
@@ -515,13 +350,6 @@ mod tests {
     }
 
     #[test]
-    fn counts_agree_with_their_number() {
-        assert_eq!(count(1, "entry", "entries"), "1 entry");
-        assert_eq!(count(0, "entry", "entries"), "0 entries");
-        assert_eq!(count(2, "container", "containers"), "2 containers");
-    }
-
-    #[test]
     fn query_values_are_decoded_once() {
         // What `query_escape` writes reads back as it was, `%` and all.
         for name in ["/srv/t/a%2Fb", "/srv/100%", "/a b/ü+é&x=y", ""] {
@@ -534,39 +362,6 @@ mod tests {
         }
         assert_eq!(query_value("?a=1&b=%252F", "b").as_deref(), Some("%2F"));
         assert_eq!(query_value("a=1", "b"), None);
-    }
-
-    #[test]
-    fn limits_from_a_create_form() {
-        assert_eq!(limits_from_form(None, Some(" "), Some("")).unwrap(), None);
-        let l = limits_from_form(Some("512"), None, Some("1.5"))
-            .unwrap()
-            .unwrap();
-        assert_eq!((l.memory_mb, l.pids, l.cpus), (512, 1024, 1.5));
-        let e = limits_from_form(Some("lots"), None, None).unwrap_err();
-        assert!(
-            e.to_string().contains("Memory (MiB) must be a number"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn times_parse_and_read_naturally() {
-        assert_eq!(epoch_seconds("1970-01-01T00:00:00.000Z"), Some(0));
-        assert_eq!(
-            epoch_seconds("2025-11-09T14:30:45.000Z"),
-            Some(1_762_698_645)
-        );
-        assert_eq!(epoch_seconds("2024-02-29T00:00:00Z"), Some(1_709_164_800));
-        assert_eq!(epoch_seconds("yesterday"), None);
-        let now = "2025-11-09T14:30:45.000Z";
-        assert_eq!(relative("2025-11-09T14:30:40.000Z", now), "just now");
-        assert_eq!(relative("2025-11-09T11:30:45.000Z", now), "3 hours ago");
-        assert_eq!(relative("2025-11-08T14:30:45.000Z", now), "24 hours ago");
-        assert_eq!(relative("2025-11-07T14:30:45.000Z", now), "2 days ago");
-        assert_eq!(relative("2025-12-09T14:30:45.000Z", now), "in 30 days");
-        assert_eq!(relative("2025-11-16T14:30:44.000Z", now), "in 7 days");
-        assert_eq!(short_time(now), "2025-11-09 14:30 UTC");
     }
 
     #[test]
@@ -710,28 +505,8 @@ mod tests {
     }
 
     #[test]
-    fn html_is_escaped() {
-        assert_eq!(
-            escape_html("<img src=x onerror=alert(1)> & 'q' \"d\""),
-            "&lt;img src=x onerror=alert(1)&gt; &amp; &#39;q&#39; &quot;d&quot;"
-        );
-    }
-
-    #[test]
     fn query_values_are_escaped() {
         assert_eq!(query_escape("/etc/a b&c=d?"), "/etc/a%20b%26c%3Dd%3F");
         assert_eq!(query_escape("/é"), "/%C3%A9");
-    }
-
-    #[test]
-    fn bytes_read_naturally() {
-        assert_eq!(human_bytes(999), "999 B");
-        assert_eq!(human_bytes(1_500_000), "1.5 MB");
-        assert_eq!(human_bytes(999_950), "1000.0 kB");
-        assert_eq!(human_bytes(1_000), "1.0 kB");
-        assert_eq!(human_bytes(u64::MAX), "18446.7 PB");
-        assert_eq!(tenths(12.34), "12.3");
-        assert_eq!(tenths(-0.56), "-0.6");
-        assert_eq!(tenths(980.0), "980.0");
     }
 }
