@@ -167,6 +167,35 @@ pub struct ServerChoice {
     pub url: String,
 }
 
+impl From<types::Server> for ServerChoice {
+    fn from(s: types::Server) -> Self {
+        ServerChoice {
+            active: s.status == "active",
+            id: s.id,
+            name: s.name,
+            url: s.url,
+        }
+    }
+}
+
+impl ServerChoice {
+    /// How the copy dialog's picker offers it: `name (id start) · url`, then whether it is
+    /// the container's own node (`here`) and whether it is offline.
+    pub fn option_label(&self, here: bool) -> String {
+        let mut label = format!("{} ({})", self.name, self.id.get(..8).unwrap_or(&self.id));
+        if !self.url.is_empty() {
+            label.push_str(&format!(" · {}", self.url));
+        }
+        if here {
+            label.push_str(", this container's");
+        }
+        if !self.active {
+            label.push_str(", offline");
+        }
+        label
+    }
+}
+
 /// Changes a diff lists at most (the REST API's default limit).
 pub const DIFF_LIMIT: usize = 1000;
 

@@ -195,10 +195,7 @@ pub(crate) fn SnapshotCard(s: Snapshot, ctx: CardContext, actions: Actions) -> i
                                 <select name="server" data-testid="copy-server">
                                     {servers.iter().map(|n| {
                                         let here = n.id == server_id;
-                                        let label = format!("{} ({}){}{}{}", n.name, &n.id[..n.id.len().min(8)],
-                                            if n.url.is_empty() { String::new() } else { format!(" · {}", n.url) },
-                                            if here { ", this container's" } else { "" },
-                                            if n.active { "" } else { ", offline" });
+                                        let label = n.option_label(here);
                                         view! { <option value=n.id.clone() selected=here disabled=!n.active>{label}</option> }
                                     }).collect_view()}
                                 </select>

@@ -34,12 +34,7 @@ pub(super) async fn server_choices(
         .await
         .unwrap_or_default()
         .into_iter()
-        .map(|s| crate::model::ServerChoice {
-            active: s.status == "active",
-            id: s.id,
-            name: s.name,
-            url: s.url,
-        })
+        .map(crate::model::ServerChoice::from)
         .collect()
 }
 
